@@ -1,0 +1,29 @@
+# The two commands a user needs: `make demo` and `make test`. Both create .venv and
+# install the project (with the dev extra) when it is missing or pyproject.toml changed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/modelway render --stack prod
+	$(VENV)/bin/modelway policy check --stack prod
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf .modelway mlruns .pytest_cache

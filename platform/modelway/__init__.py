@@ -1,0 +1,1 @@
+"""Modelway: a governed MLOps platform kit."""

@@ -1,0 +1,1 @@
+"""The ``modelway`` command line. Each command group lives in its own module."""

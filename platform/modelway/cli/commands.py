@@ -1,0 +1,28 @@
+"""The list of command-group modules. Add a module here to add a command group.
+
+Each module defines ``register(app: typer.Typer) -> None`` and keeps heavy imports
+inside its command functions so ``modelway --help`` stays fast.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "modelway.cli.render",    # modelway render            (infra under Pulumi mocks)
+    "modelway.cli.policy",    # modelway policy check      (offline policy checker)
+    "modelway.cli.pipeline_runs",  # modelway run | resume | runs | data | lineage
+    "modelway.cli.models",    # modelway models | audit    (registry and approvals)
+)
+
+
+def load_all() -> list[ModuleType]:
+    """Import every command module that exists (a group lands with its issue)."""
+    modules = []
+    for name in COMMAND_MODULES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the module: surface it
+                raise
+    return modules
