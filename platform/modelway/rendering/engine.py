@@ -1,0 +1,192 @@
+"""Run a Pulumi Python program in THIS process under :class:`PlatformMocks` and collect what it declares.
+
+Used by the subprocess worker (``render_program``) and, for speed, by tests that render
+our own ``infra/`` several times in one process: each render runs in a fresh
+``contextvars.Context`` (Pulumi keeps its runtime state in context variables) and the
+program's own modules are dropped from ``sys.modules`` afterwards, so renders don't leak
+into each other.
+"""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+
+from modelway.errors import ConfigError, UserError
+from modelway.rendering.mocks import PlatformMocks, UnknownInvokeError
+from modelway.rendering.project import ProgramSpec
+from modelway.rendering.result import RenderedResource, RenderResult
+from modelway.rendering.values import plain, struct_to_plain
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also keeping parent/provider/options that ``Mocks.new_resource`` never sees."""
+
+    def __init__(self, mocks: PlatformMocks) -> None:
+        super().__init__(mocks)
+        self.registered: list[RenderedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            provider = request.provider.rsplit("::", 1)[0] if request.provider else ""
+            self.registered.append(RenderedResource(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                inputs=struct_to_plain(request.object),
+                provider=provider,
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+            ))
+        return response
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "error: " if record.levelno >= logging.ERROR else ""
+        self.messages.append(prefix + record.getMessage())
+
+
+def _ordered(resources: list[RenderedResource]) -> list[RenderedResource]:
+    # Registration order depends on thread scheduling; parents-first, siblings by name
+    # gives the same listing on every run.
+    children: dict[str, list[RenderedResource]] = {}
+    urns = {r.urn for r in resources}
+    roots = []
+    for resource in resources:
+        (children.setdefault(resource.parent, []) if resource.parent in urns else roots).append(resource)
+    out: list[RenderedResource] = []
+
+    def visit(nodes: list[RenderedResource]) -> None:
+        for node in sorted(nodes, key=lambda r: (not r.type.startswith("pulumi:providers:"), r.name, r.type)):
+            out.append(node)
+            visit(children.get(node.urn, []))
+
+    visit(roots)
+    return out
+
+
+def _describe_failure(exc: BaseException, spec: ProgramSpec) -> str:
+    """One line: the file (and line) of the program where it failed, and why."""
+    stack_file = spec.project_dir / f"Pulumi.{spec.stack}.yaml"
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, ConfigError):
+        where = stack_file.name if stack_file.is_file() else "Pulumi.yaml"
+        return f"{where}: {reason}"
+    entry = spec.main / "__main__.py" if spec.main.is_dir() else spec.main
+    if isinstance(exc, UnknownInvokeError):
+        return f"{_rel(entry, spec)}: {reason}"
+    program_root = spec.main if spec.main.is_dir() else spec.main.parent
+    location = _rel(entry, spec)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    frames = []
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__) + frames
+        current = current.__cause__ or current.__context__
+    for frame in reversed(frames):
+        path = Path(frame.filename)
+        if _inside(path, program_root) and ".venv" not in path.parts and "site-packages" not in path.parts:
+            location = f"{_rel(path, spec)}:{frame.lineno}"
+            break
+    if isinstance(exc, UserError):
+        return f"{location}: {reason}"
+    return f"{location}: {type(exc).__name__}: {reason}"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _rel(path: Path, spec: ProgramSpec) -> str:
+    try:
+        return str(path.resolve().relative_to(spec.project_dir))
+    except ValueError:
+        return str(path)
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(plain(value), default=str))
+
+
+def _render(spec: ProgramSpec, strict_invokes: bool) -> RenderResult:
+    from pulumi.runtime.stack import massage, run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    pulumi.runtime.set_all_config(dict(spec.config), list(spec.secret_keys))
+    mocks = PlatformMocks(strict_invokes=strict_invokes, region=spec.config.get("aws:region"))
+    monitor = _RecordingMonitor(mocks)
+    collector = _WarningCollector()
+    logger = logging.getLogger(f"modelway.rendering.program.{id(collector)}")
+    logger.propagate = False
+    logger.addHandler(collector)
+    pulumi.runtime.set_mocks(mocks, project=spec.project, stack=spec.stack, preview=False,
+                             logger=logger, monitor=monitor)
+
+    program_root = spec.main if spec.main.is_dir() else spec.main.parent
+    modules_before = set(sys.modules)
+    old_cwd, old_path = os.getcwd(), list(sys.path)
+    os.chdir(spec.project_dir)  # the Pulumi CLI runs programs from the project directory
+    if not spec.main.is_dir():
+        sys.path.insert(0, str(program_root))
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(spec.main), run_name="__main__")))
+        root = pulumi.runtime.get_root_resource()
+        exported = dict(getattr(root, "outputs", {}) or {})
+
+        async def resolve() -> dict[str, Any]:
+            return {key: await pulumi.Output.from_input(massage(value, [])).future()
+                    for key, value in exported.items()}
+
+        outputs = _sync_await(resolve())
+    except SystemExit as exc:
+        raise UserError(f"{_rel(spec.main, spec)}: the program called exit({exc.code})") from None
+    except Exception as exc:  # noqa: BLE001 - every program failure becomes one line
+        raise UserError(_describe_failure(exc, spec)) from exc
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+        logger.removeHandler(collector)
+        for name in set(sys.modules) - modules_before:
+            module_file = getattr(sys.modules[name], "__file__", None)
+            if module_file and not name.startswith("modelway") and _inside(Path(module_file), program_root):
+                del sys.modules[name]
+
+    return RenderResult(
+        stack=spec.stack,
+        resources=_ordered(monitor.registered),
+        outputs=_json_safe(outputs),
+        warnings=list(spec.warnings) + mocks.warnings + collector.messages,
+        config=dict(spec.config),
+    )
+
+
+def render_in_process(spec: ProgramSpec, *, strict_invokes: bool) -> RenderResult:
+    """Render ``spec`` in this process, isolated from any other render by a fresh context.
+
+    Example:
+        >>> from modelway.rendering.project import load_program_spec
+        >>> result = render_in_process(load_program_spec(Path("."), "dev"), strict_invokes=True)  # doctest: +SKIP
+    """
+    return contextvars.Context().run(_render, spec, strict_invokes)
