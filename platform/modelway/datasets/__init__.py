@@ -1,0 +1,1 @@
+"""Deterministic dataset generators (no downloads): credit risk, plus sklearn's bundled sets."""

@@ -1,0 +1,1 @@
+"""Reusable ML lifecycle stages: validation, training, tracking, evaluation, fairness, robustness, model cards."""

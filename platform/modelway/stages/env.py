@@ -1,0 +1,76 @@
+"""Where ML stages keep state and what they know about the environment they run in.
+
+Example:
+    >>> target_environment("staging")
+    'staging'
+"""
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from pathlib import Path
+
+from modelway.errors import ConfigError
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def modelway_home() -> Path:
+    """``$MODELWAY_HOME`` (default ``.modelway``) as an absolute path, created if missing.
+
+    Example:
+        >>> modelway_home().is_absolute()
+        True
+    """
+    from modelway.settings import get_settings
+
+    home = get_settings().resolved_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def target_environment(explicit: str | None = None) -> str:
+    """The environment a model is registered for: the argument, else ``$MODELWAY_ENV``, else dev.
+
+    Example:
+        >>> target_environment("prod")
+        'prod'
+    """
+    env = (explicit or os.environ.get("MODELWAY_ENV") or "dev").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"unknown environment {env!r} (MODELWAY_ENV or the env parameter); use one of {list(ENVIRONMENTS)}")
+    return env
+
+
+@functools.lru_cache(maxsize=4)
+def git_commit(cwd: str = ".") -> dict[str, object]:
+    """The current git commit and dirty flag (``unknown`` outside a repository).
+
+    Example:
+        >>> sorted(git_commit())
+        ['commit', 'dirty']
+    """
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        dirty = bool(
+            subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5).stdout.strip()
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": False}
+    return {"commit": commit, "dirty": dirty}
+
+
+def current_user() -> str:
+    """Who is acting (for approvals): ``$MODELWAY_USER``, else the login name.
+
+    Example:
+        >>> isinstance(current_user(), str)
+        True
+    """
+    import getpass
+
+    try:
+        return os.environ.get("MODELWAY_USER") or getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"

@@ -1,0 +1,234 @@
+"""Experiment tracking in MLflow: params, metrics (per fold too), tags, model + signature, reports.
+
+The store is MLflow's own, so its client and UI read everything we log. By default it is
+a SQLite database under ``$MODELWAY_HOME`` (``sqlite:///<home>/mlflow.db``; MLflow 3 puts
+the file store in maintenance mode, and SQLite is fast and single-file) with artifacts in
+``<home>/mlartifacts``; ``MODELWAY_TRACKING_URI`` points it elsewhere (a stack supplies a
+tracking server later). The UI command is :func:`ui_command`.
+
+MLflow is imported inside the functions: importing it costs about a second.
+
+Example:
+    >>> uri = tracking_uri()
+    >>> uri.startswith("sqlite:///") or "://" in uri
+    True
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from modelway.stages.env import git_commit, modelway_home
+
+
+def tracking_uri() -> str:
+    """``$MODELWAY_TRACKING_URI``, else the SQLite store under ``$MODELWAY_HOME``.
+
+    Example:
+        >>> os.environ["MODELWAY_TRACKING_URI"] = "sqlite:////tmp/x.db"; tracking_uri()
+        'sqlite:////tmp/x.db'
+        >>> del os.environ["MODELWAY_TRACKING_URI"]
+    """
+    explicit = os.environ.get("MODELWAY_TRACKING_URI")
+    if explicit:
+        return explicit
+    return f"sqlite:///{modelway_home() / 'mlflow.db'}"
+
+
+def artifact_root() -> str:
+    """Where new experiments store artifacts when tracking locally."""
+    return (modelway_home() / "mlartifacts").as_uri()
+
+
+def ui_command() -> str:
+    """The command that opens the MLflow UI on our store.
+
+    Example:
+        >>> ui_command().startswith("mlflow ui --backend-store-uri ")
+        True
+    """
+    return f"mlflow ui --backend-store-uri {tracking_uri()}"
+
+
+def _mlflow():
+    # Quiet MLflow's INFO chatter (db migrations, "creating experiment") in step logs.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def _experiment_id(mlflow: Any, name: str) -> str:
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = artifact_root() if not os.environ.get("MODELWAY_TRACKING_URI") else None
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except Exception:  # a concurrent run created it first
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def standard_tags(*, run_id: str | None, pipeline: str | None, data_versions: Mapping[str, str] | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Tags every tracked run carries: modelway run id, pipeline, git commit, data versions.
+
+    Example:
+        >>> standard_tags(run_id="r1", pipeline="p", data_versions={"credit": "abc"})["modelway.data.credit"]
+        'abc'
+    """
+    git = git_commit()
+    tags = {
+        "modelway.run_id": run_id or "",
+        "modelway.pipeline": pipeline or "",
+        "mlflow.source.git.commit": str(git["commit"]),
+        "modelway.git.dirty": str(git["dirty"]).lower(),
+    }
+    for name, version in (data_versions or {}).items():
+        tags[f"modelway.data.{name}"] = str(version)
+    for key, value in (extra or {}).items():
+        tags[str(key)] = str(value)
+    return tags
+
+
+def log_training_run(
+    *,
+    experiment: str,
+    run_name: str,
+    params: Mapping[str, Any],
+    cv: Mapping[str, Mapping[str, Any]],
+    tags: Mapping[str, str],
+    model: Any = None,
+    input_example: Any = None,
+    artifacts: Mapping[str, Any] | None = None,
+) -> str:
+    """Start an MLflow run and log a training result; returns the MLflow run id.
+
+    ``cv`` maps metric -> {"mean", "std", "folds"}: logged as ``cv_<m>_mean``,
+    ``cv_<m>_std`` and ``cv_<m>_fold`` (one value per fold, step = fold index). The model
+    is logged with a signature inferred from ``input_example`` and its predictions.
+    ``artifacts`` maps a file name to a dict (written as JSON), a string or a path.
+
+    Example:
+        >>> rid = log_training_run(experiment="doc", run_name="r", params={"a": 1},
+        ...                        cv={"auc": {"mean": 0.8, "std": 0.01, "folds": [0.79, 0.81]}},
+        ...                        tags={"modelway.run_id": "r"})
+        >>> len(rid) > 0
+        True
+    """
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient()
+    run = client.create_run(_experiment_id(mlflow, experiment), run_name=run_name, tags=dict(tags))
+    rid = run.info.run_id
+    try:
+        from mlflow.entities import Metric, Param, RunTag
+
+        import time
+
+        now = int(time.time() * 1000)
+        metrics = []
+        for name, stats in cv.items():
+            metrics.append(Metric(f"cv_{name}_mean", float(stats["mean"]), now, 0))
+            metrics.append(Metric(f"cv_{name}_std", float(stats["std"]), now, 0))
+            for i, value in enumerate(stats.get("folds", [])):
+                metrics.append(Metric(f"cv_{name}_fold", float(value), now, i))
+        client.log_batch(
+            rid,
+            metrics=metrics,
+            params=[Param(str(k)[:250], str(v)[:6000]) for k, v in params.items()],
+            tags=[RunTag("mlflow.runName", run_name)],
+        )
+        _log_artifacts(client, rid, artifacts or {})
+        if model is not None:
+            log_model(rid, model, input_example)
+    except BaseException:
+        client.set_terminated(rid, status="FAILED")
+        raise
+    client.set_terminated(rid, status="FINISHED")
+    return rid
+
+
+def log_model(mlflow_run_id: str, model: Any, input_example: Any = None) -> str:
+    """Log a scikit-learn model (with signature) into an existing run; returns the model URI."""
+    mlflow = _mlflow()
+    from mlflow.models import infer_signature
+
+    signature = None
+    if input_example is not None:
+        predict = getattr(model, "predict_proba", None) or model.predict
+        try:
+            output = predict(input_example)
+        except Exception:  # a model that cannot predict on its example still gets logged
+            output = None
+        signature = infer_signature(input_example, output)
+    import sklearn
+
+    with mlflow.start_run(run_id=mlflow_run_id):
+        # Explicit requirements skip MLflow's slow pip inference (it imports the model in a subprocess).
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}", "modelway"],
+            serialization_format="pickle",
+        )
+    return info.model_uri
+
+
+def log_evaluation(
+    mlflow_run_id: str,
+    *,
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str] | None = None,
+    artifacts: Mapping[str, Any] | None = None,
+) -> None:
+    """Add evaluation metrics, tags and report artifacts to an existing MLflow run.
+
+    Example:
+        >>> rid = log_training_run(experiment="doc", run_name="r", params={}, cv={}, tags={})
+        >>> log_evaluation(rid, metrics={"test_auc": 0.8})
+    """
+    mlflow = _mlflow()
+    from mlflow.entities import Metric, RunTag
+
+    import time
+
+    client = mlflow.MlflowClient()
+    now = int(time.time() * 1000)
+    client.log_batch(
+        mlflow_run_id,
+        metrics=[Metric(str(k)[:250], float(v), now, 0) for k, v in metrics.items() if _is_number(v)],
+        tags=[RunTag(str(k), str(v)) for k, v in (tags or {}).items()],
+    )
+    _log_artifacts(client, mlflow_run_id, artifacts or {})
+
+
+def _log_artifacts(client: Any, rid: str, artifacts: Mapping[str, Any]) -> None:
+    if not artifacts:
+        return
+    with tempfile.TemporaryDirectory(prefix="modelway-mlflow-") as tmp:
+        for name, value in artifacts.items():
+            target = Path(tmp) / name
+            if isinstance(value, (str, bytes)) and not isinstance(value, Path) and not (isinstance(value, str) and Path(value).is_file()):
+                target.write_text(value if isinstance(value, str) else value.decode())
+            elif isinstance(value, Path) or (isinstance(value, str) and Path(value).is_file()):
+                target.write_bytes(Path(value).read_bytes())
+            else:
+                target.write_text(json.dumps(value, indent=2, default=str))
+        client.log_artifacts(rid, tmp, artifact_path="reports")
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
