@@ -1,0 +1,278 @@
+"""``modelway run | resume | runs | data | lineage``: run pipelines and inspect runs and lineage.
+
+Only Typer is imported at module level; the runtime is imported inside each command.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
+data_app = typer.Typer(help="Register datasets as immutable, content-addressed versions.", no_args_is_help=True)
+lineage_app = typer.Typer(help="Trace which runs and models used which data.", no_args_is_help=True)
+
+
+def _home() -> Path:
+    from modelway.settings import get_settings
+
+    return get_settings().resolved_home()
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def _exit_for(status: str) -> None:
+    if status == "succeeded":
+        return
+    # sys.exit, not typer.Exit: the app runs with standalone_mode=False, which turns Exit into a return value.
+    sys.exit(130 if status == "cancelled" else 1)
+
+
+def run_command(
+    file: Path = typer.Argument(..., help="Python file defining one or more @pipeline functions."),
+    pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Pipeline to run when the file has several."),
+    param: list[str] = typer.Option([], "--param", "-P", help="Pipeline parameter KEY=VALUE (repeatable)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Run every step even if an identical result is cached."),
+    in_process: bool = typer.Option(False, "--in-process", help="Run steps in this process (fast, no isolation)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Concurrent steps (default: cores)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the run's result on stdout."),
+    plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of the live display."),
+) -> None:
+    """Run a pipeline on this machine. Exit code 0 = succeeded, 1 = a step failed, 2 = invalid definition/usage."""
+    from modelway.dsl.loader import load_pipeline
+    from modelway.runtime.runner import run_pipeline
+
+    pipe = load_pipeline(file, pipeline)
+    params = pipe.parse_cli_params(param)
+    display = "none" if as_json else ("plain" if plain else "auto")
+    result = run_pipeline(pipe, params, executor="inprocess" if in_process else None, workers=workers,
+                          use_cache=not no_cache, display=display, pipeline_file=file.resolve())
+    if as_json:
+        _print_json(result.to_json())
+    elif result.status != "succeeded":
+        print(f"see the details with: modelway runs show {result.run_id}"
+              + (f"; continue with: modelway resume {result.run_id}" if result.status != "succeeded" else ""),
+              file=sys.stderr)
+    _exit_for(result.status)
+
+
+def resume_command(
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix) of a failed, cancelled or killed run."),
+    in_process: bool = typer.Option(False, "--in-process", help="Run steps in this process."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the run's result."),
+    plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of the live display."),
+) -> None:
+    """Continue a run: steps that finished are reused, the others run (same run id)."""
+    from modelway.runtime.runner import resume_run
+
+    display = "none" if as_json else ("plain" if plain else "auto")
+    result = resume_run(run_id, display=display, executor="inprocess" if in_process else None, workers=workers)
+    if as_json:
+        _print_json(result.to_json())
+    _exit_for(result.status)
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _fmt_dur(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}s"
+
+
+def _effective_status(run: dict[str, Any]) -> str:
+    """A 'running' run whose runner process is gone was killed: show it as interrupted."""
+    from modelway.runtime.runner import _alive_elsewhere
+
+    if run["status"] == "running" and not _alive_elsewhere(run):
+        return "interrupted"
+    return run["status"]
+
+
+@runs_app.command("list")
+def runs_list(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show at most this many runs (newest first)."),
+    pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
+    status: Optional[str] = typer.Option(None, "--status", help="Only runs with this status."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+) -> None:
+    """List recent runs."""
+    from modelway.runtime.context import stores
+
+    run_store, _ = stores(_home())
+    runs = run_store.list_runs(limit=limit, pipeline=pipeline, status=status)
+    rows = []
+    for run in runs:
+        steps = run_store.steps(run["run_id"])
+        rows.append({
+            "run_id": run["run_id"], "pipeline": run["pipeline"], "status": _effective_status(run),
+            "created_at": run["created_at"],
+            "duration_s": (run["ended_at"] - run["started_at"]) if run["ended_at"] and run["started_at"] else None,
+            "steps": len(steps), "cached": sum(1 for s in steps if s["cached"]),
+            "params": run["params"],
+        })
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        print("no runs yet; start one with: modelway run PIPELINE.py")
+        return
+    print(f"{'RUN ID':<24} {'PIPELINE':<20} {'STATUS':<12} {'STARTED':<19} {'DURATION':>9} {'STEPS':>6} {'CACHED':>6}")
+    for r in rows:
+        print(f"{r['run_id']:<24} {r['pipeline'][:20]:<20} {r['status']:<12} {_fmt_time(r['created_at']):<19} "
+              f"{_fmt_dur(r['duration_s']):>9} {r['steps']:>6} {r['cached']:>6}")
+
+
+def run_details(run_store: Any, run_id: str) -> dict[str, Any]:
+    """Everything known about a run, as a JSON-able dict (``runs show --json``)."""
+    from modelway.errors import UserError
+
+    full_id = run_store.resolve_run_id(run_id)
+    if full_id is None:
+        raise UserError(f"no run {run_id!r}; list runs with: modelway runs list")
+    run = run_store.get_run(full_id)
+    run["status"] = _effective_status(run)
+    run["steps"] = run_store.steps(full_id)
+    run["attachments"] = run_store.attachments(full_id)
+    run["datasets"] = run_store.dataset_usage(run_id=full_id)
+    run["models"] = run_store.models_of_runs([full_id])
+    run["logs"] = [e for e in run_store.events(full_id) if e["kind"] == "log"]
+    return run
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full record as JSON."),
+) -> None:
+    """Show a run: steps, timings, cache hits, artifacts, errors with tracebacks, lineage."""
+    from modelway.runtime.context import stores
+
+    run_store, _ = stores(_home())
+    run = run_details(run_store, run_id)
+    if as_json:
+        _print_json(run)
+        return
+    dur = (run["ended_at"] - run["started_at"]) if run["ended_at"] and run["started_at"] else None
+    print(f"run       {run['run_id']}")
+    print(f"pipeline  {run['pipeline']}  ({run['pipeline_file'] or 'from Python'})")
+    print(f"status    {run['status']}" + (f": {run['error']}" if run["error"] else ""))
+    print(f"started   {_fmt_time(run['started_at'])}   duration {_fmt_dur(dur)}   executor {run['executor']}"
+          + (f"   resumed {run['resumes']}x" if run["resumes"] else ""))
+    print(f"params    {json.dumps(run['params'], default=str)}")
+    print()
+    print(f"{'STEP':<24} {'STATUS':<10} {'CACHED':<6} {'TRIES':>5} {'DURATION':>9} {'CPU':>8} {'PEAK MB':>8}  OUTPUT")
+    for s in run["steps"]:
+        cpu = "-" if s["cpu_s"] is None else f"{s['cpu_s']:.2f}s"
+        mem = "-" if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f}"
+        out = f"{s['output_kind']}:{s['output_hash'][:12]}" if s["output_hash"] else ""
+        print(f"{s['name'][:24]:<24} {s['status']:<10} {'yes' if s['cached'] else 'no':<6} {s['attempts']:>5} "
+              f"{_fmt_dur(s['duration_s']):>9} {cpu:>8} {mem:>8}  {out}")
+    if run["outputs"]:
+        print()
+        print(f"outputs   {json.dumps(run['outputs'], default=str)}")
+    if run["attachments"]:
+        print()
+        print("attachments")
+        for a in run["attachments"]:
+            print(f"  {a['step']}/{a['name']}  {a['kind']}:{a['hash'][:12]}")
+    if run["datasets"]:
+        print()
+        print("datasets  " + ", ".join(f"{d['name']}@{d['version']} ({d['step']})" for d in run["datasets"]))
+    if run["logs"]:
+        print()
+        print("logs")
+        for e in run["logs"]:
+            print(f"  {_fmt_time(e['ts'])} [{e['step']}] {e['message']}")
+    lineage = run["lineage"] or {}
+    print()
+    git = lineage.get("git") or {}
+    print("lineage")
+    if git:
+        print(f"  git       {git.get('commit', '')[:12]}{' (dirty)' if git.get('dirty') else ''}")
+    pf = lineage.get("pipeline_file") or {}
+    if pf:
+        print(f"  file      {pf.get('path')} sha256:{pf.get('sha256', '')[:12]}")
+    py = lineage.get("python") or {}
+    print(f"  python    {py.get('version')}  host {(lineage.get('host') or {}).get('name')}")
+    pk = lineage.get("packages") or {}
+    if pk:
+        print("  packages  " + ", ".join(f"{k} {v}" for k, v in pk.items()))
+    for s in run["steps"]:
+        if s["status"] in ("failed", "retrying", "cancelled") and (s["error"] or s["traceback"]):
+            print()
+            print(f"step {s['name']} {s['status']}: {s['error']}")
+            if s["traceback"]:
+                print(s["traceback"].rstrip())
+
+
+@data_app.command("add")
+def data_add(
+    name: str = typer.Argument(..., help="Dataset name, e.g. credit."),
+    path: Path = typer.Argument(..., help="File or directory to register."),
+    as_json: bool = typer.Option(False, "--json", help="Print the registered version as JSON."),
+) -> None:
+    """Register PATH as an immutable version of dataset NAME (version = content hash)."""
+    from modelway.lineage.datasets import add_dataset
+
+    ref, added = add_dataset(name, path)
+    if as_json:
+        _print_json({"name": ref.name, "version": ref.version, "hash": ref.hash, "path": str(ref.path), "added": added})
+        return
+    note = "registered" if added else "already registered (same content)"
+    print(f"{ref.name}@{ref.version}  {note}  sha256:{ref.hash}")
+
+
+@data_app.command("list")
+def data_list(
+    name: Optional[str] = typer.Argument(None, help="Only versions of this dataset."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List registered datasets and their versions (newest first)."""
+    from modelway.runtime.context import stores
+
+    run_store, _ = stores(_home())
+    rows = run_store.datasets(name)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        print("no datasets; register one with: modelway data add NAME PATH")
+        return
+    for r in rows:
+        print(f"{r['name']}@{r['version']}  {r['files']} file(s)  {r['size']} bytes  {_fmt_time(r['created_at'])}  {r['source']}")
+
+
+@lineage_app.command("impacted")
+def lineage_impacted(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="NAME@VERSION (or NAME for its latest version)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List the runs, and models produced by them, that consumed a dataset version."""
+    from modelway.lineage.datasets import consumers
+
+    found = consumers(dataset, _home())
+    if as_json:
+        _print_json(found)
+        return
+    print(f"dataset {found['dataset']}@{found['version']}: {len(found['runs'])} run(s), {len(found['models'])} model(s)")
+    for r in found["runs"]:
+        print(f"  run   {r['run_id']}  {r['pipeline']}  {r['status']}  steps: {', '.join(r['steps'])}")
+    for m in found["models"]:
+        print(f"  model {m['model']} {m['version']}  (run {m['run_id']})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add run, resume and the runs/data/lineage groups to the ``modelway`` app."""
+    app.command("run")(run_command)
+    app.command("resume")(resume_command)
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(data_app, name="data")
+    app.add_typer(lineage_app, name="lineage")

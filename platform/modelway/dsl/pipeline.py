@@ -1,0 +1,180 @@
+"""The ``@pipeline`` decorator: a typed function whose body wires steps into a DAG."""
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import typing
+from typing import Any, Callable, Literal
+
+from modelway.dsl.graph import GraphBuilder, PipelineGraph
+from modelway.dsl.settings import StepSettings, parse_settings
+from modelway.errors import DefinitionError, UserError
+
+Executor = Literal["process", "inprocess"]
+
+
+class Pipeline:
+    """A pipeline definition. ``build(params)`` runs the body with placeholders and returns
+    a validated :class:`PipelineGraph`; nothing is executed.
+
+    Example:
+        >>> from modelway import step
+        >>> @step
+        ... def add_one(x: int) -> int:
+        ...     return x + 1
+        >>> @pipeline
+        ... def chain(start: int = 0) -> int:
+        ...     return add_one(add_one(start))
+        >>> chain.build({"start": 1}).order
+        ['add_one', 'add_one_2']
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None,
+        settings: StepSettings,
+        executor: Executor | None,
+        workers: int | None,
+    ) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.settings = settings
+        self.executor = executor
+        self.workers = workers
+        self._params_model: Any = None
+
+    @property
+    def params_model(self) -> Any:
+        """The pydantic model of the pipeline's parameters (built from its signature)."""
+        if self._params_model is None:
+            from pydantic import ConfigDict, create_model
+
+            try:
+                hints = typing.get_type_hints(self.fn)
+            except Exception:
+                hints = {}
+            fields: dict[str, Any] = {}
+            for pname, param in inspect.signature(self.fn).parameters.items():
+                if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                    raise DefinitionError(f"pipeline {self.name!r}: *args/**kwargs parameters are not supported")
+                default = ... if param.default is param.empty else param.default
+                fields[pname] = (hints.get(pname, Any), default)
+            model_name = "".join(part.title() for part in self.name.split("_")) + "Params"
+            self._params_model = create_model(
+                model_name, __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
+            )
+        return self._params_model
+
+    def validate_params(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Validate parameter values (already typed, or strings from the command line).
+
+        Raises UserError with one line naming the parameter.
+        """
+        from pydantic import ValidationError
+
+        model = self.params_model
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(model.model_fields))
+        if unknown:
+            known = ", ".join(model.model_fields) or "none"
+            raise UserError(f"pipeline {self.name!r}: unknown parameter {unknown[0]!r} (parameters: {known})")
+        try:
+            instance = model.model_validate(params)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            got = f" (got {err['input']!r})" if err["type"] != "missing" else ""
+            raise UserError(f"pipeline {self.name!r}: parameter {key!r}: {err['msg']}{got}") from None
+        return {k: getattr(instance, k) for k in model.model_fields}
+
+    def parse_cli_params(self, pairs: list[str]) -> dict[str, Any]:
+        """Turn ``["k=v", ...]`` into raw values: JSON where it parses (numbers, lists), else the string."""
+        fields = self.params_model.model_fields
+        raw: dict[str, Any] = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise UserError(f"--param {pair!r}: expected KEY=VALUE")
+            field = fields.get(key)
+            if field is not None and field.annotation is str:
+                raw[key] = value
+                continue
+            try:
+                raw[key] = json.loads(value)
+            except ValueError:
+                raw[key] = value
+        return raw
+
+    def build(self, params: dict[str, Any] | None = None) -> PipelineGraph:
+        """Validate ``params`` and build the DAG by calling the body with placeholders."""
+        values = self.validate_params(params)
+        builder = GraphBuilder(self.name, self.settings)
+        with builder:
+            try:
+                outputs = self.fn(**values)
+            except (DefinitionError, UserError):
+                raise
+            except Exception as exc:
+                raise DefinitionError(
+                    f"pipeline {self.name!r}: building the DAG raised {type(exc).__name__}: {exc}"
+                ) from exc
+        if not builder.nodes:
+            raise DefinitionError(f"pipeline {self.name!r} calls no steps")
+        return builder.finish(outputs, values)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the pipeline in this process and return its outputs (convenience for notebooks/tests)."""
+        from modelway.runtime.runner import run_pipeline
+
+        bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        result = run_pipeline(self, dict(bound.arguments), executor="inprocess", display="none")
+        result.raise_for_status()
+        return result.output_values()
+
+    def __repr__(self) -> str:
+        return f"<pipeline {self.name}>"
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    **settings: Any,
+) -> Any:
+    """Declare a pipeline; works bare or with settings that its steps inherit.
+
+    Keyword settings are the step settings (``retries``, ``timeout``, ``cache``, resource
+    keys or ``resources=ResourceSettings(...)``) used as defaults for every step, plus
+    ``executor`` ("process" = one process per step, "inprocess") and ``workers``.
+    Parameters of the function become a pydantic params model (``--param k=v``).
+
+    Example:
+        >>> from modelway import step
+        >>> @step
+        ... def double(x: int) -> int:
+        ...     return 2 * x
+        >>> @pipeline(name="doubler", resources={"cpu": 2}, retries=1)
+        ... def doubler(x: int = 1) -> int:
+        ...     return double(x)
+        >>> doubler.build().nodes["double"].settings.retries
+        1
+    """
+    if executor not in (None, "process", "inprocess"):
+        raise DefinitionError(f"pipeline {name or fn!r}: executor must be 'process' or 'inprocess', got {executor!r}")
+
+    def decorate(func: Callable[..., Any]) -> Pipeline:
+        pname = name or func.__name__
+        return Pipeline(
+            func, name=pname, settings=parse_settings(f"pipeline {pname!r}", settings), executor=executor, workers=workers
+        )
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate

@@ -1,0 +1,126 @@
+"""Step settings (retries, timeout, cache, resources) and the ONE place that resolves them.
+
+Precedence: a value set on the step beats a value set on the pipeline, which beats the default.
+
+Example:
+    >>> s = resolve_settings(parse_settings("step 'train'", {"gpus": 1}), parse_settings("pipeline 'p'", {"retries": 2}))
+    >>> (s.retries, s.resources.gpus)
+    (2, 1)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, field_validator
+
+from modelway.contracts.resource_settings import ResourceSettings, parse_duration
+from modelway.errors import DefinitionError
+
+RESOURCE_KEYS = tuple(ResourceSettings.model_fields)
+# Settings that can change what a step computes (hardware numerics), so they enter the cache key.
+RESULT_AFFECTING_RESOURCES = ("gpus", "instance_type")
+
+
+class StepSettings(BaseModel):
+    """Execution settings of a step (or pipeline-wide defaults for its steps).
+
+    Example:
+        >>> StepSettings(retries=2, timeout="30m").timeout_s
+        1800.0
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retries: NonNegativeInt = Field(default=0, description="Extra attempts after a failure.")
+    retry_delay: str = Field(default="1s", description="Wait before the first retry; doubles each time.")
+    timeout: str | None = Field(default=None, description="Per-attempt time limit, e.g. '30m'.")
+    cache: bool = Field(default=True, description="Reuse outputs of an identical earlier execution.")
+    resources: ResourceSettings = Field(default_factory=ResourceSettings)
+
+    @field_validator("retry_delay", "timeout", mode="before")
+    @classmethod
+    def _check_duration(cls, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+            return "0"
+        parse_duration(value)  # type: ignore[arg-type]
+        return str(value)
+
+    @property
+    def timeout_s(self) -> float | None:
+        """Local per-attempt limit in seconds: ``timeout``, else ``resources.max_runtime``."""
+        if self.timeout is not None:
+            return parse_duration(self.timeout)
+        return self.resources.max_runtime_s
+
+    @property
+    def retry_delay_s(self) -> float:
+        """Seconds before the first retry."""
+        return 0.0 if self.retry_delay in ("0", "0s") else parse_duration(self.retry_delay)
+
+
+ALLOWED_KEYS = tuple(k for k in StepSettings.model_fields) + RESOURCE_KEYS
+
+
+def parse_settings(where: str, options: dict[str, Any]) -> StepSettings:
+    """Validate decorator keyword arguments (flat resource keys allowed) into StepSettings.
+
+    Raises DefinitionError naming ``where`` for unknown keys and bad values.
+
+    Example:
+        >>> parse_settings("step 'x'", {"memory": "8Gi"}).resources.memory
+        '8Gi'
+    """
+    unknown = sorted(set(options) - set(ALLOWED_KEYS))
+    if unknown:
+        raise DefinitionError(
+            f"{where}: unknown setting {unknown[0]!r} (allowed: {', '.join(ALLOWED_KEYS)})"
+        )
+    flat_resources = {k: options[k] for k in RESOURCE_KEYS if k in options}
+    values = {k: v for k, v in options.items() if k not in RESOURCE_KEYS}
+    try:
+        resources = values.get("resources")
+        if isinstance(resources, dict):
+            resources = ResourceSettings(**resources)
+        if flat_resources:
+            base = resources.model_dump(exclude_unset=True) if resources is not None else {}
+            resources = ResourceSettings(**{**base, **flat_resources})
+        if resources is not None:
+            values["resources"] = resources
+        return StepSettings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "settings"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise DefinitionError(f"{where}: setting {loc!r}: {msg}") from None
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"{where}: {exc}") from None
+
+
+def _merge(high: BaseModel, low: BaseModel, cls: type[BaseModel]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for key in cls.model_fields:
+        if key in high.model_fields_set:
+            merged[key] = getattr(high, key)
+        elif key in low.model_fields_set:
+            merged[key] = getattr(low, key)
+    return merged
+
+
+def resolve_settings(step: StepSettings, pipeline: StepSettings | None) -> StepSettings:
+    """Effective settings of a step: step > pipeline > defaults, field by field (resources too).
+
+    Example:
+        >>> resolve_settings(StepSettings(retries=1), StepSettings(retries=3, cache=False)).model_dump()["cache"]
+        False
+    """
+    pipeline = pipeline or StepSettings()
+    values = _merge(step, pipeline, StepSettings)
+    values["resources"] = ResourceSettings(**_merge(step.resources, pipeline.resources, ResourceSettings))
+    return StepSettings(**values)
+
+
+def cache_relevant(settings: StepSettings) -> dict[str, Any]:
+    """The part of resolved settings that can change results (enters the cache key)."""
+    return {k: getattr(settings.resources, k) for k in RESULT_AFFECTING_RESOURCES}

@@ -1,0 +1,159 @@
+"""Registered datasets: immutable, content-addressed versions, and who consumed them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelway.errors import UserError
+
+VERSION_LEN = 12
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A pinned dataset version. Pass it to steps; ``path`` is its read-only stored copy.
+
+    Example:
+        >>> ref = DatasetRef("credit", "3f2a9c1b7d4e", "3f2a9c1b7d4e" + "0" * 52, "/home/.modelway/artifacts/...")
+        >>> str(ref)
+        'credit@3f2a9c1b7d4e'
+    """
+
+    name: str
+    version: str
+    hash: str
+    location: str
+
+    @property
+    def path(self) -> Path:
+        """The stored file or directory (do not modify it)."""
+        return Path(self.location)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def __modelway_token__(self) -> dict[str, str]:
+        # Cache keys depend on the content, not on where the store lives.
+        return {"$dataset": self.name, "hash": self.hash}
+
+
+def _home(home: Path | None) -> Path:
+    if home is not None:
+        return home
+    from modelway.settings import get_settings
+
+    return get_settings().resolved_home()
+
+
+def add_dataset(name: str, path: Path, home: Path | None = None) -> tuple[DatasetRef, bool]:
+    """Register file or directory ``path`` as a version of dataset ``name``; (ref, newly_added).
+
+    The version is the first 12 hex digits of the content hash: the same content is the same
+    version, and a version can never change.
+
+    Example:
+        >>> ref, added = add_dataset("credit", Path("data/credit.csv"))  # doctest: +SKIP
+    """
+    from modelway.runtime.context import stores
+
+    if not name or "@" in name or "/" in name or name.strip() != name:
+        raise UserError(f"dataset name {name!r} is invalid: use letters, digits, '-', '_' or '.', without '@' or '/'")
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"data add: {path} does not exist")
+    home = _home(home)
+    run_store, artifacts = stores(home)
+    ref = artifacts.put_path(path)
+    files = sum(1 for p in path.rglob("*") if p.is_file()) if path.is_dir() else 1
+    version = ref.hash[:VERSION_LEN]
+    added = run_store.add_dataset(name, version, ref, str(path.absolute()), files)
+    return DatasetRef(name, version, ref.hash, str(artifacts.data_path(ref.hash))), added
+
+
+def resolve(spec: str, home: Path | None = None) -> DatasetRef:
+    """``NAME`` (latest version) or ``NAME@VERSION`` (any unique prefix of the version) → DatasetRef."""
+    from modelway.runtime.context import stores
+
+    name, _, version = spec.partition("@")
+    home = _home(home)
+    run_store, artifacts = stores(home)
+    rows = run_store.datasets(name)
+    if not rows:
+        raise UserError(f"dataset {name!r} is not registered; add it with: modelway data add {name} PATH")
+    if version:
+        matches = [r for r in rows if r["version"].startswith(version) or r["hash"].startswith(version)]
+        if not matches:
+            known = ", ".join(r["version"] for r in rows[:5])
+            raise UserError(f"dataset {name!r} has no version {version!r} (versions: {known})")
+        if len({r['version'] for r in matches}) > 1:
+            raise UserError(f"dataset version prefix {name}@{version} is ambiguous")
+        row = matches[0]
+    else:
+        row = rows[0]
+    return DatasetRef(name, row["version"], row["hash"], str(artifacts.data_path(row["hash"])))
+
+
+def dataset(spec: str) -> DatasetRef:
+    """Pin a registered dataset version; call it in a pipeline body and pass the result to steps.
+
+    Resolved when the pipeline is built, so the version is part of the steps' cache keys, and
+    every step that receives it is recorded as a consumer in the run's lineage.
+
+    Example:
+        >>> from modelway import pipeline, step, dataset
+        >>> @step
+        ... def count_rows(data: DatasetRef) -> int:
+        ...     return len(data.path.read_text().splitlines())
+        >>> @pipeline
+        ... def stats(source: str = "credit"):
+        ...     return count_rows(dataset(source))
+    """
+    from modelway.runtime.context import current_or_none
+
+    ref = resolve(spec)
+    ctx = current_or_none()
+    if ctx is not None:  # called inside a running step: record the consumption now
+        ctx.record_dataset(ref.name, ref.version)
+    return ref
+
+
+def load_dataset(name: str, version: str | None = None) -> Path:
+    """Path of a registered dataset version (latest when ``version`` is None), from inside a step.
+
+    Records the consumption in the running step's lineage. Prefer :func:`dataset` in the
+    pipeline body when the version should be part of the cache key.
+
+    Example:
+        >>> from modelway import step, load_dataset
+        >>> @step
+        ... def read(name: str) -> int:
+        ...     return len(load_dataset(name).read_bytes())
+    """
+    from modelway.runtime.context import current_or_none
+
+    ref = resolve(f"{name}@{version}" if version else name)
+    ctx = current_or_none()
+    if ctx is not None:
+        ctx.record_dataset(ref.name, ref.version)
+    return ref.path
+
+
+def consumers(spec: str, home: Path | None = None) -> dict[str, Any]:
+    """Runs (and models produced by them) that consumed dataset ``NAME@VERSION``."""
+    from modelway.runtime.context import stores
+
+    ref = resolve(spec, home)
+    run_store, _ = stores(_home(home))
+    usage = run_store.dataset_usage(name=ref.name, version=ref.version)
+    runs: dict[str, dict[str, Any]] = {}
+    for row in usage:
+        entry = runs.setdefault(row["run_id"], {"run_id": row["run_id"], "steps": []})
+        entry["steps"].append(row["step"])
+    for run_id, entry in runs.items():
+        run = run_store.get_run(run_id) or {}
+        entry.update({"pipeline": run.get("pipeline"), "status": run.get("status"), "created_at": run.get("created_at")})
+    models = run_store.models_of_runs(list(runs))
+    return {"dataset": ref.name, "version": ref.version, "hash": ref.hash,
+            "runs": sorted(runs.values(), key=lambda r: r.get("created_at") or 0),
+            "models": [{"model": m["model"], "version": m["version"], "run_id": m["run_id"]} for m in models]}

@@ -1,0 +1,130 @@
+"""``step_context()``: what a running step can ask the runtime for."""
+from __future__ import annotations
+
+import contextvars
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelway.errors import UserError
+
+_CURRENT: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("modelway_step", default=None)
+_STORES: dict[tuple[int, str], Any] = {}
+
+
+def stores(home: Path) -> tuple[Any, Any]:
+    """(RunStore, ArtifactStore) for this process and home; connections are never shared across fork."""
+    key = (os.getpid(), str(home))
+    found = _STORES.get(key)
+    if found is None:
+        from modelway.artifacts.store import ArtifactStore
+        from modelway.store.runs import RunStore
+
+        found = _STORES[key] = (RunStore(home), ArtifactStore(home))
+    return found
+
+
+@dataclass
+class StepContext:
+    """The running step's view of the runtime.
+
+    Example:
+        >>> from modelway import step, step_context
+        >>> @step
+        ... def train(epochs: int) -> int:
+        ...     ctx = step_context()
+        ...     start = ctx.load_checkpoint() or 0
+        ...     for epoch in range(start, epochs):
+        ...         ctx.save_checkpoint(epoch + 1)
+        ...     ctx.log(f"trained {epochs} epochs in run {ctx.run_id}")
+        ...     return epochs
+    """
+
+    run_id: str
+    step_name: str
+    pipeline_name: str
+    home: Path
+    params: dict[str, Any]
+    attempt: int = 1
+    echo: bool = True
+    _logs: list[str] = field(default_factory=list, repr=False)
+
+    def _stores(self) -> tuple[Any, Any]:
+        return stores(self.home)
+
+    def save_checkpoint(self, obj: Any) -> str:
+        """Store progress for this step of this run; returns the artifact hash."""
+        run_store, artifacts = self._stores()
+        ref = artifacts.put(obj)
+        run_store.save_checkpoint(self.run_id, self.step_name, ref)
+        return ref.hash
+
+    def load_checkpoint(self) -> Any | None:
+        """The last checkpoint saved by this step in this run (earlier attempt or before a resume), or None."""
+        run_store, artifacts = self._stores()
+        digest = run_store.checkpoint(self.run_id, self.step_name)
+        return None if digest is None else artifacts.get(digest)
+
+    def attach(self, name: str, value_or_path: Any) -> str:
+        """Store an extra named artifact for this step, recorded at once (kept even if the step fails).
+
+        A ``str``/``Path`` naming an existing file or directory is stored as that file/dir.
+        """
+        run_store, artifacts = self._stores()
+        value = value_or_path
+        if isinstance(value, str) and len(value) < 4096 and os.path.exists(value):
+            value = Path(value)
+        ref = artifacts.put(value)
+        run_store.add_attachment(self.run_id, self.step_name, name, ref)
+        return ref.hash
+
+    def log(self, message: str) -> None:
+        """Record a message in the run store (shown by ``modelway runs show``) and echo it to stderr."""
+        run_store, _ = self._stores()
+        run_store.log(self.run_id, self.step_name, str(message))
+        if self.echo:
+            print(f"  [{self.step_name}] {message}", file=sys.stderr, flush=True)
+
+    def record_dataset(self, name: str, version: str) -> None:
+        """Record that this step consumed dataset ``name@version`` (lineage)."""
+        run_store, _ = self._stores()
+        run_store.record_dataset_usage(self.run_id, self.step_name, name, version)
+
+    @property
+    def started_at(self) -> float:
+        return time.time()
+
+
+def step_context() -> StepContext:
+    """The context of the step currently running in this process.
+
+    Raises UserError when called outside a running step.
+
+    Example:
+        >>> from modelway import step, step_context
+        >>> @step
+        ... def report(x: int) -> int:
+        ...     step_context().attach("summary", {"x": x})
+        ...     return x
+    """
+    ctx = _CURRENT.get()
+    if ctx is None:
+        raise UserError("step_context() is only available inside a running step (called from a @step function)")
+    return ctx
+
+
+def current_or_none() -> StepContext | None:
+    """The running step's context, or None outside a step."""
+    return _CURRENT.get()
+
+
+def activate(ctx: StepContext | None) -> contextvars.Token:
+    """Make ``ctx`` the current step context (the executor calls this)."""
+    return _CURRENT.set(ctx)
+
+
+def deactivate(token: contextvars.Token) -> None:
+    _CURRENT.reset(token)

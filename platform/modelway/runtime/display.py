@@ -1,0 +1,115 @@
+"""Progress display of a run: Rich live table on a terminal, plain log lines otherwise."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+SYMBOL = {"succeeded": "ok", "cached": "cached", "failed": "FAILED", "retrying": "retry", "cancelled": "cancelled",
+          "skipped": "skipped", "running": "running", "pending": "pending", "reused": "reused"}
+
+
+class NullDisplay:
+    """Shows nothing (``--json`` and library use)."""
+
+    def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None: ...
+    def update(self, step: str, status: str, info: dict[str, Any] | None = None) -> None: ...
+    def finish(self, status: str, error: str | None = None) -> None: ...
+
+
+class PlainDisplay(NullDisplay):
+    """One line per event: good for logs and CI."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.t0 = time.monotonic()
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None:
+        verb = "resuming" if resumed else "run"
+        self._print(f"{verb} {run_id}: pipeline {pipeline} ({len(steps)} steps)")
+
+    def update(self, step: str, status: str, info: dict[str, Any] | None = None) -> None:
+        info = info or {}
+        if status in ("running", "pending"):
+            return
+        detail = ""
+        if info.get("duration_s") is not None and status == "succeeded":
+            detail = f" {info['duration_s']:.2f}s"
+        if info.get("attempt", 1) > 1:
+            detail += f" (attempt {info['attempt']})"
+        if info.get("error"):
+            detail += f": {info['error']}"
+        self._print(f"  {SYMBOL.get(status, status):>9}  {step}{detail}")
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        self._print(f"{status} in {time.monotonic() - self.t0:.2f}s" + (f": {error}" if error else ""))
+
+
+class RichDisplay(NullDisplay):
+    """Live table of step states and durations; refreshed from the main thread only (fork-safe)."""
+
+    STYLE = {"succeeded": "green", "cached": "cyan", "failed": "bold red", "retrying": "yellow",
+             "running": "bold blue", "cancelled": "magenta", "skipped": "dim", "pending": "dim", "reused": "cyan"}
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console()
+        self.live = Live(console=self.console, auto_refresh=False, transient=False)
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.title = ""
+        self.t0 = time.monotonic()
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title, title_justify="left", expand=False)
+        for col in ("step", "status", "attempt", "duration"):
+            table.add_column(col)
+        now = time.monotonic()
+        for name, row in self.rows.items():
+            status = row["status"]
+            if status == "running":
+                dur = f"{now - row['since']:.1f}s"
+            elif row.get("duration_s") is not None:
+                dur = f"{row['duration_s']:.2f}s"
+            else:
+                dur = ""
+            table.add_row(name, f"[{self.STYLE.get(status, '')}]{status}[/]", str(row.get("attempt", "")), dur)
+        return table
+
+    def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None:
+        self.title = f"{'resuming' if resumed else 'run'} {run_id} · {pipeline}"
+        self.rows = {s: {"status": "pending"} for s in steps}
+        self.live.start()
+        self.live.update(self._render(), refresh=True)
+
+    def update(self, step: str, status: str, info: dict[str, Any] | None = None) -> None:
+        row = self.rows.setdefault(step, {})
+        row.update(info or {})
+        if status == "running":
+            row["since"] = time.monotonic()
+        row["status"] = status
+        self.live.update(self._render(), refresh=True)
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        self.live.update(self._render(), refresh=True)
+        self.live.stop()
+        style = "green" if status == "succeeded" else "red"
+        self.console.print(f"[{style}]{status}[/] in {time.monotonic() - self.t0:.2f}s" + (f": {error}" if error else ""),
+                           highlight=False)
+
+
+def make_display(kind: str) -> NullDisplay:
+    """``auto`` = Rich on a terminal, plain otherwise; or ``rich``/``plain``/``none``."""
+    if kind == "auto":
+        kind = "rich" if sys.stdout.isatty() else "plain"
+    if kind == "rich":
+        return RichDisplay()
+    if kind == "plain":
+        return PlainDisplay()
+    return NullDisplay()

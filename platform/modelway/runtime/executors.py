@@ -1,0 +1,293 @@
+"""Executors: run one attempt of a step in the runner process or in a forked child process.
+
+Process-per-step uses the ``fork`` start method: it is by far the cheapest on Linux (no
+re-import of the pipeline) and safe here because the runner process itself never runs
+user computations or starts threads (the live display refreshes from the main thread).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelway.runtime import context as ctx_mod
+
+
+@dataclass
+class Task:
+    """One attempt of one step."""
+
+    name: str
+    node: Any
+    attempt: int
+    input_hashes: dict[str, str]
+    run_id: str
+    pipeline_name: str
+    home: Path
+    params: dict[str, Any]
+    timeout_s: float | None
+    echo: bool = True
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Outcome:
+    """Result of one attempt."""
+
+    ok: bool
+    output: Any = None  # ArtifactRef
+    error: str | None = None
+    traceback: str | None = None
+    duration_s: float = 0.0
+    cpu_s: float | None = None
+    peak_rss_mb: float | None = None
+    timed_out: bool = False
+    retryable: bool = True
+
+
+class StepTimeout(Exception):
+    """Raised in the step when its time limit is over (in-process mode)."""
+
+
+def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> dict[str, Any]:
+    """Concrete keyword arguments for a node: placeholders replaced by loaded artifacts."""
+    from modelway.dsl.graph import OutputRef
+
+    loaded: dict[str, Any] = {}
+
+    def load(ref: OutputRef) -> Any:
+        digest = input_hashes[ref.node.name]
+        if digest not in loaded:
+            loaded[digest] = artifacts.get(digest)
+        value = loaded[digest]
+        for key in ref.path:
+            # dicts, tuples, DataFrames index; dataclasses and pydantic models use attributes
+            value = value[key] if hasattr(type(value), "__getitem__") else getattr(value, key)
+        return value
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, OutputRef):
+            return load(value)
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(resolve(v) for v in value)
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, (set, frozenset)):
+            return type(value)(resolve(v) for v in value)
+        return value
+
+    return {k: resolve(v) for k, v in node.inputs.items()}
+
+
+def execute(task: Task) -> Outcome:
+    """Run one attempt in the current process: load inputs, call the function, store the output."""
+    from modelway.artifacts.serializers import UnserializableError
+
+    run_store, artifacts = ctx_mod.stores(task.home)
+    ctx = ctx_mod.StepContext(task.run_id, task.name, task.pipeline_name, task.home, task.params, task.attempt, task.echo)
+    start = time.perf_counter()
+    token = ctx_mod.activate(ctx)
+    try:
+        kwargs = resolve_inputs(task.node, task.input_hashes, artifacts)
+        value = task.node.step.fn(**kwargs)
+    except StepTimeout:
+        return Outcome(False, error=f"timed out after {task.timeout_s:g}s", duration_s=time.perf_counter() - start,
+                       timed_out=True)
+    except Exception as exc:
+        return Outcome(False, error=_one_line(exc), traceback=_user_traceback(exc),
+                       duration_s=time.perf_counter() - start)
+    finally:
+        ctx_mod.deactivate(token)
+    try:
+        output = artifacts.put(value)
+    except UnserializableError as exc:
+        return Outcome(False, error=f"step {task.name!r} {exc}", duration_s=time.perf_counter() - start, retryable=False)
+    except Exception as exc:
+        return Outcome(False, error=f"step {task.name!r}: storing the output failed: {_one_line(exc)}",
+                       traceback=traceback.format_exc(), duration_s=time.perf_counter() - start)
+    return Outcome(True, output=output, duration_s=time.perf_counter() - start)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without the runner's own frame on top."""
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_frame.f_code is execute.__code__ and tb.tb_next is not None:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _usage() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0  # Linux reports KiB
+
+
+class InProcessExecutor:
+    """Runs each attempt synchronously in the runner process (fast; for tests and tiny steps).
+
+    Timeouts use SIGALRM, so they work only in the main thread.
+    """
+
+    name = "inprocess"
+
+    def __init__(self) -> None:
+        self._done: list[tuple[Task, Outcome]] = []
+
+    def running(self) -> int:
+        # Finished-but-uncollected attempts count as running, so the runner collects them next.
+        return len(self._done)
+
+    def submit(self, task: Task) -> None:
+        cpu0 = time.process_time()
+        use_alarm = task.timeout_s is not None and _in_main_thread()
+        if use_alarm:
+            previous = signal.signal(signal.SIGALRM, _raise_timeout)
+            signal.setitimer(signal.ITIMER_REAL, task.timeout_s)
+        try:
+            outcome = execute(task)
+        finally:
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+        outcome.cpu_s = time.process_time() - cpu0
+        outcome.peak_rss_mb = _usage()[1]
+        self._done.append((task, outcome))
+
+    def wait(self, timeout: float | None) -> list[tuple[Task, Outcome]]:
+        done, self._done = self._done, []
+        if not done and timeout:
+            time.sleep(timeout)
+        return done
+
+    def cancel_all(self) -> list[Task]:
+        return []
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _raise_timeout(signum: int, frame: Any) -> None:
+    raise StepTimeout()
+
+
+def _child_main(task: Task, conn: Any) -> None:
+    # The parent decides about cancellation; a Ctrl-C in the terminal must not half-run the step.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    ctx_mod._STORES.clear()  # the parent's connections stay in the parent
+    try:
+        outcome = execute(task)
+        outcome.cpu_s, outcome.peak_rss_mb = _usage()
+        conn.send(outcome)
+    except BaseException as exc:  # report instead of dying silently
+        try:
+            conn.send(Outcome(False, error=_one_line(exc), traceback=traceback.format_exc()))
+        except Exception:
+            pass
+    finally:
+        conn.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+class ProcessExecutor:
+    """One forked process per attempt; a crash, OOM kill or timeout stays inside that process."""
+
+    name = "process"
+
+    def __init__(self) -> None:
+        self._mp = multiprocessing.get_context("fork")
+        self._running: dict[str, tuple[Task, Any, Any, float | None]] = {}
+
+    def running(self) -> int:
+        return len(self._running)
+
+    def submit(self, task: Task) -> None:
+        reader, writer = self._mp.Pipe(duplex=False)
+        proc = self._mp.Process(target=_child_main, args=(task, writer), name=f"modelway-step-{task.name}", daemon=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        proc.start()
+        writer.close()
+        deadline = time.monotonic() + task.timeout_s if task.timeout_s else None
+        task.started = time.monotonic()
+        self._running[task.name] = (task, proc, reader, deadline)
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for (_, _, _, d) in self._running.values() if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def wait(self, timeout: float | None) -> list[tuple[Task, Outcome]]:
+        if not self._running:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        deadline = self.next_deadline()
+        if deadline is not None:
+            until = max(0.0, deadline - time.monotonic())
+            timeout = until if timeout is None else min(timeout, until)
+        handles = []
+        for _, proc, reader, _ in self._running.values():
+            handles.extend((reader, proc.sentinel))
+        ready = set(multiprocessing.connection.wait(handles, timeout))
+        finished: list[tuple[Task, Outcome]] = []
+        now = time.monotonic()
+        for name, (task, proc, reader, deadline) in list(self._running.items()):
+            if reader in ready or proc.sentinel in ready:
+                outcome = None
+                try:
+                    if reader.poll():
+                        outcome = reader.recv()
+                except (EOFError, OSError):
+                    outcome = None
+                proc.join(timeout=5)
+                if outcome is None:
+                    code = proc.exitcode
+                    why = (f"killed by signal {-code}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
+                           if code is not None and code < 0 else f"exited with code {code}")
+                    outcome = Outcome(False, error=f"step process {why} before reporting a result",
+                                      duration_s=now - task.started)
+                reader.close()
+                del self._running[name]
+                finished.append((task, outcome))
+            elif deadline is not None and now >= deadline:
+                _kill(proc)
+                reader.close()
+                del self._running[name]
+                finished.append((task, Outcome(False, error=f"timed out after {task.timeout_s:g}s",
+                                               duration_s=now - task.started, timed_out=True)))
+        return finished
+
+    def cancel_all(self) -> list[Task]:
+        tasks = []
+        for task, proc, reader, _ in self._running.values():
+            _kill(proc)
+            reader.close()
+            tasks.append(task)
+        self._running.clear()
+        return tasks
+
+
+def _kill(proc: Any) -> None:
+    proc.terminate()
+    proc.join(timeout=2)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(timeout=2)

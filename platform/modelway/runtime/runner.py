@@ -1,0 +1,462 @@
+"""The local runner: schedules a built DAG over an executor, with cache, retries and resume."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelway.dsl.graph import OutputRef, PipelineGraph, iter_refs
+from modelway.dsl.settings import cache_relevant
+from modelway.errors import UserError
+from modelway.runtime import fingerprint
+from modelway.runtime.context import stores
+from modelway.runtime.display import NullDisplay, make_display
+from modelway.runtime.errors import RunCancelled, StepFailed
+from modelway.runtime.executors import InProcessExecutor, Outcome, ProcessExecutor, Task
+
+
+@dataclass
+class StepResult:
+    """Outcome of one step in a run (the ``steps`` entries of ``--json``)."""
+
+    name: str
+    status: str
+    cached: bool
+    attempts: int
+    duration_s: float | None
+    output_hash: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """Outcome of a run.
+
+    Example:
+        >>> result = run_pipeline(my_pipeline, {"start": 1}, executor="inprocess")  # doctest: +SKIP
+        >>> result.status, result.outputs
+        ('succeeded', {'result': 11})
+    """
+
+    run_id: str
+    status: str
+    steps: list[StepResult]
+    outputs: dict[str, Any]
+    error: str | None = None
+    failed_step: str | None = None
+    home: Path | None = None
+    _graph_outputs: Any = field(default=None, repr=False)
+    _hashes: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "error": self.error,
+            "steps": [{"name": s.name, "status": s.status, "cached": s.cached, "attempts": s.attempts,
+                       "duration_s": None if s.duration_s is None else round(s.duration_s, 6),
+                       "output": s.output_hash} for s in self.steps],
+            "outputs": self.outputs,
+        }
+
+    def raise_for_status(self) -> None:
+        """Raise StepFailed / RunCancelled unless the run succeeded."""
+        if self.status == "cancelled":
+            raise RunCancelled(self.run_id)
+        if self.status != "succeeded":
+            raise StepFailed(self.error or "run failed", step=self.failed_step, run_id=self.run_id)
+
+    def output_values(self) -> Any:
+        """The pipeline's return value with every step output loaded from the artifact store."""
+        _, artifacts = stores(self.home)  # type: ignore[arg-type]
+
+        def load(value: Any) -> Any:
+            if isinstance(value, OutputRef):
+                obj = artifacts.get(self._hashes[value.node.name])
+                for key in value.path:
+                    obj = obj[key] if hasattr(type(obj), "__getitem__") else getattr(obj, key)
+                return obj
+            if isinstance(value, (list, tuple)):
+                return type(value)(load(v) for v in value)
+            if isinstance(value, dict):
+                return {k: load(v) for k, v in value.items()}
+            return value
+
+        return load(self._graph_outputs)
+
+
+def new_run_id() -> str:
+    """Sortable, unique run id: ``YYYYmmdd-HHMMSS-<6 hex>``."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def _home(home: Path | None) -> Path:
+    if home is not None:
+        return Path(home).absolute()
+    from modelway.settings import get_settings
+
+    return get_settings().resolved_home()
+
+
+def _pick_executor(requested: str | None, pipeline: Any) -> str:
+    if requested:
+        return requested
+    if getattr(pipeline, "executor", None):
+        return pipeline.executor
+    from modelway.settings import get_settings
+
+    return get_settings().executor
+
+
+def _pick_workers(requested: int | None, pipeline: Any) -> int:
+    if requested:
+        return requested
+    if getattr(pipeline, "workers", None):
+        return pipeline.workers
+    from modelway.settings import get_settings
+
+    return get_settings().workers or os.cpu_count() or 1
+
+
+def run_pipeline(
+    pipeline: Any,
+    params: dict[str, Any] | None = None,
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    use_cache: bool = True,
+    display: str = "auto",
+    home: Path | None = None,
+    pipeline_file: Path | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Build ``pipeline`` with ``params`` and run it; returns a RunResult (never raises on step failure).
+
+    Raises DefinitionError/UserError for invalid definitions or parameters (before anything runs).
+
+    Example:
+        >>> result = run_pipeline(chain, {"start": 1}, executor="inprocess", display="none")  # doctest: +SKIP
+    """
+    graph = pipeline.build(params)
+    home = _home(home)
+    run_store, artifacts = stores(home)
+    artifacts.clean_stale_tmp()
+    executor_name = _pick_executor(executor, pipeline)
+    run_id = run_id or new_run_id()
+    from modelway.lineage.collect import collect
+
+    lineage = collect(pipeline_file, _jsonable_params(graph.params))
+    steps = [{"name": n, "func": graph.nodes[n].step.qualname, "upstream": graph.nodes[n].upstream,
+              "settings": graph.nodes[n].settings.model_dump(exclude_defaults=True)} for n in graph.order]
+    run_store.create_run(run_id, graph.pipeline_name, str(pipeline_file) if pipeline_file else None,
+                         _jsonable_params(graph.params), executor_name, use_cache, lineage, steps)
+    _record_dataset_inputs(run_store, run_id, graph)
+    runner = _Runner(graph, run_id, home, executor_name, _pick_workers(workers, pipeline), use_cache,
+                     make_display(display), prior={}, attempts={})
+    return runner.run(resumed=False)
+
+
+def resume_run(run_id: str, *, display: str = "auto", home: Path | None = None, executor: str | None = None,
+               workers: int | None = None) -> RunResult:
+    """Continue a failed, cancelled or killed run: finished steps are reused, the rest runs.
+
+    Example:
+        >>> resume_run("20261126-150000-ab12cd", display="plain")  # doctest: +SKIP
+    """
+    from modelway.dsl.loader import load_pipeline
+
+    home = _home(home)
+    run_store, artifacts = stores(home)
+    full_id = run_store.resolve_run_id(run_id)
+    if full_id is None:
+        raise UserError(f"no run {run_id!r} in {home}; list runs with: modelway runs list")
+    run = run_store.get_run(full_id)
+    assert run is not None
+    if run["status"] == "succeeded":
+        raise UserError(f"run {full_id} already succeeded; nothing to resume")
+    if run["status"] == "running" and _alive_elsewhere(run):
+        raise UserError(f"run {full_id} is still running (pid {run['pid']}); wait for it or stop it first")
+    if not run["pipeline_file"]:
+        raise UserError(f"run {full_id} was started from Python, not from a file; it cannot be resumed from the CLI")
+    pipeline = load_pipeline(Path(run["pipeline_file"]), run["pipeline"])
+    graph = pipeline.build(run["params"])
+    stored = {s["name"]: s for s in run_store.steps(full_id)}
+    if list(stored) != graph.order and set(stored) != set(graph.order):
+        raise UserError(f"pipeline {run['pipeline']!r} in {run['pipeline_file']} no longer has the same steps as run "
+                        f"{full_id}; start a new run instead")
+    prior = {name: s["output_hash"] for name, s in stored.items()
+             if s["status"] in ("succeeded", "cached") and s["output_hash"] and artifacts.exists(s["output_hash"])}
+    attempts = {name: s["attempts"] for name, s in stored.items()}
+    artifacts.clean_stale_tmp()
+    run_store.reopen_run(full_id)
+    runner = _Runner(graph, full_id, home, executor or run["executor"] or "process", _pick_workers(workers, pipeline),
+                     run["use_cache"], make_display(display), prior=prior, attempts=attempts)
+    return runner.run(resumed=True)
+
+
+def _alive_elsewhere(run: dict[str, Any]) -> bool:
+    import socket
+
+    pid = run.get("pid")
+    if not pid or pid == os.getpid() or run.get("host") not in (None, socket.gethostname()):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a recycled pid is not our runner
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read()
+        return b"modelway" in cmdline or b"python" in cmdline
+    except OSError:
+        return True
+
+
+def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
+    from modelway.artifacts.serializers import is_jsonable
+
+    return {k: (v if is_jsonable(v) else str(v)) for k, v in params.items()}
+
+
+def _record_dataset_inputs(run_store: Any, run_id: str, graph: PipelineGraph) -> None:
+    from modelway.lineage.datasets import DatasetRef
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, DatasetRef):
+            yield value
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            for v in value:
+                yield from walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from walk(v)
+
+    for node in graph.nodes.values():
+        for value in node.inputs.values():
+            for ref in walk(value):
+                run_store.record_dataset_usage(run_id, node.name, ref.name, ref.version)
+
+
+class _Runner:
+    def __init__(self, graph: PipelineGraph, run_id: str, home: Path, executor: str, workers: int, use_cache: bool,
+                 display: NullDisplay, prior: dict[str, str], attempts: dict[str, int]) -> None:
+        self.graph = graph
+        self.run_id = run_id
+        self.home = home
+        self.store, self.artifacts = stores(home)
+        self.executor = ProcessExecutor() if executor == "process" else InProcessExecutor()
+        self.workers = max(1, workers)
+        self.use_cache = use_cache
+        self.display = display
+        self.hashes: dict[str, str] = dict(prior)
+        self.prior = set(prior)
+        self.attempts = {n: attempts.get(n, 0) for n in graph.order}
+        self.status: dict[str, str] = {n: ("reused" if n in prior else "pending") for n in graph.order}
+        self.cached: set[str] = set()
+        self.durations: dict[str, float | None] = {}
+        self.errors: dict[str, str] = {}
+        self.keys: dict[str, str | None] = {}
+        self.echo = not isinstance(display, NullDisplay)
+
+    # -- cache keys -------------------------------------------------------------------
+    def _cache_key(self, name: str) -> str | None:
+        node = self.graph.nodes[name]
+
+        def token(value: Any) -> Any:
+            if isinstance(value, OutputRef):
+                return {"$ref": self.hashes[value.node.name], "path": [repr(k) for k in value.path]}
+            if isinstance(value, (list, tuple)) and any(True for _ in iter_refs(value)):
+                return [token(v) for v in value]
+            if isinstance(value, dict) and any(True for _ in iter_refs(value)):
+                return {k: token(v) for k, v in sorted(value.items())}
+            return fingerprint.value_token(value)
+
+        try:
+            inputs = {k: token(v) for k, v in sorted(node.inputs.items())}
+        except TypeError:
+            return None  # an input that can't be fingerprinted: never cache this step
+        return fingerprint.cache_key(fingerprint.code_hash(node.step), cache_relevant(node.settings), inputs)
+
+    # -- main loop --------------------------------------------------------------------
+    def run(self, resumed: bool) -> RunResult:
+        self.display.start(self.run_id, self.graph.pipeline_name, self.graph.order, resumed=resumed)
+        for name in self.prior:
+            self.display.update(name, "reused")
+        pending = [n for n in self.graph.order if n not in self.prior]
+        retry_at: dict[str, float] = {}
+        failed: str | None = None
+        cancelled = False
+        old_term = _install_sigterm()
+        try:
+            while True:
+                if failed is None:
+                    self._launch(pending, retry_at)
+                if self.executor.running() == 0:
+                    if failed is not None or not pending:
+                        break
+                    waits = [t for n, t in retry_at.items() if n in pending]
+                    if not waits:  # defensive: nothing can make progress (should not happen)
+                        failed = pending[0]
+                        self.errors[failed] = "internal error: no step could be scheduled"
+                        break
+                    time.sleep(max(0.0, min(waits) - time.monotonic()))
+                    continue
+                timeout = None
+                waits = [t for n, t in retry_at.items() if n in pending]
+                if waits:
+                    timeout = max(0.0, min(waits) - time.monotonic())
+                for task, outcome in self.executor.wait(timeout):
+                    if not self._handle(task, outcome, pending, retry_at):
+                        failed = failed or task.name
+        except KeyboardInterrupt:
+            cancelled = True
+            for task in self.executor.cancel_all():
+                self.status[task.name] = "cancelled"
+                self.store.step_failed(self.run_id, task.name, attempt=task.attempt, status="cancelled",
+                                       error="cancelled", traceback=None, duration_s=time.monotonic() - task.started)
+                self.display.update(task.name, "cancelled")
+        finally:
+            _restore_sigterm(old_term)
+        skipped = [n for n in pending if self.status[n] == "pending"]
+        for name in skipped:
+            self.status[name] = "skipped"
+        self.store.steps_skipped(self.run_id, skipped)
+        if cancelled:
+            status, error = "cancelled", "cancelled by user"
+        elif failed is not None:
+            status, error = "failed", f"step {failed!r} failed: {self.errors.get(failed)}"
+        else:
+            status, error = "succeeded", None
+        outputs = self._render_outputs() if status == "succeeded" else {}
+        self.store.finish_run(self.run_id, status, error, outputs)
+        self.display.finish(status, error)
+        return RunResult(
+            run_id=self.run_id, status=status, error=error, failed_step=failed, home=self.home, outputs=outputs,
+            steps=[StepResult(n, self.status[n], n in self.cached, self.attempts[n], self.durations.get(n),
+                              self.hashes.get(n), self.errors.get(n)) for n in self.graph.order],
+            _graph_outputs=self.graph.outputs, _hashes=dict(self.hashes),
+        )
+
+    def _launch(self, pending: list[str], retry_at: dict[str, float]) -> None:
+        now = time.monotonic()
+        for name in list(pending):
+            if self.executor.running() >= self.workers:
+                return
+            node = self.graph.nodes[name]
+            if any(up not in self.hashes for up in node.upstream):
+                continue
+            if retry_at.get(name, 0.0) > now:
+                continue
+            pending.remove(name)
+            key = self.keys[name] = self._cache_key(name)
+            if key and self.use_cache and node.settings.cache:
+                hit = self.store.cache_lookup(key)
+                if hit and self.artifacts.exists(hit[0]):
+                    self.store.step_cached(self.run_id, name, key, hit[0], hit[1])
+                    self.hashes[name] = hit[0]
+                    self.status[name] = "cached"
+                    self.cached.add(name)
+                    self.durations[name] = 0.0
+                    self.display.update(name, "cached")
+                    continue
+            self.attempts[name] += 1
+            self.status[name] = "running"
+            self.store.step_started(self.run_id, name, self.attempts[name], key)
+            self.display.update(name, "running", {"attempt": self.attempts[name]})
+            self.executor.submit(Task(
+                name=name, node=node, attempt=self.attempts[name],
+                input_hashes={up: self.hashes[up] for up in node.upstream if up in self.hashes},
+                run_id=self.run_id, pipeline_name=self.graph.pipeline_name, home=self.home,
+                params=dict(self.graph.params), timeout_s=node.settings.timeout_s, echo=self.echo,
+            ))
+
+    def _handle(self, task: Task, outcome: Outcome, pending: list[str], retry_at: dict[str, float]) -> bool:
+        name = task.name
+        node = self.graph.nodes[name]
+        self.durations[name] = outcome.duration_s
+        if outcome.ok:
+            key = self.keys.get(name)
+            self.store.step_succeeded(self.run_id, name, attempt=task.attempt, output=outcome.output,
+                                      duration_s=outcome.duration_s, cpu_s=outcome.cpu_s, peak_rss_mb=outcome.peak_rss_mb,
+                                      cache_key=key, cacheable=bool(key and node.settings.cache))
+            self.hashes[name] = outcome.output.hash
+            self.status[name] = "succeeded"
+            self.errors.pop(name, None)
+            self.display.update(name, "succeeded", {"duration_s": outcome.duration_s, "attempt": task.attempt})
+            return True
+        self.errors[name] = outcome.error or "failed"
+        retries_left = node.settings.retries - (task.attempt - 1)
+        if outcome.retryable and retries_left > 0:
+            delay = node.settings.retry_delay_s * (2 ** (task.attempt - 1))
+            self.store.step_failed(self.run_id, name, attempt=task.attempt, status="retrying", error=self.errors[name],
+                                   traceback=outcome.traceback, duration_s=outcome.duration_s, cpu_s=outcome.cpu_s,
+                                   peak_rss_mb=outcome.peak_rss_mb)
+            self.status[name] = "pending"
+            retry_at[name] = time.monotonic() + delay
+            position = {n: i for i, n in enumerate(self.graph.order)}
+            pending.append(name)
+            pending.sort(key=position.__getitem__)
+            self.display.update(name, "retrying", {"attempt": task.attempt, "error": self.errors[name]})
+            return True
+        self.store.step_failed(self.run_id, name, attempt=task.attempt, status="failed", error=self.errors[name],
+                               traceback=outcome.traceback, duration_s=outcome.duration_s, cpu_s=outcome.cpu_s,
+                               peak_rss_mb=outcome.peak_rss_mb)
+        self.status[name] = "failed"
+        self.display.update(name, "failed", {"attempt": task.attempt, "error": self.errors[name]})
+        return False
+
+    def _render_outputs(self) -> dict[str, Any]:
+        def render(value: Any) -> Any:
+            if isinstance(value, OutputRef):
+                digest = self.hashes[value.node.name]
+                meta = self.artifacts.meta(digest)
+                if meta["kind"] == "json":
+                    obj = self.artifacts.get(digest)
+                    try:
+                        for key in value.path:
+                            obj = obj[key]
+                        return obj
+                    except (KeyError, IndexError, TypeError):
+                        pass
+                out = {"artifact": digest, "kind": meta["kind"], "type": meta["type"]}
+                if value.path:
+                    out["path"] = list(value.path)
+                return out
+            if isinstance(value, (list, tuple)):
+                return [render(v) for v in value]
+            if isinstance(value, dict):
+                return {str(k): render(v) for k, v in value.items()}
+            from modelway.artifacts.serializers import is_jsonable
+
+            return value if is_jsonable(value) else str(value)
+
+        outputs = self.graph.outputs
+        if outputs is None:
+            return {}
+        if isinstance(outputs, dict):
+            return {str(k): render(v) for k, v in outputs.items()}
+        return {"result": render(outputs)}
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt()
+
+
+def _install_sigterm() -> Any:
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,337 @@
+"""SQLite run store (WAL): runs, steps, status events, cache, attachments, checkpoints, lineage.
+
+Safe for several concurrent runs on one ``$MODELWAY_HOME``: WAL lets readers proceed while
+one writer commits, every write transaction starts with ``BEGIN IMMEDIATE`` (so it takes
+the write lock up front instead of failing on upgrade) and waits up to ``busy_timeout``.
+Each process opens its own connection (never shared across fork).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 60.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, pipeline_file TEXT, status TEXT NOT NULL,
+  params TEXT NOT NULL DEFAULT '{}', executor TEXT, use_cache INTEGER NOT NULL DEFAULT 1,
+  created_at REAL NOT NULL, started_at REAL, ended_at REAL, error TEXT, outputs TEXT,
+  lineage TEXT, pid INTEGER, host TEXT, resumes INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
+CREATE TABLE IF NOT EXISTS steps (
+  run_id TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, func TEXT, status TEXT NOT NULL,
+  cached INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, started_at REAL, ended_at REAL,
+  duration_s REAL, cpu_s REAL, peak_rss_mb REAL, cache_key TEXT, output_hash TEXT, output_kind TEXT,
+  upstream TEXT, settings TEXT, error TEXT, traceback TEXT,
+  PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, step TEXT, ts REAL NOT NULL,
+  kind TEXT NOT NULL, attempt INTEGER, message TEXT);
+CREATE INDEX IF NOT EXISTS events_run ON events(run_id);
+CREATE TABLE IF NOT EXISTS artifacts (
+  hash TEXT PRIMARY KEY, kind TEXT NOT NULL, type TEXT, size INTEGER, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS attachments (
+  run_id TEXT NOT NULL, step TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL, kind TEXT NOT NULL,
+  created_at REAL NOT NULL, PRIMARY KEY (run_id, step, name));
+CREATE TABLE IF NOT EXISTS checkpoints (
+  run_id TEXT NOT NULL, step TEXT NOT NULL, hash TEXT NOT NULL, kind TEXT NOT NULL, created_at REAL NOT NULL,
+  PRIMARY KEY (run_id, step));
+CREATE TABLE IF NOT EXISTS cache (
+  key TEXT PRIMARY KEY, hash TEXT NOT NULL, kind TEXT NOT NULL, run_id TEXT, step TEXT, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+  name TEXT NOT NULL, version TEXT NOT NULL, hash TEXT NOT NULL, kind TEXT NOT NULL, source TEXT,
+  size INTEGER, files INTEGER, created_at REAL NOT NULL, PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS dataset_usage (
+  run_id TEXT NOT NULL, step TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,
+  PRIMARY KEY (run_id, step, name, version));
+CREATE TABLE IF NOT EXISTS model_versions (
+  model TEXT NOT NULL, version TEXT NOT NULL, run_id TEXT, step TEXT, artifact TEXT, created_at REAL NOT NULL,
+  PRIMARY KEY (model, version));
+"""
+
+FINISHED_STEP = ("succeeded", "cached")
+
+
+class RunStore:
+    """Connection to ``<home>/modelway.db``; one per process.
+
+    Example:
+        >>> store = RunStore(Path(tempfile.mkdtemp()))
+        >>> store.list_runs()
+        []
+    """
+
+    def __init__(self, home: Path) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.path = home / "modelway.db"
+        self._pid = os.getpid()
+        self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        self._init_schema()
+
+    def _init_schema(self) -> None:
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            return
+        for attempt in range(50):
+            try:
+                mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise sqlite3.OperationalError("database is locked (journal mode not switched)")
+                with self.tx() as conn:
+                    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                        for statement in SCHEMA.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                time.sleep(0.02 + random.random() * 0.05 * (attempt + 1))
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+        if os.getpid() != self._pid:
+            raise RuntimeError("RunStore connection used across fork; open a new RunStore in the child")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- runs ---------------------------------------------------------------------------
+    def create_run(self, run_id: str, pipeline: str, pipeline_file: str | None, params: dict[str, Any],
+                   executor: str, use_cache: bool, lineage: dict[str, Any], steps: list[dict[str, Any]]) -> None:
+        now = time.time()
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO runs (run_id, pipeline, pipeline_file, status, params, executor, use_cache, created_at,"
+                " started_at, lineage, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, pipeline, pipeline_file, "running", json.dumps(params, default=str), executor,
+                 int(use_cache), now, now, json.dumps(lineage, default=str), os.getpid(), lineage.get("host", {}).get("name")),
+            )
+            c.executemany(
+                "INSERT INTO steps (run_id, name, position, func, status, upstream, settings) VALUES (?,?,?,?,?,?,?)",
+                [(run_id, s["name"], i, s["func"], "pending", json.dumps(s["upstream"]), json.dumps(s["settings"]))
+                 for i, s in enumerate(steps)],
+            )
+            c.execute("INSERT INTO events (run_id, ts, kind, message) VALUES (?,?,?,?)", (run_id, now, "run_started", pipeline))
+
+    def reopen_run(self, run_id: str) -> None:
+        """Mark a run as running again (resume); unfinished steps go back to pending."""
+        now = time.time()
+        with self.tx() as c:
+            c.execute("UPDATE runs SET status='running', ended_at=NULL, error=NULL, pid=?, resumes=resumes+1 WHERE run_id=?",
+                      (os.getpid(), run_id))
+            c.execute("UPDATE steps SET status='pending' WHERE run_id=? AND status NOT IN ('succeeded','cached')", (run_id,))
+            c.execute("INSERT INTO events (run_id, ts, kind) VALUES (?,?,?)", (run_id, now, "run_resumed"))
+
+    def finish_run(self, run_id: str, status: str, error: str | None, outputs: Any) -> None:
+        now = time.time()
+        with self.tx() as c:
+            c.execute("UPDATE runs SET status=?, ended_at=?, error=?, outputs=? WHERE run_id=?",
+                      (status, now, error, json.dumps(outputs, default=str), run_id))
+            c.execute("INSERT INTO events (run_id, ts, kind, message) VALUES (?,?,?,?)", (run_id, now, f"run_{status}", error))
+
+    def set_lineage(self, run_id: str, lineage: dict[str, Any]) -> None:
+        with self.tx() as c:
+            c.execute("UPDATE runs SET lineage=? WHERE run_id=?", (json.dumps(lineage, default=str), run_id))
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return _run_dict(row) if row else None
+
+    def resolve_run_id(self, prefix: str) -> str | None:
+        """The run id starting with ``prefix`` if exactly one matches; None when none; raises on ambiguity."""
+        rows = self.conn.execute("SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 2",
+                                 (prefix, prefix + "\uffff")).fetchall()
+        if len(rows) > 1 and rows[0]["run_id"] != prefix:
+            from modelway.errors import UserError
+
+            raise UserError(f"run id prefix {prefix!r} is ambiguous ({rows[0]['run_id']}, {rows[1]['run_id']}, ...)")
+        return rows[0]["run_id"] if rows else None
+
+    def list_runs(self, limit: int = 20, pipeline: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        query, args = "SELECT * FROM runs", []
+        where = []
+        if pipeline:
+            where.append("pipeline=?")
+            args.append(pipeline)
+        if status:
+            where.append("status=?")
+            args.append(status)
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY created_at DESC LIMIT ?"
+        args.append(limit)
+        return [_run_dict(r) for r in self.conn.execute(query, args).fetchall()]
+
+    # -- steps --------------------------------------------------------------------------
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM steps WHERE run_id=? ORDER BY position", (run_id,)).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["upstream"] = json.loads(d["upstream"] or "[]")
+            d["settings"] = json.loads(d["settings"] or "{}")
+            d["cached"] = bool(d["cached"])
+            out.append(d)
+        return out
+
+    def step_started(self, run_id: str, step: str, attempt: int, cache_key: str | None) -> None:
+        now = time.time()
+        with self.tx() as c:
+            c.execute("UPDATE steps SET status='running', attempts=attempts+1, started_at=COALESCE(started_at, ?),"
+                      " cache_key=?, error=NULL, traceback=NULL WHERE run_id=? AND name=?", (now, cache_key, run_id, step))
+            c.execute("INSERT INTO events (run_id, step, ts, kind, attempt) VALUES (?,?,?,?,?)",
+                      (run_id, step, now, "running", attempt))
+
+    def step_succeeded(self, run_id: str, step: str, *, attempt: int, output: Any, duration_s: float, cpu_s: float | None,
+                       peak_rss_mb: float | None, cache_key: str | None, cacheable: bool) -> None:
+        now = time.time()
+        with self.tx() as c:
+            c.execute("UPDATE steps SET status='succeeded', ended_at=?, duration_s=?, cpu_s=?, peak_rss_mb=?,"
+                      " output_hash=?, output_kind=? WHERE run_id=? AND name=?",
+                      (now, duration_s, cpu_s, peak_rss_mb, output.hash, output.kind, run_id, step))
+            c.execute("INSERT OR IGNORE INTO artifacts (hash, kind, type, size, created_at) VALUES (?,?,?,?,?)",
+                      (output.hash, output.kind, output.type, output.size, now))
+            if cacheable and cache_key:
+                c.execute("INSERT OR REPLACE INTO cache (key, hash, kind, run_id, step, created_at) VALUES (?,?,?,?,?,?)",
+                          (cache_key, output.hash, output.kind, run_id, step, now))
+            c.execute("INSERT INTO events (run_id, step, ts, kind, attempt) VALUES (?,?,?,?,?)",
+                      (run_id, step, now, "succeeded", attempt))
+
+    def step_cached(self, run_id: str, step: str, cache_key: str, output_hash: str, output_kind: str) -> None:
+        now = time.time()
+        with self.tx() as c:
+            c.execute("UPDATE steps SET status='cached', cached=1, started_at=?, ended_at=?, duration_s=0, cache_key=?,"
+                      " output_hash=?, output_kind=? WHERE run_id=? AND name=?",
+                      (now, now, cache_key, output_hash, output_kind, run_id, step))
+            c.execute("INSERT INTO events (run_id, step, ts, kind) VALUES (?,?,?,?)", (run_id, step, now, "cached"))
+
+    def step_failed(self, run_id: str, step: str, *, attempt: int, status: str, error: str, traceback: str | None,
+                    duration_s: float | None, cpu_s: float | None = None, peak_rss_mb: float | None = None) -> None:
+        """Record a failed attempt; ``status`` is 'retrying', 'failed' or 'cancelled'."""
+        now = time.time()
+        with self.tx() as c:
+            c.execute("UPDATE steps SET status=?, ended_at=?, duration_s=?, cpu_s=?, peak_rss_mb=?, error=?, traceback=?"
+                      " WHERE run_id=? AND name=?",
+                      (status, now, duration_s, cpu_s, peak_rss_mb, error, traceback, run_id, step))
+            c.execute("INSERT INTO events (run_id, step, ts, kind, attempt, message) VALUES (?,?,?,?,?,?)",
+                      (run_id, step, now, status, attempt, error))
+
+    def steps_skipped(self, run_id: str, names: list[str]) -> None:
+        if not names:
+            return
+        with self.tx() as c:
+            c.executemany("UPDATE steps SET status='skipped' WHERE run_id=? AND name=? AND status='pending'",
+                          [(run_id, n) for n in names])
+
+    def log(self, run_id: str, step: str | None, message: str, kind: str = "log") -> None:
+        with self.tx() as c:
+            c.execute("INSERT INTO events (run_id, step, ts, kind, message) VALUES (?,?,?,?,?)",
+                      (run_id, step, time.time(), kind, message))
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM events WHERE run_id=? ORDER BY id", (run_id,))]
+
+    # -- cache ----------------------------------------------------------------------------
+    def cache_lookup(self, key: str) -> tuple[str, str] | None:
+        row = self.conn.execute("SELECT hash, kind FROM cache WHERE key=?", (key,)).fetchone()
+        return (row["hash"], row["kind"]) if row else None
+
+    # -- attachments and checkpoints ----------------------------------------------------
+    def add_attachment(self, run_id: str, step: str, name: str, ref: Any) -> None:
+        now = time.time()
+        with self.tx() as c:
+            c.execute("INSERT OR IGNORE INTO artifacts (hash, kind, type, size, created_at) VALUES (?,?,?,?,?)",
+                      (ref.hash, ref.kind, ref.type, ref.size, now))
+            c.execute("INSERT OR REPLACE INTO attachments (run_id, step, name, hash, kind, created_at) VALUES (?,?,?,?,?,?)",
+                      (run_id, step, name, ref.hash, ref.kind, now))
+
+    def attachments(self, run_id: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(
+            "SELECT * FROM attachments WHERE run_id=? ORDER BY created_at", (run_id,))]
+
+    def save_checkpoint(self, run_id: str, step: str, ref: Any) -> None:
+        now = time.time()
+        with self.tx() as c:
+            c.execute("INSERT OR IGNORE INTO artifacts (hash, kind, type, size, created_at) VALUES (?,?,?,?,?)",
+                      (ref.hash, ref.kind, ref.type, ref.size, now))
+            c.execute("INSERT OR REPLACE INTO checkpoints (run_id, step, hash, kind, created_at) VALUES (?,?,?,?,?)",
+                      (run_id, step, ref.hash, ref.kind, now))
+
+    def checkpoint(self, run_id: str, step: str) -> str | None:
+        row = self.conn.execute("SELECT hash FROM checkpoints WHERE run_id=? AND step=?", (run_id, step)).fetchone()
+        return row["hash"] if row else None
+
+    # -- datasets and lineage ---------------------------------------------------------------
+    def add_dataset(self, name: str, version: str, ref: Any, source: str, files: int) -> bool:
+        """Register a dataset version; False when that exact version already exists."""
+        now = time.time()
+        with self.tx() as c:
+            c.execute("INSERT OR IGNORE INTO artifacts (hash, kind, type, size, created_at) VALUES (?,?,?,?,?)",
+                      (ref.hash, ref.kind, ref.type, ref.size, now))
+            cur = c.execute("INSERT OR IGNORE INTO datasets (name, version, hash, kind, source, size, files, created_at)"
+                            " VALUES (?,?,?,?,?,?,?,?)", (name, version, ref.hash, ref.kind, source, ref.size, files, now))
+            return cur.rowcount == 1
+
+    def datasets(self, name: str | None = None) -> list[dict[str, Any]]:
+        if name:
+            rows = self.conn.execute("SELECT * FROM datasets WHERE name=? ORDER BY created_at DESC, rowid DESC", (name,))
+        else:
+            rows = self.conn.execute("SELECT * FROM datasets ORDER BY name, created_at DESC, rowid DESC")
+        return [dict(r) for r in rows]
+
+    def record_dataset_usage(self, run_id: str, step: str, name: str, version: str) -> None:
+        with self.tx() as c:
+            c.execute("INSERT OR IGNORE INTO dataset_usage (run_id, step, name, version, ts) VALUES (?,?,?,?,?)",
+                      (run_id, step, name, version, time.time()))
+
+    def dataset_usage(self, run_id: str | None = None, name: str | None = None, version: str | None = None) -> list[dict[str, Any]]:
+        query, args, where = "SELECT * FROM dataset_usage", [], []
+        for col, val in (("run_id", run_id), ("name", name), ("version", version)):
+            if val is not None:
+                where.append(f"{col}=?")
+                args.append(val)
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        return [dict(r) for r in self.conn.execute(query + " ORDER BY ts", args)]
+
+    def record_model(self, model: str, version: str, run_id: str | None, step: str | None, artifact: str | None) -> None:
+        with self.tx() as c:
+            c.execute("INSERT OR REPLACE INTO model_versions (model, version, run_id, step, artifact, created_at)"
+                      " VALUES (?,?,?,?,?,?)", (model, version, run_id, step, artifact, time.time()))
+
+    def models_of_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        if not run_ids:
+            return []
+        marks = ",".join("?" * len(run_ids))
+        return [dict(r) for r in self.conn.execute(
+            f"SELECT * FROM model_versions WHERE run_id IN ({marks}) ORDER BY created_at", run_ids)]
+
+
+def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["params"] = json.loads(d["params"] or "{}")
+    d["lineage"] = json.loads(d["lineage"] or "{}")
+    d["outputs"] = json.loads(d["outputs"]) if d["outputs"] else None
+    d["use_cache"] = bool(d["use_cache"])
+    return d
