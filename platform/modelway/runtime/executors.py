@@ -191,6 +191,7 @@ def _child_main(task: Task, conn: Any) -> None:
     # The parent decides about cancellation; a Ctrl-C in the terminal must not half-run the step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
     ctx_mod._STORES.clear()  # the parent's connections stay in the parent
     try:
         outcome = execute(task)
@@ -207,6 +208,32 @@ def _child_main(task: Task, conn: Any) -> None:
         sys.stderr.flush()
 
 
+_LIBC: Any = None
+
+
+def _load_libc() -> None:
+    global _LIBC
+    if _LIBC is None and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL(None, use_errno=True)
+        except OSError:
+            pass
+
+
+def _die_with_parent() -> None:
+    """If the runner is killed (even with SIGKILL), its step processes die too (Linux prctl)."""
+    if _LIBC is None:
+        return
+    try:
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
 class ProcessExecutor:
     """One forked process per attempt; a crash, OOM kill or timeout stays inside that process."""
 
@@ -214,6 +241,7 @@ class ProcessExecutor:
 
     def __init__(self) -> None:
         self._mp = multiprocessing.get_context("fork")
+        _load_libc()  # once in the runner; forked children inherit it
         self._running: dict[str, tuple[Task, Any, Any, float | None]] = {}
 
     def running(self) -> int:
