@@ -1,0 +1,36 @@
+"""Entry point the Pulumi CLI runs for ``pulumi preview --policy-pack policies``.
+
+This is the only module that constructs the ``PolicyPack``: its constructor starts the
+analyzer gRPC server and blocks, so it runs only when executed as a program, never on import
+(tests import this module and read :data:`POLICIES`).
+
+Example:
+    >>> import importlib; pack = importlib.import_module("policies.__main__")
+    >>> "s3-encryption-cmk" in [p.name for p in pack.POLICIES]
+    True
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The CLI runs the pack from policies/ itself; the rule modules import as `policies.*`.
+_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+
+from policies.catalog import ALL_POLICIES, PACK_DESCRIPTION, PACK_NAME  # noqa: E402
+
+POLICIES = ALL_POLICIES
+
+
+def main() -> None:
+    """Serve the pack to the Pulumi CLI (blocks until the CLI is done)."""
+    PolicyPack(name=PACK_NAME, policies=list(POLICIES), enforcement_level=EnforcementLevel.ADVISORY,
+               description=PACK_DESCRIPTION)
+
+
+if __name__ == "__main__":
+    main()

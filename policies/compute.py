@@ -1,0 +1,349 @@
+"""Compute rules: EC2 launch templates and instances, GPU node pools, EKS clusters.
+
+Example:
+    >>> list(check_ec2_imdsv2_required(LAUNCH_TEMPLATE, {"metadataOptions": {"httpTokens": "required"}}, None))
+    []
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any, Iterator, Mapping, Sequence
+
+from policies.core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from policies.values import UNKNOWN, as_list, falsy, get, to_int, truthy
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+EBS_VOLUME = "aws:ebs/volume:Volume"
+ASG = "aws:autoscaling/group:Group"
+EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+
+GPU_INSTANCE = re.compile(r"^(p\d|g\d|gr\d|trn\d|inf\d|dl\d)[a-z0-9-]*\.", re.IGNORECASE)
+
+
+# --- instance metadata ------------------------------------------------------------------------
+def check_ec2_imdsv2_required(resource_type: str, props: Mapping[str, Any], ctx: Context | None) -> Iterator[Any]:
+    options = props.get("metadataOptions")
+    if options is UNKNOWN:
+        yield Note("metadataOptions is not known yet")
+        return
+    if get(options, "httpEndpoint") == "disabled":
+        return  # no metadata service at all
+    tokens = get(options, "httpTokens")
+    if tokens is UNKNOWN:
+        yield Note("metadataOptions.httpTokens is not known yet")
+    elif tokens != "required":
+        yield f"metadataOptions.httpTokens is {tokens or 'unset (defaults to optional)'!s}; set it to \"required\" (IMDSv2)"
+
+
+def check_ec2_imds_hop_limit(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    limit = get(props, "metadataOptions", "httpPutResponseHopLimit")
+    if limit is UNKNOWN:
+        yield Note("httpPutResponseHopLimit is not known yet")
+        return
+    maximum = int(ctx.config["maxHopLimit"])
+    if limit is not None and to_int(limit) is None:
+        yield Note(f"httpPutResponseHopLimit {limit!r} is not a number")
+    elif limit is not None and to_int(limit) > maximum:
+        yield f"metadataOptions.httpPutResponseHopLimit is {limit}; keep it ≤ {maximum} (1 for hosts without containers)"
+
+
+# --- EBS --------------------------------------------------------------------------------------
+def _block_devices(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    if resource_type == LAUNCH_TEMPLATE:
+        return [(str(get(m, "deviceName") or f"mapping {i + 1}"), get(m, "ebs"))
+                for i, m in enumerate(as_list(props.get("blockDeviceMappings")))
+                if get(m, "virtualName") is None and get(m, "noDevice") is None]
+    if resource_type == INSTANCE:
+        devices = [("root volume", props.get("rootBlockDevice"))] if props.get("rootBlockDevice") is not None else []
+        devices += [(str(get(d, "deviceName") or "ebs volume"), d) for d in as_list(props.get("ebsBlockDevices"))]
+        return devices
+    return [("volume", props)]
+
+
+def check_ec2_ebs_encrypted(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    devices = _block_devices(resource_type, props)
+    if resource_type == LAUNCH_TEMPLATE and props.get("blockDeviceMappings") is UNKNOWN:
+        yield Note("blockDeviceMappings is not known yet")
+        return
+    if not devices and resource_type != EBS_VOLUME:
+        yield "no block device is declared, so the root volume inherits the AMI's (possibly unencrypted) setting; " \
+              "declare it with encrypted=true"
+        return
+    require_cmk = bool(ctx.config["requireCmk"])
+    for device, ebs in devices:
+        encrypted = get(ebs, "encrypted")
+        if encrypted is UNKNOWN:
+            yield Note(f"{device}: encrypted is not known yet")
+        elif not truthy(encrypted):
+            yield f"{device} is not encrypted; set encrypted=true"
+        elif require_cmk:
+            key = get(ebs, "kmsKeyId")
+            if key is UNKNOWN:
+                yield Note(f"{device}: kmsKeyId is not known yet")
+            elif not key:
+                yield f"{device} is encrypted with the AWS-managed key; set kmsKeyId to a customer-managed key"
+
+
+def check_ec2_no_public_ip(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    values = [("instance", props.get("associatePublicIpAddress"))]
+    values += [(f"network interface {i + 1}", get(n, "associatePublicIpAddress"))
+               for i, n in enumerate(as_list(props.get("networkInterfaces")))]
+    for where, value in values:
+        if value is UNKNOWN:
+            yield Note(f"{where}: associatePublicIpAddress is not known yet")
+        elif truthy(value):
+            yield f"{where} has associatePublicIpAddress=true; keep nodes in private subnets"
+
+
+SECRET_PATTERNS = [
+    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("an AWS secret access key", re.compile(r"aws_secret_access_key\s*[=:]\s*['\"]?[A-Za-z0-9/+=]{40}", re.I)),
+]
+
+
+def _user_data(resource_type: str, props: Mapping[str, Any]) -> Any:
+    raw = props.get("userData")
+    encoded = resource_type == LAUNCH_TEMPLATE  # launch templates take base64 user data
+    if raw is None and props.get("userDataBase64") is not None:
+        raw, encoded = props.get("userDataBase64"), True
+    if raw is UNKNOWN or not isinstance(raw, str):
+        return raw
+    if encoded:
+        try:
+            return base64.b64decode(raw, validate=True).decode("utf-8", errors="replace")
+        except (binascii.Error, ValueError):
+            return raw  # not base64 after all: scan the text as is
+    return raw
+
+
+def check_ec2_no_secrets_in_user_data(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    text = _user_data(resource_type, props)
+    if text is UNKNOWN:
+        yield Note("userData is not known yet")
+        return
+    if not isinstance(text, str):
+        return
+    for label, pattern in SECRET_PATTERNS:
+        if pattern.search(text):
+            yield f"user data contains {label}; read secrets from Secrets Manager/SSM at boot instead"
+
+
+# --- GPU pools (stack: an ASG's instance types may live on its launch template) --------------
+def _lookup(resources: Sequence[StackResource]) -> dict[str, StackResource]:
+    table: dict[str, StackResource] = {}
+    for r in resources:
+        if r.type == LAUNCH_TEMPLATE:
+            for key in (r.props.get("id"), r.props.get("name"), r.name, r.urn):
+                if isinstance(key, str) and key:
+                    table[key] = r
+    return table
+
+
+def _template_of(ref: Any, templates: dict[str, StackResource]) -> StackResource | None:
+    for key in (get(ref, "id"), get(ref, "name"), get(ref, "launchTemplateId"), get(ref, "launchTemplateName")):
+        if isinstance(key, str) and key in templates:
+            return templates[key]
+    # An auto-named template rendered from inputs only: "<logical>-<hex>".
+    for key in (get(ref, "id"), get(ref, "name")):
+        if isinstance(key, str):
+            for t in templates.values():
+                if re.fullmatch(re.escape(t.name) + r"-[0-9a-f]{7,8}", key):
+                    return t
+    return None
+
+
+class GpuPool:
+    """An ASG or EKS node group with what is known of its instance types and purchase options."""
+
+    def __init__(self, resource: StackResource, templates: dict[str, StackResource]) -> None:
+        self.resource = resource
+        props = resource.props
+        self.instance_types: list[str] = []
+        self.template: StackResource | None = None
+        if resource.type == EKS_NODE_GROUP:
+            self.instance_types = [t for t in as_list(props.get("instanceTypes")) if isinstance(t, str)]
+            self.template = _template_of(props.get("launchTemplate"), templates)
+        else:
+            mixed = props.get("mixedInstancesPolicy")
+            ref = get(mixed, "launchTemplate", "launchTemplateSpecification") or props.get("launchTemplate")
+            self.template = _template_of(ref, templates)
+            self.instance_types = [get(o, "instanceType") for o in as_list(get(mixed, "launchTemplate", "overrides"))]
+            self.instance_types = [t for t in self.instance_types if isinstance(t, str)]
+        if self.template is not None and isinstance(self.template.props.get("instanceType"), str):
+            self.instance_types.append(self.template.props["instanceType"])
+
+    @property
+    def is_gpu(self) -> bool:
+        return any(GPU_INSTANCE.match(t) for t in self.instance_types)
+
+    @property
+    def label(self) -> str:
+        gpu = sorted({t for t in self.instance_types if GPU_INSTANCE.match(t)})
+        return f'"{self.resource.name}" ({", ".join(gpu)})'
+
+    def min_size(self) -> Any:
+        if self.resource.type == EKS_NODE_GROUP:
+            return get(self.resource.props, "scalingConfig", "minSize")
+        return self.resource.props.get("minSize")
+
+    def uses_spot(self) -> Any:
+        props = self.resource.props
+        if self.resource.type == EKS_NODE_GROUP:
+            return props.get("capacityType") == "SPOT"
+        distribution = get(props, "mixedInstancesPolicy", "instancesDistribution")
+        if distribution is not None:
+            above_base = get(distribution, "onDemandPercentageAboveBaseCapacity")
+            if above_base is UNKNOWN:
+                return UNKNOWN
+            percentage = to_int(above_base)
+            return percentage is not None and percentage < 100
+        if self.template is not None:
+            return get(self.template.props, "instanceMarketOptions", "marketType") == "spot"
+        return False
+
+
+def _gpu_pools(resources: Sequence[StackResource]) -> list[GpuPool]:
+    templates = _lookup(resources)
+    pools = [GpuPool(r, templates) for r in resources if r.type in (ASG, EKS_NODE_GROUP)]
+    return [p for p in pools if p.is_gpu]
+
+
+def check_gpu_pool_spot(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    for pool in _gpu_pools(resources):
+        spot = pool.uses_spot()
+        if spot is UNKNOWN:
+            yield Note(f"GPU pool {pool.label}: purchase options are not known yet", pool.resource.urn)
+        elif not spot:
+            yield Violation(f"GPU pool {pool.label} runs on-demand only; use spot above the base capacity "
+                            "(onDemandPercentageAboveBaseCapacity < 100, or capacityType SPOT)", pool.resource.urn)
+
+
+def check_gpu_pool_scale_to_zero(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    for pool in _gpu_pools(resources):
+        minimum = pool.min_size()
+        if minimum is UNKNOWN:
+            yield Note(f"GPU pool {pool.label}: minSize is not known yet", pool.resource.urn)
+        elif to_int(minimum) != 0:
+            yield Violation(f"GPU pool {pool.label} has minSize {minimum}; set 0 so idle GPUs cost nothing",
+                            pool.resource.urn)
+
+
+# --- EKS --------------------------------------------------------------------------------------
+def check_eks_secrets_encryption(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    configs = props.get("encryptionConfig")
+    if configs is UNKNOWN:
+        yield Note("encryptionConfig is not known yet")
+        return
+    for config in as_list(configs):
+        if "secrets" in as_list(get(config, "resources")) and get(config, "provider", "keyArn"):
+            return
+    yield "encryptionConfig does not encrypt \"secrets\" with a KMS key (provider.keyArn)"
+
+
+def check_eks_no_open_public_endpoint(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    vpc = props.get("vpcConfig")
+    public = get(vpc, "endpointPublicAccess")
+    if public is UNKNOWN:
+        yield Note("vpcConfig.endpointPublicAccess is not known yet")
+        return
+    if falsy(public):
+        return
+    cidrs = get(vpc, "publicAccessCidrs")
+    if cidrs is UNKNOWN:
+        yield Note("vpcConfig.publicAccessCidrs is not known yet")
+    elif not cidrs or "0.0.0.0/0" in as_list(cidrs):
+        yield "the public API endpoint is open to 0.0.0.0/0; set endpointPublicAccess=false or restrict publicAccessCidrs"
+
+
+REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
+
+
+def check_eks_control_plane_logging(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    enabled = props.get("enabledClusterLogTypes")
+    if enabled is UNKNOWN:
+        yield Note("enabledClusterLogTypes is not known yet")
+        return
+    missing = [t for t in REQUIRED_LOG_TYPES if t not in as_list(enabled)]
+    if missing:
+        yield f"control plane log types {', '.join(missing)} are not enabled"
+
+
+EC2_TYPES = [LAUNCH_TEMPLATE, INSTANCE]
+
+POLICIES = [
+    ResourceRule(
+        "ec2-imdsv2-required",
+        "Launch templates and instances require IMDSv2 (session tokens).",
+        check=check_ec2_imdsv2_required, resource_types=EC2_TYPES, concern="compute", severity=Severity.HIGH,
+        mirrors=["CKV_AWS_79", "AWS-0130"],
+        remediation="Set metadataOptions={'httpTokens': 'required', 'httpEndpoint': 'enabled'}.",
+    ),
+    ResourceRule(
+        "ec2-imds-hop-limit",
+        "The instance metadata hop limit stays small (≤ 2, 1 for hosts without containers).",
+        check=check_ec2_imds_hop_limit, resource_types=EC2_TYPES, concern="compute", severity=Severity.LOW,
+        mirrors=["CKV_AWS_341"], params={"maxHopLimit": {"type": "integer", "minimum": 1, "default": 2}},
+        remediation="Set metadataOptions.httpPutResponseHopLimit to 2 (container hosts) or 1.",
+    ),
+    ResourceRule(
+        "ec2-ebs-encrypted",
+        "Every EBS block device is encrypted (with a customer-managed key where required).",
+        check=check_ec2_ebs_encrypted, resource_types=[*EC2_TYPES, EBS_VOLUME], concern="compute",
+        severity=Severity.HIGH, mirrors=["CKV_AWS_8", "CKV_AWS_3"],
+        params={"requireCmk": {"type": "boolean", "default": True,
+                               "description": "Require kmsKeyId (a customer-managed key) on every volume."}},
+        remediation="Declare blockDeviceMappings with ebs={'encrypted': 'true', 'kmsKeyId': <key arn>}.",
+    ),
+    ResourceRule(
+        "ec2-no-public-ip",
+        "Launch templates and instances do not associate public IP addresses.",
+        check=check_ec2_no_public_ip, resource_types=EC2_TYPES, concern="compute", severity=Severity.HIGH,
+        mirrors=["CKV_AWS_88"], remediation="Remove associatePublicIpAddress; use private subnets and NAT/endpoints.",
+    ),
+    ResourceRule(
+        "ec2-no-secrets-in-user-data",
+        "User data carries no AWS access keys or private keys.",
+        check=check_ec2_no_secrets_in_user_data, resource_types=EC2_TYPES, concern="compute",
+        severity=Severity.CRITICAL, mirrors=["CKV_AWS_46"],
+        remediation="Give the instance an IAM role and fetch secrets from Secrets Manager or SSM at boot.",
+    ),
+    StackRule(
+        "gpu-pool-spot",
+        "GPU node pools use spot capacity above their base capacity.",
+        check=check_gpu_pool_spot, concern="compute", severity=Severity.LOW, mirrors=["cost"],
+        remediation="Use a mixedInstancesPolicy with onDemandPercentageAboveBaseCapacity=0 and a capacity-optimized "
+                    "spot allocation strategy (or an EKS node group with capacityType SPOT).",
+    ),
+    StackRule(
+        "gpu-pool-scale-to-zero",
+        "GPU node pools scale to zero when idle (minSize 0).",
+        check=check_gpu_pool_scale_to_zero, concern="compute", severity=Severity.LOW, mirrors=["cost"],
+        remediation="Set minSize=0 and let the cluster autoscaler add GPU nodes on demand.",
+    ),
+    ResourceRule(
+        "eks-secrets-encryption",
+        "EKS clusters encrypt Kubernetes secrets with a KMS key.",
+        check=check_eks_secrets_encryption, resource_types=[EKS_CLUSTER], concern="compute", severity=Severity.HIGH,
+        mirrors=["CKV_AWS_58", "AWS-0039"],
+        remediation="Set encryptionConfig={'resources': ['secrets'], 'provider': {'keyArn': <kms key arn>}}.",
+    ),
+    ResourceRule(
+        "eks-no-open-public-endpoint",
+        "EKS API endpoints are private, or public only to listed CIDRs (never 0.0.0.0/0).",
+        check=check_eks_no_open_public_endpoint, resource_types=[EKS_CLUSTER], concern="compute",
+        severity=Severity.HIGH, mirrors=["CKV_AWS_38", "CKV_AWS_39"],
+        remediation="Set vpcConfig.endpointPublicAccess=false (endpointPrivateAccess=true) or publicAccessCidrs.",
+    ),
+    ResourceRule(
+        "eks-control-plane-logging",
+        "EKS clusters send api, audit and authenticator logs to CloudWatch.",
+        check=check_eks_control_plane_logging, resource_types=[EKS_CLUSTER], concern="compute",
+        severity=Severity.MEDIUM, mirrors=["CKV_AWS_37"],
+        remediation="Set enabledClusterLogTypes=['api', 'audit', 'authenticator'] (plus others as needed).",
+    ),
+]

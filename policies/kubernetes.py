@@ -1,0 +1,294 @@
+"""Kubernetes rules: RBAC (wildcards, escalation, cluster-admin), pod security, images, GPU quotas.
+
+Every rule of a Role and every container (init and ephemeral too) of every pod template is
+inspected, not only the first one.
+
+Example:
+    >>> rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+    ...          {"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}]
+    >>> list(check_k8s_rbac_no_wildcards(ROLE, {"rules": rules}, None))
+    ['rule 2 has "*" in resources']
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+from policies.core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from policies.values import UNKNOWN, as_list, get, truthy
+
+RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
+ROLE, CLUSTER_ROLE = f"{RBAC}:Role", f"{RBAC}:ClusterRole"
+ROLE_TYPES = [ROLE, CLUSTER_ROLE, f"{RBAC}:RolePatch", f"{RBAC}:ClusterRolePatch"]
+BINDING_TYPES = [f"{RBAC}:RoleBinding", f"{RBAC}:ClusterRoleBinding", f"{RBAC}:RoleBindingPatch",
+                 f"{RBAC}:ClusterRoleBindingPatch"]
+RESOURCE_QUOTA = "kubernetes:core/v1:ResourceQuota"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+_TEMPLATE = ("spec", "template", "spec")
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:core/v1:PodTemplate": ("template", "spec"),
+    "kubernetes:core/v1:ReplicationController": _TEMPLATE,
+    "kubernetes:apps/v1:Deployment": _TEMPLATE,
+    "kubernetes:apps/v1:StatefulSet": _TEMPLATE,
+    "kubernetes:apps/v1:DaemonSet": _TEMPLATE,
+    "kubernetes:apps/v1:ReplicaSet": _TEMPLATE,
+    "kubernetes:batch/v1:Job": _TEMPLATE,
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+CONTAINER_KINDS = ("initContainers", "containers", "ephemeralContainers")
+
+
+# --- RBAC -------------------------------------------------------------------------------------
+def _rules(props: Mapping[str, Any]) -> Iterator[Any]:
+    rules = props.get("rules")
+    if rules is UNKNOWN:
+        yield Note("rules are not known yet")
+        return
+    for i, rule in enumerate(as_list(rules), start=1):
+        if isinstance(rule, dict):
+            yield i, rule
+
+
+def check_k8s_rbac_no_wildcards(resource_type: str, props: Mapping[str, Any], ctx: Context | None) -> Iterator[Any]:
+    for item in _rules(props):
+        if isinstance(item, Note):
+            yield item
+            continue
+        i, rule = item
+        for field in ("verbs", "resources", "apiGroups"):
+            if "*" in as_list(rule.get(field)):
+                yield f'rule {i} has "*" in {field}'
+
+
+ESCALATION_VERBS = ("bind", "escalate", "impersonate")
+READ_VERBS = ("get", "list", "watch", "*")
+
+
+def check_k8s_rbac_no_escalation_verbs(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    for item in _rules(props):
+        if isinstance(item, Note):
+            yield item
+            continue
+        i, rule = item
+        verbs = [str(v) for v in as_list(rule.get("verbs"))]
+        found = [v for v in verbs if v in ESCALATION_VERBS]
+        if found:
+            yield f"rule {i} grants {', '.join(found)}"
+        resources = [str(r) for r in as_list(rule.get("resources"))]
+        if ({"secrets", "*"} & set(resources)) and set(READ_VERBS) & set(verbs) and not rule.get("resourceNames"):
+            yield f"rule {i} can read all secrets ({', '.join(v for v in verbs if v in READ_VERBS)} without resourceNames)"
+
+
+def check_k8s_no_cluster_admin_binding(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    role = get(props, "roleRef", "name")
+    if role is UNKNOWN:
+        yield Note("roleRef.name is not known yet")
+        return
+    if role != "cluster-admin":
+        return
+    for subject in as_list(props.get("subjects")):
+        name = get(subject, "name")
+        if name is UNKNOWN:
+            yield Note("a subject name is not known yet")
+        elif not str(name).startswith("system:"):
+            yield f"binds cluster-admin to {get(subject, 'kind') or 'subject'} {name!s}"
+
+
+# --- pod templates ----------------------------------------------------------------------------
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Any:
+    """The pod spec inside a workload (Deployment, Job, CronJob...), or None."""
+    path = POD_SPEC_PATHS.get(resource_type)
+    return get(props, *path) if path else None
+
+
+def containers(spec: Any) -> Iterator[tuple[str, Any]]:
+    """``(label, container)`` for every init, regular and ephemeral container of a pod spec."""
+    for kind in CONTAINER_KINDS:
+        for i, container in enumerate(as_list(get(spec, kind))):
+            if isinstance(container, dict):
+                label = container.get("name") or f"{kind}[{i}]"
+                yield f"container {label!s}", container
+
+
+def _pod_items(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
+    spec = pod_spec(resource_type, props)
+    if spec is UNKNOWN:
+        yield Note("the pod spec is not known yet")
+        return
+    yield from containers(spec)
+
+
+def check_k8s_no_privileged(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    for item in _pod_items(resource_type, props):
+        if isinstance(item, Note):
+            yield item
+            continue
+        label, container = item
+        security = container.get("securityContext")
+        if truthy(get(security, "privileged")):
+            yield f"{label} is privileged"
+        if truthy(get(security, "allowPrivilegeEscalation")):
+            yield f"{label} sets allowPrivilegeEscalation=true"
+
+
+def check_k8s_run_as_non_root(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    spec = pod_spec(resource_type, props)
+    if spec is UNKNOWN:
+        yield Note("the pod spec is not known yet")
+        return
+    pod_level = get(spec, "securityContext", "runAsNonRoot")
+    for label, container in containers(spec):
+        own = get(container, "securityContext", "runAsNonRoot")
+        effective = own if own is not None else pod_level
+        if effective is UNKNOWN:
+            yield Note(f"{label}: runAsNonRoot is not known yet")
+        elif not truthy(effective):
+            yield f"{label} may run as root; set securityContext.runAsNonRoot=true"
+
+
+def check_k8s_resource_limits(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    for item in _pod_items(resource_type, props):
+        if isinstance(item, Note):
+            yield item
+            continue
+        label, container = item
+        missing = [f"{section}.{res}" for section in ("requests", "limits") for res in ("cpu", "memory")
+                   if not get(container, "resources", section, res)]
+        if missing:
+            yield f"{label} has no {', '.join(missing)}"
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (None when untagged); digests count as pinned."""
+    if "@" in image:
+        return "@digest"
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def check_k8s_no_latest_tag(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    for item in _pod_items(resource_type, props):
+        if isinstance(item, Note):
+            yield item
+            continue
+        label, container = item
+        image = container.get("image")
+        if image is UNKNOWN:
+            yield Note(f"{label}: image is not known yet")
+        elif isinstance(image, str):
+            tag = image_tag(image)
+            if tag is None or tag == "latest":
+                yield f"{label} image {image} is not pinned (use a version tag or digest)"
+
+
+def check_k8s_no_host_path(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    spec = pod_spec(resource_type, props)
+    volumes = get(spec, "volumes")
+    if spec is UNKNOWN or volumes is UNKNOWN:
+        yield Note("the pod volumes are not known yet")
+        return
+    for volume in as_list(volumes):
+        if get(volume, "hostPath") is not None:
+            yield f"volume {get(volume, 'name')!s} mounts hostPath {get(volume, 'hostPath', 'path')!s}"
+
+
+# --- GPU quotas (stack) -----------------------------------------------------------------------
+def _gpu_count(container: Any) -> float:
+    total = 0.0
+    for section in ("requests", "limits"):
+        value = get(container, "resources", section, GPU_RESOURCE)
+        try:
+            total = max(total, float(value)) if value is not None and value is not UNKNOWN else total
+        except (TypeError, ValueError):
+            total = max(total, 1.0)
+    return total
+
+
+def check_k8s_gpu_quota(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    quota_namespaces: set[str] = set()
+    for r in resources:
+        if r.type == RESOURCE_QUOTA:
+            hard = get(r.props, "spec", "hard")
+            if isinstance(hard, dict) and f"requests.{GPU_RESOURCE}" in hard:
+                quota_namespaces.add(str(get(r.props, "metadata", "namespace") or "default"))
+    for r in resources:
+        spec = pod_spec(r.type, r.props)
+        if not spec or spec is UNKNOWN:
+            continue
+        if any(_gpu_count(c) > 0 for _label, c in containers(spec)):
+            namespace = get(r.props, "metadata", "namespace") or "default"
+            if namespace is UNKNOWN:
+                yield Note(f"{r.name}: namespace is not known yet", r.urn)
+            elif str(namespace) not in quota_namespaces:
+                yield Violation(f'{r.name} requests {GPU_RESOURCE} in namespace "{namespace}", which has no '
+                                f"ResourceQuota on requests.{GPU_RESOURCE}", r.urn)
+
+
+WORKLOAD_TYPES = sorted(POD_SPEC_PATHS)
+
+POLICIES = [
+    ResourceRule(
+        "k8s-rbac-no-wildcards",
+        "Roles and ClusterRoles have no \"*\" in verbs, resources or apiGroups, in any rule.",
+        check=check_k8s_rbac_no_wildcards, resource_types=ROLE_TYPES, concern="kubernetes",
+        severity=Severity.HIGH, mirrors=["CKV_K8S_49", "KSV-0044", "KSV-0045"],
+        remediation="List the exact apiGroups, resources and verbs each rule needs.",
+    ),
+    ResourceRule(
+        "k8s-no-cluster-admin-binding",
+        "No (Cluster)RoleBinding grants cluster-admin to a non-system subject.",
+        check=check_k8s_no_cluster_admin_binding, resource_types=BINDING_TYPES, concern="kubernetes",
+        severity=Severity.CRITICAL, mirrors=["KSV-0111"],
+        remediation="Bind a namespaced Role with the permissions the subject needs instead of cluster-admin.",
+    ),
+    ResourceRule(
+        "k8s-rbac-no-escalation-verbs",
+        "Roles grant no bind, escalate or impersonate, and cannot read all secrets.",
+        check=check_k8s_rbac_no_escalation_verbs, resource_types=ROLE_TYPES, concern="kubernetes",
+        severity=Severity.HIGH,
+        mirrors=["CKV_K8S_155", "CKV_K8S_156", "CKV_K8S_157", "CKV_K8S_158", "KSV-0041", "KSV-0050"],
+        remediation="Drop bind/escalate/impersonate; restrict secret access with resourceNames.",
+    ),
+    ResourceRule(
+        "k8s-no-privileged",
+        "No container is privileged or allows privilege escalation.",
+        check=check_k8s_no_privileged, resource_types=WORKLOAD_TYPES, concern="kubernetes",
+        severity=Severity.CRITICAL, mirrors=["CKV_K8S_16", "CKV_K8S_20", "KSV-0017"],
+        remediation="Set securityContext.privileged=false and allowPrivilegeEscalation=false on every container.",
+    ),
+    ResourceRule(
+        "k8s-run-as-non-root",
+        "Containers run as non-root (runAsNonRoot=true).",
+        check=check_k8s_run_as_non_root, resource_types=WORKLOAD_TYPES, concern="kubernetes",
+        severity=Severity.MEDIUM, mirrors=["CKV_K8S_23"],
+        remediation="Set securityContext.runAsNonRoot=true on the pod (or on every container).",
+    ),
+    ResourceRule(
+        "k8s-resource-limits",
+        "Every container declares CPU and memory requests and limits.",
+        check=check_k8s_resource_limits, resource_types=WORKLOAD_TYPES, concern="kubernetes",
+        severity=Severity.LOW, mirrors=["CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13"],
+        remediation="Set resources.requests and resources.limits for cpu and memory on every container.",
+    ),
+    ResourceRule(
+        "k8s-no-latest-tag",
+        "Container images are pinned (no :latest, no missing tag).",
+        check=check_k8s_no_latest_tag, resource_types=WORKLOAD_TYPES, concern="kubernetes",
+        severity=Severity.LOW, mirrors=["CKV_K8S_43"],
+        remediation="Reference images by version tag or, better, by digest (image@sha256:...).",
+    ),
+    ResourceRule(
+        "k8s-no-host-path",
+        "Pods mount no hostPath volumes.",
+        check=check_k8s_no_host_path, resource_types=WORKLOAD_TYPES, concern="kubernetes",
+        severity=Severity.HIGH, mirrors=["KSV-0023"],
+        remediation="Use emptyDir, a PersistentVolumeClaim or a CSI volume instead of hostPath.",
+    ),
+    StackRule(
+        "k8s-gpu-quota",
+        "Every namespace that runs GPU workloads has a ResourceQuota on requests.nvidia.com/gpu.",
+        check=check_k8s_gpu_quota, concern="kubernetes", severity=Severity.MEDIUM, mirrors=["KSV-0040"],
+        remediation="Add a ResourceQuota in the namespace with spec.hard['requests.nvidia.com/gpu'].",
+    ),
+]

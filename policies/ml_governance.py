@@ -1,0 +1,277 @@
+"""ML governance rules (stack): a registry per model family, quality gates in deployed pipelines,
+manual approval in prod.
+
+They read the deployed SageMaker pipeline definitions (``aws.sagemaker.Pipeline``), the model
+package groups, and the stack config (``modelway:registries``), which the Pulumi CLI hands a
+policy pack and the offline checker passes through :func:`policies.core.use_stack`.
+
+Example:
+    >>> definition = {"Steps": [{"Name": "ValidateData", "Type": "Processing"},
+    ...                         {"Name": "Train", "Type": "Training", "DependsOn": ["ValidateData"]}]}
+    >>> graph = PipelineGraph(definition)
+    >>> sorted(graph.ancestors("Train"))
+    ['ValidateData']
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator, Mapping, Sequence
+
+from policies.core import Context, Note, Severity, StackInfo, StackResource, StackRule, Violation
+from policies.values import UNKNOWN, as_list, get
+
+PIPELINE = "aws:sagemaker/pipeline:Pipeline"
+MODEL_PACKAGE_GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+MANUAL = "PendingManualApproval"
+
+_STEP_REF = re.compile(r"^Steps\.([^.\[]+)")
+_VALIDATE = re.compile(r"validat|data[-_ ]?quality|schema|expectation", re.I)
+_EVALUATE = re.compile(r"evaluat|model[-_ ]?quality|metric|quality[-_ ]?gate", re.I)
+_FAIRNESS = re.compile(r"fair|bias", re.I)
+_REGISTER = re.compile(r"register", re.I)
+
+
+class PipelineGraph:
+    """The steps of a SageMaker pipeline definition and which step runs after which.
+
+    Edges come from ``DependsOn``, from property references (``{"Get": "Steps.X..."}``) in
+    arguments and conditions, and from Condition steps to their ``IfSteps``/``ElseSteps``.
+    """
+
+    def __init__(self, definition: Mapping[str, Any]) -> None:
+        self.definition = definition
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.parents: dict[str, set[str]] = {}
+        for step in as_list(definition.get("Steps")):
+            self._add(step, None)
+        for name, step in self.steps.items():
+            refs = set(as_list(step.get("DependsOn"))) | set(_references(step.get("Arguments")))
+            self.parents[name].update(r for r in refs if r in self.steps and r != name)
+
+    def _add(self, step: Any, condition: str | None) -> None:
+        if not isinstance(step, dict) or not isinstance(step.get("Name"), str):
+            return
+        name = step["Name"]
+        self.steps[name] = step
+        self.parents.setdefault(name, set())
+        if condition:
+            self.parents[name].add(condition)
+        if step.get("Type") == "Condition":
+            arguments = step.get("Arguments") or {}
+            for nested in as_list(arguments.get("IfSteps")) + as_list(arguments.get("ElseSteps")):
+                self._add(nested, name)
+
+    def ancestors(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(self.parents.get(name, ()))
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend(self.parents.get(current, ()))
+        return seen
+
+    def role_of(self, name: str) -> set[str]:
+        """What a step does: validate, train, evaluate, fairness, register (by type, check type, name)."""
+        step = self.steps[name]
+        kind = str(step.get("Type", ""))
+        check_type = str(get(step, "CheckType") or get(step, "Arguments", "CheckType") or "")
+        roles = set()
+        if kind in ("Training", "Tuning", "AutoML"):
+            roles.add("train")
+        if kind == "RegisterModel" or (kind != "Condition" and _REGISTER.search(name)):
+            roles.add("register")
+        if check_type.upper() == "DATA_QUALITY" or (kind in ("Processing", "QualityCheck", "Lambda")
+                                                    and _VALIDATE.search(name)):
+            roles.add("validate")
+        if check_type.upper() == "MODEL_QUALITY" or (kind in ("Processing", "QualityCheck", "Lambda", "Condition")
+                                                     and _EVALUATE.search(name)):
+            roles.add("evaluate")
+        if kind == "ClarifyCheck" or "BIAS" in check_type.upper() or _FAIRNESS.search(name):
+            roles.add("fairness")
+        return roles
+
+    def with_role(self, role: str) -> list[str]:
+        return [name for name in self.steps if role in self.role_of(name)]
+
+    def parameter_default(self, value: Any) -> Any:
+        """Resolve ``{"Get": "Parameters.X"}`` to the parameter's default value."""
+        ref = get(value, "Get")
+        if isinstance(ref, str) and ref.startswith("Parameters."):
+            wanted = ref.split(".", 1)[1]
+            for parameter in as_list(self.definition.get("Parameters")):
+                if get(parameter, "Name") == wanted:
+                    return get(parameter, "DefaultValue")
+            return None
+        return value
+
+
+def _references(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Get" and isinstance(item, str):
+                match = _STEP_REF.match(item)
+                if match:
+                    yield match.group(1)
+            else:
+                yield from _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _references(item)
+
+
+def pipelines(resources: Sequence[StackResource]) -> Iterator[Any]:
+    """Yield ``(resource, PipelineGraph)`` per deployed pipeline, or a Note when its definition is unreadable."""
+    for r in resources:
+        if r.type != PIPELINE:
+            continue
+        raw = r.props.get("pipelineDefinition")
+        if raw is UNKNOWN:
+            yield Note(f"pipeline {r.name}: the definition is not known yet", r.urn)
+            continue
+        if raw is None:
+            where = "in S3" if r.props.get("pipelineDefinitionS3Location") else "missing"
+            yield Note(f"pipeline {r.name}: the definition is {where}, so it cannot be inspected", r.urn)
+            continue
+        try:
+            definition = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError as exc:
+            yield Note(f"pipeline {r.name}: the definition is not valid JSON ({exc.msg})", r.urn)
+            continue
+        if isinstance(definition, dict):
+            yield r, PipelineGraph(definition)
+
+
+# --- pipeline-has-quality-gate ----------------------------------------------------------------
+def check_pipeline_has_quality_gate(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    for item in pipelines(resources):
+        if isinstance(item, Note):
+            yield item
+            continue
+        resource, graph = item
+        for step in graph.with_role("train"):
+            if not any("validate" in graph.role_of(a) for a in graph.ancestors(step)):
+                yield Violation(f'pipeline {resource.name}: training step "{step}" runs without a data validation '
+                                "step before it", resource.urn)
+        for step in graph.with_role("register"):
+            before = [graph.role_of(a) for a in graph.ancestors(step)]
+            missing = [role for role, label in (("evaluate", "quality evaluation"), ("fairness", "fairness check"))
+                       if not any(role in roles for roles in before)]
+            if missing:
+                labels = {"evaluate": "quality evaluation", "fairness": "fairness check"}
+                yield Violation(f'pipeline {resource.name}: registration step "{step}" has no '
+                                f"{' and no '.join(labels[m] for m in missing)} before it", resource.urn)
+
+
+# --- model-registry-per-model -----------------------------------------------------------------
+def model_families(ctx: Context) -> list[str]:
+    """Model families from the policy parameter and the stack config (``modelway:registries``)."""
+    families = [str(f) for f in ctx.config.get("modelFamilies") or []]
+    stack = ctx.stack or StackInfo()
+    registries = stack.value("modelway:registries")
+    for key in ("model_families", "modelFamilies"):
+        families += [str(f) for f in as_list(get(registries, key)) if isinstance(f, str)]
+    return sorted(set(families))
+
+
+def _group_names(resources: Sequence[StackResource]) -> dict[str, StackResource]:
+    groups = {}
+    for r in resources:
+        if r.type == MODEL_PACKAGE_GROUP:
+            name = r.props.get("modelPackageGroupName")
+            groups[name if isinstance(name, str) else r.name] = r
+    return groups
+
+
+def check_model_registry_per_model(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    groups = _group_names(resources)
+    families = model_families(ctx)
+    for family in families:
+        if not any(name == family or name.endswith(f"-{family}") for name in groups):
+            yield Violation(f'model family "{family}" has no SageMaker model package group')
+    registered = 0
+    for item in pipelines(resources):
+        if isinstance(item, Note):
+            continue  # pipeline-has-quality-gate reports unreadable definitions
+        resource, graph = item
+        for step in graph.with_role("register"):
+            registered += 1
+            target = graph.parameter_default(get(graph.steps[step], "Arguments", "ModelPackageGroupName"))
+            if isinstance(target, str) and target not in groups:
+                yield Violation(f'pipeline {resource.name}: step "{step}" registers into "{target}", which is not a '
+                                "model package group of this stack", resource.urn)
+    if not families and not registered:
+        yield Note("no model families are declared (stack config modelway:registries or policy parameter "
+                   "modelFamilies) and no pipeline registers models")
+
+
+# --- prod-requires-manual-approval ------------------------------------------------------------
+def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    stack = ctx.stack or StackInfo()
+    environment = ctx.config.get("environment") or stack.value("modelway:environment") or stack.name
+    if environment not in ctx.config["environments"]:
+        return
+    evidence = 0
+    registries = stack.value("modelway:registries")
+    status = get(registries, "model_approval_status") or get(registries, "modelApprovalStatus")
+    if status is not None:
+        evidence += 1
+        if status != MANUAL:
+            yield Violation(f"stack config modelway:registries.model_approval_status is {status!r}; "
+                            f"{environment} requires {MANUAL}")
+    for item in pipelines(resources):
+        if isinstance(item, Note):
+            continue
+        resource, graph = item
+        for step in graph.with_role("register"):
+            evidence += 1
+            value = graph.parameter_default(get(graph.steps[step], "Arguments", "ModelApprovalStatus"))
+            if value != MANUAL:
+                yield Violation(f'pipeline {resource.name}: step "{step}" registers models as '
+                                f"{value or 'Approved (default)'}; {environment} requires {MANUAL}", resource.urn)
+    for r in resources:
+        name = r.props.get("name")
+        if r.type == SSM_PARAMETER and isinstance(name, str) and "approval" in name.lower():
+            evidence += 1
+            if r.props.get("value") != MANUAL:
+                yield Violation(f"SSM parameter {name} is {r.props.get('value')!r}; {environment} requires {MANUAL}",
+                                r.urn)
+    if not evidence:
+        yield Note(f"nothing in stack {stack.name or '?'} says how models are registered "
+                   "(no modelway:registries config, no RegisterModel step)")
+
+
+POLICIES = [
+    StackRule(
+        "model-registry-per-model",
+        "Each model family of the stack config has a SageMaker model package group.",
+        check=check_model_registry_per_model, concern="ml_governance", severity=Severity.HIGH,
+        mirrors=["model governance"],
+        params={"modelFamilies": {"type": "array", "items": {"type": "string"}, "default": [],
+                                  "description": "Extra model families (besides modelway:registries.model_families)."}},
+        remediation="Add an aws.sagemaker.ModelPackageGroup per model family (infra does this from "
+                    "modelway:registries.model_families).",
+    ),
+    StackRule(
+        "pipeline-has-quality-gate",
+        "Deployed pipelines validate data before training and evaluate quality and fairness before registering.",
+        check=check_pipeline_has_quality_gate, concern="ml_governance", severity=Severity.HIGH,
+        mirrors=["model governance"],
+        remediation="Add a data validation step upstream of training, and model-quality and fairness "
+                    "(ClarifyCheck/bias) steps upstream of RegisterModel, gated by a Condition step.",
+    ),
+    StackRule(
+        "prod-requires-manual-approval",
+        "In prod, models are registered as PendingManualApproval.",
+        check=check_prod_requires_manual_approval, concern="ml_governance", severity=Severity.HIGH,
+        mirrors=["model governance"],
+        params={"environments": {"type": "array", "items": {"type": "string"}, "default": ["prod"],
+                                 "description": "Environments in which manual approval is required."},
+                "environment": {"type": "string", "default": "",
+                                "description": "Environment of the stack (default: modelway:environment or stack name)."}},
+        remediation="Set modelway:registries.model_approval_status to PendingManualApproval and "
+                    "ModelApprovalStatus=PendingManualApproval on RegisterModel steps.",
+    ),
+]

@@ -1,0 +1,82 @@
+"""Tagging and cost rules: required tags on every taggable AWS resource, and a budget per stack.
+
+Provider ``defaultTags`` count: the provider applies them to every taggable resource.
+
+Example:
+    >>> from policies.core import Context
+    >>> ctx = Context(config={"requiredTags": ["owner"]}, provider_props={"defaultTags": {"tags": {"owner": "ml"}}})
+    >>> list(check_required_tags("aws:s3/bucket:Bucket", {}, ctx))
+    []
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator, Mapping, Sequence
+
+from policies.core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from policies.taggable import TAGGABLE_TYPES
+from policies.values import UNKNOWN, as_list, get
+
+BUDGET = "aws:budgets/budget:Budget"
+REQUIRED_TAGS = ["owner", "cost-center", "environment"]
+
+
+def default_tags(provider_props: Mapping[str, Any] | None) -> Any:
+    """The provider's ``defaultTags.tags`` (the engine may pass ``defaultTags`` as a JSON string)."""
+    value = (provider_props or {}).get("defaultTags")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {}
+    tags = get(value, "tags")
+    return tags if isinstance(tags, dict) or tags is UNKNOWN else {}
+
+
+def check_required_tags(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    own = props.get("tags")
+    inherited = default_tags(ctx.provider_props)
+    if own is UNKNOWN or inherited is UNKNOWN:
+        yield Note("tags are not known yet")
+        return
+    tags = {**(inherited or {}), **(own if isinstance(own, dict) else {})}
+    missing = [t for t in ctx.config["requiredTags"] if not tags.get(t)]
+    if missing:
+        yield f"missing tags {', '.join(missing)} (set them on the resource or in the provider's defaultTags)"
+
+
+def check_budget_exists(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    budgets = [r for r in resources if r.type == BUDGET]
+    if not budgets:
+        yield Violation("the stack declares no aws.budgets.Budget; add one with notifications")
+        return
+    for budget in budgets:
+        notifications = budget.props.get("notifications")
+        if notifications is UNKNOWN:
+            yield Note(f"budget {budget.name}: notifications are not known yet", budget.urn)
+            continue
+        reachable = [n for n in as_list(notifications)
+                     if get(n, "subscriberEmailAddresses") or get(n, "subscriberSnsTopicArns")]
+        if reachable:
+            return
+    yield Violation("no budget notifies anyone; add notifications with subscriber emails or SNS topics",
+                    budgets[0].urn)
+
+
+POLICIES = [
+    ResourceRule(
+        "required-tags",
+        "Every taggable AWS resource carries the owner, cost-center and environment tags.",
+        check=check_required_tags, resource_types=TAGGABLE_TYPES, concern="tagging", severity=Severity.MEDIUM,
+        mirrors=["CKV_AWS_tagging (custom)"],
+        params={"requiredTags": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_TAGS,
+                                 "description": "Tag keys every taggable resource must have."}},
+        remediation="Set the tags in the aws provider's defaultTags (stack config aws:defaultTags) or on the resource.",
+    ),
+    StackRule(
+        "budget-exists",
+        "The stack has an AWS Budget with notifications.",
+        check=check_budget_exists, concern="tagging", severity=Severity.LOW, mirrors=["cost"],
+        remediation="Add aws.budgets.Budget (COST, monthly) with notifications to the platform team.",
+    ),
+]
