@@ -59,7 +59,8 @@ def _print_table(result) -> None:  # noqa: ANN001 - RenderResult, imported lazil
         parent = by_urn.get(resource.parent)
         options = ", ".join(flag for flag, on in (("protect", resource.protect),
                                                    ("retain", resource.retain_on_delete)) if on)
-        table.add_row(resource.type, resource.name, parent.name if parent else "", options)
+        parent_label = f"{parent.type.rsplit(':', 1)[-1]} {parent.name}" if parent else ""
+        table.add_row(resource.type, resource.name, parent_label, options)
     outputs = Table(title="stack outputs", title_justify="left")
     outputs.add_column("key")
     outputs.add_column("value", overflow="fold")

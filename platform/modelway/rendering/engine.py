@@ -82,33 +82,41 @@ def _ordered(resources: list[RenderedResource]) -> list[RenderedResource]:
     return out
 
 
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def _describe_failure(exc: BaseException, spec: ProgramSpec) -> str:
     """One line: the file (and line) of the program where it failed, and why."""
+    chain = _cause_chain(exc)
+    # Pulumi wraps errors raised while resolving inputs ("While processing input: ...");
+    # the innermost exception is the one that says why.
+    root = next((e for e in chain if isinstance(e, (UserError, UnknownInvokeError))), chain[-1])
     stack_file = spec.project_dir / f"Pulumi.{spec.stack}.yaml"
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, ConfigError):
+    text = str(root).strip()
+    reason = text.splitlines()[0] if text else type(root).__name__
+    if isinstance(root, ConfigError):
         where = stack_file.name if stack_file.is_file() else "Pulumi.yaml"
         return f"{where}: {reason}"
     entry = spec.main / "__main__.py" if spec.main.is_dir() else spec.main
-    if isinstance(exc, UnknownInvokeError):
+    if isinstance(root, UnknownInvokeError):
         return f"{_rel(entry, spec)}: {reason}"
     program_root = spec.main if spec.main.is_dir() else spec.main.parent
     location = _rel(entry, spec)
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    frames = []
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        frames = traceback.extract_tb(current.__traceback__) + frames
-        current = current.__cause__ or current.__context__
+    frames = [frame for e in reversed(chain) for frame in traceback.extract_tb(e.__traceback__)]
     for frame in reversed(frames):
         path = Path(frame.filename)
         if _inside(path, program_root) and ".venv" not in path.parts and "site-packages" not in path.parts:
             location = f"{_rel(path, spec)}:{frame.lineno}"
             break
-    if isinstance(exc, UserError):
+    if isinstance(root, UserError):
         return f"{location}: {reason}"
-    return f"{location}: {type(exc).__name__}: {reason}"
+    return f"{location}: {type(root).__name__}: {reason}"
 
 
 def _inside(path: Path, root: Path) -> bool:

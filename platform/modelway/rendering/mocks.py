@@ -50,6 +50,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         self.account_id = account_id
         self.warnings: list[str] = []
         self._provider_regions: dict[str, str] = {}
+        self._invoke_region = self.region
         self._invokes: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "aws:index/getCallerIdentity:getCallerIdentity": self._caller_identity,
             "aws:index/getRegion:getRegion": self._region_info,
@@ -57,8 +58,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "aws:index/getAvailabilityZones:getAvailabilityZones": self._availability_zones,
             "aws:ssm/getParameter:getParameter": self._ssm_parameter,
             "aws:ec2/getAmi:getAmi": self._ami,
-            "aws:ec2/getAmiIds:getAmiIds": lambda args: {"id": self.region, "ids": [self._ami_id("ids")]},
+            "aws:ec2/getAmiIds:getAmiIds": lambda args: {"id": self._invoke_region, "ids": [self._ami_id("ids")]},
             "aws:iam/getPolicyDocument:getPolicyDocument": get_policy_document_result,
+            "aws:eks/getCluster:getCluster": self._eks_cluster,
         }
 
     # ---- invokes -------------------------------------------------------------------
@@ -70,6 +72,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 raise UnknownInvokeError(message)
             self.warnings.append(message + "; answered with an empty result")
             return {}
+        self._invoke_region = self._region_for(args.provider)
         return handler(dict(args.args or {}))
 
     def _caller_identity(self, _args: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +84,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         }
 
     def _region_info(self, args: dict[str, Any]) -> dict[str, Any]:
-        region = args.get("region") or args.get("name") or self.region
+        region = args.get("region") or args.get("name") or self._invoke_region
         return {"id": region, "name": region, "region": region,
                 "description": region, "endpoint": f"ec2.{region}.amazonaws.com"}
 
@@ -90,9 +93,28 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 "reverseDnsPrefix": "com.amazonaws"}
 
     def _availability_zones(self, _args: dict[str, Any]) -> dict[str, Any]:
-        names = [f"{self.region}{suffix}" for suffix in "abc"]
-        return {"id": self.region, "names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)],
-                "groupNames": [self.region], "state": "available"}
+        names = [f"{self._invoke_region}{suffix}" for suffix in "abc"]
+        return {"id": self._invoke_region, "names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 3)],
+                "groupNames": [self._invoke_region], "state": "available"}
+
+    def _eks_cluster(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("name", "cluster"))
+        region = self._invoke_region
+        ca = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1PQ0stQ0EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+        return {
+            "id": name, "name": name,
+            "arn": f"arn:aws:eks:{region}:{self.account_id}:cluster/{name}",
+            "endpoint": f"https://{_digest(name, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
+            "certificateAuthorities": [{"data": ca}],
+            "kubernetesNetworkConfigs": [{"ipFamily": "ipv4", "serviceIpv4Cidr": "172.20.0.0/16",
+                                          "serviceIpv6Cidr": "", "elasticLoadBalancings": []}],
+            "version": "1.31", "status": "ACTIVE", "roleArn": f"arn:aws:iam::{self.account_id}:role/{name}-cluster",
+            "vpcConfig": {"clusterSecurityGroupId": f"sg-0{_digest(name, 'sg', length=16)}",
+                          "endpointPrivateAccess": True, "endpointPublicAccess": False,
+                          "publicAccessCidrs": [], "securityGroupIds": [], "subnetIds": [], "vpcId": f"vpc-0{_digest(name, length=16)}"},
+            "accessConfigs": [{"authenticationMode": "API_AND_CONFIG_MAP"}],
+            "platformVersion": "eks.1", "createdAt": "2026-01-01T00:00:00Z", "tags": {},
+        }
 
     def _ami_id(self, seed: str) -> str:
         return f"ami-0{_digest(seed, length=16)}"
@@ -102,12 +124,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
         # AMI parameters (e.g. /aws/service/eks/optimized-ami/.../image_id) must look like AMI ids.
         value = self._ami_id(name) if "ami" in name.lower() else f"mock-value-of-{name.strip('/').replace('/', '-')}"
         return {"id": name, "name": name, "value": value, "insecureValue": value, "type": "String",
-                "version": 1, "arn": f"arn:aws:ssm:{self.region}:{self.account_id}:parameter/{name.lstrip('/')}",
+                "version": 1, "arn": f"arn:aws:ssm:{self._invoke_region}:{self.account_id}:parameter/{name.lstrip('/')}",
                 "withDecryption": bool(args.get("withDecryption", True))}
 
     def _ami(self, args: dict[str, Any]) -> dict[str, Any]:
         ami = self._ami_id(repr(sorted(str(f) for f in args.get("filters") or [])))
-        return {"id": ami, "imageId": ami, "arn": f"arn:aws:ec2:{self.region}::image/{ami}",
+        return {"id": ami, "imageId": ami, "arn": f"arn:aws:ec2:{self._invoke_region}::image/{ami}",
                 "name": "mock-gpu-ami", "architecture": "x86_64", "rootDeviceName": "/dev/xvda",
                 "ownerId": "amazon", "state": "available", "mostRecent": bool(args.get("mostRecent"))}
 
@@ -149,7 +171,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         service = token.split(":")[1].split("/")[0]
         kind = token.rsplit(":", 1)[-1]
         state: dict[str, Any] = dict(inputs)
-        if inputs.get("tags") is not None:
+        if isinstance(inputs.get("tags"), dict):
             state.setdefault("tagsAll", dict(inputs["tags"]))
         name = _physical_name(logical, inputs)
         resource_id = name

@@ -1,0 +1,27 @@
+"""Read the stack's Pulumi config ONCE into a validated PlatformConfig (before any resource exists)."""
+from __future__ import annotations
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from modelway.contracts.platform_config import PlatformConfig
+
+
+def _all_config_values() -> dict[str, str]:
+    # pulumi.Config only answers key by key; we need every `modelway:` key to reject
+    # unknown ones (extra="forbid"). The engine passes config either through
+    # set_all_config (the language host, and mocks) or through PULUMI_CONFIG (older CLIs).
+    values = dict(runtime_config.get_config_env())
+    values.update(runtime_config.CONFIG.get())
+    return {key: value for key, value in values.items() if isinstance(value, str)}
+
+
+def load_platform_config() -> PlatformConfig:
+    """The PlatformConfig of the current stack, or a one-line ConfigError naming the bad key.
+
+    Example:
+        >>> cfg = load_platform_config()          # doctest: +SKIP
+        >>> cfg.gpu_pool.max_size                 # doctest: +SKIP
+        16
+    """
+    return PlatformConfig.from_pulumi_values(_all_config_values(), stack=pulumi.get_stack())
