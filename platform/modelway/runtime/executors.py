@@ -146,12 +146,14 @@ class InProcessExecutor:
 
     def __init__(self) -> None:
         self._done: list[tuple[Task, Outcome]] = []
+        self._current: Task | None = None
 
     def running(self) -> int:
         # Finished-but-uncollected attempts count as running, so the runner collects them next.
         return len(self._done)
 
     def submit(self, task: Task) -> None:
+        self._current = task
         cpu0 = time.process_time()
         use_alarm = task.timeout_s is not None and _in_main_thread()
         if use_alarm:
@@ -165,6 +167,7 @@ class InProcessExecutor:
                 signal.signal(signal.SIGALRM, previous)
         outcome.cpu_s = time.process_time() - cpu0
         outcome.peak_rss_mb = _usage()[1]
+        self._current = None
         self._done.append((task, outcome))
 
     def wait(self, timeout: float | None) -> list[tuple[Task, Outcome]]:
@@ -174,7 +177,8 @@ class InProcessExecutor:
         return done
 
     def cancel_all(self) -> list[Task]:
-        return []
+        current, self._current = self._current, None
+        return [current] if current is not None else []
 
 
 def _in_main_thread() -> bool:

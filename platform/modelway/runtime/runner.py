@@ -1,6 +1,7 @@
 """The local runner: schedules a built DAG over an executor, with cache, retries and resume."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -293,28 +294,34 @@ class _Runner:
         retry_at: dict[str, float] = {}
         failed: str | None = None
         cancelled = False
-        old_term = _install_sigterm()
+        guard = _InterruptGuard(interruptible_submit=isinstance(self.executor, InProcessExecutor))
         try:
-            while True:
-                if failed is None:
-                    self._launch(pending, retry_at)
-                if self.executor.running() == 0:
-                    if failed is not None or not pending:
-                        break
+            with guard:
+                while True:
+                    guard.check()
+                    if failed is None:
+                        with guard.submitting():
+                            self._launch(pending, retry_at)
+                    if self.executor.running() == 0:
+                        if failed is not None or not pending:
+                            break
+                        waits = [t for n, t in retry_at.items() if n in pending]
+                        if not waits:  # defensive: nothing can make progress (should not happen)
+                            failed = pending[0]
+                            self.errors[failed] = "internal error: no step could be scheduled"
+                            break
+                        with guard.interruptible():
+                            time.sleep(max(0.0, min(waits) - time.monotonic()))
+                        continue
+                    timeout = None
                     waits = [t for n, t in retry_at.items() if n in pending]
-                    if not waits:  # defensive: nothing can make progress (should not happen)
-                        failed = pending[0]
-                        self.errors[failed] = "internal error: no step could be scheduled"
-                        break
-                    time.sleep(max(0.0, min(waits) - time.monotonic()))
-                    continue
-                timeout = None
-                waits = [t for n, t in retry_at.items() if n in pending]
-                if waits:
-                    timeout = max(0.0, min(waits) - time.monotonic())
-                for task, outcome in self.executor.wait(timeout):
-                    if not self._handle(task, outcome, pending, retry_at):
-                        failed = failed or task.name
+                    if waits:
+                        timeout = max(0.0, min(waits) - time.monotonic())
+                    with guard.interruptible():
+                        finished = self.executor.wait(timeout)
+                    for task, outcome in finished:
+                        if not self._handle(task, outcome, pending, retry_at):
+                            failed = failed or task.name
         except KeyboardInterrupt:
             cancelled = True
             for task in self.executor.cancel_all():
@@ -322,8 +329,6 @@ class _Runner:
                 self.store.step_failed(self.run_id, task.name, attempt=task.attempt, status="cancelled",
                                        error="cancelled", traceback=None, duration_s=time.monotonic() - task.started)
                 self.display.update(task.name, "cancelled")
-        finally:
-            _restore_sigterm(old_term)
         skipped = [n for n in pending if self.status[n] == "pending"]
         for name in skipped:
             self.status[name] = "skipped"
@@ -445,18 +450,52 @@ class _Runner:
         return {"result": render(outputs)}
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt()
+class _InterruptGuard:
+    """Ctrl-C / SIGTERM become KeyboardInterrupt only at safe points.
 
+    A signal that lands while the runner forks a step or writes the run store is remembered
+    and raised right after, so no store write is cut in half and no fork handler swallows it.
+    """
 
-def _install_sigterm() -> Any:
-    import threading
+    def __init__(self, interruptible_submit: bool) -> None:
+        self.interruptible_submit = interruptible_submit
+        self.pending = False
+        self.open = False
+        self.previous: dict[int, Any] = {}
 
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_interrupt)
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.open:
+            self.open = False
+            raise KeyboardInterrupt()
+        self.pending = True
 
+    def __enter__(self) -> _InterruptGuard:
+        import threading
 
-def _restore_sigterm(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def check(self) -> None:
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt()
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Any:
+        self.check()
+        self.open = True
+        try:
+            yield
+        finally:
+            self.open = False
+        self.check()
+
+    def submitting(self) -> Any:
+        # In-process steps are user code running right here: let Ctrl-C stop them.
+        return self.interruptible() if self.interruptible_submit else contextlib.nullcontext()

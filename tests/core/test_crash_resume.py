@@ -1,0 +1,149 @@
+"""Crash safety: kill -9 or Ctrl-C a real `modelway run`, then `modelway resume` finishes it consistently."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from core_helpers import MODELWAY, REPO, cli, cli_json, write_pipeline
+
+SLOW = """
+import time
+from pathlib import Path
+from modelway import pipeline, step
+
+MARKS = Path({marks!r})
+
+@step
+def stage(x: int, i: int) -> int:
+    (MARKS / f"start-{{i}}").write_text("")
+    time.sleep(0.25)
+    return x * 2 + i
+
+@pipeline
+def slow(start: int = 1) -> int:
+    x = start
+    for i in range(6):
+        x = stage(x, i)
+    return x
+"""
+
+
+def _expected() -> int:
+    x = 1
+    for i in range(6):
+        x = x * 2 + i
+    return x
+
+
+def _start(path: Path, home: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "MODELWAY_HOME": str(home), "PYTHONPATH": str(REPO / "platform")}
+    return subprocess.Popen([*MODELWAY, "run", str(path), "--plain", *extra], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def _run_id(home: Path) -> str:
+    conn = sqlite3.connect(home / "modelway.db")
+    (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+    conn.close()
+    return run_id
+
+
+def _assert_consistent(home: Path, run_id: str) -> None:
+    conn = sqlite3.connect(home / "modelway.db")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = conn.execute("SELECT name, status, output_hash FROM steps WHERE run_id=?", (run_id,)).fetchall()
+    assert rows and all(status in ("succeeded", "cached") for _, status, _ in rows), rows
+    for name, _, digest in rows:
+        assert (home / "artifacts" / digest[:2] / digest / "meta.json").exists(), name
+        assert conn.execute("SELECT 1 FROM artifacts WHERE hash=?", (digest,)).fetchone(), name
+    conn.close()
+    leftovers = list((home / "tmp").iterdir())
+    assert leftovers == [], leftovers
+
+
+@pytest.mark.parametrize("executor", ["process", "inprocess"])
+def test_kill_9_then_resume_completes_with_the_same_outputs(home: Path, tmp_path: Path, executor: str) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    path = write_pipeline(tmp_path, SLOW.format(marks=str(marks)))
+    extra = ("--in-process",) if executor == "inprocess" else ()
+    proc = _start(path, home, *extra)
+    _wait_for(marks / "start-3")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    run_id = _run_id(home)
+
+    listed = cli_json("runs", "list", home=home)
+    assert listed[0]["status"] == "interrupted"  # the runner is gone
+
+    resumed = cli_json("resume", run_id[:12], *extra, home=home)
+    assert resumed["status"] == "succeeded"
+    assert resumed["run_id"] == run_id
+    assert resumed["outputs"] == {"result": _expected()}
+    by_name = {s["name"]: s for s in resumed["steps"]}
+    # stages 0..2 finished before the kill and were reused, not re-executed
+    assert [by_name[n]["status"] for n in ("stage", "stage_2", "stage_3")] == ["reused"] * 3
+    assert by_name["stage_6"]["status"] == "succeeded"
+    _assert_consistent(home, run_id)
+
+    show = cli_json("runs", "show", run_id, home=home)
+    assert show["status"] == "succeeded" and show["resumes"] == 1
+
+
+@pytest.mark.parametrize("executor", ["process", "inprocess"])
+def test_ctrl_c_cancels_cleanly_and_resume_finishes(home: Path, tmp_path: Path, executor: str) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    path = write_pipeline(tmp_path, SLOW.format(marks=str(marks)))
+    extra = ("--in-process",) if executor == "inprocess" else ()
+    proc = _start(path, home, *extra)
+    _wait_for(marks / "start-2")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, (out, err)
+    run_id = _run_id(home)
+    show = cli_json("runs", "show", run_id, home=home)
+    assert show["status"] == "cancelled"
+    statuses = {s["name"]: s["status"] for s in show["steps"]}
+    assert statuses["stage_3"] == "cancelled"
+    assert statuses["stage_6"] == "skipped"
+    assert list((home / "tmp").iterdir()) == []
+    resumed = cli_json("resume", run_id, home=home)
+    assert resumed["outputs"] == {"result": _expected()}
+    _assert_consistent(home, run_id)
+
+
+def test_resume_of_a_succeeded_run_is_a_usage_error(home: Path, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    path = write_pipeline(tmp_path, SLOW.replace("range(6)", "range(1)").format(marks=str(marks)))
+    doc = cli_json("run", str(path), "--in-process", home=home)
+    proc = cli("resume", doc["run_id"], home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: run {doc['run_id']} already succeeded; nothing to resume"
+    proc = cli("resume", "nope", home=home)
+    assert proc.returncode == 2 and "no run 'nope'" in proc.stderr
+
+
+def test_json_document_shape(home: Path, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    path = write_pipeline(tmp_path, SLOW.replace("range(6)", "range(2)").format(marks=str(marks)))
+    proc = cli("run", str(path), "--json", home=home)
+    doc = json.loads(proc.stdout)
+    assert set(doc) >= {"run_id", "status", "steps", "outputs"}
+    assert set(doc["steps"][0]) >= {"name", "status", "cached", "attempts", "duration_s"}
+    assert doc["steps"][0]["attempts"] == 1 and doc["steps"][0]["duration_s"] >= 0.25

@@ -1,0 +1,118 @@
+"""Datasets as immutable versions, lineage records, and `lineage impacted`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from core_helpers import cli, cli_json, executed, write_pipeline
+
+from modelway.errors import UserError
+from modelway.lineage import add_dataset, record_model, resolve
+
+PIPE = """
+from modelway import dataset, load_dataset, pipeline, step, record_model, step_context
+
+@step
+def count_rows(data) -> int:
+    return len(data.path.read_text().splitlines())
+
+@step
+def train(rows: int) -> str:
+    record_model("credit-risk", f"1.0.{rows}")
+    return f"model-{rows}"
+
+@pipeline
+def uses_data(source: str = "credit") -> str:
+    return train(count_rows(dataset(source)))
+"""
+
+
+def test_data_add_versions_are_content_hashes(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "credit.csv"
+    data.write_text("a,b\n1,2\n")
+    first = cli_json("data", "add", "credit", str(data), home=home)
+    again = cli_json("data", "add", "credit", str(data), home=home)
+    assert first["added"] and not again["added"]
+    assert first["version"] == again["version"] == first["hash"][:12]
+    data.write_text("a,b\n1,2\n3,4\n")
+    second = cli_json("data", "add", "credit", str(data), home=home)
+    assert second["version"] != first["version"]
+    # the registered copy is immutable: changing the source does not change version 1
+    assert Path(first["path"]).read_text() == "a,b\n1,2\n"
+    assert resolve(f"credit@{first['version'][:6]}").hash == first["hash"]
+    assert resolve("credit").version == second["version"]  # latest
+    with pytest.raises(UserError, match=r"dataset 'credit' has no version 'ffff'"):
+        resolve("credit@ffff")
+    with pytest.raises(UserError, match=r"dataset 'nope' is not registered; add it with: modelway data add nope PATH"):
+        resolve("nope")
+
+
+def test_lineage_impacted_lists_runs_and_models(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "credit.csv"
+    data.write_text("1\n2\n3\n")
+    v1 = cli_json("data", "add", "credit", str(data), home=home)["version"]
+    path = write_pipeline(tmp_path, PIPE)
+    run1 = cli_json("run", str(path), home=home)
+    cached = cli_json("run", str(path), home=home)
+    assert executed(cached) == []  # same data version: cache hit...
+    data.write_text("1\n2\n3\n4\n")
+    v2 = cli_json("data", "add", "credit", str(data), home=home)["version"]
+    run3 = cli_json("run", str(path), home=home)
+    assert executed(run3) == ["count_rows", "train"]  # ...a new version invalidates the cache
+    assert run3["outputs"] == {"result": "model-4"}
+
+    impacted = cli_json("lineage", "impacted", "--dataset", f"credit@{v1}", home=home)
+    assert [r["run_id"] for r in impacted["runs"]] == [run1["run_id"], cached["run_id"]]
+    assert impacted["runs"][0]["steps"] == ["count_rows"]
+    assert impacted["models"] == [{"model": "credit-risk", "version": "1.0.3", "run_id": run1["run_id"]}]
+    impacted2 = cli_json("lineage", "impacted", "--dataset", f"credit@{v2}", home=home)
+    assert [r["run_id"] for r in impacted2["runs"]] == [run3["run_id"]]
+
+    text = cli("lineage", "impacted", "--dataset", f"credit@{v1}", home=home).stdout
+    assert f"dataset credit@{v1}: 2 run(s), 1 model(s)" in text
+
+
+def test_run_lineage_record(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "credit.csv"
+    data.write_text("1\n")
+    add_dataset("credit", data)
+    path = write_pipeline(tmp_path, PIPE)
+    run = cli_json("run", str(path), "--param", "source=credit", home=home)
+    show = cli_json("runs", "show", run["run_id"], home=home)
+    lineage = show["lineage"]
+    assert lineage["params"] == {"source": "credit"}
+    assert lineage["pipeline_file"]["path"] == str(path)
+    assert len(lineage["pipeline_file"]["sha256"]) == 64
+    assert lineage["python"]["version"].startswith("3.")
+    assert {"pandas", "numpy", "scikit-learn", "pydantic"} <= set(lineage["packages"])
+    assert lineage["host"]["name"]
+    assert "git" in lineage  # {} outside a git work tree
+    assert [(d["name"], d["step"]) for d in show["datasets"]] == [("credit", "count_rows")]
+    assert show["models"][0]["model"] == "credit-risk"
+
+
+def test_record_model_outside_a_step(home: Path) -> None:
+    record_model("m", "2.0.0", run_id="r1", home=home)
+    from modelway.runtime.context import stores
+
+    run_store, _ = stores(home)
+    assert run_store.models_of_runs(["r1"])[0]["version"] == "2.0.0"
+
+
+def test_git_lineage_in_a_repository(home: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    path = write_pipeline(repo, PIPE.replace("dataset(source)", "source").replace("data.path.read_text()", "data"))
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], cwd=repo, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    run = cli_json("run", str(path), "--in-process", home=home)
+    assert cli_json("runs", "show", run["run_id"], home=home)["lineage"]["git"] == {
+        "commit": commit, "dirty": False, "root": str(repo)}
+    path.write_text(path.read_text() + "\n# edit\n")
+    run = cli_json("run", str(path), "--in-process", home=home)
+    assert cli_json("runs", "show", run["run_id"], home=home)["lineage"]["git"]["dirty"] is True

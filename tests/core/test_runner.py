@@ -1,0 +1,328 @@
+"""Running pipelines: both executors, artifacts between steps, retries, timeouts, failures."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from modelway import pipeline, run_pipeline, step, step_context
+from modelway.runtime.context import stores
+
+from core_helpers import cli, write_pipeline
+
+
+@step
+def add_one(x: int) -> int:
+    return x + 1
+
+
+@pipeline
+def chain(start: int = 0) -> int:
+    x = start
+    for _ in range(10):
+        x = add_one(x)
+    return x
+
+
+@step
+def source(n: int) -> list[int]:
+    return list(range(n))
+
+
+@step
+def square_at(values: list[int], i: int) -> int:
+    return values[i] ** 2
+
+
+@step
+def total(parts: list[int]) -> int:
+    return sum(parts)
+
+
+@pipeline
+def fan(n: int = 10) -> int:
+    values = source(n)
+    return total([square_at(values, i) for i in range(n)])
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "process"])
+def test_chain_and_fan_produce_the_right_outputs(home: Path, executor: str) -> None:
+    result = run_pipeline(chain, {"start": 5}, executor=executor, display="none")
+    assert result.status == "succeeded"
+    assert result.outputs == {"result": 15}
+    assert [s.status for s in result.steps] == ["succeeded"] * 10
+
+    result = run_pipeline(fan, {"n": 10}, executor=executor, display="none", workers=2)
+    assert result.status == "succeeded"
+    assert result.outputs == {"result": sum(i * i for i in range(10))}
+    assert len(result.steps) == 12
+
+
+@dataclass
+class Bundle:
+    model: object
+    score: float
+
+
+@step
+def make_frame(n: int):  # unannotated on purpose: not checked
+    import pandas as pd
+
+    return pd.DataFrame({"x": list(range(n)), "y": [i % 2 for i in range(n)]})
+
+
+@step
+def fit(frame) -> Bundle:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit(frame[["x"]], frame["y"])
+    return Bundle(model, float(model.score(frame[["x"]], frame["y"])))
+
+
+@step
+def as_array(frame) -> object:
+    return frame["x"].to_numpy() * 2
+
+
+@step
+def write_file(values) -> Path:
+    out = Path(step_context().home) / "scratch.txt"
+    out.write_text(",".join(str(v) for v in values))
+    return out
+
+
+@step
+def summarize(model, score: float, values, report: Path) -> dict:
+    from sklearn.base import BaseEstimator
+
+    return {"is_estimator": isinstance(model, BaseEstimator), "score": score,
+            "sum": int(values.sum()), "report": report.read_text()[:5], "report_in_store": "artifacts" in str(report)}
+
+
+@pipeline
+def typed_values(n: int = 6) -> dict:
+    frame = make_frame(n)
+    bundle = fit(frame)
+    arr = as_array(frame)
+    return summarize(bundle["model"], bundle["score"], arr, write_file(arr))
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "process"])
+def test_dataframes_arrays_estimators_and_files_flow_between_steps(home: Path, executor: str) -> None:
+    result = run_pipeline(typed_values, executor=executor, display="none")
+    assert result.status == "succeeded", result.error
+    out = result.outputs["result"]
+    assert out["is_estimator"] and out["sum"] == 30 and out["report"] == "0,2,4"
+    assert out["report_in_store"]
+    run_store, artifacts = stores(home)
+    kinds = {s["name"]: s["output_kind"] for s in run_store.steps(result.run_id)}
+    assert kinds == {"make_frame": "parquet", "fit": "pickle", "as_array": "numpy", "write_file": "file",
+                     "summarize": "json"}
+
+
+def test_unserializable_output_fails_the_step_with_a_clear_message(home: Path) -> None:
+    @step
+    def gen(n: int) -> object:
+        return (i for i in range(n))
+
+    @pipeline
+    def p() -> object:
+        return gen(3)
+
+    result = run_pipeline(p, executor="inprocess", display="none")
+    assert result.status == "failed"
+    assert "step 'gen' returned a builtins.generator that cannot be stored" in result.error
+
+
+def _flaky_pipeline(tmp_path: Path, fail_times: int, retries: int):
+    counter = tmp_path / "attempts"
+
+    @step(retries=retries, retry_delay="0.05s")
+    def flaky() -> int:
+        n = int(counter.read_text()) if counter.exists() else 0
+        counter.write_text(str(n + 1))
+        if n < fail_times:
+            raise RuntimeError(f"transient failure {n + 1}")
+        return n
+
+    @step
+    def after(x: int) -> int:
+        return x * 10
+
+    @pipeline
+    def p() -> int:
+        return after(flaky())
+
+    return p
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "process"])
+def test_retries_until_success(home: Path, tmp_path: Path, executor: str) -> None:
+    result = run_pipeline(_flaky_pipeline(tmp_path, fail_times=2, retries=2), executor=executor, display="none")
+    assert result.status == "succeeded"
+    flaky = result.steps[0]
+    assert (flaky.name, flaky.attempts) == ("flaky", 3)
+    assert result.outputs == {"result": 20}
+    run_store, _ = stores(home)
+    kinds = [e["kind"] for e in run_store.events(result.run_id) if e["step"] == "flaky"]
+    assert kinds == ["running", "retrying", "running", "retrying", "running", "succeeded"]
+
+
+def test_retries_exhausted_fail_the_run_and_skip_downstream(home: Path, tmp_path: Path) -> None:
+    result = run_pipeline(_flaky_pipeline(tmp_path, fail_times=5, retries=1), executor="inprocess", display="none")
+    assert result.status == "failed"
+    assert [(s.name, s.status, s.attempts) for s in result.steps] == [("flaky", "failed", 2), ("after", "skipped", 0)]
+    assert result.error == "step 'flaky' failed: RuntimeError: transient failure 2"
+
+
+def test_retry_backoff_doubles(home: Path, tmp_path: Path) -> None:
+    p = _flaky_pipeline(tmp_path, fail_times=2, retries=2)
+    p.fn.__globals__  # noqa: B018 - keep a reference for readability
+    graph_settings = p.build().nodes["flaky"].settings
+    assert graph_settings.retry_delay_s == 0.05
+    start = time.monotonic()
+    result = run_pipeline(p, executor="inprocess", display="none")
+    assert result.status == "succeeded"
+    assert time.monotonic() - start >= 0.05 + 0.10  # 0.05 s, then 0.10 s
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "process"])
+def test_timeout_stops_a_slow_step(home: Path, executor: str) -> None:
+    @step(timeout="0.3s")
+    def slow() -> int:
+        time.sleep(5)
+        return 1
+
+    @pipeline
+    def p() -> int:
+        return slow()
+
+    start = time.monotonic()
+    result = run_pipeline(p, executor=executor, display="none")
+    elapsed = time.monotonic() - start
+    assert result.status == "failed"
+    assert result.error == "step 'slow' failed: timed out after 0.3s"
+    assert elapsed < 3
+
+
+def test_timed_out_attempt_is_retried(home: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "first"
+
+    @step(timeout="0.3s", retries=1, retry_delay="0.01s")
+    def slow_once() -> str:
+        if not marker.exists():
+            marker.write_text("x")
+            time.sleep(5)
+        return "done"
+
+    @pipeline
+    def p() -> str:
+        return slow_once()
+
+    result = run_pipeline(p, executor="process", display="none")
+    assert result.status == "succeeded"
+    assert result.steps[0].attempts == 2
+
+
+def test_crashing_step_process_does_not_take_the_runner_down(home: Path) -> None:
+    @step
+    def crash() -> int:
+        import os
+
+        os._exit(3)
+
+    @pipeline
+    def p() -> int:
+        return crash()
+
+    result = run_pipeline(p, executor="process", display="none")
+    assert result.status == "failed"
+    assert "step process exited with code 3" in result.error
+
+
+def test_checkpoint_survives_a_failed_attempt_and_attachments_are_kept(home: Path, tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+
+    @step(retries=1, retry_delay="0.01s")
+    def train(epochs: int) -> int:
+        ctx = step_context()
+        start = ctx.load_checkpoint() or 0
+        with seen.open("a") as fh:
+            fh.write(f"{ctx.attempt}:{start}\n")
+        for epoch in range(start, epochs):
+            ctx.save_checkpoint(epoch + 1)
+            if ctx.attempt == 1 and epoch == 2:
+                raise RuntimeError("spot interruption")
+        return epochs
+
+    @step
+    def gate(epochs: int) -> int:
+        step_context().attach("report", {"epochs": epochs, "passed": False})
+        raise ValueError("quality gate failed")
+
+    @pipeline
+    def p() -> int:
+        return gate(train(5))
+
+    result = run_pipeline(p, executor="process", display="none")
+    assert seen.read_text().splitlines() == ["1:0", "2:3"]
+    assert result.status == "failed"
+    run_store, artifacts = stores(home)
+    (attachment,) = run_store.attachments(result.run_id)
+    assert (attachment["step"], attachment["name"]) == ("gate", "report")
+    assert artifacts.get(attachment["hash"]) == {"epochs": 5, "passed": False}
+
+
+def test_raising_step_shows_its_traceback_in_runs_show(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step
+
+        def helper(rows):
+            raise KeyError(f"column 'income' missing in {len(rows)} rows")
+
+        @step
+        def load() -> list:
+            return [1, 2, 3]
+
+        @step
+        def featurize(rows: list) -> list:
+            return helper(rows)
+
+        @pipeline
+        def broken() -> list:
+            return featurize(load())
+    """)
+    proc = cli("run", str(path), "--plain", home=home)
+    assert proc.returncode == 1, proc.stderr
+    assert "FAILED  featurize" in proc.stdout
+    run_id = proc.stdout.split()[1].rstrip(":")
+    show = cli("runs", "show", run_id[:15], home=home)
+    assert show.returncode == 0, show.stderr
+    assert "featurize" in show.stdout and "failed" in show.stdout
+    assert "Traceback (most recent call last):" in show.stdout
+    assert 'in helper\n    raise KeyError(f"column \'income\' missing in {len(rows)} rows")' in show.stdout
+    assert "KeyError: \"column 'income' missing in 3 rows\"" in show.stdout
+
+
+def test_definition_error_exits_2_with_one_line(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step
+
+        @step
+        def text() -> str:
+            return "a"
+
+        @step
+        def number(x: int) -> int:
+            return x
+
+        @pipeline
+        def wrong() -> int:
+            return number(text())
+    """)
+    proc = cli("run", str(path), home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: step 'number' input 'x' expects int but text returns str"
+    assert proc.stdout == ""
