@@ -107,10 +107,10 @@ def generate_credit_data(
 
     gender = rng.choice(["F", "M"], size=n, p=[0.48, 0.52])
     region = rng.choice(REGIONS, size=n, p=[0.22, 0.24, 0.18, 0.20, 0.16])
-    age = np.clip(rng.gamma(shape=7.0, scale=6.0, size=n) + 18, 18, 85).round().astype(int)
+    age = np.clip(rng.gamma(shape=3.0, scale=7.0, size=n) + 19, 18, 85).round().astype(int)
     # Occupational segregation: sector depends on gender but (in the fair process) not risk.
-    female_sector_p = np.array([0.30, 0.25, 0.20, 0.05, 0.08, 0.12])
-    male_sector_p = np.array([0.06, 0.10, 0.18, 0.28, 0.24, 0.14])
+    female_sector_p = np.array([0.38, 0.30, 0.18, 0.03, 0.04, 0.07])
+    male_sector_p = np.array([0.04, 0.07, 0.17, 0.32, 0.28, 0.12])
     is_f = gender == "F"
     sector = np.where(
         is_f,
@@ -144,17 +144,17 @@ def generate_credit_data(
     late = rng.poisson(0.2 + 1.2 * utilization, size=n).astype(int)
 
     logit = (
-        -3.2
-        + 2.4 * debt_to_income
-        + 1.8 * utilization
-        + 0.45 * late
-        + 0.9 * (loan_amount / income)
-        - 0.035 * history
-        - 0.35 * np.log(income / 40_000)
-        + 0.010 * (loan_term - 36)
-        + np.select([employment == "unemployed", employment == "student"], [1.1, 0.5], 0.0)
-        + np.select([home == "own", home == "rent"], [-0.3, 0.2], 0.0)
-        + np.where(region == "south", 0.15, 0.0)
+        -4.6
+        + 4.0 * debt_to_income
+        + 2.6 * utilization
+        + 0.75 * late
+        + 1.6 * (loan_amount / income)
+        - 0.045 * history
+        - 0.6 * np.log(income / 40_000)
+        + 0.015 * (loan_term - 36)
+        + np.select([employment == "unemployed", employment == "student"], [1.4, 0.6], 0.0)
+        + np.select([home == "own", home == "rent"], [-0.4, 0.25], 0.0)
+        + np.where(region == "south", 0.2, 0.0)
     )
     logit = logit + bias * is_f
     p_default = 1.0 / (1.0 + np.exp(-logit))

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,14 @@ def ui_command() -> str:
 
 
 def _mlflow():
-    # Quiet MLflow's INFO chatter (db migrations, "creating experiment") in step logs.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
+
+    # Quiet MLflow's chatter (db migrations, pickle advice, integer-schema hints) in step logs;
+    # MLflow configures its loggers on import, so this must come after it.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"mlflow\..*")
 
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow
@@ -217,10 +221,12 @@ def _log_artifacts(client: Any, rid: str, artifacts: Mapping[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="modelway-mlflow-") as tmp:
         for name, value in artifacts.items():
             target = Path(tmp) / name
-            if isinstance(value, (str, bytes)) and not isinstance(value, Path) and not (isinstance(value, str) and Path(value).is_file()):
-                target.write_text(value if isinstance(value, str) else value.decode())
-            elif isinstance(value, Path) or (isinstance(value, str) and Path(value).is_file()):
-                target.write_bytes(Path(value).read_bytes())
+            if isinstance(value, Path):  # a file to copy; strings are always content
+                target.write_bytes(value.read_bytes())
+            elif isinstance(value, bytes):
+                target.write_bytes(value)
+            elif isinstance(value, str):
+                target.write_text(value)
             else:
                 target.write_text(json.dumps(value, indent=2, default=str))
         client.log_artifacts(rid, tmp, artifact_path="reports")

@@ -1,0 +1,321 @@
+"""The embedded model registry: one SQLite file plus content-addressed artifacts under ``$MODELWAY_HOME``.
+
+Why our own SQLite rather than MLflow's model registry: the registry must compute
+semantic versions, run an approval workflow with per-environment rules, and keep a
+hash-chained audit log that is written *in the same transaction* as the change it
+records — MLflow's registry has integer versions, free-form stages/aliases that anyone can
+move, and no tamper-evident history. Importing MLflow also costs about a second per CLI
+call. MLflow still holds the experiment (params, metrics, the logged model): every version
+records its ``mlflow_run_id`` so the two link up.
+
+Layout::
+
+    $MODELWAY_HOME/registry/registry.db               versions, audit_log, audit_head (WAL)
+    $MODELWAY_HOME/registry/artifacts/<sha256>.pkl    model artifacts (content-addressed)
+    $MODELWAY_HOME/registry/cards/<name>/<version>/   model_card.json / .md / .html
+
+Writes are atomic: artifacts and cards go to a temp file and are renamed; a version row
+and its audit entries are one ``BEGIN IMMEDIATE`` transaction (which also serialises
+concurrent registrations so two runs never get the same version number).
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> reg = EmbeddedRegistry(Path(tempfile.mkdtemp()))
+    >>> from sklearn.linear_model import Ridge
+    >>> v = reg.register(ModelCandidate(name="demo", model=Ridge(), schema={"features": [["x", "numeric"]]},
+    ...                  metrics={"r2": 0.5}), environment="dev", actor="me")
+    >>> v.version, v.status
+    ('1.0.0', 'Approved')
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import re
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from modelway.registry import audit
+from modelway.registry.base import (
+    ArtifactIntegrityError,
+    ModelCandidate,
+    ModelRegistry,
+    ModelStatus,
+    ModelVersion,
+    RegistryError,
+)
+from modelway.registry.promotion import AUTO_APPROVER, PromotionRules, load_promotion_rules
+from modelway.registry.semver import VersionFacts, estimator_family, next_version, parse
+from modelway.stages.model_card import atomic_write_bytes, write_model_card
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS model_versions (
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    major INTEGER NOT NULL, minor INTEGER NOT NULL, patch INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    version_reason TEXT NOT NULL,
+    family TEXT NOT NULL,
+    artifact_sha256 TEXT NOT NULL,
+    artifact_uri TEXT NOT NULL,
+    artifact_bytes INTEGER NOT NULL,
+    schema_json TEXT NOT NULL,
+    metrics_json TEXT NOT NULL,
+    fairness_json TEXT,
+    card_json TEXT,
+    card_path TEXT,
+    hyperparameters_json TEXT NOT NULL,
+    code_commit TEXT,
+    data_versions_json TEXT NOT NULL,
+    run_id TEXT,
+    mlflow_run_id TEXT,
+    lineage_json TEXT NOT NULL,
+    gates_passed INTEGER NOT NULL,
+    decided_by TEXT, decided_at TEXT, decision_reason TEXT,
+    PRIMARY KEY (name, version)
+);
+CREATE INDEX IF NOT EXISTS model_versions_order ON model_versions (name, major, minor, patch);
+"""
+
+
+class EmbeddedRegistry(ModelRegistry):
+    """SQLite-backed :class:`~modelway.registry.base.ModelRegistry` (the embedded default)."""
+
+    def __init__(self, home: Path | None = None, *, rules: PromotionRules | None = None):
+        if home is None:
+            from modelway.stages.env import modelway_home
+
+            home = modelway_home()
+        self.root = Path(home) / "registry"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.root / "registry.db"
+        self.rules = rules or load_promotion_rules()
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+            audit.ensure_schema(db)
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            yield db
+        finally:
+            db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    # --- queries -------------------------------------------------------------------------
+
+    def list(self, name: str | None = None) -> list[ModelVersion]:
+        sql = "SELECT * FROM model_versions"
+        args: tuple = ()
+        if name:
+            sql += " WHERE name = ?"
+            args = (name,)
+        sql += " ORDER BY name, major DESC, minor DESC, patch DESC"
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            return [_row_to_version(r) for r in db.execute(sql, args).fetchall()]
+
+    def get(self, name: str, version: str | None = None) -> ModelVersion:
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            row = _fetch(db, name, version)
+        if row is None:
+            known = sorted({v.name for v in self.list()})
+            if version is None or name not in known:
+                raise RegistryError(f"model {name!r} is not registered; known models: {known or 'none'}")
+            raise RegistryError(f"model {name!r} has no version {version}; see `modelway models list --name {name}`")
+        return _row_to_version(row)
+
+    def champion(self, name: str, environments: tuple[str, ...] = ("prod",)) -> ModelVersion | None:
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            for env in environments:
+                row = db.execute(
+                    "SELECT * FROM model_versions WHERE name = ? AND environment = ? AND status = ? "
+                    "ORDER BY major DESC, minor DESC, patch DESC LIMIT 1",
+                    (name, env, ModelStatus.APPROVED.value),
+                ).fetchone()
+                if row is not None:
+                    return _row_to_version(row)
+        return None
+
+    def audit_entries(self, name: str | None = None, version: str | None = None) -> list[audit.AuditEntry]:
+        with self._connect() as db:
+            return audit.entries(db, model=name, version=version)
+
+    # --- register / approve / reject ---------------------------------------------------
+
+    def register(self, candidate: ModelCandidate, *, environment: str, actor: str) -> ModelVersion:
+        if not NAME_RE.match(candidate.name):
+            raise RegistryError(f"invalid model name {candidate.name!r}: use lowercase letters, digits, '.', '_' or '-'")
+        rule = self.rules.for_env(environment)
+        blob = pickle.dumps(candidate.model, protocol=5)
+        sha = hashlib.sha256(blob).hexdigest()
+        artifact = self.root / "artifacts" / f"{sha}.pkl"
+        if not artifact.exists():  # content-addressed: identical models share one file
+            atomic_write_bytes(artifact, blob)
+        family = candidate.family or estimator_family(candidate.model)
+        now = _now()
+        with self._transaction() as db:
+            db.row_factory = sqlite3.Row
+            latest = _fetch(db, candidate.name, None)
+            previous = None
+            if latest is not None:
+                previous = VersionFacts(latest["version"], json.loads(latest["schema_json"]), latest["family"], latest["artifact_sha256"], json.loads(latest["data_versions_json"]))
+            version, reason = next_version(previous, VersionFacts(None, candidate.schema, family, sha, dict(candidate.data_versions)))
+            card = dict(candidate.model_card) if candidate.model_card else None
+            card_path = None
+            if card is not None:
+                card["version"] = version
+                paths = write_model_card(card, self.root / "cards" / candidate.name / version)
+                card_path = str(paths["md"])
+            major, minor, patch = parse(version)
+            db.execute(
+                "INSERT INTO model_versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    candidate.name, version, major, minor, patch, ModelStatus.PENDING.value, environment, now, reason, family,
+                    sha, artifact.as_uri(), len(blob), _dumps(candidate.schema), _dumps(candidate.metrics),
+                    _dumps(candidate.fairness) if candidate.fairness is not None else None,
+                    _dumps(card) if card is not None else None, card_path, _dumps(candidate.hyperparameters),
+                    candidate.code_commit, _dumps(candidate.data_versions), candidate.run_id, candidate.mlflow_run_id,
+                    _dumps(candidate.lineage), int(bool(candidate.gates_passed)), None, None, None,
+                ),
+            )
+            audit.append(
+                db, actor=actor, event="registered", model=candidate.name, version=version,
+                payload={"environment": environment, "artifact_sha256": sha, "run_id": candidate.run_id,
+                         "version_reason": reason, "gates_passed": bool(candidate.gates_passed), "status": ModelStatus.PENDING.value},
+            )
+            if rule.require_gates_passed and not candidate.gates_passed:
+                self._decide(db, candidate.name, version, ModelStatus.REJECTED, AUTO_APPROVER, f"gates failed; {environment} requires every gate to pass")
+            elif rule.auto_approve:
+                self._decide(db, candidate.name, version, ModelStatus.APPROVED, AUTO_APPROVER, f"all gates passed; {environment} approves automatically")
+        return self.get(candidate.name, version)
+
+    def approve(self, name: str, version: str, *, actor: str, reason: str | None) -> ModelVersion:
+        return self._human_decision(name, version, ModelStatus.APPROVED, actor, reason)
+
+    def reject(self, name: str, version: str, *, actor: str, reason: str | None) -> ModelVersion:
+        return self._human_decision(name, version, ModelStatus.REJECTED, actor, reason)
+
+    def _human_decision(self, name: str, version: str, status: ModelStatus, actor: str, reason: str | None) -> ModelVersion:
+        parse(version)
+        current = self.get(name, version)
+        rule = self.rules.for_env(current.environment)
+        reason = (reason or "").strip() or None
+        if not actor or actor == AUTO_APPROVER:
+            raise RegistryError(f"a human approver is required to {status.value.lower()[:-1]} {name} {version}; pass --by NAME")
+        if rule.require_reason and reason is None:
+            raise RegistryError(f"{current.environment} requires a reason to {status.value.lower()[:-1]} {name} {version}; pass --reason '...'")
+        if status is ModelStatus.APPROVED and rule.require_gates_passed and not current.gates_passed:
+            raise RegistryError(f"{name} {version} failed its gates; {current.environment} does not allow approving it")
+        with self._transaction() as db:
+            row = db.execute("SELECT status FROM model_versions WHERE name = ? AND version = ?", (name, version)).fetchone()
+            if row[0] != ModelStatus.PENDING.value:
+                raise RegistryError(f"{name} {version} is {row[0]}; only Pending versions can be approved or rejected")
+            self._decide(db, name, version, status, actor, reason)
+        return self.get(name, version)
+
+    def _decide(self, db: sqlite3.Connection, name: str, version: str, status: ModelStatus, actor: str, reason: str | None) -> None:
+        now = _now()
+        db.execute(
+            "UPDATE model_versions SET status = ?, decided_by = ?, decided_at = ?, decision_reason = ? WHERE name = ? AND version = ?",
+            (status.value, actor, now, reason, name, version),
+        )
+        audit.append(db, actor=actor, event=status.value.lower(), model=name, version=version, payload={"status": status.value, "reason": reason})
+
+    # --- integrity -----------------------------------------------------------------------
+
+    def load_model(self, name: str, version: str | None = None) -> Any:
+        mv = self.get(name, version)
+        path = _uri_to_path(mv.artifact_uri)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            raise ArtifactIntegrityError(f"artifact of {name} {mv.version} is missing at {path}; the registry cannot load it") from None
+        actual = hashlib.sha256(blob).hexdigest()
+        if actual != mv.artifact_sha256:
+            raise ArtifactIntegrityError(
+                f"artifact of {name} {mv.version} at {path} has sha256 {actual[:12]}… but the registry recorded "
+                f"{mv.artifact_sha256[:12]}…; refusing to load a tampered or corrupted model"
+            )
+        return pickle.loads(blob)  # noqa: S301 - bytes verified against the recorded sha256 above
+
+    def verify_audit(self) -> audit.VerifyResult:
+        """Verify the chain, then check every version's status against its audit history."""
+        with self._connect() as db:
+            result = audit.verify_chain(db)
+            history: dict[tuple[str, str], str] = {}
+            for entry in audit.entries(db):
+                status = entry.payload.get("status")
+                if status:
+                    history[(entry.model, entry.version)] = status
+            for name, version, status in db.execute("SELECT name, version, status FROM model_versions"):
+                logged = history.get((name, version))
+                if logged is None:
+                    result.problems.append(f"model {name} {version} has no audit entries (registered outside the registry)")
+                elif logged != status:
+                    result.problems.append(f"model {name} {version} is {status} in the registry but the audit log says {logged}")
+        result.ok = not result.problems
+        return result
+
+
+def _fetch(db: sqlite3.Connection, name: str, version: str | None) -> sqlite3.Row | None:
+    if version is None:
+        return db.execute(
+            "SELECT * FROM model_versions WHERE name = ? ORDER BY major DESC, minor DESC, patch DESC LIMIT 1", (name,)
+        ).fetchone()
+    return db.execute("SELECT * FROM model_versions WHERE name = ? AND version = ?", (name, version)).fetchone()
+
+
+def _row_to_version(row: sqlite3.Row) -> ModelVersion:
+    loads = lambda v: json.loads(v) if v else None  # noqa: E731
+    return ModelVersion(
+        name=row["name"], version=row["version"], status=row["status"], environment=row["environment"],
+        created_at=row["created_at"], version_reason=row["version_reason"], family=row["family"],
+        artifact_sha256=row["artifact_sha256"], artifact_uri=row["artifact_uri"], artifact_bytes=row["artifact_bytes"],
+        schema=loads(row["schema_json"]) or {}, metrics=loads(row["metrics_json"]) or {}, fairness=loads(row["fairness_json"]),
+        model_card=loads(row["card_json"]), model_card_path=row["card_path"], hyperparameters=loads(row["hyperparameters_json"]) or {},
+        code_commit=row["code_commit"], data_versions=loads(row["data_versions_json"]) or {}, run_id=row["run_id"],
+        mlflow_run_id=row["mlflow_run_id"], lineage=loads(row["lineage_json"]) or {}, gates_passed=bool(row["gates_passed"]),
+        decided_by=row["decided_by"], decided_at=row["decided_at"], decision_reason=row["decision_reason"],
+    )
+
+
+def _uri_to_path(uri: str) -> Path:
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

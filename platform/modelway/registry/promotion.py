@@ -1,0 +1,88 @@
+"""Per-environment promotion rules: who may approve a model version for dev, staging, prod.
+
+Defaults: ``dev`` and ``staging`` approve automatically when every gate passed; ``prod``
+needs a human approval with a reason. Override them with a YAML file (path in
+``$MODELWAY_PROMOTION_RULES`` or passed explicitly), e.g.::
+
+    environments:
+      dev:     {auto_approve: true}
+      staging: {auto_approve: false, require_reason: true}
+      prod:    {auto_approve: false, require_reason: true}
+
+Example:
+    >>> rules = load_promotion_rules()
+    >>> rules.for_env("prod").auto_approve, rules.for_env("dev").auto_approve
+    (False, True)
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from modelway.errors import ConfigError
+
+AUTO_APPROVER = "modelway-auto"
+
+
+class EnvironmentRule(BaseModel):
+    """How versions registered for one environment get approved.
+
+    Example:
+        >>> EnvironmentRule(auto_approve=False).require_reason
+        True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    auto_approve: bool = False
+    require_reason: bool = True
+    require_gates_passed: bool = True
+
+
+class PromotionRules(BaseModel):
+    """Rules for every environment.
+
+    Example:
+        >>> PromotionRules().for_env("staging").auto_approve
+        True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environments: dict[str, EnvironmentRule] = {
+        "dev": EnvironmentRule(auto_approve=True, require_reason=False),
+        "staging": EnvironmentRule(auto_approve=True, require_reason=False),
+        "prod": EnvironmentRule(auto_approve=False, require_reason=True),
+    }
+
+    def for_env(self, env: str) -> EnvironmentRule:
+        try:
+            return self.environments[env]
+        except KeyError:
+            raise ConfigError(f"no promotion rule for environment {env!r}; configured: {sorted(self.environments)}") from None
+
+
+def load_promotion_rules(path: str | Path | None = None) -> PromotionRules:
+    """Rules from ``path`` / ``$MODELWAY_PROMOTION_RULES``, else the defaults.
+
+    Example:
+        >>> load_promotion_rules().for_env("dev").require_gates_passed
+        True
+    """
+    path = path or os.environ.get("MODELWAY_PROMOTION_RULES")
+    if not path:
+        return PromotionRules()
+    import yaml
+
+    file = Path(path)
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+        return PromotionRules.model_validate(data)
+    except FileNotFoundError:
+        raise ConfigError(f"promotion rules file {file} not found (MODELWAY_PROMOTION_RULES)") from None
+    except (ValidationError, yaml.YAMLError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc).splitlines()[0]}
+        where = ".".join(map(str, first["loc"]))
+        raise ConfigError(f"invalid promotion rules in {file}: {where}: {first['msg']}") from None

@@ -1,0 +1,1 @@
+"""Human-readable reports: the self-contained HTML run report and its building blocks."""

@@ -1,0 +1,414 @@
+"""The bodies of the standard lifecycle steps, so a pipeline file only wires and configures them.
+
+Each function does one stage end to end — run the checks, attach the report to the run
+(``step_context().attach``, kept even when the step then fails), log to MLflow, and raise
+:class:`~modelway.stages.gates.GateFailed` when a gate fails so nothing downstream runs:
+
+* :func:`validate_and_split` — contract + quality checks, seeded train/test split, leakage checks;
+* :func:`train` — CV + budgeted search (checkpointed), MLflow run with params/metrics/model;
+* :func:`evaluate` — quality overall/per slice, regression vs champion, fairness,
+  robustness; builds the model card;
+* :func:`register` — registers the version (semver computed) and applies the environment's
+  promotion rules; records lineage.
+
+Outside a pipeline step (tests, notebooks) they work the same; attaching is skipped.
+
+Example:
+    >>> from modelway.stages.lifecycle import EvaluationConfig
+    >>> EvaluationConfig(task="regression", label="y", primary_metric="r2").sensitive is None
+    True
+"""
+from __future__ import annotations
+
+import pickle
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from modelway.stages.evaluation import QualityGate
+from modelway.stages.fairness import FairnessGate
+from modelway.stages.gates import CheckResult, GateReport
+from modelway.stages.robustness import RobustnessGate
+
+
+def _ctx() -> Any:
+    from modelway.runtime.context import current_or_none
+
+    return current_or_none()
+
+
+def log(message: str) -> None:
+    """Log through the step context (shown by ``runs show``), or print outside a step."""
+    ctx = _ctx()
+    if ctx is not None:
+        ctx.log(message)
+    else:
+        import sys
+
+        print(message, file=sys.stderr)
+
+
+def attach_report(name: str, report: GateReport) -> None:
+    """Attach ``<name>`` (JSON) and ``<name>.md`` to the running step; no-op outside a step."""
+    ctx = _ctx()
+    if ctx is None:
+        return
+    ctx.attach(name, report.to_dict())
+    ctx.attach(f"{name}.md", report.to_markdown())
+
+
+def data_version(df: Any) -> str:
+    """A content hash of a DataFrame (12 hex digits), stable across processes.
+
+    Example:
+        >>> import pandas as pd
+        >>> data_version(pd.DataFrame({"a": [1, 2]})) == data_version(pd.DataFrame({"a": [1, 2]}))
+        True
+    """
+    import hashlib
+
+    import pandas as pd
+
+    h = hashlib.sha256()
+    h.update(",".join(map(str, df.columns)).encode())
+    h.update(pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def register_dataset(name: str, df: Any) -> str:
+    """Register a generated frame as an immutable dataset version and record its use by this run.
+
+    Inside a step the frame is stored through ``modelway data``'s registry (so
+    ``modelway lineage impacted --dataset NAME@VERSION`` finds this run); outside, only the
+    content hash is computed. Returns the version.
+    """
+    ctx = _ctx()
+    if ctx is None:
+        return data_version(df)
+    import tempfile
+    from pathlib import Path
+
+    from modelway.lineage.datasets import add_dataset
+
+    with tempfile.TemporaryDirectory(prefix="modelway-data-") as tmp:
+        path = Path(tmp) / f"{name}.parquet"
+        df.to_parquet(path, index=False)
+        ref, _ = add_dataset(name, path, home=ctx.home)
+    ctx.record_dataset(ref.name, ref.version)
+    return ref.version
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def validate_and_split(
+    df: Any,
+    contract: Any,
+    *,
+    features: list[str],
+    test_size: float = 0.25,
+    seed: int = 0,
+    data_versions: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Validate ``df`` against ``contract``, split it, check leakage; raise GateFailed on failure.
+
+    Returns ``{"train", "test", "validation", "data_versions"}``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from modelway.stages.validation import check_leakage, validate_dataset
+
+    report = validate_dataset(df, contract)
+    stratify = None
+    if contract.task == "classification" and contract.label in df.columns:
+        counts = df[contract.label].value_counts()
+        stratify = df[contract.label] if len(counts) > 1 and counts.min() >= 2 else None
+    train_df, test_df = train_test_split(df, test_size=test_size, random_state=seed, stratify=stratify)
+    try:
+        report.extend(check_leakage(train_df, test_df, contract, features, seed=seed).checks)
+    except Exception as exc:  # badly broken data can break the leakage probes; that is a finding too
+        report.extend([CheckResult("leakage", False, f"leakage checks could not run: {type(exc).__name__}: {exc}", category="leakage")])
+    report.context.update({"train_rows": int(len(train_df)), "test_rows": int(len(test_df)), "data_versions": data_versions or {}})
+    attach_report("validation_report", report)
+    log(report.summary())
+    report.raise_if_failed()
+    return {"train": train_df, "test": test_df, "validation": report.to_dict(), "data_versions": dict(data_versions or {})}
+
+
+# --- training ----------------------------------------------------------------------------
+
+
+def train(
+    split: dict[str, Any],
+    estimator: Any,
+    spec: Any,
+    *,
+    label: str,
+    features: list[str],
+    task: Literal["classification", "regression"],
+    experiment: str,
+    track: bool = True,
+) -> dict[str, Any]:
+    """Cross-validated, budgeted search and refit; the model is wrapped in a schema guard.
+
+    Returns ``{"model", "training", "mlflow_run_id", "features"}``.
+    """
+    from modelway.stages.model_schema import GuardedModel, ModelSchema
+    from modelway.stages.training import context_checkpointer, train_with_search
+
+    from modelway.stages.env import limited_threads
+
+    train_df = split["train"]
+    X, y = train_df[features], train_df[label]
+    with limited_threads():
+        result = train_with_search(estimator, X, y, spec, checkpoint=context_checkpointer(), task=task)
+    classes = list(getattr(result.model, "classes_", [])) if task == "classification" else []
+    model = GuardedModel(result.model, ModelSchema.infer(X, task=task, classes=classes))
+    summary = result.summary()
+    summary["estimator"] = type(result.model).__name__ if not getattr(result.model, "steps", None) else [
+        f"{name}:{type(obj).__name__}" for name, obj in result.model.steps
+    ]
+    refit = summary["search"]["refit"]
+    log(
+        f"trained {summary['search']['trials_run']} candidate(s) x {spec.cv_folds}-fold CV in {result.fit_seconds:.1f}s; "
+        f"best {refit} {result.cv[refit]['mean']:.4f} ± {result.cv[refit]['std']:.4f} with {summary['best_params']}"
+        + (f" (resumed {result.resumed_trials} trials from a checkpoint)" if result.resumed_trials else "")
+    )
+    mlflow_run_id = None
+    if track:
+        mlflow_run_id = _track_training(experiment, summary, model, X, split)
+    return {"model": model, "training": summary, "mlflow_run_id": mlflow_run_id, "features": list(features)}
+
+
+def _track_training(experiment: str, summary: dict[str, Any], model: Any, X: Any, split: dict[str, Any]) -> str:
+    from modelway.stages import tracking
+
+    ctx = _ctx()
+    tags = tracking.standard_tags(
+        run_id=getattr(ctx, "run_id", None), pipeline=getattr(ctx, "pipeline_name", None),
+        data_versions=split.get("data_versions"), extra={"modelway.step": getattr(ctx, "step_name", "")},
+    )
+    params = {f"search.{k}": v for k, v in summary["search"].items()}
+    params.update({k: v for k, v in summary["best_params"].items()})
+    rid = tracking.log_training_run(
+        experiment=experiment, run_name=getattr(ctx, "run_id", None) or f"local-{int(time.time())}", params=params,
+        cv=summary["cv"], tags=tags, model=model, input_example=X.head(5),
+        artifacts={"validation_report.json": split.get("validation", {}), "training.json": summary},
+    )
+    log(f"MLflow run {rid} in experiment {experiment!r} ({tracking.tracking_uri()})")
+    return rid
+
+
+# --- evaluation --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """What the model-test gate checks, and what the model card says about intended use."""
+
+    task: Literal["classification", "regression"]
+    label: str
+    primary_metric: str
+    quality: QualityGate = field(default_factory=QualityGate)
+    fairness: FairnessGate | None = None
+    robustness: RobustnessGate = field(default_factory=RobustnessGate)
+    intended_use: str = ""
+    limitations: tuple[str, ...] = ()
+
+    @property
+    def sensitive(self) -> str | None:
+        return self.fairness.sensitive if self.fairness else None
+
+
+def evaluate(
+    split: dict[str, Any],
+    trained: dict[str, Any],
+    config: EvaluationConfig,
+    *,
+    model_name: str,
+    environment: str | None = None,
+    registry: Any = None,
+) -> dict[str, Any]:
+    """Run the model tests; attach the report; raise GateFailed if any check failed.
+
+    Returns ``{"report", "card", "metrics", "slices", "fairness", "predictions"}``.
+    """
+    from modelway.stages.env import limited_threads
+
+    with limited_threads():
+        return _evaluate(split, trained, config, model_name=model_name, environment=environment, registry=registry)
+
+
+def _evaluate(split: dict[str, Any], trained: dict[str, Any], config: EvaluationConfig, *, model_name: str,
+              environment: str | None, registry: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from modelway.stages.env import git_commit, target_environment
+    from modelway.stages.evaluation import compute_metrics, predict_for_metrics, quality_checks, slice_metrics
+    from modelway.stages.fairness import fairness_report
+    from modelway.stages.model_card import build_model_card
+    from modelway.stages.robustness import robustness_checks
+
+    model = trained["model"]
+    features = trained["features"]
+    test = split["test"]
+    X_test, y_test = test[features], test[config.label].to_numpy()
+    y_pred, y_score = predict_for_metrics(model, X_test, config.task)
+    overall = compute_metrics(config.task, y_test, y_pred, y_score)
+    slices = slice_metrics(config.task, test, y_test, y_pred, y_score, config.quality.slice_columns)
+    champion = _champion_metrics(registry, model_name, target_environment(environment), test, features, config)
+    report = GateReport("model tests", context={"model": model_name, "test_rows": int(len(test))})
+    report.extend(quality_checks(config.quality, overall, slices, champion))
+    fairness = None
+    if config.fairness is not None:
+        fairness = fairness_report(config.fairness, y_test, y_pred, test[config.fairness.sensitive].to_numpy(), task=config.task)
+        report.extend(fairness["checks"])
+    artifact_bytes = len(pickle.dumps(model, protocol=5))
+    report.extend(robustness_checks(model, X_test, config.robustness, artifact_bytes=artifact_bytes))
+    ctx = _ctx()
+    card = build_model_card(
+        name=model_name, task=config.task, intended_use=config.intended_use, limitations=list(config.limitations),
+        metrics=overall, checks=report.checks, data_versions=split.get("data_versions"),
+        training={k: trained["training"][k] for k in ("estimator", "best_params", "search", "cv") if k in trained["training"]},
+        slices=slices, fairness=fairness, features=features, run_id=getattr(ctx, "run_id", None),
+        code_commit=str(git_commit()["commit"]), mlflow_run_id=trained.get("mlflow_run_id"),
+    )
+    predictions: dict[str, Any] = {}
+    if config.task == "regression":  # for the residual plot in the run report
+        idx = np.random.default_rng(0).choice(len(y_test), size=min(400, len(y_test)), replace=False)
+        predictions = {"y_true": [float(v) for v in y_test[idx]], "y_pred": [float(v) for v in np.asarray(y_pred)[idx]]}
+    result = {
+        "report": report.to_dict(), "card": card, "metrics": overall, "slices": slices,
+        "fairness": {k: v for k, v in (fairness or {}).items() if k != "checks"} or None,
+        "predictions": predictions, "artifact_bytes": artifact_bytes, "champion": champion,
+    }
+    attach_report("evaluation_report", report)
+    if ctx is not None:
+        ctx.attach("model_card", card)
+    log(report.summary())
+    if trained.get("mlflow_run_id"):
+        _track_evaluation(trained["mlflow_run_id"], overall, slices, fairness, report, card)
+    report.raise_if_failed()
+    return result
+
+
+def _champion_metrics(registry: Any, name: str, environment: str, test: Any, features: list[str], config: EvaluationConfig) -> dict[str, Any] | None:
+    """Score the current champion (approved in prod, else in the target env) on the same test set."""
+    from modelway.stages.evaluation import compute_metrics, predict_for_metrics
+    from modelway.stages.model_schema import SchemaMismatch
+
+    if registry is None:
+        from modelway.registry import get_registry
+
+        registry = get_registry()
+    envs = ("prod",) if environment == "prod" else ("prod", environment)
+    champion = registry.champion(name, envs)
+    if champion is None:
+        return None
+    old = registry.load_model(name, champion.version)  # sha256 verified
+    try:
+        y_pred, y_score = predict_for_metrics(old, test[[c for c in test.columns if c != config.label]], config.task)
+    except (SchemaMismatch, KeyError, ValueError) as exc:
+        log(f"champion {name} {champion.version} is not comparable on this test set ({exc}); regression check skipped")
+        return None
+    metrics = compute_metrics(config.task, test[config.label].to_numpy(), y_pred, y_score)
+    metrics.pop("confusion_matrix", None)
+    return {"name": name, "version": champion.version, "environment": champion.environment, "metrics": metrics}
+
+
+def _track_evaluation(mlflow_run_id: str, overall: dict, slices: dict, fairness: dict | None, report: GateReport, card: dict) -> None:
+    from modelway.stages import tracking
+    from modelway.stages.model_card import render_markdown
+
+    metrics = {f"test_{k}": v for k, v in overall.items() if isinstance(v, (int, float))}
+    for slice_name, m in slices.items():
+        for k, v in m.items():
+            if isinstance(v, (int, float)) and k != "n":
+                metrics[f"slice_{slice_name.replace('=', '_').replace('+', 'plus')}_{k}"] = v
+    if fairness:
+        for key in ("demographic_parity_difference", "equalized_odds_difference", "max_relative_mae_gap"):
+            if key in fairness:
+                metrics[f"fairness_{key}"] = fairness[key]
+    tracking.log_evaluation(
+        mlflow_run_id, metrics=metrics, tags={"modelway.gates": "passed" if report.passed else "failed"},
+        artifacts={"evaluation_report.json": report.to_dict(), "model_card.json": card, "model_card.md": render_markdown(card)},
+    )
+
+
+# --- registration ------------------------------------------------------------------------
+
+
+def register(
+    trained: dict[str, Any],
+    evaluation: dict[str, Any],
+    split: dict[str, Any],
+    *,
+    model_name: str,
+    environment: str | None = None,
+    registry: Any = None,
+) -> dict[str, Any]:
+    """Register the model (version computed) and apply the environment's promotion rules.
+
+    Returns a summary: name, version, status, environment, model card path, run ids and
+    the MLflow UI command.
+    """
+    from modelway.registry import ModelCandidate, get_registry
+    from modelway.stages.env import current_user, git_commit, target_environment
+    from modelway.stages.tracking import ui_command
+
+    env = target_environment(environment)
+    registry = registry or get_registry()
+    ctx = _ctx()
+    run_id = getattr(ctx, "run_id", None)
+    lineage = {"run_id": run_id, "pipeline": getattr(ctx, "pipeline_name", None), "git": git_commit(),
+               "data_versions": split.get("data_versions", {}), "mlflow_run_id": trained.get("mlflow_run_id")}
+    if ctx is not None:
+        lineage.update(_run_lineage(ctx))
+    report = evaluation["report"]
+    version = registry.register(
+        ModelCandidate(
+            name=model_name, model=trained["model"], schema=trained["model"].schema.signature(),
+            metrics={k: v for k, v in evaluation["metrics"].items() if k != "confusion_matrix"},
+            fairness=evaluation.get("fairness"), model_card=evaluation["card"],
+            hyperparameters=trained["training"].get("best_params", {}), code_commit=str(git_commit()["commit"]),
+            data_versions=split.get("data_versions", {}), run_id=run_id, mlflow_run_id=trained.get("mlflow_run_id"),
+            lineage=lineage, gates_passed=bool(report["passed"]),
+        ),
+        environment=env, actor=current_user(),
+    )
+    if ctx is not None:
+        from modelway.lineage import record_model
+
+        record_model(model_name, version.version, run_id, artifact=version.artifact_sha256, home=ctx.home)
+    # The version records its MLflow run id (registry -> MLflow); tagging the MLflow run back
+    # would cost this step an MLflow import and connection (~3 s), so it is not done here.
+    summary = {
+        "model": model_name, "version": version.version, "status": version.status, "environment": env,
+        "version_reason": version.version_reason, "model_card": version.model_card_path,
+        "run_id": run_id, "mlflow_run_id": trained.get("mlflow_run_id"), "mlflow_ui": ui_command(),
+        "artifact_sha256": version.artifact_sha256,
+    }
+    next_step = "" if version.status != "Pending" else (
+        f"; approve with: modelway models approve {model_name} {version.version} --reason '...'"
+    )
+    log(f"registered {model_name} {version.version} ({version.version_reason}) for {env}: {version.status}{next_step}")
+    log(f"model card: {version.model_card_path}")
+    log(f"MLflow UI: {ui_command()}")
+    return summary
+
+
+def _run_lineage(ctx: Any) -> dict[str, Any]:
+    """The core's lineage record of this run (git, pipeline file hash, packages, host)."""
+    try:
+        from modelway.runtime.context import stores
+
+        run_store, _ = stores(ctx.home)
+        run = run_store.get_run(ctx.run_id) or {}
+        return {"run": run.get("lineage") or {}, "params": run.get("params") or {}}
+    except Exception:  # lineage is informative; never fail a registration over it
+        return {}
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A dataclass config as a JSON-able dict (for logging)."""
+    return asdict(config)

@@ -1,0 +1,175 @@
+"""Model cards: what a model is for, what it was trained on, how it scored, which checks it passed.
+
+:func:`build_model_card` assembles a JSON-able dict (intended use, limitations, data
+versions, training summary, metrics overall / per slice / per group, fairness figures and
+every gate check with its limit and outcome); :func:`render_markdown` and
+:func:`render_html` turn it into documents a reviewer reads. :func:`write_model_card`
+writes all three atomically.
+
+Example:
+    >>> card = build_model_card(name="m", task="regression", intended_use="demo",
+    ...                         metrics={"r2": 0.5}, checks=[])
+    >>> render_markdown(card).splitlines()[0]
+    '# Model card: m'
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from modelway.stages.gates import CheckResult
+
+
+def build_model_card(
+    *,
+    name: str,
+    task: str,
+    intended_use: str,
+    metrics: dict[str, Any],
+    checks: list[CheckResult | dict[str, Any]],
+    version: str | None = None,
+    limitations: list[str] | None = None,
+    data_versions: dict[str, str] | None = None,
+    training: dict[str, Any] | None = None,
+    slices: dict[str, dict[str, Any]] | None = None,
+    fairness: dict[str, Any] | None = None,
+    features: list[str] | None = None,
+    run_id: str | None = None,
+    code_commit: str | None = None,
+    mlflow_run_id: str | None = None,
+) -> dict[str, Any]:
+    """A model card as a plain dict (the JSON form).
+
+    Example:
+        >>> build_model_card(name="m", task="classification", intended_use="x", metrics={}, checks=[])["passed"]
+        True
+    """
+    check_dicts = [c.to_dict() if isinstance(c, CheckResult) else dict(c) for c in checks]
+    fairness_clean = None
+    if fairness is not None:
+        fairness_clean = {k: v for k, v in fairness.items() if k != "checks"}
+    card = {
+        "schema_version": 1,
+        "name": name,
+        "version": version,
+        "task": task,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "intended_use": intended_use,
+        "limitations": list(limitations or []),
+        "features": list(features or []),
+        "data_versions": dict(data_versions or {}),
+        "training": training or {},
+        "metrics": {k: v for k, v in metrics.items() if k != "confusion_matrix"},
+        "confusion_matrix": metrics.get("confusion_matrix"),
+        "slices": slices or {},
+        "fairness": fairness_clean,
+        "checks": check_dicts,
+        "passed": all(c["passed"] for c in check_dicts),
+        "run_id": run_id,
+        "mlflow_run_id": mlflow_run_id,
+        "code_commit": code_commit,
+    }
+    return json.loads(json.dumps(card, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """The card as Markdown (tables for metrics, slices, groups and checks)."""
+    out = [f"# Model card: {card['name']}" + (f" {card['version']}" if card.get("version") else ""), ""]
+    out += [f"**Status:** {'all checks passed' if card['passed'] else 'FAILED checks'}  ", f"**Task:** {card['task']}  "]
+    if card.get("run_id"):
+        out.append(f"**Run:** {card['run_id']}  ")
+    if card.get("code_commit"):
+        out.append(f"**Code commit:** {card['code_commit']}  ")
+    out += ["", "## Intended use", "", card["intended_use"], ""]
+    if card["limitations"]:
+        out += ["## Limitations", ""] + [f"- {item}" for item in card["limitations"]] + [""]
+    if card["data_versions"]:
+        out += ["## Data", "", "| dataset | version |", "|---|---|"] + [f"| {k} | {v} |" for k, v in card["data_versions"].items()] + [""]
+    training = card.get("training") or {}
+    if training:
+        out += ["## Training", ""]
+        for key in ("estimator", "best_params", "search"):
+            if key in training:
+                out.append(f"- **{key}:** `{json.dumps(training[key], default=str)}`")
+        for metric, stats in (training.get("cv") or {}).items():
+            out.append(f"- **CV {metric}:** {stats['mean']:.4f} ± {stats['std']:.4f} over {len(stats.get('folds', []))} folds")
+        out.append("")
+    out += ["## Metrics (test set)", "", "| metric | value |", "|---|---|"]
+    out += [f"| {k} | {_fmt(v)} |" for k, v in card["metrics"].items()] + [""]
+    if card["slices"]:
+        names = sorted({m for metrics in card["slices"].values() for m in metrics})
+        out += ["## Metrics per slice", "", "| slice | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        out += [f"| {s} | " + " | ".join(_fmt(m.get(n)) for n in names) + " |" for s, m in card["slices"].items()] + [""]
+    fairness = card.get("fairness")
+    if fairness:
+        groups = fairness.get("by_group", {})
+        names = sorted({m for g in groups.values() for m in g})
+        out += [f"## Fairness by {fairness.get('sensitive')}", "", "| group | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        out += [f"| {g} | " + " | ".join(_fmt(m.get(n)) for n in names) + " |" for g, m in groups.items()] + [""]
+        for key in ("demographic_parity_difference", "equalized_odds_difference", "max_relative_mae_gap"):
+            if key in fairness:
+                out.append(f"- **{key}:** {_fmt(fairness[key])}")
+        out.append("")
+    out += ["## Checks", "", "| check | result | observed | limit | detail |", "|---|---|---|---|---|"]
+    out += [
+        f"| {c['name']} | {'pass' if c['passed'] else '**FAIL**'} | {_fmt(c.get('observed'))} | {_fmt(c.get('limit'))} | {str(c.get('message', '')).replace('|', '/')} |"
+        for c in card["checks"]
+    ]
+    return "\n".join(out) + "\n"
+
+
+def render_html(card: dict[str, Any]) -> str:
+    """The card as a self-contained HTML page (no external assets)."""
+    from modelway.reporting.html import card_section, page
+
+    return page(f"Model card: {card['name']} {card.get('version') or ''}".strip(), card_section(card))
+
+
+def write_model_card(card: dict[str, Any], directory: Path) -> dict[str, Path]:
+    """Write ``model_card.json``, ``.md`` and ``.html`` into ``directory`` (atomically each).
+
+    Example:
+        >>> import tempfile
+        >>> card = build_model_card(name="m", task="regression", intended_use="x", metrics={}, checks=[])
+        >>> sorted(write_model_card(card, Path(tempfile.mkdtemp())))
+        ['html', 'json', 'md']
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"json": directory / "model_card.json", "md": directory / "model_card.md", "html": directory / "model_card.html"}
+    atomic_write_text(paths["json"], json.dumps(card, indent=2, sort_keys=False))
+    atomic_write_text(paths["md"], render_markdown(card))
+    atomic_write_text(paths["html"], render_html(card))
+    return paths
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same directory and a rename."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same directory, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value)) if isinstance(value, str) and "<" in value else str(value)
