@@ -1,0 +1,81 @@
+"""Render a checker report: ``json`` (one object), ``table`` (Rich, grouped by level), ``junit`` (CI test report).
+
+SARIF lives in :mod:`modelway.policy_check.sarif`.
+
+Example:
+    >>> from modelway.policy_check.report import Report
+    >>> to_json_text(Report(resources=3))
+    '{"resources": 3, "violations": [], "waived": [], "warnings": []}'
+"""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from typing import Any, TextIO
+
+
+def to_json_text(report: Any) -> str:
+    return json.dumps(report.to_json())
+
+
+def print_table(report: Any, stream: TextIO) -> None:
+    """Violations grouped by level (mandatory first), then waived ones, then warnings and a summary."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=stream, width=max(Console(file=stream).width, 150))
+    for level, style in (("mandatory", "bold red"), ("advisory", "yellow")):
+        rows = [f for f in report.violations if f.level == level]
+        if not rows:
+            continue
+        table = Table(title=f"{level} violations ({len(rows)})", title_style=style, title_justify="left",
+                      show_lines=False)
+        for column in ("policy", "resource", "type", "message"):
+            table.add_column(column, overflow="fold")
+        for f in rows:
+            table.add_row(f.policy, f.name, f.resource_type, f.message)
+        console.print(table)
+    if report.waived:
+        table = Table(title=f"waived ({len(report.waived)})", title_justify="left")
+        for column in ("policy", "resource", "reason", "approver", "expires"):
+            table.add_column(column, overflow="fold")
+        for w in report.waived:
+            table.add_row(w.finding.policy, w.finding.name, w.reason, w.approver, w.expires)
+        console.print(table)
+    for warning in report.warnings:
+        console.print(f"[dim]warning: {warning}[/dim]", highlight=False)
+    mandatory = len(report.mandatory)
+    advisory = len(report.violations) - mandatory
+    verdict = "[bold red]FAIL[/bold red]" if mandatory else "[bold green]PASS[/bold green]"
+    console.print(f"{verdict} stack {report.stack or '?'}: {report.resources} resources, {mandatory} mandatory, "
+                  f"{advisory} advisory, {len(report.waived)} waived violations", highlight=False)
+
+
+def to_junit(report: Any) -> str:
+    """One test case per policy: a mandatory violation fails it; advisory ones are listed in system-out."""
+    suite = ET.Element("testsuite", name=f"modelway-policy.{report.stack or 'default'}")
+    failures = 0
+    for policy in report.policies:
+        case = ET.SubElement(suite, "testcase", classname=f"modelway.policy.{policy.concern}", name=policy.name)
+        found = [f for f in report.violations if f.policy == policy.name]
+        mandatory = [f for f in found if f.level == "mandatory"]
+        if mandatory:
+            failures += 1
+            failure = ET.SubElement(case, "failure", type="mandatory",
+                                    message=f"{len(mandatory)} mandatory violation(s) of {policy.name}")
+            failure.text = "\n".join(f"{f.urn}: {f.message}" for f in mandatory) + f"\nFix: {policy.remediation}"
+        advisory = [f for f in found if f.level != "mandatory"]
+        waived = [w for w in report.waived if w.finding.policy == policy.name]
+        lines = [f"advisory: {f.urn}: {f.message}" for f in advisory]
+        lines += [f"waived: {w.finding.urn}: {w.finding.message} ({w.reason}; {w.approver}; expires {w.expires})"
+                  for w in waived]
+        if lines:
+            ET.SubElement(case, "system-out").text = "\n".join(lines)
+    suite.set("tests", str(len(report.policies)))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    if report.warnings:
+        ET.SubElement(suite, "system-err").text = "\n".join(report.warnings)
+    suites = ET.Element("testsuites", tests=str(len(report.policies)), failures=str(failures), errors="0")
+    suites.append(suite)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)

@@ -1,0 +1,85 @@
+"""The checker's findings: violations (by enforcement level), waived violations, warnings; the exit code.
+
+Example:
+    >>> f = Finding("kms-key-rotation", "mandatory", "aws:kms/key:Key", "urn:k", "k", "rotation is off")
+    >>> Report(resources=1, violations=[f]).exit_code
+    1
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation of one policy by one resource (or by the stack)."""
+
+    policy: str
+    level: str
+    resource_type: str
+    urn: str
+    name: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"policy": self.policy, "level": self.level, "resource_type": self.resource_type,
+                "urn": self.urn, "name": self.name, "message": self.message}
+
+
+@dataclass(frozen=True)
+class WaivedFinding:
+    """A violation covered by a valid (unexpired) waiver."""
+
+    finding: Finding
+    reason: str
+    approver: str
+    expires: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.finding.to_json(), "waiver": {"reason": self.reason, "approver": self.approver,
+                                                     "expires": self.expires}}
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """What a report says about each policy that ran (for SARIF rules and JUnit test cases)."""
+
+    name: str
+    description: str
+    level: str
+    severity: str
+    remediation: str
+    mirrors: tuple[str, ...]
+    concern: str
+
+
+@dataclass
+class Report:
+    """Everything one ``modelway policy check`` found."""
+
+    resources: int
+    violations: list[Finding] = field(default_factory=list)
+    waived: list[WaivedFinding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    policies: list[PolicyInfo] = field(default_factory=list)
+    stack: str = ""
+    program: str = ""
+
+    @property
+    def mandatory(self) -> list[Finding]:
+        return [f for f in self.violations if f.level == "mandatory"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 without mandatory violations, 1 with at least one."""
+        return 1 if self.mandatory else 0
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"resources", "violations", "waived", "warnings"}`` (the ``--format json`` document)."""
+        return {
+            "resources": self.resources,
+            "violations": [f.to_json() for f in self.violations],
+            "waived": [w.to_json() for w in self.waived],
+            "warnings": list(self.warnings),
+        }
