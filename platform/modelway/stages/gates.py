@@ -69,9 +69,7 @@ class GateReport:
         """One line: passed, or which checks failed (with affected row counts)."""
         if self.passed:
             return f"{self.gate} passed: {len(self.checks)} checks"
-        names = ", ".join(
-            c.name + (f" ({c.count} rows)" if c.count is not None else "") for c in self.failed
-        )
+        names = ", ".join(c.name + _brief(c) for c in self.failed)
         return f"{self.gate} FAILED: {len(self.failed)} of {len(self.checks)} checks failed: {names}"
 
     def details(self) -> str:
@@ -129,6 +127,15 @@ class GateFailed(Exception):
 
     def __reduce__(self):  # picklable across process boundaries (step processes)
         return (GateFailed, (self.report,))
+
+
+def _brief(check: CheckResult) -> str:
+    """`` (N rows)`` or `` (observed vs limit)`` for the one-line summary."""
+    if check.count:
+        return f" ({check.count} rows)"
+    if isinstance(check.observed, (int, float)) and isinstance(check.limit, (int, float)):
+        return f" ({_fmt(check.observed)}, limit {_fmt(check.limit)})"
+    return ""
 
 
 def _fmt(value: Any) -> str:
