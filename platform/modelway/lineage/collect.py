@@ -29,16 +29,30 @@ def git_info(path: Path) -> dict[str, Any]:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of the key packages installed in this environment."""
-    from importlib import metadata
+    """Versions of the key packages installed in this environment.
 
-    versions = {}
-    for name in KEY_PACKAGES:
+    Read from the ``*.dist-info`` directory names on ``sys.path`` (one directory listing
+    each) instead of parsing every METADATA file: this runs at the start of every run.
+    """
+    wanted = {_normalize(name): name for name in KEY_PACKAGES}
+    versions: dict[str, str] = {}
+    for entry in sys.path:
         try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+            names = os.listdir(entry or ".")
+        except OSError:
             continue
-    return versions
+        for item in names:
+            if not item.endswith(".dist-info"):
+                continue
+            dist, _, version = item[: -len(".dist-info")].partition("-")
+            key = _normalize(dist)
+            if key in wanted and wanted[key] not in versions:
+                versions[wanted[key]] = version
+    return {name: versions[name] for name in KEY_PACKAGES if name in versions}
+
+
+def _normalize(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
 
 
 def file_sha256(path: Path) -> str:
