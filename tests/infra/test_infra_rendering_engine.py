@@ -1,0 +1,135 @@
+"""render_program on arbitrary Pulumi Python programs (what the policy checker relies on)."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from modelway.errors import UserError
+from modelway.rendering import render_program
+from modelway.rendering.policy_documents import policy_document
+
+PROGRAM = '''
+import os
+import pulumi
+import pulumi_aws as aws
+
+cfg = pulumi.Config()
+sizes = cfg.require_object("sizes")
+provider = aws.Provider("tagged", region="eu-central-1", default_tags={"tags": {"owner": "me"}})
+key = aws.kms.Key("key", enable_key_rotation=True, deletion_window_in_days=30,
+                  opts=pulumi.ResourceOptions(provider=provider, protect=True))
+bucket = aws.s3.Bucket("bucket", opts=pulumi.ResourceOptions(provider=provider, retain_on_delete=True))
+doc = aws.iam.get_policy_document_output(statements=[{
+    "sid": "Read", "actions": ["s3:GetObject", "s3:ListBucket"],
+    "resources": [bucket.arn.apply(lambda a: a + "/*")],
+    "principals": [{"type": "AWS", "identifiers": ["arn:aws:iam::123456789012:root"]}],
+    "conditions": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["true"]}],
+}])
+aws.s3.BucketPolicy("policy", bucket=bucket.id, policy=doc.json, opts=pulumi.ResourceOptions(provider=provider))
+pulumi.export("key_arn", key.arn)
+pulumi.export("sizes", sizes)
+pulumi.export("account", aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id)
+pulumi.log.warn("a warning from the program")
+mode = os.environ.get("RENDER_TEST_MODE", "")
+if mode == "raise":
+    raise RuntimeError("boom in the program")
+if mode == "unknown-invoke":
+    pulumi.export("vpc", aws.ec2.get_vpc_output(default=True).id)
+if mode == "apply-error":
+    bucket.arn.apply(lambda arn: int(arn))
+'''
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "__main__.py").write_text(PROGRAM)
+    (tmp_path / "Pulumi.yaml").write_text("name: sample\nruntime:\n  name: python\nmain: src/\n")
+    (tmp_path / "Pulumi.test.yaml").write_text(textwrap.dedent("""\
+        config:
+          sample:sizes:
+            small: 1
+            large: [2, 3]
+        """))
+    return tmp_path
+
+
+def test_renders_resources_outputs_and_warnings(project):
+    result = render_program(project, "test", strict_invokes=True)
+    by_name = {r.name: r for r in result.resources}
+    assert set(by_name) == {"tagged", "key", "bucket", "policy"}
+    key = by_name["key"]
+    assert key.type == "aws:kms/key:Key"
+    assert key.inputs == {"enableKeyRotation": True, "deletionWindowInDays": 30}  # camelCase, ints stay ints
+    assert key.protect and by_name["bucket"].retain_on_delete
+    assert key.urn == "urn:pulumi:test::sample::aws:kms/key:Key::key"
+    assert key.parent == "urn:pulumi:test::sample::pulumi:pulumi:Stack::sample-test"
+    assert key.provider == by_name["tagged"].urn
+    assert json.loads(by_name["tagged"].inputs["defaultTags"]) == {"tags": {"owner": "me"}}
+    assert result.outputs["sizes"] == {"small": 1, "large": [2, 3]}
+    assert result.outputs["key_arn"].startswith("arn:aws:kms:eu-central-1:123456789012:key/")
+    assert result.outputs["account"] == "123456789012"
+    assert result.warnings == ["a warning from the program"]
+    assert result.config["sample:sizes"] == json.dumps({"small": 1, "large": [2, 3]})
+
+
+def test_get_policy_document_returns_the_real_json(project):
+    result = render_program(project, "test", strict_invokes=True)
+    (policy,) = [r for r in result.resources if r.name == "policy"]
+    bucket = policy.inputs["bucket"]
+    assert json.loads(policy.inputs["policy"]) == {"Version": "2012-10-17", "Statement": [{
+        "Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": f"arn:aws:s3:::{bucket}/*", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}
+
+
+def test_program_error_names_file_and_line(project, monkeypatch):
+    monkeypatch.setenv("RENDER_TEST_MODE", "raise")
+    with pytest.raises(UserError) as excinfo:
+        render_program(project, "test", strict_invokes=True)
+    line = PROGRAM.splitlines().index('    raise RuntimeError("boom in the program")') + 1
+    assert str(excinfo.value) == f"src/__main__.py:{line}: RuntimeError: boom in the program"
+
+
+def test_error_inside_apply_names_the_program_line(project, monkeypatch):
+    monkeypatch.setenv("RENDER_TEST_MODE", "apply-error")
+    with pytest.raises(UserError, match=r"^src/__main__\.py:\d+: ValueError: invalid literal for int"):
+        render_program(project, "test", strict_invokes=False)
+
+
+def test_unknown_invoke_fails_in_strict_mode_and_warns_in_checker_mode(project, monkeypatch):
+    monkeypatch.setenv("RENDER_TEST_MODE", "unknown-invoke")
+    with pytest.raises(UserError, match=r"^src/__main__\.py: unknown invoke aws:ec2/getVpc:getVpc"):
+        render_program(project, "test", strict_invokes=True)
+    result = render_program(project, "test", strict_invokes=False)
+    assert any("unknown invoke aws:ec2/getVpc:getVpc" in w for w in result.warnings)
+    assert result.outputs["vpc"] is None
+
+
+def test_missing_project_or_stack_is_a_user_error(tmp_path, project):
+    with pytest.raises(UserError, match="no Pulumi.yaml here"):
+        render_program(tmp_path / "nowhere", "dev", strict_invokes=True)
+    with pytest.raises(UserError, match=r"Pulumi\.prod\.yaml: no such stack config; available stacks: test$"):
+        render_program(project, "prod", strict_invokes=True)
+    (project / "Pulumi.yaml").write_text("name: sample\nruntime: nodejs\n")
+    with pytest.raises(UserError, match="only Python programs can be rendered"):
+        render_program(project, "test", strict_invokes=True)
+
+
+def test_policy_document_merges_principals_conditions_and_overrides():
+    source = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/*"},
+        {"Sid": "B", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::a/*"}]})
+    document = policy_document({
+        "sourcePolicyDocuments": [source],
+        "statements": [{"sid": "B", "effect": "Deny", "actions": ["s3:*"], "resources": ["arn:aws:s3:::a/*"],
+                        "principals": [{"type": "*", "identifiers": ["*"]}],
+                        "conditions": [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]}],
+    })
+    assert document["Statement"][0]["Sid"] == "A"
+    assert document["Statement"][1] == {
+        "Sid": "B", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::a/*", "Principal": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}

@@ -1,0 +1,310 @@
+"""The whole infra program, rendered under strict mocks for dev, staging and prod."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from infra_helpers import (
+    assert_identity_statement_scoped,
+    assert_trust_not_public,
+    children_of,
+    provider_default_tags,
+    statements,
+)
+
+from modelway.contracts import PlatformConfig, StackOutputs
+
+COMPONENTS = {
+    "modelway:storage:EncryptedStorage", "modelway:identity:AccessRoles", "modelway:compute:GpuSpotPool",
+    "modelway:registries:Registries", "modelway:observability:Observability",
+}
+BUCKET = "aws:s3/bucket:Bucket"
+
+
+def config_of(stack) -> PlatformConfig:
+    return PlatformConfig.from_pulumi_values(stack.config, stack=stack.stack)
+
+
+def by_bucket(stack, type_token: str) -> dict[str, dict]:
+    """bucket name -> inputs of the per-bucket resource of ``type_token``."""
+    return {r.inputs["bucket"]: r.inputs for r in stack.of_type(type_token)}
+
+
+def test_every_component_renders(stack):
+    types = {r.type for r in stack.resources}
+    assert COMPONENTS <= types
+    cluster = config_of(stack).kubernetes.cluster_name
+    assert ("modelway:kubernetes:KubernetesTenancy" in types) == (cluster is not None)
+    for component in COMPONENTS:
+        assert children_of(stack, component), f"{component} declared no resources"
+
+
+def test_exported_outputs_are_exactly_the_contract(stack):
+    assert set(stack.outputs) == set(StackOutputs.model_fields)
+    outputs = StackOutputs.model_validate(stack.outputs)
+    assert outputs.environment == stack.stack
+    assert outputs.kms_key_arn.startswith(f"arn:aws:kms:{outputs.region}:{outputs.account_id}:key/")
+    assert outputs.gpu_pool_asg_name == stack.of_type("aws:autoscaling/group:Group")[0].inputs["name"]
+    assert set(outputs.model_package_groups) == set(config_of(stack).registries.model_families)
+
+
+def test_kms_key_rotates_and_policy_has_no_public_principal(stack):
+    (key,) = stack.of_type("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    for statement in statements(key.inputs["policy"]):
+        principal = statement["Principal"]
+        assert principal != "*" and "*" not in json.dumps(principal), statement
+        assert "kms:*" not in json.dumps(statement.get("Action")), statement
+
+
+def test_data_buckets_use_this_stacks_key_and_logs_bucket_uses_sse_s3(stack):
+    key_arn = stack.outputs["kms_key_arn"]
+    encryption = by_bucket(stack, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    buckets = stack.outputs["buckets"]
+    logging_targets = {r.inputs["targetBucket"] for r in stack.of_type("aws:s3/bucketLogging:BucketLogging")}
+    assert logging_targets == {buckets["access_logs"]}
+    for tier, name in buckets.items():
+        (rule,) = encryption[name]["rules"]
+        default = rule["applyServerSideEncryptionByDefault"]
+        if tier == "access_logs":
+            # S3 cannot deliver access logs to an SSE-KMS bucket (catalog exception).
+            assert default == {"sseAlgorithm": "AES256"}
+        else:
+            assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn}
+            assert rule["bucketKeyEnabled"] is True
+
+
+def test_every_bucket_is_private_versioned_logged_and_tiered(stack):
+    names = {r.inputs.get("bucket") for r in stack.of_type(BUCKET)} | set(stack.outputs["buckets"].values())
+    assert len(stack.of_type(BUCKET)) == len(stack.outputs["buckets"]) == 5
+    blocks = by_bucket(stack, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    versioning = by_bucket(stack, "aws:s3/bucketVersioning:BucketVersioning")
+    lifecycle = by_bucket(stack, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    ownership = by_bucket(stack, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    logged = {r.inputs["bucket"] for r in stack.of_type("aws:s3/bucketLogging:BucketLogging")}
+    for name in stack.outputs["buckets"].values():
+        flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        assert all(blocks[name][flag] is True for flag in flags), name
+        assert versioning[name]["versioningConfiguration"]["status"] == "Enabled"
+        assert ownership[name]["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+        (rule,) = lifecycle[name]["rules"]
+        assert rule["status"] == "Enabled"
+        assert [t["storageClass"] for t in rule["transitions"]] == ["STANDARD_IA", "GLACIER_IR"]
+        assert rule["noncurrentVersionExpiration"]["noncurrentDays"] > 0
+        assert rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"] > 0
+    assert logged == set(stack.outputs["buckets"].values()) - {stack.outputs["buckets"]["access_logs"]}
+    assert names
+
+
+def test_bucket_policies_deny_insecure_transport_and_foreign_keys(stack):
+    policies = by_bucket(stack, "aws:s3/bucketPolicy:BucketPolicy")
+    key_arn = stack.outputs["kms_key_arn"]
+    for tier, name in stack.outputs["buckets"].items():
+        document = statements(policies[name]["policy"])
+        tls = [s for s in document if s["Effect"] == "Deny"
+               and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
+        assert tls and tls[0]["Principal"] == "*" and tls[0]["Action"] == "s3:*", (tier, document)
+        assert any(r.endswith("/*") for r in tls[0]["Resource"])
+        for statement in document:
+            assert not (statement["Effect"] == "Allow" and statement.get("Principal") == "*"), statement
+        if tier != "access_logs":
+            conditions = json.dumps([s.get("Condition") for s in document if s["Effect"] == "Deny"])
+            assert "s3:x-amz-server-side-encryption" in conditions and key_arn in conditions
+
+
+def test_gpu_pool_is_spot_above_base_scales_to_zero_with_several_types(stack):
+    cfg = config_of(stack).gpu_pool
+    (group,) = stack.of_type("aws:autoscaling/group:Group")
+    inputs = group.inputs
+    distribution = inputs["mixedInstancesPolicy"]["instancesDistribution"]
+    assert distribution["onDemandBaseCapacity"] == 0
+    assert distribution["onDemandPercentageAboveBaseCapacity"] == 0
+    assert distribution["spotAllocationStrategy"] == "price-capacity-optimized"
+    types = [o["instanceType"] for o in inputs["mixedInstancesPolicy"]["launchTemplate"]["overrides"]]
+    assert len(set(types)) >= 2 and types == cfg.instance_types
+    assert inputs["minSize"] == 0 and inputs["maxSize"] == cfg.max_size
+    assert inputs["capacityRebalance"] is True
+    tags = {t["key"]: t["value"] for t in inputs["tags"]}
+    assert {"owner", "cost-center", "environment"} <= set(tags)
+    if config_of(stack).kubernetes.cluster_name:
+        assert tags["k8s.io/cluster-autoscaler/enabled"] == "true"
+        assert tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == "1"
+
+
+def test_launch_template_requires_imdsv2_encrypts_with_cmk_and_has_no_public_ip(stack):
+    (template,) = stack.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    inputs = template.inputs
+    assert inputs["metadataOptions"]["httpTokens"] == "required"
+    assert inputs["metadataOptions"]["httpPutResponseHopLimit"] <= 2
+    for mapping in inputs["blockDeviceMappings"]:
+        assert mapping["ebs"]["encrypted"] == "true"
+        assert mapping["ebs"]["kmsKeyId"] == stack.outputs["kms_key_arn"]
+    for interface in inputs["networkInterfaces"]:
+        assert interface["associatePublicIpAddress"] == "false"
+    assert inputs["imageId"].startswith("ami-")
+    cluster = config_of(stack).kubernetes.cluster_name
+    if cluster:
+        import base64
+        user_data = base64.b64decode(inputs["userData"]).decode()
+        assert f"name: {cluster}" in user_data and "register-with-taints=nvidia.com/gpu=true:NoSchedule" in user_data
+    else:
+        assert "userData" not in inputs
+
+
+def test_spot_interruptions_are_routed_to_the_alerts_topic(stack):
+    (rule,) = stack.of_type("aws:cloudwatch/eventRule:EventRule")
+    assert "EC2 Spot Instance Interruption Warning" in json.loads(rule.inputs["eventPattern"])["detail-type"]
+    (target,) = stack.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["arn"] == stack.outputs["alerts_topic_arn"]
+
+
+def test_every_iam_statement_is_scoped(stack):
+    role_policies = stack.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert len(role_policies) >= 6
+    for policy in role_policies:
+        for statement in statements(policy.inputs["policy"]):
+            assert_identity_statement_scoped(statement)
+    for attachment in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        assert not attachment.inputs["policyArn"].endswith(("/AdministratorAccess", "/PowerUserAccess"))
+
+
+def test_trust_policies_are_account_scoped_with_mfa_for_people(stack):
+    for role in stack.of_type("aws:iam/role:Role"):
+        assert_trust_not_public(role.inputs["assumeRolePolicy"])
+        (statement,) = statements(role.inputs["assumeRolePolicy"])
+        if "AWS" in statement["Principal"]:
+            assert statement["Condition"]["Bool"]["aws:MultiFactorAuthPresent"] == "true"
+            for principal in statement["Principal"]["AWS"]:
+                assert principal.startswith(f"arn:aws:iam::{stack.outputs['account_id']}:")
+
+
+def test_personas_get_what_their_job_needs_and_no_more(stack):
+    policies = {p.name.rsplit("-policy", 1)[0].split(f"modelway-{stack.stack}-", 1)[1]: statements(p.inputs["policy"])
+                for p in stack.of_type("aws:iam/rolePolicy:RolePolicy") if "mlflow" not in p.name}
+    buckets = stack.outputs["buckets"]
+
+    def actions_on(persona: str, needle: str) -> set[str]:
+        return {a for s in policies[persona] for r in s["Resource"] if needle in r
+                for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+
+    assert "s3:GetObject" in actions_on("data-scientist", buckets["raw_data"])
+    assert "s3:PutObject" in actions_on("data-scientist", f"{buckets['artifacts']}/experiments/")
+    assert not any(a.startswith("sagemaker:Create") for s in policies["data-scientist"] for a in s["Action"])
+    assert actions_on("deployer", buckets["raw_data"]) == set()
+    assert "sagemaker:CreateEndpoint" in actions_on("deployer", ":endpoint/")
+    assert "sagemaker:CreateModelPackage" in actions_on("ml-engineer", ":model-package-group/")
+    assert "ecr:PutImage" in actions_on("ml-engineer", "repository/")
+    writes = {a for s in policies["auditor"] for a in s["Action"]
+              if not a.split(":")[1].startswith(("Get", "List", "Describe", "Filter"))}
+    assert writes == set()
+
+
+def test_every_aws_resource_gets_owner_cost_center_environment_tags(stack):
+    expected = config_of(stack).default_tags
+    aws_resources = [r for r in stack.resources if r.type.startswith("aws:")]
+    assert aws_resources
+    for resource in aws_resources:
+        tags = provider_default_tags(stack, resource)
+        assert {k: tags[k] for k in ("owner", "cost-center", "environment")} == {
+            k: expected[k] for k in ("owner", "cost-center", "environment")}, resource.name
+    assert expected["environment"] == stack.stack
+
+
+def test_registries_are_immutable_scanned_and_encrypted(stack):
+    repositories = stack.of_type("aws:ecr/repository:Repository")
+    assert {r.inputs["name"].rsplit("/", 1)[1] for r in repositories} == set(stack.outputs["ecr_repository_urls"])
+    for repository in repositories:
+        assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repository.inputs["imageScanningConfiguration"]["scanOnPush"] is True
+        (encryption,) = repository.inputs["encryptionConfigurations"]
+        assert encryption == {"encryptionType": "KMS", "kmsKey": stack.outputs["kms_key_arn"]}
+    assert len(stack.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")) == len(repositories)
+    groups = {g.inputs["modelPackageGroupName"] for g in stack.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup")}
+    assert groups == {f"modelway-{stack.stack}-{f}" for f in config_of(stack).registries.model_families}
+    servers = stack.of_type("aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer")
+    assert len(servers) == int(config_of(stack).registries.mlflow_tracking_server)
+    assert (stack.outputs["tracking_server_uri"] is not None) == bool(servers)
+    for server in servers:
+        assert server.inputs["artifactStoreUri"] == f"s3://{stack.outputs['buckets']['artifacts']}/mlflow"
+
+
+def test_observability_encrypts_retains_alarms_and_budgets(stack):
+    cfg = config_of(stack).observability
+    key_arn = stack.outputs["kms_key_arn"]
+    (topic,) = stack.of_type("aws:sns/topic:Topic")
+    assert topic.inputs["kmsMasterKeyId"] == key_arn
+    groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert groups
+    for group in groups:
+        assert group.inputs["kmsKeyId"] == key_arn
+        assert group.inputs["retentionInDays"] == cfg.log_retention_days
+    alarms = stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert {a.inputs["metricName"] for a in alarms} >= {"DriftScore", "Endpoint5xxErrors"}
+    for alarm in alarms:
+        assert alarm.inputs["alarmActions"] == [stack.outputs["alerts_topic_arn"]]
+        assert alarm.inputs["namespace"] == cfg.metrics_namespace
+    (budget,) = stack.of_type("aws:budgets/budget:Budget")
+    thresholds = {(n["threshold"], n["notificationType"]) for n in budget.inputs["notifications"]}
+    assert {(80, "ACTUAL"), (100, "ACTUAL")} <= thresholds
+    for notification in budget.inputs["notifications"]:
+        assert notification["subscriberSnsTopicArns"] == [stack.outputs["alerts_topic_arn"]]
+
+
+def test_kubernetes_tenancy_quotas_and_rbac(stack):
+    cfg = config_of(stack).kubernetes
+    namespaces = stack.of_type("kubernetes:core/v1:Namespace")
+    if cfg.cluster_name is None:
+        assert namespaces == [] and stack.outputs["kubernetes_namespaces"] is None
+        return
+    assert sorted(n.inputs["metadata"]["name"] for n in namespaces) == sorted(cfg.teams)
+    assert stack.outputs["kubernetes_namespaces"] == list(cfg.teams)
+    quotas = {q.inputs["metadata"]["namespace"]: q.inputs["spec"]["hard"]
+              for q in stack.of_type("kubernetes:core/v1:ResourceQuota")}
+    for team in cfg.teams:
+        assert quotas[team]["requests.nvidia.com/gpu"] == str(cfg.quota.gpus)
+        assert {"requests.cpu", "requests.memory"} <= set(quotas[team])
+    limit_ranges = stack.of_type("kubernetes:core/v1:LimitRange")
+    assert len(limit_ranges) == len(cfg.teams)
+    deny = [p for p in stack.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+            if p.inputs["metadata"]["name"] == "default-deny"]
+    assert len(deny) == len(cfg.teams)
+    for policy in deny:
+        assert policy.inputs["spec"]["podSelector"] == {} and "ingress" not in policy.inputs["spec"]
+        assert sorted(policy.inputs["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    roles = stack.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")
+    assert len(roles) == 4 * len(cfg.teams)
+    for role in roles:
+        for rule in role.inputs["rules"]:
+            for field in ("verbs", "resources", "apiGroups"):
+                assert "*" not in rule[field], (role.name, rule)
+            assert not {"bind", "escalate", "impersonate"} & set(rule["verbs"])
+            assert "secrets" not in rule["resources"]
+    for binding in stack.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"):
+        assert binding.inputs["roleRef"]["name"] != "cluster-admin"
+    (priority,) = stack.of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")
+    assert priority.inputs["preemptionPolicy"] == "Never"
+    k8s_resources = [r for r in stack.resources if r.type.startswith("kubernetes:")]
+    providers = {r.provider for r in k8s_resources}
+    assert len(providers) == 1 and "pulumi:providers:kubernetes" in providers.pop()
+
+
+@pytest.mark.parametrize("env, retained", [("dev", False), ("staging", True), ("prod", True)])
+def test_data_and_key_are_retained_where_configured(rendered, env, retained):
+    stack = rendered(env)
+    kept = stack.of_type(BUCKET) + stack.of_type("aws:kms/key:Key")
+    assert len(kept) == 6
+    for resource in kept:
+        assert resource.retain_on_delete is retained and resource.protect is retained, resource.name
+    for bucket in stack.of_type(BUCKET):
+        assert bucket.inputs["forceDestroy"] is (not retained)
+
+
+def test_environments_differ_where_they_should(rendered):
+    dev, prod = config_of(rendered("dev")), config_of(rendered("prod"))
+    assert prod.gpu_pool.max_size > dev.gpu_pool.max_size
+    assert prod.observability.log_retention_days >= 365 > dev.observability.log_retention_days
+    assert rendered("prod").outputs["model_approval_status"] == "PendingManualApproval"
+    assert rendered("dev").outputs["model_approval_status"] == "Approved"
+    (prod_group,) = rendered("prod").of_type("aws:autoscaling/group:Group")
+    (dev_group,) = rendered("dev").of_type("aws:autoscaling/group:Group")
+    assert prod_group.inputs["maxSize"] > dev_group.inputs["maxSize"]
