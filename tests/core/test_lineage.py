@@ -116,3 +116,35 @@ def test_git_lineage_in_a_repository(home: Path, tmp_path: Path) -> None:
     path.write_text(path.read_text() + "\n# edit\n")
     run = cli_json("run", str(path), "--in-process", home=home)
     assert cli_json("runs", "show", run["run_id"], home=home)["lineage"]["git"]["dirty"] is True
+
+
+def test_cache_hits_keep_lineage_and_attachments_of_the_producing_execution(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "credit.csv"
+    data.write_text("1\n2\n")
+    version = add_dataset("credit", data)[0].version
+    path = write_pipeline(tmp_path, """
+        from modelway import load_dataset, pipeline, step, step_context
+
+        @step
+        def read(name: str) -> int:
+            rows = len(load_dataset(name).read_text().splitlines())
+            step_context().attach("profile", {"rows": rows})
+            return rows
+
+        @step
+        def double(rows: int) -> int:
+            return 2 * rows
+
+        @pipeline
+        def in_step(name: str = "credit") -> int:
+            return double(read(name))
+    """)
+    first = cli_json("run", str(path), home=home)
+    second = cli_json("run", str(path), home=home)
+    assert executed(second) == []
+    impacted = cli_json("lineage", "impacted", "--dataset", f"credit@{version}", home=home)
+    assert [r["run_id"] for r in impacted["runs"]] == [first["run_id"], second["run_id"]]
+    show = cli_json("runs", "show", second["run_id"], home=home)
+    assert [(a["step"], a["name"]) for a in show["attachments"]] == [("read", "profile")]
+    steps = {s["name"]: s for s in show["steps"]}
+    assert steps["double"]["inputs"] == {"read": steps["read"]["output_hash"]}

@@ -363,9 +363,9 @@ class _Runner:
             key = self.keys[name] = self._cache_key(name)
             if key and self.use_cache and node.settings.cache:
                 hit = self.store.cache_lookup(key)
-                if hit and self.artifacts.exists(hit[0]):
-                    self.store.step_cached(self.run_id, name, key, hit[0], hit[1])
-                    self.hashes[name] = hit[0]
+                if hit and self.artifacts.exists(hit["hash"]):
+                    self.store.step_cached(self.run_id, name, key, hit, self._inputs(node))
+                    self.hashes[name] = hit["hash"]
                     self.status[name] = "cached"
                     self.cached.add(name)
                     self.durations[name] = 0.0
@@ -373,7 +373,7 @@ class _Runner:
                     continue
             self.attempts[name] += 1
             self.status[name] = "running"
-            self.store.step_started(self.run_id, name, self.attempts[name], key)
+            self.store.step_started(self.run_id, name, self.attempts[name], key, self._inputs(node))
             self.display.update(name, "running", {"attempt": self.attempts[name]})
             self.executor.submit(Task(
                 name=name, node=node, attempt=self.attempts[name],
@@ -381,6 +381,9 @@ class _Runner:
                 run_id=self.run_id, pipeline_name=self.graph.pipeline_name, home=self.home,
                 params=dict(self.graph.params), timeout_s=node.settings.timeout_s, echo=self.echo,
             ))
+
+    def _inputs(self, node: Any) -> dict[str, str]:
+        return {up: self.hashes[up] for up in node.upstream if up in self.hashes}
 
     def _handle(self, task: Task, outcome: Outcome, pending: list[str], retry_at: dict[str, float]) -> bool:
         name = task.name

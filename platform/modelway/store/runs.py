@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Upgrades from an older user_version, applied in order inside the schema transaction.
+MIGRATIONS = {1: ("ALTER TABLE steps ADD COLUMN inputs TEXT",)}
 BUSY_TIMEOUT_S = 60.0
 
 SCHEMA = """
@@ -30,7 +32,7 @@ CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, func TEXT, status TEXT NOT NULL,
   cached INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, started_at REAL, ended_at REAL,
   duration_s REAL, cpu_s REAL, peak_rss_mb REAL, cache_key TEXT, output_hash TEXT, output_kind TEXT,
-  upstream TEXT, settings TEXT, error TEXT, traceback TEXT,
+  upstream TEXT, settings TEXT, error TEXT, traceback TEXT, inputs TEXT,
   PRIMARY KEY (run_id, name));
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, step TEXT, ts REAL NOT NULL,
@@ -88,7 +90,11 @@ class RunStore:
                 if mode.lower() != "wal":
                     raise sqlite3.OperationalError("database is locked (journal mode not switched)")
                 with self.tx() as conn:
-                    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    version = conn.execute("PRAGMA user_version").fetchone()[0]
+                    if version != SCHEMA_VERSION:
+                        for old in range(version, SCHEMA_VERSION) if version else ():  # 0 = new database
+                            for statement in MIGRATIONS.get(old, ()):
+                                conn.execute(statement)
                         for statement in SCHEMA.split(";"):
                             if statement.strip():
                                 conn.execute(statement)
@@ -191,15 +197,19 @@ class RunStore:
             d = dict(r)
             d["upstream"] = json.loads(d["upstream"] or "[]")
             d["settings"] = json.loads(d["settings"] or "{}")
+            d["inputs"] = json.loads(d["inputs"] or "{}")
             d["cached"] = bool(d["cached"])
             out.append(d)
         return out
 
-    def step_started(self, run_id: str, step: str, attempt: int, cache_key: str | None) -> None:
+    def step_started(self, run_id: str, step: str, attempt: int, cache_key: str | None,
+                     inputs: dict[str, str] | None = None) -> None:
+        """Record an attempt's start; ``inputs`` maps upstream step names to the artifact hashes consumed."""
         now = time.time()
         with self.tx() as c:
             c.execute("UPDATE steps SET status='running', attempts=attempts+1, started_at=COALESCE(started_at, ?),"
-                      " cache_key=?, error=NULL, traceback=NULL WHERE run_id=? AND name=?", (now, cache_key, run_id, step))
+                      " cache_key=?, inputs=?, error=NULL, traceback=NULL WHERE run_id=? AND name=?",
+                      (now, cache_key, json.dumps(inputs or {}), run_id, step))
             c.execute("INSERT INTO events (run_id, step, ts, kind, attempt) VALUES (?,?,?,?,?)",
                       (run_id, step, now, "running", attempt))
 
@@ -218,13 +228,24 @@ class RunStore:
             c.execute("INSERT INTO events (run_id, step, ts, kind, attempt) VALUES (?,?,?,?,?)",
                       (run_id, step, now, "succeeded", attempt))
 
-    def step_cached(self, run_id: str, step: str, cache_key: str, output_hash: str, output_kind: str) -> None:
+    def step_cached(self, run_id: str, step: str, cache_key: str, hit: dict[str, Any],
+                    inputs: dict[str, str] | None = None) -> None:
+        """Record a cache hit. The producing execution's dataset usage and attachments are
+        carried over, so lineage and reports of this run stay complete."""
         now = time.time()
         with self.tx() as c:
             c.execute("UPDATE steps SET status='cached', cached=1, started_at=?, ended_at=?, duration_s=0, cache_key=?,"
-                      " output_hash=?, output_kind=? WHERE run_id=? AND name=?",
-                      (now, now, cache_key, output_hash, output_kind, run_id, step))
-            c.execute("INSERT INTO events (run_id, step, ts, kind) VALUES (?,?,?,?)", (run_id, step, now, "cached"))
+                      " output_hash=?, output_kind=?, inputs=? WHERE run_id=? AND name=?",
+                      (now, now, cache_key, hit["hash"], hit["kind"], json.dumps(inputs or {}), run_id, step))
+            if hit.get("run_id") and hit["run_id"] != run_id:
+                c.execute("INSERT OR IGNORE INTO dataset_usage (run_id, step, name, version, ts)"
+                          " SELECT ?, ?, name, version, ? FROM dataset_usage WHERE run_id=? AND step=?",
+                          (run_id, step, now, hit["run_id"], hit["step"]))
+                c.execute("INSERT OR IGNORE INTO attachments (run_id, step, name, hash, kind, created_at)"
+                          " SELECT ?, ?, name, hash, kind, ? FROM attachments WHERE run_id=? AND step=?",
+                          (run_id, step, now, hit["run_id"], hit["step"]))
+            c.execute("INSERT INTO events (run_id, step, ts, kind, message) VALUES (?,?,?,?,?)",
+                      (run_id, step, now, "cached", f"from run {hit.get('run_id')} step {hit.get('step')}"))
 
     def step_failed(self, run_id: str, step: str, *, attempt: int, status: str, error: str, traceback: str | None,
                     duration_s: float | None, cpu_s: float | None = None, peak_rss_mb: float | None = None) -> None:
@@ -253,9 +274,10 @@ class RunStore:
         return [dict(r) for r in self.conn.execute("SELECT * FROM events WHERE run_id=? ORDER BY id", (run_id,))]
 
     # -- cache ----------------------------------------------------------------------------
-    def cache_lookup(self, key: str) -> tuple[str, str] | None:
-        row = self.conn.execute("SELECT hash, kind FROM cache WHERE key=?", (key,)).fetchone()
-        return (row["hash"], row["kind"]) if row else None
+    def cache_lookup(self, key: str) -> dict[str, Any] | None:
+        """The cached output for a cache key: hash, kind, and the run/step that produced it."""
+        row = self.conn.execute("SELECT hash, kind, run_id, step FROM cache WHERE key=?", (key,)).fetchone()
+        return dict(row) if row else None
 
     # -- attachments and checkpoints ----------------------------------------------------
     def add_attachment(self, run_id: str, step: str, name: str, ref: Any) -> None:
