@@ -28,7 +28,7 @@ MANUAL = "PendingManualApproval"
 
 _STEP_REF = re.compile(r"^Steps\.([^.\[]+)")
 _VALIDATE = re.compile(r"validat|data[-_ ]?quality|schema|expectation", re.I)
-_EVALUATE = re.compile(r"evaluat|model[-_ ]?quality|metric|quality[-_ ]?gate", re.I)
+_EVALUATE = re.compile(r"evaluat|model[-_ ]?quality|metric", re.I)
 _FAIRNESS = re.compile(r"fair|bias", re.I)
 _REGISTER = re.compile(r"register", re.I)
 
@@ -86,7 +86,7 @@ class PipelineGraph:
         if check_type.upper() == "DATA_QUALITY" or (kind in ("Processing", "QualityCheck", "Lambda")
                                                     and _VALIDATE.search(name)):
             roles.add("validate")
-        if check_type.upper() == "MODEL_QUALITY" or (kind in ("Processing", "QualityCheck", "Lambda", "Condition")
+        if check_type.upper() == "MODEL_QUALITY" or (kind in ("Processing", "QualityCheck", "Lambda")
                                                      and _EVALUATE.search(name)):
             roles.add("evaluate")
         if kind == "ClarifyCheck" or "BIAS" in check_type.upper() or _FAIRNESS.search(name):

@@ -276,7 +276,7 @@ def check_kms_no_public_principal(resource_type: str, props: Mapping[str, Any], 
             yield f"key policy statement {statement.get('Sid', '?')!s} allows Principal \"*\" without conditions"
 
 
-DATA_BUCKET_PATTERN = r"data|dataset|artifact|model|feature|checkpoint|registry"
+DATA_BUCKET_PATTERN = r"(^|[-_./])(data|datasets?|artifacts?|models?|features?|checkpoints?|registry)([-_./]|$)"
 
 POLICIES = [
     StackRule(

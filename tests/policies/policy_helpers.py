@@ -1,0 +1,74 @@
+"""Helpers for policy tests: evaluate a catalogue policy on props and assert what it reports.
+
+Every helper goes through the real ``pulumi_policy`` argument objects (built by
+``policies.harness``), so the tests run the policies exactly as the Pulumi CLI and the
+offline checker do.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from policies.catalog import by_name
+from policies.core import Outcome, use_stack
+from policies.harness import policy_resource, resource_args, stack_args
+
+Res = tuple  # (type, props) or (type, props, name)
+
+
+def evaluate(policy: str, resource_type: str, props: Mapping[str, Any], *, config: Mapping[str, Any] | None = None,
+             provider_props: Mapping[str, Any] | None = None) -> Outcome:
+    """Run a resource policy on one resource."""
+    rule = by_name(policy)
+    assert rule.kind == "resource", f"{policy} is a stack policy; use evaluate_stack"
+    assert rule.applies_to(resource_type), f"{policy} does not look at {resource_type}"
+    return rule.evaluate(resource_args(resource_type, props, config=config, provider_props=provider_props))
+
+
+def evaluate_stack(policy: str, resources: Iterable[Res], *, config: Mapping[str, Any] | None = None,
+                   stack: str = "test", stack_config: Mapping[str, Any] | None = None) -> Outcome:
+    """Run a stack policy over resources given as ``(type, props[, name])`` tuples."""
+    rule = by_name(policy)
+    assert rule.kind == "stack", f"{policy} is a resource policy; use evaluate"
+    built = []
+    for i, item in enumerate(resources):
+        resource_type, props, *rest = item
+        built.append(policy_resource(resource_type, props, name=rest[0] if rest else f"r{i}"))
+    use_stack(stack, stack_config or {})
+    try:
+        return rule.evaluate(stack_args(built, config=config))
+    finally:
+        use_stack("", {})
+
+
+def _messages(outcome: Outcome) -> list[str]:
+    return [v.message for v in outcome.violations]
+
+
+def assert_violates(policy: str, resource_type: str, props: Mapping[str, Any], *, contains: str = "",
+                    **kwargs: Any) -> list[str]:
+    """The policy reports at least one violation (one containing ``contains``, if given)."""
+    messages = _messages(evaluate(policy, resource_type, props, **kwargs))
+    assert messages, f"{policy} reported nothing for {resource_type} {dict(props)}"
+    assert any(contains in m for m in messages), f"{policy}: no message contains {contains!r}: {messages}"
+    return messages
+
+
+def assert_passes(policy: str, resource_type: str, props: Mapping[str, Any], **kwargs: Any) -> None:
+    """The policy reports neither a violation nor a note (it did check, and it is satisfied)."""
+    outcome = evaluate(policy, resource_type, props, **kwargs)
+    assert not outcome.violations, f"{policy} unexpectedly reported {_messages(outcome)}"
+    assert not outcome.notes, f"{policy} could not evaluate: {[n.message for n in outcome.notes]}"
+
+
+def assert_stack_violates(policy: str, resources: Iterable[Res], *, contains: str = "", **kwargs: Any) -> list[Any]:
+    outcome = evaluate_stack(policy, resources, **kwargs)
+    assert outcome.violations, f"{policy} reported nothing"
+    assert any(contains in v.message for v in outcome.violations), \
+        f"{policy}: no message contains {contains!r}: {_messages(outcome)}"
+    return outcome.violations
+
+
+def assert_stack_passes(policy: str, resources: Iterable[Res], **kwargs: Any) -> None:
+    outcome = evaluate_stack(policy, resources, **kwargs)
+    assert not outcome.violations, f"{policy} unexpectedly reported {_messages(outcome)}"
+    assert not outcome.notes, f"{policy} could not evaluate: {[n.message for n in outcome.notes]}"

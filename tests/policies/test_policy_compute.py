@@ -1,0 +1,124 @@
+"""Compute rules: launch templates, instances, EBS, GPU pools (stack view), EKS clusters."""
+from __future__ import annotations
+
+import base64
+
+from policy_helpers import (
+    assert_passes,
+    assert_stack_passes,
+    assert_stack_violates,
+    assert_violates,
+    evaluate,
+)
+
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+ASG = "aws:autoscaling/group:Group"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+EKS = "aws:eks/cluster:Cluster"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1111"
+
+
+def test_imdsv2_required():
+    assert_passes("ec2-imdsv2-required", LT, {"metadataOptions": {"httpTokens": "required"}})
+    assert_violates("ec2-imdsv2-required", LT, {"metadataOptions": {"httpTokens": "optional"}}, contains="optional")
+    assert_violates("ec2-imdsv2-required", INSTANCE, {}, contains="unset")
+
+
+def test_imds_hop_limit():
+    assert_passes("ec2-imds-hop-limit", LT, {"metadataOptions": {"httpPutResponseHopLimit": 2}})
+    assert_violates("ec2-imds-hop-limit", LT, {"metadataOptions": {"httpPutResponseHopLimit": 3}}, contains="3")
+    assert_violates("ec2-imds-hop-limit", LT, {"metadataOptions": {"httpPutResponseHopLimit": 2}},
+                    config={"maxHopLimit": 1})
+
+
+def test_ebs_encrypted_every_device_with_cmk():
+    good = {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "kmsKeyId": KEY}},
+                                    {"deviceName": "/dev/xvdb", "ebs": {"encrypted": "true", "kmsKeyId": KEY}}]}
+    assert_passes("ec2-ebs-encrypted", LT, good)
+    second_plain = {"blockDeviceMappings": [good["blockDeviceMappings"][0],
+                                            {"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 100}}]}
+    assert_violates("ec2-ebs-encrypted", LT, second_plain, contains="/dev/xvdb")
+    no_cmk = {"rootBlockDevice": {"encrypted": True}}
+    assert_violates("ec2-ebs-encrypted", INSTANCE, no_cmk, contains="AWS-managed")
+    assert_passes("ec2-ebs-encrypted", INSTANCE, no_cmk, config={"requireCmk": False})
+    assert_violates("ec2-ebs-encrypted", LT, {}, contains="no block device")
+
+
+def test_no_public_ip():
+    assert_passes("ec2-no-public-ip", LT, {"networkInterfaces": [{"associatePublicIpAddress": "false"}]})
+    assert_violates("ec2-no-public-ip", LT, {"networkInterfaces": [{"deviceIndex": 0},
+                                                                   {"associatePublicIpAddress": "true"}]},
+                    contains="network interface 2")
+    assert_violates("ec2-no-public-ip", INSTANCE, {"associatePublicIpAddress": True})
+
+
+def test_no_secrets_in_user_data_base64_and_plain():
+    clean = base64.b64encode(b"#!/bin/bash\n/etc/eks/bootstrap.sh ml\n").decode()
+    assert_passes("ec2-no-secrets-in-user-data", LT, {"userData": clean})
+    leaked = base64.b64encode(b"export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n").decode()
+    assert_violates("ec2-no-secrets-in-user-data", LT, {"userData": leaked}, contains="access key")
+    assert_violates("ec2-no-secrets-in-user-data", INSTANCE,
+                    {"userData": "-----BEGIN RSA PRIVATE KEY-----\nMIIE..."}, contains="private key")
+
+
+def gpu_template(**extra) -> tuple:
+    return (LT, {"name": "gpu-lt", "instanceType": "g5.xlarge", **extra}, "gpu-lt")
+
+
+def mixed_asg(on_demand_above_base: int = 0, min_size: int = 0) -> tuple:
+    return (ASG, {"minSize": min_size, "maxSize": 4, "mixedInstancesPolicy": {
+        "instancesDistribution": {"onDemandBaseCapacity": 0,
+                                  "onDemandPercentageAboveBaseCapacity": on_demand_above_base,
+                                  "spotAllocationStrategy": "price-capacity-optimized"},
+        "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": "lt-0abc", "version": "$Latest"},
+                           "overrides": [{"instanceType": "g5.xlarge"}, {"instanceType": "g6.xlarge"}]}}}, "gpu")
+
+
+def test_gpu_pool_spot():
+    assert_stack_passes("gpu-pool-spot", [gpu_template(), mixed_asg(0)])
+    assert_stack_violates("gpu-pool-spot", [gpu_template(), mixed_asg(100)], contains="on-demand")
+    # instance type only on the launch template: the stack view follows the reference
+    plain = (ASG, {"minSize": 0, "launchTemplate": {"name": "gpu-lt"}}, "gpu")
+    assert_stack_violates("gpu-pool-spot", [gpu_template(), plain], contains="g5.xlarge")
+    spot_lt = gpu_template(instanceMarketOptions={"marketType": "spot"})
+    assert_stack_passes("gpu-pool-spot", [spot_lt, plain])
+    # CPU pools are not this rule's business
+    assert_stack_passes("gpu-pool-spot", [(LT, {"name": "cpu", "instanceType": "m6i.large"}, "cpu"),
+                                          (ASG, {"minSize": 1, "launchTemplate": {"name": "cpu"}}, "cpu-asg")])
+
+
+def test_gpu_pool_scale_to_zero():
+    assert_stack_passes("gpu-pool-scale-to-zero", [gpu_template(), mixed_asg(min_size=0)])
+    assert_stack_violates("gpu-pool-scale-to-zero", [gpu_template(), mixed_asg(min_size=2)], contains="minSize 2")
+    assert_stack_violates("gpu-pool-scale-to-zero", [(NODE_GROUP, {"instanceTypes": ["p4d.24xlarge"],
+                                                                   "capacityType": "SPOT",
+                                                                   "scalingConfig": {"minSize": 1}}, "ng")])
+
+
+def test_eks_secrets_encryption():
+    assert_passes("eks-secrets-encryption", EKS,
+                  {"encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": KEY}}})
+    assert_passes("eks-secrets-encryption", EKS,  # older providers: a one-element list
+                  {"encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": KEY}}]})
+    assert_violates("eks-secrets-encryption", EKS, {}, contains="secrets")
+
+
+def test_eks_public_endpoint():
+    assert_passes("eks-no-open-public-endpoint", EKS, {"vpcConfig": {"endpointPublicAccess": False}})
+    assert_passes("eks-no-open-public-endpoint", EKS, {"vpcConfig": {"publicAccessCidrs": ["203.0.113.0/24"]}})
+    assert_violates("eks-no-open-public-endpoint", EKS, {"vpcConfig": {"subnetIds": ["subnet-1"]}})
+    assert_violates("eks-no-open-public-endpoint", EKS,
+                    {"vpcConfig": {"publicAccessCidrs": ["203.0.113.0/24", "0.0.0.0/0"]}})
+
+
+def test_eks_control_plane_logging():
+    assert_passes("eks-control-plane-logging", EKS,
+                  {"enabledClusterLogTypes": ["api", "audit", "authenticator", "scheduler"]})
+    assert_violates("eks-control-plane-logging", EKS, {"enabledClusterLogTypes": ["api"]},
+                    contains="audit, authenticator")
+
+
+def test_unknown_metadata_options_is_a_note():
+    outcome = evaluate("ec2-imdsv2-required", LT, {"metadataOptions": "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"})
+    assert outcome.notes and not outcome.violations

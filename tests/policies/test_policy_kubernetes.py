@@ -1,0 +1,129 @@
+"""Kubernetes rules: RBAC on every rule (a wildcard in the SECOND rule), pod security on every container."""
+from __future__ import annotations
+
+import pytest
+from policy_helpers import (
+    assert_passes,
+    assert_stack_passes,
+    assert_stack_violates,
+    assert_violates,
+)
+
+RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
+ROLE, CLUSTER_ROLE = f"{RBAC}:Role", f"{RBAC}:ClusterRole"
+BINDING, CLUSTER_BINDING = f"{RBAC}:RoleBinding", f"{RBAC}:ClusterRoleBinding"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
+CRONJOB = "kubernetes:batch/v1:CronJob"
+POD = "kubernetes:core/v1:Pod"
+QUOTA = "kubernetes:core/v1:ResourceQuota"
+
+READ_PODS = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
+RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+
+
+def container(name: str = "app", **extra) -> dict:
+    return {"name": name, "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/serving:1.4.2",
+            "resources": RESOURCES, "securityContext": {"allowPrivilegeEscalation": False}, **extra}
+
+
+def deployment(*containers: dict, pod_security: dict | None = None, volumes: list | None = None) -> dict:
+    spec = {"containers": list(containers), "securityContext": pod_security or {"runAsNonRoot": True}}
+    if volumes:
+        spec["volumes"] = volumes
+    return {"metadata": {"namespace": "ml"}, "spec": {"template": {"spec": spec}}}
+
+
+@pytest.mark.parametrize("kind", [ROLE, CLUSTER_ROLE])
+def test_rbac_wildcard_in_second_rule_is_found(kind):
+    second = {"apiGroups": ["batch"], "resources": ["*"], "verbs": ["get"]}
+    messages = assert_violates("k8s-rbac-no-wildcards", kind, {"rules": [READ_PODS, second]}, contains="rule 2")
+    assert messages == ['rule 2 has "*" in resources']
+
+
+def test_rbac_no_wildcards_passes_and_flags_verbs_and_api_groups():
+    assert_passes("k8s-rbac-no-wildcards", ROLE, {"rules": [READ_PODS, {**READ_PODS, "apiGroups": ["batch"]}]})
+    messages = assert_violates("k8s-rbac-no-wildcards", ROLE,
+                               {"rules": [READ_PODS, {"apiGroups": ["*"], "resources": ["jobs"], "verbs": ["*"]}]})
+    assert set(messages) == {'rule 2 has "*" in verbs', 'rule 2 has "*" in apiGroups'}
+
+
+def test_rbac_escalation_verbs_and_secret_reads():
+    assert_passes("k8s-rbac-no-escalation-verbs", ROLE,
+                  {"rules": [READ_PODS, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
+                                         "resourceNames": ["model-registry-token"]}]})
+    assert_violates("k8s-rbac-no-escalation-verbs", CLUSTER_ROLE,
+                    {"rules": [READ_PODS, {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"],
+                                           "verbs": ["bind", "escalate"]}]}, contains="rule 2 grants bind, escalate")
+    assert_violates("k8s-rbac-no-escalation-verbs", ROLE,
+                    {"rules": [READ_PODS, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]},
+                    contains="read all secrets")
+
+
+def test_cluster_admin_binding():
+    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}
+    assert_passes("k8s-no-cluster-admin-binding", CLUSTER_BINDING,
+                  {"roleRef": ref, "subjects": [{"kind": "Group", "name": "system:masters"}]})
+    assert_passes("k8s-no-cluster-admin-binding", BINDING,
+                  {"roleRef": {**ref, "name": "view"}, "subjects": [{"kind": "Group", "name": "data-scientists"}]})
+    assert_violates("k8s-no-cluster-admin-binding", CLUSTER_BINDING,
+                    {"roleRef": ref, "subjects": [{"kind": "Group", "name": "system:masters"},
+                                                  {"kind": "User", "name": "alice"}]}, contains="alice")
+
+
+def test_no_privileged_checks_every_container_including_init():
+    assert_passes("k8s-no-privileged", DEPLOYMENT, deployment(container(), container("sidecar")))
+    sidecar = container("sidecar", securityContext={"privileged": True})
+    assert_violates("k8s-no-privileged", DEPLOYMENT, deployment(container(), sidecar), contains="sidecar")
+    job = {"spec": {"template": {"spec": {"initContainers": [container("init", securityContext={
+        "allowPrivilegeEscalation": True})], "containers": [container()]}}}}
+    assert_violates("k8s-no-privileged", JOB, job, contains="init")
+
+
+def test_run_as_non_root_pod_level_or_container_override():
+    assert_passes("k8s-run-as-non-root", DEPLOYMENT, deployment(container(), container("b")))
+    override = container("b", securityContext={"runAsNonRoot": False})
+    assert_violates("k8s-run-as-non-root", DEPLOYMENT, deployment(container(), override), contains="container b")
+    assert_violates("k8s-run-as-non-root", POD, {"spec": {"containers": [container()]}})
+
+
+def test_resource_limits():
+    assert_passes("k8s-resource-limits", DEPLOYMENT, deployment(container()))
+    missing = container("b", resources={"requests": {"cpu": "1"}})
+    assert_violates("k8s-resource-limits", DEPLOYMENT, deployment(container(), missing),
+                    contains="requests.memory")
+
+
+@pytest.mark.parametrize("image, ok", [("repo/serving:1.4.2", True), ("repo/serving@sha256:abc", True),
+                                       ("localhost:5000/serving:2", True), ("repo/serving:latest", False),
+                                       ("repo/serving", False), ("localhost:5000/serving", False)])
+def test_no_latest_tag(image, ok):
+    props = deployment(container(), container("b", image=image))
+    if ok:
+        assert_passes("k8s-no-latest-tag", DEPLOYMENT, props)
+    else:
+        assert_violates("k8s-no-latest-tag", DEPLOYMENT, props, contains="container b")
+
+
+def test_no_host_path_cronjob():
+    def cronjob(volumes):
+        return {"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [container()],
+                                                                        "volumes": volumes}}}}}}
+    assert_passes("k8s-no-host-path", CRONJOB, cronjob([{"name": "scratch", "emptyDir": {}}]))
+    assert_violates("k8s-no-host-path", CRONJOB, cronjob([{"name": "scratch", "emptyDir": {}},
+                                                          {"name": "docker", "hostPath": {"path": "/var/run"}}]),
+                    contains="docker")
+
+
+def gpu_job(namespace: str) -> tuple:
+    trainer = container("trainer", resources={"limits": {"nvidia.com/gpu": 1, "cpu": "4", "memory": "16Gi"}})
+    return (JOB, {"metadata": {"namespace": namespace}, "spec": {"template": {"spec": {"containers": [trainer]}}}},
+            f"train-{namespace}")
+
+
+def test_gpu_quota_stack_view():
+    quota = (QUOTA, {"metadata": {"namespace": "ml"}, "spec": {"hard": {"requests.nvidia.com/gpu": "4"}}}, "q")
+    assert_stack_passes("k8s-gpu-quota", [quota, gpu_job("ml"), (DEPLOYMENT, deployment(container()), "cpu")])
+    violations = assert_stack_violates("k8s-gpu-quota", [quota, gpu_job("ml"), gpu_job("research")],
+                                       contains='"research"')
+    assert len(violations) == 1 and violations[0].urn.endswith("train-research")

@@ -1,0 +1,99 @@
+"""ML governance (stack) rules over SageMaker pipeline definitions, model package groups and stack config."""
+from __future__ import annotations
+
+import json
+
+from policy_helpers import assert_stack_passes, assert_stack_violates, evaluate_stack
+
+PIPELINE = "aws:sagemaker/pipeline:Pipeline"
+GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
+
+
+def definition(*, validate: bool = True, evaluate: bool = True, fairness: bool = True,
+               approval: object = "PendingManualApproval", group: str = "modelway-prod-credit-risk") -> str:
+    steps = []
+    if validate:
+        steps.append({"Name": "ValidateData", "Type": "Processing", "Arguments": {}})
+    steps.append({"Name": "Train", "Type": "Training", "DependsOn": ["ValidateData"] if validate else [],
+                  "Arguments": {}})
+    gate_inputs = []
+    if evaluate:
+        steps.append({"Name": "EvaluateModel", "Type": "Processing",
+                      "Arguments": {"ProcessingInputs": [{"S3Input": {"S3Uri": {
+                          "Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}}}]}})
+        gate_inputs.append({"Get": "Steps.EvaluateModel.ProcessingOutputConfig.Outputs['metrics'].S3Output.S3Uri"})
+    if fairness:
+        steps.append({"Name": "CheckBias", "Type": "ClarifyCheck", "DependsOn": ["Train"],
+                      "Arguments": {"CheckType": "MODEL_BIAS"}})
+    register = {"Name": "RegisterModel", "Type": "RegisterModel",
+                "Arguments": {"ModelPackageGroupName": group, "ModelApprovalStatus": approval}}
+    steps.append({"Name": "QualityGate", "Type": "Condition",
+                  "DependsOn": ["CheckBias"] if fairness else [],
+                  "Arguments": {"Conditions": [{"Type": "GreaterThanOrEqualTo",
+                                                "LeftValue": gate_inputs[0] if gate_inputs else 0.0,
+                                                "RightValue": 0.8}],
+                                "IfSteps": [register], "ElseSteps": []}})
+    return json.dumps({"Version": "2020-12-01", "Parameters": [{"Name": "ApprovalStatus", "Type": "String",
+                                                               "DefaultValue": "PendingManualApproval"}],
+                       "Steps": steps})
+
+
+def group(name: str = "modelway-prod-credit-risk") -> tuple:
+    return (GROUP, {"modelPackageGroupName": name}, name)
+
+
+def test_quality_gate_passes_with_validation_evaluation_and_fairness():
+    assert_stack_passes("pipeline-has-quality-gate", [(PIPELINE, {"pipelineDefinition": definition()}, "p")])
+
+
+def test_quality_gate_fails_without_validation_before_training():
+    assert_stack_violates("pipeline-has-quality-gate",
+                          [(PIPELINE, {"pipelineDefinition": definition(validate=False)}, "p")],
+                          contains='training step "Train"')
+
+
+def test_quality_gate_fails_without_fairness_before_registration_nested_in_condition():
+    violations = assert_stack_violates("pipeline-has-quality-gate",
+                                       [(PIPELINE, {"pipelineDefinition": definition(fairness=False)}, "p")],
+                                       contains="no fairness check")
+    assert "quality evaluation" not in violations[0].message  # evaluation reached through the condition
+    assert_stack_violates("pipeline-has-quality-gate",
+                          [(PIPELINE, {"pipelineDefinition": definition(evaluate=False)}, "p")],
+                          contains="no quality evaluation")
+
+
+def test_quality_gate_definition_in_s3_is_a_note():
+    outcome = evaluate_stack("pipeline-has-quality-gate",
+                             [(PIPELINE, {"pipelineDefinitionS3Location": {"bucket": "b", "objectKey": "k"}}, "p")])
+    assert outcome.notes and not outcome.violations
+
+
+def test_model_registry_per_model_from_stack_config():
+    config = {"modelway:registries": json.dumps({"model_families": ["credit-risk", "churn"]})}
+    assert_stack_passes("model-registry-per-model", [group(), group("modelway-prod-churn")], stack_config=config)
+    violations = assert_stack_violates("model-registry-per-model", [group()], stack_config=config,
+                                       contains='"churn"')
+    assert len(violations) == 1
+
+
+def test_model_registry_pipeline_registers_into_existing_group():
+    pipeline = (PIPELINE, {"pipelineDefinition": definition(group="modelway-prod-fraud")}, "p")
+    assert_stack_violates("model-registry-per-model", [group(), pipeline], contains="modelway-prod-fraud")
+    assert_stack_passes("model-registry-per-model",
+                        [group(), (PIPELINE, {"pipelineDefinition": definition()}, "p")])
+
+
+def test_prod_requires_manual_approval_in_prod_only():
+    approved = {"modelway:registries": json.dumps({"model_approval_status": "Approved"})}
+    assert_stack_violates("prod-requires-manual-approval", [group()], stack="prod", stack_config=approved,
+                          contains="PendingManualApproval")
+    assert_stack_passes("prod-requires-manual-approval", [group()], stack="dev", stack_config=approved)
+    manual = {"modelway:registries": json.dumps({"model_approval_status": "PendingManualApproval"})}
+    assert_stack_passes("prod-requires-manual-approval", [group()], stack="prod", stack_config=manual)
+
+
+def test_prod_requires_manual_approval_on_register_steps_resolving_parameters():
+    ok = (PIPELINE, {"pipelineDefinition": definition(approval={"Get": "Parameters.ApprovalStatus"})}, "p")
+    assert_stack_passes("prod-requires-manual-approval", [ok], stack="prod")
+    bad = (PIPELINE, {"pipelineDefinition": definition(approval="Approved")}, "p")
+    assert_stack_violates("prod-requires-manual-approval", [bad], stack="prod", contains='"RegisterModel"')

@@ -1,0 +1,44 @@
+"""Tagging and cost rules: required tags (provider default tags count), budgets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from policy_helpers import assert_passes, assert_stack_passes, assert_stack_violates, assert_violates
+
+from policies import taggable
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUDGET = "aws:budgets/budget:Budget"
+TAGS = {"owner": "ml-platform", "cost-center": "ml", "environment": "prod"}
+
+
+def test_required_tags_on_resource_or_from_provider_default_tags():
+    assert_passes("required-tags", BUCKET, {"tags": TAGS})
+    assert_passes("required-tags", BUCKET, {"tags": {"Name": "x"}}, provider_props={"defaultTags": {"tags": TAGS}})
+    # the engine hands provider config over as JSON strings
+    assert_passes("required-tags", BUCKET, {}, provider_props={"defaultTags": json.dumps({"tags": TAGS})})
+    assert_violates("required-tags", BUCKET, {"tags": {"owner": "x"}}, contains="cost-center, environment")
+    assert_violates("required-tags", BUCKET, {"tags": TAGS}, config={"requiredTags": ["owner", "data-class"]},
+                    contains="data-class")
+
+
+def test_required_tags_only_on_taggable_types():
+    assert "aws:iam/rolePolicy:RolePolicy" not in taggable.TAGGABLE_TYPES
+    assert "aws:sagemaker/modelPackageGroup:ModelPackageGroup" in taggable.TAGGABLE_TYPES
+
+
+def test_taggable_list_matches_installed_pulumi_aws():
+    import importlib.util
+
+    package = Path(importlib.util.find_spec("pulumi_aws").origin).parent
+    assert taggable.scan_pulumi_aws(package) == set(taggable.TAGGABLE_TYPES), \
+        "policies/aws_taggable_types.txt is stale: run `python -m policies.taggable > policies/aws_taggable_types.txt`"
+
+
+def test_budget_exists_with_notifications():
+    notified = {"budgetType": "COST", "notifications": [{"comparisonOperator": "GREATER_THAN", "threshold": 80,
+                                                         "subscriberEmailAddresses": ["ml@example.com"]}]}
+    assert_stack_passes("budget-exists", [(BUDGET, notified, "budget")])
+    assert_stack_violates("budget-exists", [(BUCKET, {}, "b")], contains="no aws.budgets.Budget")
+    assert_stack_violates("budget-exists", [(BUDGET, {"budgetType": "COST"}, "budget")], contains="notifies")
