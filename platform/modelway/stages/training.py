@@ -238,9 +238,11 @@ def _fit_final(estimator: Any, X: Any, y: Any, spec: SearchSpec, checkpoint: Che
     budget_param = next((p for p in ("max_iter", "n_estimators") if p in params), None)
     if checkpoint is None:
         return estimator.fit(X, y), 0
-    if "warm_start" in params and budget_param:
+    # warm_start adds trees/iterations only for ensembles; for SGD/MLP it restarts max_iter epochs
+    additive = budget_param == "n_estimators" or type(learner).__name__.startswith("HistGradientBoosting")
+    if "warm_start" in params and budget_param and additive:
         return _fit_warm_start(estimator, X, y, spec, checkpoint, state, prefix, budget_param, int(params[budget_param]))
-    if hasattr(learner, "partial_fit") and budget_param and prefix == "" and "warm_start" not in params:
+    if hasattr(learner, "partial_fit") and budget_param and prefix == "":
         return _fit_partial(estimator, X, y, checkpoint, state, budget_param, int(params[budget_param]))
     return estimator.fit(X, y), 0
 
