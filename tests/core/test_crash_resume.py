@@ -147,3 +147,39 @@ def test_json_document_shape(home: Path, tmp_path: Path) -> None:
     assert set(doc) >= {"run_id", "status", "steps", "outputs"}
     assert set(doc["steps"][0]) >= {"name", "status", "cached", "attempts", "duration_s"}
     assert doc["steps"][0]["attempts"] == 1 and doc["steps"][0]["duration_s"] >= 0.25
+
+
+def test_resume_continues_a_killed_step_from_its_checkpoint(home: Path, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    path = write_pipeline(tmp_path, f"""
+        import time
+        from pathlib import Path
+        from modelway import pipeline, step, step_context
+
+        MARKS = Path({str(marks)!r})
+
+        @step
+        def train(epochs: int) -> int:
+            ctx = step_context()
+            start = ctx.load_checkpoint() or 0
+            (MARKS / f"resumed-from-{{start}}").write_text("")
+            total = 0
+            for epoch in range(start, epochs):
+                time.sleep(0.1)
+                ctx.save_checkpoint(epoch + 1)
+                (MARKS / f"epoch-{{epoch + 1}}").write_text("")
+            return epochs
+
+        @pipeline
+        def long(epochs: int = 12) -> int:
+            return train(epochs)
+    """)
+    proc = _start(path, home)
+    _wait_for(marks / "epoch-4")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    resumed = cli_json("resume", _run_id(home), home=home)
+    assert resumed["outputs"] == {"result": 12}
+    starts = sorted(int(p.name.rsplit("-", 1)[1]) for p in marks.glob("resumed-from-*"))
+    assert starts[0] == 0 and starts[1] >= 4  # the second execution continued, not restarted

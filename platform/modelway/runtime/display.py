@@ -12,6 +12,9 @@ SYMBOL = {"succeeded": "ok", "cached": "cached", "failed": "FAILED", "retrying":
 class NullDisplay:
     """Shows nothing (``--json`` and library use)."""
 
+    refresh_s: float | None = None  # how often the runner should call tick() while steps run
+
+    def tick(self) -> None: ...
     def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None: ...
     def update(self, step: str, status: str, info: dict[str, Any] | None = None) -> None: ...
     def finish(self, status: str, error: str | None = None) -> None: ...
@@ -51,6 +54,8 @@ class PlainDisplay(NullDisplay):
 class RichDisplay(NullDisplay):
     """Live table of step states and durations; refreshed from the main thread only (fork-safe)."""
 
+    refresh_s = 0.25
+
     STYLE = {"succeeded": "green", "cached": "cyan", "failed": "bold red", "retrying": "yellow",
              "running": "bold blue", "cancelled": "magenta", "skipped": "dim", "pending": "dim", "reused": "cyan"}
 
@@ -68,8 +73,8 @@ class RichDisplay(NullDisplay):
         from rich.table import Table
 
         table = Table(title=self.title, title_justify="left", expand=False)
-        for col in ("step", "status", "attempt", "duration"):
-            table.add_column(col)
+        for col in ("step", "status", "attempt", "duration", "note"):
+            table.add_column(col, overflow="fold" if col == "note" else "ellipsis")
         now = time.monotonic()
         for name, row in self.rows.items():
             status = row["status"]
@@ -79,7 +84,9 @@ class RichDisplay(NullDisplay):
                 dur = f"{row['duration_s']:.2f}s"
             else:
                 dur = ""
-            table.add_row(name, f"[{self.STYLE.get(status, '')}]{status}[/]", str(row.get("attempt", "")), dur)
+            note = row.get("error") or ""
+            table.add_row(name, f"[{self.STYLE.get(status, '')}]{status}[/]", str(row.get("attempt", "")), dur,
+                          note[:120], style="dim" if status in ("pending", "skipped") else None)
         return table
 
     def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None:
@@ -88,8 +95,14 @@ class RichDisplay(NullDisplay):
         self.live.start()
         self.live.update(self._render(), refresh=True)
 
+    def tick(self) -> None:
+        if any(row["status"] == "running" for row in self.rows.values()):
+            self.live.update(self._render(), refresh=True)
+
     def update(self, step: str, status: str, info: dict[str, Any] | None = None) -> None:
         row = self.rows.setdefault(step, {})
+        if status == "running":
+            row.pop("error", None)
         row.update(info or {})
         if status == "running":
             row["since"] = time.monotonic()

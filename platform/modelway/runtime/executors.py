@@ -127,7 +127,11 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
+    from modelway.runtime.errors import StepFailed
+
     text = str(exc).strip().splitlines()
+    if isinstance(exc, StepFailed) and text:
+        return text[0]  # a deliberate failure message needs no exception class
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 

@@ -317,8 +317,11 @@ class _Runner:
                     waits = [t for n, t in retry_at.items() if n in pending]
                     if waits:
                         timeout = max(0.0, min(waits) - time.monotonic())
+                    if self.display.refresh_s is not None:  # keep running durations ticking
+                        timeout = self.display.refresh_s if timeout is None else min(timeout, self.display.refresh_s)
                     with guard.interruptible():
                         finished = self.executor.wait(timeout)
+                    self.display.tick()
                     for task, outcome in finished:
                         if not self._handle(task, outcome, pending, retry_at):
                             failed = failed or task.name
@@ -339,6 +342,8 @@ class _Runner:
             status, error = "failed", f"step {failed!r} failed: {self.errors.get(failed)}"
         else:
             status, error = "succeeded", None
+        if cancelled or failed is not None:
+            self.artifacts.clean_stale_tmp()  # temp dirs of step processes that were killed
         outputs = self._render_outputs() if status == "succeeded" else {}
         self.store.finish_run(self.run_id, status, error, outputs)
         self.display.finish(status, error)

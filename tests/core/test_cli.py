@@ -1,0 +1,94 @@
+"""CLI behaviour around loading pipeline files, and the Python entry points."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from core_helpers import cli, cli_json, write_pipeline
+
+from modelway import pipeline, step
+from modelway.runtime.errors import StepFailed
+
+TWO = """
+from modelway import pipeline, step
+
+@step
+def one() -> int:
+    return 1
+
+@pipeline
+def first() -> int:
+    return one()
+
+@pipeline(name="second_name")
+def second() -> int:
+    return one()
+"""
+
+
+def test_choosing_among_several_pipelines(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, TWO)
+    proc = cli("run", str(path), home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {path} defines several pipelines (first, second_name); choose one with --pipeline NAME"
+    assert cli_json("run", str(path), "--pipeline", "second_name", home=home)["outputs"] == {"result": 1}
+    proc = cli("run", str(path), "-p", "third", home=home)
+    assert proc.returncode == 2 and "no pipeline named 'third' (pipelines: first, second_name)" in proc.stderr
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("x = 1\n", "defines no @pipeline function"),
+    ("def broken(:\n", ":1: syntax error"),
+    ("import not_a_module_anywhere\n", "importing the pipeline file raised ModuleNotFoundError"),
+    ("from modelway import step\n@step(gpus='many')\ndef f() -> int:\n    return 1\n",
+     "step 'f': setting 'gpus': Input should be a valid integer"),
+])
+def test_loading_errors_are_one_line_exit_2(home: Path, tmp_path: Path, source: str, message: str) -> None:
+    path = write_pipeline(tmp_path, source)
+    proc = cli("run", str(path), home=home)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_file_and_bad_param(home: Path, tmp_path: Path) -> None:
+    proc = cli("run", str(tmp_path / "nope.py"), home=home)
+    assert proc.returncode == 2 and f"pipeline file {tmp_path / 'nope.py'} does not exist" in proc.stderr
+    path = write_pipeline(tmp_path, TWO)
+    proc = cli("run", str(path), "-p", "first", "--param", "x=1", home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: pipeline 'first': unknown parameter 'x' (parameters: none)"
+
+
+def test_runs_list_and_show_text(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, TWO)
+    doc = cli_json("run", str(path), "-p", "first", "--in-process", home=home)
+    listing = cli("runs", "list", home=home).stdout
+    assert doc["run_id"] in listing and "first" in listing and "succeeded" in listing
+    show = cli("runs", "show", doc["run_id"], home=home).stdout
+    assert "STEP" in show and "one" in show and "lineage" in show
+    assert cli_json("runs", "list", "--pipeline", "nope", home=home) == []
+
+
+def test_calling_a_pipeline_runs_it_in_process(home: Path) -> None:
+    @step
+    def inc(x: int) -> int:
+        return x + 1
+
+    @step
+    def fail(x: int) -> int:
+        raise StepFailed(f"value {x} is below the gate")
+
+    @pipeline
+    def two(x: int = 1) -> dict:
+        y = inc(x)
+        return {"y": y, "z": inc(y)}
+
+    @pipeline
+    def gated(x: int = 1) -> int:
+        return fail(inc(x))
+
+    assert two(5) == {"y": 6, "z": 7}
+    with pytest.raises(StepFailed, match=r"step 'fail' failed: value 2 is below the gate"):
+        gated()
