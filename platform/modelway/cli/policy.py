@@ -24,8 +24,7 @@ def check(
     config: Optional[Path] = typer.Option(
         None, "--config", "-c", help="Policy pack config (--policy-pack-config format). "
                                      "Default: policies/config.<stack>.json."),
-    report_format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f",
-                                               help="table, json, sarif or junit."),
+    report_format: str = typer.Option("table", "--format", "-f", help="table, json, sarif or junit."),
     waivers: Optional[Path] = typer.Option(None, "--waivers", "-w", help="YAML file of reviewed exceptions."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
                                                                          "(default: stdout)."),
@@ -37,14 +36,20 @@ def check(
 
     Example: modelway policy check --stack prod --format sarif --output policy.sarif
     """
+    from modelway.errors import UserError
     from modelway.policy_check import check_program
 
+    # Validated here (not as a Choice) so a wrong value is the usual one-line error with exit code 2.
+    try:
+        report_format = ReportFormat(report_format)
+    except ValueError:
+        raise UserError(f"--format {report_format!r}: choose one of table, json, sarif, junit") from None
     report = check_program(program_dir, stack, config=config, waivers=waivers)
     if report_format is ReportFormat.table and output is None:
         from modelway.policy_check.output import print_table
 
         print_table(report, sys.stdout)
-        raise typer.Exit(report.exit_code)
+        _exit(report.exit_code)
     text = _render(report, report_format)
     if output is None:
         sys.stdout.write(text + "\n")
@@ -53,7 +58,14 @@ def check(
         print(f"{report_format.value} report written to {output} "
               f"({len(report.mandatory)} mandatory, {len(report.violations) - len(report.mandatory)} advisory)",
               file=sys.stderr)
-    raise typer.Exit(report.exit_code)
+    _exit(report.exit_code)
+
+
+def _exit(code: int) -> None:
+    # SystemExit, not typer.Exit: the entry point runs Typer with standalone_mode=False, where
+    # click turns typer.Exit into a return value and the exit code would be lost.
+    sys.stdout.flush()
+    sys.exit(code)
 
 
 def _render(report, report_format: ReportFormat) -> str:  # noqa: ANN001 - Report, imported lazily

@@ -1,0 +1,94 @@
+"""``modelway policy check`` end to end, in subprocesses: the misconfigured sample program, this
+repository's own infra in every environment, render failures and bad arguments.
+
+Each call renders a program in a fresh process, so the number of calls is kept small.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic_sarif.model import StaticAnalysisResultsFormatSarifVersion210JsonSchema as SarifLog
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MISCONFIGURED = FIXTURES / "misconfigured"
+
+# Every mandatory rule the sample program breaks on purpose (see the comments in its __main__.py).
+EXPECTED_MANDATORY = {
+    "kms-key-rotation", "s3-encryption-cmk", "s3-public-access-blocked", "s3-no-public-acl", "s3-tls-only",
+    "s3-versioning", "iam-trust-not-public", "iam-no-admin-wildcard", "iam-passrole-scoped",
+    "iam-no-admin-managed-policy", "ec2-imdsv2-required", "ec2-no-public-ip", "ec2-ebs-encrypted",
+    "ec2-no-secrets-in-user-data", "eks-secrets-encryption", "eks-no-open-public-endpoint", "ecr-immutable-tags",
+    "ecr-scan-on-push", "sagemaker-endpoint-kms", "k8s-rbac-no-wildcards", "k8s-rbac-no-escalation-verbs",
+    "k8s-no-privileged", "k8s-no-host-path", "required-tags",
+}
+
+
+def modelway(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "modelway.cli.main", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_misconfigured_program_fails_with_expected_violations_and_honours_waivers(tmp_path):
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "- policy: kms-key-rotation\n"
+        "  urn: 'urn:pulumi:*::misconfigured::aws:kms/key:Key::data-key'\n"
+        "  reason: key material is imported; rotation is manual and audited\n"
+        "  approver: security@example.com\n"
+        "  expires: 2099-12-31\n")
+    proc = modelway("policy", "check", str(MISCONFIGURED), "--format", "json", "--waivers", str(waivers))
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    mandatory = {v["policy"] for v in report["violations"] if v["level"] == "mandatory"}
+    assert mandatory == EXPECTED_MANDATORY - {"kms-key-rotation"}
+    assert [w["policy"] for w in report["waived"]] == ["kms-key-rotation"]
+    wildcard = [v for v in report["violations"] if v["policy"] == "k8s-rbac-no-wildcards"]
+    assert [v["message"] for v in wildcard] == ['rule 2 has "*" in resources']
+    # the IAM document came from aws.iam.get_policy_document: the mocks built its real JSON
+    admin = [v for v in report["violations"] if v["policy"] == "iam-no-admin-wildcard"]
+    assert admin[0]["name"] == "trainer-admin" and "Everything" in admin[0]["message"]
+    assert report["resources"] >= 15
+
+
+def test_misconfigured_program_sarif_is_valid(tmp_path):
+    out = tmp_path / "policy.sarif"
+    proc = modelway("policy", "check", str(MISCONFIGURED), "--stack", "prod", "--format", "sarif", "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    log = SarifLog.model_validate(json.loads(out.read_text()))
+    results = log.runs[0].results
+    assert {r.ruleId for r in results if r.level.value == "error"} == EXPECTED_MANDATORY
+    assert all(r.locations[0].physicalLocation.artifactLocation.uri.endswith("misconfigured/__main__.py")
+               for r in results)
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_own_infra_passes_every_mandatory_rule(env):
+    proc = modelway("policy", "check", "--stack", env, "--format", "json")
+    report = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    mandatory = [f"{v['policy']} {v['name']}: {v['message']}" for v in report.get("violations", [])
+                 if v["level"] == "mandatory"]
+    assert mandatory == [] and proc.returncode == 0, proc.stderr or mandatory
+    assert report["resources"] > 50
+
+
+def test_render_failure_is_exit_2_naming_the_file():
+    proc = modelway("policy", "check", str(FIXTURES / "broken"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: __main__.py:5: RuntimeError: bucket settings missing: set data_bucket in the stack config"]
+
+
+def test_rejected_waivers_and_bad_arguments_are_exit_2(tmp_path):
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text("- policy: kms-key-rotation\n  urn: '*'\n  reason: legacy\n  expires: 2099-01-01\n")
+    proc = modelway("policy", "check", str(MISCONFIGURED), "--waivers", str(waivers))
+    assert proc.returncode == 2 and "missing approver" in proc.stderr
+    proc = modelway("policy", "check", "--format", "xml")
+    assert proc.returncode == 2 and "choose one of table, json, sarif, junit" in proc.stderr
+    proc = modelway("policy", "check", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2 and "nowhere" in proc.stderr
