@@ -24,6 +24,7 @@ from typing import Any, Iterable, Sequence
 from policies.core import StackResource
 from policies.values import UNKNOWN, as_list, get
 
+_AUTO_NAME = re.compile(r"(.+)-[0-9a-f]{7,8}")
 BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 
 # Separate-resource settings, by kind (both the v7 names and the deprecated V2 names).
@@ -91,10 +92,38 @@ class Bucket:
 
 
 class BucketIndex:
-    """Buckets with their side resources linked, plus side resources that match no bucket."""
+    """Buckets with their side resources linked, plus side resources that match no bucket.
+
+    Build it with :meth:`of`: every storage rule of one stack check shares one index.
+    """
+
+    _cache: tuple[Any, "BucketIndex"] | None = None
+
+    @classmethod
+    def of(cls, resources: Sequence[StackResource]) -> "BucketIndex":
+        """The index of ``resources`` (the same list object gives the same index)."""
+        cached = cls._cache
+        if cached is not None and cached[0] is resources:
+            return cached[1]
+        index = cls(resources)
+        cls._cache = (resources, index)
+        return index
 
     def __init__(self, resources: Sequence[StackResource]) -> None:
         self.buckets = [Bucket(r) for r in resources if r.type in BUCKET_TYPES]
+        # Exact identifiers first (physical name, id, ARN, logical name); first bucket wins.
+        self._exact: dict[str, Bucket] = {}
+        self._auto_named: dict[str, Bucket] = {}
+        self._prefixed: list[Bucket] = []
+        for bucket in self.buckets:
+            props = bucket.props
+            for key in (props.get("bucket"), props.get("id"), props.get("arn"), bucket.resource.name):
+                if isinstance(key, str) and key:
+                    self._exact.setdefault(key, bucket)
+            if not props.get("bucket"):
+                self._auto_named.setdefault(bucket.resource.name, bucket)
+                if isinstance(props.get("bucketPrefix"), str) and props.get("bucketPrefix"):
+                    self._prefixed.append(bucket)
         self.unlinked: dict[str, list[StackResource]] = {}
         self.unknown_refs: list[StackResource] = []
         self.account_blocks = [r for r in resources if r.type == ACCOUNT_PUBLIC_ACCESS_BLOCK]
@@ -118,9 +147,16 @@ class BucketIndex:
                     target_bucket.log_sources.append(bucket.label)
 
     def find(self, ref: Any) -> Bucket | None:
-        """The bucket a reference names (exact ids first, then the auto-name pattern)."""
-        exact = [b for b in self.buckets if b.matches(ref)]
-        return exact[0] if exact else None
+        """The bucket a reference names (exact ids first, then the auto-name pattern, then prefixes)."""
+        if not isinstance(ref, str) or not ref:
+            return None
+        bucket = self._exact.get(ref)
+        if bucket is not None:
+            return bucket
+        auto = _AUTO_NAME.fullmatch(ref)
+        if auto is not None and auto.group(1) in self._auto_named:
+            return self._auto_named[auto.group(1)]
+        return next((b for b in self._prefixed if b.matches(ref)), None)
 
     @staticmethod
     def logging_targets(bucket: Bucket) -> list[Any]:

@@ -62,7 +62,7 @@ def _check_sse_rules(rules: list[tuple[Any, Any]], label: str, urn: str, log_sou
 
 
 def check_s3_encryption_cmk(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
-    index = BucketIndex(resources)
+    index = BucketIndex.of(resources)
     for bucket in index.buckets:
         rules = sse_rules(bucket.resource) + [r for side in bucket.side("encryption") for r in sse_rules(side)]
         yield from _check_sse_rules(rules, bucket.label, bucket.urn, bucket.log_sources)
@@ -87,7 +87,7 @@ def _pab_problems(props: Mapping[str, Any]) -> tuple[list[str], list[str]]:
 
 
 def check_s3_public_access_blocked(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
-    index = BucketIndex(resources)
+    index = BucketIndex.of(resources)
     account_wide = any(not _pab_problems(r.props)[0] and not _pab_problems(r.props)[1] for r in index.account_blocks)
     for bucket, side in iter_side(index, "public_access_block"):
         off, unknown = _pab_problems(side.props)
@@ -152,7 +152,7 @@ def _documents(values: list[tuple[str, Any]], where: str) -> Iterator[Any]:
 
 
 def check_s3_tls_only(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
-    index = BucketIndex(resources)
+    index = BucketIndex.of(resources)
     groups: list[tuple[Bucket | None, str, list[tuple[str, Any]]]] = []
     for bucket in index.buckets:
         values = [(bucket.urn, bucket.props.get("policy"))] + [(s.urn, s.props.get("policy")) for s in bucket.side("policy")]
@@ -206,7 +206,7 @@ def _versioning_state(bucket: Bucket) -> Any:
 
 def check_s3_versioning(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     pattern = re.compile(ctx.config["bucketPattern"], re.IGNORECASE)
-    for bucket in BucketIndex(resources).buckets:
+    for bucket in BucketIndex.of(resources).buckets:
         if not _needs_versioning(bucket, pattern):
             continue
         state = _versioning_state(bucket)
@@ -218,7 +218,7 @@ def check_s3_versioning(resources: Sequence[StackResource], ctx: Context) -> Ite
 
 # --- s3-access-logging ------------------------------------------------------------------------
 def check_s3_access_logging(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
-    index = BucketIndex(resources)
+    index = BucketIndex.of(resources)
     for bucket in index.buckets:
         if bucket.is_log_target:
             continue  # the log bucket itself: logging into itself would loop
@@ -237,7 +237,7 @@ def _tiers(rule: Any, enabled: Any) -> bool:
 
 
 def check_s3_lifecycle_tiering(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
-    for bucket in BucketIndex(resources).buckets:
+    for bucket in BucketIndex.of(resources).buckets:
         ok = any(_tiers(rule, truthy(get(rule, "enabled"))) for rule in as_list(bucket.props.get("lifecycleRules")))
         for side in bucket.side("lifecycle"):
             ok = ok or any(_tiers(rule, get(rule, "status") == "Enabled") for rule in as_list(side.props.get("rules")))

@@ -1,0 +1,137 @@
+"""Benchmark of the offline policy checker (`modelway policy check`).
+
+Prints, as medians over several whole-process runs on this machine:
+  1. `modelway policy check --stack prod` on this repository's infra (target <= 1.5 s),
+  2. the same check on a generated program with 1,000 resources (target <= 5 s),
+  3. the per-resource cost,
+each next to a baseline measured in the same run: the render alone (`modelway render`, the
+subprocess the checker waits for) and a bare Python start. It then splits the 1,000-resource
+check into render vs. policy evaluation (in-process) to show where the time goes.
+
+Run: .venv/bin/python benchmarks/policy_check.py [--runs N]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_PROD_S = 1.5
+TARGET_1000_S = 5.0
+GENERATED_RESOURCES = 1000
+
+
+# The provider SDK modules our infra program uses: importing them is the floor of any render.
+SDK_IMPORTS = ("import pulumi, pulumi.runtime; "
+               "import pulumi_aws.s3, pulumi_aws.kms, pulumi_aws.iam, pulumi_aws.ec2, pulumi_aws.autoscaling, "
+               "pulumi_aws.ecr, pulumi_aws.sagemaker, pulumi_aws.cloudwatch, pulumi_aws.sns, pulumi_aws.budgets, "
+               "pulumi_aws.eks; import pulumi_kubernetes.core.v1, pulumi_kubernetes.rbac.v1, "
+               "pulumi_kubernetes.networking.v1, pulumi_kubernetes.scheduling.v1")
+
+
+def wall(command: list[str], runs: int, ok_codes: tuple[int, ...] = (0, 1)) -> float:
+    """Median wall-clock seconds of ``command`` run ``runs`` times as a fresh process."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if proc.returncode not in ok_codes:
+            sys.exit(f"benchmark command failed ({proc.returncode}): {' '.join(command)}\n{proc.stderr[-2000:]}")
+    return statistics.median(times)
+
+
+GENERATED_PROGRAM = '''
+"""Generated benchmark program: {n} resources of the kinds the policies inspect."""
+import json
+import pulumi
+import pulumi_aws as aws
+
+TAGS = {{"owner": "bench", "cost-center": "bench", "environment": "prod"}}
+key = aws.kms.Key("key", enable_key_rotation=True, tags=TAGS)
+groups = ({n} - 1) // 5
+for i in range(groups):
+    bucket = aws.s3.Bucket(f"data-{{i}}", tags=TAGS)
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"data-{{i}}-sse", bucket=bucket.id,
+        rules=[{{"apply_server_side_encryption_by_default": {{"sse_algorithm": "aws:kms",
+                                                            "kms_master_key_id": key.arn}}}}])
+    aws.s3.BucketPublicAccessBlock(f"data-{{i}}-pab", bucket=bucket.id, block_public_acls=True,
+                                   block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
+    role = aws.iam.Role(f"role-{{i}}", tags=TAGS, assume_role_policy=json.dumps({{
+        "Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {{"Service": "sagemaker.amazonaws.com"}}}}]}}))
+    aws.cloudwatch.LogGroup(f"logs-{{i}}", retention_in_days=365, kms_key_id=key.arn, tags=TAGS)
+for j in range({n} - 1 - groups * 5):
+    aws.sns.Topic(f"topic-{{j}}", kms_master_key_id=key.arn, tags=TAGS)
+'''
+
+
+def write_generated(directory: Path, n: int) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "Pulumi.yaml").write_text("name: bench\nruntime: python\n")
+    (directory / "Pulumi.prod.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (directory / "__main__.py").write_text(textwrap.dedent(GENERATED_PROGRAM.format(n=n)))
+    return directory
+
+
+def split_in_process(program: Path) -> tuple[float, float, int]:
+    """(render seconds, policy evaluation seconds, resources) for one check, measured in this process."""
+    sys.path.insert(0, str(REPO))
+    from modelway.policy_check.config import PackSettings
+    from modelway.policy_check.engine import evaluate
+    from modelway.rendering import render_program
+
+    settings = PackSettings.load(REPO / "policies" / "config.prod.json")
+    start = time.perf_counter()
+    result = render_program(program, "prod", strict_invokes=False)
+    rendered = time.perf_counter()
+    report = evaluate(result, settings)
+    return rendered - start, time.perf_counter() - rendered, report.resources
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (median is reported)")
+    runs = parser.parse_args().runs
+    modelway = [sys.executable, "-m", "modelway.cli.main"]
+
+    python_start = wall([sys.executable, "-c", "pass"], runs)
+    sdk_import = wall([sys.executable, "-c", SDK_IMPORTS], runs)
+    render_prod = wall([*modelway, "render", "--stack", "prod", "--format", "json"], runs)
+    check_prod = wall([*modelway, "policy", "check", "--stack", "prod", "--format", "json"], runs)
+
+    with tempfile.TemporaryDirectory(prefix="modelway-bench-") as tmp:
+        program = write_generated(Path(tmp) / "bench", GENERATED_RESOURCES)
+        big_runs = max(3, runs // 2)
+        render_big = wall([*modelway, "render", "--stack", "prod", "--format", "json", "--project-dir",
+                           str(program)], big_runs)
+        check_big = wall([*modelway, "policy", "check", str(program), "--stack", "prod", "--format", "json"],
+                         big_runs)
+        render_s, evaluate_s, resources = split_in_process(program)
+
+    def verdict(value: float, target: float) -> str:
+        return "OK" if value <= target else f"ABOVE TARGET by {value - target:.2f} s"
+
+    print(f"python start (baseline)                        {python_start:6.2f} s")
+    print(f"import pulumi + the AWS/k8s SDK modules infra uses {sdk_import:6.2f} s   (floor of any render)")
+    print(f"modelway render --stack prod (baseline)        {render_prod:6.2f} s")
+    print(f"modelway policy check --stack prod             {check_prod:6.2f} s   target <= {TARGET_PROD_S} s: "
+          f"{verdict(check_prod, TARGET_PROD_S)}  (checker over render: {check_prod - render_prod:+.2f} s)")
+    print(f"render, generated {GENERATED_RESOURCES} resources (baseline)  {render_big:6.2f} s")
+    print(f"policy check, generated {GENERATED_RESOURCES} resources      {check_big:6.2f} s   target <= "
+          f"{TARGET_1000_S} s: {verdict(check_big, TARGET_1000_S)}")
+    print(f"per resource: {1000 * check_big / GENERATED_RESOURCES:.2f} ms whole check, "
+          f"{1000 * evaluate_s / resources:.3f} ms policy evaluation ({resources} resources, 50 policies)")
+    print(f"where the time goes ({resources} resources, in-process): render {render_s:.2f} s "
+          f"({100 * render_s / (render_s + evaluate_s):.0f} %), policy evaluation {evaluate_s:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
