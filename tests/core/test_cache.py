@@ -115,3 +115,33 @@ def test_same_output_downstream_stays_cached(home: Path, tmp_path: Path) -> None
     path.write_text(path.read_text().replace("return len(rows)", "return len(list(rows))"))
     doc = cli_json("run", str(path), home=home)
     assert executed(doc) == ["profile"]
+
+
+def test_editing_a_project_module_imported_inside_a_step_reruns_it(home: Path, tmp_path: Path) -> None:
+    pkg = tmp_path / "mylib"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "maths.py").write_text("from mylib.consts import OFFSET\n\ndef shift(x):\n    return x + OFFSET\n")
+    (pkg / "consts.py").write_text("OFFSET = 1\n")
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step
+
+        @step
+        def base() -> int:
+            return 10
+
+        @step
+        def shifted(x: int) -> int:
+            from mylib.maths import shift  # lazy import, as steps with heavy dependencies do
+            return shift(x)
+
+        @pipeline
+        def lazy() -> int:
+            return shifted(base())
+    """)
+    assert cli_json("run", str(path), home=home)["outputs"] == {"result": 11}
+    assert executed(cli_json("run", str(path), home=home)) == []
+    (pkg / "consts.py").write_text("OFFSET = 2\n")  # a module imported by the imported module
+    doc = cli_json("run", str(path), home=home)
+    assert executed(doc) == ["shifted"]
+    assert doc["outputs"] == {"result": 12}

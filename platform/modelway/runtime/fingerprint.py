@@ -1,16 +1,24 @@
 """Cache keys: what a step computes from (its code, the project code it calls, settings, inputs).
 
-The code part is the source of the step function plus, transitively, the source of the
-project functions and classes it references (names in its bytecode resolved through its
-globals). Project = files outside the Python installation and site-packages, excluding
-Modelway's own runtime (its changes must not invalidate users' caches).
+The code part is the source of the step function plus, transitively:
+
+* the source of the project functions and classes it references (names in its bytecode
+  resolved through its globals), and
+* the full text of project modules it imports inside its body (``from mypkg.train import
+  fit`` in a step that keeps heavy imports lazy), and of the project modules those import.
+  Modules are located on ``sys.path`` and scanned, never imported, so a cached re-run stays fast.
+
+Project = files outside the Python installation and site-packages, excluding Modelway's
+own runtime (its changes must not invalidate users' caches).
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import inspect
 import json
 import pickle
+import re
 import sys
 import sysconfig
 import types
@@ -21,7 +29,6 @@ from modelway.artifacts.serializers import canonical_json, is_jsonable
 
 _CORE_PREFIXES = ("modelway.dsl", "modelway.runtime", "modelway.artifacts", "modelway.store", "modelway.lineage",
                   "modelway.contracts", "modelway.errors", "modelway.settings")
-_CODE_HASHES: dict[int, str] = {}
 
 
 @lru_cache(maxsize=1)
@@ -34,18 +41,121 @@ def _library_roots() -> tuple[str, ...]:
     return tuple(sorted(roots, key=len, reverse=True))
 
 
-def _is_project_module(module_name: str | None) -> bool:
-    if not module_name:
-        return False
-    if module_name.startswith(_CORE_PREFIXES) or module_name == "modelway":
-        return False
-    module = sys.modules.get(module_name)
-    filename = getattr(module, "__file__", None)
+def _is_project_file(filename: str | None) -> bool:
     if not filename:
         return False
     if "site-packages" in filename or "dist-packages" in filename:
         return False
     return not filename.startswith(_library_roots())
+
+
+def _is_core(module_name: str) -> bool:
+    return module_name == "modelway" or module_name.startswith(_CORE_PREFIXES)
+
+
+def _is_project_module(module_name: str | None) -> bool:
+    if not module_name or _is_core(module_name):
+        return False
+    module = sys.modules.get(module_name)
+    return _is_project_file(getattr(module, "__file__", None))
+
+
+@lru_cache(maxsize=4096)
+def _locate(module_name: str) -> str | None:
+    """File of a module, without importing it (sys.modules first, then a search of its parent
+    package's directory, or of sys.path for a top-level name)."""
+    module = sys.modules.get(module_name)
+    if module is not None:
+        return getattr(module, "__file__", None)
+    parent, _, leaf = module_name.rpartition(".")
+    if parent:
+        parent_file = _locate(parent)
+        if parent_file is None or not parent_file.endswith("__init__.py"):
+            return None  # parent is not a regular package: `leaf` is an attribute, not a module
+        roots = [os.path.dirname(parent_file)]
+    else:
+        roots = [entry or "." for entry in sys.path]
+    for root in roots:
+        base = os.path.join(root, leaf)
+        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def _project_file(module_name: str) -> str | None:
+    """The module's file when it belongs to the project (library top-level packages are skipped at once)."""
+    top = module_name.partition(".")[0]
+    if top in sys.builtin_module_names or _is_core(module_name):
+        return None
+    if not _is_project_file(_locate(top)):
+        return None
+    filename = _locate(module_name)
+    return filename if _is_project_file(filename) else None
+
+
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+)", re.MULTILINE)
+_FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE)
+
+
+def _imports_in(text: str, package: str) -> list[str]:
+    """Absolute module names imported anywhere in ``text`` (``from a import b`` gives a and a.b).
+
+    A regular expression rather than a parse: it is fast, and an import matched inside a
+    string only makes the fingerprint more conservative.
+    """
+    names: list[str] = []
+    for match in _IMPORT.finditer(text):
+        for part in match.group(1).split(","):
+            name = part.split()[0] if part.split() else ""
+            if name:
+                names.append(name)
+    for match in _FROM.finditer(text):
+        dots, base, imported = match.groups()
+        if dots:
+            pkg_parts = package.split(".") if package else []
+            pkg_parts = pkg_parts[: len(pkg_parts) - len(dots) + 1]
+            base = ".".join([*pkg_parts, base] if base else pkg_parts)
+        if not base:
+            continue
+        names.append(base)
+        for part in imported.strip("()").replace("\n", " ").split(","):
+            words = part.split()
+            if words and words[0] != "*" and words[0].isidentifier():
+                names.append(f"{base}.{words[0]}")
+    return names
+
+
+def _imported_project_files(source: str, package: str) -> list[tuple[str, str]]:
+    """(module, file) of project modules imported by ``source`` and, transitively, by those modules."""
+    found: dict[str, str] = {}
+    queue = [(name, package) for name in _imports_in(source, package)]
+    while queue:
+        name, _ = queue.pop()
+        if name in found:
+            continue
+        filename = _project_file(name)
+        if filename is None:
+            continue
+        found[name] = filename  # type: ignore[assignment]
+        mod_package = name if filename.endswith("__init__.py") else name.rpartition(".")[0]  # type: ignore[union-attr]
+        queue.extend((sub, mod_package) for sub in _module_imports(filename, mod_package))  # type: ignore[arg-type]
+    return sorted(found.items())
+
+
+@lru_cache(maxsize=512)
+def _file_text(filename: str, mtime_ns: int) -> str:
+    with open(filename, encoding="utf-8", errors="replace") as fh:
+        return fh.read()
+
+
+def _module_imports(filename: str, package: str) -> tuple[str, ...]:
+    return _module_imports_cached(filename, os.stat(filename).st_mtime_ns, package)
+
+
+@lru_cache(maxsize=512)
+def _module_imports_cached(filename: str, mtime_ns: int, package: str) -> tuple[str, ...]:
+    return tuple(_imports_in(_file_text(filename, mtime_ns), package))
 
 
 def _source(obj: Any) -> str:
@@ -65,19 +175,18 @@ def _names_in_code(code: types.CodeType) -> set[str]:
 
 
 def code_hash(fn: Any) -> str:
-    """Hash of ``fn``'s source and of the project code it references, transitively.
+    """Hash of ``fn``'s source and of the project code it references or imports, transitively.
+
+    Computed per run (not memoized across runs): in a long-lived process code may change.
 
     Example:
         >>> def f(x): return x + 1
         >>> len(code_hash(f))
         64
     """
-    key = id(fn)
-    cached = _CODE_HASHES.get(key)
-    if cached is not None:
-        return cached
     h = hashlib.sha256()
     seen: set[int] = set()
+    files: dict[str, str] = {}
     stack: list[Any] = [fn]
     while stack:
         obj = stack.pop()
@@ -85,14 +194,20 @@ def code_hash(fn: Any) -> str:
             continue
         seen.add(id(obj))
         target = getattr(obj, "fn", obj) if type(obj).__name__ == "Step" else obj
-        h.update(f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}\n".encode())
-        h.update(_source(target).encode())
+        source = _source(target)
+        module = getattr(target, "__module__", "") or ""
+        h.update(f"{module}.{getattr(target, '__qualname__', '')}\n".encode())
+        h.update(source.encode())
+        package = module if hasattr(sys.modules.get(module), "__path__") else module.rpartition(".")[0]
+        for name, filename in _imported_project_files(source, package):
+            files.setdefault(name, filename)
         for dep in _references(target):
             if id(dep) not in seen:
                 stack.append(dep)
-    digest = h.hexdigest()
-    _CODE_HASHES[key] = digest
-    return digest
+    for name, filename in sorted(files.items()):
+        h.update(f"module {name}\n".encode())
+        h.update(_file_text(filename, os.stat(filename).st_mtime_ns).encode())
+    return h.hexdigest()
 
 
 def _references(obj: Any) -> list[Any]:

@@ -264,6 +264,7 @@ class _Runner:
         self.durations: dict[str, float | None] = {}
         self.errors: dict[str, str] = {}
         self.keys: dict[str, str | None] = {}
+        self.code_hashes: dict[int, str] = {}  # per run: steps are alive for the whole run
         self.echo = not isinstance(display, NullDisplay)
 
     # -- cache keys -------------------------------------------------------------------
@@ -283,7 +284,10 @@ class _Runner:
             inputs = {k: token(v) for k, v in sorted(node.inputs.items())}
         except TypeError:
             return None  # an input that can't be fingerprinted: never cache this step
-        return fingerprint.cache_key(fingerprint.code_hash(node.step), cache_relevant(node.settings), inputs)
+        code = self.code_hashes.get(id(node.step))
+        if code is None:
+            code = self.code_hashes[id(node.step)] = fingerprint.code_hash(node.step)
+        return fingerprint.cache_key(code, cache_relevant(node.settings), inputs)
 
     # -- main loop --------------------------------------------------------------------
     def run(self, resumed: bool) -> RunResult:
