@@ -111,8 +111,8 @@ def train(split: dict, n_trials: int, cv_folds: int) -> Any:
     ])
     spec = SearchSpec(
         strategy="random",
-        space={"clf__learning_rate": loguniform(0.03, 0.3), "clf__max_leaf_nodes": [7, 15, 31],
-               "clf__l2_regularization": [0.0, 1.0, 5.0], "clf__min_samples_leaf": [20, 50]},
+        space={"clf__learning_rate": loguniform(0.03, 0.15), "clf__max_leaf_nodes": [7, 15],
+               "clf__l2_regularization": [0.0, 1.0, 5.0], "clf__min_samples_leaf": [40, 100]},
         n_trials=n_trials, cv_folds=cv_folds, scoring=("roc_auc", "accuracy", "f1"), refit="roc_auc", seed=SEED,
         iterative_chunk=25,
     )

@@ -58,6 +58,7 @@ def ui_command() -> str:
 
 def _mlflow():
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    _seed_local_store()
     import mlflow
 
     # Quiet MLflow's chatter (db migrations, pickle advice, integer-schema hints) in step logs;
@@ -68,6 +69,53 @@ def _mlflow():
 
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow
+
+
+def _seed_local_store() -> None:
+    """Start a new default SQLite store from an empty, already-migrated copy.
+
+    Creating an MLflow SQLite database runs every schema migration (2-7 s on a small
+    machine) — on each fresh ``$MODELWAY_HOME``, i.e. on every first demo and test home.
+    The empty result is identical each time, so it is built once per MLflow version in the
+    user cache and copied (temp file + rename). Any problem: MLflow creates it as usual.
+    """
+    if os.environ.get("MODELWAY_TRACKING_URI"):
+        return
+    target = modelway_home() / "mlflow.db"
+    if target.exists():
+        return
+    try:
+        from importlib.metadata import version
+
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "modelway"
+        template = cache / f"mlflow-{version('mlflow')}-empty.db"
+        if not template.exists():
+            _build_template(template)
+        fd, tmp = tempfile.mkstemp(prefix=".mlflow.db.", dir=target.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(template.read_bytes())
+        if target.exists():  # another process seeded it meanwhile
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
+    except Exception:  # the cache is an optimisation only
+        return
+
+
+def _build_template(template: Path) -> None:
+    import shutil
+
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="modelway-mlflow-template-") as tmp:
+        db = Path(tmp) / "empty.db"
+        import mlflow
+
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+        staged = template.with_name(f".{template.name}.{os.getpid()}")
+        shutil.copyfile(db, staged)
+        os.replace(staged, template)
 
 
 def _experiment_id(mlflow: Any, name: str) -> str:

@@ -1,0 +1,113 @@
+"""credit_risk end to end on reduced data: registers an approved model in dev, stays Pending in
+prod until a human approves, is fully cached on re-run, and the gates stop faulty data and biased models."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+SMALL = ("n_rows=5000", "n_trials=2", "cv_folds=2")
+
+
+@pytest.fixture(scope="module")
+def first_run(mw):
+    done = mw.run("credit_risk", *SMALL)
+    assert done.code == 0, done.stderr[-3000:]
+    return done.json()
+
+
+def test_dev_run_registers_an_auto_approved_version(mw, first_run):
+    assert first_run["status"] == "succeeded"
+    assert [s["name"] for s in first_run["steps"]] == ["load_credit_data", "validate", "train", "evaluate", "register"]
+    result = first_run["outputs"]["result"]
+    assert (result["model"], result["version"], result["status"], result["environment"]) == ("credit-risk", "1.0.0", "Approved", "dev")
+    assert result["run_id"] == first_run["run_id"]
+    assert result["mlflow_ui"].startswith("mlflow ui --backend-store-uri sqlite:///") and str(mw.home) in result["mlflow_ui"]
+    card = Path(result["model_card"])
+    assert card.is_file() and card.with_suffix(".html").is_file()
+    text = card.read_text()
+    assert "# Model card: credit-risk 1.0.0" in text and "fairness.gender.demographic_parity_difference | pass" in text
+
+    shown = mw("models", "show", "credit-risk", "--json").json()
+    assert shown["status"] == "Approved" and shown["decided_by"] == "modelway-auto"
+    assert shown["run_id"] == first_run["run_id"] and shown["mlflow_run_id"] == result["mlflow_run_id"]
+    assert list(shown["data_versions"]) == ["credit-synthetic"] and shown["fairness"]["sensitive"] == "gender"
+    assert shown["lineage"]["run"]["git"]["commit"] and shown["metrics"]["roc_auc"] > 0.7
+    assert mw("audit", "verify").code == 0
+
+    impacted = mw("lineage", "impacted", "--dataset", "credit-synthetic", "--json").json()
+    assert {(m["model"], m["version"]) for m in impacted["models"]} == {("credit-risk", "1.0.0")}
+
+
+def test_rerun_is_fully_cached_and_registers_nothing_new(mw, first_run):
+    again = mw.run("credit_risk", *SMALL)
+    assert again.code == 0
+    doc = again.json()
+    assert all(s["cached"] for s in doc["steps"]), doc["steps"]
+    assert doc["outputs"]["result"]["version"] == "1.0.0"
+    assert [v["version"] for v in mw("models", "list", "--json").json()] == ["1.0.0"]
+
+
+def test_prod_registration_waits_for_a_human_approval(mw, first_run):
+    done = mw.run("credit_risk", *SMALL, "env=prod")
+    assert done.code == 0, done.stderr[-2000:]
+    doc = done.json()
+    cached = {s["name"] for s in doc["steps"] if s["cached"]}
+    assert cached == {"load_credit_data", "validate", "train"}  # only env-dependent steps re-ran
+    result = doc["outputs"]["result"]
+    # same artifact and data, only metadata (environment, card) changed -> patch version
+    assert (result["version"], result["status"], result["environment"]) == ("1.0.1", "Pending", "prod")
+
+    no_reason = mw("models", "approve", "credit-risk", "1.0.1")
+    assert no_reason.code == 2 and "error: prod requires a reason to approve credit-risk 1.0.1" in no_reason.stderr
+    ok = mw("models", "approve", "credit-risk", "1.0.1", "--reason", "card reviewed", "--by", "alice", "--json")
+    assert ok.code == 0
+    approved = ok.json()
+    assert (approved["status"], approved["decided_by"], approved["decision_reason"]) == ("Approved", "alice", "card reviewed")
+    again = mw("models", "reject", "credit-risk", "1.0.1", "--reason", "changed my mind")
+    assert again.code == 2 and "only Pending versions" in again.stderr
+    log = mw("audit", "log", "--name", "credit-risk", "--json").json()
+    assert [(e["version"], e["event"], e["actor"]) for e in log][-2:] == [("1.0.1", "registered", "pytest"), ("1.0.1", "approved", "alice")]
+    listing = mw("models", "list")
+    assert listing.code == 0 and re.search(r"credit-risk\s+1\.0\.1\s+Approved\s+prod", listing.stdout)
+
+
+def test_html_run_report_is_self_contained(mw, first_run, tmp_path):
+    out = tmp_path / "report.html"
+    done = mw("runs", "report", first_run["run_id"], "-o", str(out))
+    assert done.code == 0 and done.stdout.strip() == str(out)
+    html = out.read_text()
+    for section in ("Data validation", "Training", "Test metrics", "Confusion matrix", "Model tests",
+                    "Fairness by gender", "Model card", "Registered model", "Lineage"):
+        assert section in html, section
+    assert html.count("<svg") >= 2  # the DAG and the per-group fairness chart
+    for name in ("load_credit_data", "validate", "train", "evaluate", "register"):
+        assert name in html
+    assert not re.search(r"(src|href)=['\"]https?://", html)  # no network assets
+
+
+def test_data_fault_stops_the_run_before_training(mw):
+    done = mw.run("credit_risk", *SMALL, "inject_data_fault=true", extra=("--in-process",))
+    assert done.code == 1
+    doc = done.json()
+    status = {s["name"]: s["status"] for s in doc["steps"]}
+    assert status["validate"] == "failed"
+    assert {status[n] for n in ("train", "evaluate", "register")} == {"skipped"}
+    for check in ("schema.region.isin", "quality.missing_rate.annual_income", "quality.out_of_range.age", "quality.duplicate_rows"):
+        assert check in doc["error"], check
+    shown = mw("runs", "show", doc["run_id"], "--json").json()
+    assert {a["name"] for a in shown["attachments"]} >= {"validation_report", "validation_report.md"}
+    report = mw("runs", "report", doc["run_id"], "-o", str(mw.home / "fault.html"))
+    assert report.code == 0 and "Example rows: schema.region.isin" in (mw.home / "fault.html").read_text()
+
+
+def test_biased_label_process_is_stopped_by_the_fairness_gate(mw, first_run):
+    versions_before = mw("models", "list", "--json").json()
+    done = mw.run("credit_risk", *SMALL, "inject_bias=true", extra=("--in-process",))
+    assert done.code == 1
+    doc = done.json()
+    status = {s["name"]: s["status"] for s in doc["steps"]}
+    assert status["evaluate"] == "failed" and status["register"] == "skipped"
+    assert "model tests FAILED" in doc["error"] and "fairness.gender.demographic_parity_difference" in doc["error"]
+    assert mw("models", "list", "--json").json() == versions_before
