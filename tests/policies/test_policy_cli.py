@@ -92,3 +92,15 @@ def test_rejected_waivers_and_bad_arguments_are_exit_2(tmp_path):
     assert proc.returncode == 2 and "choose one of table, json, sarif, junit" in proc.stderr
     proc = modelway("policy", "check", str(tmp_path / "nowhere"))
     assert proc.returncode == 2 and "nowhere" in proc.stderr
+
+
+def test_ci_workflow_runs_the_checker_and_uploads_sarif():
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "policy.yml").read_text())
+    steps = workflow["jobs"]["policy-check"]["steps"]
+    scripts = "\n".join(step.get("run", "") for step in steps)
+    assert "modelway policy check --stack ${{ matrix.stack }} --format sarif" in scripts
+    upload = [s for s in steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif")]
+    assert upload and upload[0]["with"]["sarif_file"] == "policy-${{ matrix.stack }}.sarif"
+    assert workflow["permissions"]["security-events"] == "write"
