@@ -92,3 +92,24 @@ def test_calling_a_pipeline_runs_it_in_process(home: Path) -> None:
     assert two(5) == {"y": 6, "z": 7}
     with pytest.raises(StepFailed, match=r"step 'fail' failed: value 2 is below the gate"):
         gated()
+
+
+def test_step_logs_are_echoed_in_plain_mode_and_kept_out_of_json(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step, step_context
+
+        @step
+        def talk() -> int:
+            step_context().log("hello from the step")
+            return 1
+
+        @pipeline
+        def chatty() -> int:
+            return talk()
+    """)
+    plain = cli("run", str(path), "--plain", "--no-cache", home=home)
+    assert "[talk] hello from the step" in plain.stderr
+    as_json = cli("run", str(path), "--json", "--no-cache", home=home)
+    assert "hello" not in as_json.stderr + as_json.stdout
+    logs = cli_json("runs", "show", as_json.stdout.split('"run_id": "')[1].split('"')[0], home=home)["logs"]
+    assert [e["message"] for e in logs] == ["hello from the step"]

@@ -265,7 +265,7 @@ class _Runner:
         self.errors: dict[str, str] = {}
         self.keys: dict[str, str | None] = {}
         self.code_hashes: dict[int, str] = {}  # per run: steps are alive for the whole run
-        self.echo = not isinstance(display, NullDisplay)
+        self.echo = type(display) is not NullDisplay  # Plain and Rich displays subclass it
 
     # -- cache keys -------------------------------------------------------------------
     def _cache_key(self, name: str) -> str | None:
