@@ -229,10 +229,13 @@ class StackInfo:
 _STACK: StackInfo | None = None
 
 
-def use_stack(name: str, config: Mapping[str, Any]) -> None:
-    """Tell stack rules which stack they check (the offline checker and tests call this)."""
+def use_stack(name: str | None, config: Mapping[str, Any] | None = None) -> None:
+    """Tell stack rules which stack they check (the offline checker and tests call this).
+
+    ``None`` goes back to what the Pulumi CLI passes (see :func:`current_stack`).
+    """
     global _STACK
-    _STACK = StackInfo(name, dict(config))
+    _STACK = None if name is None else StackInfo(name, dict(config or {}))
 
 
 def current_stack() -> StackInfo:
@@ -246,7 +249,8 @@ def current_stack() -> StackInfo:
         config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     except Exception:  # noqa: BLE001 - no config is a valid answer
         config = {}
-    return StackInfo(os.environ.get("PULUMI_STACK", ""), config)
+    # PULUMI_STACK may be fully qualified ("org/project/prod"); rules want the stack name.
+    return StackInfo(os.environ.get("PULUMI_STACK", "").rsplit("/", 1)[-1], config)
 
 
 # Stack checks all look at the same resource list; build the plain views once per list.

@@ -25,19 +25,22 @@ def evaluate(policy: str, resource_type: str, props: Mapping[str, Any], *, confi
 
 
 def evaluate_stack(policy: str, resources: Iterable[Res], *, config: Mapping[str, Any] | None = None,
-                   stack: str = "test", stack_config: Mapping[str, Any] | None = None) -> Outcome:
-    """Run a stack policy over resources given as ``(type, props[, name])`` tuples."""
+                   stack: str | None = "test", stack_config: Mapping[str, Any] | None = None) -> Outcome:
+    """Run a stack policy over resources given as ``(type, props[, name])`` tuples.
+
+    ``stack=None`` leaves the stack to what the Pulumi CLI would pass (PULUMI_STACK, PULUMI_CONFIG).
+    """
     rule = by_name(policy)
     assert rule.kind == "stack", f"{policy} is a resource policy; use evaluate"
     built = []
     for i, item in enumerate(resources):
         resource_type, props, *rest = item
         built.append(policy_resource(resource_type, props, name=rest[0] if rest else f"r{i}"))
-    use_stack(stack, stack_config or {})
+    use_stack(stack, stack_config)
     try:
         return rule.evaluate(stack_args(built, config=config))
     finally:
-        use_stack("", {})
+        use_stack(None)
 
 
 def _messages(outcome: Outcome) -> list[str]:

@@ -97,3 +97,14 @@ def test_prod_requires_manual_approval_on_register_steps_resolving_parameters():
     assert_stack_passes("prod-requires-manual-approval", [ok], stack="prod")
     bad = (PIPELINE, {"pipelineDefinition": definition(approval="Approved")}, "p")
     assert_stack_violates("prod-requires-manual-approval", [bad], stack="prod", contains='"RegisterModel"')
+
+
+def test_stack_name_and_config_come_from_the_pulumi_cli_environment(monkeypatch):
+    # What the Pulumi CLI hands a policy pack: the (qualified) stack name and the stack config.
+    monkeypatch.setenv("PULUMI_STACK", "acme/modelway/prod")
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({
+        "modelway:registries": json.dumps({"model_families": ["credit-risk"], "model_approval_status": "Approved"})}))
+    assert_stack_violates("prod-requires-manual-approval", [group()], stack=None, contains="'Approved'")
+    assert_stack_passes("model-registry-per-model", [group()], stack=None)
+    monkeypatch.setenv("PULUMI_STACK", "acme/modelway/dev")
+    assert_stack_passes("prod-requires-manual-approval", [group()], stack=None)
