@@ -113,3 +113,36 @@ def test_step_logs_are_echoed_in_plain_mode_and_kept_out_of_json(home: Path, tmp
     assert "hello" not in as_json.stderr + as_json.stdout
     logs = cli_json("runs", "show", as_json.stdout.split('"run_id": "')[1].split('"')[0], home=home)["logs"]
     assert [e["message"] for e in logs] == ["hello from the step"]
+
+
+def test_core_cli_and_dsl_import_no_heavy_libraries(home: Path, tmp_path: Path) -> None:
+    """`modelway run` of a pipeline that needs no heavy library must not import one (start-up time)."""
+    import subprocess
+    import sys
+
+    from core_helpers import REPO
+
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step
+
+        @step
+        def inc(x: int) -> int:
+            return x + 1
+
+        @pipeline
+        def light() -> int:
+            return inc(inc(1))
+    """)
+    code = (
+        "import sys\n"
+        "from modelway.cli import pipeline_runs\n"
+        "from modelway.dsl.loader import load_pipeline\n"
+        "from modelway.runtime.runner import run_pipeline\n"
+        f"r = run_pipeline(load_pipeline({str(path)!r}), executor='process', display='none')\n"
+        "assert r.status == 'succeeded', r.error\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'sklearn', 'mlflow', 'boto3', 'pulumi', 'pyarrow') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(REPO / "platform")})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -43,6 +43,7 @@ def run_command(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Concurrent steps (default: cores)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the run's result on stdout."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of the live display."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Build and validate the DAG, print it, run nothing."),
 ) -> None:
     """Run a pipeline on this machine. Exit code 0 = succeeded, 1 = a step failed, 2 = invalid definition/usage."""
     from modelway.dsl.loader import load_pipeline
@@ -50,6 +51,9 @@ def run_command(
 
     pipe = load_pipeline(file, pipeline)
     params = pipe.parse_cli_params(param)
+    if dry_run:
+        _print_dag(pipe.build(params).to_spec(), as_json)
+        return
     display = "none" if as_json else ("plain" if plain else "auto")
     result = run_pipeline(pipe, params, executor="inprocess" if in_process else None, workers=workers,
                           use_cache=not no_cache, display=display, pipeline_file=file.resolve())
@@ -60,6 +64,24 @@ def run_command(
               + (f"; continue with: modelway resume {result.run_id}" if result.status != "succeeded" else ""),
               file=sys.stderr)
     _exit_for(result.status)
+
+
+def _print_dag(spec: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(spec)
+        return
+    print(f"pipeline {spec['pipeline']}  params {json.dumps(spec['params'], default=str)}")
+    for s in spec["steps"]:
+        after = f"  <- {', '.join(s['upstream'])}" if s["upstream"] else ""
+        settings = s["settings"]
+        notes = [f"retries={settings['retries']}"] if settings["retries"] else []
+        if settings["timeout"]:
+            notes.append(f"timeout={settings['timeout']}")
+        if not settings["cache"]:
+            notes.append("cache=off")
+        notes += [f"{k}={v}" for k, v in settings["resources"].items() if v not in (None, 0, False)]
+        print(f"  {s['name']}{after}" + (f"   [{', '.join(notes)}]" if notes else ""))
+    print(f"valid: {len(spec['steps'])} steps")
 
 
 def resume_command(

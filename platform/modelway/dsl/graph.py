@@ -126,6 +126,54 @@ class PipelineGraph:
     outputs: Any
     params: dict[str, Any]
 
+    def to_spec(self) -> dict[str, Any]:
+        """A deterministic, JSON-able description of the DAG: steps in order, their wiring
+        and fully resolved settings (what backends and ``modelway run --dry-run`` consume).
+
+        Example:
+            >>> spec = my_pipeline.build().to_spec()  # doctest: +SKIP
+            >>> spec["steps"][0]["upstream"]
+            []
+        """
+        from modelway.artifacts.serializers import is_jsonable
+
+        def wire(value: Any) -> Any:
+            if isinstance(value, OutputRef):
+                ref: dict[str, Any] = {"step": value.node.name}
+                if value.path:
+                    ref["path"] = list(value.path)
+                return ref
+            if isinstance(value, (list, tuple)) and any(True for _ in iter_refs(value)):
+                return {"list": [wire(v) for v in value]}
+            if isinstance(value, dict) and any(True for _ in iter_refs(value)):
+                return {"dict": {str(k): wire(v) for k, v in value.items()}}
+            return {"value": value if is_jsonable(value) else f"<{type(value).__name__}: {value}>"}
+
+        def outputs(value: Any) -> Any:
+            if isinstance(value, OutputRef):
+                return wire(value)
+            if isinstance(value, (list, tuple)):
+                return [outputs(v) for v in value]
+            if isinstance(value, dict):
+                return {str(k): outputs(v) for k, v in value.items()}
+            return wire(value)
+
+        return {
+            "pipeline": self.pipeline_name,
+            "params": {k: (v if is_jsonable(v) else str(v)) for k, v in self.params.items()},
+            "steps": [
+                {
+                    "name": name,
+                    "function": _function_label(self.nodes[name].step),
+                    "upstream": self.nodes[name].upstream,
+                    "inputs": {k: wire(v) for k, v in self.nodes[name].inputs.items()},
+                    "settings": self.nodes[name].settings.model_dump(mode="json"),
+                }
+                for name in self.order
+            ],
+            "outputs": outputs(self.outputs),
+        }
+
     def downstream(self, name: str) -> set[str]:
         """Every step that depends on ``name``, directly or not."""
         children: dict[str, set[str]] = {n: set() for n in self.nodes}
@@ -140,6 +188,13 @@ class PipelineGraph:
                     seen.add(child)
                     stack.append(child)
         return seen
+
+
+def _function_label(step: Step) -> str:
+    # Functions of a pipeline file live in a generated module name; show only the function then.
+    if step.fn.__module__.startswith("_mw_"):
+        return step.fn.__qualname__
+    return step.qualname
 
 
 class GraphBuilder:
