@@ -5,6 +5,7 @@ writes ``{"ok": true, "result": {...}}`` or ``{"ok": false, "error": "one line"}
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -24,6 +25,9 @@ def main(argv: list[str]) -> int:
     from modelway.errors import UserError
 
     try:
+        from modelway.rendering import fast_imports
+
+        fast_imports.install()  # a fresh process: load only the provider modules the program uses
         from modelway.rendering.engine import render_in_process
         from modelway.rendering.project import load_program_spec
 
@@ -37,4 +41,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # A short-lived process that builds ~10^5 objects and exits: the cyclic GC would only
+    # rescan them over and over (~20% of the render). Memory stays the same (measured).
+    gc.disable()
     sys.exit(main(sys.argv[1:]))
