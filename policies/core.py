@@ -112,6 +112,18 @@ def _collect(items: Iterable[Any], default_urn: str | None) -> Outcome:
     return outcome
 
 
+INTERNAL_ERROR = "could not evaluate"
+
+
+def _guarded(run: Callable[[], Outcome], policy: str, urn: str | None) -> Outcome:
+    """Run a check; a value no rule anticipated becomes a visible note, never a crash or a pass."""
+    try:
+        return run()
+    except Exception as exc:  # noqa: BLE001 - last line of defence, reported to the user
+        return Outcome(notes=[Note(f"{INTERNAL_ERROR} ({type(exc).__name__}: {exc}); please report this to the "
+                                   f"{policy} maintainers", urn)])
+
+
 class _RuleMixin:
     """Metadata shared by both rule kinds: mirrors, concern, parameter defaults."""
 
@@ -170,7 +182,8 @@ class ResourceRule(ResourceValidationPolicy, _RuleMixin):
         provider_props = unwrap(args.provider.props) if args.provider is not None else None
         ctx = Context(config=self.params(args.get_config()), urn=args.urn, name=args.name,
                       provider_props=provider_props, stack_tags=args.stack_tags)
-        return _collect(self.check(args.resource_type, unwrap(args.props), ctx), args.urn)
+        return _guarded(lambda: _collect(self.check(args.resource_type, unwrap(args.props), ctx), args.urn),
+                        self.name, args.urn)
 
     def _validate(self, args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         outcome = self.evaluate(args)
@@ -198,7 +211,7 @@ class StackRule(StackValidationPolicy, _RuleMixin):
         """Run the check over every resource of the stack."""
         resources = stack_resources(args.resources)
         ctx = Context(config=self.params(args.get_config()), stack_tags=args.stack_tags, stack=current_stack())
-        return _collect(self.check(resources, ctx), None)
+        return _guarded(lambda: _collect(self.check(resources, ctx), None), self.name, None)
 
     def _validate(self, args: StackValidationArgs, report_violation: ReportViolation) -> None:
         outcome = self.evaluate(args)

@@ -47,7 +47,8 @@ class PipelineGraph:
         for step in as_list(definition.get("Steps")):
             self._add(step, None)
         for name, step in self.steps.items():
-            refs = set(as_list(step.get("DependsOn"))) | set(_references(step.get("Arguments")))
+            depends = {d for d in as_list(step.get("DependsOn")) if isinstance(d, str)}
+            refs = depends | set(_references(step.get("Arguments")))
             self.parents[name].update(r for r in refs if r in self.steps and r != name)
 
     def _add(self, step: Any, condition: str | None) -> None:

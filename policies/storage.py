@@ -113,7 +113,7 @@ def check_s3_no_public_acl(resource_type: str, props: Mapping[str, Any], ctx: Co
     acl = props.get("acl")
     if acl is UNKNOWN:
         yield Note("acl is not known yet")
-    elif acl in PUBLIC_ACLS:
+    elif isinstance(acl, str) and acl in PUBLIC_ACLS:
         yield f"canned ACL {acl!r} makes the bucket public; use private (or BucketOwnerEnforced ownership)"
     grants = as_list(props.get("grants")) + as_list(get(props, "accessControlPolicy", "grants"))
     for grant in grants:
@@ -128,7 +128,8 @@ def check_s3_no_public_acl(resource_type: str, props: Mapping[str, Any], ctx: Co
 def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
     if is_allow(statement):
         return False
-    for operator, conditions in (statement.get("Condition") or {}).items():
+    condition = statement.get("Condition")
+    for operator, conditions in (condition.items() if isinstance(condition, dict) else ()):
         if not str(operator).lower().startswith("bool") or not isinstance(conditions, dict):
             continue
         for key, value in conditions.items():
