@@ -326,3 +326,33 @@ def test_definition_error_exits_2_with_one_line(home: Path, tmp_path: Path) -> N
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: step 'number' input 'x' expects int but text returns str"
     assert proc.stdout == ""
+
+
+def test_resume_gets_a_fresh_retry_budget(home: Path, tmp_path: Path) -> None:
+    from modelway.runtime.runner import resume_run
+
+    path = write_pipeline(tmp_path, f"""
+        from pathlib import Path
+        from modelway import pipeline, step
+
+        COUNTER = Path({str(tmp_path / "count")!r})
+
+        @step(retries=1, retry_delay="0.01s")
+        def flaky() -> int:
+            n = int(COUNTER.read_text()) if COUNTER.exists() else 0
+            COUNTER.write_text(str(n + 1))
+            if n < 3:  # attempts 1-2 fail in the first run, 3 fails and 4 succeeds after resume
+                raise RuntimeError(f"failure {{n + 1}}")
+            return n
+
+        @pipeline
+        def p() -> int:
+            return flaky()
+    """)
+    proc = cli("run", str(path), "--in-process", "--plain", home=home)
+    assert proc.returncode == 1
+    run_id = proc.stdout.split()[1].rstrip(":")
+    result = resume_run(run_id, display="none")
+    assert result.status == "succeeded"
+    assert result.steps[0].attempts == 4
+    assert result.outputs == {"result": 3}

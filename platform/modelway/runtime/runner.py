@@ -258,7 +258,8 @@ class _Runner:
         self.display = display
         self.hashes: dict[str, str] = dict(prior)
         self.prior = set(prior)
-        self.attempts = {n: attempts.get(n, 0) for n in graph.order}
+        self.attempts = {n: attempts.get(n, 0) for n in graph.order}  # all attempts, earlier sessions too
+        self.tries = {n: 0 for n in graph.order}  # attempts in this session: a resume gets a fresh retry budget
         self.status: dict[str, str] = {n: ("reused" if n in prior else "pending") for n in graph.order}
         self.cached: set[str] = set()
         self.durations: dict[str, float | None] = {}
@@ -331,11 +332,15 @@ class _Runner:
                             failed = failed or task.name
         except KeyboardInterrupt:
             cancelled = True
-            for task in self.executor.cancel_all():
-                self.status[task.name] = "cancelled"
-                self.store.step_failed(self.run_id, task.name, attempt=task.attempt, status="cancelled",
-                                       error="cancelled", traceback=None, duration_s=time.monotonic() - task.started)
-                self.display.update(task.name, "cancelled")
+            started = {task.name: task.started for task in self.executor.cancel_all()}
+            for name in self.graph.order:  # every step that had started and not finished
+                if self.status[name] == "running":
+                    self.status[name] = "cancelled"
+                    since = started.get(name)
+                    self.store.step_failed(self.run_id, name, attempt=self.attempts[name], status="cancelled",
+                                           error="cancelled", traceback=None,
+                                           duration_s=None if since is None else time.monotonic() - since)
+                    self.display.update(name, "cancelled")
         skipped = [n for n in pending if self.status[n] == "pending"]
         for name in skipped:
             self.status[name] = "skipped"
@@ -381,6 +386,7 @@ class _Runner:
                     self.display.update(name, "cached")
                     continue
             self.attempts[name] += 1
+            self.tries[name] += 1
             self.status[name] = "running"
             self.store.step_started(self.run_id, name, self.attempts[name], key, self._inputs(node))
             self.display.update(name, "running", {"attempt": self.attempts[name]})
@@ -409,9 +415,9 @@ class _Runner:
             self.display.update(name, "succeeded", {"duration_s": outcome.duration_s, "attempt": task.attempt})
             return True
         self.errors[name] = outcome.error or "failed"
-        retries_left = node.settings.retries - (task.attempt - 1)
-        if outcome.retryable and retries_left > 0:
-            delay = node.settings.retry_delay_s * (2 ** (task.attempt - 1))
+        tries = self.tries[name]
+        if outcome.retryable and tries <= node.settings.retries:
+            delay = node.settings.retry_delay_s * (2 ** (tries - 1))
             self.store.step_failed(self.run_id, name, attempt=task.attempt, status="retrying", error=self.errors[name],
                                    traceback=outcome.traceback, duration_s=outcome.duration_s, cpu_s=outcome.cpu_s,
                                    peak_rss_mb=outcome.peak_rss_mb)
