@@ -356,3 +356,20 @@ def test_resume_gets_a_fresh_retry_budget(home: Path, tmp_path: Path) -> None:
     assert result.status == "succeeded"
     assert result.steps[0].attempts == 4
     assert result.outputs == {"result": 3}
+
+
+def test_a_step_process_may_start_its_own_worker_processes(home: Path) -> None:
+    @step
+    def parallel_sum(n: int) -> int:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            return sum(pool.map(abs, range(-n, 0)))
+
+    @pipeline
+    def p(n: int = 10) -> int:
+        return parallel_sum(n)
+
+    result = run_pipeline(p, executor="process", display="none")
+    assert result.status == "succeeded", result.error
+    assert result.outputs == {"result": 55}

@@ -257,7 +257,9 @@ class ProcessExecutor:
 
     def submit(self, task: Task) -> None:
         reader, writer = self._mp.Pipe(duplex=False)
-        proc = self._mp.Process(target=_child_main, args=(task, writer), name=f"modelway-step-{task.name}", daemon=True)
+        # Not a daemon: a step may start its own worker processes (multiprocessing, joblib).
+        # If the runner dies, PR_SET_PDEATHSIG still takes the step down with it.
+        proc = self._mp.Process(target=_child_main, args=(task, writer), name=f"modelway-step-{task.name}", daemon=False)
         sys.stdout.flush()
         sys.stderr.flush()
         proc.start()
