@@ -191,7 +191,7 @@ class GpuPool:
             return get(self.resource.props, "scalingConfig", "minSize")
         return self.resource.props.get("minSize")
 
-    def uses_spot(self) -> Any:
+    def uses_spot(self, max_on_demand_above_base: int) -> Any:
         props = self.resource.props
         if self.resource.type == EKS_NODE_GROUP:
             return props.get("capacityType") == "SPOT"
@@ -200,8 +200,9 @@ class GpuPool:
             above_base = get(distribution, "onDemandPercentageAboveBaseCapacity")
             if above_base is UNKNOWN:
                 return UNKNOWN
-            percentage = to_int(above_base)
-            return percentage is not None and percentage < 100
+            # AWS defaults onDemandPercentageAboveBaseCapacity to 100 (all on-demand).
+            percentage = 100 if above_base is None else to_int(above_base)
+            return percentage is not None and percentage <= max_on_demand_above_base
         if self.template is not None:
             return get(self.template.props, "instanceMarketOptions", "marketType") == "spot"
         return False
@@ -215,12 +216,14 @@ def _gpu_pools(resources: Sequence[StackResource]) -> list[GpuPool]:
 
 def check_gpu_pool_spot(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     for pool in _gpu_pools(resources):
-        spot = pool.uses_spot()
+        limit = int(ctx.config["maxOnDemandPercentageAboveBase"])
+        spot = pool.uses_spot(limit)
         if spot is UNKNOWN:
             yield Note(f"GPU pool {pool.label}: purchase options are not known yet", pool.resource.urn)
         elif not spot:
-            yield Violation(f"GPU pool {pool.label} runs on-demand only; use spot above the base capacity "
-                            "(onDemandPercentageAboveBaseCapacity < 100, or capacityType SPOT)", pool.resource.urn)
+            yield Violation(f"GPU pool {pool.label} buys on-demand capacity above its base; use spot there "
+                            f"(onDemandPercentageAboveBaseCapacity <= {limit}, or capacityType SPOT)",
+                            pool.resource.urn)
 
 
 def check_gpu_pool_scale_to_zero(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
@@ -316,6 +319,9 @@ POLICIES = [
         "gpu-pool-spot",
         "GPU node pools use spot capacity above their base capacity.",
         check=check_gpu_pool_spot, concern="compute", severity=Severity.LOW, mirrors=["cost"],
+        params={"maxOnDemandPercentageAboveBase": {
+            "type": "integer", "minimum": 0, "maximum": 100, "default": 0,
+            "description": "Largest on-demand share (%) allowed above the on-demand base capacity."}},
         remediation="Use a mixedInstancesPolicy with onDemandPercentageAboveBaseCapacity=0 and a capacity-optimized "
                     "spot allocation strategy (or an EKS node group with capacityType SPOT).",
     ),

@@ -35,6 +35,17 @@ DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
     "aws:iam/groupPolicy:GroupPolicy": ("policy",),
     "aws:iam/role:Role": ("inlinePolicies",),
 }
+# Resource-based policies: "any policy document" for the admin-wildcard rule.
+RESOURCE_DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "aws:s3/bucketPolicy:BucketPolicy": ("policy",),
+    "aws:kms/key:Key": ("policy",),
+    "aws:kms/keyPolicy:KeyPolicy": ("policy",),
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": ("policy",),
+    "aws:ecr/registryPolicy:RegistryPolicy": ("policy",),
+    "aws:sns/topicPolicy:TopicPolicy": ("policy",),
+    "aws:sqs/queuePolicy:QueuePolicy": ("policy",),
+    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": ("resourcePolicy",),
+}
 ATTACHMENT_TYPES: dict[str, str] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
     "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
@@ -52,7 +63,7 @@ SCOPED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\$\{[^}]+\}):role/[^
 
 def documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
     """Yield ``(label, document)`` for each identity-policy document, or a Note when unreadable."""
-    for field in DOCUMENT_FIELDS.get(resource_type, ()):
+    for field in DOCUMENT_FIELDS.get(resource_type) or RESOURCE_DOCUMENT_FIELDS.get(resource_type, ()):
         if field == "inlinePolicies":
             entries = [(f"inline policy {get(p, 'name') or i + 1}", get(p, "policy"))
                        for i, p in enumerate(as_list(props.get(field)))]
@@ -150,8 +161,9 @@ def check_iam_trust_not_public(resource_type: str, props: Mapping[str, Any], ctx
 POLICIES = [
     ResourceRule(
         "iam-no-admin-wildcard",
-        "No IAM policy statement allows Action \"*\" on Resource \"*\".",
-        check=check_iam_no_admin_wildcard, resource_types=DOCUMENT_FIELDS, concern="identity",
+        "No policy document (identity or resource policy) allows Action \"*\" on Resource \"*\".",
+        check=check_iam_no_admin_wildcard, resource_types=[*DOCUMENT_FIELDS, *RESOURCE_DOCUMENT_FIELDS],
+        concern="identity",
         severity=Severity.CRITICAL, mirrors=["CKV_AWS_62", "CKV_AWS_63", "AWS-0057"],
         remediation="List the actions the workload needs and scope Resource to the ARNs it uses.",
     ),

@@ -78,6 +78,9 @@ def mixed_asg(on_demand_above_base: int = 0, min_size: int = 0) -> tuple:
 def test_gpu_pool_spot():
     assert_stack_passes("gpu-pool-spot", [gpu_template(), mixed_asg(0)])
     assert_stack_violates("gpu-pool-spot", [gpu_template(), mixed_asg(100)], contains="on-demand")
+    assert_stack_violates("gpu-pool-spot", [gpu_template(), mixed_asg(50)], contains="<= 0")
+    assert_stack_passes("gpu-pool-spot", [gpu_template(), mixed_asg(50)],
+                        config={"maxOnDemandPercentageAboveBase": 50})
     # instance type only on the launch template: the stack view follows the reference
     plain = (ASG, {"minSize": 0, "launchTemplate": {"name": "gpu-lt"}}, "gpu")
     assert_stack_violates("gpu-pool-spot", [gpu_template(), plain], contains="g5.xlarge")

@@ -85,3 +85,12 @@ def test_passrole_scoped():
     # iam:Pass* also grants PassRole
     assert_violates("iam-passrole-scoped", POLICY,
                     {"policy": doc({"Effect": "Allow", "Action": ["iam:Pass*"], "Resource": "*"})})
+
+
+def test_admin_wildcard_in_resource_policies_too():
+    everything = {"Sid": "Everything", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"},
+                  "Action": "*", "Resource": "*"}
+    assert_violates("iam-no-admin-wildcard", "aws:s3/bucketPolicy:BucketPolicy",
+                    {"bucket": "b", "policy": json.dumps(doc(everything))}, contains="Everything")
+    default_key_policy = {**everything, "Sid": "EnableRoot", "Action": "kms:*"}
+    assert_passes("iam-no-admin-wildcard", "aws:kms/key:Key", {"policy": doc(default_key_policy)})
