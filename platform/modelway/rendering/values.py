@@ -34,7 +34,7 @@ def plain(value: Any) -> Any:
             return {k: value[k] for k in ("path", "text", "uri") if k in value}
         if sig == _ARCHIVE:
             return {k: plain(value[k]) for k in ("assets", "path", "uri") if k in value}
-        return {k: plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in sorted(value.items())}  # stable output, run to run
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, float) and value.is_integer():
