@@ -183,3 +183,28 @@ def test_resume_continues_a_killed_step_from_its_checkpoint(home: Path, tmp_path
     assert resumed["outputs"] == {"result": 12}
     starts = sorted(int(p.name.rsplit("-", 1)[1]) for p in marks.glob("resumed-from-*"))
     assert starts[0] == 0 and starts[1] >= 4  # the second execution continued, not restarted
+
+
+def test_liveness_of_a_running_run_uses_pid_and_process_start_time(home: Path, tmp_path: Path) -> None:
+    from modelway.runtime.context import stores
+    from modelway.runtime.runner import runner_alive
+
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.05)
+        started_before = time.time() - 100  # the run claims to have started long before `sleep`
+        run = {"pid": sleeper.pid, "host": None, "runner_started": started_before}
+        assert runner_alive(run) is False  # the pid was recycled: not our runner
+        run["runner_started"] = time.time()
+        assert runner_alive(run) is True
+        run_store, _ = stores(home)
+        run_store.create_run("r-live", "p", str(tmp_path / "p.py"), {}, "process", True, {}, [])
+        run_store.conn.execute("UPDATE runs SET pid=?, runner_started=? WHERE run_id='r-live'", (sleeper.pid, time.time()))
+        proc = cli("resume", "r-live", home=home)
+        assert proc.returncode == 2
+        assert proc.stderr.strip() == f"error: run r-live is still running (pid {sleeper.pid}); wait for it or stop it first"
+        assert cli_json("runs", "list", home=home)[0]["status"] == "running"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert cli_json("runs", "list", home=home)[0]["status"] == "interrupted"

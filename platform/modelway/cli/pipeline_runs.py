@@ -111,9 +111,9 @@ def _fmt_dur(seconds: float | None) -> str:
 
 def _effective_status(run: dict[str, Any]) -> str:
     """A 'running' run whose runner process is gone was killed: show it as interrupted."""
-    from modelway.runtime.runner import _alive_elsewhere
+    from modelway.runtime.runner import runner_alive
 
-    if run["status"] == "running" and not _alive_elsewhere(run):
+    if run["status"] == "running" and not runner_alive(run):
         return "interrupted"
     return run["status"]
 

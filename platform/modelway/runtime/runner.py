@@ -180,7 +180,7 @@ def resume_run(run_id: str, *, display: str = "auto", home: Path | None = None, 
     assert run is not None
     if run["status"] == "succeeded":
         raise UserError(f"run {full_id} already succeeded; nothing to resume")
-    if run["status"] == "running" and _alive_elsewhere(run):
+    if run["status"] == "running" and runner_alive(run):
         raise UserError(f"run {full_id} is still running (pid {run['pid']}); wait for it or stop it first")
     if not run["pipeline_file"]:
         raise UserError(f"run {full_id} was started from Python, not from a file; it cannot be resumed from the CLI")
@@ -200,24 +200,29 @@ def resume_run(run_id: str, *, display: str = "auto", home: Path | None = None, 
     return runner.run(resumed=True)
 
 
-def _alive_elsewhere(run: dict[str, Any]) -> bool:
+def runner_alive(run: dict[str, Any]) -> bool:
+    """Whether the process that runs ``run`` still exists.
+
+    Checked by pid and by that process's start time (a recycled pid is not our runner).
+    A run started on another host is assumed alive: we cannot look at its processes.
+    """
     import socket
 
     pid = run.get("pid")
-    if not pid or pid == os.getpid() or run.get("host") not in (None, socket.gethostname()):
+    if not pid or pid == os.getpid():
         return False
+    if run.get("host") and run["host"] != socket.gethostname():
+        return True
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        created = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.Error:
         return True
-    try:  # a recycled pid is not our runner
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read()
-        return b"modelway" in cmdline or b"python" in cmdline
-    except OSError:
-        return True
+    started = run.get("runner_started") or run.get("started_at") or 0
+    return created <= started + 1.0
 
 
 def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -11,14 +11,18 @@ import contextlib
 import json
 import os
 import random
+import socket
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Upgrades from an older user_version, applied in order inside the schema transaction.
-MIGRATIONS = {1: ("ALTER TABLE steps ADD COLUMN inputs TEXT",)}
+MIGRATIONS = {
+    1: ("ALTER TABLE steps ADD COLUMN inputs TEXT",),
+    2: ("ALTER TABLE runs ADD COLUMN runner_started REAL",),
+}
 BUSY_TIMEOUT_S = 60.0
 
 SCHEMA = """
@@ -26,7 +30,7 @@ CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, pipeline_file TEXT, status TEXT NOT NULL,
   params TEXT NOT NULL DEFAULT '{}', executor TEXT, use_cache INTEGER NOT NULL DEFAULT 1,
   created_at REAL NOT NULL, started_at REAL, ended_at REAL, error TEXT, outputs TEXT,
-  lineage TEXT, pid INTEGER, host TEXT, resumes INTEGER NOT NULL DEFAULT 0);
+  lineage TEXT, pid INTEGER, host TEXT, resumes INTEGER NOT NULL DEFAULT 0, runner_started REAL);
 CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, func TEXT, status TEXT NOT NULL,
@@ -129,9 +133,10 @@ class RunStore:
         with self.tx() as c:
             c.execute(
                 "INSERT INTO runs (run_id, pipeline, pipeline_file, status, params, executor, use_cache, created_at,"
-                " started_at, lineage, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " started_at, lineage, pid, host, runner_started) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, pipeline, pipeline_file, "running", json.dumps(params, default=str), executor,
-                 int(use_cache), now, now, json.dumps(lineage, default=str), os.getpid(), lineage.get("host", {}).get("name")),
+                 int(use_cache), now, now, json.dumps(lineage, default=str), os.getpid(),
+                 lineage.get("host", {}).get("name"), now),
             )
             c.executemany(
                 "INSERT INTO steps (run_id, name, position, func, status, upstream, settings) VALUES (?,?,?,?,?,?,?)",
@@ -144,8 +149,8 @@ class RunStore:
         """Mark a run as running again (resume); unfinished steps go back to pending."""
         now = time.time()
         with self.tx() as c:
-            c.execute("UPDATE runs SET status='running', ended_at=NULL, error=NULL, pid=?, resumes=resumes+1 WHERE run_id=?",
-                      (os.getpid(), run_id))
+            c.execute("UPDATE runs SET status='running', ended_at=NULL, error=NULL, pid=?, host=?, runner_started=?,"
+                      " resumes=resumes+1 WHERE run_id=?", (os.getpid(), socket.gethostname(), now, run_id))
             c.execute("UPDATE steps SET status='pending' WHERE run_id=? AND status NOT IN ('succeeded','cached')", (run_id,))
             c.execute("INSERT INTO events (run_id, ts, kind) VALUES (?,?,?)", (run_id, now, "run_resumed"))
 
