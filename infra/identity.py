@@ -6,8 +6,9 @@ few actions whose AWS API has no resource-level permissions (listed in
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -251,8 +252,11 @@ class AccessRolesArgs:
     prefix: str
     """Name prefix; every role is named ``<prefix>-<persona>`` (the KMS key policy relies on it)."""
     account_id: pulumi.Input[str]
+    """Account that owns every scoped ARN (and the default trusted principal)."""
     partition: pulumi.Input[str]
+    """AWS partition (``aws``)."""
     region: pulumi.Input[str]
+    """Region of the SageMaker, logs and alarm ARNs."""
     key_arn: pulumi.Input[str]
     """The platform CMK."""
     bucket_arns: dict[str, pulumi.Input[str]]
@@ -260,10 +264,13 @@ class AccessRolesArgs:
     repository_arns: dict[str, pulumi.Input[str]]
     """ECR repository name -> ARN."""
     model_families: list[str]
+    """Model families; their package groups are named ``<prefix>-<family>``."""
     log_group_arns: dict[str, pulumi.Input[str]]
+    """Platform log group ARNs (stream -> ARN)."""
     metrics_namespace: str
+    """CloudWatch namespace jobs may publish metrics to."""
     config: IdentityConfig
-    extra_trusted: list[str] = field(default_factory=list)
+    """Trusted principals, MFA, session duration, experiments prefix."""
 
 
 class AccessRoles(pulumi.ComponentResource):
@@ -340,7 +347,7 @@ class AccessRoles(pulumi.ComponentResource):
         self.gpu_node_role_arn = node.arn
         # Personas that start jobs may pass exactly this role, nothing else.
         self._scope = pulumi.Output.all(scope, sagemaker.arn).apply(
-            lambda v: _Scope(**{**v[0].__dict__, "sagemaker_role_arn": v[1]}))
+            lambda v: dataclasses.replace(v[0], sagemaker_role_arn=v[1]))
 
     def _create_persona_roles(self) -> None:
         cfg = self._args.config

@@ -17,7 +17,9 @@ class OutputFormat(str, Enum):
 def render(
     stack: str = typer.Option(..., "--stack", "-s", help="Stack (environment) to render: dev, staging, prod."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
-    project_dir: Path = typer.Option(Path("."), "--project-dir", help="Directory holding Pulumi.yaml."),
+    project_dir: Path = typer.Option(
+        None, "--project-dir", help="Directory holding Pulumi.yaml (default: here, else this checkout)."
+    ),
     strict_invokes: bool = typer.Option(
         False, "--strict-invokes", help="Fail on invokes the mocks cannot answer (default: warn)."
     ),
@@ -28,7 +30,7 @@ def render(
     """
     from modelway.rendering import render_program
 
-    result = render_program(project_dir, stack, strict_invokes=strict_invokes)
+    result = render_program(project_dir or _default_project_dir(), stack, strict_invokes=strict_invokes)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if output_format is OutputFormat.json:
@@ -43,6 +45,15 @@ def render(
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
         return
     _print_table(result)
+
+
+def _default_project_dir() -> Path:
+    # In a checkout, `modelway render` works from any directory, like `modelway policy check`.
+    here = Path.cwd()
+    if (here / "Pulumi.yaml").is_file():
+        return here
+    checkout = Path(__file__).resolve().parents[3]
+    return checkout if (checkout / "Pulumi.yaml").is_file() else here
 
 
 def _print_table(result) -> None:  # noqa: ANN001 - RenderResult, imported lazily

@@ -30,6 +30,8 @@ def render_program(
     ``strict_invokes=True`` fails on any invoke the mocks do not know; ``False`` answers
     it with an empty result and records a warning. A program that fails raises
     :class:`~modelway.errors.UserError` with one line naming the file and why.
+    ``stack=None`` renders the stack named ``dev`` (with ``Pulumi.dev.yaml`` when present),
+    as a freshly initialised project would.
 
     Example:
         >>> result = render_program(Path("."), "prod", strict_invokes=True)   # doctest: +SKIP
