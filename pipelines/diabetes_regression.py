@@ -1,6 +1,6 @@
 """Diabetes progression: the same governed lifecycle for a regression model.
 
-    validate -> train (CV + grid search) -> evaluate (quality, slices, fairness, robustness) -> register/approve
+    validate -> train (CV + grid search) -> evaluate (quality, slices, fairness, robustness) -> track (MLflow) -> register/approve
 
 Uses scikit-learn's bundled diabetes dataset (442 patients, no download). The target is a
 quantitative measure of disease progression one year after baseline. ``sex`` is audited
@@ -110,11 +110,20 @@ def evaluate(split: dict, trained: dict, env: str) -> Any:
 
 
 @step
-def register(trained: dict, evaluation: dict, split: dict, env: str) -> Any:
+def track(split: dict, trained: dict, evaluation: dict) -> str:
+    """One MLflow run: params, CV and test metrics, the model with its signature, the reports and card."""
+    from modelway.stages.lifecycle import track as log_to_mlflow
+
+    return log_to_mlflow(split, trained, evaluation)
+
+
+@step
+def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, env: str) -> Any:
     """Register the version (semver computed) and apply the environment's approval rules."""
     from modelway.stages.lifecycle import register as register_version
 
-    return register_version(trained, evaluation, split, model_name=MODEL_NAME, environment=env or None)
+    return register_version(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id,
+                            environment=env or None)
 
 
 @pipeline(name="diabetes_regression")
@@ -124,4 +133,5 @@ def diabetes_regression(n_rows: int = 0, cv_folds: int = 5, env: str = "") -> An
     split = validate(data)
     trained = train(split, cv_folds)
     evaluation = evaluate(split, trained, env)
-    return register(trained, evaluation, split, env)
+    mlflow_run_id = track(split, trained, evaluation)
+    return register(trained, evaluation, split, mlflow_run_id, env)

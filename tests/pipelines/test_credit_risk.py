@@ -19,7 +19,7 @@ def first_run(mw):
 
 def test_dev_run_registers_an_auto_approved_version(mw, first_run):
     assert first_run["status"] == "succeeded"
-    assert [s["name"] for s in first_run["steps"]] == ["load_credit_data", "validate", "train", "evaluate", "register"]
+    assert [s["name"] for s in first_run["steps"]] == ["load_credit_data", "validate", "train", "evaluate", "track", "register"]
     result = first_run["outputs"]["result"]
     assert (result["model"], result["version"], result["status"], result["environment"]) == ("credit-risk", "1.0.0", "Approved", "dev")
     assert result["run_id"] == first_run["run_id"]
@@ -82,7 +82,7 @@ def test_html_run_report_is_self_contained(mw, first_run, tmp_path):
                     "Fairness by gender", "Model card", "Registered model", "Lineage"):
         assert section in html, section
     assert html.count("<svg") >= 2  # the DAG and the per-group fairness chart
-    for name in ("load_credit_data", "validate", "train", "evaluate", "register"):
+    for name in ("load_credit_data", "validate", "train", "evaluate", "track", "register"):
         assert name in html
     assert not re.search(r"(src|href)=['\"]https?://", html)  # no network assets
 
@@ -93,7 +93,7 @@ def test_data_fault_stops_the_run_before_training(mw):
     doc = done.json()
     status = {s["name"]: s["status"] for s in doc["steps"]}
     assert status["validate"] == "failed"
-    assert {status[n] for n in ("train", "evaluate", "register")} == {"skipped"}
+    assert {status[n] for n in ("train", "evaluate", "track", "register")} == {"skipped"}
     for check in ("schema.region.isin", "quality.missing_rate.annual_income", "quality.out_of_range.age", "quality.duplicate_rows"):
         assert check in doc["error"], check
     shown = mw("runs", "show", doc["run_id"], "--json").json()
@@ -108,6 +108,15 @@ def test_biased_label_process_is_stopped_by_the_fairness_gate(mw, first_run):
     assert done.code == 1
     doc = done.json()
     status = {s["name"]: s["status"] for s in doc["steps"]}
-    assert status["evaluate"] == "failed" and status["register"] == "skipped"
+    assert status["evaluate"] == "failed" and status["track"] == status["register"] == "skipped"
     assert "model tests FAILED" in doc["error"] and "fairness.gender.demographic_parity_difference" in doc["error"]
     assert mw("models", "list", "--json").json() == versions_before
+    # the rejected candidate is still an experiment in MLflow, with its evaluation report
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{mw.home.absolute() / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("credit-risk")
+    runs = client.search_runs([experiment.experiment_id], f"tags.`modelway.run_id` = '{doc['run_id']}'")
+    assert len(runs) == 1 and runs[0].data.tags["modelway.gates"] == "failed"
+    assert runs[0].data.metrics["fairness_demographic_parity_difference"] > 0.10
+    assert "reports/evaluation_report.json" in {a.path for a in client.list_artifacts(runs[0].info.run_id, "reports")}

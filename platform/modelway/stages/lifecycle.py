@@ -5,9 +5,10 @@ Each function does one stage end to end — run the checks, attach the report to
 :class:`~modelway.stages.gates.GateFailed` when a gate fails so nothing downstream runs:
 
 * :func:`validate_and_split` — contract + quality checks, seeded train/test split, leakage checks;
-* :func:`train` — CV + budgeted search (checkpointed), MLflow run with params/metrics/model;
+* :func:`train` — CV + budgeted search (checkpointed), model wrapped in its schema guard;
 * :func:`evaluate` — quality overall/per slice, regression vs champion, fairness,
   robustness; builds the model card;
+* :func:`track` — one MLflow run with params, CV and test metrics, model + signature, reports;
 * :func:`register` — registers the version (semver computed) and applies the environment's
   promotion rules; records lineage.
 
@@ -147,16 +148,17 @@ def train(
     features: list[str],
     task: Literal["classification", "regression"],
     experiment: str,
-    track: bool = True,
+    track: bool = False,
 ) -> dict[str, Any]:
     """Cross-validated, budgeted search and refit; the model is wrapped in a schema guard.
 
-    Returns ``{"model", "training", "mlflow_run_id", "features"}``.
+    Tracking happens once per run in :func:`track` (or in :func:`evaluate` when the model
+    tests fail), so MLflow's import and connection are paid once; ``track=True`` logs here.
+    Returns ``{"model", "training", "mlflow_run_id", "features", "experiment"}``.
     """
+    from modelway.stages.env import limited_threads
     from modelway.stages.model_schema import GuardedModel, ModelSchema
     from modelway.stages.training import context_checkpointer, train_with_search
-
-    from modelway.stages.env import limited_threads
 
     train_df = split["train"]
     X, y = train_df[features], train_df[label]
@@ -174,29 +176,57 @@ def train(
         f"best {refit} {result.cv[refit]['mean']:.4f} ± {result.cv[refit]['std']:.4f} with {summary['best_params']}"
         + (f" (resumed {result.resumed_trials} trials from a checkpoint)" if result.resumed_trials else "")
     )
-    mlflow_run_id = None
+    trained = {"model": model, "training": summary, "mlflow_run_id": None, "features": list(features), "experiment": experiment}
     if track:
-        mlflow_run_id = _track_training(experiment, summary, model, X, split)
-    return {"model": model, "training": summary, "mlflow_run_id": mlflow_run_id, "features": list(features)}
+        trained["mlflow_run_id"] = track(split, trained, None)
+    return trained
 
 
-def _track_training(experiment: str, summary: dict[str, Any], model: Any, X: Any, split: dict[str, Any]) -> str:
+def track(split: dict[str, Any], trained: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
+    """Log the run to MLflow: params, CV metrics (per fold), tags, the model with its signature,
+    test metrics per slice and group, and the validation/evaluation reports and model card.
+
+    Returns the MLflow run id.
+    """
     from modelway.stages import tracking
 
     ctx = _ctx()
+    summary, model = trained["training"], trained["model"]
+    experiment = trained.get("experiment") or "modelway"
     tags = tracking.standard_tags(
         run_id=getattr(ctx, "run_id", None), pipeline=getattr(ctx, "pipeline_name", None),
         data_versions=split.get("data_versions"), extra={"modelway.step": getattr(ctx, "step_name", "")},
     )
     params = {f"search.{k}": v for k, v in summary["search"].items()}
     params.update({k: v for k, v in summary["best_params"].items()})
+    artifacts: dict[str, Any] = {"validation_report.json": split.get("validation", {}), "training.json": summary}
+    if evaluation is not None:
+        from modelway.stages.model_card import render_markdown
+
+        tags["modelway.gates"] = "passed" if evaluation["report"]["passed"] else "failed"
+        artifacts.update({"evaluation_report.json": evaluation["report"], "model_card.json": evaluation["card"],
+                          "model_card.md": render_markdown(evaluation["card"])})
     rid = tracking.log_training_run(
         experiment=experiment, run_name=getattr(ctx, "run_id", None) or f"local-{int(time.time())}", params=params,
-        cv=summary["cv"], tags=tags, model=model, input_example=X.head(5),
-        artifacts={"validation_report.json": split.get("validation", {}), "training.json": summary},
+        cv=summary["cv"], tags=tags, model=model, input_example=split["train"][trained["features"]].head(5),
+        artifacts=artifacts,
     )
-    log(f"MLflow run {rid} in experiment {experiment!r} ({tracking.tracking_uri()})")
+    if evaluation is not None:
+        tracking.log_evaluation(rid, metrics=_evaluation_metrics(evaluation))
+    log(f"MLflow run {rid} in experiment {experiment!r}; open it with: {tracking.ui_command()}")
     return rid
+
+
+def _evaluation_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
+    metrics = {f"test_{k}": v for k, v in evaluation["metrics"].items() if isinstance(v, (int, float))}
+    for slice_name, m in (evaluation.get("slices") or {}).items():
+        for k, v in m.items():
+            if isinstance(v, (int, float)) and k != "n":
+                metrics[f"slice_{slice_name.replace('=', '_').replace('+', 'plus')}_{k}"] = v
+    for key in ("demographic_parity_difference", "equalized_odds_difference", "max_relative_mae_gap"):
+        if key in (evaluation.get("fairness") or {}):
+            metrics[f"fairness_{key}"] = evaluation["fairness"][key]
+    return metrics
 
 
 # --- evaluation --------------------------------------------------------------------------
@@ -286,8 +316,8 @@ def _evaluate(split: dict[str, Any], trained: dict[str, Any], config: Evaluation
     if ctx is not None:
         ctx.attach("model_card", card)
     log(report.summary())
-    if trained.get("mlflow_run_id"):
-        _track_evaluation(trained["mlflow_run_id"], overall, slices, fairness, report, card)
+    if not report.passed:
+        track(split, trained, result)  # failed candidates are experiments too; the track step will not run
     report.raise_if_failed()
     return result
 
@@ -316,25 +346,6 @@ def _champion_metrics(registry: Any, name: str, environment: str, test: Any, fea
     return {"name": name, "version": champion.version, "environment": champion.environment, "metrics": metrics}
 
 
-def _track_evaluation(mlflow_run_id: str, overall: dict, slices: dict, fairness: dict | None, report: GateReport, card: dict) -> None:
-    from modelway.stages import tracking
-    from modelway.stages.model_card import render_markdown
-
-    metrics = {f"test_{k}": v for k, v in overall.items() if isinstance(v, (int, float))}
-    for slice_name, m in slices.items():
-        for k, v in m.items():
-            if isinstance(v, (int, float)) and k != "n":
-                metrics[f"slice_{slice_name.replace('=', '_').replace('+', 'plus')}_{k}"] = v
-    if fairness:
-        for key in ("demographic_parity_difference", "equalized_odds_difference", "max_relative_mae_gap"):
-            if key in fairness:
-                metrics[f"fairness_{key}"] = fairness[key]
-    tracking.log_evaluation(
-        mlflow_run_id, metrics=metrics, tags={"modelway.gates": "passed" if report.passed else "failed"},
-        artifacts={"evaluation_report.json": report.to_dict(), "model_card.json": card, "model_card.md": render_markdown(card)},
-    )
-
-
 # --- registration ------------------------------------------------------------------------
 
 
@@ -344,6 +355,7 @@ def register(
     split: dict[str, Any],
     *,
     model_name: str,
+    mlflow_run_id: str | None = None,
     environment: str | None = None,
     registry: Any = None,
 ) -> dict[str, Any]:
@@ -358,10 +370,11 @@ def register(
 
     env = target_environment(environment)
     registry = registry or get_registry()
+    mlflow_run_id = mlflow_run_id or trained.get("mlflow_run_id")
     ctx = _ctx()
     run_id = getattr(ctx, "run_id", None)
     lineage = {"run_id": run_id, "pipeline": getattr(ctx, "pipeline_name", None), "git": git_commit(),
-               "data_versions": split.get("data_versions", {}), "mlflow_run_id": trained.get("mlflow_run_id")}
+               "data_versions": split.get("data_versions", {}), "mlflow_run_id": mlflow_run_id}
     if ctx is not None:
         lineage.update(_run_lineage(ctx))
     report = evaluation["report"]
@@ -369,9 +382,9 @@ def register(
         ModelCandidate(
             name=model_name, model=trained["model"], schema=trained["model"].schema.signature(),
             metrics={k: v for k, v in evaluation["metrics"].items() if k != "confusion_matrix"},
-            fairness=evaluation.get("fairness"), model_card=evaluation["card"],
+            fairness=evaluation.get("fairness"), model_card={**evaluation["card"], "mlflow_run_id": mlflow_run_id},
             hyperparameters=trained["training"].get("best_params", {}), code_commit=str(git_commit()["commit"]),
-            data_versions=split.get("data_versions", {}), run_id=run_id, mlflow_run_id=trained.get("mlflow_run_id"),
+            data_versions=split.get("data_versions", {}), run_id=run_id, mlflow_run_id=mlflow_run_id,
             lineage=lineage, gates_passed=bool(report["passed"]),
         ),
         environment=env, actor=current_user(),
@@ -385,7 +398,7 @@ def register(
     summary = {
         "model": model_name, "version": version.version, "status": version.status, "environment": env,
         "version_reason": version.version_reason, "model_card": version.model_card_path,
-        "run_id": run_id, "mlflow_run_id": trained.get("mlflow_run_id"), "mlflow_ui": ui_command(),
+        "run_id": run_id, "mlflow_run_id": mlflow_run_id, "mlflow_ui": ui_command(),
         "artifact_sha256": version.artifact_sha256,
     }
     next_step = "" if version.status != "Pending" else (

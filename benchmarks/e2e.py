@@ -1,0 +1,96 @@
+"""End-to-end figures for the demo pipeline (credit_risk at its default size).
+
+Measures whole ``modelway run pipelines/credit_risk.py`` processes, as a user runs them:
+
+* **uncached**: a fresh ``$MODELWAY_HOME`` per repetition (the ``make demo`` case from a
+  fresh clone: data generation, validation, CV + search, MLflow tracking, model tests,
+  registration); target <= 30 s on a 2-core machine;
+* **cached**: the identical re-run in the same home (every step a cache hit);
+  target <= 5% of the uncached time;
+* **baseline**: ``modelway --help`` (bare CLI start-up) in the same session, for scale.
+
+Prints medians and the per-step durations of the last uncached run.
+
+    .venv/bin/python benchmarks/e2e.py [--repeat 3] [--cached-repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODELWAY = [sys.executable, "-m", "modelway.cli.main"]
+TARGET_S = 30.0
+CACHED_SHARE = 0.05
+
+
+def timed(args: list[str], home: Path) -> tuple[float, subprocess.CompletedProcess]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWAY_")}
+    env["MODELWAY_HOME"] = str(home)
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
+    return time.perf_counter() - start, proc
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="uncached runs (fresh home each)")
+    parser.add_argument("--cached-repeat", type=int, default=5, help="fully cached re-runs")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="modelway-bench-e2e-"))
+    run = [*MODELWAY, "run", "pipelines/credit_risk.py", "--json"]
+    try:
+        baseline = []
+        for _ in range(5):
+            seconds, _ = timed([*MODELWAY, "--help"], root / "baseline")
+            baseline.append(seconds)
+
+        uncached, last_doc, home = [], None, None
+        for i in range(args.repeat):
+            home = root / f"home-{i}"
+            seconds, proc = timed(run, home)
+            if proc.returncode != 0:
+                print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
+                print(f"credit_risk run failed with exit code {proc.returncode}", file=sys.stderr)
+                return 1
+            uncached.append(seconds)
+            last_doc = json.loads(proc.stdout)
+            print(f"  uncached run {i + 1}/{args.repeat}: {seconds:.2f} s", flush=True)
+
+        cached = []
+        for _ in range(args.cached_repeat):
+            seconds, proc = timed(run, home)
+            doc = json.loads(proc.stdout)
+            if proc.returncode != 0 or not all(s["cached"] for s in doc["steps"]):
+                print(f"cached re-run was not fully cached: {[(s['name'], s['cached']) for s in doc['steps']]}", file=sys.stderr)
+                return 1
+            cached.append(seconds)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    med_uncached, med_cached, med_base = statistics.median(uncached), statistics.median(cached), statistics.median(baseline)
+    share = med_cached / med_uncached
+    print()
+    print("credit_risk end to end (default size, whole `modelway run` process, medians)")
+    print(f"  uncached (fresh home)    {med_uncached:7.2f} s   target <= {TARGET_S:.0f} s        "
+          f"{'OK' if med_uncached <= TARGET_S else 'MISSED'}   (runs: {', '.join(f'{s:.2f}' for s in uncached)})")
+    print(f"  fully cached re-run      {med_cached:7.2f} s   target <= {CACHED_SHARE:.0%} of uncached = {CACHED_SHARE * med_uncached:.2f} s   "
+          f"{'OK' if share <= CACHED_SHARE else 'MISSED'}   ({share:.1%}; runs: {', '.join(f'{s:.2f}' for s in cached)})")
+    print(f"  baseline `modelway --help` {med_base:5.2f} s")
+    print("  steps of the last uncached run: " + ", ".join(
+        f"{s['name']} {s['duration_s']:.2f}s" for s in last_doc["steps"] if s["duration_s"] is not None))
+    print(f"  cores: {os.cpu_count()}   load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
