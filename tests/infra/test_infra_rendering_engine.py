@@ -32,6 +32,7 @@ aws.s3.BucketPolicy("policy", bucket=bucket.id, policy=doc.json, opts=pulumi.Res
 pulumi.export("key_arn", key.arn)
 pulumi.export("sizes", sizes)
 pulumi.export("account", aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id)
+pulumi.export("region", aws.get_region_output(opts=pulumi.InvokeOutputOptions(provider=provider)).region)
 pulumi.log.warn("a warning from the program")
 mode = os.environ.get("RENDER_TEST_MODE", "")
 if mode == "raise":
@@ -72,6 +73,7 @@ def test_renders_resources_outputs_and_warnings(project):
     assert result.outputs["sizes"] == {"small": 1, "large": [2, 3]}
     assert result.outputs["key_arn"].startswith("arn:aws:kms:eu-central-1:123456789012:key/")
     assert result.outputs["account"] == "123456789012"
+    assert result.outputs["region"] == "eu-central-1"  # the invoke's provider, not the default region
     assert result.warnings == ["a warning from the program"]
     assert result.config["sample:sizes"] == json.dumps({"small": 1, "large": [2, 3]})
 

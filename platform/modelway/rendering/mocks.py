@@ -9,6 +9,7 @@ and is recorded as a warning in checker mode (rendering someone else's program).
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any, Callable
 
 import pulumi
@@ -50,7 +51,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         self.account_id = account_id
         self.warnings: list[str] = []
         self._provider_regions: dict[str, str] = {}
-        self._invoke_region = self.region
+        # Invokes run on executor threads: the region of the one being answered is per thread.
+        self._invoke = threading.local()
         self._invokes: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "aws:index/getCallerIdentity:getCallerIdentity": self._caller_identity,
             "aws:index/getRegion:getRegion": self._region_info,
@@ -72,8 +74,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 raise UnknownInvokeError(message)
             self.warnings.append(message + "; answered with an empty result")
             return {}
-        self._invoke_region = self._region_for(args.provider)
+        self._invoke.region = self._region_for(args.provider)
         return handler(dict(args.args or {}))
+
+    @property
+    def _invoke_region(self) -> str:
+        return getattr(self._invoke, "region", self.region)
 
     def _caller_identity(self, _args: dict[str, Any]) -> dict[str, Any]:
         return {
