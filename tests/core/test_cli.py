@@ -146,3 +146,46 @@ def test_core_cli_and_dsl_import_no_heavy_libraries(home: Path, tmp_path: Path) 
                           env={**__import__("os").environ, "PYTHONPATH": str(REPO / "platform")})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_invalid_environment_setting_is_a_one_line_error(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_pipeline(tmp_path, TWO)
+    monkeypatch.setenv("MODELWAY_EXECUTOR", "threads")
+    proc = cli("run", str(path), "-p", "first", home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: invalid MODELWAY_* environment setting: "
+                                   "MODELWAY_EXECUTOR: Input should be 'process' or 'inprocess'")
+
+
+def test_status_transitions_are_recorded_with_timestamps(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, TWO)
+    run_id = cli_json("run", str(path), "-p", "first", "--in-process", home=home)["run_id"]
+    events = cli_json("runs", "show", run_id, home=home)["events"]
+    assert [(e["step"], e["kind"]) for e in events] == [
+        (None, "run_started"), ("one", "running"), ("one", "succeeded"), (None, "run_succeeded")]
+    assert all(a["ts"] <= b["ts"] for a, b in zip(events, events[1:]))
+
+
+def test_steps_may_log_from_threads(home: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modelway import step_context
+    from modelway.runtime.context import stores
+
+    @step
+    def threaded() -> int:
+        ctx = step_context()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: ctx.log(f"message {i}"), range(40)))
+        return 1
+
+    @pipeline
+    def p() -> int:
+        return threaded()
+
+    from modelway import run_pipeline
+
+    result = run_pipeline(p, executor="inprocess", display="none")
+    assert result.status == "succeeded", result.error
+    run_store, _ = stores(home)
+    assert len([e for e in run_store.events(result.run_id) if e["kind"] == "log"]) == 40

@@ -165,7 +165,9 @@ def run_details(run_store: Any, run_id: str) -> dict[str, Any]:
     run["attachments"] = run_store.attachments(full_id)
     run["datasets"] = run_store.dataset_usage(run_id=full_id)
     run["models"] = run_store.models_of_runs([full_id])
-    run["logs"] = [e for e in run_store.events(full_id) if e["kind"] == "log"]
+    events = run_store.events(full_id)
+    run["logs"] = [e for e in events if e["kind"] == "log"]
+    run["events"] = [e for e in events if e["kind"] != "log"]  # status transitions with timestamps
     return run
 
 

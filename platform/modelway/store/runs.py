@@ -13,6 +13,7 @@ import os
 import random
 import socket
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -79,6 +80,9 @@ class RunStore:
         home.mkdir(parents=True, exist_ok=True)
         self.path = home / "modelway.db"
         self._pid = os.getpid()
+        # One connection per process; steps may log from several threads, so transactions
+        # on it are serialized here (sqlite3 would otherwise interleave BEGIN/COMMIT).
+        self._lock = threading.RLock()
         self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
@@ -115,13 +119,14 @@ class RunStore:
         """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
         if os.getpid() != self._pid:
             raise RuntimeError("RunStore connection used across fork; open a new RunStore in the child")
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
