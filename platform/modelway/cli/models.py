@@ -166,7 +166,7 @@ def audit_log(
 
 
 def runs_report(
-    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
+    run_id: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file to write (default: $MODELWAY_HOME/reports/RUN_ID.html)."),
 ) -> None:
     """Write a self-contained HTML report of a run: DAG, validation, metrics, fairness, model card."""

@@ -29,6 +29,11 @@ def collect_run(run_id: str, home: Path | None = None) -> dict[str, Any]:
 
     home = home or get_settings().resolved_home()
     run_store, artifacts = stores(home)
+    if run_id in ("latest", "last"):
+        newest = run_store.list_runs(limit=1)
+        if not newest:
+            raise UserError("no runs yet; start one with: modelway run PIPELINE.py")
+        run_id = newest[0]["run_id"]
     run = run_details(run_store, run_id)
     attached: dict[str, Any] = {}
     for step in run["steps"]:
