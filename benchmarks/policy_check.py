@@ -115,6 +115,7 @@ def main() -> None:
         check_big = wall([*modelway, "policy", "check", str(program), "--stack", "prod", "--format", "json"],
                          big_runs)
         render_s, evaluate_s, resources = split_in_process(program)
+    prod_render_s, prod_evaluate_s, prod_resources = split_in_process(REPO)
 
     def verdict(value: float, target: float) -> str:
         return "OK" if value <= target else f"ABOVE TARGET by {value - target:.2f} s"
@@ -129,8 +130,10 @@ def main() -> None:
           f"{TARGET_1000_S} s: {verdict(check_big, TARGET_1000_S)}")
     print(f"per resource: {1000 * check_big / GENERATED_RESOURCES:.2f} ms whole check, "
           f"{1000 * evaluate_s / resources:.3f} ms policy evaluation ({resources} resources, 50 policies)")
-    print(f"where the time goes ({resources} resources, in-process): render {render_s:.2f} s "
-          f"({100 * render_s / (render_s + evaluate_s):.0f} %), policy evaluation {evaluate_s:.3f} s")
+    for label, rendering, evaluating in (("prod", prod_render_s, prod_evaluate_s),
+                                         (f"{resources} resources", render_s, evaluate_s)):
+        print(f"where the time goes ({label}): render subprocess {rendering:.2f} s "
+              f"({100 * rendering / (rendering + evaluating):.0f} %), policy evaluation {evaluating:.3f} s")
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ POLICIES = [
         "required-tags",
         "Every taggable AWS resource carries the owner, cost-center and environment tags.",
         check=check_required_tags, resource_types=TAGGABLE_TYPES, concern="tagging", severity=Severity.MEDIUM,
-        mirrors=["CKV_AWS_tagging (custom)"],
+        mirrors=["AWS Config required-tags"],
         params={"requiredTags": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_TAGS,
                                  "description": "Tag keys every taggable resource must have."}},
         remediation="Set the tags in the aws provider's defaultTags (stack config aws:defaultTags) or on the resource.",
