@@ -47,7 +47,7 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
     from pulumi_policy import PolicyResource
 
     from policies.catalog import RESOURCE_POLICIES, STACK_POLICIES
-    from policies.core import Note, use_stack
+    from policies.core import use_stack
     from policies.harness import options, provider, resource_args, stack_args
 
     today = today or datetime.date.today()
