@@ -5,27 +5,12 @@ the program is imported, then runs ``infra/__main__.py`` as Pulumi would.
 """
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import pytest
+from infra_helpers import ENVIRONMENTS, render_stack
 
-from modelway.rendering.engine import render_in_process
-from modelway.rendering.project import load_program_spec
 from modelway.rendering.result import RenderResult
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ENVIRONMENTS = ("dev", "staging", "prod")
-
 _cache: dict[str, RenderResult] = {}
-
-
-def render_stack(stack: str, **config_overrides: str) -> RenderResult:
-    """Render our program for ``stack`` in this process (stack config + overrides, engine string values)."""
-    spec = load_program_spec(REPO_ROOT, stack)
-    if config_overrides:
-        spec = dataclasses.replace(spec, config={**spec.config, **config_overrides})
-    return render_in_process(spec, strict_invokes=True)
 
 
 @pytest.fixture(scope="session")

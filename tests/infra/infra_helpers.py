@@ -1,11 +1,30 @@
 """Assertions over rendered resources and IAM policy documents (used by the infra tests)."""
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 from infra.identity import ACTIONS_WITHOUT_RESOURCE_SCOPE
+from modelway.rendering.engine import render_in_process
+from modelway.rendering.project import load_program_spec
 from modelway.rendering.result import RenderedResource, RenderResult
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def render_stack(stack: str, **config_overrides: str) -> RenderResult:
+    """Render our program for ``stack`` in this process under strict mocks (stack config + overrides).
+
+    The mocks are set before the program is imported; overrides are engine string values
+    keyed like ``modelway:gpu_pool``.
+    """
+    spec = load_program_spec(REPO_ROOT, stack)
+    if config_overrides:
+        spec = dataclasses.replace(spec, config={**spec.config, **config_overrides})
+    return render_in_process(spec, strict_invokes=True)
 
 
 def as_list(value: Any) -> list[Any]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, render_stack
+from infra_helpers import REPO_ROOT, render_stack
 
 from modelway.contracts import PlatformConfig
 from modelway.errors import ConfigError, UserError

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO_ROOT
+from infra_helpers import REPO_ROOT
 
 from modelway.contracts import StackOutputs
 
