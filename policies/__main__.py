@@ -14,10 +14,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# The CLI runs the pack from policies/ itself; the rule modules import as `policies.*`.
-_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
+# The CLI runs the pack as `python -m pulumi.policy ENGINE policies/`, i.e. runpy.run_path on this
+# directory, which puts policies/ itself first on sys.path. Our modules are named after concerns
+# (kubernetes, storage, ...) and must not shadow real packages: import them as `policies.*` from
+# the repository root instead.
+_PACK_DIR = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _PACK_DIR]
+if str(_PACK_DIR.parent) not in sys.path:
+    sys.path.insert(0, str(_PACK_DIR.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 

@@ -5,6 +5,7 @@ import importlib
 import json
 import re
 import runpy
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,9 +59,14 @@ def test_main_imports_without_serving_and_lists_exactly_the_catalogue(monkeypatc
 
 
 def test_main_as_program_builds_one_pack_with_every_policy(monkeypatch):
-    constructed = []
-    monkeypatch.setattr("pulumi_policy.PolicyPack", lambda *a, **kw: constructed.append(kw))
-    runpy.run_path(str(PACK_DIR / "__main__.py"), run_name="__main__")
+    constructed, paths = [], []
+    monkeypatch.setattr("pulumi_policy.PolicyPack",
+                        lambda *a, **kw: (constructed.append(kw), paths.append(list(sys.path))))
+    monkeypatch.setattr("sys.path", list(sys.path))
+    # Exactly how `python -m pulumi.policy ENGINE policies/` runs the pack.
+    runpy.run_path(str(PACK_DIR), run_name="__main__")
+    # runpy put policies/ first on sys.path; the pack took it out (kubernetes.py must not shadow a package)
+    assert str(PACK_DIR) not in paths[0] and str(REPO) in paths[0]
     assert len(constructed) == 1
     assert constructed[0]["name"] == PACK_NAME
     assert [p.name for p in constructed[0]["policies"]] == CATALOGUE
