@@ -165,3 +165,36 @@ def test_grpc_analyzer_applies_pack_config_and_reports_diagnostics():
     found = {(d.policyName, d.enforcementLevel) for d in response.diagnostics}
     assert ("kms-key-rotation", proto.MANDATORY) in found
     assert ("required-tags", proto.ADVISORY) in found  # downgraded by config.dev.json
+
+
+def test_pack_serves_the_pulumi_cli_protocol_over_grpc():
+    """Start the pack exactly as the CLI does (`python -m pulumi.policy ENGINE policies`) and talk gRPC to it."""
+    import subprocess
+
+    import grpc
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    env = {**__import__("os").environ, "PULUMI_STACK": "prod", "PULUMI_PROJECT": "modelway"}
+    pack = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(PACK_DIR)],
+                            cwd=PACK_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        port = pack.stdout.readline().strip()
+        assert port.isdigit(), pack.stderr.read() if pack.poll() is not None else port
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+            assert info.name == PACK_NAME and [p.name for p in info.policies] == CATALOGUE
+            properties = struct_pb2.Struct()
+            properties.update({"enableKeyRotation": False, "tags": {"owner": "x"}})
+            response = stub.Analyze(proto.AnalyzeRequest(
+                type="aws:kms/key:Key", properties=properties, name="k",
+                urn="urn:pulumi:prod::modelway::aws:kms/key:Key::k"), timeout=30)
+            found = {d.policyName: d for d in response.diagnostics}
+            assert found["kms-key-rotation"].enforcementLevel == proto.MANDATORY
+            assert "enableKeyRotation is not true" in found["kms-key-rotation"].message
+            stack = stub.AnalyzeStack(proto.AnalyzeStackRequest(resources=[]), timeout=30)
+            assert "budget-exists" in {d.policyName for d in stack.diagnostics}
+    finally:
+        pack.terminate()
+        pack.wait(timeout=10)
