@@ -103,6 +103,7 @@ def evaluate(split: dict, trained: dict, env: str) -> Any:
         robustness=RobustnessGate(max_p95_single_ms=50, max_p95_batch_ms=200, batch_size=200, max_artifact_mb=5,
                                   max_relative_change=0.01),
         intended_use="Illustrate a governed regression pipeline; estimates one-year disease progression. Not for clinical use.",
+        sensitive_is_feature=True,  # sex (sex_group's source column) is a clinical feature here, by choice
         limitations=("442 patients from one study; small slices make per-slice metrics noisy.",
                      "Linear model: interactions and non-linear effects are not captured."),
     )

@@ -190,3 +190,39 @@ def test_guarded_model_round_trips_through_pickle(credit_model):
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict(test[features]), model.predict(test[features]))
     assert ModelSchema.from_dict(model.schema.to_dict()) == model.schema
+
+
+def test_sensitive_attribute_must_not_be_a_feature_unless_declared():
+    from modelway.stages.lifecycle import EvaluationConfig, _sensitive_feature_check
+
+    config = EvaluationConfig(task="classification", label="default", primary_metric="roc_auc", fairness=FairnessGate("gender"))
+    used = _sensitive_feature_check(config, ["age", "gender"])
+    assert not used.passed and "sensitive attribute 'gender' is a model feature" in used.message
+    assert _sensitive_feature_check(config, ["age"]).passed
+    declared = EvaluationConfig(task="classification", label="default", primary_metric="roc_auc",
+                                fairness=FairnessGate("gender"), sensitive_is_feature=True)
+    assert _sensitive_feature_check(declared, ["age", "gender"]).passed
+
+
+def test_lifecycle_evaluate_outside_a_pipeline_builds_a_card_and_raises_on_failure(home, credit_model):
+    from modelway.stages.gates import GateFailed
+    from modelway.stages.lifecycle import EvaluationConfig, evaluate
+
+    model, train, test, features = credit_model
+    split = {"train": train, "test": test, "data_versions": {"credit": "abc"}}
+    trained = {"model": model, "features": features, "training": {"best_params": {}, "cv": {}}, "experiment": "t"}
+    config = EvaluationConfig(task="classification", label="default", primary_metric="roc_auc",
+                              quality=QualityGate(min_metrics={"roc_auc": 0.6}, slice_columns=("region",), min_slice_size=100),
+                              fairness=FairnessGate("gender", max_demographic_parity_difference=0.15, max_equalized_odds_difference=0.15),
+                              robustness=RobustnessGate(latency_runs=5), intended_use="tests")
+    result = evaluate(split, trained, config, model_name="credit-test")
+    assert result["report"]["passed"] and result["card"]["passed"]
+    assert result["card"]["data_versions"] == {"credit": "abc"} and "region=east" in result["card"]["slices"]
+    strict = EvaluationConfig(task="classification", label="default", primary_metric="roc_auc",
+                              quality=QualityGate(min_metrics={"roc_auc": 0.99}), intended_use="tests",
+                              robustness=RobustnessGate(latency_runs=5))
+    import unittest.mock as mock
+
+    with mock.patch("modelway.stages.lifecycle.track") as track, pytest.raises(GateFailed, match=r"quality.roc_auc \(0\.\d+, limit 0\.99\)"):
+        evaluate(split, trained, strict, model_name="credit-test")
+    assert track.call_count == 1  # a failed candidate is still tracked

@@ -244,6 +244,7 @@ class EvaluationConfig:
     robustness: RobustnessGate = field(default_factory=RobustnessGate)
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
+    sensitive_is_feature: bool = False  # the pipeline must say so explicitly
 
     @property
     def sensitive(self) -> str | None:
@@ -293,6 +294,7 @@ def _evaluate(split: dict[str, Any], trained: dict[str, Any], config: Evaluation
     if config.fairness is not None:
         fairness = fairness_report(config.fairness, y_test, y_pred, test[config.fairness.sensitive].to_numpy(), task=config.task)
         report.extend(fairness["checks"])
+        report.extend([_sensitive_feature_check(config, features)])
     artifact_bytes = len(pickle.dumps(model, protocol=5))
     report.extend(robustness_checks(model, X_test, config.robustness, artifact_bytes=artifact_bytes))
     ctx = _ctx()
@@ -320,6 +322,19 @@ def _evaluate(split: dict[str, Any], trained: dict[str, Any], config: Evaluation
         track(split, trained, result)  # failed candidates are experiments too; the track step will not run
     report.raise_if_failed()
     return result
+
+
+def _sensitive_feature_check(config: EvaluationConfig, features: list[str]) -> CheckResult:
+    sensitive = config.sensitive
+    name = f"fairness.{sensitive}.not_a_feature"
+    if config.sensitive_is_feature:
+        return CheckResult(name, True, f"the pipeline declares that {sensitive!r} (or its source column) may be a model feature", category="fairness")
+    used = sensitive in features
+    return CheckResult(
+        name, not used,
+        f"sensitive attribute {sensitive!r} is a model feature; drop it or set sensitive_is_feature=True" if used
+        else f"sensitive attribute {sensitive!r} is not a model feature", category="fairness",
+    )
 
 
 def _champion_metrics(registry: Any, name: str, environment: str, test: Any, features: list[str], config: EvaluationConfig) -> dict[str, Any] | None:
