@@ -94,6 +94,11 @@ def _seed_local_store() -> None:
         fd, tmp = tempfile.mkstemp(prefix=".mlflow.db.", dir=target.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(template.read_bytes())
+        import sqlite3
+
+        # MLflow's "Default" experiment points at ./mlruns of wherever the template was built
+        with sqlite3.connect(tmp) as db:
+            db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (f"{artifact_root()}/0",))
         if target.exists():  # another process seeded it meanwhile
             os.unlink(tmp)
         else:
@@ -123,7 +128,7 @@ def _experiment_id(mlflow: Any, name: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    location = artifact_root() if not os.environ.get("MODELWAY_TRACKING_URI") else None
+    location = f"{artifact_root()}/{name}" if not os.environ.get("MODELWAY_TRACKING_URI") else None
     try:
         return client.create_experiment(name, artifact_location=location)
     except Exception:  # a concurrent run created it first
