@@ -145,3 +145,25 @@ def test_editing_a_project_module_imported_inside_a_step_reruns_it(home: Path, t
     doc = cli_json("run", str(path), home=home)
     assert executed(doc) == ["shifted"]
     assert doc["outputs"] == {"result": 12}
+
+
+def test_a_step_reading_context_params_depends_on_all_parameters(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step, step_context
+
+        @step
+        def uses_ctx() -> str:
+            return step_context().params["env"]
+
+        @step
+        def plain(x: int) -> int:
+            return x
+
+        @pipeline
+        def p(env: str = "dev", x: int = 1) -> list:
+            return [uses_ctx(), plain(x)]
+    """)
+    cli_json("run", str(path), "--in-process", home=home)
+    doc = cli_json("run", str(path), "--in-process", "--param", "env=prod", home=home)
+    assert executed(doc) == ["uses_ctx"]
+    assert doc["outputs"] == {"result": ["prod", 1]}

@@ -208,3 +208,24 @@ def test_liveness_of_a_running_run_uses_pid_and_process_start_time(home: Path, t
         sleeper.kill()
         sleeper.wait()
     assert cli_json("runs", "list", home=home)[0]["status"] == "interrupted"
+
+
+def test_resume_notes_a_changed_pipeline_file(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step
+
+        @step
+        def boom() -> int:
+            raise RuntimeError("not yet")
+
+        @pipeline
+        def p() -> int:
+            return boom()
+    """)
+    proc = cli("run", str(path), "--in-process", "--plain", home=home)
+    run_id = proc.stdout.split()[1].rstrip(":")
+    path.write_text(path.read_text().replace('raise RuntimeError("not yet")', "return 7"))
+    proc = cli("resume", run_id, "--in-process", "--plain", home=home)
+    assert proc.returncode == 0, proc.stderr
+    assert f"note: {path} changed since run {run_id} started; unfinished steps run the current code" in proc.stderr
+    assert cli_json("runs", "show", run_id, home=home)["outputs"] == {"result": 7}

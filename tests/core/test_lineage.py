@@ -148,3 +148,33 @@ def test_cache_hits_keep_lineage_and_attachments_of_the_producing_execution(home
     assert [(a["step"], a["name"]) for a in show["attachments"]] == [("read", "profile")]
     steps = {s["name"]: s for s in show["steps"]}
     assert steps["double"]["inputs"] == {"read": steps["read"]["output_hash"]}
+
+
+def test_unpinned_read_inside_a_step_is_not_reused_after_a_new_version(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "credit.csv"
+    data.write_text("1\n")
+    add_dataset("credit", data)
+    path = write_pipeline(tmp_path, """
+        from modelway import load_dataset, pipeline, step
+
+        @step
+        def latest_rows() -> int:
+            return len(load_dataset("credit").read_text().splitlines())
+
+        @step
+        def pinned_rows(version: str) -> int:
+            return len(load_dataset("credit", version=version).read_text().splitlines())
+
+        @pipeline
+        def reads(version: str = "") -> list:
+            return [latest_rows(), pinned_rows(version)]
+    """)
+    v1 = resolve("credit").version
+    first = cli_json("run", str(path), "--param", f"version={v1}", home=home)
+    assert first["outputs"] == {"result": [1, 1]}
+    assert executed(cli_json("run", str(path), "--param", f"version={v1}", home=home)) == []
+    data.write_text("1\n2\n")
+    add_dataset("credit", data)
+    doc = cli_json("run", str(path), "--param", f"version={v1}", home=home)
+    assert executed(doc) == ["latest_rows"]  # the pinned read stays cached
+    assert doc["outputs"] == {"result": [2, 1]}

@@ -114,15 +114,17 @@ def dataset(spec: str) -> DatasetRef:
     ref = resolve(spec)
     ctx = current_or_none()
     if ctx is not None:  # called inside a running step: record the consumption now
-        ctx.record_dataset(ref.name, ref.version)
+        ctx.record_dataset(ref.name, ref.version, latest="@" not in spec)
     return ref
 
 
 def load_dataset(name: str, version: str | None = None) -> Path:
     """Path of a registered dataset version (latest when ``version`` is None), from inside a step.
 
-    Records the consumption in the running step's lineage. Prefer :func:`dataset` in the
-    pipeline body when the version should be part of the cache key.
+    Records the consumption in the running step's lineage. Without ``version`` the newest
+    version is read, and a cached result of the step is reused only while that version is
+    still the newest. Prefer :func:`dataset` in the pipeline body to make the version an
+    explicit input.
 
     Example:
         >>> from modelway import step, load_dataset
@@ -135,7 +137,7 @@ def load_dataset(name: str, version: str | None = None) -> Path:
     ref = resolve(f"{name}@{version}" if version else name)
     ctx = current_or_none()
     if ctx is not None:
-        ctx.record_dataset(ref.name, ref.version)
+        ctx.record_dataset(ref.name, ref.version, latest=version is None)
     return ref.path
 
 

@@ -88,10 +88,14 @@ class StepContext:
         if self.echo:
             print(f"  [{self.step_name}] {message}", file=sys.stderr, flush=True)
 
-    def record_dataset(self, name: str, version: str) -> None:
-        """Record that this step consumed dataset ``name@version`` (lineage)."""
+    def record_dataset(self, name: str, version: str, latest: bool = False) -> None:
+        """Record that this step consumed dataset ``name@version`` (lineage).
+
+        ``latest=True`` means the step asked for the newest version: a cached result of this
+        step is then not reused once a newer version is registered.
+        """
         run_store, _ = self._stores()
-        run_store.record_dataset_usage(self.run_id, self.step_name, name, version)
+        run_store.record_dataset_usage(self.run_id, self.step_name, name, version, latest)
 
     @property
     def started_at(self) -> float:

@@ -245,6 +245,12 @@ def _is_project_callable(value: Any) -> bool:
     return isinstance(value, (types.FunctionType, type)) and _is_project_module(getattr(value, "__module__", None))
 
 
+def reads_context_params(fn: Any) -> bool:
+    """Whether a step function reads ``.params`` (of ``step_context()``) anywhere in its body."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and "params" in _names_in_code(code)
+
+
 def value_token(value: Any) -> Any:
     """A JSON-able token identifying a constant input; raises TypeError when it can't be hashed."""
     if is_jsonable(value):

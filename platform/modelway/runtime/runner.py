@@ -5,6 +5,7 @@ import contextlib
 import os
 import secrets
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,6 +191,14 @@ def resume_run(run_id: str, *, display: str = "auto", home: Path | None = None, 
     if list(stored) != graph.order and set(stored) != set(graph.order):
         raise UserError(f"pipeline {run['pipeline']!r} in {run['pipeline_file']} no longer has the same steps as run "
                         f"{full_id}; start a new run instead")
+    recorded = (run["lineage"] or {}).get("pipeline_file", {}).get("sha256")
+    if recorded and display != "none":
+        from modelway.lineage.collect import file_sha256
+
+        if file_sha256(Path(run["pipeline_file"])) != recorded:
+            print(f"note: {run['pipeline_file']} changed since run {full_id} started; "
+                  "unfinished steps run the current code", file=sys.stderr)
+            run_store.log(full_id, None, "pipeline file changed since the run started", kind="note")
     prior = {name: s["output_hash"] for name, s in stored.items()
              if s["status"] in ("succeeded", "cached") and s["output_hash"] and artifacts.exists(s["output_hash"])}
     attempts = {name: s["attempts"] for name, s in stored.items()}
@@ -288,6 +297,9 @@ class _Runner:
 
         try:
             inputs = {k: token(v) for k, v in sorted(node.inputs.items())}
+            if fingerprint.reads_context_params(node.step.fn):
+                # the step reads step_context().params: every pipeline parameter is an input
+                inputs["$pipeline_params"] = {k: fingerprint.value_token(v) for k, v in sorted(self.graph.params.items())}
         except TypeError:
             return None  # an input that can't be fingerprinted: never cache this step
         code = self.code_hashes.get(id(node.step))
@@ -382,6 +394,8 @@ class _Runner:
             key = self.keys[name] = self._cache_key(name)
             if key and self.use_cache and node.settings.cache:
                 hit = self.store.cache_lookup(key)
+                if hit and hit.get("run_id") and self.store.stale_latest_reads(hit["run_id"], hit["step"]):
+                    hit = None  # it read "the newest version" of a dataset that has a newer version now
                 if hit and self.artifacts.exists(hit["hash"]):
                     self.store.step_cached(self.run_id, name, key, hit, self._inputs(node))
                     self.hashes[name] = hit["hash"]

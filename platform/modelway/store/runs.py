@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Upgrades from an older user_version, applied in order inside the schema transaction.
 MIGRATIONS = {
     1: ("ALTER TABLE steps ADD COLUMN inputs TEXT",),
     2: ("ALTER TABLE runs ADD COLUMN runner_started REAL",),
+    3: ("ALTER TABLE dataset_usage ADD COLUMN latest INTEGER NOT NULL DEFAULT 0",),
 }
 BUSY_TIMEOUT_S = 60.0
 
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS datasets (
   size INTEGER, files INTEGER, created_at REAL NOT NULL, PRIMARY KEY (name, version));
 CREATE TABLE IF NOT EXISTS dataset_usage (
   run_id TEXT NOT NULL, step TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, ts REAL NOT NULL,
-  PRIMARY KEY (run_id, step, name, version));
+  latest INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, step, name, version));
 CREATE TABLE IF NOT EXISTS model_versions (
   model TEXT NOT NULL, version TEXT NOT NULL, run_id TEXT, step TEXT, artifact TEXT, created_at REAL NOT NULL,
   PRIMARY KEY (model, version));
@@ -248,8 +249,8 @@ class RunStore:
                       " output_hash=?, output_kind=?, inputs=? WHERE run_id=? AND name=?",
                       (now, now, cache_key, hit["hash"], hit["kind"], json.dumps(inputs or {}), run_id, step))
             if hit.get("run_id") and hit["run_id"] != run_id:
-                c.execute("INSERT OR IGNORE INTO dataset_usage (run_id, step, name, version, ts)"
-                          " SELECT ?, ?, name, version, ? FROM dataset_usage WHERE run_id=? AND step=?",
+                c.execute("INSERT OR IGNORE INTO dataset_usage (run_id, step, name, version, ts, latest)"
+                          " SELECT ?, ?, name, version, ?, latest FROM dataset_usage WHERE run_id=? AND step=?",
                           (run_id, step, now, hit["run_id"], hit["step"]))
                 c.execute("INSERT OR IGNORE INTO attachments (run_id, step, name, hash, kind, created_at)"
                           " SELECT ?, ?, name, hash, kind, ? FROM attachments WHERE run_id=? AND step=?",
@@ -332,10 +333,27 @@ class RunStore:
             rows = self.conn.execute("SELECT * FROM datasets ORDER BY name, created_at DESC, rowid DESC")
         return [dict(r) for r in rows]
 
-    def record_dataset_usage(self, run_id: str, step: str, name: str, version: str) -> None:
+    def record_dataset_usage(self, run_id: str, step: str, name: str, version: str, latest: bool = False) -> None:
+        """Record that a step consumed ``name@version``; ``latest`` = it asked for the newest version
+        (unpinned), so its cached result is only valid while that is still the newest version."""
         with self.tx() as c:
-            c.execute("INSERT OR IGNORE INTO dataset_usage (run_id, step, name, version, ts) VALUES (?,?,?,?,?)",
-                      (run_id, step, name, version, time.time()))
+            c.execute("INSERT OR IGNORE INTO dataset_usage (run_id, step, name, version, ts, latest) VALUES (?,?,?,?,?,?)",
+                      (run_id, step, name, version, time.time(), int(latest)))
+            if latest:
+                c.execute("UPDATE dataset_usage SET latest=1 WHERE run_id=? AND step=? AND name=? AND version=?",
+                          (run_id, step, name, version))
+
+    def stale_latest_reads(self, run_id: str, step: str) -> list[str]:
+        """Unpinned dataset reads of an execution whose dataset has a newer version now ("name@old")."""
+        rows = self.conn.execute("SELECT name, version FROM dataset_usage WHERE run_id=? AND step=? AND latest=1",
+                                 (run_id, step)).fetchall()
+        stale = []
+        for row in rows:
+            newest = self.conn.execute("SELECT version FROM datasets WHERE name=? ORDER BY created_at DESC, rowid DESC"
+                                       " LIMIT 1", (row["name"],)).fetchone()
+            if newest is not None and newest["version"] != row["version"]:
+                stale.append(f"{row['name']}@{row['version']}")
+        return stale
 
     def dataset_usage(self, run_id: str | None = None, name: str | None = None, version: str | None = None) -> list[dict[str, Any]]:
         query, args, where = "SELECT * FROM dataset_usage", [], []
