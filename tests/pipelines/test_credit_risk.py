@@ -47,6 +47,9 @@ def test_rerun_is_fully_cached_and_registers_nothing_new(mw, first_run):
     assert all(s["cached"] for s in doc["steps"]), doc["steps"]
     assert doc["outputs"]["result"]["version"] == "1.0.0"
     assert [v["version"] for v in mw("models", "list", "--json").json()] == ["1.0.0"]
+    # the report of a fully cached run still shows the reports attached by the run that computed the steps
+    report = mw("runs", "report", "latest")
+    assert report.code == 0 and "Data validation" in Path(report.stdout.strip()).read_text()
 
 
 def test_prod_registration_waits_for_a_human_approval(mw, first_run):
