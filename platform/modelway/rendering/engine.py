@@ -154,7 +154,7 @@ def _render(spec: ProgramSpec, strict_invokes: bool) -> RenderResult:
     mocks = PlatformMocks(strict_invokes=strict_invokes, region=spec.config.get("aws:region"))
     monitor = _RecordingMonitor(mocks)
     collector = _WarningCollector()
-    logger = logging.getLogger(f"modelway.rendering.program.{id(collector)}")
+    logger = logging.getLogger("modelway.rendering.program")
     logger.propagate = False
     logger.addHandler(collector)
     pulumi.runtime.set_mocks(mocks, project=spec.project, stack=spec.stack, preview=False,
