@@ -1,6 +1,8 @@
 """The infra assertions themselves must catch what they claim to (a check that cannot fail is a defect)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from infra_helpers import assert_identity_statement_scoped, assert_trust_not_public
 
@@ -41,7 +43,7 @@ def test_scope_assertion_accepts_specific_arns_and_documented_exceptions():
 def test_trust_assertion_rejects_public_principals():
     for principal in ("*", {"AWS": "*"}, {"AWS": ["arn:aws:iam::1:root", "*"]}):
         with pytest.raises(AssertionError):
-            assert_trust_not_public(f'{{"Statement": [{{"Effect": "Allow", "Principal": {__import__("json").dumps(principal)}}}]}}')
+            assert_trust_not_public(json.dumps({"Statement": [{"Effect": "Allow", "Principal": principal}]}))
 
 
 def test_policy_builders_are_scoped_without_rendering():
