@@ -57,6 +57,14 @@ def check_program(program_dir: Path | None = None, stack: str | None = None, *, 
             raise UserError(f"{path}: no such {what}")
     spec = load_program_spec(program_dir, stack)  # a bad project fails here, before any subprocess
     config = config if config is not None else default_config(stack)
+    # Cheap structural checks first, so a broken config or waivers file fails before the render.
+    from modelway.policy_check.config import read_json
+    from modelway.policy_check.waivers import load_waivers
+
+    if config is not None:
+        read_json(config)
+    if waivers is not None:
+        load_waivers(waivers, None)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         rendering = pool.submit(render_program, program_dir, stack, strict_invokes=False)
@@ -64,7 +72,6 @@ def check_program(program_dir: Path | None = None, stack: str | None = None, *, 
             ensure_pack_importable()
             from modelway.policy_check.config import PackSettings
             from modelway.policy_check.engine import evaluate
-            from modelway.policy_check.waivers import load_waivers
 
             settings = PackSettings.load(config)
             waiver_list = load_waivers(waivers, settings.levels) if waivers is not None else []
