@@ -4,8 +4,9 @@ Prints, as medians over several whole-process runs on this machine:
   1. `modelway policy check --stack prod` on this repository's infra (target <= 1.5 s),
   2. the same check on a generated program with 1,000 resources (target <= 5 s),
   3. the per-resource cost,
-each next to a baseline measured in the same run: the render alone (`modelway render`, the
-subprocess the checker waits for) and a bare Python start. It then splits the 1,000-resource
+each next to a baseline measured in the same run, alternating with it so both see the same
+load: the render alone (`modelway render`, the subprocess the checker waits for), plus a bare
+Python start and the import of the provider SDK modules (the floor of any render). It then splits the 1,000-resource
 check into render vs. policy evaluation (in-process) to show where the time goes.
 
 Run: .venv/bin/python benchmarks/policy_check.py [--runs N]
@@ -35,16 +36,24 @@ SDK_IMPORTS = ("import pulumi, pulumi.runtime; "
                "pulumi_kubernetes.networking.v1, pulumi_kubernetes.scheduling.v1")
 
 
-def wall(command: list[str], runs: int, ok_codes: tuple[int, ...] = (0, 1)) -> float:
+def _timed(command: list[str], ok_codes: tuple[int, ...] = (0, 1)) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in ok_codes:
+        sys.exit(f"benchmark command failed ({proc.returncode}): {' '.join(command)}\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def wall(command: list[str], runs: int) -> float:
     """Median wall-clock seconds of ``command`` run ``runs`` times as a fresh process."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        if proc.returncode not in ok_codes:
-            sys.exit(f"benchmark command failed ({proc.returncode}): {' '.join(command)}\n{proc.stderr[-2000:]}")
-    return statistics.median(times)
+    return statistics.median(_timed(command) for _ in range(runs))
+
+
+def paired(baseline: list[str], measured: list[str], runs: int) -> tuple[float, float]:
+    """Medians of two commands run alternately, so both see the same machine load (shared cores)."""
+    pairs = [(_timed(baseline), _timed(measured)) for _ in range(runs)]
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
 GENERATED_PROGRAM = '''
@@ -104,16 +113,15 @@ def main() -> None:
 
     python_start = wall([sys.executable, "-c", "pass"], runs)
     sdk_import = wall([sys.executable, "-c", SDK_IMPORTS], runs)
-    render_prod = wall([*modelway, "render", "--stack", "prod", "--format", "json"], runs)
-    check_prod = wall([*modelway, "policy", "check", "--stack", "prod", "--format", "json"], runs)
+    render_prod, check_prod = paired([*modelway, "render", "--stack", "prod", "--format", "json"],
+                                     [*modelway, "policy", "check", "--stack", "prod", "--format", "json"], runs)
 
     with tempfile.TemporaryDirectory(prefix="modelway-bench-") as tmp:
         program = write_generated(Path(tmp) / "bench", GENERATED_RESOURCES)
         big_runs = max(3, runs // 2)
-        render_big = wall([*modelway, "render", "--stack", "prod", "--format", "json", "--project-dir",
-                           str(program)], big_runs)
-        check_big = wall([*modelway, "policy", "check", str(program), "--stack", "prod", "--format", "json"],
-                         big_runs)
+        render_big, check_big = paired(
+            [*modelway, "render", "--stack", "prod", "--format", "json", "--project-dir", str(program)],
+            [*modelway, "policy", "check", str(program), "--stack", "prod", "--format", "json"], big_runs)
         render_s, evaluate_s, resources = split_in_process(program)
     prod_render_s, prod_evaluate_s, prod_resources = split_in_process(REPO)
 
