@@ -20,10 +20,20 @@ def stores(home: Path) -> tuple[Any, Any]:
     key = (os.getpid(), str(home))
     found = _STORES.get(key)
     if found is None:
-        from modelway.artifacts.store import ArtifactStore
         from modelway.store.runs import RunStore
 
-        found = _STORES[key] = (RunStore(home), ArtifactStore(home))
+        found = _STORES[key] = (RunStore(home), artifact_store(home))
+    return found
+
+
+def artifact_store(home: Path) -> Any:
+    """The ArtifactStore for ``home`` (no database connection: cheap in a step process)."""
+    key = (os.getpid(), str(home), "artifacts")
+    found = _STORES.get(key)
+    if found is None:
+        from modelway.artifacts.store import ArtifactStore
+
+        found = _STORES[key] = ArtifactStore(home)
     return found
 
 

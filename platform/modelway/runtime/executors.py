@@ -93,7 +93,7 @@ def execute(task: Task) -> Outcome:
     """Run one attempt in the current process: load inputs, call the function, store the output."""
     from modelway.artifacts.serializers import UnserializableError
 
-    run_store, artifacts = ctx_mod.stores(task.home)
+    artifacts = ctx_mod.artifact_store(task.home)  # the run store is opened only if the step logs/attaches
     ctx = ctx_mod.StepContext(task.run_id, task.name, task.pipeline_name, task.home, task.params, task.attempt, task.echo)
     start = time.perf_counter()
     token = ctx_mod.activate(ctx)
