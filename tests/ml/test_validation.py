@@ -112,3 +112,15 @@ def test_report_round_trips_and_renders_markdown(contract):
     assert again.summary() == report.summary()
     md = report.to_markdown()
     assert "| schema.region.isin | **FAIL** |" in md
+
+
+def test_validate_and_split_probes_every_column_for_target_leakage(contract):
+    from modelway.stages.lifecycle import validate_and_split
+
+    df = credit.generate_credit_data(3000, seed=8, faults=["leakage"])
+    with pytest.raises(GateFailed) as caught:
+        validate_and_split(df, contract, features=list(credit.FEATURES), seed=0)
+    names = {c.name for c in caught.value.report.failed}
+    assert {"schema.collections_flag.column_in_schema", "leakage.target.collections_flag"} <= names
+    ok = validate_and_split(credit.generate_credit_data(3000, seed=8), contract, features=list(credit.FEATURES), seed=0)
+    assert len(ok["train"]) == 2250 and len(ok["test"]) == 750 and ok["validation"]["passed"]

@@ -125,8 +125,10 @@ def validate_and_split(
         counts = df[contract.label].value_counts()
         stratify = df[contract.label] if len(counts) > 1 and counts.min() >= 2 else None
     train_df, test_df = train_test_split(df, test_size=test_size, random_state=seed, stratify=stratify)
+    # probe every column, not only today's features: a leaky column in the data is a finding either way
+    probe = list(dict.fromkeys([*features, *(c for c in df.columns if c != contract.label and c not in contract.id_columns)]))
     try:
-        report.extend(check_leakage(train_df, test_df, contract, features, seed=seed).checks)
+        report.extend(check_leakage(train_df, test_df, contract, probe, seed=seed).checks)
     except Exception as exc:  # badly broken data can break the leakage probes; that is a finding too
         report.extend([CheckResult("leakage", False, f"leakage checks could not run: {type(exc).__name__}: {exc}", category="leakage")])
     report.context.update({"train_rows": int(len(train_df)), "test_rows": int(len(test_df)), "data_versions": data_versions or {}})
