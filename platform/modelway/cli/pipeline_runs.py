@@ -60,9 +60,8 @@ def run_command(
     if as_json:
         _print_json(result.to_json())
     elif result.status != "succeeded":
-        print(f"see the details with: modelway runs show {result.run_id}"
-              + (f"; continue with: modelway resume {result.run_id}" if result.status != "succeeded" else ""),
-              file=sys.stderr)
+        print(f"see the details with: modelway runs show {result.run_id}; "
+              f"continue with: modelway resume {result.run_id}", file=sys.stderr)
     _exit_for(result.status)
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import contextvars
 import os
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +59,6 @@ class StepContext:
     params: dict[str, Any]
     attempt: int = 1
     echo: bool = True
-    _logs: list[str] = field(default_factory=list, repr=False)
 
     def _stores(self) -> tuple[Any, Any]:
         return stores(self.home)
@@ -106,10 +104,6 @@ class StepContext:
         """
         run_store, _ = self._stores()
         run_store.record_dataset_usage(self.run_id, self.step_name, name, version, latest)
-
-    @property
-    def started_at(self) -> float:
-        return time.time()
 
 
 def step_context() -> StepContext:
