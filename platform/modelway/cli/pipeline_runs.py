@@ -97,6 +97,8 @@ def resume_command(
     result = resume_run(run_id, display=display, executor="inprocess" if in_process else None, workers=workers)
     if as_json:
         _print_json(result.to_json())
+    elif result.status != "succeeded":
+        print(f"see the details with: modelway runs show {result.run_id}", file=sys.stderr)
     _exit_for(result.status)
 
 
