@@ -276,3 +276,14 @@ class TestParams:
     def test_malformed_pair(self) -> None:
         with pytest.raises(UserError, match=r"--param 'epochs': expected KEY=VALUE"):
             self._pipe().parse_cli_params(["epochs"])
+
+
+def test_generator_and_async_functions_are_rejected() -> None:
+    with pytest.raises(DefinitionError, match=r"step 'rows' is a generator function; a step must return its value"):
+        @step
+        def rows():
+            yield 1
+    with pytest.raises(DefinitionError, match=r"step 'fetch' is an async function"):
+        @step(retries=1)
+        async def fetch() -> int:
+            return 1

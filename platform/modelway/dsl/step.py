@@ -29,6 +29,12 @@ class Step:
             from modelway.errors import DefinitionError
 
             raise DefinitionError(f"@step must decorate a function, got {fn!r}")
+        if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            from modelway.errors import DefinitionError
+
+            kind = "a generator" if inspect.isgeneratorfunction(fn) else "an async"
+            raise DefinitionError(f"step {name or fn.__name__!r} is {kind} function; a step must return its value "
+                                  "(collect a generator into a list)")
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.name = name or fn.__name__
