@@ -88,6 +88,8 @@ def test_kill_9_then_resume_completes_with_the_same_outputs(home: Path, tmp_path
 
     listed = cli_json("runs", "list", home=home)
     assert listed[0]["status"] == "interrupted"  # the runner is gone
+    assert [r["run_id"] for r in cli_json("runs", "list", "--status", "interrupted", home=home)] == [run_id]
+    assert cli_json("runs", "list", "--status", "running", home=home) == []
 
     resumed = cli_json("resume", run_id[:12], *extra, home=home)
     assert resumed["status"] == "succeeded"

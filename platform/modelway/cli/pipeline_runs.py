@@ -123,16 +123,21 @@ def _effective_status(run: dict[str, Any]) -> str:
 def runs_list(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show at most this many runs (newest first)."),
     pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
-    status: Optional[str] = typer.Option(None, "--status", help="Only runs with this status."),
+    status: Optional[str] = typer.Option(
+        None, "--status", help="Only runs with this status: running, succeeded, failed, cancelled, interrupted."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """List recent runs."""
     from modelway.runtime.context import stores
 
     run_store, _ = stores(_home())
-    runs = run_store.list_runs(limit=limit, pipeline=pipeline, status=status)
+    # "interrupted" is derived (a running run whose runner is gone), so filter after deriving it.
+    stored_status = "running" if status == "interrupted" else status
+    runs = run_store.list_runs(limit=limit, pipeline=pipeline, status=stored_status)
     rows = []
     for run in runs:
+        if status and _effective_status(run) != status:
+            continue
         steps = run_store.steps(run["run_id"])
         rows.append({
             "run_id": run["run_id"], "pipeline": run["pipeline"], "status": _effective_status(run),
