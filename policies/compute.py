@@ -39,16 +39,29 @@ def check_ec2_imdsv2_required(resource_type: str, props: Mapping[str, Any], ctx:
         yield f"metadataOptions.httpTokens is {tokens or 'unset (defaults to optional)'!s}; set it to \"required\" (IMDSv2)"
 
 
+# User data of a host that runs containers (EKS/ECS nodes, Docker): its pods need one more IMDS hop.
+CONTAINER_HOST = re.compile(r"node\.eks\.aws|/etc/eks/bootstrap\.sh|nodeadm|kubelet|containerd|docker|"
+                            r"ECS_CLUSTER|k3s", re.IGNORECASE)
+
+
 def check_ec2_imds_hop_limit(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
     limit = get(props, "metadataOptions", "httpPutResponseHopLimit")
     if limit is UNKNOWN:
         yield Note("httpPutResponseHopLimit is not known yet")
         return
-    maximum = int(ctx.config["maxHopLimit"])
-    if limit is not None and to_int(limit) is None:
+    if limit is None:
+        return  # AWS default: 1
+    if to_int(limit) is None:
         yield Note(f"httpPutResponseHopLimit {limit!r} is not a number")
-    elif limit is not None and to_int(limit) > maximum:
-        yield f"metadataOptions.httpPutResponseHopLimit is {limit}; keep it ≤ {maximum} (1 for hosts without containers)"
+        return
+    maximum, host = int(ctx.config["maxHopLimit"]), "container host"
+    user_data = _user_data(resource_type, props)
+    # Only user data that plainly shows no container runtime earns the stricter limit (no user
+    # data: e.g. EKS managed node groups inject their own, so nothing can be told).
+    if isinstance(user_data, str) and user_data.strip() and not CONTAINER_HOST.search(user_data):
+        maximum, host = int(ctx.config["maxHopLimitWithoutContainers"]), "host without containers"
+    if to_int(limit) > maximum:
+        yield f"metadataOptions.httpPutResponseHopLimit is {limit}; keep it ≤ {maximum} on a {host}"
 
 
 # --- EBS --------------------------------------------------------------------------------------
@@ -290,7 +303,12 @@ POLICIES = [
         "ec2-imds-hop-limit",
         "The instance metadata hop limit stays small (≤ 2, 1 for hosts without containers).",
         check=check_ec2_imds_hop_limit, resource_types=EC2_TYPES, concern="compute", severity=Severity.LOW,
-        mirrors=["CKV_AWS_341"], params={"maxHopLimit": {"type": "integer", "minimum": 1, "default": 2}},
+        mirrors=["CKV_AWS_341"],
+        params={"maxHopLimit": {"type": "integer", "minimum": 1, "default": 2,
+                                "description": "Largest hop limit on container hosts (EKS/ECS nodes)."},
+                "maxHopLimitWithoutContainers": {"type": "integer", "minimum": 1, "default": 1,
+                                                 "description": "Largest hop limit when user data shows no "
+                                                                "container runtime."}},
         remediation="Set metadataOptions.httpPutResponseHopLimit to 2 (container hosts) or 1.",
     ),
     ResourceRule(

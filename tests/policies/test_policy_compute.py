@@ -32,6 +32,16 @@ def test_imds_hop_limit():
                     config={"maxHopLimit": 1})
 
 
+def test_imds_hop_limit_is_1_on_hosts_without_containers():
+    eks_node = base64.b64encode(b"#!/bin/bash\n/etc/eks/bootstrap.sh ml-cluster\n").decode()
+    plain_host = base64.b64encode(b"#!/bin/bash\nyum install -y nginx\n").decode()
+    two_hops = {"metadataOptions": {"httpPutResponseHopLimit": 2}}
+    assert_passes("ec2-imds-hop-limit", LT, {**two_hops, "userData": eks_node})
+    assert_violates("ec2-imds-hop-limit", LT, {**two_hops, "userData": plain_host}, contains="without containers")
+    assert_passes("ec2-imds-hop-limit", INSTANCE, {"metadataOptions": {"httpPutResponseHopLimit": 1},
+                                                   "userData": "#!/bin/bash\nyum install -y nginx\n"})
+
+
 def test_ebs_encrypted_every_device_with_cmk():
     good = {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "kmsKeyId": KEY}},
                                     {"deviceName": "/dev/xvdb", "ebs": {"encrypted": "true", "kmsKeyId": KEY}}]}
