@@ -287,3 +287,18 @@ def test_generator_and_async_functions_are_rejected() -> None:
         @step(retries=1)
         async def fetch() -> int:
             return 1
+
+
+def test_a_pipeline_called_in_another_pipeline_adds_its_steps() -> None:
+    @pipeline
+    def inner(x: int = 1) -> int:
+        return use_int(make_int(x))
+
+    @pipeline
+    def outer() -> int:
+        first = inner(2)
+        return inner(first)
+
+    graph = outer.build()
+    assert graph.order == ["make_int", "use_int", "make_int_2", "use_int_2"]
+    assert graph.nodes["make_int_2"].upstream == ["use_int"]

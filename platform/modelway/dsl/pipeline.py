@@ -128,8 +128,14 @@ class Pipeline:
         return builder.finish(outputs, values)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the pipeline in this process and return its outputs (convenience for notebooks/tests)."""
+        """Inside another pipeline's body: add this pipeline's steps there (composition; step
+        outputs may be passed as arguments). Anywhere else: run it in this process and return
+        its outputs (convenience for notebooks and tests)."""
+        from modelway.dsl.graph import current_builder
         from modelway.runtime.runner import run_pipeline
+
+        if current_builder() is not None:
+            return self.fn(*args, **kwargs)
 
         bound = inspect.signature(self.fn).bind(*args, **kwargs)
         result = run_pipeline(self, dict(bound.arguments), executor="inprocess", display="none")
