@@ -189,3 +189,13 @@ def test_steps_may_log_from_threads(home: Path) -> None:
     assert result.status == "succeeded", result.error
     run_store, _ = stores(home)
     assert len([e for e in run_store.events(result.run_id) if e["kind"] == "log"]) == 40
+
+
+def test_unusable_home_is_a_one_line_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    path = write_pipeline(tmp_path, TWO)
+    proc = cli("run", str(path), "-p", "first", home=blocker / "home")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: cannot use {blocker / 'home'} as the Modelway home")
+    assert "set MODELWAY_HOME to a writable directory" in proc.stderr

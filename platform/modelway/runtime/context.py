@@ -19,9 +19,16 @@ def stores(home: Path) -> tuple[Any, Any]:
     key = (os.getpid(), str(home))
     found = _STORES.get(key)
     if found is None:
+        import sqlite3
+
+        from modelway.errors import ConfigError
         from modelway.store.runs import RunStore
 
-        found = _STORES[key] = (RunStore(home), artifact_store(home))
+        try:
+            found = _STORES[key] = (RunStore(home), artifact_store(home))
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise ConfigError(f"cannot use {home} as the Modelway home ({exc}); "
+                              "set MODELWAY_HOME to a writable directory") from None
     return found
 
 
