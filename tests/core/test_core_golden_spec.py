@@ -1,6 +1,6 @@
 """The compiled DAG (``modelway run --dry-run --json``) of an example pipeline matches a golden file.
 
-Regenerate after an intended change with: MODELWAY_UPDATE_GOLDEN=1 pytest tests/core/test_golden_spec.py
+Regenerate after an intended change with: MODELWAY_UPDATE_GOLDEN=1 pytest tests/core/test_core_golden_spec.py
 """
 from __future__ import annotations
 
