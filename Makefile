@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The credit-risk pipeline end to end on the embedded default (no cloud, no server):
+# validate -> train -> evaluate (quality, slices, fairness, robustness) -> track -> register.
 demo: $(STAMP)
-	$(VENV)/bin/modelway render --stack prod
-	$(VENV)/bin/modelway policy check --stack prod
+	$(VENV)/bin/modelway run pipelines/credit_risk.py
+	$(VENV)/bin/modelway models show credit-risk
+	$(VENV)/bin/modelway runs report latest
 
 test: $(STAMP)
 	$(PY) -m pytest
