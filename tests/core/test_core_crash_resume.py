@@ -231,3 +231,15 @@ def test_resume_notes_a_changed_pipeline_file(home: Path, tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert f"note: {path} changed since run {run_id} started; unfinished steps run the current code" in proc.stderr
     assert cli_json("runs", "show", run_id, home=home)["outputs"] == {"result": 7}
+
+
+def test_two_resumes_at_once_only_one_takes_the_run(home: Path, tmp_path: Path) -> None:
+    from modelway.runtime.context import stores
+
+    run_store, _ = stores(home)
+    run_store.create_run("r-race", "p", str(tmp_path / "p.py"), {}, "process", True, {}, [])
+    run_store.conn.execute("UPDATE runs SET status='failed'")
+    seen = run_store.get_run("r-race")
+    assert run_store.reopen_run("r-race", seen) is True
+    assert run_store.reopen_run("r-race", seen) is False  # the second one saw the old state
+    assert run_store.get_run("r-race")["resumes"] == 1

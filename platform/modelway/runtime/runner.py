@@ -203,7 +203,8 @@ def resume_run(run_id: str, *, display: str = "auto", home: Path | None = None, 
              if s["status"] in ("succeeded", "cached") and s["output_hash"] and artifacts.exists(s["output_hash"])}
     attempts = {name: s["attempts"] for name, s in stored.items()}
     artifacts.clean_stale_tmp()
-    run_store.reopen_run(full_id)
+    if not run_store.reopen_run(full_id, run):
+        raise UserError(f"run {full_id} was resumed by another process just now; see: modelway runs show {full_id}")
     runner = _Runner(graph, full_id, home, executor or run["executor"] or "process", _pick_workers(workers, pipeline),
                      run["use_cache"], make_display(display), prior=prior, attempts=attempts)
     return runner.run(resumed=True)

@@ -151,14 +151,20 @@ class RunStore:
             )
             c.execute("INSERT INTO events (run_id, ts, kind, message) VALUES (?,?,?,?)", (run_id, now, "run_started", pipeline))
 
-    def reopen_run(self, run_id: str) -> None:
-        """Mark a run as running again (resume); unfinished steps go back to pending."""
+    def reopen_run(self, run_id: str, seen: dict[str, Any]) -> bool:
+        """Take over a run for a resume: it becomes running under this process and unfinished
+        steps go back to pending. Compare-and-set on the status/pid ``seen`` by the caller, so
+        of two resumes started at once only one wins (False for the other)."""
         now = time.time()
         with self.tx() as c:
-            c.execute("UPDATE runs SET status='running', ended_at=NULL, error=NULL, pid=?, host=?, runner_started=?,"
-                      " resumes=resumes+1 WHERE run_id=?", (os.getpid(), socket.gethostname(), now, run_id))
+            cur = c.execute("UPDATE runs SET status='running', ended_at=NULL, error=NULL, pid=?, host=?, runner_started=?,"
+                            " resumes=resumes+1 WHERE run_id=? AND status=? AND pid IS ? AND resumes=?",
+                            (os.getpid(), socket.gethostname(), now, run_id, seen["status"], seen["pid"], seen["resumes"]))
+            if cur.rowcount != 1:
+                return False
             c.execute("UPDATE steps SET status='pending' WHERE run_id=? AND status NOT IN ('succeeded','cached')", (run_id,))
             c.execute("INSERT INTO events (run_id, ts, kind) VALUES (?,?,?)", (run_id, now, "run_resumed"))
+        return True
 
     def finish_run(self, run_id: str, status: str, error: str | None, outputs: Any) -> None:
         now = time.time()
