@@ -30,7 +30,7 @@ def _print_json(doc: Any) -> None:
 def _exit_for(status: str) -> None:
     if status == "succeeded":
         return
-    # sys.exit, not typer.Exit: the app runs with standalone_mode=False, which turns Exit into a return value.
+    # sys.exit rather than typer.Exit: honoured whether or not Typer runs in standalone mode.
     sys.exit(130 if status == "cancelled" else 1)
 
 
