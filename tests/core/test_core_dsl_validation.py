@@ -302,3 +302,21 @@ def test_a_pipeline_called_in_another_pipeline_adds_its_steps() -> None:
     graph = outer.build()
     assert graph.order == ["make_int", "use_int", "make_int_2", "use_int_2"]
     assert graph.nodes["make_int_2"].upstream == ["use_int"]
+
+
+def test_after_may_point_at_a_step_that_returns_none() -> None:
+    @pipeline
+    def ordered() -> int:
+        done = side_effect(1)
+        return use_int(make_int(2).after(done))
+
+    graph = ordered.build()
+    assert graph.nodes["make_int"].upstream == ["side_effect"]
+    assert graph.order.index("side_effect") < graph.order.index("make_int")
+
+
+def test_invalid_explicit_step_name() -> None:
+    with pytest.raises(DefinitionError, match=r"step name 'load data' is invalid"):
+        @step(name="load data")
+        def load() -> int:
+            return 1

@@ -373,3 +373,23 @@ def test_a_step_process_may_start_its_own_worker_processes(home: Path) -> None:
     result = run_pipeline(p, executor="process", display="none")
     assert result.status == "succeeded", result.error
     assert result.outputs == {"result": 55}
+
+
+def test_ordering_only_dependency_runs_first(home: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "setup-done"
+
+    @step
+    def setup() -> None:
+        marker.write_text("ok")
+
+    @step
+    def check() -> bool:
+        return marker.exists()
+
+    @pipeline
+    def ordered() -> bool:
+        return check().after(setup())
+
+    result = run_pipeline(ordered, executor="process", display="none", workers=2)
+    assert result.status == "succeeded"
+    assert result.outputs == {"result": True}

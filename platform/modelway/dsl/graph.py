@@ -252,8 +252,8 @@ class GraphBuilder:
             for input_name, ref in node.refs():
                 self._check_ref(node, input_name, ref)
                 deps.append(ref.node.name)
-            for ref in node.after:
-                self._check_produced(f"step {node.name!r}: .after()", ref)
+            for ref in node.after:  # ordering only: the step may well return None
+                self._check_produced(f"step {node.name!r}: .after()", ref, needs_value=False)
                 deps.append(ref.node.name)
             node.upstream = list(dict.fromkeys(deps))
             graph[node.name] = set(node.upstream)
@@ -271,13 +271,15 @@ class GraphBuilder:
         order = _stable_topo(graph, position)
         return PipelineGraph(self.pipeline_name, self.nodes, order, outputs, params)
 
-    def _check_produced(self, where: str, ref: OutputRef) -> None:
+    def _check_produced(self, where: str, ref: OutputRef, needs_value: bool = True) -> None:
         node = ref.node
         if node.build_id != self.build_id or self.nodes.get(node.name) is not node:
             raise DefinitionError(
                 f"{where} uses the output of step {node.name!r}, which is never produced in pipeline "
                 f"{self.pipeline_name!r} (it was created outside this pipeline's body)"
             )
+        if not needs_value:
+            return
         ann: Any = node.step.return_annotation()
         if ann is None or ann is type(None):
             raise DefinitionError(

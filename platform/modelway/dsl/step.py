@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import typing
 from typing import Any, Callable, TypeVar, overload
 
@@ -10,6 +11,7 @@ from modelway.dsl.settings import StepSettings, parse_settings
 from modelway.dsl.types import UNCHECKED
 
 F = TypeVar("F", bound=Callable[..., Any])
+_VALID_NAME = re.compile(r"^[A-Za-z_][\w.-]*$")
 
 
 class Step:
@@ -35,6 +37,11 @@ class Step:
             kind = "a generator" if inspect.isgeneratorfunction(fn) else "an async"
             raise DefinitionError(f"step {name or fn.__name__!r} is {kind} function; a step must return its value "
                                   "(collect a generator into a list)")
+        if name is not None and not _VALID_NAME.match(name):
+            from modelway.errors import DefinitionError
+
+            raise DefinitionError(f"step name {name!r} is invalid: use letters, digits, '_', '-' or '.', "
+                                  "starting with a letter or '_'")
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.name = name or fn.__name__
