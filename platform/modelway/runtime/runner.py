@@ -311,8 +311,9 @@ class _Runner:
     # -- main loop --------------------------------------------------------------------
     def run(self, resumed: bool) -> RunResult:
         self.display.start(self.run_id, self.graph.pipeline_name, self.graph.order, resumed=resumed)
-        for name in self.prior:
-            self.display.update(name, "reused")
+        for name in self.graph.order:
+            if name in self.prior:
+                self.display.update(name, "reused")
         pending = [n for n in self.graph.order if n not in self.prior]
         retry_at: dict[str, float] = {}
         failed: str | None = None
