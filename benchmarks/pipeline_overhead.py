@@ -136,7 +136,9 @@ def main() -> None:
         print(f"\n{mode}:")
         for name in ("chain1", "chain10", "chain50", "fan10", "chain10 cached"):
             print(f"  {name:<15} {t[(mode, name)] * 1000:7.0f} ms wall   (baseline {base.get(name, base['chain10']) * 1000:.0f} ms)")
+        per_fan = ((t[(mode, "fan10")] - t[(mode, "chain1")]) - (base["fan10"] - base["chain1"])) / 11
         print(f"  overhead per step (marginal, chain1 -> chain50, vs baseline): {per_step[mode] * 1000:.1f} ms")
+        print(f"  overhead per step (marginal, chain1 -> fan10, 12 steps, parallel): {per_fan * 1000:.1f} ms")
         print(f"  overhead per step (runner wall - step time, chain10): {internal * 1000:.1f} ms")
         print(f"  whole-run overhead / steps incl. start-up: chain10 {(t[(mode, 'chain10')] - base['chain10']) / 10 * 1000:.1f} ms")
 
