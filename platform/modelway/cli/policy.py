@@ -49,7 +49,7 @@ def check(
         from modelway.policy_check.output import print_table
 
         print_table(report, sys.stdout)
-        _exit(report.exit_code)
+        raise typer.Exit(report.exit_code)
     text = _render(report, report_format)
     if output is None:
         sys.stdout.write(text + "\n")
@@ -58,14 +58,7 @@ def check(
         print(f"{report_format.value} report written to {output} "
               f"({len(report.mandatory)} mandatory, {len(report.violations) - len(report.mandatory)} advisory)",
               file=sys.stderr)
-    _exit(report.exit_code)
-
-
-def _exit(code: int) -> None:
-    # SystemExit, not typer.Exit: the entry point runs Typer with standalone_mode=False, where
-    # click turns typer.Exit into a return value and the exit code would be lost.
-    sys.stdout.flush()
-    sys.exit(code)
+    raise typer.Exit(report.exit_code)
 
 
 def _render(report, report_format: ReportFormat) -> str:  # noqa: ANN001 - Report, imported lazily
