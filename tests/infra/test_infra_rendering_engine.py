@@ -121,6 +121,17 @@ def test_missing_project_or_stack_is_a_user_error(tmp_path, project):
         render_program(project, "test", strict_invokes=True)
 
 
+def test_malformed_project_or_stack_file_is_a_user_error(project):
+    from modelway.rendering.project import load_program_spec
+
+    (project / "Pulumi.test.yaml").write_text("- sample:sizes\n- 3\n")
+    with pytest.raises(UserError, match=r"Pulumi\.test\.yaml: expected a mapping with a `config:` section$"):
+        load_program_spec(project, "test")
+    (project / "Pulumi.yaml").write_text("name: sample\nruntime: python\nmain: src/\nconfig: [a, b]\n")
+    with pytest.raises(UserError, match=r"Pulumi\.yaml: `config:` must be a mapping of keys to values$"):
+        load_program_spec(project, None)
+
+
 def test_policy_document_merges_principals_conditions_and_overrides():
     source = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/*"},

@@ -84,8 +84,11 @@ def load_program_spec(project_dir: Path, stack: str | None) -> ProgramSpec:
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     warnings: list[str] = []
+    project_config = doc.get("config") or {}
+    if not isinstance(project_config, dict):
+        raise UserError(f"{project_file}: `config:` must be a mapping of keys to values")
     # Project-level config: either `key: value` or `key: {default: value, ...}`.
-    for key, value in (doc.get("config") or {}).items():
+    for key, value in project_config.items():
         if isinstance(value, dict) and ("default" in value or "type" in value):
             if "default" not in value:
                 continue
@@ -102,7 +105,10 @@ def load_program_spec(project_dir: Path, stack: str | None) -> ProgramSpec:
         )
     if stack_file.is_file():
         stack_doc = _read_yaml(stack_file)
-        stack_config = stack_doc.get("config") if isinstance(stack_doc, dict) else None
+        if not isinstance(stack_doc, dict):
+            # A list or scalar here would otherwise render the stack with no config at all.
+            raise UserError(f"{stack_file}: expected a mapping with a `config:` section")
+        stack_config = stack_doc.get("config")
         if stack_config is not None and not isinstance(stack_config, dict):
             raise UserError(f"{stack_file}: `config:` must be a mapping of keys to values")
         for key, value in (stack_config or {}).items():
