@@ -7,8 +7,9 @@ so that it stands out of the noise of a shared machine:
 
     per_step = ((T(chain50) - T(chain1)) - (B(chain50) - B(chain1))) / 49
 
-The runner's own view is printed too: run wall time minus time inside step functions. The whole-run wall times are printed as
-measured. Targets (issue 3, on a 2-core machine): <= 5 ms/step in-process, <= 50 ms/step
+The runner's own view is printed too (run wall time minus time inside step functions);
+the per-step targets are judged on the larger of the two estimates. Whole-run wall times
+are printed as measured. Targets (issue 3, on a 2-core machine): <= 5 ms/step in-process, <= 50 ms/step
 process-per-step, chain10 run <= 1.0 s, fully cached chain10 re-run <= 0.6 s.
 
 Run: .venv/bin/python benchmarks/pipeline_overhead.py [--repeat 5]
@@ -131,21 +132,24 @@ def main() -> None:
     print("baseline (plain python):  " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in base.items()))
     per_step: dict[str, float] = {}
     for mode in modes:
-        per_step[mode] = ((t[(mode, "chain50")] - t[(mode, "chain1")]) - (base["chain50"] - base["chain1"])) / 49
+        marginal = ((t[(mode, "chain50")] - t[(mode, "chain1")]) - (base["chain50"] - base["chain1"])) / 49
         internal = _internal_overhead(work / f"home-{mode}", "chain10")
+        # Whole-process timings on a shared machine are noisy: judge the target on the larger
+        # (more pessimistic) of the two estimates.
+        per_step[mode] = max(marginal, internal)
         print(f"\n{mode}:")
         for name in ("chain1", "chain10", "chain50", "fan10", "chain10 cached"):
             print(f"  {name:<15} {t[(mode, name)] * 1000:7.0f} ms wall   (baseline {base.get(name, base['chain10']) * 1000:.0f} ms)")
         per_fan = ((t[(mode, "fan10")] - t[(mode, "chain1")]) - (base["fan10"] - base["chain1"])) / 11
-        print(f"  overhead per step (marginal, chain1 -> chain50, vs baseline): {per_step[mode] * 1000:.1f} ms")
+        print(f"  overhead per step (marginal, chain1 -> chain50, vs baseline): {marginal * 1000:.1f} ms")
         print(f"  overhead per step (marginal, chain1 -> fan10, 12 steps, parallel): {per_fan * 1000:.1f} ms")
         print(f"  overhead per step (runner wall - step time, chain10): {internal * 1000:.1f} ms")
         print(f"  whole-run overhead / steps incl. start-up: chain10 {(t[(mode, 'chain10')] - base['chain10']) / 10 * 1000:.1f} ms")
 
     print("\ntargets:")
     checks = [
-        ("in-process overhead <= 5 ms/step", per_step["in-process"], 0.005),
-        ("process-per-step overhead <= 50 ms/step", per_step["process-per-step"], 0.050),
+        ("in-process overhead <= 5 ms/step (max of both estimates)", per_step["in-process"], 0.005),
+        ("process-per-step overhead <= 50 ms/step (max of both estimates)", per_step["process-per-step"], 0.050),
         ("chain10 `modelway run` (process-per-step) <= 1.0 s", t[("process-per-step", "chain10")], 1.0),
         ("cached chain10 re-run <= 0.6 s", t[("process-per-step", "chain10 cached")], 0.6),
     ]
