@@ -88,6 +88,7 @@ def test_run_lineage_record(home: Path, tmp_path: Path) -> None:
     assert lineage["host"]["name"]
     assert "git" in lineage  # {} outside a git work tree
     assert [(d["name"], d["step"]) for d in show["datasets"]] == [("credit", "count_rows")]
+    assert show["datasets"][0]["hash"] == resolve("credit").hash  # the full content hash
     assert show["models"][0]["model"] == "credit-risk"
 
 

@@ -362,14 +362,17 @@ class RunStore:
         return stale
 
     def dataset_usage(self, run_id: str | None = None, name: str | None = None, version: str | None = None) -> list[dict[str, Any]]:
-        query, args, where = "SELECT * FROM dataset_usage", [], []
-        for col, val in (("run_id", run_id), ("name", name), ("version", version)):
+        """Dataset reads (with the version's full content hash), filtered by run and/or dataset version."""
+        query = ("SELECT u.*, d.hash AS hash FROM dataset_usage u"
+                 " LEFT JOIN datasets d ON d.name = u.name AND d.version = u.version")
+        args, where = [], []
+        for col, val in (("u.run_id", run_id), ("u.name", name), ("u.version", version)):
             if val is not None:
                 where.append(f"{col}=?")
                 args.append(val)
         if where:
             query += " WHERE " + " AND ".join(where)
-        return [dict(r) for r in self.conn.execute(query + " ORDER BY ts", args)]
+        return [dict(r) for r in self.conn.execute(query + " ORDER BY u.ts", args)]
 
     def record_model(self, model: str, version: str, run_id: str | None, step: str | None, artifact: str | None) -> None:
         with self.tx() as c:
