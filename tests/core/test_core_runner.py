@@ -393,3 +393,28 @@ def test_ordering_only_dependency_runs_first(home: Path, tmp_path: Path) -> None
     result = run_pipeline(ordered, executor="process", display="none", workers=2)
     assert result.status == "succeeded"
     assert result.outputs == {"result": True}
+
+
+def test_memory_limit_stops_a_step_that_blows_up(home: Path) -> None:
+    @step(memory="64Mi")
+    def hog() -> int:
+        blocks = []
+        for _ in range(100):  # up to ~800 MiB, 8 MiB at a time
+            blocks.append(bytearray(8 * 2**20))
+            time.sleep(0.01)
+        return len(blocks)
+
+    @step(memory="64Mi")
+    def modest() -> int:
+        return len(bytearray(8 * 2**20))
+
+    @pipeline
+    def p() -> list:
+        return [modest(), hog()]
+
+    start = time.monotonic()
+    result = run_pipeline(p, executor="process", display="none", workers=2)
+    assert result.status == "failed"
+    assert result.error.startswith("step 'hog' failed: exceeded its memory limit 64Mi (using ")
+    assert [s.status for s in result.steps] == ["succeeded", "failed"]
+    assert time.monotonic() - start < 5

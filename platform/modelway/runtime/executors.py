@@ -37,6 +37,7 @@ class Task:
     params: dict[str, Any]
     timeout_s: float | None
     echo: bool = True
+    memory_limit: int | None = None  # bytes; enforced by the process executor
     started: float = field(default_factory=time.monotonic)
 
 
@@ -283,6 +284,9 @@ class ProcessExecutor:
         if deadline is not None:
             until = max(0.0, deadline - time.monotonic())
             timeout = until if timeout is None else min(timeout, until)
+        limited = [t for (t, _, _, _) in self._running.values() if t.memory_limit]
+        if limited:  # poll memory while such steps run
+            timeout = MEMORY_POLL_S if timeout is None else min(timeout, MEMORY_POLL_S)
         handles = []
         for _, proc, reader, _ in self._running.values():
             handles.extend((reader, proc.sentinel))
@@ -313,6 +317,14 @@ class ProcessExecutor:
                 del self._running[name]
                 finished.append((task, Outcome(False, error=f"timed out after {task.timeout_s:g}s",
                                                duration_s=now - task.started, timed_out=True)))
+            elif task.memory_limit and (used := _memory_of(proc.pid)) > task.memory_limit:
+                _kill(proc)
+                reader.close()
+                del self._running[name]
+                limit = task.node.settings.resources.memory
+                finished.append((task, Outcome(False, error=f"exceeded its memory limit {limit} "
+                                               f"(using {used / 2**20:.0f} MiB); raise @step(memory=...)",
+                                               duration_s=now - task.started, retryable=False)))
         return finished
 
     def cancel_all(self) -> list[Task]:
@@ -323,6 +335,27 @@ class ProcessExecutor:
             tasks.append(task)
         self._running.clear()
         return tasks
+
+
+MEMORY_POLL_S = 0.2
+
+
+def _memory_of(pid: int) -> int:
+    """Memory a step process (and its children) uses on its own: unique set size, so pages
+    shared with the runner after fork are not counted."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        total = 0
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                total += proc.memory_full_info().uss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total
+    except psutil.Error:
+        return 0
 
 
 def _kill(proc: Any) -> None:

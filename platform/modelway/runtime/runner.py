@@ -416,6 +416,7 @@ class _Runner:
                 input_hashes={up: self.hashes[up] for up in node.upstream if up in self.hashes},
                 run_id=self.run_id, pipeline_name=self.graph.pipeline_name, home=self.home,
                 params=dict(self.graph.params), timeout_s=node.settings.timeout_s, echo=self.echo,
+                memory_limit=node.settings.resources.memory_bytes,
             ))
 
     def _inputs(self, node: Any) -> dict[str, str]:
