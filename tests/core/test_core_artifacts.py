@@ -110,3 +110,10 @@ def test_leftovers_of_dead_processes_are_removed_and_live_ones_kept(store: Artif
 def test_unknown_artifact(store: ArtifactStore) -> None:
     with pytest.raises(KeyError, match=r"artifact 000000000000 is not in the store"):
         store.get("0" * 64)
+
+
+def test_own_leftovers_are_removed_on_request(store: ArtifactStore) -> None:
+    (store.tmp / f"{os.getpid()}-interrupted").mkdir()
+    assert store.clean_stale_tmp() == 0
+    assert store.clean_stale_tmp(include_own=True) == 1
+    assert list(store.tmp.iterdir()) == []

@@ -150,12 +150,14 @@ class ArtifactStore:
                     pass
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def clean_stale_tmp(self) -> int:
-        """Remove temp directories left by processes that no longer exist; returns how many."""
+    def clean_stale_tmp(self, include_own: bool = False) -> int:
+        """Remove temp directories left by processes that no longer exist (and, with
+        ``include_own``, by this one: a write interrupted by Ctrl-C); returns how many."""
         removed = 0
+        me = os.getpid()
         for entry in self.tmp.iterdir():
             pid_text = entry.name.split("-", 1)[0]
-            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            if pid_text.isdigit() and ((include_own and int(pid_text) == me) or not _pid_alive(int(pid_text))):
                 _remove(entry)
                 removed += 1
         return removed

@@ -371,7 +371,8 @@ class _Runner:
         else:
             status, error = "succeeded", None
         if cancelled or failed is not None:
-            self.artifacts.clean_stale_tmp()  # temp dirs of step processes that were killed
+            # temp dirs of killed step processes, or of an in-process write cut by Ctrl-C
+            self.artifacts.clean_stale_tmp(include_own=True)
         outputs = self._render_outputs() if status == "succeeded" else {}
         self.store.finish_run(self.run_id, status, error, outputs)
         self.display.finish(status, error)
