@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import contextvars
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modelway.errors import UserError
 
@@ -65,7 +64,9 @@ class StepContext:
     home: Path
     params: dict[str, Any]
     attempt: int = 1
-    echo: bool = True
+    # Where log lines go for display: the runner's display (in-process) or the pipe to the
+    # runner (step process), so only the runner writes to the terminal. None = not shown.
+    echo: Callable[[str, str], None] | None = None
 
     def _stores(self) -> tuple[Any, Any]:
         return stores(self.home)
@@ -97,11 +98,11 @@ class StepContext:
         return ref.hash
 
     def log(self, message: str) -> None:
-        """Record a message in the run store (shown by ``modelway runs show``) and echo it to stderr."""
+        """Record a message in the run store (shown by ``modelway runs show``) and show it live."""
         run_store, _ = self._stores()
         run_store.log(self.run_id, self.step_name, str(message))
-        if self.echo:
-            print(f"  [{self.step_name}] {message}", file=sys.stderr, flush=True)
+        if self.echo is not None:
+            self.echo(self.step_name, str(message))
 
     def record_dataset(self, name: str, version: str, latest: bool = False) -> None:
         """Record that this step consumed dataset ``name@version`` (lineage).

@@ -17,6 +17,7 @@ class NullDisplay:
     def tick(self) -> None: ...
     def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None: ...
     def update(self, step: str, status: str, info: dict[str, Any] | None = None) -> None: ...
+    def log(self, step: str, message: str) -> None: ...
     def finish(self, status: str, error: str | None = None) -> None: ...
 
 
@@ -46,6 +47,9 @@ class PlainDisplay(NullDisplay):
         if info.get("error"):
             detail += f": {info['error']}"
         self._print(f"  {SYMBOL.get(status, status):>9}  {step}{detail}")
+
+    def log(self, step: str, message: str) -> None:
+        print(f"  [{step}] {message}", file=sys.stderr, flush=True)
 
     def finish(self, status: str, error: str | None = None) -> None:
         self._print(f"{status} in {time.monotonic() - self.t0:.2f}s" + (f": {error}" if error else ""))
@@ -94,6 +98,10 @@ class RichDisplay(NullDisplay):
         self.rows = {s: {"status": "pending"} for s in steps}
         self.live.start()
         self.live.update(self._render(), refresh=True)
+
+    def log(self, step: str, message: str) -> None:
+        # printed above the live table, which Rich redraws below it
+        self.console.print(f"[dim]{step}[/] {message}", highlight=False, markup=True)
 
     def tick(self) -> None:
         if any(row["status"] == "running" for row in self.rows.values()):

@@ -18,7 +18,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modelway.runtime import context as ctx_mod
 
@@ -36,7 +36,7 @@ class Task:
     home: Path
     params: dict[str, Any]
     timeout_s: float | None
-    echo: bool = True
+    echo: Callable[[str, str], None] | None = None  # (step, message) -> show a step's log line
     memory_limit: int | None = None  # bytes; enforced by the process executor
     started: float = field(default_factory=time.monotonic)
 
@@ -97,7 +97,8 @@ def execute(task: Task) -> Outcome:
     from modelway.artifacts.serializers import UnserializableError
 
     artifacts = ctx_mod.artifact_store(task.home)  # the run store is opened only if the step logs/attaches
-    ctx = ctx_mod.StepContext(task.run_id, task.name, task.pipeline_name, task.home, task.params, task.attempt, task.echo)
+    ctx = ctx_mod.StepContext(task.run_id, task.name, task.pipeline_name, task.home, task.params, task.attempt,
+                              task.echo)
     start = time.perf_counter()
     token = ctx_mod.activate(ctx)
     try:
@@ -198,12 +199,34 @@ def _raise_timeout(signum: int, frame: Any) -> None:
     raise StepTimeout()
 
 
+class _LogLine:
+    """A step's log line sent to the runner over the result pipe (before the Outcome)."""
+
+    __slots__ = ("step", "message")
+
+    def __init__(self, step: str, message: str) -> None:
+        self.step, self.message = step, message
+
+    def __reduce__(self) -> Any:
+        return (_LogLine, (self.step, self.message))
+
+
 def _child_main(task: Task, conn: Any) -> None:
     # The parent decides about cancellation; a Ctrl-C in the terminal must not half-run the step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
     ctx_mod._STORES.clear()  # the parent's connections stay in the parent
+    if task.echo is not None:  # the runner shows log lines; this process never writes to its display
+        import threading
+
+        lock = threading.Lock()  # a step may log from several threads; Connection.send is not thread-safe
+
+        def send_log(step: str, message: str) -> None:
+            with lock:
+                conn.send(_LogLine(step, message))
+
+        task.echo = send_log
     try:
         outcome = execute(task)
         outcome.cpu_s, outcome.peak_rss_mb = _usage()
@@ -250,7 +273,8 @@ class ProcessExecutor:
 
     name = "process"
 
-    def __init__(self) -> None:
+    def __init__(self, on_log: Callable[[str, str], None] | None = None) -> None:
+        self.on_log = on_log
         self._mp = multiprocessing.get_context("fork")
         _load_libc()  # once in the runner; forked children inherit it
         self._running: dict[str, tuple[Task, Any, Any, float | None]] = {}
@@ -295,13 +319,12 @@ class ProcessExecutor:
         now = time.monotonic()
         for name, (task, proc, reader, deadline) in list(self._running.items()):
             if reader in ready or proc.sentinel in ready:
-                outcome = None
-                try:
-                    if reader.poll():
-                        outcome = reader.recv()
-                except (EOFError, OSError):
-                    outcome = None
+                outcome = self._drain(reader)
+                if outcome is None and proc.is_alive():
+                    continue  # only log lines so far: the step is still running
                 proc.join(timeout=5)
+                if outcome is None:  # it may have reported just before exiting
+                    outcome = self._drain(reader)
                 if outcome is None:
                     code = proc.exitcode
                     why = (f"killed by signal {-code}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
@@ -326,6 +349,20 @@ class ProcessExecutor:
                                                f"(using {used / 2**20:.0f} MiB); raise @step(memory=...)",
                                                duration_s=now - task.started, retryable=False)))
         return finished
+
+    def _drain(self, reader: Any) -> Outcome | None:
+        """Read what a step process sent: show its log lines, return its Outcome if it came."""
+        try:
+            while reader.poll():
+                item = reader.recv()
+                if isinstance(item, _LogLine):
+                    if self.on_log is not None:
+                        self.on_log(item.step, item.message)
+                else:
+                    return item
+        except (EOFError, OSError):
+            pass
+        return None
 
     def cancel_all(self) -> list[Task]:
         tasks = []

@@ -267,7 +267,8 @@ class _Runner:
         self.run_id = run_id
         self.home = home
         self.store, self.artifacts = stores(home)
-        self.executor = ProcessExecutor() if executor == "process" else InProcessExecutor()
+        self.echo = display.log if type(display) is not NullDisplay else None  # Plain and Rich subclass it
+        self.executor = ProcessExecutor(on_log=self.echo) if executor == "process" else InProcessExecutor()
         self.workers = max(1, workers)
         self.use_cache = use_cache
         self.display = display
@@ -281,7 +282,6 @@ class _Runner:
         self.errors: dict[str, str] = {}
         self.keys: dict[str, str | None] = {}
         self.code_hashes: dict[int, str] = {}  # per run: steps are alive for the whole run
-        self.echo = type(display) is not NullDisplay  # Plain and Rich displays subclass it
 
     # -- cache keys -------------------------------------------------------------------
     def _cache_key(self, name: str) -> str | None:
