@@ -166,7 +166,8 @@ def test_status_transitions_are_recorded_with_timestamps(home: Path, tmp_path: P
     assert all(a["ts"] <= b["ts"] for a, b in zip(events, events[1:]))
 
 
-def test_steps_may_log_from_threads(home: Path) -> None:
+@pytest.mark.parametrize("executor", ["inprocess", "process"])
+def test_steps_may_log_from_threads(home: Path, executor: str, capfd: pytest.CaptureFixture) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from modelway import step_context
@@ -185,10 +186,12 @@ def test_steps_may_log_from_threads(home: Path) -> None:
 
     from modelway import run_pipeline
 
-    result = run_pipeline(p, executor="inprocess", display="none")
+    result = run_pipeline(p, executor=executor, display="plain")
     assert result.status == "succeeded", result.error
     run_store, _ = stores(home)
     assert len([e for e in run_store.events(result.run_id) if e["kind"] == "log"]) == 40
+    shown = [line for line in capfd.readouterr().err.splitlines() if line.startswith("  [threaded] message ")]
+    assert sorted(shown) == sorted(f"  [threaded] message {i}" for i in range(40))
 
 
 def test_unusable_home_is_a_one_line_error(tmp_path: Path) -> None:
