@@ -8,6 +8,7 @@ into each other.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -17,7 +18,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -146,6 +147,30 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(plain(value), default=str))
 
 
+@contextlib.contextmanager
+def _no_source_positions() -> Iterator[None]:
+    """Skip the SDK's per-resource call-stack capture while rendering.
+
+    For every resource the SDK walks and formats the whole Python stack (reading source
+    lines) so the engine can show where it was declared; the mock monitor drops that, and a
+    render reports failures from the exception's own traceback. It is ~0.7 ms a resource,
+    a fifth of the render (measured). An SDK without the hook is left as it is.
+    """
+    from pulumi.runtime import resource as sdk_resource
+
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    from pulumi.runtime.proto import source_pb2
+
+    sdk_resource._get_stack_trace = source_pb2.StackTrace  # the SDK's own "no frames" answer
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = original
+
+
 def _render(spec: ProgramSpec, strict_invokes: bool) -> RenderResult:
     from pulumi.runtime.stack import massage, run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
@@ -167,7 +192,7 @@ def _render(spec: ProgramSpec, strict_invokes: bool) -> RenderResult:
     if not spec.main.is_dir():
         sys.path.insert(0, str(program_root))
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _no_source_positions():
             # Importing a provider module defines its deprecated resource classes, each of
             # which warns at import time: noise for whoever renders, not about the program.
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_\w+\.")
@@ -179,7 +204,8 @@ def _render(spec: ProgramSpec, strict_invokes: bool) -> RenderResult:
             return {key: await pulumi.Output.from_input(massage(value, [])).future()
                     for key, value in exported.items()}
 
-        outputs = _sync_await(resolve())
+        with _no_source_positions():
+            outputs = _sync_await(resolve())
     except SystemExit as exc:
         raise UserError(f"{_rel(spec.main, spec)}: the program called exit({exc.code})") from None
     except Exception as exc:  # noqa: BLE001 - every program failure becomes one line
