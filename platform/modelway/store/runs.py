@@ -113,6 +113,8 @@ class RunStore:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
                 time.sleep(0.02 + random.random() * 0.05 * (attempt + 1))
+        else:
+            raise sqlite3.OperationalError(f"{self.path}: database stayed locked while creating the schema")
         self.conn.execute("PRAGMA synchronous=NORMAL")
 
     @contextlib.contextmanager
