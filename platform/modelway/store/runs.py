@@ -100,6 +100,11 @@ class RunStore:
                     raise sqlite3.OperationalError("database is locked (journal mode not switched)")
                 with self.tx() as conn:
                     version = conn.execute("PRAGMA user_version").fetchone()[0]
+                    if version > SCHEMA_VERSION:
+                        from modelway.errors import ConfigError
+
+                        raise ConfigError(f"{self.path} was written by a newer Modelway (schema {version}, "
+                                          f"this one reads {SCHEMA_VERSION}); upgrade modelway")
                     if version != SCHEMA_VERSION:
                         for old in range(version, SCHEMA_VERSION) if version else ():  # 0 = new database
                             for statement in MIGRATIONS.get(old, ()):
