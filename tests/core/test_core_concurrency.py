@@ -64,3 +64,25 @@ def test_eight_concurrent_runs(home: Path, tmp_path: Path) -> None:
     executed = conn.execute("SELECT COUNT(*) FROM steps WHERE name LIKE 'stat%' AND status='succeeded'").fetchone()[0]
     assert logs == executed
     assert list((home / "tmp").iterdir()) == []
+
+
+def test_an_older_run_store_is_migrated_in_place(tmp_path: Path) -> None:
+    from modelway.store import runs
+
+    old_schema = (runs.SCHEMA.replace(", inputs TEXT,", ",").replace(", runner_started REAL);", ");")
+                  .replace("  latest INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, step, name, version));",
+                           "  PRIMARY KEY (run_id, step, name, version));"))
+    assert old_schema != runs.SCHEMA
+    conn = sqlite3.connect(tmp_path / "modelway.db")
+    conn.executescript(old_schema)
+    conn.execute("INSERT INTO runs (run_id, pipeline, status, created_at) VALUES ('old', 'p', 'succeeded', 0)")
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    store = runs.RunStore(tmp_path)
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == runs.SCHEMA_VERSION
+    columns = {r[1] for r in store.conn.execute("PRAGMA table_info(steps)")}
+    assert "inputs" in columns
+    assert "runner_started" in {r[1] for r in store.conn.execute("PRAGMA table_info(runs)")}
+    assert "latest" in {r[1] for r in store.conn.execute("PRAGMA table_info(dataset_usage)")}
+    assert store.get_run("old")["status"] == "succeeded"  # data kept
