@@ -71,6 +71,14 @@ def test_lineage_impacted_lists_runs_and_models(home: Path, tmp_path: Path) -> N
     text = cli("lineage", "impacted", "--dataset", f"credit@{v1}", home=home).stdout
     assert f"dataset credit@{v1}: 2 run(s), 1 model(s)" in text
 
+    origin = cli_json("lineage", "model", "credit-risk", "1.0.3", home=home)
+    assert origin["run"]["run_id"] == run1["run_id"] and origin["step"] == "train"
+    assert origin["run"]["pipeline_file"]["path"] == str(path)
+    assert [(d["name"], d["version"]) for d in origin["datasets"]] == [("credit", v1)]
+    assert "pipeline uses_data" in cli("lineage", "model", "credit-risk", "1.0.3", home=home).stdout
+    missing = cli("lineage", "model", "credit-risk", "9.9.9", home=home)
+    assert missing.returncode == 2 and "no lineage for model credit-risk 9.9.9" in missing.stderr
+
 
 def test_run_lineage_record(home: Path, tmp_path: Path) -> None:
     data = tmp_path / "credit.csv"

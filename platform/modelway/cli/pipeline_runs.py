@@ -299,6 +299,41 @@ def lineage_impacted(
         print(f"  model {m['model']} {m['version']}  (run {m['run_id']})")
 
 
+@lineage_app.command("model")
+def lineage_model(
+    model: str = typer.Argument(..., help="Registered model name, e.g. credit-risk."),
+    version: str = typer.Argument(..., help="Model version, e.g. 1.2.0."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show where a model version comes from: run, code version, parameters, data versions, environment."""
+    from modelway.lineage.datasets import model_lineage
+
+    found = model_lineage(model, version, _home())
+    if as_json:
+        _print_json(found)
+        return
+    print(f"model {found['model']} {found['version']}" + (f"  artifact sha256:{found['artifact']}" if found["artifact"] else ""))
+    run = found["run"]
+    if run is None:
+        print("  produced outside a recorded run")
+        return
+    git = run.get("git") or {}
+    pf = run.get("pipeline_file") or {}
+    print(f"  run       {run['run_id']}  pipeline {run['pipeline']}  {run['status']}  {_fmt_time(run['created_at'])}"
+          + (f"  step {found['step']}" if found["step"] else ""))
+    if git:
+        print(f"  git       {git.get('commit')}{' (dirty)' if git.get('dirty') else ''}")
+    if pf:
+        print(f"  file      {pf.get('path')} sha256:{pf.get('sha256')}")
+    print(f"  params    {json.dumps(run['params'], default=str)}")
+    for d in found["datasets"]:
+        print(f"  data      {d['name']}@{d['version']} sha256:{d['hash']} (read by {d['step']})")
+    py = run.get("python") or {}
+    print(f"  python    {py.get('version')}  host {(run.get('host') or {}).get('name')}")
+    if run.get("packages"):
+        print("  packages  " + ", ".join(f"{k} {v}" for k, v in run["packages"].items()))
+
+
 def register(app: typer.Typer) -> None:
     """Add run, resume and the runs/data/lineage groups to the ``modelway`` app."""
     app.command("run")(run_command)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelway.lineage.datasets import DatasetRef, add_dataset, consumers, dataset, load_dataset, resolve
+from modelway.lineage.datasets import (DatasetRef, add_dataset, consumers, dataset, load_dataset, model_lineage,
+                                       resolve)
 
 
 def record_model(model: str, version: str, run_id: str | None = None, *, artifact: str | None = None,
@@ -32,4 +33,5 @@ def record_model(model: str, version: str, run_id: str | None = None, *, artifac
     run_store.record_model(model, version, run_id, step, artifact)
 
 
-__all__ = ["DatasetRef", "add_dataset", "consumers", "dataset", "load_dataset", "record_model", "resolve"]
+__all__ = ["DatasetRef", "add_dataset", "consumers", "dataset", "load_dataset", "model_lineage", "record_model",
+           "resolve"]

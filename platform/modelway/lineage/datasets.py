@@ -159,3 +159,33 @@ def consumers(spec: str, home: Path | None = None) -> dict[str, Any]:
     return {"dataset": ref.name, "version": ref.version, "hash": ref.hash,
             "runs": sorted(runs.values(), key=lambda r: r.get("created_at") or 0),
             "models": [{"model": m["model"], "version": m["version"], "run_id": m["run_id"]} for m in models]}
+
+
+def model_lineage(model: str, version: str, home: Path | None = None) -> dict[str, Any]:
+    """Where a model version comes from: the run that produced it, that run's code version,
+    parameters, environment and the dataset versions it read.
+
+    Example:
+        >>> model_lineage("credit-risk", "1.0.0")["run"]["git"]["commit"]  # doctest: +SKIP
+        'e9c8b5e07745...'
+    """
+    from modelway.runtime.context import stores
+
+    run_store, _ = stores(_home(home))
+    link = run_store.model_version(model, version)
+    if link is None:
+        raise UserError(f"no lineage for model {model} {version}: it was not registered by a pipeline run "
+                        "(the registry records it with modelway.record_model)")
+    run = run_store.get_run(link["run_id"]) if link["run_id"] else None
+    lineage = (run or {}).get("lineage") or {}
+    return {
+        "model": model, "version": version, "artifact": link["artifact"], "step": link["step"],
+        "run": None if run is None else {
+            "run_id": run["run_id"], "pipeline": run["pipeline"], "status": run["status"],
+            "created_at": run["created_at"], "params": run["params"], "git": lineage.get("git"),
+            "pipeline_file": lineage.get("pipeline_file"), "python": lineage.get("python"),
+            "packages": lineage.get("packages"), "host": lineage.get("host"),
+        },
+        "datasets": [{"name": d["name"], "version": d["version"], "hash": d["hash"], "step": d["step"]}
+                     for d in run_store.dataset_usage(run_id=link["run_id"])] if link["run_id"] else [],
+    }

@@ -386,6 +386,11 @@ class RunStore:
             c.execute("INSERT OR REPLACE INTO model_versions (model, version, run_id, step, artifact, created_at)"
                       " VALUES (?,?,?,?,?,?)", (model, version, run_id, step, artifact, time.time()))
 
+    def model_version(self, model: str, version: str) -> dict[str, Any] | None:
+        """The lineage link of a model version (run, step, artifact), or None."""
+        row = self.conn.execute("SELECT * FROM model_versions WHERE model=? AND version=?", (model, version)).fetchone()
+        return dict(row) if row else None
+
     def models_of_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
         if not run_ids:
             return []
