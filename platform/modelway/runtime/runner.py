@@ -107,6 +107,8 @@ def _home(home: Path | None) -> Path:
 
 def _pick_executor(requested: str | None, pipeline: Any) -> str:
     if requested:
+        if requested not in ("process", "inprocess"):
+            raise UserError(f"executor must be 'process' or 'inprocess', got {requested!r}")
         return requested
     if getattr(pipeline, "executor", None):
         return pipeline.executor
@@ -188,17 +190,18 @@ def resume_run(run_id: str, *, display: str = "auto", home: Path | None = None, 
     pipeline = load_pipeline(Path(run["pipeline_file"]), run["pipeline"])
     graph = pipeline.build(run["params"])
     stored = {s["name"]: s for s in run_store.steps(full_id)}
-    if list(stored) != graph.order and set(stored) != set(graph.order):
+    if set(stored) != set(graph.order):
         raise UserError(f"pipeline {run['pipeline']!r} in {run['pipeline_file']} no longer has the same steps as run "
                         f"{full_id}; start a new run instead")
     recorded = (run["lineage"] or {}).get("pipeline_file", {}).get("sha256")
-    if recorded and display != "none":
+    if recorded:
         from modelway.lineage.collect import file_sha256
 
         if file_sha256(Path(run["pipeline_file"])) != recorded:
-            print(f"note: {run['pipeline_file']} changed since run {full_id} started; "
-                  "unfinished steps run the current code", file=sys.stderr)
             run_store.log(full_id, None, "pipeline file changed since the run started", kind="note")
+            if display != "none":
+                print(f"note: {run['pipeline_file']} changed since run {full_id} started; "
+                      "unfinished steps run the current code", file=sys.stderr)
     prior = {name: s["output_hash"] for name, s in stored.items()
              if s["status"] in ("succeeded", "cached") and s["output_hash"] and artifacts.exists(s["output_hash"])}
     attempts = {name: s["attempts"] for name, s in stored.items()}
