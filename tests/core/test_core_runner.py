@@ -418,3 +418,20 @@ def test_memory_limit_stops_a_step_that_blows_up(home: Path) -> None:
     assert result.error.startswith("step 'hog' failed: exceeded its memory limit 64Mi (using ")
     assert [s.status for s in result.steps] == ["succeeded", "failed"]
     assert time.monotonic() - start < 5
+
+
+def test_constant_inputs_reach_the_step_unchanged(home: Path) -> None:
+    from collections import OrderedDict, namedtuple
+
+    Pair = namedtuple("Pair", "a b")
+
+    @step
+    def kinds(pair: object, mapping: object, values: list) -> list:
+        return [type(pair).__name__, type(mapping).__name__, values]
+
+    @pipeline
+    def p() -> list:
+        return kinds(Pair(1, 2), OrderedDict(x=1), [add_one(1), 5])
+
+    result = run_pipeline(p, executor="inprocess", display="none")
+    assert result.outputs == {"result": ["Pair", "OrderedDict", [2, 5]]}

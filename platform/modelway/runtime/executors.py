@@ -62,7 +62,7 @@ class StepTimeout(Exception):
 
 def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> dict[str, Any]:
     """Concrete keyword arguments for a node: placeholders replaced by loaded artifacts."""
-    from modelway.dsl.graph import OutputRef
+    from modelway.dsl.graph import OutputRef, iter_refs
 
     loaded: dict[str, Any] = {}
 
@@ -79,6 +79,8 @@ def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> d
     def resolve(value: Any) -> Any:
         if isinstance(value, OutputRef):
             return load(value)
+        if not any(True for _ in iter_refs(value)):
+            return value  # constants pass through untouched (namedtuples, dict subclasses...)
         if isinstance(value, list):
             return [resolve(v) for v in value]
         if isinstance(value, tuple):
