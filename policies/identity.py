@@ -15,17 +15,8 @@ import re
 from typing import Any, Iterator, Mapping
 
 from policies.core import Context, Note, ResourceRule, Severity
-from policies.values import (
-    UNKNOWN,
-    DocumentError,
-    as_list,
-    get,
-    is_allow,
-    is_public_principal,
-    parse_document,
-    statements,
-    str_list,
-)
+from policies.documents import has_unknown, public_allows, read_document
+from policies.values import UNKNOWN, as_list, get, is_allow, statements, str_list
 
 # Identity-policy documents: where they sit on each resource type.
 DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -70,15 +61,8 @@ def documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
         else:
             entries = [("policy", props.get(field))]
         for label, value in entries:
-            try:
-                document = parse_document(value)
-            except DocumentError as exc:
-                yield Note(f"{label}: {exc}")
-                continue
-            if document is UNKNOWN:
-                yield Note(f"{label}: document is not known yet")
-            elif document is not None:
-                yield label, document
+            for document in read_document(value, label):
+                yield document if isinstance(document, Note) else (label, document)
 
 
 def _statements(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
@@ -89,10 +73,18 @@ def _statements(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
             continue
         label, document = item
         for i, statement in enumerate(statements(document), start=1):
-            if is_allow(statement):
-                sid = statement.get("Sid")
-                where = f"statement {sid}" if sid else f"statement {i}"
-                yield (where if label == "policy" else f"{label} {where}"), statement
+            sid = statement.get("Sid")
+            where = f"statement {sid}" if sid else f"statement {i}"
+            where = where if label == "policy" else f"{label} {where}"
+            if statement.get("Effect") is UNKNOWN:
+                yield Note(f"{where}: Effect is not known yet")
+            elif is_allow(statement):
+                # Still checked on what is known, but never a clean pass with parts unknown.
+                unknown = [key for key in ("Action", "NotAction", "Resource", "NotResource")
+                           if has_unknown(statement.get(key))]
+                if unknown:
+                    yield Note(f"{where}: {' and '.join(unknown)} not known yet")
+                yield where, statement
 
 
 def check_iam_no_admin_wildcard(resource_type: str, props: Mapping[str, Any], ctx: Context | None) -> Iterator[Any]:
@@ -145,17 +137,9 @@ def check_iam_no_admin_managed_policy(resource_type: str, props: Mapping[str, An
 
 
 def check_iam_trust_not_public(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
-    try:
-        document = parse_document(props.get("assumeRolePolicy"))
-    except DocumentError as exc:
-        yield Note(f"assumeRolePolicy: {exc}")
-        return
-    if document is UNKNOWN:
-        yield Note("assumeRolePolicy is not known yet")
-        return
-    for i, statement in enumerate(statements(document), start=1):
-        if is_allow(statement) and is_public_principal(statement.get("Principal")):
-            yield f"trust policy statement {statement.get('Sid') or i} lets any principal (\"*\") assume the role"
+    for item in public_allows(props.get("assumeRolePolicy"), "assumeRolePolicy"):
+        yield item if isinstance(item, Note) else \
+            f"trust policy statement {item[0]} lets any principal (\"*\") assume the role"
 
 
 POLICIES = [

@@ -46,7 +46,13 @@ def _rules(props: Mapping[str, Any]) -> Iterator[Any]:
         yield Note("rules are not known yet")
         return
     for i, rule in enumerate(as_list(rules), start=1):
-        if isinstance(rule, dict):
+        if rule is UNKNOWN:
+            yield Note(f"rule {i} is not known yet")
+        elif isinstance(rule, dict):
+            # An unknown verb or resource could be "*": say so, and still check what is known.
+            unknown = [f for f in ("verbs", "resources", "apiGroups") if UNKNOWN in as_list(rule.get(f))]
+            if unknown:
+                yield Note(f"rule {i}: {', '.join(unknown)} not known yet")
             yield i, rule
 
 

@@ -9,16 +9,12 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from policies.core import Context, Note, ResourceRule, Severity
+from policies.documents import public_allows
 from policies.values import (
     UNKNOWN,
-    DocumentError,
     as_list,
     falsy,
     get,
-    is_allow,
-    is_public_principal,
-    parse_document,
-    statements,
     truthy,
 )
 
@@ -59,17 +55,9 @@ def check_ecr_kms(resource_type: str, props: Mapping[str, Any], ctx: Context) ->
 
 
 def check_ecr_no_public_policy(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
-    try:
-        document = parse_document(props.get("policy"))
-    except DocumentError as exc:
-        yield Note(f"repository policy: {exc}")
-        return
-    if document is UNKNOWN:
-        yield Note("repository policy is not known yet")
-        return
-    for i, statement in enumerate(statements(document), start=1):
-        if is_allow(statement) and is_public_principal(statement.get("Principal")):
-            yield f"policy statement {statement.get('Sid') or i} allows Principal \"*\"; name the accounts or roles"
+    for item in public_allows(props.get("policy"), "repository policy"):
+        yield item if isinstance(item, Note) else \
+            f"policy statement {item[0]} allows Principal \"*\"; name the accounts or roles"
 
 
 def check_sagemaker_endpoint_kms(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:

@@ -13,16 +13,14 @@ import re
 from typing import Any, Iterator, Mapping, Sequence
 
 from policies.core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from policies.documents import public_allows, read_document
 from policies.s3_index import BUCKET_TYPES, Bucket, BucketIndex, iter_side, sse_rules
 from policies.values import (
     UNKNOWN,
-    DocumentError,
     as_list,
     falsy,
     get,
     is_allow,
-    is_public_principal,
-    parse_document,
     statements,
     truthy,
 )
@@ -141,15 +139,8 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
 def _documents(values: list[tuple[str, Any]], where: str) -> Iterator[Any]:
     """Yield (urn, document) or a Note for each policy value that cannot be read."""
     for urn, value in values:
-        try:
-            document = parse_document(value)
-        except DocumentError as exc:
-            yield Note(f"{where}: {exc}", urn)
-            continue
-        if document is UNKNOWN:
-            yield Note(f"{where}: the policy document is not known yet", urn)
-        elif document is not None:
-            yield urn, document
+        for document in read_document(value, f"{where} policy"):
+            yield Note(document.message, urn) if isinstance(document, Note) else (urn, document)
 
 
 def check_s3_tls_only(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
@@ -169,10 +160,11 @@ def check_s3_tls_only(resources: Sequence[StackResource], ctx: Context) -> Itera
             else:
                 documents.append(item)
         for urn, document in documents:
-            for statement in statements(document):
-                if is_allow(statement) and is_public_principal(statement.get("Principal")):
-                    yield Violation(f"bucket {label}: policy allows Principal \"*\" "
-                                    f"(statement {statement.get('Sid', '?')!s})", urn)
+            for item in public_allows(document, f"bucket {label} policy"):
+                if isinstance(item, Note):
+                    yield Note(item.message, urn)
+                else:
+                    yield Violation(f"bucket {label}: policy allows Principal \"*\" (statement {item[0]})", urn)
         denies = any(_denies_insecure_transport(s) for _urn, d in documents for s in statements(d))
         if not denies and not unreadable:
             urn = bucket.urn if bucket else values[0][0]
@@ -264,17 +256,11 @@ def check_kms_key_rotation(resource_type: str, props: Mapping[str, Any], ctx: Co
 
 
 def check_kms_no_public_principal(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
-    try:
-        document = parse_document(props.get("policy"))
-    except DocumentError as exc:
-        yield Note(f"key policy: {exc}")
-        return
-    if document is UNKNOWN:
-        yield Note("key policy is not known yet")
-        return
-    for statement in statements(document):
-        if is_allow(statement) and is_public_principal(statement.get("Principal")) and not statement.get("Condition"):
-            yield f"key policy statement {statement.get('Sid', '?')!s} allows Principal \"*\" without conditions"
+    for item in public_allows(props.get("policy"), "key policy"):
+        if isinstance(item, Note):
+            yield item
+        elif not item[1].get("Condition"):
+            yield f"key policy statement {item[0]} allows Principal \"*\" without conditions"
 
 
 DATA_BUCKET_PATTERN = r"(^|[-_./])(data|datasets?|artifacts?|models?|features?|checkpoints?|registry)([-_./]|$)"

@@ -106,3 +106,43 @@ def test_stack_rules_never_crash(value):
         outcome = policy.evaluate(stack_args(resources))
         crashes += [f"{policy.name}: {n.message}" for n in outcome.notes if n.message.startswith(INTERNAL_ERROR)]
     assert crashes == []
+
+
+# A value not known yet (e.g. during `pulumi preview`) inside a document or an RBAC rule could be
+# the very "*" a rule looks for: it must be a note, never a clean pass.
+UNKNOWN_PARTS = [
+    ("iam-passrole-scoped", "aws:iam/policy:Policy", {"policy": {"Statement": [
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": UNKNOWN_STRING}]}}),
+    ("iam-no-admin-wildcard", "aws:iam/policy:Policy", {"policy": {"Statement": [
+        {"Effect": "Allow", "Action": [UNKNOWN_STRING], "Resource": "*"}]}}),
+    ("iam-no-admin-wildcard", "aws:iam/policy:Policy", {"policy": {"Statement": [
+        {"Effect": UNKNOWN_STRING, "Action": "*", "Resource": "*"}]}}),
+    ("iam-trust-not-public", "aws:iam/role:Role", {"assumeRolePolicy": {"Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": UNKNOWN_STRING}}]}}),
+    ("kms-no-public-principal", "aws:kms/key:Key", {"policy": {"Statement": [
+        {"Effect": "Allow", "Action": "kms:*", "Principal": UNKNOWN_STRING}]}}),
+    ("ecr-no-public-policy", "aws:ecr/repositoryPolicy:RepositoryPolicy", {"policy": {"Statement": [
+        {"Effect": "Allow", "Action": "ecr:*", "Principal": [UNKNOWN_STRING]}]}}),
+    ("k8s-rbac-no-wildcards", "kubernetes:rbac.authorization.k8s.io/v1:Role", {"rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": [UNKNOWN_STRING], "verbs": ["get"]}]}),
+    ("k8s-rbac-no-escalation-verbs", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {"rules": [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": UNKNOWN_STRING}]}),
+]
+
+
+@pytest.mark.parametrize(("policy", "resource_type", "props"), UNKNOWN_PARTS, ids=lambda v: v if isinstance(v, str) else "")
+def test_unknown_parts_of_documents_and_rules_are_notes_not_passes(policy, resource_type, props):
+    from policies.catalog import by_name
+
+    outcome = by_name(policy).evaluate(resource_args(resource_type, props))
+    assert outcome.notes and not outcome.violations, (policy, outcome)
+
+
+def test_a_known_public_principal_still_violates_beside_an_unknown_one():
+    from policies.catalog import by_name
+
+    props = {"assumeRolePolicy": {"Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": [UNKNOWN_STRING, "*"]}}]}}
+    outcome = by_name("iam-trust-not-public").evaluate(resource_args("aws:iam/role:Role", props))
+    assert [v.message for v in outcome.violations] == ['trust policy statement 1 lets any principal ("*") assume the role']
