@@ -435,3 +435,17 @@ def test_constant_inputs_reach_the_step_unchanged(home: Path) -> None:
 
     result = run_pipeline(p, executor="inprocess", display="none")
     assert result.outputs == {"result": ["Pair", "OrderedDict", [2, 5]]}
+
+
+def test_positional_only_and_variadic_parameters(home: Path) -> None:
+    @step
+    def combine(first: int, /, *rest: int, scale: int = 1, **named: int) -> dict:
+        return {"sum": (first + sum(rest)) * scale, "named": named}
+
+    @pipeline
+    def p() -> dict:
+        return combine(add_one(0), add_one(1), 3, scale=2, extra=add_one(4))
+
+    result = run_pipeline(p, executor="inprocess", display="none")
+    assert result.status == "succeeded", result.error
+    assert result.outputs == {"result": {"sum": 12, "named": {"extra": 5}}}

@@ -260,13 +260,13 @@ class GraphBuilder:
         for ref in iter_refs(outputs):
             self._check_produced(f"pipeline {self.pipeline_name!r} output", ref)
         try:
-            order = list(graphlib.TopologicalSorter(graph).static_order())
+            graphlib.TopologicalSorter(graph).prepare()  # raises on a cycle, naming it
         except graphlib.CycleError as exc:
             cycle = exc.args[1]
             raise DefinitionError(
                 f"pipeline {self.pipeline_name!r}: cycle between steps {' -> '.join(cycle)}; remove an .after() edge"
             ) from None
-        # static_order is deterministic for a given insertion order; keep call order where possible.
+        # Topological order that keeps the order of the calls wherever dependencies allow.
         position = {name: i for i, name in enumerate(self.nodes)}
         order = _stable_topo(graph, position)
         return PipelineGraph(self.pipeline_name, self.nodes, order, outputs, params)

@@ -8,6 +8,7 @@ computations or starts threads (the live display refreshes from the main thread)
 """
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -104,8 +105,10 @@ def execute(task: Task) -> Outcome:
     start = time.perf_counter()
     token = ctx_mod.activate(ctx)
     try:
-        kwargs = resolve_inputs(task.node, task.input_hashes, artifacts)
-        value = task.node.step.fn(**kwargs)
+        inputs = resolve_inputs(task.node, task.input_hashes, artifacts)
+        # BoundArguments puts positional-only, *args and **kwargs parameters back in place.
+        call = inspect.BoundArguments(task.node.step.signature, inputs)  # type: ignore[arg-type]
+        value = task.node.step.fn(*call.args, **call.kwargs)
     except StepTimeout:
         return Outcome(False, error=f"timed out after {task.timeout_s:g}s", duration_s=time.perf_counter() - start,
                        timed_out=True)
