@@ -202,3 +202,15 @@ def test_unusable_home_is_a_one_line_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: cannot use {blocker / 'home'} as the Modelway home")
     assert "set MODELWAY_HOME to a writable directory" in proc.stderr
+
+
+def test_an_edited_pipeline_file_is_loaded_again_in_the_same_process(tmp_path: Path) -> None:
+    from modelway.dsl.loader import load_pipeline
+
+    path = write_pipeline(tmp_path, TWO)
+    first = load_pipeline(path, "first")
+    assert load_pipeline(path, "first") is first  # unchanged: same objects
+    path.write_text(path.read_text().replace("return 1", "return 2"))
+    again = load_pipeline(path, "first")
+    assert again is not first
+    assert again.build().nodes["one"].step.fn() == 2

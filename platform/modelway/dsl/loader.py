@@ -18,17 +18,20 @@ def module_name_for(path: Path) -> str:
 
 
 def load_module(path: Path):  # noqa: ANN201 - returns a module
-    """Import a pipeline file (once per process)."""
+    """Import a pipeline file; again only when its content changed (notebooks, long-lived processes)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"pipeline file {path} does not exist")
     name = module_name_for(path)
-    if name in sys.modules:
-        return sys.modules[name]
+    source_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, "__modelway_source_hash__", None) == source_hash:
+        return loaded  # unchanged since it was imported (an edited file is imported again)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise UserError(f"{path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
+    module.__modelway_source_hash__ = source_hash  # type: ignore[attr-defined]
     sys.modules[name] = module
     # Let the file import its sibling modules, as `python FILE` would.
     parent = str(path.resolve().parent)
