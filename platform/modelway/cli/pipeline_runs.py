@@ -144,7 +144,7 @@ def runs_list(
             "created_at": run["created_at"],
             "duration_s": (run["ended_at"] - run["started_at"]) if run["ended_at"] and run["started_at"] else None,
             "steps": len(steps), "cached": sum(1 for s in steps if s["cached"]),
-            "params": run["params"],
+            "params": run["params"], "error": run["error"],
         })
     if as_json:
         _print_json(rows)
