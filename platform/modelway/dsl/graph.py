@@ -147,6 +147,9 @@ class PipelineGraph:
                 return {"list": [wire(v) for v in value]}
             if isinstance(value, dict) and any(True for _ in iter_refs(value)):
                 return {"dict": {str(k): wire(v) for k, v in value.items()}}
+            token = getattr(value, "__modelway_token__", None)
+            if callable(token):  # e.g. a pinned dataset version
+                return {"value": str(value), **token()}
             return {"value": value if is_jsonable(value) else f"<{type(value).__name__}: {value}>"}
 
         def outputs(value: Any) -> Any:
