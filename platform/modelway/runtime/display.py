@@ -33,7 +33,7 @@ class PlainDisplay(NullDisplay):
 
     def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None:
         verb = "resuming" if resumed else "run"
-        self._print(f"{verb} {run_id}: pipeline {pipeline} ({len(steps)} steps)")
+        self._print(f"{verb} {run_id}: pipeline {pipeline} ({len(steps)} step{'' if len(steps) == 1 else 's'})")
 
     def update(self, step: str, status: str, info: dict[str, Any] | None = None) -> None:
         info = info or {}
