@@ -5,7 +5,8 @@ Prints, as medians over several whole-process runs on this machine:
   2. the same check on a generated program with 1,000 resources (target <= 5 s),
   3. the per-resource cost,
 each next to a baseline measured in the same run, alternating with it so both see the same
-load: the render alone (`modelway render`, the subprocess the checker waits for), plus a bare
+load: the render alone (`modelway render`: the checker does the same render, then evaluates the
+pack, in its one subprocess), plus a bare
 Python start and the import of the provider SDK modules (the floor of any render). It then splits the 1,000-resource
 check into render vs. policy evaluation (in-process) to show where the time goes.
 

@@ -45,6 +45,19 @@ def findings(report, policy: str) -> list:
     return [f for f in report.violations if f.policy == policy]
 
 
+def test_report_state_round_trips_for_the_checker_worker():
+    from modelway.policy_check.report import Report
+    from modelway.policy_check.waivers import Waiver
+
+    waiver = Waiver("kms-key-rotation", "*bad-key", "imported key material", "sec@example.com",
+                    datetime.date(2099, 1, 1))
+    other = res("aws:kms/key:Key", "other-key", {"enableKeyRotation": False, "tags": TAGS})
+    report = evaluate(rendered(KEY_OK, KEY_BAD, other), PackSettings.defaults(), waivers=[waiver], today=TODAY)
+    report.program = "infra/__main__.py"
+    assert report.waived and report.violations and report.policies
+    assert Report.from_state(json.loads(json.dumps(report.to_state()))) == report
+
+
 def test_engine_reports_resource_and_stack_violations_with_levels():
     report = evaluate(rendered(KEY_OK, KEY_BAD), PackSettings.defaults(), today=TODAY)
     assert report.resources == 2

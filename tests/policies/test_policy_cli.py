@@ -96,6 +96,30 @@ def test_rejected_waivers_and_bad_arguments_are_exit_2(tmp_path):
     assert proc.returncode == 2 and "nowhere" in proc.stderr
 
 
+def test_check_program_renders_and_evaluates_in_one_subprocess(tmp_path):
+    # The calling process never imports Pulumi or the pack; errors from the worker still name
+    # the files the way the caller spelled them.
+    (tmp_path / "waivers.yaml").write_text(
+        "- {policy: no-such-policy, urn: '*', reason: r, approver: a, expires: 2099-01-01}\n")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from modelway.errors import UserError\n"
+        "from modelway.policy_check import check_program\n"
+        f"report = check_program(Path({str(MISCONFIGURED)!r}))\n"
+        "try:\n"
+        "    check_program(Path({0!r}), waivers=Path('waivers.yaml'))\n"
+        "except UserError as exc:\n"
+        "    print(exc)\n"
+        "print(len({f.policy for f in report.mandatory}), sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pulumi', 'pulumi_policy', 'pulumi_aws', 'policies')))\n"
+    ).replace("{0!r}", repr(str(MISCONFIGURED)))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    error, summary = proc.stdout.strip().splitlines()
+    assert error == "waivers.yaml: waiver 1: unknown policy 'no-such-policy'", proc.stderr
+    assert summary == f"{len(EXPECTED_MANDATORY)} []"
+
+
 def test_ci_workflow_runs_the_checker_and_uploads_sarif():
     import yaml
 

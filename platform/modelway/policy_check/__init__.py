@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from modelway.errors import UserError
@@ -43,10 +42,10 @@ def check_program(program_dir: Path | None = None, stack: str | None = None, *, 
     """Render ``program_dir`` for ``stack`` and evaluate every policy; raises UserError on bad input.
 
     ``config`` defaults to ``policies/config.<stack>.json``; ``waivers`` is an optional YAML file.
-    The render (a subprocess) runs while the pack is imported and the config and waivers are
-    validated, so a check costs little more than the render itself.
+    The render and the evaluation run in one fresh subprocess (the pack and Pulumi are
+    imported there once, never in this process).
     """
-    from modelway.rendering import render_program
+    from modelway.rendering.api import run_worker
     from modelway.rendering.project import load_program_spec
 
     program_dir = Path(program_dir) if program_dir is not None else REPO_ROOT
@@ -57,7 +56,7 @@ def check_program(program_dir: Path | None = None, stack: str | None = None, *, 
             raise UserError(f"{path}: no such {what}")
     spec = load_program_spec(program_dir, stack)  # a bad project fails here, before any subprocess
     config = config if config is not None else default_config(stack)
-    # Cheap structural checks first, so a broken config or waivers file fails before the render.
+    # Cheap structural checks first, so a broken config or waivers file fails before the subprocess.
     from modelway.policy_check.config import read_json
     from modelway.policy_check.waivers import load_waivers
 
@@ -66,20 +65,20 @@ def check_program(program_dir: Path | None = None, stack: str | None = None, *, 
     if waivers is not None:
         load_waivers(waivers, None)
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        rendering = pool.submit(render_program, program_dir, stack, strict_invokes=False)
-        try:
-            ensure_pack_importable()
-            from modelway.policy_check.config import PackSettings
-            from modelway.policy_check.engine import evaluate
-
-            settings = PackSettings.load(config)
-            waiver_list = load_waivers(waivers, settings.levels) if waivers is not None else []
-        except BaseException:
-            rendering.cancel()
-            raise
-        result = rendering.result()
-    report = evaluate(result, settings, waivers=waiver_list, today=today, project=spec.project)
+    # The worker runs in the project directory: give it absolute paths, and name the files
+    # in its messages the way the user did.
+    given = {str(Path(p).resolve()): str(p) for p in (config, waivers) if p is not None}
+    args = [stack or "-", *(str(Path(p).resolve()) if p is not None else "-" for p in (config, waivers)),
+            (today or datetime.date.today()).isoformat()]
+    try:
+        state = run_worker("modelway.policy_check.worker", args, spec)
+    except UserError as exc:
+        message = str(exc)
+        for absolute, spelled in given.items():
+            if message.startswith(absolute):
+                message = spelled + message[len(absolute):]
+        raise UserError(message) from None
+    report = Report.from_state(state)
     entry = spec.main / "__main__.py" if spec.main.is_dir() else spec.main
     # SARIF viewers resolve locations against the checkout: prefer a path relative to where we run.
     for base in (Path.cwd().resolve(), spec.project_dir):

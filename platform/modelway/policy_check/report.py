@@ -7,7 +7,7 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -83,3 +83,21 @@ class Report:
             "waived": [w.to_json() for w in self.waived],
             "warnings": list(self.warnings),
         }
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything in the report as plain data (the checker worker hands it back this way)."""
+        return asdict(self)
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> "Report":
+        """The inverse of :meth:`to_state`."""
+        return cls(
+            resources=data["resources"],
+            violations=[Finding(**f) for f in data["violations"]],
+            waived=[WaivedFinding(Finding(**w["finding"]), w["reason"], w["approver"], w["expires"])
+                    for w in data["waived"]],
+            warnings=list(data["warnings"]),
+            policies=[PolicyInfo(**{**p, "mirrors": tuple(p["mirrors"])}) for p in data["policies"]],
+            stack=data["stack"],
+            program=data["program"],
+        )

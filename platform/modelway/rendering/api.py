@@ -7,9 +7,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from modelway.errors import UserError
-from modelway.rendering.project import load_program_spec
+from modelway.rendering.project import ProgramSpec, load_program_spec
 from modelway.rendering.result import RenderResult
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -39,10 +40,21 @@ def render_program(
         ['aws:autoscaling/group:Group']
     """
     spec = load_program_spec(Path(program_dir), stack)  # fail fast on a bad project, no subprocess
+    payload = run_worker("modelway.rendering.worker", [stack or "-", "strict" if strict_invokes else "checker"],
+                         spec, timeout=timeout)
+    return RenderResult.from_json(payload)
+
+
+def run_worker(module: str, args: list[str], spec: ProgramSpec, *, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
+    """Run ``python -m module PROJECT_DIR *args RESULT_JSON`` (a :func:`~modelway.rendering.worker.serve`
+    worker) in the project directory and return its result; UserError with one line on any failure.
+
+    Example:
+        >>> run_worker("modelway.rendering.worker", ["prod", "strict"], load_program_spec(Path("."), "prod"))  # doctest: +SKIP
+    """
     with tempfile.TemporaryDirectory(prefix="modelway-render-") as tmp:
         result_path = Path(tmp) / "result.json"
-        command = [sys.executable, "-m", "modelway.rendering.worker", str(spec.project_dir),
-                   stack or "-", "strict" if strict_invokes else "checker", str(result_path)]
+        command = [sys.executable, "-m", module, str(spec.project_dir), *args, str(result_path)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
         try:
             proc = subprocess.run(command, cwd=spec.project_dir, env=env, capture_output=True,
@@ -56,4 +68,4 @@ def render_program(
         payload = json.loads(result_path.read_text(encoding="utf-8"))
     if not payload.get("ok"):
         raise UserError(payload["error"])
-    return RenderResult.from_json(payload["result"])
+    return payload["result"]
