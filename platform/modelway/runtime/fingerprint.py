@@ -60,13 +60,25 @@ def _is_project_module(module_name: str | None) -> bool:
     return _is_project_file(getattr(module, "__file__", None))
 
 
-@lru_cache(maxsize=4096)
 def _locate(module_name: str) -> str | None:
     """File of a module, without importing it (sys.modules first, then a search of its parent
     package's directory, or of sys.path for a top-level name)."""
     module = sys.modules.get(module_name)
     if module is not None:
         return getattr(module, "__file__", None)
+    key = (module_name, tuple(sys.path))  # per sys.path: the same name can be another module then
+    found = _FOUND.get(key)
+    if found is None:
+        found = _search(module_name, key[1])
+        if found is not None:  # misses are not remembered: the file may be created later
+            _FOUND[key] = found
+    return found
+
+
+_FOUND: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _search(module_name: str, search_path: tuple[str, ...]) -> str | None:
     parent, _, leaf = module_name.rpartition(".")
     if parent:
         parent_file = _locate(parent)
@@ -74,7 +86,7 @@ def _locate(module_name: str) -> str | None:
             return None  # parent is not a regular package: `leaf` is an attribute, not a module
         roots = [os.path.dirname(parent_file)]
     else:
-        roots = [entry or "." for entry in sys.path]
+        roots = [entry or "." for entry in search_path]
     for root in roots:
         base = os.path.join(root, leaf)
         for candidate in (base + ".py", os.path.join(base, "__init__.py")):
