@@ -130,3 +130,15 @@ def test_ci_workflow_runs_the_checker_and_uploads_sarif():
     upload = [s for s in steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif")]
     assert upload and upload[0]["with"]["sarif_file"] == "policy-${{ matrix.stack }}.sarif"
     assert workflow["permissions"]["security-events"] == "write"
+
+
+def test_report_that_cannot_be_written_is_one_line_user_error(tmp_path):
+    from modelway.cli.policy import _write_atomically
+    from modelway.errors import UserError
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match=r"file/report\.sarif: cannot write the report there \("):
+        _write_atomically(tmp_path / "file" / "report.sarif", "{}")
+    _write_atomically(tmp_path / "out" / "report.sarif", "{}\n")
+    assert (tmp_path / "out" / "report.sarif").read_text() == "{}\n"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.sarif"]  # no temp file left
