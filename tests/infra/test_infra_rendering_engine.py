@@ -102,6 +102,20 @@ def test_error_inside_apply_names_the_program_line(project, monkeypatch):
         render_program(project, "test", strict_invokes=False)
 
 
+@pytest.mark.parametrize(("source", "message"), [
+    ("import pulumi\n\ndef broken(:\n    pass\n", "src/__main__.py:3: SyntaxError: invalid syntax"),
+    ("import sys\nsys.exit(4)\n", "src/__main__.py: the program called exit(4)"),
+])
+def test_syntax_error_and_exit_name_the_program_file(project, source, message):
+    from modelway.rendering.engine import render_in_process
+    from modelway.rendering.project import load_program_spec
+
+    (project / "src" / "__main__.py").write_text(source)
+    with pytest.raises(UserError) as excinfo:
+        render_in_process(load_program_spec(project, "test"), strict_invokes=True)
+    assert str(excinfo.value).startswith(message)
+
+
 def test_unknown_invoke_fails_in_strict_mode_and_warns_in_checker_mode(project, monkeypatch):
     monkeypatch.setenv("RENDER_TEST_MODE", "unknown-invoke")
     with pytest.raises(UserError, match=r"^src/__main__\.py: unknown invoke aws:ec2/getVpc:getVpc"):

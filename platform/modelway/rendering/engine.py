@@ -117,11 +117,17 @@ def _describe_failure(exc: BaseException, spec: ProgramSpec) -> str:
         return f"{_rel(entry, spec)}: {reason}"
     program_root = spec.main if spec.main.is_dir() else spec.main.parent
     location = _rel(entry, spec)
-    frames = [frame for e in reversed(chain) for frame in traceback.extract_tb(e.__traceback__)]
-    for frame in reversed(frames):
-        path = Path(frame.filename)
-        if _inside(path, program_root) and ".venv" not in path.parts and "site-packages" not in path.parts:
-            location = f"{_rel(path, spec)}:{frame.lineno}"
+    # A syntax error has no frame in the program: the exception itself says where.
+    frames = [(e.filename, e.lineno) for e in chain if isinstance(e, SyntaxError) and e.filename]
+    tracebacks = [frame for e in reversed(chain) for frame in traceback.extract_tb(e.__traceback__)]
+    frames += [(frame.filename, frame.lineno) for frame in reversed(tracebacks)]
+    for filename, lineno in frames:
+        path = Path(filename)
+        # "<frozen importlib._bootstrap>" and the like are not files (relative, they would
+        # resolve into the program directory).
+        if (not filename.startswith("<") and _inside(path, program_root)
+                and ".venv" not in path.parts and "site-packages" not in path.parts):
+            location = f"{_rel(path, spec)}:{lineno}"
             break
     if isinstance(root, UserError):
         return f"{location}: {reason}"
@@ -207,7 +213,8 @@ def _render(spec: ProgramSpec, strict_invokes: bool) -> RenderResult:
         with _no_source_positions():
             outputs = _sync_await(resolve())
     except SystemExit as exc:
-        raise UserError(f"{_rel(spec.main, spec)}: the program called exit({exc.code})") from None
+        entry = spec.main / "__main__.py" if spec.main.is_dir() else spec.main
+        raise UserError(f"{_rel(entry, spec)}: the program called exit({exc.code})") from None
     except Exception as exc:  # noqa: BLE001 - every program failure becomes one line
         raise UserError(_describe_failure(exc, spec)) from exc
     finally:
