@@ -1,6 +1,15 @@
-"""Helpers for the pipeline-core tests: write a pipeline file, run the real CLI."""
+"""Helpers for the pipeline-core tests: write a pipeline file, run the CLI.
+
+``cli()`` runs the ``modelway`` commands of the core inside the test process (fast: no
+interpreter start-up per call) with the same error handling as the entry point;
+``real=True`` (or MODELWAY_TEST_REAL_CLI=1 for the whole suite) runs the real
+``modelway`` executable in a subprocess instead. Tests that kill or interrupt a runner
+always use real processes.
+"""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -18,14 +27,56 @@ def write_pipeline(directory: Path, source: str, name: str = "pipe.py") -> Path:
     return path
 
 
-def cli(*args: str, home: Path, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run ``modelway ARGS`` as a real process."""
-    env = {**os.environ, "MODELWAY_HOME": str(home), "PYTHONPATH": str(REPO / "platform")}
-    return subprocess.run([*MODELWAY, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+def cli(*args: str, home: Path, cwd: Path | None = None, timeout: float = 60,
+        real: bool = False) -> subprocess.CompletedProcess:
+    """Run ``modelway ARGS`` against ``home``; returns exit code, stdout and stderr."""
+    if real or cwd is not None or os.environ.get("MODELWAY_TEST_REAL_CLI"):
+        env = {**os.environ, "MODELWAY_HOME": str(home), "PYTHONPATH": str(REPO / "platform")}
+        return subprocess.run([*MODELWAY, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+    return _cli_in_process(list(args), home)
 
 
-def cli_json(*args: str, home: Path, cwd: Path | None = None, ok_codes: tuple[int, ...] = (0,)) -> dict:
-    proc = cli(*args, "--json", home=home, cwd=cwd)
+def _cli_in_process(args: list[str], home: Path) -> subprocess.CompletedProcess:
+    import click
+    import typer
+
+    from modelway.cli import pipeline_runs
+    from modelway.errors import UserError
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root() -> None:
+        pass
+
+    pipeline_runs.register(app)
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.environ.get("MODELWAY_HOME")
+    os.environ["MODELWAY_HOME"] = str(home)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                result = app(args=args, standalone_mode=False)
+                code = result if isinstance(result, int) else 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except UserError as exc:  # what modelway.cli.main does
+                print(f"error: {exc}", file=sys.stderr)
+                code = exc.exit_code
+            except click.ClickException as exc:
+                exc.show()
+                code = 2
+    finally:
+        if previous is None:
+            os.environ.pop("MODELWAY_HOME", None)
+        else:
+            os.environ["MODELWAY_HOME"] = previous
+    return subprocess.CompletedProcess(["modelway", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_json(*args: str, home: Path, cwd: Path | None = None, ok_codes: tuple[int, ...] = (0,),
+             real: bool = False) -> dict:
+    proc = cli(*args, "--json", home=home, cwd=cwd, real=real)
     assert proc.returncode in ok_codes, f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}"
     return json.loads(proc.stdout)
 

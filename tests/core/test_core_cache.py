@@ -51,9 +51,9 @@ def _write(tmp_path: Path, factor: int = 2, train_edit: str = "") -> Path:
 
 def test_second_identical_run_executes_zero_steps(home: Path, tmp_path: Path) -> None:
     path = _write(tmp_path)
-    first = cli_json("run", str(path), home=home)
+    first = cli_json("run", str(path), home=home, real=True)  # separate processes, as a user runs them
     assert executed(first) == ALL
-    second = cli_json("run", str(path), home=home)
+    second = cli_json("run", str(path), home=home, real=True)
     assert executed(second) == []
     assert all(s["cached"] and s["status"] == "cached" for s in second["steps"])
     assert second["outputs"] == first["outputs"] == {"result": {"model": 40, "size": 10}}
@@ -61,9 +61,9 @@ def test_second_identical_run_executes_zero_steps(home: Path, tmp_path: Path) ->
 
 def test_editing_a_step_reruns_it_and_its_descendants_only(home: Path, tmp_path: Path) -> None:
     path = _write(tmp_path)
-    cli_json("run", str(path), home=home)
+    cli_json("run", str(path), home=home, real=True)
     _write(tmp_path, train_edit=" + 1")
-    doc = cli_json("run", str(path), home=home)
+    doc = cli_json("run", str(path), home=home, real=True)
     assert executed(doc) == ["train", "report"]
     assert doc["outputs"] == {"result": {"model": 41, "size": 10}}
 

@@ -45,7 +45,7 @@ def test_choosing_among_several_pipelines(home: Path, tmp_path: Path) -> None:
 ])
 def test_loading_errors_are_one_line_exit_2(home: Path, tmp_path: Path, source: str, message: str) -> None:
     path = write_pipeline(tmp_path, source)
-    proc = cli("run", str(path), home=home)
+    proc = cli("run", str(path), home=home, real=True)
     assert proc.returncode == 2
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -151,7 +151,7 @@ def test_core_cli_and_dsl_import_no_heavy_libraries(home: Path, tmp_path: Path) 
 def test_invalid_environment_setting_is_a_one_line_error(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_pipeline(tmp_path, TWO)
     monkeypatch.setenv("MODELWAY_EXECUTOR", "threads")
-    proc = cli("run", str(path), "-p", "first", home=home)
+    proc = cli("run", str(path), "-p", "first", home=home, real=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("error: invalid MODELWAY_* environment setting: "
                                    "MODELWAY_EXECUTOR: Input should be 'process' or 'inprocess'")

@@ -133,7 +133,7 @@ def test_resume_of_a_succeeded_run_is_a_usage_error(home: Path, tmp_path: Path) 
     marks.mkdir()
     path = write_pipeline(tmp_path, SLOW.replace("range(6)", "range(1)").format(marks=str(marks)))
     doc = cli_json("run", str(path), "--in-process", home=home)
-    proc = cli("resume", doc["run_id"], home=home)
+    proc = cli("resume", doc["run_id"], home=home, real=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: run {doc['run_id']} already succeeded; nothing to resume"
     proc = cli("resume", "nope", home=home)
@@ -144,7 +144,7 @@ def test_json_document_shape(home: Path, tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     path = write_pipeline(tmp_path, SLOW.replace("range(6)", "range(2)").format(marks=str(marks)))
-    proc = cli("run", str(path), "--json", home=home)
+    proc = cli("run", str(path), "--json", home=home, real=True)
     doc = json.loads(proc.stdout)
     assert set(doc) >= {"run_id", "status", "steps", "outputs"}
     assert set(doc["steps"][0]) >= {"name", "status", "cached", "attempts", "duration_s"}

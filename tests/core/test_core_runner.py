@@ -294,7 +294,7 @@ def test_raising_step_shows_its_traceback_in_runs_show(home: Path, tmp_path: Pat
         def broken() -> list:
             return featurize(load())
     """)
-    proc = cli("run", str(path), "--plain", home=home)
+    proc = cli("run", str(path), "--plain", home=home, real=True)
     assert proc.returncode == 1, proc.stderr
     assert "FAILED  featurize" in proc.stdout
     run_id = proc.stdout.split()[1].rstrip(":")
@@ -322,7 +322,7 @@ def test_definition_error_exits_2_with_one_line(home: Path, tmp_path: Path) -> N
         def wrong() -> int:
             return number(text())
     """)
-    proc = cli("run", str(path), home=home)
+    proc = cli("run", str(path), home=home, real=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: step 'number' input 'x' expects int but text returns str"
     assert proc.stdout == ""

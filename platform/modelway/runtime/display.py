@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -27,6 +28,7 @@ class PlainDisplay(NullDisplay):
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self.t0 = time.monotonic()
+        self._lock = threading.Lock()
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -49,7 +51,10 @@ class PlainDisplay(NullDisplay):
         self._print(f"  {SYMBOL.get(status, status):>9}  {step}{detail}")
 
     def log(self, step: str, message: str) -> None:
-        print(f"  [{step}] {message}", file=sys.stderr, flush=True)
+        # steps may log from several threads (in-process): one locked write per line
+        with self._lock:
+            sys.stderr.write(f"  [{step}] {message}\n")
+            sys.stderr.flush()
 
     def finish(self, status: str, error: str | None = None) -> None:
         self._print(f"{status} in {time.monotonic() - self.t0:.2f}s" + (f": {error}" if error else ""))
@@ -74,6 +79,7 @@ class RichDisplay(NullDisplay):
         self.t0 = time.monotonic()
 
     def _render(self) -> Any:
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=self.title, title_justify="left", expand=False)
@@ -89,8 +95,8 @@ class RichDisplay(NullDisplay):
             else:
                 dur = ""
             note = row.get("error") or ""
-            table.add_row(name, f"[{self.STYLE.get(status, '')}]{status}[/]", str(row.get("attempt", "")), dur,
-                          note[:120], style="dim" if status in ("pending", "skipped") else None)
+            table.add_row(escape(name), f"[{self.STYLE.get(status, '')}]{status}[/]", str(row.get("attempt", "")), dur,
+                          escape(note[:120]), style="dim" if status in ("pending", "skipped") else None)
         return table
 
     def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None:
@@ -100,8 +106,10 @@ class RichDisplay(NullDisplay):
         self.live.update(self._render(), refresh=True)
 
     def log(self, step: str, message: str) -> None:
-        # printed above the live table, which Rich redraws below it
-        self.console.print(f"[dim]{step}[/] {message}", highlight=False, markup=True)
+        # printed above the live table, which Rich redraws below it (Console locks internally)
+        from rich.markup import escape
+
+        self.console.print(f"[dim]{escape(step)}[/] {escape(message)}", highlight=False, markup=True)
 
     def tick(self) -> None:
         if any(row["status"] == "running" for row in self.rows.values()):
@@ -121,8 +129,10 @@ class RichDisplay(NullDisplay):
         self.live.update(self._render(), refresh=True)
         self.live.stop()
         style = "green" if status == "succeeded" else "red"
-        self.console.print(f"[{style}]{status}[/] in {time.monotonic() - self.t0:.2f}s" + (f": {error}" if error else ""),
-                           highlight=False)
+        from rich.markup import escape
+
+        self.console.print(f"[{style}]{status}[/] in {time.monotonic() - self.t0:.2f}s"
+                           + (f": {escape(error)}" if error else ""), highlight=False)
 
 
 def make_display(kind: str) -> NullDisplay:
