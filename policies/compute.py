@@ -255,10 +255,16 @@ def check_eks_secrets_encryption(resource_type: str, props: Mapping[str, Any], c
     if configs is UNKNOWN:
         yield Note("encryptionConfig is not known yet")
         return
+    unknown = False
     for config in as_list(configs):
-        if "secrets" in as_list(get(config, "resources")) and get(config, "provider", "keyArn"):
+        resources, key = as_list(get(config, "resources")), get(config, "provider", "keyArn")
+        if "secrets" in resources and key and key is not UNKNOWN:
             return
-    yield "encryptionConfig does not encrypt \"secrets\" with a KMS key (provider.keyArn)"
+        unknown = unknown or UNKNOWN in resources or key is UNKNOWN or config is UNKNOWN
+    if unknown:
+        yield Note("encryptionConfig resources or provider.keyArn is not known yet")
+    else:
+        yield "encryptionConfig does not encrypt \"secrets\" with a KMS key (provider.keyArn)"
 
 
 def check_eks_no_open_public_endpoint(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
@@ -270,10 +276,10 @@ def check_eks_no_open_public_endpoint(resource_type: str, props: Mapping[str, An
     if falsy(public):
         return
     cidrs = get(vpc, "publicAccessCidrs")
-    if cidrs is UNKNOWN:
-        yield Note("vpcConfig.publicAccessCidrs is not known yet")
-    elif not cidrs or "0.0.0.0/0" in as_list(cidrs):
+    if "0.0.0.0/0" in as_list(cidrs) or (not cidrs and cidrs is not UNKNOWN):
         yield "the public API endpoint is open to 0.0.0.0/0; set endpointPublicAccess=false or restrict publicAccessCidrs"
+    elif cidrs is UNKNOWN or UNKNOWN in as_list(cidrs):
+        yield Note("vpcConfig.publicAccessCidrs is not known yet")
 
 
 REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")

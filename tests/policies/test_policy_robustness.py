@@ -128,6 +128,10 @@ UNKNOWN_PARTS = [
         {"apiGroups": [""], "resources": [UNKNOWN_STRING], "verbs": ["get"]}]}),
     ("k8s-rbac-no-escalation-verbs", "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", {"rules": [
         {"apiGroups": [""], "resources": ["pods"], "verbs": UNKNOWN_STRING}]}),
+    ("eks-secrets-encryption", "aws:eks/cluster:Cluster", {"encryptionConfig": {
+        "resources": ["secrets"], "provider": {"keyArn": UNKNOWN_STRING}}}),
+    ("eks-no-open-public-endpoint", "aws:eks/cluster:Cluster", {"vpcConfig": {
+        "endpointPublicAccess": True, "publicAccessCidrs": ["10.0.0.0/8", UNKNOWN_STRING]}}),
 ]
 
 
