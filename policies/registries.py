@@ -50,7 +50,7 @@ def check_ecr_kms(resource_type: str, props: Mapping[str, Any], ctx: Context) ->
     types = [get(c, "encryptionType") for c in as_list(configs)]
     if UNKNOWN in types:
         yield Note("encryptionType is not known yet")
-    elif "KMS" not in types:
+    elif not any(t in ("KMS", "KMS_DSSE") for t in types):  # DSSE: dual-layer KMS encryption
         yield "repository is encrypted with AES256 (default); set encryptionType KMS with a customer-managed key"
 
 

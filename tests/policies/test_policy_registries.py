@@ -27,6 +27,7 @@ def test_ecr_scan_on_push():
 
 def test_ecr_kms():
     assert_passes("ecr-kms", REPO, {"encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": KEY}]})
+    assert_passes("ecr-kms", REPO, {"encryptionConfigurations": [{"encryptionType": "KMS_DSSE", "kmsKey": KEY}]})
     assert_violates("ecr-kms", REPO, {}, contains="AES256")
 
 
