@@ -143,6 +143,8 @@ def pipelines(resources: Sequence[StackResource]) -> Iterator[Any]:
             continue
         if isinstance(definition, dict):
             yield r, PipelineGraph(definition)
+        else:
+            yield Note(f"pipeline {r.name}: the definition is not a JSON object, so it cannot be inspected", r.urn)
 
 
 # --- pipeline-has-quality-gate ----------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from policy_helpers import assert_stack_passes, assert_stack_violates, evaluate_stack
 
 PIPELINE = "aws:sagemaker/pipeline:Pipeline"
@@ -66,6 +67,13 @@ def test_quality_gate_definition_in_s3_is_a_note():
     outcome = evaluate_stack("pipeline-has-quality-gate",
                              [(PIPELINE, {"pipelineDefinitionS3Location": {"bucket": "b", "objectKey": "k"}}, "p")])
     assert outcome.notes and not outcome.violations
+
+
+@pytest.mark.parametrize("text", ["[]", "5", '"steps"'])
+def test_quality_gate_definition_that_is_not_an_object_is_a_note(text):
+    outcome = evaluate_stack("pipeline-has-quality-gate", [(PIPELINE, {"pipelineDefinition": text}, "p")])
+    assert [n.message for n in outcome.notes] == [
+        "pipeline p: the definition is not a JSON object, so it cannot be inspected"]
 
 
 def test_model_registry_per_model_from_stack_config():
