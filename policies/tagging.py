@@ -40,7 +40,10 @@ def check_required_tags(resource_type: str, props: Mapping[str, Any], ctx: Conte
         yield Note("tags are not known yet")
         return
     tags = {**(inherited or {}), **(own if isinstance(own, dict) else {})}
-    missing = [t for t in ctx.config["requiredTags"] if not tags.get(t)]
+    unknown = [t for t in ctx.config["requiredTags"] if tags.get(t) is UNKNOWN]
+    missing = [t for t in ctx.config["requiredTags"] if not tags.get(t) and t not in unknown]
+    if unknown:
+        yield Note(f"tag values {', '.join(unknown)} are not known yet")
     if missing:
         yield f"missing tags {', '.join(missing)} (set them on the resource or in the provider's defaultTags)"
 

@@ -23,6 +23,17 @@ def test_required_tags_on_resource_or_from_provider_default_tags():
                     contains="data-class")
 
 
+def test_a_tag_value_not_known_yet_is_a_note_not_a_missing_tag():
+    from policy_helpers import evaluate
+
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi_policy's "unknown string" during preview
+    outcome = evaluate("required-tags", BUCKET, {"tags": {**TAGS, "owner": unknown}})
+    assert [n.message for n in outcome.notes] == ["tag values owner are not known yet"] and not outcome.violations
+    outcome = evaluate("required-tags", BUCKET, {"tags": {"owner": unknown}})
+    assert [v.message for v in outcome.violations] == [
+        "missing tags cost-center, environment (set them on the resource or in the provider's defaultTags)"]
+
+
 def test_required_tags_only_on_taggable_types():
     assert "aws:iam/rolePolicy:RolePolicy" not in taggable.TAGGABLE_TYPES
     assert "aws:sagemaker/modelPackageGroup:ModelPackageGroup" in taggable.TAGGABLE_TYPES
