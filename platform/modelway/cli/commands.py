@@ -12,17 +12,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "modelway.cli.render",    # modelway render            (infra under Pulumi mocks)
     "modelway.cli.policy",    # modelway policy check      (offline policy checker)
     "modelway.cli.pipeline_runs",  # modelway run | resume | runs | data | lineage
-    "modelway.cli.models",    # modelway models | audit    (registry and approvals)
+    "modelway.cli.models",    # modelway models | audit | runs report (registry, approvals)
 )
 
 
 def load_all() -> list[ModuleType]:
-    """Import every command module that exists (a group lands with its issue)."""
-    modules = []
-    for name in COMMAND_MODULES:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real import error inside the module: surface it
-                raise
-    return modules
+    """Import every command module, in order (``models`` adds ``runs report`` to ``runs``)."""
+    return [importlib.import_module(name) for name in COMMAND_MODULES]

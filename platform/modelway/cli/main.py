@@ -29,30 +29,67 @@ def _root(
         os.environ["MODELWAY_DEBUG"] = "1"
 
 
+_registered = False
+
+
 def _register_commands() -> None:
-    # One module per command group; each exposes `register(app)`.
+    # One module per command group; each exposes `register(app)`. Once per process, so
+    # calling main() repeatedly (tests) does not add the groups twice.
+    global _registered
+    if _registered:
+        return
     from modelway.cli import commands
 
     for module in commands.load_all():
         module.register(app)
+    _registered = True
+
+
+# Typer vendors Click privately (typer._click); find its ClickException through a public
+# subclass instead of importing a private module.
+_CLICK_ERROR: type[Exception] = next(
+    cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"
+)
+
+
+def _usage_error_line(exc: Exception) -> str:
+    """One line for a Click usage error: which command, what is wrong, where to look."""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "modelway"
+    return f"error: {command}: {exc.format_message()} (see '{command} --help')"
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors become one line on stderr and exit code 2.
+    """Run the CLI: user errors become one line on stderr and exit code 2.
 
-    Typer runs in standalone mode so usage errors (unknown option, bad value) print
-    Click's one-line message with exit code 2 and ``typer.Exit(code)`` is honoured;
-    our own :class:`UserError` is not a Click exception, so it propagates to here.
+    Typer runs with ``standalone_mode=False`` so that usage errors (unknown option, bad
+    value) reach us and are printed as one line instead of Click's boxed usage text;
+    ``typer.Exit(code)`` then comes back as the return value.
     """
     _register_commands()
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    if not args:
+        args = ["--help"]
     try:
-        app(args=argv)
+        result = app(args=args, standalone_mode=False, prog_name="modelway")
     except UserError as exc:
         if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except _CLICK_ERROR as exc:
+        if debug:
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group called without a command
+            print(exc.format_message())
+            sys.exit(0)
+        print(_usage_error_line(exc), file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 if __name__ == "__main__":
