@@ -115,6 +115,8 @@ class Registries(pulumi.ComponentResource):
                 f"{self._name}-{family}-models",
                 model_package_group_name=f"{args.prefix}-{family}",
                 model_package_group_description=f"Versions of the {family} model ({args.prefix})",
+                # names the family explicitly for the model-registry-per-model policy
+                tags={"model-family": family},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for family in args.config.model_families

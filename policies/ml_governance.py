@@ -188,11 +188,26 @@ def _group_names(resources: Sequence[StackResource]) -> dict[str, StackResource]
     return groups
 
 
+def _serves_family(name: str, group: StackResource, family: str, stack_name: str) -> bool:
+    """Whether a model package group is the one for ``family``.
+
+    A ``model-family`` tag says so explicitly; otherwise the group is named after the family,
+    alone or in the kit's ``<project>-<stack>-<family>`` convention. A bare suffix match would
+    let family ``risk`` be satisfied by a ``credit-risk`` group.
+    """
+    tags = group.props.get("tags")
+    if isinstance(tags, Mapping) and tags.get("model-family") == family:
+        return True
+    environment = stack_name.rsplit("/", 1)[-1]  # the CLI passes "org/project/stack"
+    return name == family or bool(environment) and name.endswith(f"-{environment}-{family}")
+
+
 def check_model_registry_per_model(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     groups = _group_names(resources)
     families = model_families(ctx)
+    stack_name = (ctx.stack or StackInfo()).name or ""
     for family in families:
-        if not any(name == family or name.endswith(f"-{family}") for name in groups):
+        if not any(_serves_family(name, group, family, stack_name) for name, group in groups.items()):
             yield Violation(f'model family "{family}" has no SageMaker model package group')
     registered = 0
     for item in pipelines(resources):

@@ -78,10 +78,22 @@ def test_quality_gate_definition_that_is_not_an_object_is_a_note(text):
 
 def test_model_registry_per_model_from_stack_config():
     config = {"modelway:registries": json.dumps({"model_families": ["credit-risk", "churn"]})}
-    assert_stack_passes("model-registry-per-model", [group(), group("modelway-prod-churn")], stack_config=config)
-    violations = assert_stack_violates("model-registry-per-model", [group()], stack_config=config,
+    assert_stack_passes("model-registry-per-model", [group(), group("modelway-prod-churn")],
+                        stack="prod", stack_config=config)
+    violations = assert_stack_violates("model-registry-per-model", [group()], stack="prod", stack_config=config,
                                        contains='"churn"')
     assert len(violations) == 1
+
+
+def test_model_registry_family_is_not_matched_by_a_longer_name():
+    config = {"modelway:registries": json.dumps({"model_families": ["risk"]})}
+    # "modelway-prod-credit-risk" ends with "-risk" but is the credit-risk family's group
+    assert_stack_violates("model-registry-per-model", [group()], stack="prod", stack_config=config,
+                          contains='"risk"')
+    assert_stack_passes("model-registry-per-model", [group("modelway-prod-risk")], stack="prod",
+                        stack_config=config)
+    tagged = (GROUP, {"modelPackageGroupName": "scoring-v2", "tags": {"model-family": "risk"}}, "scoring-v2")
+    assert_stack_passes("model-registry-per-model", [tagged], stack="prod", stack_config=config)
 
 
 def test_model_registry_pipeline_registers_into_existing_group():
