@@ -188,6 +188,38 @@ def test_retry_backoff_doubles(home: Path, tmp_path: Path) -> None:
     assert time.monotonic() - start >= 0.05 + 0.10  # 0.05 s, then 0.10 s
 
 
+@pytest.mark.parametrize("delay", ["0s", "0", 0, "0ms"])
+def test_zero_retry_delay_retries_at_once(home: Path, tmp_path: Path, delay: object) -> None:
+    counter = tmp_path / "attempts"
+
+    @step(retries=2, retry_delay=delay)
+    def flaky() -> int:
+        n = int(counter.read_text()) if counter.exists() else 0
+        counter.write_text(str(n + 1))
+        if n < 2:
+            raise RuntimeError("transient")
+        return n
+
+    @pipeline
+    def p() -> int:
+        return flaky()
+
+    assert p.build().nodes["flaky"].settings.retry_delay_s == 0.0
+    start = time.monotonic()
+    result = run_pipeline(p, executor="inprocess", display="none")
+    assert (result.status, result.steps[0].attempts) == ("succeeded", 3)
+    assert time.monotonic() - start < 0.5  # the default 1 s delay would take >= 3 s
+
+
+def test_zero_timeout_is_still_rejected() -> None:
+    from modelway.errors import DefinitionError
+
+    with pytest.raises(DefinitionError, match="step 'f': setting 'timeout'.*must be positive"):
+        @step(timeout="0s")
+        def f() -> int:
+            return 1
+
+
 @pytest.mark.parametrize("executor", ["inprocess", "process"])
 def test_timeout_stops_a_slow_step(home: Path, executor: str) -> None:
     @step(timeout="0.3s")

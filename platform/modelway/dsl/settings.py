@@ -9,6 +9,7 @@ Example:
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, field_validator
@@ -37,12 +38,19 @@ class StepSettings(BaseModel):
     cache: bool = Field(default=True, description="Reuse outputs of an identical earlier execution.")
     resources: ResourceSettings = Field(default_factory=ResourceSettings)
 
-    @field_validator("retry_delay", "timeout", mode="before")
+    @field_validator("timeout", mode="before")
     @classmethod
     def _check_duration(cls, value: object) -> object:
         if value is None:
             return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        parse_duration(value)  # type: ignore[arg-type]
+        return str(value)
+
+    @field_validator("retry_delay", mode="before")
+    @classmethod
+    def _check_delay(cls, value: object) -> object:
+        # a delay may be zero (retry at once); a time limit may not
+        if _is_zero(value):
             return "0"
         parse_duration(value)  # type: ignore[arg-type]
         return str(value)
@@ -57,7 +65,19 @@ class StepSettings(BaseModel):
     @property
     def retry_delay_s(self) -> float:
         """Seconds before the first retry."""
-        return 0.0 if self.retry_delay in ("0", "0s") else parse_duration(self.retry_delay)
+        return 0.0 if _is_zero(self.retry_delay) else parse_duration(self.retry_delay)
+
+
+_ZERO_DURATION = re.compile(r"^\s*0*\.?0*\s*(ms|s|m|h|d)?\s*$")
+
+
+def _is_zero(value: object) -> bool:
+    """True for a zero duration: 0, 0.0, "0", "0s", "0ms", "0.0m"..."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return isinstance(value, str) and any(c == "0" for c in value) and bool(_ZERO_DURATION.match(value))
 
 
 ALLOWED_KEYS = tuple(k for k in StepSettings.model_fields) + RESOURCE_KEYS
