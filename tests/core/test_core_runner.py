@@ -1,6 +1,7 @@
 """Running pipelines: both executors, artifacts between steps, retries, timeouts, failures."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,6 +306,48 @@ def test_checkpoint_survives_a_failed_attempt_and_attachments_are_kept(home: Pat
     (attachment,) = run_store.attachments(result.run_id)
     assert (attachment["step"], attachment["name"]) == ("gate", "report")
     assert artifacts.get(attachment["hash"]) == {"epochs": 5, "passed": False}
+
+
+def test_attach_text_is_a_file_with_its_suffix_listed_by_runs_show(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step, step_context
+
+        @step
+        def gate(rows: int) -> int:
+            step_context().attach_text("report.md", "# Gate\\n\\n3 of %d rows failed" % rows)
+            step_context().attach_text("rows.csv", "a,b\\n1,2\\n", suffix=".csv")
+            raise ValueError("gate failed")
+
+        @pipeline
+        def p(rows: int = 10) -> int:
+            return gate(rows)
+    """)
+    done = cli("run", str(path), "--json", home=home)
+    assert done.returncode == 1
+    run_id = json.loads(done.stdout)["run_id"]
+    shown = cli("runs", "show", run_id, home=home)
+    lines = {line.split()[0]: line.split() for line in shown.stdout.splitlines() if line.startswith("  gate/")}
+    assert lines["gate/report.md"][1].startswith("text:") and lines["gate/report.md"][2].endswith("/data.md")
+    assert Path(lines["gate/report.md"][2]).read_text() == "# Gate\n\n3 of 10 rows failed"
+    assert Path(lines["gate/rows.csv"][2]).name == "data.csv"
+    run_store, artifacts = stores(home)
+    by_name = {a["name"]: a for a in run_store.attachments(run_id)}
+    assert artifacts.get(by_name["report.md"]["hash"]) == "# Gate\n\n3 of 10 rows failed"  # loads back as str
+
+
+def test_attach_text_refuses_non_text(home: Path) -> None:
+    @step
+    def bad() -> int:
+        step_context().attach_text("report.md", {"not": "text"})
+        return 1
+
+    @pipeline
+    def p() -> int:
+        return bad()
+
+    result = run_pipeline(p, executor="inprocess", display="none")
+    assert result.status == "failed"
+    assert "attach_text('report.md', ...) needs a str, got dict; use attach() for other values" in result.error
 
 
 def test_raising_step_shows_its_traceback_in_runs_show(home: Path, tmp_path: Path) -> None:

@@ -101,6 +101,9 @@ def test_data_fault_stops_the_run_before_training(mw):
         assert check in doc["error"], check
     shown = mw("runs", "show", doc["run_id"], "--json").json()
     assert {a["name"] for a in shown["attachments"]} >= {"validation_report", "validation_report.md"}
+    (markdown,) = [a for a in shown["attachments"] if a["name"] == "validation_report.md"]
+    assert markdown["kind"] == "text" and markdown["path"].endswith(".md")  # a file any Markdown viewer opens
+    assert "schema.region.isin" in Path(markdown["path"]).read_text()
     report = mw("runs", "report", doc["run_id"], "-o", str(mw.home / "fault.html"))
     assert report.code == 0 and "Example rows: schema.region.isin" in (mw.home / "fault.html").read_text()
 

@@ -2,7 +2,9 @@
 
 Kinds: ``json`` (JSON-able values), ``parquet`` (pandas DataFrame), ``numpy`` (ndarray),
 ``sklearn`` (estimators, joblib), ``file`` / ``dir`` (a ``pathlib.Path`` output), ``pickle``
-(anything else picklable: dataclasses, pydantic models, tuples...).
+(anything else picklable: dataclasses, pydantic models, tuples...), and ``text`` (a string
+stored as a UTF-8 file with its own suffix, e.g. ``data.md``; only written on request by
+``ArtifactStore.put_text``, loads back as ``str``).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DATA_NAME = {"json": "data.json", "parquet": "data.parquet", "numpy": "data.npy", "sklearn": "data.joblib",
-             "pickle": "data.pkl", "file": "data", "dir": "data"}
+             "pickle": "data.pkl", "file": "data", "dir": "data", "text": "data.txt"}
 
 
 class UnserializableError(Exception):
@@ -128,6 +130,8 @@ def read(kind: str, source: Path) -> Any:
         return joblib.load(source)
     if kind in ("file", "dir"):
         return source
+    if kind == "text":
+        return source.read_text(encoding="utf-8")
     if kind == "pickle":
         with open(source, "rb") as fh:
             return pickle.load(fh)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -110,6 +111,30 @@ class ArtifactStore:
         self._commit(workdir, digest, kind, type_name, size)
         return ArtifactRef(digest, kind, size, type_name)
 
+    def put_text(self, text: str, suffix: str = ".txt") -> ArtifactRef:
+        """Store ``text`` as a UTF-8 file named ``data<suffix>`` (readable with any viewer); loads as ``str``.
+
+        The suffix is part of the content hash: the same text as ``.md`` and ``.txt`` are two artifacts.
+
+        Example:
+            >>> store = ArtifactStore(Path(tempfile.mkdtemp()))
+            >>> ref = store.put_text("# Report", suffix=".md")
+            >>> store.data_path(ref.hash).name, store.get(ref.hash)
+            ('data.md', '# Report')
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"put_text expects a str, got {type(text).__name__}")
+        if not _SUFFIX.match(suffix):
+            raise ValueError(f"invalid suffix {suffix!r}: use a dot and up to 16 letters/digits, e.g. '.md'")
+        payload = text.encode("utf-8")
+        digest = hashlib.sha256(b"text\0" + suffix.encode() + b"\0" + hashlib.sha256(payload).hexdigest().encode()).hexdigest()
+        if not self.exists(digest):
+            workdir = self._workdir()
+            data_name = f"data{suffix}"
+            (workdir / data_name).write_bytes(payload)
+            self._commit(workdir, digest, "text", "builtins.str", len(payload), data_name=data_name)
+        return ArtifactRef(digest, "text", len(payload), "builtins.str")
+
     def put_path(self, path: Path) -> ArtifactRef:
         """Store a file or directory as-is (datasets, attachments)."""
         return self.put(Path(path))
@@ -121,19 +146,21 @@ class ArtifactStore:
             meta = json.loads((folder / "meta.json").read_bytes())
         except FileNotFoundError:
             raise KeyError(f"artifact {digest[:12]} is not in the store {self.root}") from None
-        return serializers.read(meta["kind"], folder / serializers.DATA_NAME[meta["kind"]])
+        return serializers.read(meta["kind"], folder / _data_name(meta))
 
     def data_path(self, digest: str) -> Path:
         """Path of the stored payload (file or directory)."""
-        meta = self.meta(digest)
-        return self.path_of(digest) / serializers.DATA_NAME[meta["kind"]]
+        return self.path_of(digest) / _data_name(self.meta(digest))
 
     def _workdir(self) -> Path:
         # The pid in the name lets a later process remove leftovers of a killed one.
         return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=self.tmp))
 
-    def _commit(self, workdir: Path, digest: str, kind: str, type_name: str, size: int) -> None:
+    def _commit(self, workdir: Path, digest: str, kind: str, type_name: str, size: int,
+                data_name: str | None = None) -> None:
         meta = {"hash": digest, "kind": kind, "type": type_name, "size": size, "created_at": time.time()}
+        if data_name is not None:
+            meta["data_name"] = data_name
         (workdir / "meta.json").write_text(json.dumps(meta))
         final = self.path_of(digest)
         final.parent.mkdir(exist_ok=True)
@@ -161,6 +188,14 @@ class ArtifactStore:
                 _remove(entry)
                 removed += 1
         return removed
+
+
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
+
+
+def _data_name(meta: dict[str, Any]) -> str:
+    # text artifacts keep their own suffix (data.md); every other kind has a fixed name
+    return meta.get("data_name") or serializers.DATA_NAME[meta["kind"]]
 
 
 def _pid_alive(pid: int) -> bool:

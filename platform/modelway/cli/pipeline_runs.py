@@ -169,6 +169,12 @@ def run_details(run_store: Any, run_id: str) -> dict[str, Any]:
     run["status"] = _effective_status(run)
     run["steps"] = run_store.steps(full_id)
     run["attachments"] = run_store.attachments(full_id)
+    from modelway.runtime.context import artifact_store
+
+    artifacts = artifact_store(run_store.path.parent)
+    for att in run["attachments"]:
+        if att["kind"] in ("text", "file", "dir") and artifacts.exists(att["hash"]):
+            att["path"] = str(artifacts.data_path(att["hash"]))  # open it with any viewer
     run["datasets"] = run_store.dataset_usage(run_id=full_id)
     run["models"] = run_store.models_of_runs([full_id])
     events = run_store.events(full_id)
@@ -212,7 +218,8 @@ def runs_show(
         print()
         print("attachments")
         for a in run["attachments"]:
-            print(f"  {a['step']}/{a['name']}  {a['kind']}:{a['hash'][:12]}")
+            where = f"  {a['path']}" if a.get("path") else ""
+            print(f"  {a['step']}/{a['name']}  {a['kind']}:{a['hash'][:12]}{where}")
     if run["datasets"]:
         print()
         print("datasets  " + ", ".join(f"{d['name']}@{d['version']} ({d['step']})" for d in run["datasets"]))

@@ -97,6 +97,29 @@ class StepContext:
         run_store.add_attachment(self.run_id, self.step_name, name, ref)
         return ref.hash
 
+    def attach_text(self, name: str, text: str, suffix: str = ".md") -> str:
+        """Attach ``text`` (Markdown by default) as a file ending in ``suffix``; recorded at once like :meth:`attach`.
+
+        ``modelway runs show`` lists its path, so the report opens in any viewer.
+
+        Example:
+            >>> from modelway import step, step_context
+            >>> @step
+            ... def report(rows: int) -> int:
+            ...     step_context().attach_text("summary.md", f"# Summary\\n\\n{rows} rows")
+            ...     return rows
+        """
+        if not isinstance(text, str):
+            raise UserError(f"step {self.step_name!r}: attach_text({name!r}, ...) needs a str, got "
+                            f"{type(text).__name__}; use attach() for other values")
+        run_store, artifacts = self._stores()
+        try:
+            ref = artifacts.put_text(text, suffix)
+        except ValueError as exc:
+            raise UserError(f"step {self.step_name!r}: attach_text({name!r}, ...): {exc}") from None
+        run_store.add_attachment(self.run_id, self.step_name, name, ref)
+        return ref.hash
+
     def log(self, message: str) -> None:
         """Record a message in the run store (shown by ``modelway runs show``) and show it live."""
         run_store, _ = self._stores()

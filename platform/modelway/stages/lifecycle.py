@@ -50,12 +50,12 @@ def log(message: str) -> None:
 
 
 def attach_report(name: str, report: GateReport) -> None:
-    """Attach ``<name>`` (JSON) and ``<name>.md`` to the running step; no-op outside a step."""
+    """Attach ``<name>`` (JSON) and ``<name>.md`` (a Markdown file) to the running step; no-op outside a step."""
     ctx = _ctx()
     if ctx is None:
         return
     ctx.attach(name, report.to_dict())
-    ctx.attach(f"{name}.md", report.to_markdown())
+    ctx.attach_text(f"{name}.md", report.to_markdown(), suffix=".md")
 
 
 def data_version(df: Any) -> str:
