@@ -115,6 +115,59 @@ def test_step_logs_are_echoed_in_plain_mode_and_kept_out_of_json(home: Path, tmp
     assert [e["message"] for e in logs] == ["hello from the step"]
 
 
+SUMMARY = """
+from modelway import pipeline, step
+
+@step
+def summarize(n: int) -> dict:
+    return {"model": "m", "version": "1.2.0", "rows": n, "notes": "x" * 500, "card": "/tmp/card.md"}
+
+@step
+def numbers(n: int) -> list:
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    return list(range(n))
+
+@pipeline
+def summary(n: int = 3) -> dict:
+    return summarize(n)
+
+@pipeline
+def several(n: int = 3) -> dict:
+    return {"summary": summarize(n), "numbers": numbers(n)}
+"""
+
+
+@pytest.mark.parametrize("display", ["plain", "rich"])
+def test_a_successful_run_prints_its_outputs(home: Path, tmp_path: Path, display: str,
+                                             capsys: pytest.CaptureFixture) -> None:
+    from modelway.dsl.loader import load_pipeline
+    from modelway.runtime.runner import run_pipeline
+
+    path = write_pipeline(tmp_path, SUMMARY)
+    result = run_pipeline(load_pipeline(path, "summary"), {"n": 7}, executor="inprocess", display=display)
+    assert result.status == "succeeded"
+    out = capsys.readouterr().out
+    tail = out[out.index("succeeded in"):].splitlines()[1:]
+    # one `key: value` line per key of a dict result, long values cut to one short line
+    assert [line.split(":")[0].strip() for line in tail] == ["card", "model", "notes", "rows", "version"]  # stored sorted
+    assert "  version: 1.2.0" in tail and "  rows: 7" in tail and "  card: /tmp/card.md" in tail
+    notes = next(line for line in tail if "notes:" in line)
+    assert notes.endswith("...") and len(notes) < 140
+
+
+def test_outputs_of_several_steps_and_nothing_extra_on_failure_or_json(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, SUMMARY)
+    done = cli("run", str(path), "-p", "several", "--plain", home=home)
+    tail = done.stdout[done.stdout.index("succeeded in"):].splitlines()[1:]
+    assert tail[0].startswith('  summary: {"card": "/tmp/card.md"') and tail[0].endswith("...")
+    assert tail[1:] == ["  numbers: [0, 1, 2]"]
+    as_json = cli("run", str(path), "-p", "several", "--json", home=home)
+    assert "numbers: [0" not in as_json.stdout  # --json prints the one document only
+    bad = cli("run", str(path), "-p", "several", "--plain", "--param", "n=-1", home=home)
+    assert bad.returncode == 1 and "  summary: " not in bad.stdout
+
+
 def test_core_cli_and_dsl_import_no_heavy_libraries(home: Path, tmp_path: Path) -> None:
     """`modelway run` of a pipeline that needs no heavy library must not import one (start-up time)."""
     import subprocess

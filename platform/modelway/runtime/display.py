@@ -19,7 +19,52 @@ class NullDisplay:
     def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None: ...
     def update(self, step: str, status: str, info: dict[str, Any] | None = None) -> None: ...
     def log(self, step: str, message: str) -> None: ...
-    def finish(self, status: str, error: str | None = None) -> None: ...
+    def finish(self, status: str, error: str | None = None, outputs: dict[str, Any] | None = None) -> None: ...
+
+
+MAX_OUTPUT_LINES = 20
+MAX_VALUE_CHARS = 120
+
+
+def output_lines(outputs: dict[str, Any] | None) -> list[str]:
+    """The pipeline's outputs as short ``key: value`` lines (shown after a successful run).
+
+    A single dict result is unfolded one key per line; long values are cut, stored
+    artifacts are named by kind and hash, and at most ``MAX_OUTPUT_LINES`` lines are shown.
+
+    Example:
+        >>> output_lines({"result": {"model": "credit-risk", "version": "1.2.0"}})
+        ['model: credit-risk', 'version: 1.2.0']
+        >>> output_lines({"result": 11})
+        ['result: 11']
+    """
+    if not outputs:
+        return []
+    items = outputs
+    if list(outputs) == ["result"] and isinstance(outputs["result"], dict) and not _is_artifact(outputs["result"]):
+        items = outputs["result"]
+    lines = [f"{key}: {_short(value)}" for key, value in items.items()]
+    if len(lines) > MAX_OUTPUT_LINES:
+        more = len(lines) - MAX_OUTPUT_LINES + 1
+        lines = lines[:MAX_OUTPUT_LINES - 1] + [f"... and {more} more (all of them: runs show --json)"]
+    return lines
+
+
+def _is_artifact(value: Any) -> bool:
+    return isinstance(value, dict) and "artifact" in value and "kind" in value
+
+
+def _short(value: Any) -> str:
+    if _is_artifact(value):
+        return f"<{value['kind']} artifact {str(value['artifact'])[:12]}>"
+    if isinstance(value, str):
+        text = value
+    else:
+        import json
+
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    text = " ".join(text.split())  # one line
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 3] + "..."
 
 
 class PlainDisplay(NullDisplay):
@@ -56,8 +101,10 @@ class PlainDisplay(NullDisplay):
             sys.stderr.write(f"  [{step}] {message}\n")
             sys.stderr.flush()
 
-    def finish(self, status: str, error: str | None = None) -> None:
+    def finish(self, status: str, error: str | None = None, outputs: dict[str, Any] | None = None) -> None:
         self._print(f"{status} in {time.monotonic() - self.t0:.2f}s" + (f": {error}" if error else ""))
+        for line in output_lines(outputs):
+            self._print(f"  {line}")
 
 
 class RichDisplay(NullDisplay):
@@ -125,7 +172,7 @@ class RichDisplay(NullDisplay):
         row["status"] = status
         self.live.update(self._render(), refresh=True)
 
-    def finish(self, status: str, error: str | None = None) -> None:
+    def finish(self, status: str, error: str | None = None, outputs: dict[str, Any] | None = None) -> None:
         self.live.update(self._render(), refresh=True)
         self.live.stop()
         style = "green" if status == "succeeded" else "red"
@@ -133,6 +180,10 @@ class RichDisplay(NullDisplay):
 
         self.console.print(f"[{style}]{status}[/] in {time.monotonic() - self.t0:.2f}s"
                            + (f": {escape(error)}" if error else ""), highlight=False)
+        for line in output_lines(outputs):
+            key, _, value = line.partition(": ")
+            self.console.print(f"  [bold]{escape(key)}[/]: {escape(value)}" if value else f"  {escape(line)}",
+                               highlight=False, soft_wrap=True)
 
 
 def make_display(kind: str) -> NullDisplay:

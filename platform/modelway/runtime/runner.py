@@ -378,7 +378,7 @@ class _Runner:
             self.artifacts.clean_stale_tmp(include_own=True)
         outputs = self._render_outputs() if status == "succeeded" else {}
         self.store.finish_run(self.run_id, status, error, outputs)
-        self.display.finish(status, error)
+        self.display.finish(status, error, outputs)
         return RunResult(
             run_id=self.run_id, status=status, error=error, failed_step=failed, home=self.home, outputs=outputs,
             steps=[StepResult(n, self.status[n], n in self.cached, self.attempts[n], self.durations.get(n),
