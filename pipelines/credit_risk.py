@@ -11,8 +11,10 @@ Run it:
 
 The data is generated deterministically (``modelway.datasets.credit``), so the run needs
 no download. ``gender`` is the sensitive attribute: audited by the fairness gate, never a
-model feature. Heavy libraries are imported inside the steps so that a fully cached
-re-run stays fast.
+model feature. Heavy libraries are imported inside the steps, and the ones every step
+needs are declared in ``preload``: the runner imports them once, right before it forks the
+first step that really runs, and each step process inherits them (instead of importing
+them again, about 1.5 s per step); a fully cached re-run imports none of them.
 """
 from __future__ import annotations
 
@@ -24,6 +26,11 @@ MODEL_NAME = "credit-risk"
 LABEL = "default"
 SENSITIVE = "gender"
 SEED = 42
+# Imported by every step (inputs are DataFrames and estimators); libraries only one step
+# uses (pandera, fairlearn, MLflow) gain nothing from preloading and stay in that step.
+PRELOAD = ["pandas", "pyarrow", "scipy.stats", "sklearn.ensemble", "sklearn.model_selection", "sklearn.metrics",
+           "sklearn.compose", "sklearn.pipeline", "sklearn.preprocessing", "modelway.stages.lifecycle",
+           "modelway.datasets.credit"]
 
 
 def contract() -> Any:
@@ -169,7 +176,7 @@ def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, e
                             environment=env or None)
 
 
-@pipeline(name="credit_risk")
+@pipeline(name="credit_risk", preload=PRELOAD)
 def credit_risk(
     n_rows: int = 20_000,
     n_trials: int = 4,

@@ -19,6 +19,10 @@ MODEL_NAME = "diabetes-progression"
 LABEL = "target"
 SEED = 7
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+# Imported once by the runner before the first step that really runs; every step process
+# inherits them (see credit_risk.py).
+PRELOAD = ["pandas", "pyarrow", "scipy.stats", "sklearn.linear_model", "sklearn.model_selection", "sklearn.metrics",
+           "sklearn.pipeline", "sklearn.preprocessing", "modelway.stages.lifecycle"]
 
 
 def contract() -> Any:
@@ -127,7 +131,7 @@ def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, e
                             environment=env or None)
 
 
-@pipeline(name="diabetes_regression")
+@pipeline(name="diabetes_regression", preload=PRELOAD)
 def diabetes_regression(n_rows: int = 0, cv_folds: int = 5, env: str = "") -> Any:
     """Diabetes progression regressor; ``n_rows`` > 0 subsamples (tests), ``env`` picks the approval rules."""
     data = load_diabetes_data(n_rows)

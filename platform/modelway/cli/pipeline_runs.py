@@ -228,6 +228,12 @@ def runs_show(
         print("logs")
         for e in run["logs"]:
             print(f"  {_fmt_time(e['ts'])} [{e['step']}] {e['message']}")
+    notes = [e for e in run["events"] if e["kind"] == "note"]
+    if notes:
+        print()
+        print("notes")
+        for e in notes:
+            print(f"  {_fmt_time(e['ts'])} {e['message']}")
     lineage = run["lineage"] or {}
     print()
     git = lineage.get("git") or {}

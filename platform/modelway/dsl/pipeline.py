@@ -8,6 +8,7 @@ import typing
 from typing import Any, Callable, Literal
 
 from modelway.dsl.graph import GraphBuilder, PipelineGraph
+from modelway.dsl.preload import parse_preload
 from modelway.dsl.settings import StepSettings, parse_settings
 from modelway.errors import DefinitionError, UserError
 
@@ -38,6 +39,7 @@ class Pipeline:
         settings: StepSettings,
         executor: Executor | None,
         workers: int | None,
+        preload: tuple[str, ...] = (),
     ) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
@@ -45,6 +47,7 @@ class Pipeline:
         self.settings = settings
         self.executor = executor
         self.workers = workers
+        self.preload = preload
         self._params_model: Any = None
 
     @property
@@ -152,6 +155,7 @@ def pipeline(
     name: str | None = None,
     executor: Executor | None = None,
     workers: int | None = None,
+    preload: list[str] | None = None,
     **settings: Any,
 ) -> Any:
     """Declare a pipeline; works bare or with settings that its steps inherit.
@@ -159,6 +163,9 @@ def pipeline(
     Keyword settings are the step settings (``retries``, ``timeout``, ``cache``, resource
     keys or ``resources=ResourceSettings(...)``) used as defaults for every step, plus
     ``executor`` ("process" = one process per step, "inprocess") and ``workers``.
+    ``preload=["pandas", "sklearn"]``: modules the runner imports once, right before it
+    forks the first step that is not a cache hit, so every step process inherits them
+    (a fully cached re-run imports none of them).
     Parameters of the function become a pydantic params model (``--param k=v``).
 
     Example:
@@ -177,9 +184,9 @@ def pipeline(
 
     def decorate(func: Callable[..., Any]) -> Pipeline:
         pname = name or func.__name__
-        return Pipeline(
-            func, name=pname, settings=parse_settings(f"pipeline {pname!r}", settings), executor=executor, workers=workers
-        )
+        where = f"pipeline {pname!r}"
+        return Pipeline(func, name=pname, settings=parse_settings(where, settings), executor=executor, workers=workers,
+                        preload=parse_preload(where, preload))
 
     if fn is not None:
         return decorate(fn)

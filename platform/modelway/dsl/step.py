@@ -7,6 +7,7 @@ import re
 import typing
 from typing import Any, Callable, TypeVar, overload
 
+from modelway.dsl.preload import parse_preload
 from modelway.dsl.settings import StepSettings, parse_settings
 from modelway.dsl.types import UNCHECKED
 
@@ -26,7 +27,8 @@ class Step:
         2
     """
 
-    def __init__(self, fn: Callable[..., Any], settings: StepSettings, name: str | None = None) -> None:
+    def __init__(self, fn: Callable[..., Any], settings: StepSettings, name: str | None = None,
+                 preload: tuple[str, ...] = ()) -> None:
         if not callable(fn) or not hasattr(fn, "__code__"):
             from modelway.errors import DefinitionError
 
@@ -47,6 +49,7 @@ class Step:
         self.name = name or fn.__name__
         self.explicit_name = name is not None
         self.settings = settings
+        self.preload = preload  # modules the runner imports before forking this step (not in the cache key)
         self.signature = inspect.signature(fn)
         self._hints: dict[str, Any] | None = None
 
@@ -86,16 +89,20 @@ class Step:
 @overload
 def step(fn: F) -> F: ...
 @overload
-def step(*, name: str | None = None, **settings: Any) -> Callable[[F], F]: ...
+def step(*, name: str | None = None, preload: list[str] | None = None, **settings: Any) -> Callable[[F], F]: ...
 
 
-def step(fn: Callable[..., Any] | None = None, *, name: str | None = None, **settings: Any) -> Any:
+def step(fn: Callable[..., Any] | None = None, *, name: str | None = None, preload: list[str] | None = None,
+         **settings: Any) -> Any:
     """Declare a pipeline step; works bare or with settings.
 
-    Settings: ``retries``, ``retry_delay`` (first back-off, doubles), ``timeout`` (per
-    attempt), ``cache`` and the resource keys of ``ResourceSettings`` (``cpu``, ``memory``,
-    ``gpus``, ``spot``, ``instance_type``, ``max_runtime``) or ``resources=ResourceSettings(...)``.
-    Unknown settings raise ``DefinitionError`` naming the step.
+    Settings: ``retries``, ``retry_delay`` (first back-off, doubles; ``"0s"`` retries at
+    once), ``timeout`` (per attempt), ``cache`` and the resource keys of ``ResourceSettings``
+    (``cpu``, ``memory``, ``gpus``, ``spot``, ``instance_type``, ``max_runtime``) or
+    ``resources=ResourceSettings(...)``. Unknown settings raise ``DefinitionError`` naming the step.
+    ``preload=["pandas", ...]``: in process-per-step mode the runner imports these modules
+    once, right before it forks this step (only if the step really runs, not on a cache
+    hit), so this and later steps inherit them instead of importing them again.
 
     Example:
         >>> @step(retries=2, timeout="30m", gpus=1, spot=True, memory="8Gi", cache=True)
@@ -107,10 +114,10 @@ def step(fn: Callable[..., Any] | None = None, *, name: str | None = None, **set
 
     def decorate(func: Callable[..., Any]) -> Any:
         where = f"step {name or getattr(func, '__name__', func)!r}"
-        return Step(func, parse_settings(where, settings), name=name)
+        return Step(func, parse_settings(where, settings), name=name, preload=parse_preload(where, preload))
 
     if fn is not None:
-        if settings or name is not None:
+        if settings or name is not None or preload is not None:
             raise TypeError("use @step or @step(...) with keyword settings")
         return decorate(fn)
     return decorate

@@ -4,7 +4,9 @@ Process-per-step uses the ``fork`` start method: it is by far the cheapest on Li
 2 ms per process here, against about 70 ms for ``forkserver`` and 115 ms for ``spawn``, which
 re-import the pipeline module and its libraries), steps defined in a pipeline file need not
 be importable by name, and it is safe because the runner process itself never runs user
-computations or starts threads (the live display refreshes from the main thread).
+computations or starts threads (the live display refreshes from the main thread). Modules
+a pipeline declares with ``preload=[...]`` are imported by the runner before the first
+fork (see :mod:`modelway.runtime.preload`), so children inherit them.
 """
 from __future__ import annotations
 

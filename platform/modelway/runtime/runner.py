@@ -19,6 +19,7 @@ from modelway.runtime.context import stores
 from modelway.runtime.display import NullDisplay, make_display
 from modelway.runtime.errors import RunCancelled, StepFailed
 from modelway.runtime.executors import InProcessExecutor, Outcome, ProcessExecutor, Task
+from modelway.runtime.preload import Preloader
 
 
 @dataclass
@@ -161,7 +162,7 @@ def run_pipeline(
                          _jsonable_params(graph.params), executor_name, use_cache, lineage, steps)
     _record_dataset_inputs(run_store, run_id, graph)
     runner = _Runner(graph, run_id, home, executor_name, _pick_workers(workers, pipeline), use_cache,
-                     make_display(display), prior={}, attempts={})
+                     make_display(display), prior={}, attempts={}, preload=getattr(pipeline, "preload", ()))
     return runner.run(resumed=False)
 
 
@@ -209,7 +210,8 @@ def resume_run(run_id: str, *, display: str = "auto", home: Path | None = None, 
     if not run_store.reopen_run(full_id, run):
         raise UserError(f"run {full_id} was resumed by another process just now; see: modelway runs show {full_id}")
     runner = _Runner(graph, full_id, home, executor or run["executor"] or "process", _pick_workers(workers, pipeline),
-                     run["use_cache"], make_display(display), prior=prior, attempts=attempts)
+                     run["use_cache"], make_display(display), prior=prior, attempts=attempts,
+                     preload=getattr(pipeline, "preload", ()))
     return runner.run(resumed=True)
 
 
@@ -265,7 +267,8 @@ def _record_dataset_inputs(run_store: Any, run_id: str, graph: PipelineGraph) ->
 
 class _Runner:
     def __init__(self, graph: PipelineGraph, run_id: str, home: Path, executor: str, workers: int, use_cache: bool,
-                 display: NullDisplay, prior: dict[str, str], attempts: dict[str, int]) -> None:
+                 display: NullDisplay, prior: dict[str, str], attempts: dict[str, int],
+                 preload: tuple[str, ...] = ()) -> None:
         self.graph = graph
         self.run_id = run_id
         self.home = home
@@ -285,6 +288,9 @@ class _Runner:
         self.errors: dict[str, str] = {}
         self.keys: dict[str, str | None] = {}
         self.code_hashes: dict[int, str] = {}  # per run: steps are alive for the whole run
+        self.preload = tuple(preload)
+        # Only forked step processes inherit imports; in-process steps import on first use anyway.
+        self.preloader = Preloader() if executor == "process" else None
 
     # -- cache keys -------------------------------------------------------------------
     def _cache_key(self, name: str) -> str | None:
@@ -410,6 +416,9 @@ class _Runner:
                     self.durations[name] = 0.0
                     self.display.update(name, "cached")
                     continue
+            if self.preloader is not None:  # this step really runs: import what the forks should inherit
+                for note in self.preloader.load((*self.preload, *node.step.preload)):
+                    self.store.log(self.run_id, None, note, kind="note")
             self.attempts[name] += 1
             self.tries[name] += 1
             self.status[name] = "running"
