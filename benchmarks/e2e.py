@@ -5,6 +5,9 @@ Measures whole ``modelway run pipelines/credit_risk.py`` processes, as a user ru
 * **uncached**: a fresh ``$MODELWAY_HOME`` per repetition (the ``make demo`` case from a
   fresh clone: data generation, validation, CV + search, MLflow tracking, model tests,
   registration); target <= 30 s on a 2-core machine;
+* **uncached without preload** (``MODELWAY_PRELOAD=0``), interleaved with the uncached runs:
+  the same run when every step process imports pandas/pyarrow/scikit-learn itself, to show
+  what the pipeline's ``preload=[...]`` saves;
 * **cached**: the identical re-run in the same home (every step a cache hit);
   target <= 5% of the uncached time;
 * **first run on a new machine**: once, with an empty user cache (MLflow's SQLite store is
@@ -34,9 +37,11 @@ TARGET_S = 30.0
 CACHED_SHARE = 0.05
 
 
-def timed(args: list[str], home: Path, cache: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
+def timed(args: list[str], home: Path, cache: Path | None = None,
+          extra_env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWAY_")}
     env["MODELWAY_HOME"] = str(home)
+    env.update(extra_env or {})
     if cache is not None:
         env["XDG_CACHE_HOME"] = str(cache)
     start = time.perf_counter()
@@ -65,8 +70,14 @@ def main() -> int:
             return 1
         print(f"  first run on this machine (empty user cache): {cold:.2f} s", flush=True)
 
-        uncached, last_doc, home = [], None, None
+        uncached, no_preload, last_doc, home = [], [], None, None
         for i in range(args.repeat):
+            seconds, proc = timed(run, root / f"home-nopreload-{i}", extra_env={"MODELWAY_PRELOAD": "0"})
+            if proc.returncode != 0:
+                print(proc.stderr[-4000:], file=sys.stderr)
+                return 1
+            no_preload.append(seconds)
+            print(f"  uncached run without preload {i + 1}/{args.repeat}: {seconds:.2f} s", flush=True)
             home = root / f"home-{i}"
             seconds, proc = timed(run, home)
             if proc.returncode != 0:
@@ -94,6 +105,9 @@ def main() -> int:
     print("credit_risk end to end (default size, whole `modelway run` process, medians)")
     print(f"  uncached (fresh home)    {med_uncached:7.2f} s   target <= {TARGET_S:.0f} s        "
           f"{'OK' if med_uncached <= TARGET_S else 'MISSED'}   (runs: {', '.join(f'{s:.2f}' for s in uncached)})")
+    med_off = statistics.median(no_preload)
+    print(f"  uncached, no preload     {med_off:7.2f} s   (MODELWAY_PRELOAD=0: every step imports its libraries; "
+          f"preload saves {med_off - med_uncached:.2f} s; runs: {', '.join(f'{s:.2f}' for s in no_preload)})")
     print(f"  fully cached re-run      {med_cached:7.2f} s   target <= {CACHED_SHARE:.0%} of uncached = {CACHED_SHARE * med_uncached:.2f} s   "
           f"{'OK' if share <= CACHED_SHARE else 'MISSED'}   ({share:.1%}; runs: {', '.join(f'{s:.2f}' for s in cached)})")
     print(f"  first run on a new machine {cold:5.2f} s   (once; builds the migrated empty MLflow store in the user cache)")

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         default="process", description="Default step executor: one process per step, or in the runner process."
     )
     workers: PositiveInt | None = Field(default=None, description="Concurrent steps; default = number of cores.")
+    preload: bool = Field(
+        default=True, description="Import the modules pipelines declare in preload=[...] before forking steps "
+        "(MODELWAY_PRELOAD=0 turns it off, e.g. to measure what it saves)."
+    )
 
     def resolved_home(self) -> Path:
         """The home directory as an absolute path (created on first use by the stores)."""

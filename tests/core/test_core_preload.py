@@ -84,6 +84,14 @@ def test_without_preload_every_step_imports_again(home: Path, tmp_path: Path) ->
     assert not out["inherited"] and not out["first"]["inherited"]
 
 
+def test_preload_can_be_turned_off_by_the_environment(home: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELWAY_PRELOAD", "0")
+    path, log = _setup(tmp_path, pipeline_args='(preload=["probe_mod"])')
+    out = _run(path, home)["outputs"]["result"]
+    assert sorted(_importers(log)) == sorted([out["pid"], out["first"]["pid"]])
+
+
 def test_step_preload_waits_until_that_step_runs(home: Path, tmp_path: Path) -> None:
     # declared on `first`: imported before `first` forks, so `second` inherits it as well
     path, log = _setup(tmp_path, step_args='(preload=["probe_mod"])')

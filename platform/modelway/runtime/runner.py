@@ -290,7 +290,13 @@ class _Runner:
         self.code_hashes: dict[int, str] = {}  # per run: steps are alive for the whole run
         self.preload = tuple(preload)
         # Only forked step processes inherit imports; in-process steps import on first use anyway.
-        self.preloader = Preloader() if executor == "process" else None
+        self.preloader = Preloader() if executor == "process" and self.preload_enabled() else None
+
+    @staticmethod
+    def preload_enabled() -> bool:
+        from modelway.settings import get_settings
+
+        return get_settings().preload
 
     # -- cache keys -------------------------------------------------------------------
     def _cache_key(self, name: str) -> str | None:
