@@ -37,35 +37,19 @@ def cli(*args: str, home: Path, cwd: Path | None = None, timeout: float = 60,
 
 
 def _cli_in_process(args: list[str], home: Path) -> subprocess.CompletedProcess:
-    import click
-    import typer
+    """The real entry point (same error mapping and exit codes), without a new interpreter."""
+    from modelway.cli.main import main
 
-    from modelway.cli import pipeline_runs
-    from modelway.errors import UserError
-
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    pipeline_runs.register(app)
     out, err = io.StringIO(), io.StringIO()
     previous = os.environ.get("MODELWAY_HOME")
     os.environ["MODELWAY_HOME"] = str(home)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                result = app(args=args, standalone_mode=False)
-                code = result if isinstance(result, int) else 0
+                main(args)
+                code = 0
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            except UserError as exc:  # what modelway.cli.main does
-                print(f"error: {exc}", file=sys.stderr)
-                code = exc.exit_code
-            except click.ClickException as exc:
-                exc.show()
-                code = 2
     finally:
         if previous is None:
             os.environ.pop("MODELWAY_HOME", None)
