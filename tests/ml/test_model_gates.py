@@ -3,12 +3,11 @@ robustness (schema, latency, size, stability) — each passes on a good model an
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from modelway.stages.evaluation import QualityGate, compute_metrics, predict_for_metrics, quality_checks, slice_metrics
 from modelway.stages.fairness import FairnessGate, fairness_report
-from modelway.stages.model_schema import GuardedModel, ModelSchema, SchemaMismatch
+from modelway.stages.model_schema import ModelSchema, SchemaMismatch
 from modelway.stages.robustness import RobustnessGate, latency_checks, robustness_checks, schema_checks, stability_check
 
 
