@@ -36,8 +36,9 @@ def test_user_error_is_one_line_and_debug_shows_the_traceback(tmp_path):
     assert proc.stderr.strip() == f"error: pipeline file {missing} does not exist"
 
     debug = run("--debug", "run", str(missing))
-    assert debug.returncode != 0
+    assert debug.returncode == 2  # same exit code, plus the traceback
     assert "Traceback" in debug.stderr
+    assert debug.stderr.strip().endswith(f"error: pipeline file {missing} does not exist")
 
 
 def test_no_arguments_prints_help_and_succeeds():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 
 import typer
 
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         result = app(args=args, standalone_mode=False, prog_name="modelway")
     except UserError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except _CLICK_ERROR as exc:
         if debug:
-            raise
+            traceback.print_exc()
         if type(exc).__name__ == "NoArgsIsHelpError":  # a group called without a command
             print(exc.format_message())
             sys.exit(0)
