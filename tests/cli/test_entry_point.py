@@ -46,3 +46,10 @@ def test_no_arguments_prints_help_and_succeeds():
     assert proc.returncode == 0
     for group in ("run", "runs", "render", "policy", "models", "audit", "data", "lineage"):
         assert f" {group} " in proc.stdout
+
+
+def test_debug_flag_is_accepted_after_the_command(tmp_path):
+    proc = run("run", str(tmp_path / "missing.py"), "--debug")
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr and "No such option" not in proc.stderr
+

@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     _register_commands()
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    if debug:  # accepted anywhere on the line, not only before the command
+        args = ["--debug", *(a for a in args if a != "--debug")]
     if not args:
         args = ["--help"]
     try:
