@@ -87,7 +87,18 @@ class RunStore:
         self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        self._init_schema()
+        try:
+            self._init_schema()
+        except sqlite3.OperationalError:
+            self.conn.close()
+            raise  # locked, read-only, ...: the caller names the home
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "disk image is malformed"
+            self.conn.close()
+            from modelway.errors import ConfigError
+
+            raise ConfigError(f"{self.path} is not a Modelway run store ({exc}); move it aside "
+                              f"(mv {self.path} {self.path}.broken) to start a new one, or set MODELWAY_HOME "
+                              "to another directory") from None
 
     def _init_schema(self) -> None:
         if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
