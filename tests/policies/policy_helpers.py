@@ -75,3 +75,26 @@ def assert_stack_passes(policy: str, resources: Iterable[Res], **kwargs: Any) ->
     outcome = evaluate_stack(policy, resources, **kwargs)
     assert not outcome.violations, f"{policy} unexpectedly reported {_messages(outcome)}"
     assert not outcome.notes, f"{policy} could not evaluate: {[n.message for n in outcome.notes]}"
+
+
+def validate_sarif(document: Mapping[str, Any]) -> Any:
+    """Validate a SARIF log against the schema-generated pydantic-sarif models; return the parsed log.
+
+    Both Python SARIF models (pydantic-sarif 0.1.1, sarif-om 1.0.4) were generated from a 2.1.0
+    draft that named a suppression's review state ``state``; the published SARIF 2.1.0 schema
+    (OASIS, section 3.35.3) calls it ``status``. So a suppression must carry ``status`` and no
+    ``state``; its value is checked against the same enum (accepted, underReview, rejected)
+    under the old name, and everything else is validated as is (unknown keys are errors).
+    """
+    import copy
+
+    from pydantic_sarif.model import StaticAnalysisResultsFormatSarifVersion210JsonSchema as SarifLog
+
+    document = copy.deepcopy(dict(document))
+    for run in document.get("runs", []):
+        for result in run.get("results", []):
+            for suppression in result.get("suppressions", []):
+                assert "state" not in suppression, "SARIF 2.1.0 names it status, not state"
+                if "status" in suppression:
+                    suppression["state"] = suppression.pop("status")
+    return SarifLog.model_validate(document)

@@ -18,6 +18,7 @@ from modelway.policy_check.output import print_table, to_json_text, to_junit
 from modelway.policy_check.sarif import to_sarif
 from modelway.policy_check.waivers import load_waivers
 from modelway.rendering import RenderedResource, RenderResult
+from policy_helpers import validate_sarif
 
 TAGS = {"owner": "ml", "cost-center": "ml", "environment": "prod"}
 TODAY = datetime.date(2026, 11, 26)
@@ -186,6 +187,23 @@ def test_sarif_is_valid_2_1_0_and_rejects_tampering():
     document["runs"][0]["results"][0]["severity"] = "high"
     with pytest.raises(ValidationError):
         SarifLog.model_validate(document)
+
+
+def test_sarif_waived_finding_is_an_accepted_external_suppression(tmp_path):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(WAIVERS)
+    waivers = load_waivers(path, PackSettings.defaults().levels)
+    report = evaluate(rendered(KEY_BAD, BUDGET), PackSettings.defaults(), waivers=waivers, today=TODAY)
+    document = to_sarif(report, artifact_uri="infra/__main__.py")
+    validate_sarif(document)
+    [waived] = [r for r in document["runs"][0]["results"] if r["ruleId"] == "kms-key-rotation"]
+    [suppression] = waived["suppressions"]
+    assert suppression["kind"] == "external" and suppression["status"] == "accepted"
+    assert "state" not in suppression
+    assert suppression["justification"].startswith("imported key, rotation handled by the HSM team")
+    document["runs"][0]["results"][0].setdefault("suppressions", [{"kind": "external"}])[0]["status"] = "ok"
+    with pytest.raises(ValidationError):
+        validate_sarif(document)
 
 
 def test_junit_fails_one_case_per_policy_with_mandatory_violations():

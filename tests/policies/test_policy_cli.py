@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic_sarif.model import StaticAnalysisResultsFormatSarifVersion210JsonSchema as SarifLog
+from policy_helpers import validate_sarif
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -57,13 +57,25 @@ def test_misconfigured_program_fails_with_expected_violations_and_honours_waiver
     assert any("aws:ec2/getVpc:getVpc" in w for w in report["warnings"]), report["warnings"]
 
 
-def test_misconfigured_program_sarif_is_valid(tmp_path):
+def test_misconfigured_program_sarif_is_valid_with_waived_findings_suppressed(tmp_path):
     out = tmp_path / "policy.sarif"
-    proc = modelway("policy", "check", str(MISCONFIGURED), "--stack", "prod", "--format", "sarif", "-o", str(out))
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "- policy: ecr-scan-on-push\n"
+        "  urn: '*'\n"
+        "  reason: images are scanned by the registry's nightly job\n"
+        "  approver: security@example.com\n"
+        "  expires: 2099-12-31\n")
+    proc = modelway("policy", "check", str(MISCONFIGURED), "--stack", "prod", "--format", "sarif", "-o", str(out),
+                    "--waivers", str(waivers))
     assert proc.returncode == 1, proc.stderr
-    log = SarifLog.model_validate(json.loads(out.read_text()))
+    log = validate_sarif(json.loads(out.read_text()))
     results = log.runs[0].results
-    assert {r.ruleId for r in results if r.level.value == "error"} == EXPECTED_MANDATORY
+    assert {r.ruleId for r in results if r.level.value == "error" and not r.suppressions} == (
+        EXPECTED_MANDATORY - {"ecr-scan-on-push"})
+    suppressed = [r for r in results if r.suppressions]
+    assert {r.ruleId for r in suppressed} == {"ecr-scan-on-push"}
+    assert all((s.kind.value, s.state.value) == ("external", "accepted") for r in suppressed for s in r.suppressions)
     assert all(r.locations[0].physicalLocation.artifactLocation.uri.endswith("misconfigured/__main__.py")
                for r in results)
 

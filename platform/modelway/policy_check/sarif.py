@@ -54,6 +54,20 @@ def _property_bag(tags: list[str], **extra: Any) -> Any:
     return bag
 
 
+def _accepted_suppression(justification: str) -> Any:
+    """An external suppression (the waivers file) whose review status is ``accepted``.
+
+    sarif-om 1.0.4 models the review state as ``state``, the name in a 2.1.0 draft; the
+    published SARIF 2.1.0 schema (section 3.35.3) calls it ``status``. The property is set as
+    an extra attribute so ``_to_dict`` writes it under the spec's name.
+    """
+    import sarif_om
+
+    suppression = sarif_om.Suppression(kind="external", justification=justification)
+    suppression.status = "accepted"
+    return suppression
+
+
 def to_sarif(report: Any, *, artifact_uri: str, tool_version: str = "0.1.0") -> dict[str, Any]:
     """The report as a SARIF 2.1.0 log (a JSON-able dict)."""
     import sarif_om as s
@@ -95,9 +109,8 @@ def to_sarif(report: Any, *, artifact_uri: str, tool_version: str = "0.1.0") -> 
         )
 
     results = [result(f) for f in report.violations]
-    results += [result(w.finding, s.Suppression(kind="external", status="accepted",
-                                                justification=f"{w.reason} (approved by {w.approver}, "
-                                                              f"expires {w.expires})"))
+    results += [result(w.finding, _accepted_suppression(f"{w.reason} (approved by {w.approver}, "
+                                                         f"expires {w.expires})"))
                 for w in report.waived]
     run = s.Run(
         tool=s.Tool(driver=s.ToolComponent(name=TOOL_NAME, version=tool_version, information_uri=INFORMATION_URI,
