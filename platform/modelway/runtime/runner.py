@@ -375,10 +375,7 @@ class _Runner:
                                            error="cancelled", traceback=None,
                                            duration_s=None if since is None else time.monotonic() - since)
                     self.display.update(name, "cancelled")
-        skipped = [n for n in pending if self.status[n] == "pending"]
-        for name in skipped:
-            self.status[name] = "skipped"
-        self.store.steps_skipped(self.run_id, skipped)
+        self.store.steps_not_run(self.run_id, self._close_unfinished(pending, failed, cancelled))
         if cancelled:
             status, error = "cancelled", "cancelled by user"
         elif failed is not None:
@@ -397,6 +394,32 @@ class _Runner:
                               self.hashes.get(n), self.errors.get(n)) for n in self.graph.order],
             _graph_outputs=self.graph.outputs, _hashes=dict(self.hashes),
         )
+
+    def _close_unfinished(self, pending: list[str], failed: str | None, cancelled: bool) -> dict[str, tuple[str, str]]:
+        """Give every step the stopped run did not finish a terminal status that says why.
+
+        'skipped': an upstream step did not finish (failed, cancelled or skipped itself);
+        'cancelled': it could have run, or was waiting for a retry, when the run stopped.
+        """
+        stopped = "the run was cancelled" if cancelled else f"the run failed at step {failed!r}"
+        ended: dict[str, tuple[str, str]] = {}
+        for name in self.graph.order:  # topological: upstream statuses are final by now
+            if name not in pending or self.status[name] != "pending":
+                continue
+            blocked = [up for up in self.graph.nodes[name].upstream
+                       if self.status[up] in ("failed", "cancelled", "skipped")]
+            if blocked:
+                up = blocked[0]
+                verb = {"failed": "failed", "cancelled": "was cancelled", "skipped": "did not run"}[self.status[up]]
+                ended[name] = ("skipped", f"not run: upstream step {up!r} {verb}")
+            elif self.tries[name]:
+                ended[name] = ("cancelled", f"not retried: {stopped} (last attempt: {self.errors.get(name)})")
+            else:
+                ended[name] = ("cancelled", f"not started: {stopped}")
+            self.status[name] = ended[name][0]
+            self.errors[name] = ended[name][1]
+            self.display.update(name, ended[name][0])
+        return ended
 
     def _launch(self, pending: list[str], retry_at: dict[str, float]) -> None:
         now = time.monotonic()

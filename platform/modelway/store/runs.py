@@ -293,12 +293,21 @@ class RunStore:
             c.execute("INSERT INTO events (run_id, step, ts, kind, attempt, message) VALUES (?,?,?,?,?,?)",
                       (run_id, step, now, status, attempt, error))
 
-    def steps_skipped(self, run_id: str, names: list[str]) -> None:
-        if not names:
+    def steps_not_run(self, run_id: str, ended: dict[str, tuple[str, str]]) -> None:
+        """Close the steps a stopped run left open: ``{name: (status, why)}`` with status
+        'skipped' (an upstream did not finish) or 'cancelled' (the run stopped first).
+        Only steps still pending or waiting for a retry change."""
+        if not ended:
             return
+        now = time.time()
         with self.tx() as c:
-            c.executemany("UPDATE steps SET status='skipped' WHERE run_id=? AND name=? AND status='pending'",
-                          [(run_id, n) for n in names])
+            for name, (status, why) in ended.items():
+                cur = c.execute("UPDATE steps SET status=?, error=?, ended_at=CASE WHEN started_at IS NULL THEN NULL"
+                                " ELSE ? END WHERE run_id=? AND name=? AND status IN ('pending','retrying')",
+                                (status, why, now, run_id, name))
+                if cur.rowcount:
+                    c.execute("INSERT INTO events (run_id, step, ts, kind, message) VALUES (?,?,?,?,?)",
+                              (run_id, name, now, status, why))
 
     def log(self, run_id: str, step: str | None, message: str, kind: str = "log") -> None:
         with self.tx() as c:
