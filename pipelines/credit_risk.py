@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelway import pipeline, step
+from modelway.stages.env import build_time_settings
 
 MODEL_NAME = "credit-risk"
 LABEL = "default"
@@ -156,7 +157,7 @@ def evaluate(split: dict, trained: dict, env: str) -> Any:
                      "Fairness audited for gender only; age is a feature (allowed for credit in many jurisdictions).",
                      "Decision threshold 0.5 on balanced class weights; recalibrate before using probabilities."),
     )
-    return run_model_tests(split, trained, config, model_name=MODEL_NAME, environment=env or None)
+    return run_model_tests(split, trained, config, model_name=MODEL_NAME, environment=env)
 
 
 @step
@@ -168,12 +169,12 @@ def track(split: dict, trained: dict, evaluation: dict) -> str:
 
 
 @step
-def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, env: str) -> Any:
+def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, env: str, promotion_rules: dict) -> Any:
     """Register the version (semver computed) and apply the environment's approval rules."""
     from modelway.stages.lifecycle import register as register_version
 
     return register_version(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id,
-                            environment=env or None)
+                            environment=env, promotion_rules=promotion_rules)
 
 
 @pipeline(name="credit_risk", preload=PRELOAD)
@@ -188,9 +189,12 @@ def credit_risk(
 ) -> Any:
     """Credit default classifier. ``env`` (dev|staging|prod; default $MODELWAY_ENV or dev) picks the
     approval rules; ``inject_data_fault`` / ``inject_bias`` demonstrate the gates stopping a run."""
+    # Resolved now, not inside the steps: as constants they are part of the cache keys, so a
+    # staging run after a dev run (or new promotion rules) re-runs evaluate/track/register.
+    env, promotion_rules = build_time_settings(env or None)
     data = load_credit_data(n_rows, seed, inject_data_fault, inject_bias)
     split = validate(data)
     trained = train(split, n_trials, cv_folds)
     evaluation = evaluate(split, trained, env)
     mlflow_run_id = track(split, trained, evaluation)
-    return register(trained, evaluation, split, mlflow_run_id, env)
+    return register(trained, evaluation, split, mlflow_run_id, env, promotion_rules)

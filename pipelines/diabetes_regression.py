@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelway import pipeline, step
+from modelway.stages.env import build_time_settings
 
 MODEL_NAME = "diabetes-progression"
 LABEL = "target"
@@ -111,7 +112,7 @@ def evaluate(split: dict, trained: dict, env: str) -> Any:
         limitations=("442 patients from one study; small slices make per-slice metrics noisy.",
                      "Linear model: interactions and non-linear effects are not captured."),
     )
-    return run_model_tests(split, trained, config, model_name=MODEL_NAME, environment=env or None)
+    return run_model_tests(split, trained, config, model_name=MODEL_NAME, environment=env)
 
 
 @step
@@ -123,20 +124,23 @@ def track(split: dict, trained: dict, evaluation: dict) -> str:
 
 
 @step
-def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, env: str) -> Any:
+def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, env: str, promotion_rules: dict) -> Any:
     """Register the version (semver computed) and apply the environment's approval rules."""
     from modelway.stages.lifecycle import register as register_version
 
     return register_version(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id,
-                            environment=env or None)
+                            environment=env, promotion_rules=promotion_rules)
 
 
 @pipeline(name="diabetes_regression", preload=PRELOAD)
 def diabetes_regression(n_rows: int = 0, cv_folds: int = 5, env: str = "") -> Any:
     """Diabetes progression regressor; ``n_rows`` > 0 subsamples (tests), ``env`` picks the approval rules."""
+    # Resolved now, not inside the steps: as constants they are part of the cache keys, so a
+    # staging run after a dev run (or new promotion rules) re-runs evaluate/track/register.
+    env, promotion_rules = build_time_settings(env or None)
     data = load_diabetes_data(n_rows)
     split = validate(data)
     trained = train(split, cv_folds)
     evaluation = evaluate(split, trained, env)
     mlflow_run_id = track(split, trained, evaluation)
-    return register(trained, evaluation, split, mlflow_run_id, env)
+    return register(trained, evaluation, split, mlflow_run_id, env, promotion_rules)

@@ -37,11 +37,11 @@ class Modelway:
                               timeout=timeout)
         return Done(proc.returncode, proc.stdout, proc.stderr)
 
-    def run(self, pipeline: str, *params: str, extra: tuple[str, ...] = ()) -> Done:
+    def run(self, pipeline: str, *params: str, extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> Done:
         args = ["run", f"pipelines/{pipeline}.py", "--json", *extra]
         for p in params:
             args += ["--param", p]
-        return self(*args)
+        return self(*args, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -126,3 +126,26 @@ def test_biased_label_process_is_stopped_by_the_fairness_gate(mw, first_run):
     assert len(runs) == 1 and runs[0].data.tags["modelway.gates"] == "failed"
     assert runs[0].data.metrics["fairness_demographic_parity_difference"] > 0.10
     assert "reports/evaluation_report.json" in {a.path for a in client.list_artifacts(runs[0].info.run_id, "reports")}
+
+
+def test_environment_and_promotion_rules_are_part_of_the_cache_key(tmp_path):
+    from tests.pipelines.conftest import Modelway
+
+    mw = Modelway(tmp_path / "home")
+    assert mw.run("credit_risk", *SMALL).code == 0
+    staging = mw.run("credit_risk", *SMALL, env={"MODELWAY_ENV": "staging"})
+    assert staging.code == 0, staging.stderr[-2000:]
+    doc = staging.json()
+    assert {s["name"] for s in doc["steps"] if s["cached"]} == {"load_credit_data", "validate", "train"}
+    result = doc["outputs"]["result"]
+    assert (result["environment"], result["status"]) == ("staging", "Approved")
+    assert {(v["environment"], v["status"]) for v in mw("models", "list", "--json").json()} == {("dev", "Approved"), ("staging", "Approved")}
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("environments:\n  dev: {auto_approve: true}\n  staging: {auto_approve: false, require_reason: true}\n"
+                     "  prod: {auto_approve: false}\n")
+    manual = mw.run("credit_risk", *SMALL, env={"MODELWAY_ENV": "staging", "MODELWAY_PROMOTION_RULES": str(rules)})
+    assert manual.code == 0, manual.stderr[-2000:]
+    doc = manual.json()
+    assert not next(s for s in doc["steps"] if s["name"] == "register")["cached"]
+    assert doc["outputs"]["result"]["status"] == "Pending"

@@ -29,8 +29,11 @@ __all__ = [
 ]
 
 
-def get_registry(home: Path | None = None) -> ModelRegistry:
+def get_registry(home: Path | None = None, *, rules: dict | None = None) -> ModelRegistry:
     """The registry for this environment: the embedded one under ``$MODELWAY_HOME``.
+
+    ``rules``: promotion rules as resolved when the pipeline was built (a dict in the
+    shape of :class:`~modelway.registry.promotion.PromotionRules`); default: read them now.
 
     Example:
         >>> import tempfile
@@ -38,5 +41,6 @@ def get_registry(home: Path | None = None) -> ModelRegistry:
         []
     """
     from modelway.registry.embedded import EmbeddedRegistry
+    from modelway.registry.promotion import PromotionRules
 
-    return EmbeddedRegistry(home)
+    return EmbeddedRegistry(home, rules=PromotionRules.model_validate(rules) if rules is not None else None)

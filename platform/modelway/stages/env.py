@@ -43,6 +43,24 @@ def target_environment(explicit: str | None = None) -> str:
     return env
 
 
+def build_time_settings(env: str | None = None) -> tuple[str, dict]:
+    """The target environment and the promotion rules, resolved when a pipeline is *built*.
+
+    Call it in the pipeline body (before the step calls) and pass both to the steps as plain
+    constants: constants are part of the steps' cache keys, so ``MODELWAY_ENV=staging`` or a
+    changed ``$MODELWAY_PROMOTION_RULES`` file re-runs the steps that depend on them instead
+    of reusing a dev run's results. A bad value fails here, before any step runs (exit 2).
+
+    Example:
+        >>> env, rules = build_time_settings("staging")
+        >>> env, rules["environments"]["staging"]["auto_approve"]
+        ('staging', True)
+    """
+    from modelway.registry.promotion import load_promotion_rules
+
+    return target_environment(env), load_promotion_rules().model_dump(mode="json")
+
+
 @functools.lru_cache(maxsize=4)
 def git_commit(cwd: str = ".") -> dict[str, object]:
     """The current git commit and dirty flag (``unknown`` outside a repository).

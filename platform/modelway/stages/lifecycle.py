@@ -374,9 +374,14 @@ def register(
     model_name: str,
     mlflow_run_id: str | None = None,
     environment: str | None = None,
+    promotion_rules: dict[str, Any] | None = None,
     registry: Any = None,
 ) -> dict[str, Any]:
     """Register the model (version computed) and apply the environment's promotion rules.
+
+    Pipelines pass ``environment`` and ``promotion_rules`` as resolved when the pipeline
+    was built (:func:`modelway.stages.env.build_time_settings`), so both are part of the
+    step's cache key; ``None`` reads ``$MODELWAY_ENV`` / ``$MODELWAY_PROMOTION_RULES`` now.
 
     Returns a summary: name, version, status, environment, model card path, run ids and
     the MLflow UI command.
@@ -386,7 +391,7 @@ def register(
     from modelway.stages.tracking import ui_command
 
     env = target_environment(environment)
-    registry = registry or get_registry()
+    registry = registry or get_registry(rules=promotion_rules)
     mlflow_run_id = mlflow_run_id or trained.get("mlflow_run_id")
     ctx = _ctx()
     run_id = getattr(ctx, "run_id", None)
