@@ -4,7 +4,7 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from modelway.contracts.platform_config import PlatformConfig
+from modelway.contracts.platform_config import CONFIG_NAMESPACE, PlatformConfig
 
 
 def _all_config_values() -> dict[str, str]:
@@ -24,4 +24,13 @@ def load_platform_config() -> PlatformConfig:
         >>> cfg.gpu_pool.max_size                 # doctest: +SKIP
         16
     """
-    return PlatformConfig.from_pulumi_values(_all_config_values(), stack=pulumi.get_stack())
+    values = _all_config_values()
+    stack = pulumi.get_stack()
+    if not any(key.startswith(f"{CONFIG_NAMESPACE}:") for key in values):
+        # The defaults are safe (retained data, manual approval, a year of logs), so an empty
+        # stack file still deploys; but it is almost always a forgotten or misnamed file, and
+        # the result has no GPU pool, no tenancy and placeholder tags: say so in every render.
+        pulumi.log.warn(f"Pulumi.{stack}.yaml sets no {CONFIG_NAMESPACE}: config; the {stack} stack uses the "
+                        "default of every key (no GPU pool, no Kubernetes tenancy, default tags and budget): "
+                        "set the keys it needs (docs/readme/infra.md)")
+    return PlatformConfig.from_pulumi_values(values, stack=stack)

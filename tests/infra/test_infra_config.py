@@ -45,7 +45,7 @@ SUBNETS = ["subnet-0a1b2c3d4e5f60001"]
 ])
 def test_invalid_config_names_the_key_and_allowed_values(raw, message):
     with pytest.raises(ConfigError) as excinfo:
-        PlatformConfig.from_mapping(raw, stack="dev")
+        PlatformConfig.from_mapping(raw, stack=raw.get("environment", "dev"))
     text = str(excinfo.value)
     assert text.startswith(message), text
     assert "\n" not in text
@@ -86,3 +86,36 @@ def test_cli_render_exits_2_with_one_line_on_bad_config(tmp_path):
                      "'t3.micro'; allowed families: g4dn, g5, g6, g6e, gr6, p3, p3dn, p4d, p4de, p5, p5e, p5en "
                      "(e.g. g5.xlarge)"]
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("stack, environment", [("prod", "dev"), ("dev", "prod"), ("staging", "prod")])
+def test_environment_must_match_a_standard_stack_name(stack, environment):
+    with pytest.raises(ConfigError) as excinfo:
+        PlatformConfig.from_mapping({"environment": environment}, stack=stack)
+    assert str(excinfo.value) == (f"modelway:environment: is {environment!r} but the stack is {stack!r}; "
+                                  f"remove the key or set it to {stack}")
+    # a custom stack name may pick its environment; a matching one is accepted
+    assert PlatformConfig.from_mapping({"environment": environment}, stack=f"{stack}-eu").environment == environment
+    assert PlatformConfig.from_mapping({"environment": stack}, stack=stack).environment == stack
+
+
+def test_prod_stack_file_saying_dev_fails_the_render_naming_file_and_key():
+    with pytest.raises(UserError) as excinfo:
+        render_stack("prod", **{"modelway:environment": "dev"})
+    assert str(excinfo.value) == ("Pulumi.prod.yaml: modelway:environment: is 'dev' but the stack is 'prod'; "
+                                  "remove the key or set it to prod")
+
+
+def test_stack_file_without_modelway_config_renders_defaults_with_a_warning(tmp_path):
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "infra").symlink_to(REPO_ROOT / "infra")
+    (tmp_path / "Pulumi.prod.yaml").write_text("")
+    from modelway.rendering.engine import render_in_process
+    from modelway.rendering.project import load_program_spec
+
+    result = render_in_process(load_program_spec(tmp_path, "prod"), strict_invokes=True)
+    assert [w for w in result.warnings if "modelway" in w] == [
+        "Pulumi.prod.yaml sets no modelway: config; the prod stack uses the default of every key "
+        "(no GPU pool, no Kubernetes tenancy, default tags and budget): set the keys it needs (docs/readme/infra.md)"]
+    assert result.resources  # still renders: the defaults are safe
+    assert not [w for w in render_stack("prod").warnings if "sets no modelway" in w]

@@ -215,6 +215,9 @@ class TagsConfig(_Section):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
 class PlatformConfig(_Section):
     """The whole ``modelway:`` config of one stack.
 
@@ -263,9 +266,15 @@ class PlatformConfig(_Section):
     def from_mapping(cls, raw: dict[str, Any], *, stack: str) -> "PlatformConfig":
         """Validate ``raw`` (section name -> value, as in ``Pulumi.<stack>.yaml``) or raise ConfigError.
 
-        ``environment`` defaults to the stack name.
+        ``environment`` defaults to the stack name. A stack named dev, staging or prod cannot
+        claim another environment (a ``Pulumi.prod.yaml`` saying ``dev`` would deploy prod
+        without retention or manual approval and still pass the prod policy check).
         """
         data = dict(raw)
+        claimed = data.get("environment")
+        if stack in ENVIRONMENTS and claimed in ENVIRONMENTS and claimed != stack:
+            raise ConfigError(f"{CONFIG_NAMESPACE}:environment: is {claimed!r} but the stack is {stack!r}; "
+                              f"remove the key or set it to {stack}")
         data.setdefault("environment", stack)
         try:
             return cls.model_validate(data)
