@@ -69,3 +69,53 @@ def test_failed_run_leaves_every_step_in_a_terminal_state(home: Path, tmp_path: 
     assert "upstream step 'hog' failed" in steps["after_hog"]["error"]
     assert {s["status"] for s in doc["steps"]} <= {"failed", "cancelled", "skipped", "succeeded"}
     assert {s["name"]: s["status"] for s in doc["steps"]} == {n: s["status"] for n, s in steps.items()}
+
+
+GATE = """
+from modelway import pipeline, step
+from modelway.runtime import StepFailed
+
+class GateFailed(StepFailed):
+    pass
+
+@step
+def gate(x: int) -> int:
+    if x == 1:
+        raise GateFailed("AUC 0.61 is below the 0.70 gate")
+    raise ValueError("unexpected bad value")
+
+@pipeline
+def p(x: int = 1) -> int:
+    return gate(x)
+"""
+
+
+@pytest.mark.parametrize("executor", ["process", "inprocess"])
+def test_deliberate_failure_is_said_once_without_traceback_or_resume_hint(home: Path, tmp_path: Path,
+                                                                          executor: str) -> None:
+    path = write_pipeline(tmp_path, GATE)
+    extra = ("--in-process",) if executor == "inprocess" else ()
+    proc = cli("run", str(path), "--plain", *extra, home=home)
+    assert proc.returncode == 1
+    said = proc.stdout + proc.stderr
+    assert said.count("AUC 0.61 is below the 0.70 gate") == 1, said
+    assert "modelway runs show" in proc.stderr and "modelway resume" not in proc.stderr
+    show = cli("runs", "show", _newest_run(home), home=home)
+    assert show.returncode == 0, show.stderr
+    assert show.stdout.count("AUC 0.61 is below the 0.70 gate") == 1, show.stdout
+    assert "Traceback" not in show.stdout
+
+
+def test_unexpected_failure_keeps_traceback_and_resume_hint(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, GATE)
+    proc = cli("run", str(path), "--plain", "--param", "x=2", home=home)
+    assert proc.returncode == 1
+    assert "modelway resume" in proc.stderr
+    show = cli("runs", "show", _newest_run(home), home=home)
+    assert "Traceback" in show.stdout and "ValueError: unexpected bad value" in show.stdout
+
+
+def _newest_run(home: Path) -> str:
+    from core_helpers import cli_json
+
+    return cli_json("runs", "list", home=home)[0]["run_id"]

@@ -60,9 +60,17 @@ def run_command(
     if as_json:
         _print_json(result.to_json())
     elif result.status != "succeeded":
-        print(f"see the details with: modelway runs show {result.run_id}; "
-              f"continue with: modelway resume {result.run_id}", file=sys.stderr)
+        _print_next_steps(result)
     _exit_for(result.status)
+
+
+def _print_next_steps(result: Any) -> None:
+    # Resume helps after a crash, timeout, kill or Ctrl-C, not after a deliberate StepFailed
+    # (a failed gate): that fails the same way again until the code or data change.
+    hint = f"see the details with: modelway runs show {result.run_id}"
+    if result.resumable:
+        hint += f"; continue with: modelway resume {result.run_id}"
+    print(hint, file=sys.stderr)
 
 
 def _print_dag(spec: dict[str, Any], as_json: bool) -> None:
@@ -98,7 +106,7 @@ def resume_command(
     if as_json:
         _print_json(result.to_json())
     elif result.status != "succeeded":
-        print(f"see the details with: modelway runs show {result.run_id}", file=sys.stderr)
+        _print_next_steps(result)
     _exit_for(result.status)
 
 
@@ -248,12 +256,18 @@ def runs_show(
     pk = lineage.get("packages") or {}
     if pk:
         print("  packages  " + ", ".join(f"{k} {v}" for k, v in pk.items()))
+    said = False
     for s in run["steps"]:
-        if s["status"] in ("failed", "retrying", "cancelled") and (s["error"] or s["traceback"]):
+        if s["status"] not in ("failed", "retrying", "cancelled", "skipped") or not (s["error"] or s["traceback"]):
+            continue
+        if not s["traceback"] and s["error"] and run["error"] and s["error"] in run["error"]:
+            continue  # the status line above already says it
+        if s["traceback"] or not said:
             print()
-            print(f"step {s['name']} {s['status']}: {s['error']}")
-            if s["traceback"]:
-                print(s["traceback"].rstrip())
+        said = True
+        print(f"step {s['name']} {s['status']}: {s['error']}")
+        if s["traceback"]:
+            print(s["traceback"].rstrip())
 
 
 @data_app.command("add")

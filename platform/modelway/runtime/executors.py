@@ -57,6 +57,7 @@ class Outcome:
     peak_rss_mb: float | None = None
     timed_out: bool = False
     retryable: bool = True
+    deliberate: bool = False  # the step raised StepFailed (or a subclass): its message says it all
 
 
 class StepTimeout(Exception):
@@ -115,8 +116,12 @@ def execute(task: Task) -> Outcome:
         return Outcome(False, error=f"timed out after {task.timeout_s:g}s", duration_s=time.perf_counter() - start,
                        timed_out=True)
     except Exception as exc:
-        return Outcome(False, error=_one_line(exc), traceback=_user_traceback(exc),
-                       duration_s=time.perf_counter() - start)
+        from modelway.runtime.errors import StepFailed
+
+        # A deliberate failure (a gate, a check) is its message; a traceback only helps for bugs.
+        deliberate = isinstance(exc, StepFailed)
+        return Outcome(False, error=_one_line(exc), traceback=None if deliberate else _user_traceback(exc),
+                       duration_s=time.perf_counter() - start, deliberate=deliberate)
     finally:
         ctx_mod.deactivate(token)
     try:

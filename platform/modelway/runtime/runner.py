@@ -52,6 +52,8 @@ class RunResult:
     error: str | None = None
     failed_step: str | None = None
     home: Path | None = None
+    # Whether `modelway resume` can help: not after a deliberate StepFailed (a gate fails the same way again).
+    resumable: bool = False
     _graph_outputs: Any = field(default=None, repr=False)
     _hashes: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -286,6 +288,7 @@ class _Runner:
         self.cached: set[str] = set()
         self.durations: dict[str, float | None] = {}
         self.errors: dict[str, str] = {}
+        self.deliberate: set[str] = set()  # steps whose last attempt raised StepFailed
         self.keys: dict[str, str | None] = {}
         self.code_hashes: dict[int, str] = {}  # per run: steps are alive for the whole run
         self.preload = tuple(preload)
@@ -387,9 +390,11 @@ class _Runner:
             self.artifacts.clean_stale_tmp(include_own=True)
         outputs = self._render_outputs() if status == "succeeded" else {}
         self.store.finish_run(self.run_id, status, error, outputs)
-        self.display.finish(status, error, outputs)
+        # The failing step's line already showed its message: say it once.
+        self.display.finish(status, f"step {failed!r} failed" if status == "failed" else error, outputs)
         return RunResult(
             run_id=self.run_id, status=status, error=error, failed_step=failed, home=self.home, outputs=outputs,
+            resumable=cancelled or (failed is not None and failed not in self.deliberate),
             steps=[StepResult(n, self.status[n], n in self.cached, self.attempts[n], self.durations.get(n),
                               self.hashes.get(n), self.errors.get(n)) for n in self.graph.order],
             _graph_outputs=self.graph.outputs, _hashes=dict(self.hashes),
@@ -479,6 +484,10 @@ class _Runner:
             self.display.update(name, "succeeded", {"duration_s": outcome.duration_s, "attempt": task.attempt})
             return True
         self.errors[name] = outcome.error or "failed"
+        if outcome.deliberate:
+            self.deliberate.add(name)
+        else:
+            self.deliberate.discard(name)
         tries = self.tries[name]
         if outcome.retryable and tries <= node.settings.retries:
             delay = node.settings.retry_delay_s * (2 ** (tries - 1))
