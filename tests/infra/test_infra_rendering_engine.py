@@ -146,6 +146,21 @@ def test_malformed_project_or_stack_file_is_a_user_error(project):
         load_program_spec(project, None)
 
 
+def test_duplicate_keys_in_project_or_stack_file_are_refused(project):
+    from modelway.rendering.project import load_program_spec
+
+    (project / "Pulumi.test.yaml").write_text("config:\n  sample:sizes: 1\n  aws:region: eu-west-1\n  sample:sizes: 2\n")
+    with pytest.raises(UserError) as excinfo:
+        load_program_spec(project, "test")
+    assert str(excinfo.value) == (f"{project / 'Pulumi.test.yaml'}:4: duplicate key 'sample:sizes' "
+                                  "(the first is on line 2)")
+    (project / "Pulumi.test.yaml").write_text("config:\n  sample:released: 2027-06-30\n")
+    assert load_program_spec(project, "test").config["sample:released"] == "2027-06-30"  # kept as text
+    (project / "Pulumi.yaml").write_text("name: sample\nruntime: python\nmain: src/\nname: other\n")
+    with pytest.raises(UserError, match=r"Pulumi\.yaml:4: duplicate key 'name' \(the first is on line 1\)$"):
+        load_program_spec(project, None)
+
+
 def test_policy_document_merges_principals_conditions_and_overrides():
     source = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "A", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/*"},

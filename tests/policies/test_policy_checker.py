@@ -160,6 +160,39 @@ def test_waiver_with_bad_date_or_policy_is_rejected(tmp_path):
         load_waivers(path, PackSettings.defaults().levels)
 
 
+@pytest.mark.parametrize("text, message", [
+    (WAIVERS.replace("2027-01-31", "2027-13-45"),
+     "waivers.yaml: waiver 1: expires must be a date YYYY-MM-DD, got '2027-13-45'"),
+    ("policy: kms-key-rotation\nurn: '*'\nreason: r\napprover: a\nexpires: 2027-01-31\n",
+     "waivers.yaml: expected a list of waivers (or `waivers:` with a list); this is a single mapping "
+     "(keys approver, expires, policy, reason, urn): put '- ' before its first key to make it a list entry"),
+    ("waiver:\n  - policy: kms-key-rotation\n",
+     "waivers.yaml: expected a list of waivers (or `waivers:` with a list); this is a single mapping "
+     "(keys waiver): put '- ' before its first key to make it a list entry"),
+    (WAIVERS + "    reason: twice\n",
+     "waivers.yaml:8: duplicate key 'reason' (the first is on line 5)"),
+])
+def test_malformed_waivers_file_is_one_line_naming_file_and_entry(tmp_path, text, message):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_waivers(path, PackSettings.defaults().levels)
+    assert str(excinfo.value) == f"{tmp_path}/{message}"
+
+
+def test_cli_bad_waiver_date_exits_2_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "waivers.yaml"
+    path.write_text(WAIVERS.replace("2027-01-31", "2027-13-45"))
+    proc = subprocess.run([sys.executable, "-m", "modelway.cli.main", "policy", "check", "--stack", "prod",
+                           "--waivers", str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {path}: waiver 1: expires must be a date YYYY-MM-DD, got '2027-13-45'"]
+
+
 def sample_report():
     return evaluate(rendered(KEY_BAD, KEY_OK), PackSettings.defaults(), today=TODAY)
 

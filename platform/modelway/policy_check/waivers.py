@@ -52,18 +52,22 @@ def load_waivers(path: Path, known_policies: Iterable[str] | None) -> list[Waive
     ``known_policies=None`` skips the policy-name check (a quick structural check before the
     pack is imported).
     """
-    import yaml
+    from modelway.rendering.strict_yaml import load_yaml_text
 
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the waivers file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    # Strict: a duplicate key is an error, and `expires` stays text until _waiver parses it,
+    # so a bad date names its entry instead of failing inside the YAML loader.
+    document = load_yaml_text(text, path)
     if isinstance(document, dict):
-        document = document.get("waivers")
+        if set(document) != {"waivers"}:
+            # Without this a file holding one waiver (no "- ") was read as no waivers at all.
+            raise ConfigError(f"{path}: expected a list of waivers (or `waivers:` with a list); this is a single "
+                              f"mapping (keys {', '.join(sorted(map(str, document)))}): put '- ' before its first "
+                              "key to make it a list entry")
+        document = document["waivers"]
     if document is None:
         return []
     if not isinstance(document, list):

@@ -36,14 +36,10 @@ class ProgramSpec:
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml
+    from modelway.rendering.strict_yaml import load_yaml_text
 
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    # Strict: two equal keys (e.g. a second `modelway:storage:`) are an error, not "last wins".
+    return load_yaml_text(path.read_text(encoding="utf-8"), path) or {}
 
 
 def _wire_value(value: Any) -> str:
