@@ -119,3 +119,34 @@ def _newest_run(home: Path) -> str:
     from core_helpers import cli_json
 
     return cli_json("runs", "list", home=home)[0]["run_id"]
+
+
+def test_run_of_a_directory_says_it_is_a_directory(home: Path, tmp_path: Path) -> None:
+    proc = cli("run", str(tmp_path), home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path} is a directory, not a pipeline file; name the .py file in it that defines the @pipeline"
+
+
+DUP = """
+from modelway import pipeline, step
+
+@step(name="load")
+def a() -> int:
+    return 1
+
+@step(name="load")
+def b() -> int:
+    return 2
+
+@pipeline
+def dup() -> list:
+    return [a(), b()]
+"""
+
+
+def test_duplicate_step_name_names_the_users_file_not_the_internal_module(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, DUP, name="dup.py")
+    proc = cli("run", str(path), home=home)
+    assert proc.returncode == 2
+    assert "_mw_" not in proc.stderr
+    assert f"used by a ({path}:4) and b ({path}:8)" in proc.stderr, proc.stderr

@@ -200,6 +200,17 @@ def _function_label(step: Step) -> str:
     return step.qualname
 
 
+def _defined_at(step: Step) -> str:
+    """How an error names a step's function: the user's file and line for a pipeline file
+    (its module has a generated name), the dotted name for an importable module."""
+    if step.fn.__module__.startswith("_mw_"):
+        code = getattr(step.fn, "__code__", None)
+        if code is not None:
+            return f"{step.fn.__qualname__} ({code.co_filename}:{code.co_firstlineno})"
+        return step.fn.__qualname__
+    return step.qualname
+
+
 class GraphBuilder:
     """Collects step calls made while a pipeline function runs."""
 
@@ -222,15 +233,15 @@ class GraphBuilder:
         owner = self._by_base.setdefault(step.name, step)
         if owner is not step:
             raise DefinitionError(
-                f"duplicate step name {step.name!r}: used by {owner.qualname} and {step.qualname}; "
+                f"duplicate step name {step.name!r}: used by {_defined_at(owner)} and {_defined_at(step)}; "
                 "give one of them @step(name=...)"
             )
         count = self._counts[step.name] = self._counts.get(step.name, 0) + 1
         name = step.name if count == 1 else f"{step.name}_{count}"
         if name in self.nodes:
             raise DefinitionError(
-                f"duplicate step name {name!r}: generated for a repeated call of {step.qualname} but already "
-                f"used by {self.nodes[name].step.qualname}; rename one with @step(name=...)"
+                f"duplicate step name {name!r}: generated for a repeated call of {_defined_at(step)} but already "
+                f"used by {_defined_at(self.nodes[name].step)}; rename one with @step(name=...)"
             )
         try:
             bound = step.signature.bind(*args, **kwargs)

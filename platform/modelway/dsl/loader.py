@@ -20,6 +20,8 @@ def module_name_for(path: Path) -> str:
 def load_module(path: Path):  # noqa: ANN201 - returns a module
     """Import a pipeline file; again only when its content changed (notebooks, long-lived processes)."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a pipeline file; name the .py file in it that defines the @pipeline")
     if not path.is_file():
         raise UserError(f"pipeline file {path} does not exist")
     name = module_name_for(path)
