@@ -2,8 +2,9 @@
 
 Everything is inline (CSS and SVG), so a report opens from disk or an email attachment
 with no network access. Charts are small SVGs drawn here: grouped bars (per-group
-fairness metrics), a DAG of step boxes coloured by state, a confusion-matrix heat table
-and a residual scatter.
+fairness metrics, with value labels and the configured gap limit), a DAG of step boxes
+coloured by state (scaled to the page, wrapped onto several rows when long, arrowheads on
+edges), a confusion-matrix heat table and a residual scatter with axes.
 
 Example:
     >>> "<svg" in bar_chart({"F": {"selection_rate": 0.3}, "M": {"selection_rate": 0.2}}, ["selection_rate"])
@@ -13,20 +14,26 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import re
 from typing import Any
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2933;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.25rem;border-bottom:1px solid #d9e2ec;padding-bottom:.3rem;margin-top:2rem}
-h3{font-size:1.05rem}
-table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
-th,td{border:1px solid #d9e2ec;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#f0f4f8}
+h3{font-size:1.05rem}h4{font-size:.95rem;margin:1rem 0 .3rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem;max-width:100%}
+th,td{border:1px solid #d9e2ec;padding:.3rem .6rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
+th{background:#f0f4f8}table.kv th{background:#f7f9fb;font-weight:600;white-space:nowrap}
 .pass{color:#127c3a;font-weight:600}.fail{color:#b3261e;font-weight:700}
 .badge{display:inline-block;padding:.15rem .55rem;border-radius:.8rem;font-size:.85rem;font-weight:600}
 .badge.ok{background:#d3f4dd;color:#127c3a}.badge.bad{background:#fde2e1;color:#b3261e}.badge.wait{background:#fff3c4;color:#7a5b00}
 code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem}
-pre{background:#f7f9fb;padding:.6rem;overflow:auto;border:1px solid #e4e7eb}
+pre{background:#f7f9fb;padding:.6rem;overflow:auto;border:1px solid #e4e7eb;white-space:pre-wrap;overflow-wrap:anywhere}
+.error{background:#fde2e1;border:1px solid #f5b5b0;border-left:4px solid #b3261e;padding:.6rem .8rem;margin:1rem 0;border-radius:4px}
+.error p{margin:.2rem 0;overflow-wrap:anywhere}.error pre{background:#fff;max-height:28rem}
+details summary{cursor:pointer;color:#334e68}
+svg.chart{display:block;max-width:100%;height:auto}
 .muted{color:#627d98}
 """
 
@@ -35,6 +42,11 @@ STATE_COLORS = {
     "running": "#fff3c4", "pending": "#eef2f7", "skipped": "#eef2f7", "cancelled": "#eceff1",
 }
 SERIES_COLORS = ["#2f6fde", "#e07b39", "#3a9d5d", "#b04ac9", "#c9a227", "#5b6b7f"]
+# Which per-group rate each fairness disparity is the gap of (the dashed limit line is drawn there).
+DISPARITY_RATES = {
+    "demographic_parity_difference": ("selection_rate",),
+    "equalized_odds_difference": ("true_positive_rate", "false_positive_rate"),
+}
 
 
 def esc(value: Any) -> str:
@@ -54,7 +66,8 @@ def fmt(value: Any) -> str:
 def page(title: str, body: str) -> str:
     """A complete HTML document with inline CSS."""
     return (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>"
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<meta name=viewport content='width=device-width,initial-scale=1'><title>{esc(title)}</title>"
         f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>{body}</body></html>\n"
     )
 
@@ -66,10 +79,79 @@ def table(headers: list[str], rows: list[list[Any]], *, raw: bool = False) -> st
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def kv_table(rows: list[tuple[str, Any]] | list[list[Any]], *, raw: bool = False) -> str:
+    """A key/value table with no header row (the keys are the row headers).
+
+    Example:
+        >>> "<thead>" in kv_table([("version", "1.0.0")])
+        False
+    """
+    body = "".join(f"<tr><th scope=row>{esc(k)}</th><td>{v if raw else fmt(v)}</td></tr>" for k, v in rows)
+    return f"<table class=kv><tbody>{body}</tbody></table>"
+
+
 def badge(passed: bool | None, text: str | None = None) -> str:
     if passed is None:
         return f"<span class='badge wait'>{esc(text or 'pending')}</span>"
     return f"<span class='badge {'ok' if passed else 'bad'}'>{esc(text or ('passed' if passed else 'FAILED'))}</span>"
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _bounds(args: dict[str, Any]) -> str:
+    lo, hi = args.get("min_value"), args.get("max_value")
+    inc_lo, inc_hi = args.get("include_min", True), args.get("include_max", True)
+    if lo is not None and hi is not None:
+        exclusive = "" if inc_lo and inc_hi else " (exclusive)"
+        return f"between {_num(lo)} and {_num(hi)}{exclusive}"
+    return f"at least {_num(lo)}" if lo is not None else f"at most {_num(hi)}"
+
+
+_CHECK_WORDS = {
+    "in_range": _bounds,
+    "greater_than": lambda a: f"greater than {_num(a.get('min_value'))}",
+    "greater_than_or_equal_to": lambda a: f"at least {_num(a.get('min_value'))}",
+    "less_than": lambda a: f"less than {_num(a.get('max_value'))}",
+    "less_than_or_equal_to": lambda a: f"at most {_num(a.get('max_value'))}",
+    "equal_to": lambda a: f"equal to {_num(a.get('value'))}",
+    "not_equal_to": lambda a: f"not {_num(a.get('value'))}",
+    "str_length": _bounds,
+}
+_CHECK_RE = re.compile(r"\b(" + "|".join(sorted(_CHECK_WORDS, key=len, reverse=True)) + r")(\{[^{}]*\})")
+_ISIN_RE = re.compile(r"\b(isin|notin)\((\[[^\]]*\])\)")
+
+
+def humanize_check(text: Any) -> str:
+    """Rewrite pandera's check reprs in a message into words.
+
+    Example:
+        >>> humanize_check('outside in_range{"min_value": 18, "max_value": 100, "include_min": true, "include_max": true}')
+        'not between 18 and 100'
+        >>> humanize_check("3 rows fail isin(['north', 'south'])")
+        '3 rows are not one of north, south'
+    """
+    if text is None:
+        return ""
+
+    def words(match: re.Match[str]) -> str:
+        try:
+            return _CHECK_WORDS[match.group(1)](json.loads(match.group(2)))
+        except (ValueError, TypeError):
+            return match.group(0)
+
+    def members(match: re.Match[str]) -> str:
+        values = re.findall(r"'([^']*)'|\"([^\"]*)\"|([^,\s\[\]]+)", match.group(2))
+        flat = [next(v for v in triple if v) if any(triple) else "" for triple in values]
+        return ("one of " if match.group(1) == "isin" else "none of ") + ", ".join(flat)
+
+    out = _CHECK_RE.sub(words, str(text))
+    out = _ISIN_RE.sub(members, out)
+    for inside, outside in (("between", "not between"), ("greater than", "not greater than"), ("at least", "below"),
+                            ("at most", "above"), ("less than", "not less than"), ("one of", "not one of")):
+        out = out.replace(f"outside {inside} ", f"{outside} ").replace(f"fail {inside} ", f"are {outside} ")
+    return out
 
 
 def checks_table(checks: list[dict[str, Any]]) -> str:
@@ -79,48 +161,94 @@ def checks_table(checks: list[dict[str, Any]]) -> str:
         [
             esc(c.get("name")),
             "<span class=pass>pass</span>" if c.get("passed") else "<span class=fail>FAIL</span>",
-            fmt(c.get("observed")), fmt(c.get("limit")), fmt(c.get("count")), esc(c.get("message")),
+            fmt(c.get("observed")), fmt(c.get("limit")), fmt(c.get("count")), esc(humanize_check(c.get("message"))),
         ]
         for c in ordered
     ]
     return table(["check", "result", "observed", "limit", "rows", "detail"], rows, raw=True)
 
 
-def bar_chart(groups: dict[str, dict[str, float]], metrics: list[str], *, width: int = 640, height: int = 240) -> str:
-    """Grouped bars: one cluster per metric, one bar per group (values in [0, 1])."""
+def examples_table(examples: list[dict[str, Any]], *, limit: int = 5) -> str:
+    """Example rows (records) as a compact table; ``_row`` (the row index) comes first."""
+    rows = [e for e in examples[:limit] if isinstance(e, dict)]
+    if not rows:
+        return f"<pre>{esc(json.dumps(examples[:limit], default=str))}</pre>" if examples else ""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    columns.sort(key=lambda c: c != "_row")
+    headers = ["row" if c == "_row" else c for c in columns]
+    return "<div style='overflow-x:auto'>" + table(headers, [[r.get(c) for c in columns] for r in rows]) + "</div>"
+
+
+def _svg_open(width: float, height: float, label: str) -> str:
+    # viewBox + width 100% (capped at the natural size): the chart scales down to the page, never scrolls
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' class=chart viewBox='0 0 {width:.0f} {height:.0f}' width='100%' "
+            f"style='max-width:{width:.0f}px' preserveAspectRatio='xMinYMin meet' role='img' aria-label='{esc(label)}'>")
+
+
+def bar_chart(groups: dict[str, dict[str, float]], metrics: list[str], *, width: int = 760, height: int = 240,
+              attribute: str | None = None, limits: dict[str, float] | None = None) -> str:
+    """Grouped bars: one cluster per metric, one bar per group (values in [0, 1]), value labels on bars.
+
+    ``limits`` maps a metric to the largest allowed gap between groups; a dashed line at
+    (lowest group + limit) shows how high the other groups may go.
+    """
     names = list(groups)
     if not names or not metrics:
         return ""
-    pad_l, pad_b, pad_t = 40, 40, 20
+    limits = limits or {}
+    pad_l, pad_b, pad_t = 40, 40, 24
     plot_w, plot_h = width - pad_l - 10, height - pad_b - pad_t
     cluster = plot_w / len(metrics)
     bar = max(4.0, (cluster - 16) / max(len(names), 1))
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + 24}' role='img'>"]
+    legend_h = 26
+    parts = [_svg_open(width, height + legend_h, f"per-group metrics by {attribute or 'group'}")]
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         y = pad_t + plot_h * (1 - tick)
         parts.append(f"<line x1='{pad_l}' x2='{width - 10}' y1='{y:.1f}' y2='{y:.1f}' stroke='#e4e7eb'/>")
         parts.append(f"<text x='{pad_l - 6}' y='{y + 4:.1f}' font-size='10' text-anchor='end' fill='#627d98'>{tick:g}</text>")
     for i, metric in enumerate(metrics):
         x0 = pad_l + i * cluster + 8
-        for j, group in enumerate(names):
-            value = float(groups[group].get(metric, 0.0) or 0.0)
+        values = [float(groups[g].get(metric, 0.0) or 0.0) for g in names]
+        for j, (group, value) in enumerate(zip(names, values)):
             h = plot_h * max(0.0, min(1.0, value))
             x = x0 + j * bar
             parts.append(
                 f"<rect x='{x:.1f}' y='{pad_t + plot_h - h:.1f}' width='{bar - 2:.1f}' height='{h:.1f}' fill='{SERIES_COLORS[j % len(SERIES_COLORS)]}'>"
                 f"<title>{esc(group)} {esc(metric)} = {value:.3f}</title></rect>"
             )
-        parts.append(f"<text x='{x0 + (cluster - 16) / 2:.1f}' y='{pad_t + plot_h + 16}' font-size='11' text-anchor='middle'>{esc(metric)}</text>")
+            parts.append(f"<text x='{x + (bar - 2) / 2:.1f}' y='{pad_t + plot_h - h - 3:.1f}' font-size='10' text-anchor='middle' "
+                         f"fill='#1f2933'>{value:.2f}</text>")
+        if metric in limits and values:
+            top = min(values) + float(limits[metric])
+            if top <= 1.0:
+                y = pad_t + plot_h * (1 - top)
+                parts.append(f"<line class=limit x1='{x0 - 4:.1f}' x2='{x0 + len(names) * bar + 2:.1f}' y1='{y:.1f}' y2='{y:.1f}' "
+                             f"stroke='#b3261e' stroke-width='1.5' stroke-dasharray='5 3'><title>limit: groups may differ by at most "
+                             f"{float(limits[metric]):g}</title></line>")
+        parts.append(f"<text x='{x0 + (cluster - 16) / 2:.1f}' y='{pad_t + plot_h + 16}' font-size='11' text-anchor='middle'>{esc(metric.replace('_', ' '))}</text>")
+    x = pad_l
+    if attribute:
+        parts.append(f"<text x='{x}' y='{height + 15}' font-size='11' font-weight='600'>{esc(attribute)}:</text>")
+        x += 10 + 7 * len(attribute)
     for j, group in enumerate(names):
-        x = pad_l + j * 110
         parts.append(f"<rect x='{x}' y='{height + 6}' width='10' height='10' fill='{SERIES_COLORS[j % len(SERIES_COLORS)]}'/>")
         parts.append(f"<text x='{x + 14}' y='{height + 15}' font-size='11'>{esc(group)}</text>")
+        x += 30 + 7 * len(str(group))
+    if limits:
+        parts.append(f"<line x1='{x}' x2='{x + 18}' y1='{height + 11}' y2='{height + 11}' stroke='#b3261e' stroke-width='1.5' stroke-dasharray='5 3'/>")
+        parts.append(f"<text x='{x + 22}' y='{height + 15}' font-size='11' fill='#b3261e'>lowest group + allowed gap</text>")
     parts.append("</svg>")
     return "".join(parts)
 
 
-def dag_svg(steps: list[dict[str, Any]], edges: list[tuple[str, str]]) -> str:
-    """Step boxes in topological layers (left to right), coloured by state, with durations."""
+def dag_svg(steps: list[dict[str, Any]], edges: list[tuple[str, str]], *, max_columns: int = 6) -> str:
+    """Step boxes in topological layers (left to right), coloured by state, with durations.
+
+    More than ``max_columns`` layers wrap onto further rows (a long chain reads like text);
+    the SVG has a viewBox and scales to the page width; edges end in arrowheads.
+    """
     if not steps:
         return ""
     names = [s["name"] for s in steps]
@@ -134,19 +262,36 @@ def dag_svg(steps: list[dict[str, Any]], edges: list[tuple[str, str]]) -> str:
     columns: dict[int, list[str]] = {}
     for name in names:
         columns.setdefault(layer[name], []).append(name)
-    box_w, box_h, gap_x, gap_y = 170, 54, 50, 18
-    width = len(columns) * (box_w + gap_x) + 20
-    height = max(len(c) for c in columns.values()) * (box_h + gap_y) + 20
+    box_w, box_h, gap_x, gap_y, band_gap = 160, 54, 34, 18, 34
+    n_cols = min(len(columns), max_columns)
+    band_rows = [0] * (math.ceil(len(columns) / max_columns))
+    for col, members in columns.items():
+        band_rows[col // max_columns] = max(band_rows[col // max_columns], len(members))
+    band_top = [10]
+    for rows in band_rows[:-1]:
+        band_top.append(band_top[-1] + rows * (box_h + gap_y) - gap_y + band_gap)
+    width = n_cols * (box_w + gap_x) - gap_x + 20
+    height = band_top[-1] + band_rows[-1] * (box_h + gap_y) - gap_y + 10
     pos = {}
     for col, members in columns.items():
+        band = col // max_columns
         for row, name in enumerate(members):
-            pos[name] = (10 + col * (box_w + gap_x), 10 + row * (box_h + gap_y))
+            pos[name] = (10 + (col % max_columns) * (box_w + gap_x), band_top[band] + row * (box_h + gap_y))
     by_name = {s["name"]: s for s in steps}
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>"]
+    parts = [_svg_open(width, height, "pipeline steps"),
+             "<defs><marker id='mw-arrow' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' markerHeight='7' "
+             "orient='auto-start-reverse'><path d='M0,0 L10,5 L0,10 z' fill='#7b8794'/></marker></defs>"]
     for a, b in edges:
         if a in pos and b in pos:
             (x1, y1), (x2, y2) = pos[a], pos[b]
-            parts.append(f"<line x1='{x1 + box_w}' y1='{y1 + box_h / 2}' x2='{x2}' y2='{y2 + box_h / 2}' stroke='#9aa5b1' stroke-width='1.5'/>")
+            if x2 > x1:  # same row band: left to right
+                sx, sy, ex, ey = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
+                mid = (sx + ex) / 2
+                d = f"M{sx},{sy} C{mid},{sy} {mid},{ey} {ex - 1},{ey}"
+            else:  # wrapped onto the next band: leave from the bottom, enter from the top
+                sx, sy, ex, ey = x1 + box_w / 2, y1 + box_h, x2 + box_w / 2, y2
+                d = f"M{sx},{sy} C{sx},{sy + band_gap} {ex},{ey - band_gap} {ex},{ey - 1}"
+            parts.append(f"<path d='{d}' fill='none' stroke='#9aa5b1' stroke-width='1.5' marker-end='url(#mw-arrow)'/>")
     for name, (x, y) in pos.items():
         step = by_name[name]
         state = str(step.get("status", "pending")).lower()
@@ -156,79 +301,192 @@ def dag_svg(steps: list[dict[str, Any]], edges: list[tuple[str, str]]) -> str:
             state_label, color = state, STATE_COLORS.get(state, "#eef2f7")
         duration = step.get("duration_s")
         dur = f"{duration:.2f} s" if isinstance(duration, (int, float)) else ""
-        parts.append(f"<rect x='{x}' y='{y}' width='{box_w}' height='{box_h}' rx='8' fill='{color}' stroke='#627d98'/>")
-        parts.append(f"<text x='{x + 10}' y='{y + 21}' font-size='13' font-weight='600'>{esc(name)[:22]}</text>")
-        parts.append(f"<text x='{x + 10}' y='{y + 40}' font-size='11' fill='#334e68'>{esc(state_label)} {esc(dur)}</text>")
+        label = name if len(name) <= 20 else name[:19] + "…"
+        stroke = "#b3261e" if state == "failed" else "#627d98"
+        parts.append(f"<g><title>{esc(name)}: {esc(state_label)} {esc(dur)}</title>"
+                     f"<rect x='{x}' y='{y}' width='{box_w}' height='{box_h}' rx='8' fill='{color}' stroke='{stroke}'/>")
+        parts.append(f"<text x='{x + 10}' y='{y + 21}' font-size='13' font-weight='600'>{esc(label)}</text>")
+        parts.append(f"<text x='{x + 10}' y='{y + 40}' font-size='11' fill='#334e68'>{esc(state_label)} {esc(dur)}</text></g>")
     parts.append("</svg>")
     return "".join(parts)
 
 
-def confusion_matrix_html(cm: dict[str, Any] | None) -> str:
-    """A heat-shaded confusion matrix table (rows: actual, columns: predicted)."""
+def class_names(labels: list[Any], names: dict[str, str] | list[str] | None = None) -> list[str]:
+    """Display names for confusion-matrix classes: the pipeline's names when known, else
+    ``negative (0)`` / ``positive (1)`` for a 0/1 label, else the raw labels.
+
+    Example:
+        >>> class_names([0, 1])
+        ['negative (0)', 'positive (1)']
+    """
+    if isinstance(names, list) and len(names) == len(labels):
+        return [f"{n} ({l})" for n, l in zip(names, labels)]
+    if isinstance(names, dict):
+        return [f"{names[str(l)]} ({l})" if str(l) in names else str(l) for l in labels]
+    if [str(l) for l in labels] == ["0", "1"]:
+        return ["negative (0)", "positive (1)"]
+    return [str(l) for l in labels]
+
+
+def confusion_matrix_html(cm: dict[str, Any] | None, names: dict[str, str] | list[str] | None = None) -> str:
+    """A heat-shaded confusion matrix table (rows: actual class, columns: predicted class)."""
     if not cm:
         return ""
     labels, matrix = cm["labels"], cm["matrix"]
+    shown = class_names(labels, names or cm.get("class_names"))
     peak = max((max(r) for r in matrix), default=1) or 1
-    head = "<tr><th>actual \\ predicted</th>" + "".join(f"<th>{esc(l)}</th>" for l in labels) + "</tr>"
+    head = (f"<tr><td rowspan=2 colspan=2></td><th colspan={len(labels)} style='text-align:center'>predicted</th></tr>"
+            "<tr>" + "".join(f"<th>{esc(l)}</th>" for l in shown) + "</tr>")
     rows = []
-    for label, row in zip(labels, matrix):
+    for i, (label, row) in enumerate(zip(shown, matrix)):
+        axis = f"<th rowspan={len(labels)} style='vertical-align:middle'>actual</th>" if i == 0 else ""
         cells = "".join(
-            f"<td style='background:rgba(47,111,222,{0.1 + 0.8 * v / peak:.2f});text-align:right'>{v}</td>" for v in row
+            f"<td style='background:rgba(47,111,222,{0.1 + 0.8 * v / peak:.2f});text-align:right;min-width:5rem'>{v}</td>" for v in row
         )
-        rows.append(f"<tr><th>{esc(label)}</th>{cells}</tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+        rows.append(f"<tr>{axis}<th>{esc(label)}</th>{cells}</tr>")
+    return f"<table class=confusion>{head}{''.join(rows)}</table>"
 
 
-def residual_svg(y_true: list[float], y_pred: list[float], *, width: int = 520, height: int = 260) -> str:
-    """Residuals (actual - predicted) against predictions."""
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """About ``n`` round tick values covering [lo, hi]."""
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / n
+    step = 10 ** math.floor(math.log10(raw))
+    for mult in (1, 2, 2.5, 5, 10):
+        if raw <= mult * step:
+            step *= mult
+            break
+    start = math.ceil(lo / step) * step
+    return [round(start + i * step, 10) for i in range(int((hi - start) / step) + 1)]
+
+
+def residual_svg(y_true: list[float], y_pred: list[float], *, width: int = 560, height: int = 300) -> str:
+    """Residuals (actual - predicted) against predictions, with ticks and axis titles."""
     if not y_true:
         return ""
     res = [t - p for t, p in zip(y_true, y_pred)]
     x_lo, x_hi = min(y_pred), max(y_pred)
     r_abs = max(abs(r) for r in res) or 1.0
-    pad = 40
-    sx = lambda v: pad + (width - 2 * pad) * ((v - x_lo) / ((x_hi - x_lo) or 1))  # noqa: E731
-    sy = lambda r: height / 2 - (height / 2 - 20) * (r / r_abs)  # noqa: E731
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' role='img'>",
-             f"<line x1='{pad}' x2='{width - pad}' y1='{height / 2}' y2='{height / 2}' stroke='#9aa5b1'/>"]
+    left, right, top, bottom = 58, 16, 14, 44
+    pw, ph = width - left - right, height - top - bottom
+    sx = lambda v: left + pw * ((v - x_lo) / ((x_hi - x_lo) or 1))  # noqa: E731
+    sy = lambda r: top + ph / 2 - (ph / 2) * (r / r_abs)  # noqa: E731
+    parts = [_svg_open(width, height, "residual plot"),
+             f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#d9e2ec'/>"]
+    for t in _ticks(-r_abs, r_abs):
+        y = sy(t)
+        parts.append(f"<line x1='{left - 4}' x2='{left + pw}' y1='{y:.1f}' y2='{y:.1f}' stroke='{'#9aa5b1' if t == 0 else '#eef2f7'}'/>")
+        parts.append(f"<text x='{left - 7}' y='{y + 3.5:.1f}' font-size='10' text-anchor='end' fill='#627d98'>{t:g}</text>")
+    for t in _ticks(x_lo, x_hi):
+        x = sx(t)
+        parts.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{top + ph}' y2='{top + ph + 4}' stroke='#9aa5b1'/>")
+        parts.append(f"<text x='{x:.1f}' y='{top + ph + 16}' font-size='10' text-anchor='middle' fill='#627d98'>{t:g}</text>")
     for p, r in zip(y_pred, res):
         parts.append(f"<circle cx='{sx(p):.1f}' cy='{sy(r):.1f}' r='2.5' fill='#2f6fde' fill-opacity='0.6'/>")
-    parts.append(f"<text x='{pad}' y='14' font-size='11' fill='#627d98'>residual (actual - predicted) vs predicted; |max| {r_abs:.1f}</text></svg>")
+    parts.append(f"<text x='{left + pw / 2}' y='{height - 6}' font-size='11' text-anchor='middle'>predicted value</text>")
+    parts.append(f"<text transform='translate(14 {top + ph / 2}) rotate(-90)' font-size='11' text-anchor='middle'>"
+                 "residual (actual − predicted)</text></svg>")
     return "".join(parts)
 
 
-def card_section(card: dict[str, Any]) -> str:
-    """The model card as HTML: status, intended use, data, training, metrics, slices, fairness, checks."""
-    out = [f"<p>{badge(card.get('passed'), 'all checks passed' if card.get('passed') else 'FAILED checks')} "
-           f"<span class=muted>task {esc(card.get('task'))} · run {esc(card.get('run_id'))} · commit {esc((card.get('code_commit') or '')[:12])}"
-           f" · created {esc(card.get('created_at'))}</span></p>"]
+def fairness_limits(checks: list[dict[str, Any]]) -> dict[str, float]:
+    """Per-rate gap limits from the fairness checks (e.g. selection_rate -> 0.1 from the DPD check)."""
+    out: dict[str, float] = {}
+    for check in checks:
+        name = str(check.get("name") or "")
+        for disparity, rates in DISPARITY_RATES.items():
+            if name.endswith("." + disparity) and isinstance(check.get("limit"), (int, float)):
+                out.update({r: float(check["limit"]) for r in rates})
+    return out
+
+
+def fairness_section(fairness: dict[str, Any] | None, checks: list[dict[str, Any]] | None = None, *, level: str = "h3") -> str:
+    """The per-group fairness chart (with limits), the per-group table and the disparity figures."""
+    if not fairness:
+        return ""
+    groups = fairness.get("by_group", {})
+    attribute = fairness.get("sensitive")
+    names = sorted({m for g in groups.values() for m in g})
+    out = [f"<{level}>Fairness by {esc(attribute)}</{level}>"]
+    rate_metrics = [m for m in ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy") if m in names]
+    if rate_metrics:
+        out.append(bar_chart(groups, rate_metrics, attribute=attribute, limits=fairness_limits(checks or [])))
+    out.append(table([f"{attribute} group"] + names, [[g] + [m.get(n) for n in names] for g, m in groups.items()]))
+    limit_of = {str(c.get("name", "")).rsplit(".", 1)[-1]: c for c in (checks or [])}
+    figures = []
+    for key in ("demographic_parity_difference", "equalized_odds_difference", "max_relative_mae_gap"):
+        if key in fairness:
+            check = limit_of.get(key) or limit_of.get(key.replace("max_", ""))
+            verdict = "" if check is None else ("<span class=pass>pass</span>" if check.get("passed") else "<span class=fail>FAIL</span>")
+            figures.append([esc(key.replace("_", " ")), fmt(fairness[key]), fmt(None if check is None else check.get("limit")), verdict])
+    if figures:
+        out.append(table(["disparity", "value", "limit", "result"], figures, raw=True))
+    return "".join(out)
+
+
+def gates_text(card: dict[str, Any]) -> str:
+    """'all passed' or 'N of M FAILED': the gate outcome the card was built with."""
+    checks = card.get("checks") or []
+    failed = [c for c in checks if not c.get("passed")]
+    return f"all {len(checks)} passed" if not failed else f"{len(failed)} of {len(checks)} FAILED"
+
+
+def approval_hint(card: dict[str, Any]) -> str:
+    """Where to see the live approval status (it changes after the card is written)."""
+    target = " ".join(x for x in (card.get("name"), card.get("version")) if x)
+    return f"modelway models show {target}"
+
+
+def card_section(card: dict[str, Any], *, registry: dict[str, Any] | None = None, embedded: bool = False) -> str:
+    """The model card as HTML.
+
+    ``registry`` is the version's live registry record (status, approver...), rendered at
+    view time; without it the card points to ``modelway models show``. ``embedded=True``
+    (inside a run report) leaves out metrics, confusion matrix, fairness and checks, which
+    the report already shows.
+    """
+    passed = card.get("passed")
+    meta = [f"task {esc(card.get('task'))}", f"run {esc(card.get('run_id'))}",
+            f"commit {esc((card.get('code_commit') or '')[:12])}", f"created {esc(card.get('created_at'))}"]
+    if card.get("owner"):
+        meta.append(f"owner {esc(card['owner'])}")
+    out = [f"<p>{badge(passed, 'gates: ' + gates_text(card))} <span class=muted>{' · '.join(meta)}</span></p>"]
+    rows: list[tuple[str, str]] = []
+    if card.get("version"):
+        rows.append(("version", esc(card["version"])))
+    if card.get("environment"):
+        rows.append(("environment", esc(card["environment"])))
+    if card.get("artifact_sha256"):
+        rows.append(("artifact sha256", f"<code>{esc(card['artifact_sha256'])}</code>"))
+    if registry:
+        status = registry.get("status")
+        rows.append(("approval", f"{badge({'Approved': True, 'Rejected': False}.get(status), status)} as of this page; "
+                                 f"live: <code>{esc(approval_hint(card))}</code>"))
+    elif card.get("version"):
+        rows.append(("approval", f"see <code>{esc(approval_hint(card))}</code> (the status changes after this card was written)"))
+    if rows:
+        out.append(kv_table(rows, raw=True))
     out.append(f"<h3>Intended use</h3><p>{esc(card.get('intended_use'))}</p>")
     if card.get("limitations"):
         out.append("<h3>Limitations</h3><ul>" + "".join(f"<li>{esc(x)}</li>" for x in card["limitations"]) + "</ul>")
     if card.get("data_versions"):
         out.append("<h3>Data</h3>" + table(["dataset", "version"], [[k, v] for k, v in card["data_versions"].items()]))
+    if card.get("features"):
+        out.append(f"<h3>Features</h3><p>{', '.join(f'<code>{esc(f)}</code>' for f in card['features'])}</p>")
     training = card.get("training") or {}
-    if training:
-        rows = [[k, training[k]] for k in ("estimator", "best_params", "search") if k in training]
-        rows += [[f"CV {m}", f"{s['mean']:.4f} ± {s['std']:.4f} ({len(s.get('folds', []))} folds)"] for m, s in (training.get("cv") or {}).items()]
-        out.append("<h3>Training</h3>" + table(["", ""], rows))
+    if training and not embedded:
+        rows2 = [[k, training[k]] for k in ("estimator", "best_params", "search") if k in training]
+        rows2 += [[f"CV {m}", f"{s['mean']:.4f} ± {s['std']:.4f} ({len(s.get('folds', []))} folds)"] for m, s in (training.get("cv") or {}).items()]
+        out.append("<h3>Training</h3>" + kv_table(rows2))
+    if embedded:
+        return "".join(out)
     out.append("<h3>Test metrics</h3>" + table(["metric", "value"], [[k, v] for k, v in card.get("metrics", {}).items()]))
     if card.get("confusion_matrix"):
-        out.append("<h3>Confusion matrix</h3>" + confusion_matrix_html(card["confusion_matrix"]))
+        out.append("<h3>Confusion matrix</h3>" + confusion_matrix_html(card["confusion_matrix"], card.get("class_names")))
     if card.get("slices"):
         names = sorted({m for metrics in card["slices"].values() for m in metrics})
         out.append("<h3>Metrics per slice</h3>" + table(["slice"] + names, [[s] + [m.get(n) for n in names] for s, m in card["slices"].items()]))
-    fairness = card.get("fairness")
-    if fairness:
-        groups = fairness.get("by_group", {})
-        names = sorted({m for g in groups.values() for m in g})
-        out.append(f"<h3>Fairness by {esc(fairness.get('sensitive'))}</h3>")
-        rate_metrics = [m for m in ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy") if m in names]
-        if rate_metrics:
-            out.append(bar_chart(groups, rate_metrics))
-        out.append(table(["group"] + names, [[g] + [m.get(n) for n in names] for g, m in groups.items()]))
-        figures = [[k, fairness[k]] for k in ("demographic_parity_difference", "equalized_odds_difference", "max_relative_mae_gap") if k in fairness]
-        if figures:
-            out.append(table(["disparity", "value"], figures))
+    out.append(fairness_section(card.get("fairness"), card.get("checks")))
     out.append("<h3>Checks</h3>" + checks_table(card.get("checks", [])))
     return "".join(out)

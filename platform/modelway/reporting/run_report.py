@@ -1,10 +1,14 @@
 """``modelway runs report RUN_ID``: one self-contained HTML page about a pipeline run.
 
-Sections: run header and lineage, the DAG with step states and durations, the data
-validation report, training (CV) and test metrics, the per-group fairness chart, the
-confusion matrix (classifiers) or residual plot (regressors), the model card, and the
-registered model version. Reports attached by steps are found in the run store; for a
-step served from the cache they come from the run that originally computed it.
+Sections: run header (with the error and the failed step's traceback when the run
+failed), the DAG with step states and durations, parameters, the pipeline's outputs, the
+data validation report, training (CV) and test metrics, the confusion matrix
+(classifiers) or residual plot (regressors), the model tests, the per-group fairness
+chart, the model card (what the page does not already show, plus a link to the card's
+HTML file), the registered model version with its live approval status, and lineage.
+Any pipeline gets a report; the ML sections appear when the run has them. Reports
+attached by steps are found in the run store; for a step served from the cache they
+come from the run that originally computed it.
 
 Example:
     >>> from pathlib import Path
@@ -18,7 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from modelway.errors import UserError
-from modelway.reporting.html import badge, card_section, checks_table, confusion_matrix_html, dag_svg, esc, page, residual_svg, table
+from modelway.reporting.html import (
+    badge, card_section, checks_table, confusion_matrix_html, dag_svg, esc, examples_table, fairness_section,
+    fmt, kv_table, page, residual_svg, table,
+)
 
 
 def collect_run(run_id: str, home: Path | None = None) -> dict[str, Any]:
@@ -56,12 +63,26 @@ def collect_run(run_id: str, home: Path | None = None) -> dict[str, Any]:
                 outputs[step["name"]] = artifacts.get(step["output_hash"])
             except Exception:
                 pass
-    return {"run": run, "attachments": attached, "outputs": outputs}
+    return {"run": run, "attachments": attached, "outputs": outputs, "model": _registry_record(outputs.get("register"), home)}
+
+
+def _registry_record(registered: Any, home: Path) -> dict[str, Any] | None:
+    """The registered version as the registry knows it NOW (status and approver change after the run)."""
+    if not (isinstance(registered, dict) and registered.get("model") and registered.get("version")):
+        return None
+    try:
+        from modelway.registry import get_registry
+
+        return get_registry(home).get(registered["model"], registered["version"]).to_dict(full=False)
+    except Exception:  # a deleted or unreadable registry still leaves the run's own record
+        return None
 
 
 def render_run_report(data: dict[str, Any]) -> str:
     """The HTML page for :func:`collect_run`'s data."""
     run, attached, outputs = data["run"], data["attachments"], data["outputs"]
+    model = data.get("model")
+    registered = outputs.get("register") if isinstance(outputs.get("register"), dict) else None
     steps = run["steps"]
     edges = [(up, s["name"]) for s in steps for up in s.get("upstream") or []]
     body: list[str] = []
@@ -72,8 +93,7 @@ def render_run_report(data: dict[str, Any]) -> str:
         f"{esc(time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run['created_at'])))} · "
         f"{'' if duration is None else f'{duration:.1f} s'} · executor {esc(run.get('executor'))}</span></p>"
     )
-    if run.get("error"):
-        body.append(f"<pre>{esc(run['error'])}</pre>")
+    body.append(_error_banner(run))
     body.append("<h2>Pipeline</h2>" + dag_svg(steps, edges))
     body.append(table(
         ["step", "status", "cached", "attempts", "duration", "CPU", "peak MB", "error"],
@@ -82,7 +102,10 @@ def render_run_report(data: dict[str, Any]) -> str:
           None if s.get("cpu_s") is None else f"{s['cpu_s']:.2f} s",
           None if s.get("peak_rss_mb") is None else f"{s['peak_rss_mb']:.0f}", s.get("error")] for s in steps],
     ))
-    body.append("<h3>Parameters</h3>" + table(["parameter", "value"], [[k, v] for k, v in (run.get("params") or {}).items()]))
+    params = run.get("params") or {}
+    if params:
+        body.append("<h3>Parameters</h3>" + kv_table([(k, _param_value(k, v, registered, model)) for k, v in params.items()], raw=True))
+    body.append(_outputs_section(run, registered))
 
     validation = attached.get("validation_report")
     if validation:
@@ -95,34 +118,42 @@ def render_run_report(data: dict[str, Any]) -> str:
     report = attached.get("evaluation_report") or (evaluation or {}).get("report")
     if card:
         training = card.get("training") or {}
+        if training:
+            body.append("<h2>Training</h2>" + kv_table([(k, training[k]) for k in ("estimator", "best_params", "search") if k in training]))
         if training.get("cv"):
-            body.append("<h2>Training</h2>" + table(
+            body.append(table(
                 ["metric", "CV mean", "CV std", "folds"],
                 [[m, s["mean"], s["std"], ", ".join(f"{v:.4f}" for v in s.get("folds", []))] for m, s in training["cv"].items()],
             ))
         body.append("<h2>Test metrics</h2>" + table(["metric", "value"], [[k, v] for k, v in card.get("metrics", {}).items()]))
         if card.get("confusion_matrix"):
-            body.append("<h3>Confusion matrix</h3>" + confusion_matrix_html(card["confusion_matrix"]))
+            body.append("<h3>Confusion matrix</h3>" + confusion_matrix_html(card["confusion_matrix"], card.get("class_names")))
         predictions = (evaluation or {}).get("predictions") or {}
         if predictions.get("y_true"):
             body.append("<h3>Residuals</h3>" + residual_svg(predictions["y_true"], predictions["y_pred"]))
+        if card.get("slices"):
+            names = sorted({m for metrics in card["slices"].values() for m in metrics})
+            body.append("<h3>Metrics per slice</h3>" + table(["slice"] + names, [[s] + [m.get(n) for n in names] for s, m in card["slices"].items()]))
     if report:
         body.append(f"<h2>Model tests {badge(report.get('passed'))}</h2><p>{esc(report.get('summary'))}</p>")
         body.append(checks_table(report.get("checks", [])))
+    if card and card.get("fairness"):
+        body.append(fairness_section(card["fairness"], (report or card).get("checks"), level="h2"))
     if card:
-        body.append("<h2>Model card</h2>" + card_section(card))
-    registered = outputs.get("register")
-    if isinstance(registered, dict) and registered.get("version"):
-        body.append("<h2>Registered model</h2>" + table(["", ""], [[k, v] for k, v in registered.items()]))
+        card_link = _card_link(model or registered)
+        body.append("<h2>Model card</h2>" + (f"<p>Full card: {card_link}</p>" if card_link else "")
+                    + card_section({**card, **_card_registry_fields(model)}, registry=model, embedded=True))
+    if registered and registered.get("version"):
+        body.append("<h2>Registered model</h2>" + _registered_table(registered, model))
     lineage = run.get("lineage") or {}
     if lineage:
         git = lineage.get("git") or {}
-        rows = [["git commit", f"{git.get('commit', '')}{' (dirty)' if git.get('dirty') else ''}"],
-                ["pipeline file", (lineage.get("pipeline_file") or {}).get("path")],
-                ["python", (lineage.get("python") or {}).get("version")],
-                ["packages", ", ".join(f"{k} {v}" for k, v in (lineage.get("packages") or {}).items())]]
-        rows += [[f"dataset {d['name']}", f"{d['version']} ({d['step']})"] for d in run.get("datasets", [])]
-        body.append("<h2>Lineage</h2>" + table(["", ""], rows))
+        rows = [("git commit", f"{git.get('commit', '')}{' (dirty)' if git.get('dirty') else ''}"),
+                ("pipeline file", (lineage.get("pipeline_file") or {}).get("path")),
+                ("python", (lineage.get("python") or {}).get("version")),
+                ("packages", ", ".join(f"{k} {v}" for k, v in (lineage.get("packages") or {}).items()))]
+        rows += [(f"dataset {d['name']}", f"{d['version']} ({d['step']})") for d in run.get("datasets", [])]
+        body.append("<h2>Lineage</h2>" + kv_table(rows))
     return page(f"Run {run['run_id']}", "".join(body))
 
 
@@ -144,9 +175,110 @@ def write_run_report(run_id: str, output: Path | None = None, home: Path | None 
     return output
 
 
+def _error_banner(run: dict[str, Any]) -> str:
+    """The run's error, wrapped, with each failed step's traceback in a collapsible block."""
+    failed = [s for s in run["steps"] if s.get("status") in ("failed", "cancelled") and (s.get("error") or s.get("traceback"))]
+    if not run.get("error") and not failed:
+        return ""
+    parts = ["<div class=error role=alert>"]
+    if run.get("error"):
+        parts.append(f"<p><b>Error:</b> {esc(run['error'])}</p>")
+    for step in failed:
+        if step.get("error") and step["error"] not in (run.get("error") or ""):
+            parts.append(f"<p><b>{esc(step['name'])}:</b> {esc(step['error'])}</p>")
+        if step.get("traceback"):
+            parts.append(f"<details><summary>Traceback of step <b>{esc(step['name'])}</b></summary>"
+                         f"<pre class=traceback>{esc(step['traceback'].rstrip())}</pre></details>")
+    parts.append(f"<p class=muted>Continue after a fix with <code>modelway resume {esc(run['run_id'])}</code></p></div>")
+    return "".join(parts)
+
+
+def _param_value(name: str, value: Any, registered: dict[str, Any] | None, model: dict[str, Any] | None) -> str:
+    """A parameter's value; a blank ``env`` shows the environment it resolved to."""
+    if name == "env" and value in ("", None):
+        resolved = (model or {}).get("environment") or (registered or {}).get("environment")
+        if resolved:
+            return f"<b>{esc(resolved)}</b> <span class=muted>(blank: resolved from $MODELWAY_ENV, default dev)</span>"
+        return "<span class=muted>blank: $MODELWAY_ENV or dev (not resolved; the run stopped before registration)</span>"
+    if value == "":
+        return "<span class=muted>(empty)</span>"
+    return fmt(value)
+
+
+def _outputs_section(run: dict[str, Any], registered: dict[str, Any] | None) -> str:
+    """What the pipeline returned, for any pipeline (a registration is shown under Registered model)."""
+    result = run.get("outputs")
+    if isinstance(result, dict) and list(result) == ["result"]:
+        result = result["result"]  # the pipeline's single return value
+    if result in (None, {}, []) or (registered is not None and result == registered):
+        return ""
+    if isinstance(result, dict):
+        rows = [(k, _value_html(v)) for k, v in result.items()]
+        return "<h2>Outputs</h2>" + kv_table(rows, raw=True)
+    return "<h2>Outputs</h2>" + _value_html(result)
+
+
+def _value_html(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, indent=1, default=str)
+        return f"<pre>{esc(text)}</pre>" if len(text) > 80 else f"<code>{esc(json.dumps(value, default=str))}</code>"
+    return fmt(value)
+
+
+def _card_registry_fields(model: dict[str, Any] | None) -> dict[str, Any]:
+    if not model:
+        return {}
+    return {k: model[k] for k in ("version", "environment", "artifact_sha256") if model.get(k)}
+
+
+def _card_link(record: dict[str, Any] | None) -> str:
+    """A file:// link to the card's HTML (the registry stores the .md path; .html sits next to it)."""
+    path = (record or {}).get("model_card_path") or (record or {}).get("model_card")
+    if not path:
+        return ""
+    html_path = Path(path).with_suffix(".html")
+    if not html_path.exists():
+        return f"<code>{esc(path)}</code>"
+    return (f"<a href='{esc(html_path.as_uri())}'>{esc(html_path.name)}</a> "
+            f"<span class=muted>({esc(html_path.parent)}; also .md and .json)</span>")
+
+
+def _registered_table(registered: dict[str, Any], model: dict[str, Any] | None) -> str:
+    """The registered version; status, approver and decision time as the registry says now."""
+    model = model or {}
+    status = model.get("status") or registered.get("status")
+    ok = {"Approved": True, "Rejected": False}.get(str(status))
+    rows: list[tuple[str, str]] = [
+        ("model", esc(registered.get("model"))), ("version", f"<b>{esc(registered.get('version'))}</b> "
+                                                  f"<span class=muted>({esc(registered.get('version_reason'))})</span>"),
+        ("environment", esc(model.get("environment") or registered.get("environment"))),
+        ("status", f"{badge(ok, str(status))}" + ("" if model else " <span class=muted>(as recorded by the run)</span>")),
+    ]
+    if model.get("decided_by"):
+        from modelway.registry.promotion import AUTO_APPROVER
+
+        who = f"{esc(AUTO_APPROVER)} (automatic, environment rules)" if model["decided_by"] == AUTO_APPROVER else esc(model["decided_by"])
+        rows.append(("decided by", f"{who} at {esc(model.get('decided_at'))}"))
+        if model.get("decision_reason"):
+            rows.append(("reason", esc(model["decision_reason"])))
+    elif status == "Pending":
+        rows.append(("decided by", f"nobody yet; approve with <code>modelway models approve {esc(registered.get('model'))} "
+                                   f"{esc(registered.get('version'))} --reason '...'</code>"))
+    sha = model.get("artifact_sha256") or registered.get("artifact_sha256")
+    if sha:
+        rows.append(("artifact sha256", f"<code>{esc(sha)}</code>"))
+    link = _card_link(model or registered)
+    if link:
+        rows.append(("model card", link))
+    for key, label in (("run_id", "run"), ("mlflow_run_id", "MLflow run"), ("mlflow_ui", "MLflow UI")):
+        if registered.get(key):
+            rows.append((label, f"<code>{esc(registered[key])}</code>"))
+    return kv_table(rows, raw=True)
+
+
 def _examples(checks: list[dict[str, Any]]) -> str:
     parts = []
     for check in checks:
         if not check.get("passed") and check.get("examples"):
-            parts.append(f"<h4>Example rows: {esc(check['name'])}</h4><pre>{esc(json.dumps(check['examples'][:3], indent=1, default=str))}</pre>")
+            parts.append(f"<h4>Example rows: {esc(check['name'])}</h4>{examples_table(check['examples'], limit=3)}")
     return "".join(parts)

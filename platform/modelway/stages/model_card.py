@@ -42,13 +42,26 @@ def build_model_card(
     run_id: str | None = None,
     code_commit: str | None = None,
     mlflow_run_id: str | None = None,
+    owner: str | None = None,
+    environment: str | None = None,
+    artifact_sha256: str | None = None,
+    class_names: dict[str, str] | list[str] | None = None,
 ) -> dict[str, Any]:
     """A model card as a plain dict (the JSON form).
+
+    ``owner`` defaults to the user building the card (``$MODELWAY_USER`` or the login);
+    ``environment`` and ``artifact_sha256`` are filled in when known (the registry knows
+    them at registration). The approval status is deliberately NOT part of the card: it
+    changes after the card is written; the card points to ``modelway models show``.
 
     Example:
         >>> build_model_card(name="m", task="classification", intended_use="x", metrics={}, checks=[])["passed"]
         True
     """
+    if owner is None:
+        from modelway.stages.env import current_user
+
+        owner = current_user()
     check_dicts = [c.to_dict() if isinstance(c, CheckResult) else dict(c) for c in checks]
     fairness_clean = None
     if fairness is not None:
@@ -73,6 +86,10 @@ def build_model_card(
         "run_id": run_id,
         "mlflow_run_id": mlflow_run_id,
         "code_commit": code_commit,
+        "owner": owner,
+        "environment": environment,
+        "artifact_sha256": artifact_sha256,
+        "class_names": class_names,
     }
     return json.loads(json.dumps(card, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
@@ -80,7 +97,18 @@ def build_model_card(
 def render_markdown(card: dict[str, Any]) -> str:
     """The card as Markdown (tables for metrics, slices, groups and checks)."""
     out = [f"# Model card: {card['name']}" + (f" {card['version']}" if card.get("version") else ""), ""]
-    out += [f"**Status:** {'all checks passed' if card['passed'] else 'FAILED checks'}  ", f"**Task:** {card['task']}  "]
+    from modelway.reporting.html import approval_hint, gates_text, humanize_check
+
+    out += [f"**Gates:** {gates_text(card)}  ", f"**Task:** {card['task']}  "]
+    if card.get("environment"):
+        out.append(f"**Environment:** {card['environment']}  ")
+    if card.get("version"):
+        # the approval status changes after this file is written; never freeze it here
+        out.append(f"**Approval:** see `{approval_hint(card)}`  ")
+    if card.get("artifact_sha256"):
+        out.append(f"**Artifact sha256:** `{card['artifact_sha256']}`  ")
+    if card.get("owner"):
+        out.append(f"**Owner:** {card['owner']}  ")
     if card.get("run_id"):
         out.append(f"**Run:** {card['run_id']}  ")
     if card.get("code_commit"):
@@ -117,7 +145,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         out.append("")
     out += ["## Checks", "", "| check | result | observed | limit | detail |", "|---|---|---|---|---|"]
     out += [
-        f"| {c['name']} | {'pass' if c['passed'] else '**FAIL**'} | {_fmt(c.get('observed'))} | {_fmt(c.get('limit'))} | {str(c.get('message', '')).replace('|', '/')} |"
+        f"| {c['name']} | {'pass' if c['passed'] else '**FAIL**'} | {_fmt(c.get('observed'))} | {_fmt(c.get('limit'))} | {humanize_check(c.get('message')).replace('|', '/')} |"
         for c in card["checks"]
     ]
     return "\n".join(out) + "\n"
