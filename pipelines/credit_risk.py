@@ -18,10 +18,13 @@ them again, about 1.5 s per step); a fully cached re-run imports none of them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from modelway import pipeline, step
 from modelway.stages.env import build_time_settings
+from modelway.stages.params import check_params
 
 MODEL_NAME = "credit-risk"
 LABEL = "default"
@@ -179,19 +182,21 @@ def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, e
 
 @pipeline(name="credit_risk", preload=PRELOAD)
 def credit_risk(
-    n_rows: int = 20_000,
-    n_trials: int = 4,
-    cv_folds: int = 3,
-    env: str = "",
+    n_rows: PositiveInt = 20_000,
+    n_trials: PositiveInt = 4,
+    cv_folds: Annotated[int, Field(ge=2)] = 3,
+    env: Literal["dev", "staging", "prod"] | None = None,
     inject_data_fault: bool = False,
     inject_bias: bool = False,
-    seed: int = SEED,
+    seed: NonNegativeInt = SEED,
 ) -> Any:
     """Credit default classifier. ``env`` (dev|staging|prod; default $MODELWAY_ENV or dev) picks the
     approval rules; ``inject_data_fault`` / ``inject_bias`` demonstrate the gates stopping a run."""
+    # the core drops Annotated constraints (PositiveInt, Field(ge=2)) from its params model: enforce them here
+    check_params(credit_risk, locals())
     # Resolved now, not inside the steps: as constants they are part of the cache keys, so a
     # staging run after a dev run (or new promotion rules) re-runs evaluate/track/register.
-    env, promotion_rules = build_time_settings(env or None)
+    env, promotion_rules = build_time_settings(env)
     data = load_credit_data(n_rows, seed, inject_data_fault, inject_bias)
     split = validate(data)
     trained = train(split, n_trials, cv_folds)

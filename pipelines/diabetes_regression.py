@@ -11,10 +11,13 @@ feature: the pipeline says so explicitly.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, NonNegativeInt
 
 from modelway import pipeline, step
 from modelway.stages.env import build_time_settings
+from modelway.stages.params import check_params
 
 MODEL_NAME = "diabetes-progression"
 LABEL = "target"
@@ -133,11 +136,17 @@ def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, e
 
 
 @pipeline(name="diabetes_regression", preload=PRELOAD)
-def diabetes_regression(n_rows: int = 0, cv_folds: int = 5, env: str = "") -> Any:
+def diabetes_regression(
+    n_rows: NonNegativeInt = 0,
+    cv_folds: Annotated[int, Field(ge=2)] = 5,
+    env: Literal["dev", "staging", "prod"] | None = None,
+) -> Any:
     """Diabetes progression regressor; ``n_rows`` > 0 subsamples (tests), ``env`` picks the approval rules."""
+    # the core drops Annotated constraints (Field(ge=2)) from its params model: enforce them here
+    check_params(diabetes_regression, locals())
     # Resolved now, not inside the steps: as constants they are part of the cache keys, so a
     # staging run after a dev run (or new promotion rules) re-runs evaluate/track/register.
-    env, promotion_rules = build_time_settings(env or None)
+    env, promotion_rules = build_time_settings(env)
     data = load_diabetes_data(n_rows)
     split = validate(data)
     trained = train(split, cv_folds)

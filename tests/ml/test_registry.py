@@ -145,6 +145,18 @@ def test_promotion_rules_from_config_file(tmp_path, monkeypatch):
         load_promotion_rules()
 
 
+def test_a_broken_promotion_rules_file_names_the_line_and_the_problem(tmp_path, monkeypatch):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("environments:\n  dev: {auto_approve: true\n  prod: {auto_approve: false}\n")
+    monkeypatch.setenv("MODELWAY_PROMOTION_RULES", str(rules))
+    with pytest.raises(ConfigError) as info:
+        load_promotion_rules()
+    message = str(info.value)
+    assert message.startswith(f"invalid promotion rules in {rules}:3:")
+    assert "expected ',' or '}'" in message and "while parsing a flow mapping started on line 2" in message
+    assert ": :" not in message and "\n" not in message
+
+
 # --- audit log ---------------------------------------------------------------------------
 
 

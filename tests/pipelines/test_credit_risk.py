@@ -149,3 +149,33 @@ def test_environment_and_promotion_rules_are_part_of_the_cache_key(tmp_path):
     doc = manual.json()
     assert not next(s for s in doc["steps"] if s["name"] == "register")["cached"]
     assert doc["outputs"]["result"]["status"] == "Pending"
+
+
+@pytest.mark.parametrize("pipeline, param, expected", [
+    ("credit_risk", "env=qa", "parameter 'env': Input should be 'dev', 'staging' or 'prod' (got 'qa')"),
+    ("credit_risk", "n_rows=-5", "parameter 'n_rows': Input should be greater than 0 (got -5)"),
+    ("credit_risk", "cv_folds=1", "parameter 'cv_folds': Input should be greater than or equal to 2 (got 1)"),
+    ("credit_risk", "n_trials=0", "parameter 'n_trials': Input should be greater than 0 (got 0)"),
+    ("diabetes_regression", "cv_folds=1", "parameter 'cv_folds': Input should be greater than or equal to 2 (got 1)"),
+])
+def test_bad_parameters_are_refused_before_any_step_runs(tmp_path, pipeline, param, expected):
+    from tests.pipelines.conftest import Modelway
+
+    mw = Modelway(tmp_path / "home")
+    done = mw.run(pipeline, param)
+    assert done.code == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [f"error: pipeline {pipeline!r}: {expected}"]
+    assert not (tmp_path / "home" / "registry").exists()  # nothing ran
+
+
+def test_a_bad_environment_or_rules_file_is_refused_up_front(tmp_path):
+    from tests.pipelines.conftest import Modelway
+
+    mw = Modelway(tmp_path / "home")
+    done = mw.run("credit_risk", env={"MODELWAY_ENV": "qa"})
+    assert done.code == 2 and "unknown environment 'qa'" in done.stderr
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("environments:\n  dev: {auto_approve: true\n")
+    done = mw.run("credit_risk", env={"MODELWAY_PROMOTION_RULES": str(rules)})
+    assert done.code == 2 and f"invalid promotion rules in {rules}:3:" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -82,7 +82,21 @@ def load_promotion_rules(path: str | Path | None = None) -> PromotionRules:
         return PromotionRules.model_validate(data)
     except FileNotFoundError:
         raise ConfigError(f"promotion rules file {file} not found (MODELWAY_PROMOTION_RULES)") from None
-    except (ValidationError, yaml.YAMLError) as exc:
-        first = exc.errors()[0] if isinstance(exc, ValidationError) else {"loc": (), "msg": str(exc).splitlines()[0]}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid promotion rules in {_yaml_problem(file, exc)} (MODELWAY_PROMOTION_RULES)") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
-        raise ConfigError(f"invalid promotion rules in {file}: {where}: {first['msg']}") from None
+        raise ConfigError(f"invalid promotion rules in {file}: {where + ': ' if where else ''}{first['msg']}") from None
+
+
+def _yaml_problem(file: Path, exc: Exception) -> str:
+    """``FILE:LINE:COL: problem (context)`` for a YAML syntax error (PyYAML marks are 0-based)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        context += f" started on line {context_mark.line + 1}"
+    return f"{where}: {problem}" + (f" ({context})" if context else "")
