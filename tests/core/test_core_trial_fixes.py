@@ -150,3 +150,34 @@ def test_duplicate_step_name_names_the_users_file_not_the_internal_module(home: 
     assert proc.returncode == 2
     assert "_mw_" not in proc.stderr
     assert f"used by a ({path}:4) and b ({path}:8)" in proc.stderr, proc.stderr
+
+
+def test_lineage_of_a_version_that_does_not_exist_says_so(home: Path) -> None:
+    from modelway.lineage import record_model
+
+    record_model("credit-risk", "1.0.0", run_id=None, home=home)
+    record_model("credit-risk", "1.1.0", run_id=None, home=home)
+    missing = cli("lineage", "model", "credit-risk", "3.0.0", home=home)
+    assert missing.returncode == 2
+    assert "no version 3.0.0 of model credit-risk is recorded (recorded: 1.0.0, 1.1.0)" in missing.stderr
+    assert "not registered by a pipeline run" not in missing.stderr
+    unknown = cli("lineage", "model", "fraud", "1.0.0", home=home)
+    assert unknown.returncode == 2 and "no version of model 'fraud' is recorded" in unknown.stderr
+
+
+def test_a_repeated_param_is_a_usage_error(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, "from modelway import pipeline, step\n\n@step\ndef one(x: int) -> int:\n"
+                                    "    return x\n\n@pipeline\ndef p(start: int = 0) -> int:\n    return one(start)\n")
+    proc = cli("run", str(path), "--param", "start=5", "--param", "start=6", home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: --param start is given twice (5, then 6); give it once"
+
+
+@pytest.mark.parametrize("name", ["bad name!", "x@y", "a/b", "", ".hidden", "é"])
+def test_data_add_validates_the_name(home: Path, tmp_path: Path, name: str) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("a\n1\n")
+    proc = cli("data", "add", name, str(data), home=home)
+    assert proc.returncode == 2, proc.stdout
+    assert "must start with a letter or digit and use only letters, digits, '-', '_' and '.'" in proc.stderr
+    assert cli("data", "add", "credit-v2.raw_1", str(data), home=home).returncode == 0

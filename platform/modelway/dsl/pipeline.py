@@ -98,11 +98,15 @@ class Pipeline:
         """Turn ``["k=v", ...]`` into raw values: JSON where it parses (numbers, lists), else the string."""
         fields = self.params_model.model_fields
         raw: dict[str, Any] = {}
+        given: dict[str, str] = {}
         for pair in pairs:
             key, sep, value = pair.partition("=")
             key = key.strip()
             if not sep or not key:
                 raise UserError(f"--param {pair!r}: expected KEY=VALUE")
+            if key in given:  # a silent "last one wins" hides typos in scripts
+                raise UserError(f"--param {key} is given twice ({given[key]}, then {value}); give it once")
+            given[key] = value
             field = fields.get(key)
             if field is not None and field.annotation is str:
                 raw[key] = value

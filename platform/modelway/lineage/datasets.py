@@ -1,6 +1,7 @@
 """Registered datasets: immutable, content-addressed versions, and who consumed them."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,10 @@ class DatasetRef:
         return {"$dataset": self.name, "hash": self.hash}
 
 
+# ASCII only: names go into NAME@VERSION specs, file paths and shell commands.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def _home(home: Path | None) -> Path:
     if home is not None:
         return home
@@ -57,8 +62,9 @@ def add_dataset(name: str, path: Path, home: Path | None = None) -> tuple[Datase
     """
     from modelway.runtime.context import stores
 
-    if not name or "@" in name or "/" in name or name.strip() != name:
-        raise UserError(f"dataset name {name!r} is invalid: use letters, digits, '-', '_' or '.', without '@' or '/'")
+    if not _NAME.fullmatch(name):
+        raise UserError(f"dataset name {name!r} is invalid: it must start with a letter or digit and use only "
+                        "letters, digits, '-', '_' and '.'")
     path = Path(path)
     if not path.exists():
         raise UserError(f"data add: {path} does not exist")
@@ -174,8 +180,12 @@ def model_lineage(model: str, version: str, home: Path | None = None) -> dict[st
     run_store, _ = stores(_home(home))
     link = run_store.model_version(model, version)
     if link is None:
-        raise UserError(f"no lineage for model {model} {version}: it was not registered by a pipeline run "
-                        "(the registry records it with modelway.record_model)")
+        known = run_store.recorded_versions(model)
+        if known:
+            raise UserError(f"no lineage for model {model} {version}: no version {version} of model {model} is "
+                            f"recorded (recorded: {', '.join(known)}); see them with: modelway models list --name {model}")
+        raise UserError(f"no lineage for model {model} {version}: no version of model {model!r} is recorded in "
+                        f"{run_store.path.parent} (pipelines record the versions they register)")
     run = run_store.get_run(link["run_id"]) if link["run_id"] else None
     lineage = (run or {}).get("lineage") or {}
     return {

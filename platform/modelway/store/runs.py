@@ -411,6 +411,11 @@ class RunStore:
         row = self.conn.execute("SELECT * FROM model_versions WHERE model=? AND version=?", (model, version)).fetchone()
         return dict(row) if row else None
 
+    def recorded_versions(self, model: str) -> list[str]:
+        """The versions of ``model`` with a lineage link, oldest first."""
+        return [r["version"] for r in self.conn.execute(
+            "SELECT version FROM model_versions WHERE model=? ORDER BY created_at, rowid", (model,))]
+
     def models_of_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
         if not run_ids:
             return []
