@@ -149,8 +149,37 @@ def test_report_that_cannot_be_written_is_one_line_user_error(tmp_path):
     from modelway.errors import UserError
 
     (tmp_path / "file").write_text("")
-    with pytest.raises(UserError, match=r"file/report\.sarif: cannot write the report there \("):
+    with pytest.raises(UserError, match=r"file/report\.sarif: .*file is not a directory$"):
         _write_atomically(tmp_path / "file" / "report.sarif", "{}")
+    with pytest.raises(UserError, match=r"missing/report\.sarif: directory .*missing does not exist; create it first$"):
+        _write_atomically(tmp_path / "missing" / "report.sarif", "{}")
+    assert not (tmp_path / "missing").exists()  # parents are not created behind the user's back
+    (tmp_path / "out").mkdir()
     _write_atomically(tmp_path / "out" / "report.sarif", "{}\n")
     assert (tmp_path / "out" / "report.sarif").read_text() == "{}\n"
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["report.sarif"]  # no temp file left
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_report_file_gets_normal_permissions(tmp_path, umask, mode):
+    import os
+    import stat
+
+    from modelway.cli.policy import _write_atomically
+
+    old = os.umask(umask)
+    try:
+        _write_atomically(tmp_path / "report.sarif", "{}\n")
+        _write_atomically(tmp_path / "report.sarif", "{}\n")  # replacing keeps the same mode
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.sarif").stat().st_mode) == mode
+
+
+def test_cli_output_into_missing_directory_exits_2_before_rendering(tmp_path):
+    target = tmp_path / "nonexistent" / "dir" / "p.sarif"
+    proc = modelway("policy", "check", "--stack", "prod", "--format", "sarif", "--output", str(target))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {target}: directory {target.parent} does not exist; create it first"]
+    assert not (tmp_path / "nonexistent").exists()

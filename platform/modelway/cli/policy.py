@@ -44,6 +44,8 @@ def check(
         report_format = ReportFormat(report_format)
     except ValueError:
         raise UserError(f"--format {report_format!r}: choose one of table, json, sarif, junit") from None
+    if output is not None:
+        _check_output_dir(output)
     report = check_program(program_dir, stack, config=config, waivers=waivers)
     if report_format is ReportFormat.table and output is None:
         from modelway.policy_check.output import print_table
@@ -85,18 +87,34 @@ def _render(report, report_format: ReportFormat) -> str:  # noqa: ANN001 - Repor
     return to_json_text(report)
 
 
+def _check_output_dir(path: Path) -> None:
+    from modelway.errors import UserError
+
+    # Checked before rendering (the user should not wait for a render to learn the path is
+    # wrong), and never created: a typo in a CI path should fail, not grow a directory tree.
+    if not path.parent.is_dir():
+        if path.parent.exists():
+            raise UserError(f"{path}: {path.parent} is not a directory")
+        raise UserError(f"{path}: directory {path.parent} does not exist; create it first")
+
+
 def _write_atomically(path: Path, text: str) -> None:
     import os
     import tempfile
 
     from modelway.errors import UserError
 
+    _check_output_dir(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise UserError(f"{path}: cannot write the report there ({exc.strerror})") from None
     try:
+        # mkstemp creates 0600; a report is meant to be read (CI uploads, colleagues), so give
+        # it the mode an ordinary open() would: 0666 minus the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
