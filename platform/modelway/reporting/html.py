@@ -267,7 +267,12 @@ def dag_svg(steps: list[dict[str, Any]], edges: list[tuple[str, str]], *, max_co
     band_rows = [0] * (math.ceil(len(columns) / max_columns))
     for col, members in columns.items():
         band_rows[col // max_columns] = max(band_rows[col // max_columns], len(members))
-    band_top = [10]
+    # an edge that skips a layer arcs over the boxes between: leave room above each band for it
+    skips = any(a in layer and b in layer and layer[b] - layer[a] > 1 and layer[a] // max_columns == layer[b] // max_columns
+                for a, b in edges)
+    arc = 26 if skips else 0
+    band_gap += arc
+    band_top = [10 + arc]
     for rows in band_rows[:-1]:
         band_top.append(band_top[-1] + rows * (box_h + gap_y) - gap_y + band_gap)
     width = n_cols * (box_w + gap_x) - gap_x + 20
@@ -284,7 +289,11 @@ def dag_svg(steps: list[dict[str, Any]], edges: list[tuple[str, str]], *, max_co
     for a, b in edges:
         if a in pos and b in pos:
             (x1, y1), (x2, y2) = pos[a], pos[b]
-            if x2 > x1:  # same row band: left to right
+            if x2 > x1 + box_w + gap_x and y1 == y2:  # skips a column: arc over the boxes in between
+                span = round((x2 - x1) / (box_w + gap_x))
+                sx, ex, top = x1 + box_w / 2 + 8, x2 + box_w / 2 - 8, y1 - min(arc + 4, 10 + 8 * span)  # longer, higher
+                d = f"M{sx},{y1} C{sx},{top} {ex},{top} {ex},{y2 - 1}"
+            elif x2 > x1:  # same row band: left to right
                 sx, sy, ex, ey = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
                 mid = (sx + ex) / 2
                 d = f"M{sx},{sy} C{mid},{sy} {mid},{ey} {ex - 1},{ey}"
@@ -367,7 +376,9 @@ def residual_svg(y_true: list[float], y_pred: list[float], *, width: int = 560, 
         return ""
     res = [t - p for t, p in zip(y_true, y_pred)]
     x_lo, x_hi = min(y_pred), max(y_pred)
-    r_abs = max(abs(r) for r in res) or 1.0
+    margin = 0.04 * ((x_hi - x_lo) or 1.0)  # keep points off the frame
+    x_lo, x_hi = x_lo - margin, x_hi + margin
+    r_abs = 1.08 * (max(abs(r) for r in res) or 1.0)
     left, right, top, bottom = 58, 16, 14, 44
     pw, ph = width - left - right, height - top - bottom
     sx = lambda v: left + pw * ((v - x_lo) / ((x_hi - x_lo) or 1))  # noqa: E731
@@ -412,7 +423,7 @@ def fairness_section(fairness: dict[str, Any] | None, checks: list[dict[str, Any
     rate_metrics = [m for m in ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy") if m in names]
     if rate_metrics:
         out.append(bar_chart(groups, rate_metrics, attribute=attribute, limits=fairness_limits(checks or [])))
-    out.append(table([f"{attribute} group"] + names, [[g] + [m.get(n) for n in names] for g, m in groups.items()]))
+    out.append(table([f"group ({attribute})"] + names, [[g] + [m.get(n) for n in names] for g, m in groups.items()]))
     limit_of = {str(c.get("name", "")).rsplit(".", 1)[-1]: c for c in (checks or [])}
     figures = []
     for key in ("demographic_parity_difference", "equalized_odds_difference", "max_relative_mae_gap"):
@@ -465,7 +476,7 @@ def card_section(card: dict[str, Any], *, registry: dict[str, Any] | None = None
                                  f"live: <code>{esc(approval_hint(card))}</code>"))
     elif card.get("version"):
         rows.append(("approval", f"see <code>{esc(approval_hint(card))}</code> (the status changes after this card was written)"))
-    if rows:
+    if rows and not embedded:  # inside a run report, "Registered model" shows these (live)
         out.append(kv_table(rows, raw=True))
     out.append(f"<h3>Intended use</h3><p>{esc(card.get('intended_use'))}</p>")
     if card.get("limitations"):

@@ -142,7 +142,7 @@ def render_run_report(data: dict[str, Any]) -> str:
     if card:
         card_link = _card_link(model or registered)
         body.append("<h2>Model card</h2>" + (f"<p>Full card: {card_link}</p>" if card_link else "")
-                    + card_section({**card, **_card_registry_fields(model)}, registry=model, embedded=True))
+                    + card_section(card, embedded=True))
     if registered and registered.get("version"):
         body.append("<h2>Registered model</h2>" + _registered_table(registered, model))
     lineage = run.get("lineage") or {}
@@ -223,12 +223,6 @@ def _value_html(value: Any) -> str:
         text = json.dumps(value, indent=1, default=str)
         return f"<pre>{esc(text)}</pre>" if len(text) > 80 else f"<code>{esc(json.dumps(value, default=str))}</code>"
     return fmt(value)
-
-
-def _card_registry_fields(model: dict[str, Any] | None) -> dict[str, Any]:
-    if not model:
-        return {}
-    return {k: model[k] for k in ("version", "environment", "artifact_sha256") if model.get(k)}
 
 
 def _card_link(record: dict[str, Any] | None) -> str:
