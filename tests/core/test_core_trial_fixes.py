@@ -181,3 +181,29 @@ def test_data_add_validates_the_name(home: Path, tmp_path: Path, name: str) -> N
     assert proc.returncode == 2, proc.stdout
     assert "must start with a letter or digit and use only letters, digits, '-', '_' and '.'" in proc.stderr
     assert cli("data", "add", "credit-v2.raw_1", str(data), home=home).returncode == 0
+
+
+def test_latest_is_accepted_wherever_a_run_id_is(home: Path, tmp_path: Path) -> None:
+    from core_helpers import cli_json
+
+    assert cli("runs", "show", "latest", home=home).returncode == 2  # nothing yet: a clear error
+    path = write_pipeline(tmp_path, GATE)
+    first = cli_json("run", str(path), "--param", "x=2", home=home, ok_codes=(1,))
+    second = cli_json("run", str(path), "--param", "x=2", home=home, ok_codes=(1,))
+    assert cli_json("runs", "show", "latest", home=home)["run_id"] == second["run_id"]
+    resumed = cli_json("resume", "latest", home=home, ok_codes=(1,))
+    assert resumed["run_id"] == second["run_id"] != first["run_id"]
+
+
+@pytest.mark.parametrize("command", [("runs", "list"), ("runs", "show", "latest"), ("data", "list")])
+def test_read_only_commands_do_not_create_a_home(tmp_path: Path, command: tuple[str, ...]) -> None:
+    import subprocess
+
+    from core_helpers import MODELWAY, REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "MODELWAY_HOME"}
+    env["PYTHONPATH"] = str(REPO / "platform")
+    proc = subprocess.run([*MODELWAY, *command], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert not (tmp_path / ".modelway").exists()
+    assert "Traceback" not in proc.stderr
+    assert str(tmp_path / ".modelway") in proc.stdout + proc.stderr

@@ -23,6 +23,23 @@ def _home() -> Path:
     return get_settings().resolved_home()
 
 
+def _read_stores() -> tuple[Any, Any] | None:
+    """The stores of an existing home, or None: a read-only command never creates $MODELWAY_HOME."""
+    home = _home()
+    if not (home / "modelway.db").is_file():
+        return None
+    from modelway.runtime.context import stores
+
+    return stores(home)
+
+
+def _no_home(what: str) -> Exception:
+    from modelway.errors import UserError
+
+    return UserError(f"{what}: there is no Modelway home at {_home()}; run this in your project directory "
+                     "or set MODELWAY_HOME to the home your runs use")
+
+
 def _print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
@@ -92,7 +109,7 @@ def _print_dag(spec: dict[str, Any], as_json: bool) -> None:
 
 
 def resume_command(
-    run_id: str = typer.Argument(..., help="Run id (or a unique prefix) of a failed, cancelled or killed run."),
+    run_id: str = typer.Argument(..., help="Run id (a unique prefix, or 'latest') of a failed, cancelled or killed run."),
     in_process: bool = typer.Option(False, "--in-process", help="Run steps in this process."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the run's result."),
@@ -101,6 +118,8 @@ def resume_command(
     """Continue a run: steps that finished are reused, the others run (same run id)."""
     from modelway.runtime.runner import resume_run
 
+    if _read_stores() is None:
+        raise _no_home(f"no run {run_id!r}")
     display = "none" if as_json else ("plain" if plain else "auto")
     result = resume_run(run_id, display=display, executor="inprocess" if in_process else None, workers=workers)
     if as_json:
@@ -136,9 +155,14 @@ def runs_list(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """List recent runs."""
-    from modelway.runtime.context import stores
-
-    run_store, _ = stores(_home())
+    found = _read_stores()
+    if found is None:
+        if as_json:
+            _print_json([])
+        else:
+            print(f"no runs yet in {_home()}; start one with: modelway run PIPELINE.py")
+        return
+    run_store, _ = found
     # "interrupted" is derived (a running run whose runner is gone), so filter after deriving it.
     stored_status = "running" if status == "interrupted" else status
     runs = run_store.list_runs(limit=limit, pipeline=pipeline, status=stored_status)
@@ -172,6 +196,8 @@ def run_details(run_store: Any, run_id: str) -> dict[str, Any]:
 
     full_id = run_store.resolve_run_id(run_id)
     if full_id is None:
+        if run_id in ("latest", "last"):
+            raise UserError(f"no runs yet in {run_store.path.parent}; start one with: modelway run PIPELINE.py")
         raise UserError(f"no run {run_id!r}; list runs with: modelway runs list")
     run = run_store.get_run(full_id)
     run["status"] = _effective_status(run)
@@ -193,13 +219,14 @@ def run_details(run_store: Any, run_id: str) -> dict[str, Any]:
 
 @runs_app.command("show")
 def runs_show(
-    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
+    run_id: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
     as_json: bool = typer.Option(False, "--json", help="Print the full record as JSON."),
 ) -> None:
     """Show a run: steps, timings, cache hits, artifacts, errors with tracebacks, lineage."""
-    from modelway.runtime.context import stores
-
-    run_store, _ = stores(_home())
+    found = _read_stores()
+    if found is None:
+        raise _no_home(f"no run {run_id!r}")
+    run_store, _ = found
     run = run_details(run_store, run_id)
     if as_json:
         _print_json(run)
@@ -293,15 +320,13 @@ def data_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List registered datasets and their versions (newest first)."""
-    from modelway.runtime.context import stores
-
-    run_store, _ = stores(_home())
-    rows = run_store.datasets(name)
+    found = _read_stores()
+    rows = found[0].datasets(name) if found is not None else []
     if as_json:
         _print_json(rows)
         return
     if not rows:
-        print("no datasets; register one with: modelway data add NAME PATH")
+        print(f"no datasets in {_home()}; register one with: modelway data add NAME PATH")
         return
     for r in rows:
         print(f"{r['name']}@{r['version']}  {r['files']} file(s)  {r['size']} bytes  {_fmt_time(r['created_at'])}  {r['source']}")
@@ -315,6 +340,8 @@ def lineage_impacted(
     """List the runs, and models produced by them, that consumed a dataset version."""
     from modelway.lineage.datasets import consumers
 
+    if _read_stores() is None:
+        raise _no_home(f"no dataset {dataset!r}")
     found = consumers(dataset, _home())
     if as_json:
         _print_json(found)
@@ -335,6 +362,8 @@ def lineage_model(
     """Show where a model version comes from: run, code version, parameters, data versions, environment."""
     from modelway.lineage.datasets import model_lineage
 
+    if _read_stores() is None:
+        raise _no_home(f"no lineage for model {model} {version}")
     found = model_lineage(model, version, _home())
     if as_json:
         _print_json(found)

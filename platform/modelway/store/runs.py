@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS model_versions (
 """
 
 FINISHED_STEP = ("succeeded", "cached")
+LATEST = ("latest", "last")  # accepted wherever a run id is (run ids start with a digit)
 
 
 class RunStore:
@@ -200,7 +201,11 @@ class RunStore:
         return _run_dict(row) if row else None
 
     def resolve_run_id(self, prefix: str) -> str | None:
-        """The run id starting with ``prefix`` if exactly one matches; None when none; raises on ambiguity."""
+        """The run id starting with ``prefix`` if exactly one matches, or the newest run for
+        ``latest``/``last``; None when none; raises on ambiguity. Every command taking a run id uses it."""
+        if prefix in LATEST:
+            row = self.conn.execute("SELECT run_id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
+            return row["run_id"] if row else None
         rows = self.conn.execute("SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 2",
                                  (prefix, prefix + "\uffff")).fetchall()
         if len(rows) > 1 and rows[0]["run_id"] != prefix:
