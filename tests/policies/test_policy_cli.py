@@ -183,3 +183,21 @@ def test_cli_output_into_missing_directory_exits_2_before_rendering(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"error: {target}: directory {target.parent} does not exist; create it first"]
     assert not (tmp_path / "nonexistent").exists()
+
+
+def test_shipped_waivers_example_loads_and_targets_real_resources():
+    import datetime
+    import fnmatch
+
+    from modelway.policy_check.config import PackSettings
+    from modelway.policy_check.waivers import load_waivers
+    from modelway.rendering import render_program
+
+    example = REPO / "policies" / "waivers.example.yaml"
+    waivers = load_waivers(example, PackSettings.defaults().levels)
+    assert waivers and all(w.expires > datetime.date.today() for w in waivers)
+    urns = [r.urn for r in render_program(REPO, "prod", strict_invokes=False).resources]
+    for waiver in waivers:
+        assert any(fnmatch.fnmatchcase(u, waiver.urn) for u in urns), f"{waiver.urn} matches no prod resource"
+    docs = (REPO / "docs" / "readme" / "policy.md").read_text()
+    assert "--waivers policies/waivers.example.yaml" in docs and "policies/waivers.yaml --" not in docs
