@@ -6,6 +6,7 @@ import datetime
 import io
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -103,6 +104,22 @@ def test_bad_pack_config_is_one_line_config_error(tmp_path, document, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as raised:
         PackSettings.load(path)
     assert str(path) in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_policies_missing_from_a_config_are_named_in_a_report_warning(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"kms-key-rotation": "advisory"}))
+    report = evaluate(rendered(KEY_BAD, BUDGET), PackSettings.load(path))
+    [warning] = [w for w in report.warnings if "not listed" in w]
+    assert warning.startswith(f"{path}: 49 policies not listed, default level used: ")
+    assert "kms-key-rotation" not in warning and "budget-exists (advisory)" in warning
+    # an "all" entry lists every policy; so do the shipped configs and the pack defaults
+    path.write_text(json.dumps({"all": "mandatory"}))
+    assert not [w for w in evaluate(rendered(KEY_BAD), PackSettings.load(path)).warnings if "not listed" in w]
+    for env in ("dev", "staging", "prod"):
+        shipped = PackSettings.load(Path(__file__).resolve().parents[2] / "policies" / f"config.{env}.json")
+        assert shipped.unlisted == []
+    assert PackSettings.defaults().unlisted == []
 
 
 def test_invalid_json_config_names_the_line(tmp_path):

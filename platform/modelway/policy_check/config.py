@@ -41,6 +41,8 @@ class PackSettings:
     levels: dict[str, str] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "pack defaults"
+    unlisted: list[str] = field(default_factory=list)
+    """Policies a loaded config file neither names nor covers with ``all`` (they keep their default level)."""
 
     def level(self, policy: str) -> str:
         return self.levels[policy]
@@ -88,7 +90,19 @@ class PackSettings:
             params = {k: v for k, v in value.items() if k != "enforcementLevel"}
             _validate_params(policies[name], params, path)
             settings.params[name] = params
+        if "all" not in document:
+            # Our configs list every policy on purpose; one that is left out (a new rule, a
+            # typo'd copy) would silently run at its default level, so the report names them.
+            settings.unlisted = sorted(set(policies) - set(document))
         return settings
+
+    def unlisted_warning(self) -> str | None:
+        """One report warning naming the policies the config file leaves out, or None."""
+        if not self.unlisted:
+            return None
+        names = ", ".join(f"{name} ({self.levels[name]})" for name in self.unlisted)
+        plural = "policy" if len(self.unlisted) == 1 else "policies"
+        return f"{self.source}: {len(self.unlisted)} {plural} not listed, default level used: {names}"
 
 
 def _level(value: Any, path: Path, name: str) -> str:

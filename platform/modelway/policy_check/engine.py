@@ -100,7 +100,9 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
         args = stack_args(stack_resources, config=settings.config_for(policy.name))
         record(policy, policy.evaluate(args), None)
 
-    report = Report(resources=len(resources), stack=result.stack, warnings=list(result.warnings) + notes,
+    unlisted = settings.unlisted_warning()
+    report = Report(resources=len(resources), stack=result.stack,
+                    warnings=list(result.warnings) + ([unlisted] if unlisted else []) + notes,
                     policies=[_info(p, settings) for p in (*RESOURCE_POLICIES, *STACK_POLICIES)])
     _apply_waivers(report, findings, list(waivers), today)
     return report
