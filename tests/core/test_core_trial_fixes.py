@@ -207,3 +207,53 @@ def test_read_only_commands_do_not_create_a_home(tmp_path: Path, command: tuple[
     assert not (tmp_path / ".modelway").exists()
     assert "Traceback" not in proc.stderr
     assert str(tmp_path / ".modelway") in proc.stdout + proc.stderr
+
+
+RETURNS = """
+from typing import Optional
+import numpy as np
+import pandas as pd
+from modelway import pipeline, step
+
+@step
+def fine_float() -> float:
+    return 3  # an int is a fine float
+
+@step
+def fine_optional() -> Optional[int]:
+    return None
+
+@step
+def fine_generic() -> list[int]:
+    return [1, 2]
+
+@step
+def fine_numpy() -> int:
+    return np.int64(4)
+
+@step
+def fine_frame() -> pd.DataFrame:
+    return pd.DataFrame({"a": [1]})
+
+@step
+def bad(a: float, b: Optional[int], c: list[int], d: int, e: pd.DataFrame) -> int:
+    return "5"
+
+@pipeline
+def p() -> int:
+    return bad(fine_float(), fine_optional(), fine_generic(), fine_numpy(), fine_frame())
+"""
+
+
+@pytest.mark.parametrize("executor", ["process", "inprocess"])
+def test_a_step_returning_the_wrong_type_fails_with_one_line(home: Path, tmp_path: Path, executor: str) -> None:
+    from core_helpers import cli_json
+
+    path = write_pipeline(tmp_path, RETURNS)
+    extra = ("--in-process",) if executor == "inprocess" else ()
+    doc = cli_json("run", str(path), *extra, home=home, ok_codes=(1,))
+    steps = {s["name"]: s for s in doc["steps"]}
+    assert {n: s["status"] for n, s in steps.items() if n != "bad"} == dict.fromkeys(
+        ["fine_float", "fine_optional", "fine_generic", "fine_numpy", "fine_frame"], "succeeded")
+    assert steps["bad"]["status"] == "failed" and steps["bad"]["attempts"] == 1
+    assert doc["error"] == "step 'bad' failed: returned str but is annotated -> int"

@@ -64,6 +64,54 @@ def is_compatible(produced: Any, expected: Any) -> bool:
     return True
 
 
+def value_mismatch(value: Any, annotation: Any) -> str | None:
+    """The expected type's name when ``value`` clearly does not fit ``annotation``, else None.
+
+    Checked cheaply with ``isinstance``: plain classes, the container of a generic
+    (``list[int]`` checks ``list``, not the items), ``Optional``/unions. Any number type
+    fits a numeric annotation (NumPy scalars included). Literal, TypeVar, Protocol and
+    other annotations that ``isinstance`` cannot check are accepted.
+
+    Example:
+        >>> value_mismatch("5", int), value_mismatch(3, float), value_mismatch([1], list[str])
+        ('int', None, None)
+    """
+    return None if _fits(value, annotation) else type_name(annotation)
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    if tp is _UNCHECKED or tp is Any or tp is object:
+        return True
+    if tp is None or tp is type(None):
+        return value is None
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _fits(value, typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(tp))
+    cls = origin or tp
+    if not isinstance(cls, type):
+        return True  # Literal, TypeVar, NewType, strings...: not checked
+    if cls is bool:
+        return _is_bool(value)
+    if cls in _NUMBER_ABC:
+        import numbers
+
+        return isinstance(value, getattr(numbers, _NUMBER_ABC[cls]))
+    try:
+        return isinstance(value, cls)
+    except TypeError:  # TypedDict, non-runtime Protocols, ...
+        return True
+
+
+# int accepts any integral number (numpy.int64, bool...), float any real, complex any number.
+_NUMBER_ABC = {int: "Integral", float: "Real", complex: "Complex"}
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or (type(value).__name__ == "bool_" and type(value).__module__ == "numpy")
+
+
 def item_annotation(tp: Any, key: Any) -> Any:
     """Annotation of ``value[key]`` for a value annotated ``tp``; ``_UNCHECKED`` when unknown.
 

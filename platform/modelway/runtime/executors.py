@@ -101,6 +101,7 @@ def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> d
 def execute(task: Task) -> Outcome:
     """Run one attempt in the current process: load inputs, call the function, store the output."""
     from modelway.artifacts.serializers import UnserializableError
+    from modelway.dsl.types import type_name, value_mismatch
 
     artifacts = ctx_mod.artifact_store(task.home)  # the run store is opened only if the step logs/attaches
     ctx = ctx_mod.StepContext(task.run_id, task.name, task.pipeline_name, task.home, task.params, task.attempt,
@@ -124,6 +125,10 @@ def execute(task: Task) -> Outcome:
                        duration_s=time.perf_counter() - start, deliberate=deliberate)
     finally:
         ctx_mod.deactivate(token)
+    mismatch = value_mismatch(value, task.node.step.return_annotation())
+    if mismatch is not None:  # the same code returns the same type again: no retry, no traceback
+        return Outcome(False, error=f"returned {type_name(type(value))} but is annotated -> {mismatch}",
+                       duration_s=time.perf_counter() - start, retryable=False)
     try:
         output = artifacts.put(value)
     except UnserializableError as exc:
