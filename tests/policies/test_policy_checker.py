@@ -79,7 +79,8 @@ def test_engine_uses_default_provider_tags_from_stack_config_and_explicit_provid
     via_provider = res("aws:sns/topic:Topic", "alerts2", {"kmsMasterKeyId": "alias/k"}, provider=provider.urn)
     report = evaluate(rendered(provider, via_provider, untagged, BUDGET), PackSettings.defaults())
     assert [f.name for f in findings(report, "required-tags")] == ["alerts"]
-    assert report.resources == 3  # providers are not counted as resources
+    assert report.resources == 3  # providers are not counted as resources, but apart
+    assert report.providers == 1 and report.to_json()["providers"] == 1
 
 
 def test_config_downgrade_changes_level_and_exit_code(tmp_path):
@@ -217,7 +218,7 @@ def sample_report():
 def test_json_format_is_one_object_with_the_documented_fields():
     report = sample_report()
     document = json.loads(to_json_text(report))
-    assert set(document) == {"resources", "violations", "waived", "warnings"}
+    assert set(document) == {"resources", "providers", "violations", "waived", "warnings"}
     assert document["resources"] == 2
     assert set(document["violations"][0]) == {"policy", "level", "resource_type", "urn", "name", "message"}
 

@@ -88,6 +88,19 @@ def test_own_infra_passes_every_mandatory_rule(env):
                  if v["level"] == "mandatory"]
     assert mandatory == [] and proc.returncode == 0, proc.stderr or mandatory
     assert report["resources"] > 50
+    if env == "prod":
+        # render and check count the same things: resources, and the explicit providers apart
+        rendered = subprocess.run([sys.executable, "-m", "modelway.cli.main", "render", "--stack", env,
+                                   "--format", "json"], cwd=REPO, capture_output=True, text=True, timeout=300)
+        types = [r["type"] for r in json.loads(rendered.stdout)["resources"]]
+        providers = sum(t.startswith("pulumi:providers:") for t in types)
+        assert (report["resources"], report["providers"]) == (len(types) - providers, providers)
+        assert providers == 2  # the aws and kubernetes providers the program declares
+        table = modelway("render", "--stack", env)
+        assert f"stack prod: {report['resources']} resources + 2 providers" in table.stdout
+        check = modelway("policy", "check", "--stack", env)
+        assert check.stdout.strip().splitlines()[-1].startswith(
+            f"PASS stack prod: {report['resources']} resources + 2 providers, 0 mandatory")
 
 
 def test_render_failure_is_exit_2_naming_the_file():

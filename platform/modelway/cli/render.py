@@ -61,7 +61,7 @@ def _print_table(result) -> None:  # noqa: ANN001 - RenderResult, imported lazil
     from rich.table import Table
 
     by_urn = result.by_urn()
-    table = Table(title=f"stack {result.stack}: {len(result.resources)} resources", title_justify="left")
+    table = Table(title=f"stack {result.stack}: {result.count_label()}", title_justify="left")
     table.add_column("type")
     table.add_column("name")
     table.add_column("parent")

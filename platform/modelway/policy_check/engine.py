@@ -101,7 +101,7 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
         record(policy, policy.evaluate(args), None)
 
     unlisted = settings.unlisted_warning()
-    report = Report(resources=len(resources), stack=result.stack,
+    report = Report(resources=len(resources), providers=len(providers), stack=result.stack,
                     warnings=list(result.warnings) + ([unlisted] if unlisted else []) + notes,
                     policies=[_info(p, settings) for p in (*RESOURCE_POLICIES, *STACK_POLICIES)])
     _apply_waivers(report, findings, list(waivers), today)

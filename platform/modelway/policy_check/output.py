@@ -5,13 +5,15 @@ SARIF lives in :mod:`modelway.policy_check.sarif`.
 Example:
     >>> from modelway.policy_check.report import Report
     >>> to_json_text(Report(resources=3))
-    '{"resources": 3, "violations": [], "waived": [], "warnings": []}'
+    '{"resources": 3, "providers": 0, "violations": [], "waived": [], "warnings": []}'
 """
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
 from typing import Any, TextIO
+
+from modelway.rendering.result import count_label
 
 
 def to_json_text(report: Any) -> str:
@@ -47,7 +49,7 @@ def print_table(report: Any, stream: TextIO) -> None:
     mandatory = len(report.mandatory)
     advisory = len(report.violations) - mandatory
     verdict = "[bold red]FAIL[/bold red]" if mandatory else "[bold green]PASS[/bold green]"
-    console.print(f"{verdict} stack {report.stack or '?'}: {report.resources} resources, {mandatory} mandatory, "
+    console.print(f"{verdict} stack {report.stack or '?'}: {count_label(report.resources, report.providers)}, {mandatory} mandatory, "
                   f"{advisory} advisory, {len(report.waived)} waived violations", highlight=False)
 
 

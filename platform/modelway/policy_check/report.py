@@ -65,6 +65,8 @@ class Report:
     policies: list[PolicyInfo] = field(default_factory=list)
     stack: str = ""
     program: str = ""
+    providers: int = 0
+    """Explicit providers (``pulumi:providers:*``): rendered, but not counted in ``resources`` nor checked."""
 
     @property
     def mandatory(self) -> list[Finding]:
@@ -76,9 +78,10 @@ class Report:
         return 1 if self.mandatory else 0
 
     def to_json(self) -> dict[str, Any]:
-        """``{"resources", "violations", "waived", "warnings"}`` (the ``--format json`` document)."""
+        """``{"resources", "providers", "violations", "waived", "warnings"}`` (the ``--format json`` document)."""
         return {
             "resources": self.resources,
+            "providers": self.providers,
             "violations": [f.to_json() for f in self.violations],
             "waived": [w.to_json() for w in self.waived],
             "warnings": list(self.warnings),
@@ -100,4 +103,5 @@ class Report:
             policies=[PolicyInfo(**{**p, "mirrors": tuple(p["mirrors"])}) for p in data["policies"]],
             stack=data["stack"],
             program=data["program"],
+            providers=data.get("providers", 0),
         )

@@ -59,6 +59,15 @@ class RenderedResource:
         )
 
 
+PROVIDER_PREFIX = "pulumi:providers:"
+
+
+def count_label(resources: int, providers: int) -> str:
+    """``count_label(134, 2)`` -> ``"134 resources + 2 providers"`` (no provider part when there are none)."""
+    label = f"{resources} resource{'' if resources == 1 else 's'}"
+    return label + (f" + {providers} provider{'' if providers == 1 else 's'}" if providers else "")
+
+
 @dataclass(frozen=True)
 class RenderResult:
     """Everything a rendered program declared: resources (in registration order), stack outputs, warnings.
@@ -83,6 +92,16 @@ class RenderResult:
     def by_urn(self) -> dict[str, RenderedResource]:
         """Resources keyed by URN (to follow ``parent`` and ``provider`` references)."""
         return {r.urn: r for r in self.resources}
+
+    def count_label(self) -> str:
+        """``"134 resources + 2 providers"``: how ``render`` and ``policy check`` both count a stack.
+
+        Explicit providers (``pulumi:providers:*``) are resources to Pulumi but configure the
+        others; the checker evaluates no policy on them, so both commands count them apart.
+        The stack pseudo-resource is not counted.
+        """
+        providers = sum(r.type.startswith(PROVIDER_PREFIX) for r in self.resources)
+        return count_label(len(self.resources) - providers, providers)
 
     def to_json(self) -> dict[str, Any]:
         """``{"stack", "resources": [...], "outputs": {...}, "warnings": [...]}``."""
