@@ -143,7 +143,8 @@ class RichDisplay(NullDisplay):
                 dur = ""
             note = row.get("error") or ""
             table.add_row(escape(name), f"[{self.STYLE.get(status, '')}]{status}[/]", str(row.get("attempt", "")), dur,
-                          escape(note[:120]), style="dim" if status in ("pending", "skipped") else None)
+                          # a failing step's message is said only here during a live run: keep it whole
+                          escape(note if status == "failed" else note[:120]), style="dim" if status in ("pending", "skipped") else None)
         return table
 
     def start(self, run_id: str, pipeline: str, steps: list[str], resumed: bool = False) -> None:

@@ -423,7 +423,7 @@ class _Runner:
                 ended[name] = ("cancelled", f"not started: {stopped}")
             self.status[name] = ended[name][0]
             self.errors[name] = ended[name][1]
-            self.display.update(name, ended[name][0])
+            self.display.update(name, ended[name][0], {"error": ended[name][1]})
         return ended
 
     def _launch(self, pending: list[str], retry_at: dict[str, float]) -> None:
