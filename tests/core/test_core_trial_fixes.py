@@ -203,7 +203,7 @@ def test_read_only_commands_do_not_create_a_home(tmp_path: Path, command: tuple[
 
     env = {k: v for k, v in os.environ.items() if k != "MODELWAY_HOME"}
     env["PYTHONPATH"] = str(REPO / "platform")
-    proc = subprocess.run([*MODELWAY, *command], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    proc = subprocess.run([*MODELWAY, *command], check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     assert not (tmp_path / ".modelway").exists()
     assert "Traceback" not in proc.stderr
     assert str(tmp_path / ".modelway") in proc.stdout + proc.stderr
