@@ -74,7 +74,7 @@ def contract() -> Any:
     return DatasetContract("credit", schema, label=LABEL, quality=quality, id_columns=("applicant_id",))
 
 
-@step
+@step(preload=PRELOAD)
 def load_credit_data(n_rows: int, seed: int, inject_data_fault: bool, inject_bias: bool) -> Any:
     """Generate the applicants (deterministic) and register them as a dataset version."""
     from modelway.datasets import credit
@@ -90,7 +90,7 @@ def load_credit_data(n_rows: int, seed: int, inject_data_fault: bool, inject_bia
     return {"frame": df, "data_versions": {name: version}}
 
 
-@step
+@step(preload=PRELOAD)
 def validate(data: dict) -> Any:
     """Contract, quality and leakage checks; split train/test. Stops the run when a check fails."""
     from modelway.datasets import credit
@@ -100,7 +100,7 @@ def validate(data: dict) -> Any:
                               data_versions=data["data_versions"])
 
 
-@step
+@step(preload=PRELOAD)
 def train(split: dict, n_trials: int, cv_folds: int) -> Any:
     """Gradient boosting with native categorical splits; random search over a seeded trial budget."""
     from scipy.stats import loguniform
@@ -134,7 +134,7 @@ def train(split: dict, n_trials: int, cv_folds: int) -> Any:
                            task="classification", experiment=MODEL_NAME)
 
 
-@step
+@step(preload=PRELOAD)
 def evaluate(split: dict, trained: dict, env: str) -> Any:
     """Model tests: quality overall and per region/age band, no regression vs the champion,
     fairness by gender, robustness (schema, latency, size, stability). Builds the model card."""
@@ -163,7 +163,7 @@ def evaluate(split: dict, trained: dict, env: str) -> Any:
     return run_model_tests(split, trained, config, model_name=MODEL_NAME, environment=env)
 
 
-@step
+@step(preload=PRELOAD)
 def track(split: dict, trained: dict, evaluation: dict) -> str:
     """One MLflow run: params, CV and test metrics, the model with its signature, the reports and card."""
     from modelway.stages.lifecycle import track as log_to_mlflow
@@ -171,16 +171,26 @@ def track(split: dict, trained: dict, evaluation: dict) -> str:
     return log_to_mlflow(split, trained, evaluation)
 
 
-@step
-def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, env: str, promotion_rules: dict) -> Any:
+@step(preload=PRELOAD)
+def package(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str) -> dict:
+    """The candidate as the registry records it: metadata as JSON, the pickled model in the artifact store."""
+    from modelway.stages.registration import package as package_model
+
+    return package_model(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id)
+
+
+# Not cached: it writes to the registry, so a re-run after the registry lost a version registers
+# it again. It is idempotent (same artifact and metadata -> the existing version) and cheap: its
+# input is plain JSON and it preloads nothing, so a cached re-run imports no pandas/sklearn/MLflow.
+@step(cache=False)
+def register(candidate: dict, env: str, promotion_rules: dict) -> Any:
     """Register the version (semver computed) and apply the environment's approval rules."""
-    from modelway.stages.lifecycle import register as register_version
+    from modelway.stages.registration import register_package
 
-    return register_version(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id,
-                            environment=env, promotion_rules=promotion_rules)
+    return register_package(candidate, environment=env, promotion_rules=promotion_rules)
 
 
-@pipeline(name="credit_risk", preload=PRELOAD)
+@pipeline(name="credit_risk")
 def credit_risk(
     n_rows: PositiveInt = 20_000,
     n_trials: PositiveInt = 4,
@@ -202,4 +212,4 @@ def credit_risk(
     trained = train(split, n_trials, cv_folds)
     evaluation = evaluate(split, trained, env)
     mlflow_run_id = track(split, trained, evaluation)
-    return register(trained, evaluation, split, mlflow_run_id, env, promotion_rules)
+    return register(package(trained, evaluation, split, mlflow_run_id), env, promotion_rules)

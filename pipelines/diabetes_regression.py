@@ -52,7 +52,7 @@ def contract() -> Any:
                            quality=QualityThresholds(min_rows=100, min_class_share=None))
 
 
-@step
+@step(preload=PRELOAD)
 def load_diabetes_data(n_rows: int) -> Any:
     """scikit-learn's bundled diabetes data, unscaled, with named groups for slicing."""
     import numpy as np
@@ -70,7 +70,7 @@ def load_diabetes_data(n_rows: int) -> Any:
     return {"frame": frame, "data_versions": {"sklearn-diabetes": version}}
 
 
-@step
+@step(preload=PRELOAD)
 def validate(data: dict) -> Any:
     """Contract, quality and leakage checks, then a seeded train/test split."""
     from modelway.stages.lifecycle import validate_and_split
@@ -79,7 +79,7 @@ def validate(data: dict) -> Any:
                               data_versions=data["data_versions"])
 
 
-@step
+@step(preload=PRELOAD)
 def train(split: dict, cv_folds: int) -> Any:
     """Ridge regression on standardised features; grid search over the regularisation strength."""
     from sklearn.linear_model import Ridge
@@ -95,7 +95,7 @@ def train(split: dict, cv_folds: int) -> Any:
     return lifecycle.train(split, estimator, spec, label=LABEL, features=FEATURES, task="regression", experiment=MODEL_NAME)
 
 
-@step
+@step(preload=PRELOAD)
 def evaluate(split: dict, trained: dict, env: str) -> Any:
     """Model tests: R²/MAE overall and per BMI band and sex, regression vs champion, fairness, robustness."""
     from modelway.stages.evaluation import QualityGate
@@ -118,7 +118,7 @@ def evaluate(split: dict, trained: dict, env: str) -> Any:
     return run_model_tests(split, trained, config, model_name=MODEL_NAME, environment=env)
 
 
-@step
+@step(preload=PRELOAD)
 def track(split: dict, trained: dict, evaluation: dict) -> str:
     """One MLflow run: params, CV and test metrics, the model with its signature, the reports and card."""
     from modelway.stages.lifecycle import track as log_to_mlflow
@@ -126,16 +126,26 @@ def track(split: dict, trained: dict, evaluation: dict) -> str:
     return log_to_mlflow(split, trained, evaluation)
 
 
-@step
-def register(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str, env: str, promotion_rules: dict) -> Any:
+@step(preload=PRELOAD)
+def package(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str) -> dict:
+    """The candidate as the registry records it: metadata as JSON, the pickled model in the artifact store."""
+    from modelway.stages.registration import package as package_model
+
+    return package_model(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id)
+
+
+# Not cached: it writes to the registry, so a re-run after the registry lost a version registers
+# it again. It is idempotent (same artifact and metadata -> the existing version) and cheap: its
+# input is plain JSON and it preloads nothing, so a cached re-run imports no pandas/sklearn/MLflow.
+@step(cache=False)
+def register(candidate: dict, env: str, promotion_rules: dict) -> Any:
     """Register the version (semver computed) and apply the environment's approval rules."""
-    from modelway.stages.lifecycle import register as register_version
+    from modelway.stages.registration import register_package
 
-    return register_version(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id,
-                            environment=env, promotion_rules=promotion_rules)
+    return register_package(candidate, environment=env, promotion_rules=promotion_rules)
 
 
-@pipeline(name="diabetes_regression", preload=PRELOAD)
+@pipeline(name="diabetes_regression")
 def diabetes_regression(
     n_rows: NonNegativeInt = 0,
     cv_folds: Annotated[int, Field(ge=2)] = 5,
@@ -152,4 +162,4 @@ def diabetes_regression(
     trained = train(split, cv_folds)
     evaluation = evaluate(split, trained, env)
     mlflow_run_id = track(split, trained, evaluation)
-    return register(trained, evaluation, split, mlflow_run_id, env, promotion_rules)
+    return register(package(trained, evaluation, split, mlflow_run_id), env, promotion_rules)

@@ -240,3 +240,15 @@ def test_concurrent_registrations_get_distinct_versions(tmp_path):
         versions = list(pool.map(register, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
     assert sorted(versions) == ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"]
     assert EmbeddedRegistry(tmp_path).verify_audit().ok
+
+
+def test_registering_the_same_model_again_returns_the_existing_version(registry):
+    first = registry.register(candidate(), environment="dev", actor="ci")
+    entries = len(registry.audit_entries())
+    again = registry.register(candidate(), environment="dev", actor="ci")
+    assert (again.version, again.already_registered, first.already_registered) == (first.version, True, False)
+    assert len(registry.audit_entries()) == entries and [v.version for v in registry.list()] == ["1.0.0"]
+    changed = registry.register(candidate(metrics={"r2": 0.6}), environment="dev", actor="ci")  # new metadata
+    assert (changed.version, changed.already_registered) == ("1.0.1", False)
+    other_env = registry.register(candidate(), environment="staging", actor="ci")
+    assert other_env.environment == "staging" and not other_env.already_registered

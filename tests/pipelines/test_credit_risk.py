@@ -19,7 +19,7 @@ def first_run(mw):
 
 def test_dev_run_registers_an_auto_approved_version(mw, first_run):
     assert first_run["status"] == "succeeded"
-    assert [s["name"] for s in first_run["steps"]] == ["load_credit_data", "validate", "train", "evaluate", "track", "register"]
+    assert [s["name"] for s in first_run["steps"]] == ["load_credit_data", "validate", "train", "evaluate", "track", "package", "register"]
     result = first_run["outputs"]["result"]
     assert (result["model"], result["version"], result["status"], result["environment"]) == ("credit-risk", "1.0.0", "Approved", "dev")
     assert result["run_id"] == first_run["run_id"]
@@ -41,12 +41,22 @@ def test_dev_run_registers_an_auto_approved_version(mw, first_run):
 
 
 def test_rerun_is_fully_cached_and_registers_nothing_new(mw, first_run):
+    audit_before = mw("audit", "log", "--json").json()
     again = mw.run("credit_risk", *SMALL)
     assert again.code == 0
     doc = again.json()
-    assert all(s["cached"] for s in doc["steps"]), doc["steps"]
-    assert doc["outputs"]["result"]["version"] == "1.0.0"
+    # register writes to the registry, so it always runs; it finds the same version and writes nothing
+    assert [s["name"] for s in doc["steps"] if not s["cached"]] == ["register"], doc["steps"]
+    result = doc["outputs"]["result"]
+    assert (result["version"], result["already_registered"], result["run_id"]) == ("1.0.0", True, first_run["run_id"])
     assert [v["version"] for v in mw("models", "list", "--json").json()] == ["1.0.0"]
+    assert mw("audit", "log", "--json").json() == audit_before
+    # nothing that really ran preloaded pandas/scikit-learn (the register step declares no preload)
+    def preload_notes(run_id):
+        events = mw("runs", "show", run_id, "--json").json()["events"]
+        return [e["message"] for e in events if e["kind"] == "note" and "preloaded" in (e["message"] or "")]
+
+    assert preload_notes(first_run["run_id"]) and not preload_notes(doc["run_id"])
     # the report of a fully cached run still shows the reports attached by the run that computed the steps
     report = mw("runs", "report", "latest")
     assert report.code == 0 and "Data validation" in Path(report.stdout.strip()).read_text()
@@ -85,7 +95,7 @@ def test_html_run_report_is_self_contained(mw, first_run, tmp_path):
                     "Fairness by gender", "Model card", "Registered model", "Lineage"):
         assert section in html, section
     assert html.count("<svg") >= 2  # the DAG and the per-group fairness chart
-    for name in ("load_credit_data", "validate", "train", "evaluate", "track", "register"):
+    for name in ("load_credit_data", "validate", "train", "evaluate", "track", "package", "register"):
         assert name in html
     assert not re.search(r"(src|href)=['\"]https?://", html)  # no network assets
 
@@ -144,6 +154,9 @@ def test_environment_and_promotion_rules_are_part_of_the_cache_key(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text("environments:\n  dev: {auto_approve: true}\n  staging: {auto_approve: false, require_reason: true}\n"
                      "  prod: {auto_approve: false}\n")
+    import shutil
+
+    shutil.rmtree(mw.home / "registry")  # the same model stays registered as it was; new rules apply to new versions
     manual = mw.run("credit_risk", *SMALL, env={"MODELWAY_ENV": "staging", "MODELWAY_PROMOTION_RULES": str(rules)})
     assert manual.code == 0, manual.stderr[-2000:]
     doc = manual.json()
@@ -179,3 +192,23 @@ def test_a_bad_environment_or_rules_file_is_refused_up_front(tmp_path):
     done = mw.run("credit_risk", env={"MODELWAY_PROMOTION_RULES": str(rules)})
     assert done.code == 2 and f"invalid promotion rules in {rules}:3:" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_rerun_after_the_registry_was_deleted_registers_again(tmp_path):
+    import shutil
+
+    from tests.pipelines.conftest import Modelway
+
+    mw = Modelway(tmp_path / "home")
+    first = mw.run("credit_risk", *SMALL)
+    assert first.code == 0, first.stderr[-2000:]
+    shutil.rmtree(mw.home / "registry")
+    again = mw.run("credit_risk", *SMALL)
+    assert again.code == 0, again.stderr[-2000:]
+    doc = again.json()
+    assert [s["name"] for s in doc["steps"] if not s["cached"]] == ["register"]
+    result = doc["outputs"]["result"]
+    assert (result["version"], result["status"], result["already_registered"]) == ("1.0.0", "Approved", False)
+    assert result["artifact_sha256"] == first.json()["outputs"]["result"]["artifact_sha256"]
+    assert [v["version"] for v in mw("models", "list", "--json").json()] == ["1.0.0"]
+    assert mw("audit", "verify").code == 0

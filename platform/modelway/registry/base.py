@@ -59,6 +59,7 @@ class ModelCandidate:
     lineage: dict[str, Any] = field(default_factory=dict)
     gates_passed: bool = True
     family: str | None = None
+    model_bytes: bytes | None = None  # the pickled model, when the caller pickled it already (then ``family`` is required)
 
 
 @dataclass
@@ -90,9 +91,12 @@ class ModelVersion:
     decided_by: str | None = None
     decided_at: str | None = None
     decision_reason: str | None = None
+    # set by ``register`` when the same artifact and metadata were already registered for the environment
+    already_registered: bool = False
 
     def to_dict(self, *, full: bool = True) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("already_registered")
         if not full:
             for key in ("schema", "fairness", "model_card", "lineage", "hyperparameters"):
                 data.pop(key, None)
@@ -104,7 +108,11 @@ class ModelRegistry(abc.ABC):
 
     @abc.abstractmethod
     def register(self, candidate: ModelCandidate, *, environment: str, actor: str) -> ModelVersion:
-        """Store a new version (version number computed), then apply the environment's rules."""
+        """Store a new version (version number computed), then apply the environment's rules.
+
+        Idempotent: when the same model, artifact sha256 and metadata are already registered
+        for ``environment``, that version is returned (``already_registered=True``) and
+        nothing is written."""
 
     @abc.abstractmethod
     def get(self, name: str, version: str | None = None) -> ModelVersion:

@@ -173,15 +173,24 @@ class EmbeddedRegistry(ModelRegistry):
         if not NAME_RE.match(candidate.name):
             raise RegistryError(f"invalid model name {candidate.name!r}: use lowercase letters, digits, '.', '_' or '-'")
         rule = self.rules.for_env(environment)
-        blob = pickle.dumps(candidate.model, protocol=5)
+        blob = candidate.model_bytes if candidate.model_bytes is not None else pickle.dumps(candidate.model, protocol=5)
         sha = hashlib.sha256(blob).hexdigest()
         artifact = self.root / "artifacts" / f"{sha}.pkl"
         if not artifact.exists():  # content-addressed: identical models share one file
             atomic_write_bytes(artifact, blob)
         family = candidate.family or estimator_family(candidate.model)
+        digest = _metadata_digest(candidate.schema, candidate.metrics, candidate.fairness, candidate.model_card,
+                                  candidate.hyperparameters, candidate.code_commit, candidate.data_versions,
+                                  candidate.mlflow_run_id, candidate.gates_passed, family)
         now = _now()
         with self._transaction() as db:
             db.row_factory = sqlite3.Row
+            for row in db.execute("SELECT * FROM model_versions WHERE name = ? AND environment = ? AND artifact_sha256 = ? "
+                                  "ORDER BY major DESC, minor DESC, patch DESC", (candidate.name, environment, sha)):
+                if _row_digest(row) == digest:  # registered already: idempotent, nothing written
+                    existing = _row_to_version(row)
+                    existing.already_registered = True
+                    return existing
             latest = _fetch(db, candidate.name, None)
             previous = None
             if latest is not None:
@@ -304,6 +313,22 @@ def _row_to_version(row: sqlite3.Row) -> ModelVersion:
         mlflow_run_id=row["mlflow_run_id"], lineage=loads(row["lineage_json"]) or {}, gates_passed=bool(row["gates_passed"]),
         decided_by=row["decided_by"], decided_at=row["decided_at"], decision_reason=row["decision_reason"],
     )
+
+
+def _metadata_digest(schema: Any, metrics: Any, fairness: Any, card: Any, hyperparameters: Any, code_commit: Any,
+                     data_versions: Any, mlflow_run_id: Any, gates_passed: Any, family: Any) -> str:
+    """sha256 of what a version records besides its artifact (run-specific lineage excluded)."""
+    card = {k: v for k, v in (json.loads(_dumps(card)) or {}).items() if k != "version"} if card else None
+    doc = [json.loads(_dumps(v)) for v in (schema, metrics, fairness, hyperparameters, code_commit, data_versions,
+                                            mlflow_run_id, bool(gates_passed), family)]
+    return hashlib.sha256(_dumps([*doc, card]).encode()).hexdigest()
+
+
+def _row_digest(row: sqlite3.Row) -> str:
+    loads = lambda v: json.loads(v) if v else None  # noqa: E731
+    return _metadata_digest(loads(row["schema_json"]), loads(row["metrics_json"]), loads(row["fairness_json"]),
+                            loads(row["card_json"]), loads(row["hyperparameters_json"]), row["code_commit"],
+                            loads(row["data_versions_json"]), row["mlflow_run_id"], row["gates_passed"], row["family"])
 
 
 def _uri_to_path(uri: str) -> Path:

@@ -10,7 +10,8 @@ Each function does one stage end to end — run the checks, attach the report to
   robustness; builds the model card;
 * :func:`track` — one MLflow run with params, CV and test metrics, model + signature, reports;
 * :func:`register` — registers the version (semver computed) and applies the environment's
-  promotion rules; records lineage.
+  promotion rules; records lineage. Pipelines split it into a cached ``package`` step and an
+  uncached, idempotent ``register`` step (:mod:`modelway.stages.registration`).
 
 Outside a pipeline step (tests, notebooks) they work the same; attaching is skipped.
 
@@ -386,62 +387,10 @@ def register(
     Returns a summary: name, version, status, environment, model card path, run ids and
     the MLflow UI command.
     """
-    from modelway.registry import ModelCandidate, get_registry
-    from modelway.stages.env import current_user, git_commit, target_environment
-    from modelway.stages.tracking import ui_command
+    from modelway.stages.registration import package, register_package
 
-    env = target_environment(environment)
-    registry = registry or get_registry(rules=promotion_rules)
-    mlflow_run_id = mlflow_run_id or trained.get("mlflow_run_id")
-    ctx = _ctx()
-    run_id = getattr(ctx, "run_id", None)
-    lineage = {"run_id": run_id, "pipeline": getattr(ctx, "pipeline_name", None), "git": git_commit(),
-               "data_versions": split.get("data_versions", {}), "mlflow_run_id": mlflow_run_id}
-    if ctx is not None:
-        lineage.update(_run_lineage(ctx))
-    report = evaluation["report"]
-    version = registry.register(
-        ModelCandidate(
-            name=model_name, model=trained["model"], schema=trained["model"].schema.signature(),
-            metrics={k: v for k, v in evaluation["metrics"].items() if k != "confusion_matrix"},
-            fairness=evaluation.get("fairness"), model_card={**evaluation["card"], "mlflow_run_id": mlflow_run_id},
-            hyperparameters=trained["training"].get("best_params", {}), code_commit=str(git_commit()["commit"]),
-            data_versions=split.get("data_versions", {}), run_id=run_id, mlflow_run_id=mlflow_run_id,
-            lineage=lineage, gates_passed=bool(report["passed"]),
-        ),
-        environment=env, actor=current_user(),
-    )
-    if ctx is not None:
-        from modelway.lineage import record_model
-
-        record_model(model_name, version.version, run_id, artifact=version.artifact_sha256, home=ctx.home)
-    # The version records its MLflow run id (registry -> MLflow); tagging the MLflow run back
-    # would cost this step an MLflow import and connection (~3 s), so it is not done here.
-    summary = {
-        "model": model_name, "version": version.version, "status": version.status, "environment": env,
-        "version_reason": version.version_reason, "model_card": version.model_card_path,
-        "run_id": run_id, "mlflow_run_id": mlflow_run_id, "mlflow_ui": ui_command(),
-        "artifact_sha256": version.artifact_sha256,
-    }
-    next_step = "" if version.status != "Pending" else (
-        f"; approve with: modelway models approve {model_name} {version.version} --reason '...'"
-    )
-    log(f"registered {model_name} {version.version} ({version.version_reason}) for {env}: {version.status}{next_step}")
-    log(f"model card: {version.model_card_path}")
-    log(f"MLflow UI: {ui_command()}")
-    return summary
-
-
-def _run_lineage(ctx: Any) -> dict[str, Any]:
-    """The core's lineage record of this run (git, pipeline file hash, packages, host)."""
-    try:
-        from modelway.runtime.context import stores
-
-        run_store, _ = stores(ctx.home)
-        run = run_store.get_run(ctx.run_id) or {}
-        return {"run": run.get("lineage") or {}, "params": run.get("params") or {}}
-    except Exception:  # lineage is informative; never fail a registration over it
-        return {}
+    pkg = package(trained, evaluation, split, model_name=model_name, mlflow_run_id=mlflow_run_id)
+    return register_package(pkg, environment=environment, promotion_rules=promotion_rules, registry=registry)
 
 
 def config_dict(config: Any) -> dict[str, Any]:

@@ -1,0 +1,172 @@
+"""Packaging a tested model for the registry, and registering the package (the uncached last step).
+
+Registration writes to the registry, so a pipeline must not replay it from the cache: after
+the registry was deleted (or a version lost), a re-run has to register again. It therefore
+runs on every run (``@step(cache=False)``) and is made cheap and idempotent:
+
+* :func:`package` (a cached step) pickles the model once, stores the bytes in the run's
+  artifact store and returns a plain JSON document (metadata + the artifact's digest), so
+  the register step loads no DataFrame or estimator and imports neither pandas,
+  scikit-learn nor MLflow;
+* :func:`register_package` hands it to the registry, which returns the existing version
+  when the same model with the same artifact sha256 and metadata is already registered for
+  that environment (no new version, no audit entry), and registers it otherwise.
+
+Example:
+    >>> normalise({"auc": 0.5, "n": 3})
+    {'auc': 0.5, 'n': 3}
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _ctx() -> Any:
+    from modelway.runtime.context import current_or_none
+
+    return current_or_none()
+
+
+def _log(message: str) -> None:
+    ctx = _ctx()
+    if ctx is not None:
+        ctx.log(message)
+    else:
+        import sys
+
+        print(message, file=sys.stderr)
+
+
+def normalise(value: Any) -> Any:
+    """``value`` as plain JSON types (numpy scalars become numbers, anything else a string)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def package(
+    trained: dict[str, Any],
+    evaluation: dict[str, Any],
+    split: dict[str, Any],
+    *,
+    model_name: str,
+    mlflow_run_id: str | None = None,
+    home: Any = None,
+) -> dict[str, Any]:
+    """Everything the registry records about the candidate, as JSON, with the pickled model in
+    the artifact store (``model_artifact`` is its digest). Inside a step the step's home is used.
+    """
+    import hashlib
+    import pickle
+    import tempfile
+    from pathlib import Path
+
+    from modelway.registry.semver import estimator_family
+    from modelway.runtime.context import artifact_store
+    from modelway.stages.env import git_commit, modelway_home
+
+    model = trained["model"]
+    blob = pickle.dumps(model, protocol=5)
+    ctx = _ctx()
+    store = artifact_store(Path(ctx.home) if ctx is not None else Path(home) if home else modelway_home())
+    with tempfile.TemporaryDirectory(prefix="modelway-package-") as tmp:
+        path = Path(tmp) / "model.pkl"
+        path.write_bytes(blob)
+        ref = store.put_path(path)
+    mlflow_run_id = mlflow_run_id or trained.get("mlflow_run_id")
+    card = evaluation["card"]
+    return normalise({
+        "model": model_name,
+        "model_artifact": ref.hash,
+        "artifact_sha256": hashlib.sha256(blob).hexdigest(),
+        "family": estimator_family(model),
+        "schema": model.schema.signature(),
+        "metrics": {k: v for k, v in evaluation["metrics"].items() if k != "confusion_matrix"},
+        "fairness": evaluation.get("fairness"),
+        "model_card": {**card, "mlflow_run_id": mlflow_run_id},
+        "hyperparameters": trained["training"].get("best_params", {}),
+        # the commit the model was tested at (evaluate's), not the one a later cached re-run happens to be on
+        "code_commit": str(card.get("code_commit") or git_commit()["commit"]),
+        "data_versions": split.get("data_versions", {}),
+        "mlflow_run_id": mlflow_run_id,
+        "gates_passed": bool(evaluation["report"]["passed"]),
+    })
+
+
+def register_package(
+    pkg: dict[str, Any],
+    *,
+    environment: str | None = None,
+    promotion_rules: dict[str, Any] | None = None,
+    registry: Any = None,
+    home: Any = None,
+) -> dict[str, Any]:
+    """Register a :func:`package` for ``environment`` (idempotent) and apply the promotion rules.
+
+    Returns a summary: name, version, status, environment, model card path, run ids, the
+    MLflow UI command, and ``already_registered``.
+    """
+    from pathlib import Path
+
+    from modelway.errors import UserError
+    from modelway.registry import ModelCandidate, get_registry
+    from modelway.runtime.context import artifact_store
+    from modelway.stages.env import current_user, git_commit, modelway_home, target_environment
+    from modelway.stages.tracking import ui_command
+
+    env = target_environment(environment)
+    ctx = _ctx()
+    home = Path(ctx.home) if ctx is not None else Path(home) if home else modelway_home()
+    registry = registry or get_registry(home if ctx is not None else None, rules=promotion_rules)
+    try:
+        blob = artifact_store(home).data_path(pkg["model_artifact"]).read_bytes()
+    except (FileNotFoundError, KeyError):
+        raise UserError(f"the packaged model of {pkg['model']} ({pkg['model_artifact'][:12]}) is missing from the artifact "
+                        f"store under {home}; re-run the pipeline with --no-cache") from None
+    name = pkg["model"]
+    run_id = getattr(ctx, "run_id", None)
+    lineage = {"run_id": run_id, "pipeline": getattr(ctx, "pipeline_name", None), "git": git_commit(),
+               "data_versions": pkg["data_versions"], "mlflow_run_id": pkg["mlflow_run_id"]}
+    if ctx is not None:
+        lineage.update(_run_lineage(ctx))
+    version = registry.register(
+        ModelCandidate(
+            name=name, model=None, model_bytes=blob, family=pkg["family"], schema=pkg["schema"], metrics=pkg["metrics"],
+            fairness=pkg["fairness"], model_card=pkg["model_card"], hyperparameters=pkg["hyperparameters"],
+            code_commit=pkg["code_commit"], data_versions=pkg["data_versions"], run_id=run_id,
+            mlflow_run_id=pkg["mlflow_run_id"], lineage=lineage, gates_passed=pkg["gates_passed"],
+        ),
+        environment=env, actor=current_user(),
+    )
+    if ctx is not None and not version.already_registered:
+        from modelway.lineage import record_model
+
+        record_model(name, version.version, run_id, artifact=version.artifact_sha256, home=ctx.home)
+    summary = {
+        "model": name, "version": version.version, "status": version.status, "environment": env,
+        "version_reason": version.version_reason, "model_card": version.model_card_path,
+        "run_id": version.run_id, "mlflow_run_id": version.mlflow_run_id, "mlflow_ui": ui_command(),
+        "artifact_sha256": version.artifact_sha256, "already_registered": version.already_registered,
+    }
+    next_step = "" if version.status != "Pending" else (
+        f"; approve with: modelway models approve {name} {version.version} --reason '...'"
+    )
+    if version.already_registered:
+        _log(f"{name} {version.version} is already registered for {env} (same artifact and metadata, run "
+             f"{version.run_id}): {version.status}{next_step}")
+    else:
+        _log(f"registered {name} {version.version} ({version.version_reason}) for {env}: {version.status}{next_step}")
+    _log(f"model card: {version.model_card_path}")
+    _log(f"MLflow UI: {ui_command()}")
+    return summary
+
+
+def _run_lineage(ctx: Any) -> dict[str, Any]:
+    """The core's lineage record of this run (git, pipeline file hash, packages, host)."""
+    try:
+        from modelway.runtime.context import stores
+
+        run_store, _ = stores(ctx.home)
+        run = run_store.get_run(ctx.run_id) or {}
+        return {"run": run.get("lineage") or {}, "params": run.get("params") or {}}
+    except Exception:  # lineage is informative; never fail a registration over it
+        return {}
