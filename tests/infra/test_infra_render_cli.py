@@ -46,4 +46,6 @@ def test_render_table_names_every_component():
 def test_unknown_stack_is_a_one_line_error():
     proc = _render("--stack", "qa")
     assert proc.returncode == 2
-    assert proc.stderr.strip().endswith("Pulumi.qa.yaml: no such stack config; available stacks: dev, prod, staging")
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: stack qa (no Pulumi.qa.yaml): modelway:environment: the stack 'qa' is not dev, staging or prod; "
+        "set modelway:environment to one of them")

@@ -103,6 +103,14 @@ def test_own_infra_passes_every_mandatory_rule(env):
             f"PASS stack prod: {report['resources']} resources + 2 providers, 0 mandatory")
 
 
+def test_stack_without_its_stack_file_is_checked_with_no_stack_config():
+    proc = modelway("policy", "check", str(MISCONFIGURED), "--stack", "dev", "--format", "json")
+    assert proc.returncode == 1, proc.stderr  # rendered and checked (violations), not a usage error
+    report = json.loads(proc.stdout)
+    assert "Pulumi.dev.yaml not found: stack dev has no stack config (stack files here: prod)" in report["warnings"]
+    assert report["violations"]
+
+
 def test_render_failure_is_exit_2_naming_the_file():
     proc = modelway("policy", "check", str(FIXTURES / "broken"))
     assert proc.returncode == 2

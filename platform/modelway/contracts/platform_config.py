@@ -272,6 +272,9 @@ class PlatformConfig(_Section):
         """
         data = dict(raw)
         claimed = data.get("environment")
+        if claimed is None and stack not in ENVIRONMENTS:
+            raise ConfigError(f"{CONFIG_NAMESPACE}:environment: the stack {stack!r} is not dev, staging or prod; "
+                              "set modelway:environment to one of them")
         if stack in ENVIRONMENTS and claimed in ENVIRONMENTS and claimed != stack:
             raise ConfigError(f"{CONFIG_NAMESPACE}:environment: is {claimed!r} but the stack is {stack!r}; "
                               f"remove the key or set it to {stack}")

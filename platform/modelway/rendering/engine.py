@@ -110,7 +110,7 @@ def _describe_failure(exc: BaseException, spec: ProgramSpec) -> str:
     text = str(root).strip()
     reason = text.splitlines()[0] if text else type(root).__name__
     if isinstance(root, ConfigError):
-        where = stack_file.name if stack_file.is_file() else "Pulumi.yaml"
+        where = stack_file.name if stack_file.is_file() else f"stack {spec.stack} (no {stack_file.name})"
         return f"{where}: {reason}"
     entry = spec.main / "__main__.py" if spec.main.is_dir() else spec.main
     if isinstance(root, UnknownInvokeError):

@@ -58,7 +58,7 @@ def _qualify(key: str, project: str) -> str:
 
 
 def load_program_spec(project_dir: Path, stack: str | None) -> ProgramSpec:
-    """Parse ``project_dir/Pulumi.yaml`` and, when present, ``Pulumi.<stack>.yaml``."""
+    """Parse ``project_dir/Pulumi.yaml`` and, when present, ``Pulumi.<stack>.yaml`` (absent: no stack config, a warning)."""
     project_dir = Path(project_dir).resolve()
     project_file = project_dir / "Pulumi.yaml"
     if not project_file.is_file():
@@ -95,10 +95,11 @@ def load_program_spec(project_dir: Path, stack: str | None) -> ProgramSpec:
 
     stack_file = project_dir / f"Pulumi.{stack_name}.yaml"
     if stack is not None and not stack_file.is_file():
+        # The Pulumi CLI treats a missing stack file as a stack with no config; so do we, and
+        # say so (with the stack files that do exist, in case the name is a typo).
         available = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise UserError(
-            f"{stack_file}: no such stack config; available stacks: {', '.join(available) or 'none'}"
-        )
+        warnings.append(f"{stack_file.name} not found: stack {stack_name} has no stack config "
+                        f"(stack files here: {', '.join(available) or 'none'})")
     if stack_file.is_file():
         stack_doc = _read_yaml(stack_file)
         if not isinstance(stack_doc, dict):
