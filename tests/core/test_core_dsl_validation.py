@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import pytest
+from pydantic import Field, PositiveInt
 
 from modelway import pipeline, step
 from modelway.errors import DefinitionError, UserError
@@ -276,6 +278,20 @@ class TestParams:
     def test_malformed_pair(self) -> None:
         with pytest.raises(UserError, match=r"--param 'epochs': expected KEY=VALUE"):
             self._pipe().parse_cli_params(["epochs"])
+
+    def test_constrained_types_are_enforced(self) -> None:
+        @pipeline
+        def tuned(folds: Annotated[int, Field(ge=2)] = 3, rows: PositiveInt = 10,
+                  env: Literal["dev", "prod"] = "dev") -> int:
+            return make_int(folds)
+
+        assert tuned.validate_params({"folds": 5}) == {"folds": 5, "rows": 10, "env": "dev"}
+        with pytest.raises(UserError, match=r"parameter 'folds': Input should be greater than or equal to 2 \(got 1\)"):
+            tuned.validate_params({"folds": 1})
+        with pytest.raises(UserError, match=r"parameter 'rows': Input should be greater than 0"):
+            tuned.validate_params(tuned.parse_cli_params(["rows=-5"]))
+        with pytest.raises(UserError, match=r"parameter 'env': Input should be 'dev' or 'prod'"):
+            tuned.validate_params({"env": "qa"})
 
 
 def test_generator_and_async_functions_are_rejected() -> None:

@@ -56,10 +56,12 @@ class Pipeline:
         if self._params_model is None:
             from pydantic import ConfigDict, create_model
 
-            try:
-                hints = typing.get_type_hints(self.fn)
-            except Exception:
-                hints = {}
+            try:  # include_extras keeps Annotated constraints such as Field(ge=2)
+                hints = typing.get_type_hints(self.fn, include_extras=True)
+            except Exception as exc:  # an unresolvable annotation would silently drop validation
+                raise DefinitionError(
+                    f"pipeline {self.name!r}: cannot resolve its parameter annotations ({exc})"
+                ) from None
             fields: dict[str, Any] = {}
             for pname, param in inspect.signature(self.fn).parameters.items():
                 if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
