@@ -110,6 +110,10 @@ def test_charts_have_axes_labels_and_limits():
                      attribute="gender", limits={"selection_rate": 0.1})
     assert ">0.30<" in bars and ">0.25<" in bars  # value labels on the bars
     assert "class=limit" in bars and "gender:" in bars
+    # errors in target units (regression MAE) get an axis that fits them instead of bars clipped at 1
+    mae = bar_chart({"sex_1": {"mae": 41.5}, "sex_2": {"mae": 42.2}}, ["mae"], attribute="sex_group", limits={"mae": 12.5})
+    heights = [float(h) for h in re.findall(r"<rect x='[\d.]+' y='[\d.]+' width='[\d.]+' height='([\d.]+)' fill='#\w+'><title>", mae)]
+    assert len(heights) == 2 and 0 < heights[0] < heights[1] and ">41.5<" in mae and "sex_group:" in mae
 
 
 def test_pandera_check_reprs_become_words():

@@ -189,7 +189,8 @@ def _svg_open(width: float, height: float, label: str) -> str:
 
 def bar_chart(groups: dict[str, dict[str, float]], metrics: list[str], *, width: int = 760, height: int = 240,
               attribute: str | None = None, limits: dict[str, float] | None = None) -> str:
-    """Grouped bars: one cluster per metric, one bar per group (values in [0, 1]), value labels on bars.
+    """Grouped bars: one cluster per metric, one bar per group, value labels on bars. The axis
+    is [0, 1] for rates, else [0, a round number above the largest value].
 
     ``limits`` maps a metric to the largest allowed gap between groups; a dashed line at
     (lowest group + limit) shows how high the other groups may go.
@@ -198,32 +199,42 @@ def bar_chart(groups: dict[str, dict[str, float]], metrics: list[str], *, width:
     if not names or not metrics:
         return ""
     limits = limits or {}
+    peak = max([float(groups[g].get(m, 0.0) or 0.0) for g in names for m in metrics]
+               + [float(groups[g].get(m, 0.0) or 0.0) + v for g in names for m, v in limits.items() if m in metrics])
+    if peak <= 1.0:
+        y_max, y_ticks = 1.0, [0, 0.25, 0.5, 0.75, 1.0]
+    else:
+        coarse = _ticks(0.0, peak, 4)
+        step = coarse[1] - coarse[0] if len(coarse) > 1 else peak
+        y_max = math.ceil(peak * 1.05 / step) * step  # headroom for the value labels
+        y_ticks = [round(i * step, 10) for i in range(int(round(y_max / step)) + 1)]
+    label_fmt = "{:.2f}" if peak <= 1.0 else "{:.3g}"
     pad_l, pad_b, pad_t = 40, 40, 24
     plot_w, plot_h = width - pad_l - 10, height - pad_b - pad_t
     cluster = plot_w / len(metrics)
     bar = max(4.0, (cluster - 16) / max(len(names), 1))
     legend_h = 26
     parts = [_svg_open(width, height + legend_h, f"per-group metrics by {attribute or 'group'}")]
-    for tick in (0, 0.25, 0.5, 0.75, 1.0):
-        y = pad_t + plot_h * (1 - tick)
+    for tick in y_ticks:
+        y = pad_t + plot_h * (1 - tick / y_max)
         parts.append(f"<line x1='{pad_l}' x2='{width - 10}' y1='{y:.1f}' y2='{y:.1f}' stroke='#e4e7eb'/>")
         parts.append(f"<text x='{pad_l - 6}' y='{y + 4:.1f}' font-size='10' text-anchor='end' fill='#627d98'>{tick:g}</text>")
     for i, metric in enumerate(metrics):
         x0 = pad_l + i * cluster + 8
         values = [float(groups[g].get(metric, 0.0) or 0.0) for g in names]
         for j, (group, value) in enumerate(zip(names, values)):
-            h = plot_h * max(0.0, min(1.0, value))
+            h = plot_h * max(0.0, min(1.0, value / y_max))
             x = x0 + j * bar
             parts.append(
                 f"<rect x='{x:.1f}' y='{pad_t + plot_h - h:.1f}' width='{bar - 2:.1f}' height='{h:.1f}' fill='{SERIES_COLORS[j % len(SERIES_COLORS)]}'>"
                 f"<title>{esc(group)} {esc(metric)} = {value:.3f}</title></rect>"
             )
             parts.append(f"<text x='{x + (bar - 2) / 2:.1f}' y='{pad_t + plot_h - h - 3:.1f}' font-size='10' text-anchor='middle' "
-                         f"fill='#1f2933'>{value:.2f}</text>")
+                         f"fill='#1f2933'>{label_fmt.format(value)}</text>")
         if metric in limits and values:
             top = min(values) + float(limits[metric])
-            if top <= 1.0:
-                y = pad_t + plot_h * (1 - top)
+            if top <= y_max:
+                y = pad_t + plot_h * (1 - top / y_max)
                 parts.append(f"<line class=limit x1='{x0 - 4:.1f}' x2='{x0 + len(names) * bar + 2:.1f}' y1='{y:.1f}' y2='{y:.1f}' "
                              f"stroke='#b3261e' stroke-width='1.5' stroke-dasharray='5 3'><title>limit: groups may differ by at most "
                              f"{float(limits[metric]):g}</title></line>")
@@ -412,7 +423,8 @@ def fairness_limits(checks: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def fairness_section(fairness: dict[str, Any] | None, checks: list[dict[str, Any]] | None = None, *, level: str = "h3") -> str:
+def fairness_section(fairness: dict[str, Any] | None, checks: list[dict[str, Any]] | None = None, *, level: str = "h3",
+                     overall: dict[str, Any] | None = None) -> str:
     """The per-group fairness chart (with limits), the per-group table and the disparity figures."""
     if not fairness:
         return ""
@@ -423,6 +435,11 @@ def fairness_section(fairness: dict[str, Any] | None, checks: list[dict[str, Any
     rate_metrics = [m for m in ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy") if m in names]
     if rate_metrics:
         out.append(bar_chart(groups, rate_metrics, attribute=attribute, limits=fairness_limits(checks or [])))
+    elif "mae" in names:  # regression: the MAE gap limit is relative to the overall MAE
+        gap = next((c.get("limit") for c in checks or [] if str(c.get("name", "")).endswith(".relative_mae_gap")), None)
+        mae = (overall or {}).get("mae")
+        limits = {"mae": float(gap) * float(mae)} if isinstance(gap, (int, float)) and isinstance(mae, (int, float)) else None
+        out.append(bar_chart(groups, ["mae"], width=420, attribute=attribute, limits=limits))
     out.append(table([f"group ({attribute})"] + names, [[g] + [m.get(n) for n in names] for g, m in groups.items()]))
     limit_of = {str(c.get("name", "")).rsplit(".", 1)[-1]: c for c in (checks or [])}
     figures = []
@@ -498,6 +515,6 @@ def card_section(card: dict[str, Any], *, registry: dict[str, Any] | None = None
     if card.get("slices"):
         names = sorted({m for metrics in card["slices"].values() for m in metrics})
         out.append("<h3>Metrics per slice</h3>" + table(["slice"] + names, [[s] + [m.get(n) for n in names] for s, m in card["slices"].items()]))
-    out.append(fairness_section(card.get("fairness"), card.get("checks")))
+    out.append(fairness_section(card.get("fairness"), card.get("checks"), overall=card.get("metrics")))
     out.append("<h3>Checks</h3>" + checks_table(card.get("checks", [])))
     return "".join(out)

@@ -138,7 +138,7 @@ def render_run_report(data: dict[str, Any]) -> str:
         body.append(f"<h2>Model tests {badge(report.get('passed'))}</h2><p>{esc(report.get('summary'))}</p>")
         body.append(checks_table(report.get("checks", [])))
     if card and card.get("fairness"):
-        body.append(fairness_section(card["fairness"], (report or card).get("checks"), level="h2"))
+        body.append(fairness_section(card["fairness"], (report or card).get("checks"), level="h2", overall=card.get("metrics")))
     if card:
         card_link = _card_link(model or registered)
         body.append("<h2>Model card</h2>" + (f"<p>Full card: {card_link}</p>" if card_link else "")
