@@ -5,6 +5,7 @@ import json
 
 import pytest
 from infra_helpers import (
+    ENVIRONMENTS,
     assert_identity_statement_scoped,
     assert_trust_not_public,
     children_of,
@@ -303,6 +304,19 @@ def test_environments_differ_where_they_should(rendered):
     assert prod.observability.log_retention_days >= 365 > dev.observability.log_retention_days
     assert rendered("prod").outputs["model_approval_status"] == "PendingManualApproval"
     assert rendered("dev").outputs["model_approval_status"] == "Approved"
+    assert rendered("staging").outputs["model_approval_status"] == "Approved"
     (prod_group,) = rendered("prod").of_type("aws:autoscaling/group:Group")
     (dev_group,) = rendered("dev").of_type("aws:autoscaling/group:Group")
     assert prod_group.inputs["maxSize"] > dev_group.inputs["maxSize"]
+
+
+def test_registry_approval_status_agrees_with_the_ml_promotion_rules(rendered):
+    # The SageMaker model package groups and the embedded registry must tell the same story:
+    # an environment whose versions auto-approve (every gate passed) registers them Approved;
+    # one that needs a human (prod) registers them PendingManualApproval.
+    from modelway.registry.promotion import PromotionRules
+
+    rules = PromotionRules()
+    for env in ENVIRONMENTS:
+        expected = "Approved" if rules.for_env(env).auto_approve else "PendingManualApproval"
+        assert rendered(env).outputs["model_approval_status"] == expected, env
