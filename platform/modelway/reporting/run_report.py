@@ -98,8 +98,8 @@ def render_run_report(data: dict[str, Any]) -> str:
     body.append(table(
         ["step", "status", "cached", "attempts", "duration", "CPU", "peak MB", "error"],
         [[s["name"], s["status"], "yes" if s["cached"] else "no", s["attempts"],
-          None if s["duration_s"] is None else f"{s['duration_s']:.2f} s",
-          None if s.get("cpu_s") is None else f"{s['cpu_s']:.2f} s",
+          None if s["duration_s"] is None else f"{s['duration_s']:.2f}\u00a0s",  # no break inside a figure
+          None if s.get("cpu_s") is None else f"{s['cpu_s']:.2f}\u00a0s",
           None if s.get("peak_rss_mb") is None else f"{s['peak_rss_mb']:.0f}", s.get("error")] for s in steps],
     ))
     params = run.get("params") or {}
