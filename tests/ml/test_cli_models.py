@@ -61,3 +61,73 @@ def test_audit_verify_exit_codes(home):
     assert broken.returncode == 1
     result = json.loads(broken.stdout)
     assert result["ok"] is False and any("entry 2 (approved m 1.0.0) was modified" in p for p in result["problems"])
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("tamper, expected", [
+    ("DELETE FROM model_versions WHERE version = '1.0.0'", "model m 1.0.0: 2 audit event(s) but no model_versions row"),
+    ("UPDATE model_versions SET artifact_sha256 = 'ab' || substr(artifact_sha256, 3)", "model m 1.0.0: field artifact_sha256"),
+    ("UPDATE model_versions SET decided_by = 'mallory'", "model m 1.0.0: field decided_by is 'mallory'"),
+    ("UPDATE model_versions SET decision_reason = 'reviewed'", "model m 1.0.0: field decision_reason is 'reviewed'"),
+    ("UPDATE model_versions SET metrics_json = '{\"r2\": 0.99}'", "model m 1.0.0: field metrics_json differs"),
+])
+def test_audit_verify_catches_edits_of_version_rows(home, tamper, expected):
+    registered(home, env="dev")
+    assert modelway(home, "audit", "verify").returncode == 0
+    sqlite3.connect(home / "registry" / "registry.db", isolation_level=None).execute(tamper)
+    broken = modelway(home, "audit", "verify")
+    assert broken.returncode == 1 and expected in broken.stderr, broken.stderr
+
+
+def test_audit_verify_catches_a_corrupted_or_missing_artifact(home):
+    v = registered(home, env="dev")
+    path = home / "registry" / "artifacts" / f"{v.artifact_sha256}.pkl"
+    path.write_bytes(path.read_bytes() + b"x")
+    broken = modelway(home, "audit", "verify")
+    assert broken.returncode == 1 and f"model m 1.0.0: artifact file {path} has sha256" in broken.stderr
+    path.unlink()
+    broken = modelway(home, "audit", "verify")
+    assert broken.returncode == 1 and f"model m 1.0.0: artifact file {path} is missing" in broken.stderr
+
+
+def test_audit_verify_catches_a_deleted_registry_through_run_lineage(home):
+    import shutil
+
+    from modelway.lineage import record_model
+
+    v = registered(home, env="dev")
+    record_model("m", v.version, "20261126-120000-abcdef", artifact=v.artifact_sha256, home=home)
+    assert modelway(home, "audit", "verify").returncode == 0
+    shutil.rmtree(home / "registry")
+    broken = modelway(home, "audit", "verify")
+    assert broken.returncode == 1
+    assert "model m 1.0.0: run 20261126-120000-abcdef registered it (run store lineage) but the registry has no record" in broken.stderr
+
+
+def test_a_corrupt_registry_database_is_a_one_line_error(home):
+    registered(home, env="dev")
+    (home / "registry" / "registry.db").write_bytes(b"this is not sqlite" * 100)
+    for wal in (home / "registry").glob("registry.db-*"):
+        wal.unlink()
+    done = modelway(home, "models", "list")
+    assert done.returncode == 2 and done.stderr.startswith("error: the registry database ") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_revoke_retires_an_approved_champion(home):
+    registry = EmbeddedRegistry(home)
+    v = registered(home, env="dev")
+    assert registry.champion("m", ("dev",)).version == v.version
+    no_reason = modelway(home, "models", "revoke", "m", v.version, "--reason", " ")
+    assert no_reason.returncode == 2 and "requires a reason" in no_reason.stderr
+    done = modelway(home, "models", "revoke", "m", v.version, "--reason", "drift in east", "--json")
+    assert done.returncode == 0, done.stderr
+    revoked = json.loads(done.stdout)
+    assert (revoked["status"], revoked["decided_by"], revoked["decision_reason"]) == ("Revoked", "carol", "drift in east")
+    assert revoked["decided_at"]
+    assert registry.champion("m", ("dev",)) is None
+    assert registry.audit_entries("m", v.version)[-1].event == "revoked"
+    assert modelway(home, "audit", "verify").returncode == 0
+    again = modelway(home, "models", "revoke", "m", v.version, "--reason", "x")
+    assert again.returncode == 2 and "only Approved versions can be revoked" in again.stderr

@@ -135,9 +135,28 @@ def models_reject(
     _decide("reject", name, version, reason, by, as_json)
 
 
+@models_app.command("revoke")
+def models_revoke(
+    name: str = typer.Argument(..., help="Model name."),
+    version: str = typer.Argument(..., help="Version to revoke (must be Approved)."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why it is retired (required)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who revokes (default: $MODELWAY_USER or your login)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the updated version as JSON."),
+) -> None:
+    """Retire an Approved version (e.g. a bad champion): Revoked, audited with who, when and why;
+    it is never picked as the champion again."""
+    from modelway.stages.env import current_user
+
+    v = _registry().revoke(name, version, actor=by or current_user(), reason=reason)
+    if as_json:
+        _print_json(v.to_dict(full=False))
+        return
+    print(f"{v.name} {v.version} ({v.environment}): {v.status} by {v.decided_by} at {v.decided_at}: {v.decision_reason}")
+
+
 @audit_app.command("verify")
 def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
-    """Recompute the audit chain; exit 1 if any entry was modified or deleted."""
+    """Recompute the audit chain and cross-check versions, artifacts and run lineage; exit 1 on any problem."""
     result = _registry().verify_audit()
     if as_json:
         _print_json(result.to_dict())

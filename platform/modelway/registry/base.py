@@ -3,7 +3,7 @@
 Backends implement :class:`ModelRegistry`: the embedded one (SQLite under
 ``$MODELWAY_HOME``, :mod:`modelway.registry.embedded`) is the default; a SageMaker Model
 Registry backend comes with the AWS backend. Statuses follow
-``Pending -> Approved | Rejected``; who may approve is decided per environment by
+``Pending -> Approved | Rejected`` and ``Approved -> Revoked``; who may approve is decided per environment by
 :mod:`modelway.registry.promotion`.
 
 Example:
@@ -26,6 +26,7 @@ class ModelStatus(str, Enum):
     PENDING = "Pending"
     APPROVED = "Approved"
     REJECTED = "Rejected"
+    REVOKED = "Revoked"  # was Approved, then retired (a bad champion); never a champion again
 
 
 class RegistryError(UserError):
@@ -129,6 +130,10 @@ class ModelRegistry(abc.ABC):
     @abc.abstractmethod
     def reject(self, name: str, version: str, *, actor: str, reason: str | None) -> ModelVersion:
         """Pending -> Rejected, recording who, when and why."""
+
+    @abc.abstractmethod
+    def revoke(self, name: str, version: str, *, actor: str, reason: str) -> ModelVersion:
+        """Approved -> Revoked (a reason is required), recording who, when and why."""
 
     @abc.abstractmethod
     def champion(self, name: str, environments: tuple[str, ...] = ("prod",)) -> ModelVersion | None:

@@ -95,13 +95,18 @@ class EmbeddedRegistry(ModelRegistry):
             from modelway.stages.env import modelway_home
 
             home = modelway_home()
-        self.root = Path(home) / "registry"
+        self.home = Path(home)
+        self.root = self.home / "registry"
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "registry.db"
         self.rules = rules or load_promotion_rules()
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-            audit.ensure_schema(db)
+        try:
+            with self._connect() as db:
+                db.executescript(SCHEMA)
+                audit.ensure_schema(db)
+        except sqlite3.DatabaseError as exc:
+            raise RegistryError(f"the registry database {self.db_path} is unreadable ({exc}); restore it from a backup "
+                                "or move it aside (`modelway audit verify` then reports what lineage says is missing)") from None
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -217,7 +222,9 @@ class EmbeddedRegistry(ModelRegistry):
             audit.append(
                 db, actor=actor, event="registered", model=candidate.name, version=version,
                 payload={"environment": environment, "artifact_sha256": sha, "run_id": candidate.run_id,
-                         "version_reason": reason, "gates_passed": bool(candidate.gates_passed), "status": ModelStatus.PENDING.value},
+                         "version_reason": reason, "gates_passed": bool(candidate.gates_passed), "status": ModelStatus.PENDING.value,
+                         # recorded so `audit verify` can tell an edited metrics_json from the registered one
+                         "metrics": json.loads(_dumps(candidate.metrics))},
             )
             if rule.require_gates_passed and not candidate.gates_passed:
                 self._decide(db, candidate.name, version, ModelStatus.REJECTED, AUTO_APPROVER, f"gates failed; {environment} requires every gate to pass")
@@ -230,6 +237,21 @@ class EmbeddedRegistry(ModelRegistry):
 
     def reject(self, name: str, version: str, *, actor: str, reason: str | None) -> ModelVersion:
         return self._human_decision(name, version, ModelStatus.REJECTED, actor, reason)
+
+    def revoke(self, name: str, version: str, *, actor: str, reason: str) -> ModelVersion:
+        parse(version)
+        self.get(name, version)
+        reason = (reason or "").strip()
+        if not actor or actor == AUTO_APPROVER:
+            raise RegistryError(f"a human is required to revoke {name} {version}; pass --by NAME")
+        if not reason:
+            raise RegistryError(f"revoking {name} {version} requires a reason; pass --reason '...'")
+        with self._transaction() as db:
+            row = db.execute("SELECT status FROM model_versions WHERE name = ? AND version = ?", (name, version)).fetchone()
+            if row[0] != ModelStatus.APPROVED.value:
+                raise RegistryError(f"{name} {version} is {row[0]}; only Approved versions can be revoked")
+            self._decide(db, name, version, ModelStatus.REVOKED, actor, reason)
+        return self.get(name, version)
 
     def _human_decision(self, name: str, version: str, status: ModelStatus, actor: str, reason: str | None) -> ModelVersion:
         parse(version)
@@ -255,7 +277,8 @@ class EmbeddedRegistry(ModelRegistry):
             "UPDATE model_versions SET status = ?, decided_by = ?, decided_at = ?, decision_reason = ? WHERE name = ? AND version = ?",
             (status.value, actor, now, reason, name, version),
         )
-        audit.append(db, actor=actor, event=status.value.lower(), model=name, version=version, payload={"status": status.value, "reason": reason})
+        audit.append(db, actor=actor, event=status.value.lower(), model=name, version=version,
+                     payload={"status": status.value, "reason": reason, "decided_at": now})
 
     # --- integrity -----------------------------------------------------------------------
 
@@ -275,22 +298,78 @@ class EmbeddedRegistry(ModelRegistry):
         return pickle.loads(blob)  # noqa: S301 - bytes verified against the recorded sha256 above
 
     def verify_audit(self) -> audit.VerifyResult:
-        """Verify the chain, then check every version's status against its audit history."""
+        """Verify the chain; check every version row against its audit events (status, decision,
+        artifact sha256, environment, metrics), every artifact file against its sha256, and the
+        run store's lineage (versions that runs registered) against the registry's rows."""
         with self._connect() as db:
             result = audit.verify_chain(db)
-            history: dict[tuple[str, str], str] = {}
+            events: dict[tuple[str, str], list[audit.AuditEntry]] = {}
             for entry in audit.entries(db):
-                status = entry.payload.get("status")
-                if status:
-                    history[(entry.model, entry.version)] = status
-            for name, version, status in db.execute("SELECT name, version, status FROM model_versions"):
-                logged = history.get((name, version))
-                if logged is None:
-                    result.problems.append(f"model {name} {version} has no audit entries (registered outside the registry)")
-                elif logged != status:
-                    result.problems.append(f"model {name} {version} is {status} in the registry but the audit log says {logged}")
-        result.ok = not result.problems
+                events.setdefault((entry.model, entry.version), []).append(entry)
+            db.row_factory = sqlite3.Row
+            rows = {(r["name"], r["version"]): r for r in db.execute("SELECT * FROM model_versions")}
+        problems = result.problems
+        for (name, version), logged in events.items():
+            if (name, version) not in rows:
+                problems.append(f"model {name} {version}: {len(logged)} audit event(s) but no model_versions row (the row was deleted)")
+        for (name, version), row in rows.items():
+            problems.extend(_row_problems(name, version, row, events.get((name, version), [])))
+        for name, version, run_id in self._lineage_models():
+            if (name, version) not in rows and (name, version) not in events:
+                problems.append(f"model {name} {version}: run {run_id} registered it (run store lineage) but the registry has "
+                                "no record of it (registry.db deleted or replaced)")
+        result.ok = not problems
         return result
+
+    def _lineage_models(self) -> list[tuple[str, str, str | None]]:
+        """(model, version, run id) of every version the run store recorded as registered (read-only)."""
+        runs_db = self.home / "modelway.db"
+        if not runs_db.exists():
+            return []
+        try:
+            db = sqlite3.connect(f"{runs_db.as_uri()}?mode=ro", uri=True, timeout=30)
+            try:
+                return [tuple(r) for r in db.execute("SELECT model, version, run_id FROM model_versions ORDER BY created_at")]
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:  # no lineage table yet (a home without runs)
+            return []
+
+
+def _row_problems(name: str, version: str, row: sqlite3.Row, logged: list[audit.AuditEntry]) -> list[str]:
+    """What in one version row disagrees with its audit events or its artifact file."""
+    where = f"model {name} {version}"
+    if not logged:
+        return [f"{where} has no audit entries (registered outside the registry)"]
+    problems: list[str] = []
+    registered = next((e.payload for e in logged if e.event == "registered"), None)
+    if registered is not None:
+        for column, key in (("artifact_sha256", "artifact_sha256"), ("environment", "environment")):
+            if key in registered and row[column] != registered[key]:
+                problems.append(f"{where}: field {column} is {row[column]!r} but it was registered with {registered[key]!r}")
+        if "metrics" in registered and _dumps(json.loads(row["metrics_json"])) != _dumps(registered["metrics"]):
+            problems.append(f"{where}: field metrics_json differs from the metrics it was registered with")
+    decisions = [e for e in logged if e.event != "registered" and e.payload.get("status")]
+    last_status = (decisions[-1].payload["status"] if decisions else (registered or {}).get("status"))
+    if last_status is not None and last_status != row["status"]:
+        problems.append(f"model {name} {version} is {row['status']} in the registry but the audit log says {last_status}")
+    if decisions:
+        last = decisions[-1]
+        if row["decided_by"] != last.actor:
+            problems.append(f"{where}: field decided_by is {row['decided_by']!r} but the audit log says {last.actor!r}")
+        if row["decision_reason"] != last.payload.get("reason"):
+            problems.append(f"{where}: field decision_reason is {row['decision_reason']!r} but the audit log says "
+                            f"{last.payload.get('reason')!r}")
+    path = _uri_to_path(row["artifact_uri"])
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        problems.append(f"{where}: artifact file {path} is missing")
+    else:
+        if digest != row["artifact_sha256"]:
+            problems.append(f"{where}: artifact file {path} has sha256 {digest[:12]}… but artifact_sha256 is "
+                            f"{row['artifact_sha256'][:12]}… (corrupted or replaced)")
+    return problems
 
 
 def _fetch(db: sqlite3.Connection, name: str, version: str | None) -> sqlite3.Row | None:
