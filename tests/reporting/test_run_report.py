@@ -160,3 +160,14 @@ def test_registered_model_shows_the_approver_and_links_the_html_card(mw, tmp_pat
     card_md = (Path(link.group(1).removeprefix("file://")).with_suffix(".md")).read_text()
     assert "Approval:** see `modelway models show toy-model 1.0.0`" in card_md
     assert "Pending" not in card_md and "Approved" not in card_md and "all checks passed" not in card_md
+
+
+def test_failed_checks_stay_in_view_and_passing_ones_fold_away():
+    from modelway.reporting.html import checks_table
+
+    checks = [{"name": "quality.duplicate_rows", "passed": False, "message": "12 duplicate rows"}] + [
+        {"name": f"quality.ok_{i}", "passed": True, "message": "fine"} for i in range(3)]
+    html = checks_table(checks, fold_passed=True)
+    visible, folded = html.split("<details>", 1)
+    assert "quality.duplicate_rows" in visible and "quality.ok_0" not in visible
+    assert folded.startswith("<summary>3 passed checks</summary>") and "quality.ok_2" in folded

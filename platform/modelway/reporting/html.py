@@ -154,8 +154,19 @@ def humanize_check(text: Any) -> str:
     return out
 
 
-def checks_table(checks: list[dict[str, Any]]) -> str:
-    """Checks with pass/FAIL, observed, limit, rows and message (failed ones first)."""
+def checks_table(checks: list[dict[str, Any]], *, fold_passed: bool = False) -> str:
+    """Checks with pass/FAIL, observed, limit, rows and message (failed ones first).
+
+    ``fold_passed``: failed checks stay in view; the passing ones go in a collapsed block.
+    """
+    if fold_passed:
+        failed = [c for c in checks if not c.get("passed")]
+        passed = [c for c in checks if c.get("passed")]
+        out = checks_table(failed) if failed else ""
+        if passed:
+            out += (f"<details><summary>{len(passed)} passed check{'s' if len(passed) != 1 else ''}</summary>"
+                    f"{checks_table(passed)}</details>")
+        return out
     ordered = sorted(checks, key=lambda c: bool(c.get("passed")))
     rows = [
         [

@@ -110,7 +110,7 @@ def render_run_report(data: dict[str, Any]) -> str:
     validation = attached.get("validation_report")
     if validation:
         body.append(f"<h2>Data validation {badge(validation.get('passed'))}</h2><p>{esc(validation.get('summary'))}</p>")
-        body.append(checks_table(validation.get("checks", [])))
+        body.append(checks_table(validation.get("checks", []), fold_passed=True))
         body.append(_examples(validation.get("checks", [])))
 
     evaluation = outputs.get("evaluate") if isinstance(outputs.get("evaluate"), dict) else None
@@ -136,7 +136,7 @@ def render_run_report(data: dict[str, Any]) -> str:
             body.append("<h3>Metrics per slice</h3>" + table(["slice"] + names, [[s] + [m.get(n) for n in names] for s, m in card["slices"].items()]))
     if report:
         body.append(f"<h2>Model tests {badge(report.get('passed'))}</h2><p>{esc(report.get('summary'))}</p>")
-        body.append(checks_table(report.get("checks", [])))
+        body.append(checks_table(report.get("checks", []), fold_passed=True))
     if card and card.get("fairness"):
         body.append(fairness_section(card["fairness"], (report or card).get("checks"), level="h2", overall=card.get("metrics")))
     if card:
