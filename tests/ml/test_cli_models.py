@@ -131,3 +131,25 @@ def test_revoke_retires_an_approved_champion(home):
     assert modelway(home, "audit", "verify").returncode == 0
     again = modelway(home, "models", "revoke", "m", v.version, "--reason", "x")
     assert again.returncode == 2 and "only Approved versions can be revoked" in again.stderr
+
+
+def test_read_commands_outside_a_home_create_nothing_and_name_the_home(tmp_path):
+    home = tmp_path / "nohome" / ".modelway"
+    shown = modelway(home, "models", "show", "credit-risk")
+    assert shown.returncode == 2 and shown.stderr.strip().startswith(f"error: no model registry in {home}")
+    listed = modelway(home, "models", "list")
+    assert listed.returncode == 0 and str(home) in listed.stdout
+    assert modelway(home, "audit", "log").returncode == 2
+    assert not home.exists()
+
+
+def test_audit_log_of_an_unknown_model_is_an_error_like_models_show(home):
+    registered(home)
+    done = modelway(home, "audit", "log", "--name", "nosuch")
+    assert done.returncode == 2 and done.stderr.strip() == "error: model 'nosuch' is not registered; known models: ['m']"
+
+
+def test_decision_errors_spell_the_verb(home):
+    v = registered(home)
+    done = modelway(home, "models", "reject", "m", v.version)
+    assert done.returncode == 2 and done.stderr.strip() == f"error: prod requires a reason to reject m {v.version}; pass --reason '...'"

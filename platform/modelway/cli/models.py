@@ -16,10 +16,23 @@ models_app = typer.Typer(help="Registered model versions and their approvals.", 
 audit_app = typer.Typer(help="The hash-chained audit log of registry and approval events.", no_args_is_help=True)
 
 
-def _registry() -> Any:
-    from modelway.registry import get_registry
+def _registry(*, create: bool = False) -> Any:
+    """The registry of $MODELWAY_HOME; unless ``create``, a home without one is a one-line error
+    naming the home looked in (and nothing is created there)."""
+    from modelway.registry import RegistryError, get_registry
+    from modelway.settings import get_settings
 
-    return get_registry()
+    home = get_settings().resolved_home()
+    if not create and not (home / "registry" / "registry.db").exists():
+        raise RegistryError(f"no model registry in {home} (MODELWAY_HOME); register a model first, "
+                            "e.g. modelway run pipelines/credit_risk.py")
+    return get_registry(home)
+
+
+def _has_registry() -> bool:
+    from modelway.settings import get_settings
+
+    return (get_settings().resolved_home() / "registry" / "registry.db").exists()
 
 
 def _print_json(doc: Any) -> None:
@@ -39,6 +52,15 @@ def models_list(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """List model versions (newest first per model) with status and environment."""
+    if not _has_registry():
+        from modelway.settings import get_settings
+
+        if as_json:
+            _print_json([])
+        else:
+            print(f"no model versions registered yet in {get_settings().resolved_home()}; run a pipeline, "
+                  "e.g.: modelway run pipelines/credit_risk.py")
+        return
     versions = _registry().list(name)
     if as_json:
         _print_json([v.to_dict(full=False) for v in versions])
@@ -157,7 +179,15 @@ def models_revoke(
 @audit_app.command("verify")
 def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Recompute the audit chain and cross-check versions, artifacts and run lineage; exit 1 on any problem."""
-    result = _registry().verify_audit()
+    from modelway.settings import get_settings
+
+    home = get_settings().resolved_home()
+    if not home.exists():
+        from modelway.registry import RegistryError
+
+        raise RegistryError(f"no Modelway home at {home} (MODELWAY_HOME); nothing to verify")
+    # a home whose registry was deleted is verified too: the run lineage says what is missing
+    result = _registry(create=True).verify_audit()
     if as_json:
         _print_json(result.to_dict())
     elif result.ok:
@@ -176,7 +206,10 @@ def audit_log(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """Print the audit events in order."""
-    entries = _registry().audit_entries(name)
+    registry = _registry()
+    if name is not None:
+        registry.get(name)  # an unknown model is an error naming the known ones (exit 2), as in `models show`
+    entries = registry.audit_entries(name)
     if as_json:
         _print_json([e.__dict__ for e in entries])
         return

@@ -258,10 +258,11 @@ class EmbeddedRegistry(ModelRegistry):
         current = self.get(name, version)
         rule = self.rules.for_env(current.environment)
         reason = (reason or "").strip() or None
+        verb = "approve" if status is ModelStatus.APPROVED else "reject"
         if not actor or actor == AUTO_APPROVER:
-            raise RegistryError(f"a human approver is required to {status.value.lower()[:-1]} {name} {version}; pass --by NAME")
+            raise RegistryError(f"a human approver is required to {verb} {name} {version}; pass --by NAME")
         if rule.require_reason and reason is None:
-            raise RegistryError(f"{current.environment} requires a reason to {status.value.lower()[:-1]} {name} {version}; pass --reason '...'")
+            raise RegistryError(f"{current.environment} requires a reason to {verb} {name} {version}; pass --reason '...'")
         if status is ModelStatus.APPROVED and rule.require_gates_passed and not current.gates_passed:
             raise RegistryError(f"{name} {version} failed its gates; {current.environment} does not allow approving it")
         with self._transaction() as db:
