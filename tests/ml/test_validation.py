@@ -23,8 +23,17 @@ def test_good_data_passes_every_check(contract, credit_df):
     report = validate_dataset(credit_df, contract)
     assert report.passed, report.details()
     names = {c.name for c in report.checks}
-    assert {"schema", "quality.row_count", "quality.duplicate_rows", "quality.class_balance"} <= names
+    assert {"schema.region.isin", "schema.applicant_id.field_uniqueness", "schema.age.dtype", "quality.row_count",
+            "quality.missing_rate.annual_income", "quality.duplicate_rows", "quality.class_balance"} <= names
     assert any(n.startswith("quality.out_of_range.") for n in names)
+
+
+def test_good_and_faulty_data_are_scored_on_the_same_checks(contract, credit_df):
+    faulty = credit.generate_credit_data(2000, seed=4, faults=credit.DEFAULT_FAULTS, fault_rate=0.02)
+    good, bad = validate_dataset(credit_df, contract), validate_dataset(faulty, contract)
+    assert not bad.passed and {c.name for c in good.checks} == {c.name for c in bad.checks}
+    assert f"passed: {len(good.checks)} checks" in good.summary()
+    assert f"of {len(good.checks)} checks failed" in bad.summary()
 
 
 def test_schema_break_wrong_type_is_named_with_dtype(contract):

@@ -20,7 +20,7 @@ Example:
     ...                                "y": pa.Column(int, pa.Check.isin([0, 1]))}),
     ...     quality=QualityThresholds(min_rows=2, min_class_share=0.1))
     >>> validate_dataset(pd.DataFrame({"x": [0.1, 0.5, 2.0], "y": [0, 1, 1]}), contract).summary()
-    'data validation FAILED: 1 of 6 checks failed: quality.out_of_range.x (1 rows)'
+    'data validation FAILED: 1 of 11 checks failed: quality.out_of_range.x (1 rows)'
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def validate_dataset(df: pd.DataFrame, contract: DatasetContract, *, max_example
     """
     report = GateReport("data validation", context={"dataset": contract.name, "rows": int(len(df)), "columns": list(map(str, df.columns))})
     failures = _schema_failures(df, contract.schema)
-    report.extend(_schema_checks(df, failures, max_examples))
+    report.extend(_schema_checks(df, failures, max_examples, contract.schema))
     report.extend(_row_count_check(df, contract.quality))
     report.extend(_missing_checks(df, contract, max_examples))
     report.extend(_out_of_range_checks(df, contract, failures, max_examples))
@@ -144,15 +144,33 @@ def _check_name(check: Any) -> str:
     return str(check).split("(", 1)[0]
 
 
-def _schema_checks(df: pd.DataFrame, failures: pd.DataFrame, max_examples: int) -> list[CheckResult]:
-    """One check per (column, pandera check) that failed; nulls and ranges are scored elsewhere."""
+def _expected_schema_checks(schema: Any) -> list[str]:
+    """Every schema check the contract makes, by name: each column's presence, dtype, allowed
+    values and uniqueness (ranges and nullability are scored by the quality checks)."""
+    names = []
+    for column, spec in schema.columns.items():
+        names.append(f"schema.{column}.column_in_dataframe")
+        if spec.dtype is not None:
+            names.append(f"schema.{column}.dtype")
+        names += [f"schema.{column}.{_check_name(c.name)}" for c in spec.checks if _check_name(c.name) not in RANGE_CHECKS]
+        if spec.unique:
+            names.append(f"schema.{column}.field_uniqueness")
+    return list(dict.fromkeys(names))
+
+
+def _schema_checks(df: pd.DataFrame, failures: pd.DataFrame, max_examples: int, schema: Any = None) -> list[CheckResult]:
+    """One check per (column, pandera check) of the contract, passed or failed, so a good and a
+    bad dataset are scored on the same set of checks; nulls and ranges are scored elsewhere.
+    An unexpected column (strict schema) adds a failed check of its own."""
     results: list[CheckResult] = []
-    if failures.empty:
-        return [CheckResult("schema", True, "every column matches the contract", category="schema")]
-    failures = failures.assign(check=failures["check"].astype(str))
-    failures["_kind"] = failures["check"].map(_check_name)
-    keep = failures[~failures["_kind"].isin(RANGE_CHECKS | {"not_nullable"})]
-    for (column, check), group in keep.groupby([keep["column"].fillna(keep["failure_case"]).astype(str), "check"], sort=False):
+    if not failures.empty:
+        failures = failures.assign(check=failures["check"].astype(str))
+        failures["_kind"] = failures["check"].map(_check_name)
+        keep = failures[~failures["_kind"].isin(RANGE_CHECKS | {"not_nullable"})]
+    else:
+        keep = failures
+    for (column, check), group in (keep.groupby([keep["column"].fillna(keep["failure_case"]).astype(str), "check"], sort=False)
+                                   if not keep.empty else []):
         kind = _check_name(check)
         idx = [i for i in group["index"].tolist() if i is not None and not (isinstance(i, float) and np.isnan(i))]
         if kind.startswith("dtype"):
@@ -174,8 +192,15 @@ def _schema_checks(df: pd.DataFrame, failures: pd.DataFrame, max_examples: int) 
             CheckResult(f"schema.{column}.{kind}", False, message, observed=count, limit=0, count=count,
                         examples=_examples(df, idx, max_examples), category="schema")
         )
-    if not results:
-        results.append(CheckResult("schema", True, "types, categories and uniqueness match the contract", category="schema"))
+    if schema is None:  # no contract to enumerate (direct callers): one summary check when nothing failed
+        return results or [CheckResult("schema", True, "every column matches the contract", category="schema")]
+    failed = {r.name for r in results}
+    missing = {name.split(".")[1] for name in failed if name.endswith(".column_in_dataframe")}
+    for name in _expected_schema_checks(schema):
+        column, kind = name.split(".", 2)[1:]
+        if name in failed or (column in missing and kind != "column_in_dataframe"):
+            continue  # a missing column's other checks could not run: not counted as passed
+        results.append(CheckResult(name, True, f"column {column!r}: {kind} as the contract requires", category="schema"))
     return results
 
 
@@ -199,9 +224,7 @@ def _missing_checks(df: pd.DataFrame, contract: DatasetContract, max_examples: i
         missing = df[column].isna()
         count = int(missing.sum())
         rate = count / n
-        if count == 0:
-            continue
-        ok = rate <= limit
+        ok = rate <= limit  # one check per column, passed or failed: the same set for good and bad data
         results.append(
             CheckResult(
                 f"quality.missing_rate.{column}", ok,
@@ -212,9 +235,6 @@ def _missing_checks(df: pd.DataFrame, contract: DatasetContract, max_examples: i
                 category="quality",
             )
         )
-    if not results:
-        results.append(CheckResult("quality.missing_rate", True, "no missing values", observed=0.0,
-                                   limit=contract.quality.max_missing_rate, category="quality"))
     return results
 
 
