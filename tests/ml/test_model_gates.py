@@ -52,7 +52,8 @@ def test_slice_regression_fails_only_the_broken_slice(credit_model):
 
 def test_small_slices_are_not_gated():
     metrics = {"a=x": {"n": 10, "roc_auc": 0.1}}
-    assert quality_checks(QualityGate(min_slice_metrics={"roc_auc": 0.6}, min_slice_size=50), {}, metrics) == []
+    checks = quality_checks(QualityGate(min_slice_metrics={"roc_auc": 0.6}, min_slice_size=50), {}, metrics)
+    assert [c.name for c in checks] == ["regression.vs_champion"]  # no slice check; the regression check is always there
 
 
 def test_regression_against_champion_beyond_tolerance_fails():
@@ -65,6 +66,14 @@ def test_regression_against_champion_beyond_tolerance_fails():
     # lower-is-better metrics compare the other way round
     reg = QualityGate(primary_metric="rmse", regression_tolerance=1.0)
     assert not quality_checks(reg, {"rmse": 12.0}, {}, {"metrics": {"rmse": 10.0}})[-1].passed
+
+
+def test_without_a_champion_the_same_checks_are_counted():
+    gate = QualityGate(primary_metric="roc_auc", min_metrics={"roc_auc": 0.7})
+    first = quality_checks(gate, {"roc_auc": 0.8}, {}, None)
+    later = quality_checks(gate, {"roc_auc": 0.8}, {}, {"name": "m", "version": "1.0.0", "metrics": {"roc_auc": 0.8}})
+    assert [c.name for c in first] == [c.name for c in later]
+    assert first[-1].passed and "no approved champion" in first[-1].message
 
 
 def test_fairness_passes_on_fair_data_and_fails_on_a_biased_label_process():
