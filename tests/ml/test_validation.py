@@ -109,6 +109,9 @@ def test_target_leakage_single_feature_predicts_the_label(contract):
     bad = failed(report)
     assert list(bad) == ["leakage.target.collections_flag"]
     assert "alone predicts 'default' with roc_auc=1.000" in bad["leakage.target.collections_flag"].message
+    # every probed feature is one check, passed or failed, so a leak does not change the count
+    features = [*credit.FEATURES, "collections_flag"]
+    assert {c.name for c in report.checks} == {f"leakage.target.{f}" for f in features} | {"leakage.train_test_overlap"}
     honest = check_leakage(train, test, contract, list(credit.FEATURES))
     assert honest.passed, honest.details()
 
