@@ -171,3 +171,14 @@ def test_failed_checks_stay_in_view_and_passing_ones_fold_away():
     visible, folded = html.split("<details>", 1)
     assert "quality.duplicate_rows" in visible and "quality.ok_0" not in visible
     assert folded.startswith("<summary>3 passed checks</summary>") and "quality.ok_2" in folded
+
+
+def test_report_outside_a_home_creates_nothing_and_a_missing_output_folder_is_refused(mw, tmp_path):
+    nowhere = type(mw)(tmp_path / "no-home")  # a CLI pointed at a home that does not exist
+    done = nowhere("runs", "report", "latest")
+    assert done.code == 2 and done.stderr.startswith("error: runs report: there is no Modelway home at")
+    assert not nowhere.home.exists()
+
+    done = nowhere("runs", "report", "latest", "--output", str(tmp_path / "missing" / "r.html"))
+    assert done.code == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "missing").exists()

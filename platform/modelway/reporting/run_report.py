@@ -35,13 +35,11 @@ def collect_run(run_id: str, home: Path | None = None) -> dict[str, Any]:
     from modelway.settings import get_settings
 
     home = home or get_settings().resolved_home()
+    if not (home / "modelway.db").is_file():  # reading a report never creates a home
+        raise UserError(f"runs report: there is no Modelway home at {home}; run this in your project "
+                        "directory or set MODELWAY_HOME to the home your runs use")
     run_store, artifacts = stores(home)
-    if run_id in ("latest", "last"):
-        newest = run_store.list_runs(limit=1)
-        if not newest:
-            raise UserError("no runs yet; start one with: modelway run PIPELINE.py")
-        run_id = newest[0]["run_id"]
-    run = run_details(run_store, run_id)
+    run = run_details(run_store, run_id)  # resolves prefixes and latest/last
     attached: dict[str, Any] = {}
     for step in run["steps"]:
         sources = [(run["run_id"], step["name"])]
@@ -164,6 +162,8 @@ def write_run_report(run_id: str, output: Path | None = None, home: Path | None 
     """
     from modelway.stages.model_card import atomic_write_text
 
+    if output is not None and not output.parent.is_dir():  # a path the user typed: never create its folders
+        raise UserError(f"report path {output}: directory {output.parent} does not exist")
     data = collect_run(run_id, home)
     if output is None:
         from modelway.settings import get_settings
