@@ -1,6 +1,6 @@
 """Credit risk: a governed binary classifier, from raw data to an approved model version.
 
-    validate -> train (CV + search) -> evaluate (quality, slices, fairness, robustness) -> track (MLflow) -> register/approve
+    validate -> train (CV + search) -> evaluate (quality, slices, fairness, robustness) -> track (MLflow) -> package -> register/approve
 
 Run it:
 
@@ -11,10 +11,13 @@ Run it:
 
 The data is generated deterministically (``modelway.datasets.credit``), so the run needs
 no download. ``gender`` is the sensitive attribute: audited by the fairness gate, never a
-model feature. Heavy libraries are imported inside the steps, and the ones every step
-needs are declared in ``preload``: the runner imports them once, right before it forks the
-first step that really runs, and each step process inherits them (instead of importing
-them again, about 1.5 s per step); a fully cached re-run imports none of them.
+model feature. Heavy libraries are imported inside the steps, and the ones the heavy steps
+need are declared in their ``preload``: the runner imports them once, right before it forks
+the first of those steps that really runs, and each step process inherits them (instead of
+importing them again, about 1.5 s per step). ``register`` is never cached (it writes to the
+registry) but preloads nothing and reads plain JSON, so a cached re-run imports none of them.
+The environment and the promotion rules are resolved when the pipeline is built and passed
+to the steps as inputs, so they are part of the cache keys.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Diabetes progression: the same governed lifecycle for a regression model.
 
-    validate -> train (CV + grid search) -> evaluate (quality, slices, fairness, robustness) -> track (MLflow) -> register/approve
+    validate -> train (CV + grid search) -> evaluate (quality, slices, fairness, robustness) -> track (MLflow) -> package -> register/approve
 
 Uses scikit-learn's bundled diabetes dataset (442 patients, no download). The target is a
 quantitative measure of disease progression one year after baseline. ``sex`` is audited
