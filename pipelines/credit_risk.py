@@ -27,7 +27,6 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from modelway import pipeline, step
 from modelway.stages.env import build_time_settings
-from modelway.stages.params import check_params
 
 MODEL_NAME = "credit-risk"
 LABEL = "default"
@@ -205,8 +204,6 @@ def credit_risk(
 ) -> Any:
     """Credit default classifier. ``env`` (dev|staging|prod; default $MODELWAY_ENV or dev) picks the
     approval rules; ``inject_data_fault`` / ``inject_bias`` demonstrate the gates stopping a run."""
-    # the core drops Annotated constraints (PositiveInt, Field(ge=2)) from its params model: enforce them here
-    check_params(credit_risk, locals())
     # Resolved now, not inside the steps: as constants they are part of the cache keys, so a
     # staging run after a dev run (or new promotion rules) re-runs evaluate/track/register.
     env, promotion_rules = build_time_settings(env)

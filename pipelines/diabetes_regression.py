@@ -17,7 +17,6 @@ from pydantic import Field, NonNegativeInt
 
 from modelway import pipeline, step
 from modelway.stages.env import build_time_settings
-from modelway.stages.params import check_params
 
 MODEL_NAME = "diabetes-progression"
 LABEL = "target"
@@ -152,8 +151,6 @@ def diabetes_regression(
     env: Literal["dev", "staging", "prod"] | None = None,
 ) -> Any:
     """Diabetes progression regressor; ``n_rows`` > 0 subsamples (tests), ``env`` picks the approval rules."""
-    # the core drops Annotated constraints (Field(ge=2)) from its params model: enforce them here
-    check_params(diabetes_regression, locals())
     # Resolved now, not inside the steps: as constants they are part of the cache keys, so a
     # staging run after a dev run (or new promotion rules) re-runs evaluate/track/register.
     env, promotion_rules = build_time_settings(env)

@@ -110,6 +110,8 @@ def test_data_fault_stops_the_run_before_training(mw):
     for check in ("schema.region.isin", "quality.missing_rate.annual_income", "quality.out_of_range.age", "quality.duplicate_rows"):
         assert check in doc["error"], check
     shown = mw("runs", "show", doc["run_id"], "--json").json()
+    (validate,) = [s for s in shown["steps"] if s["name"] == "validate"]
+    assert not validate.get("traceback")  # a gate is a deliberate stop: its report, not a stack trace
     assert {a["name"] for a in shown["attachments"]} >= {"validation_report", "validation_report.md"}
     (markdown,) = [a for a in shown["attachments"] if a["name"] == "validation_report.md"]
     assert markdown["kind"] == "text" and markdown["path"].endswith(".md")  # a file any Markdown viewer opens

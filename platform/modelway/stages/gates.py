@@ -16,6 +16,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from modelway.runtime.errors import StepFailed
+
 
 @dataclass
 class CheckResult:
@@ -110,8 +112,11 @@ class GateReport:
             raise GateFailed(self)
 
 
-class GateFailed(Exception):
+class GateFailed(StepFailed):
     """A gate stopped the pipeline; the message names every failed check.
+
+    A :class:`~modelway.runtime.errors.StepFailed`: a deliberate stop, so the runner shows
+    the message without a traceback and does not suggest ``modelway resume``.
 
     Example:
         >>> try:
