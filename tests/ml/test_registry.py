@@ -80,6 +80,9 @@ def test_each_version_stores_what_it_was_built_from(registry):
     assert got.model_card_path.endswith("cards/m/1.0.0/model_card.md")
     for suffix in (".md", ".html", ".json"):
         assert (registry.root / "cards" / "m" / "1.0.0" / f"model_card{suffix}").is_file()
+    # the card on disk names what only the registry knows: environment and artifact hash
+    assert (got.model_card["environment"], got.model_card["artifact_sha256"]) == ("dev", got.artifact_sha256)
+    assert got.artifact_sha256 in (registry.root / "cards" / "m" / "1.0.0" / "model_card.md").read_text()
 
 
 def test_invalid_names_and_unknown_versions_are_clear_errors(registry):

@@ -204,7 +204,7 @@ class EmbeddedRegistry(ModelRegistry):
             card = dict(candidate.model_card) if candidate.model_card else None
             card_path = None
             if card is not None:
-                card["version"] = version
+                card.update(version=version, environment=environment, artifact_sha256=sha)  # known only now
                 paths = write_model_card(card, self.root / "cards" / candidate.name / version)
                 card_path = str(paths["md"])
             major, minor, patch = parse(version)
@@ -395,10 +395,14 @@ def _row_to_version(row: sqlite3.Row) -> ModelVersion:
     )
 
 
+_REGISTRY_CARD_FIELDS = frozenset({"version", "environment", "artifact_sha256"})
+
+
 def _metadata_digest(schema: Any, metrics: Any, fairness: Any, card: Any, hyperparameters: Any, code_commit: Any,
                      data_versions: Any, mlflow_run_id: Any, gates_passed: Any, family: Any) -> str:
     """sha256 of what a version records besides its artifact (run-specific lineage excluded)."""
-    card = {k: v for k, v in (json.loads(_dumps(card)) or {}).items() if k != "version"} if card else None
+    # fields the registry itself writes into the card at registration are not the candidate's metadata
+    card = {k: v for k, v in (json.loads(_dumps(card)) or {}).items() if k not in _REGISTRY_CARD_FIELDS} if card else None
     doc = [json.loads(_dumps(v)) for v in (schema, metrics, fairness, hyperparameters, code_commit, data_versions,
                                             mlflow_run_id, bool(gates_passed), family)]
     return hashlib.sha256(_dumps([*doc, card]).encode()).hexdigest()
