@@ -32,5 +32,5 @@ def load_platform_config() -> PlatformConfig:
         # the result has no GPU pool, no tenancy and placeholder tags: say so in every render.
         pulumi.log.warn(f"Pulumi.{stack}.yaml sets no {CONFIG_NAMESPACE}: config; the {stack} stack uses the "
                         "default of every key (no GPU pool, no Kubernetes tenancy, default tags and budget): "
-                        "set the keys it needs (README.md, section "Config keys")")
+                        "set the keys it needs (README.md, section 'Config keys')")
     return PlatformConfig.from_pulumi_values(values, stack=stack)

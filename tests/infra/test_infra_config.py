@@ -116,6 +116,6 @@ def test_stack_file_without_modelway_config_renders_defaults_with_a_warning(tmp_
     result = render_in_process(load_program_spec(tmp_path, "prod"), strict_invokes=True)
     assert [w for w in result.warnings if "modelway" in w] == [
         "Pulumi.prod.yaml sets no modelway: config; the prod stack uses the default of every key "
-        "(no GPU pool, no Kubernetes tenancy, default tags and budget): set the keys it needs (README.md, section "Config keys")"]
+        "(no GPU pool, no Kubernetes tenancy, default tags and budget): set the keys it needs (README.md, section 'Config keys')"]
     assert result.resources  # still renders: the defaults are safe
     assert not [w for w in render_stack("prod").warnings if "sets no modelway" in w]
