@@ -6,7 +6,6 @@ import re
 import textwrap
 from pathlib import Path
 
-import pytest
 
 from modelway.reporting.html import bar_chart, confusion_matrix_html, dag_svg, humanize_check, residual_svg
 
