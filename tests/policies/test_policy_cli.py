@@ -220,5 +220,5 @@ def test_shipped_waivers_example_loads_and_targets_real_resources():
     urns = [r.urn for r in render_program(REPO, "prod", strict_invokes=False).resources]
     for waiver in waivers:
         assert any(fnmatch.fnmatchcase(u, waiver.urn) for u in urns), f"{waiver.urn} matches no prod resource"
-    docs = (REPO / "docs" / "readme" / "policy.md").read_text()
+    docs = (REPO / "README.md").read_text()
     assert "--waivers policies/waivers.example.yaml" in docs and "policies/waivers.yaml --" not in docs
