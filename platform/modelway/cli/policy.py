@@ -99,28 +99,14 @@ def _check_output_dir(path: Path) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
     from modelway.errors import UserError
+    from modelway.files import atomic_write_text
 
     _check_output_dir(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        atomic_write_text(path, text)
     except OSError as exc:
         raise UserError(f"{path}: cannot write the report there ({exc.strerror})") from None
-    try:
-        # mkstemp creates 0600; a report is meant to be read (CI uploads, colleagues), so give
-        # it the mode an ordinary open() would: 0666 minus the umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def register(app: typer.Typer) -> None:

@@ -51,7 +51,8 @@ from modelway.registry.base import (
 )
 from modelway.registry.promotion import AUTO_APPROVER, PromotionRules, load_promotion_rules
 from modelway.registry.semver import VersionFacts, estimator_family, next_version, parse
-from modelway.stages.model_card import atomic_write_bytes, write_model_card
+from modelway.files import atomic_write_bytes
+from modelway.stages.model_card import write_model_card
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
@@ -182,7 +183,7 @@ class EmbeddedRegistry(ModelRegistry):
         sha = hashlib.sha256(blob).hexdigest()
         artifact = self.root / "artifacts" / f"{sha}.pkl"
         if not artifact.exists():  # content-addressed: identical models share one file
-            atomic_write_bytes(artifact, blob)
+            atomic_write_bytes(artifact, blob, create_parents=True)
         family = candidate.family or estimator_family(candidate.model)
         digest = _metadata_digest(candidate.schema, candidate.metrics, candidate.fairness, candidate.model_card,
                                   candidate.hyperparameters, candidate.code_commit, candidate.data_versions,

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from modelway.files import atomic_write_text
 from modelway.rendering.project import ProgramSpec, load_program_spec
-
-
-def _write_atomically(path: Path, payload: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle)
-    os.replace(tmp, path)
 
 
 def serve(argv: list[str], work: Callable[[list[str]], Any]) -> int:
@@ -37,7 +29,7 @@ def serve(argv: list[str], work: Callable[[list[str]], Any]) -> int:
         payload = {"ok": True, "result": work(args)}
     except UserError as exc:
         payload = {"ok": False, "error": str(exc)}
-    _write_atomically(Path(result_path), payload)
+    atomic_write_text(Path(result_path), json.dumps(payload))
     return 0
 
 

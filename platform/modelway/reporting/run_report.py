@@ -160,7 +160,7 @@ def write_run_report(run_id: str, output: Path | None = None, home: Path | None 
 
     The default path is ``$MODELWAY_HOME/reports/<run id>.html``.
     """
-    from modelway.stages.model_card import atomic_write_text
+    from modelway.files import atomic_write_text
 
     if output is not None and not output.parent.is_dir():  # a path the user typed: never create its folders
         raise UserError(f"report path {output}: directory {output.parent} does not exist")
@@ -171,7 +171,7 @@ def write_run_report(run_id: str, output: Path | None = None, home: Path | None 
         output = (home or get_settings().resolved_home()) / "reports" / f"{data['run']['run_id']}.html"
     if output.is_dir():
         raise UserError(f"report path {output} is a directory; pass a file name such as {output / 'report.html'}")
-    atomic_write_text(output, render_run_report(data))
+    atomic_write_text(output, render_run_report(data), create_parents=True)
     return output
 
 
