@@ -137,15 +137,6 @@ def _fmt_dur(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.2f}s"
 
 
-def _effective_status(run: dict[str, Any]) -> str:
-    """A 'running' run whose runner process is gone was killed: show it as interrupted."""
-    from modelway.runtime.runner import runner_alive
-
-    if run["status"] == "running" and not runner_alive(run):
-        return "interrupted"
-    return run["status"]
-
-
 @runs_app.command("list")
 def runs_list(
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show at most this many runs (newest first)."),
@@ -155,6 +146,8 @@ def runs_list(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """List recent runs."""
+    from modelway.runtime.run_details import effective_status
+
     found = _read_stores()
     if found is None:
         if as_json:
@@ -168,11 +161,11 @@ def runs_list(
     runs = run_store.list_runs(limit=limit, pipeline=pipeline, status=stored_status)
     rows = []
     for run in runs:
-        if status and _effective_status(run) != status:
+        if status and effective_status(run) != status:
             continue
         steps = run_store.steps(run["run_id"])
         rows.append({
-            "run_id": run["run_id"], "pipeline": run["pipeline"], "status": _effective_status(run),
+            "run_id": run["run_id"], "pipeline": run["pipeline"], "status": effective_status(run),
             "created_at": run["created_at"],
             "duration_s": (run["ended_at"] - run["started_at"]) if run["ended_at"] and run["started_at"] else None,
             "steps": len(steps), "cached": sum(1 for s in steps if s["cached"]),
@@ -190,39 +183,14 @@ def runs_list(
               f"{_fmt_dur(r['duration_s']):>9} {r['steps']:>6} {r['cached']:>6}")
 
 
-def run_details(run_store: Any, run_id: str) -> dict[str, Any]:
-    """Everything known about a run, as a JSON-able dict (``runs show --json``)."""
-    from modelway.errors import UserError
-
-    full_id = run_store.resolve_run_id(run_id)
-    if full_id is None:
-        if run_id in ("latest", "last"):
-            raise UserError(f"no runs yet in {run_store.path.parent}; start one with: modelway run PIPELINE.py")
-        raise UserError(f"no run {run_id!r}; list runs with: modelway runs list")
-    run = run_store.get_run(full_id)
-    run["status"] = _effective_status(run)
-    run["steps"] = run_store.steps(full_id)
-    run["attachments"] = run_store.attachments(full_id)
-    from modelway.runtime.context import artifact_store
-
-    artifacts = artifact_store(run_store.path.parent)
-    for att in run["attachments"]:
-        if att["kind"] in ("text", "file", "dir") and artifacts.exists(att["hash"]):
-            att["path"] = str(artifacts.data_path(att["hash"]))  # open it with any viewer
-    run["datasets"] = run_store.dataset_usage(run_id=full_id)
-    run["models"] = run_store.models_of_runs([full_id])
-    events = run_store.events(full_id)
-    run["logs"] = [e for e in events if e["kind"] == "log"]
-    run["events"] = [e for e in events if e["kind"] != "log"]  # status transitions with timestamps
-    return run
-
-
 @runs_app.command("show")
 def runs_show(
     run_id: str = typer.Argument(..., help="Run id, a unique prefix, or 'latest'."),
     as_json: bool = typer.Option(False, "--json", help="Print the full record as JSON."),
 ) -> None:
     """Show a run: steps, timings, cache hits, artifacts, errors with tracebacks, lineage."""
+    from modelway.runtime.run_details import run_details
+
     found = _read_stores()
     if found is None:
         raise _no_home(f"no run {run_id!r}")

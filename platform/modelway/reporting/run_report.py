@@ -30,7 +30,7 @@ from modelway.reporting.html import (
 
 def collect_run(run_id: str, home: Path | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data (steps, attachments by name, outputs, model)."""
-    from modelway.cli.pipeline_runs import run_details
+    from modelway.runtime.run_details import run_details
     from modelway.runtime.context import stores
     from modelway.settings import get_settings
 
