@@ -6,8 +6,8 @@ Example:
 """
 from __future__ import annotations
 
-from policies import compute, identity, kubernetes, ml_governance, observability, registries, storage, tagging
-from policies.core import ResourceRule, StackRule
+from . import compute, identity, kubernetes, ml_governance, observability, registries, storage, tagging
+from .core import ResourceRule, StackRule
 
 PACK_NAME = "modelway"
 PACK_DESCRIPTION = "Modelway governance: storage, identity, compute, registries, Kubernetes, tagging, ML governance."

@@ -11,8 +11,8 @@ import binascii
 import re
 from typing import Any, Iterator, Mapping, Sequence
 
-from policies.core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
-from policies.values import UNKNOWN, as_list, falsy, get, to_int, truthy
+from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from .values import UNKNOWN, as_list, falsy, get, to_int, truthy
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"

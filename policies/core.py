@@ -39,8 +39,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.levels import DEFAULT_LEVELS
-from policies.values import unwrap
+from .levels import DEFAULT_LEVELS
+from .values import unwrap
 
 
 @dataclass(frozen=True)

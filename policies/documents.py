@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from policies.core import Note
-from policies.values import UNKNOWN, DocumentError, is_allow, is_public_principal, parse_document, statements
+from .core import Note
+from .values import UNKNOWN, DocumentError, is_allow, is_public_principal, parse_document, statements
 
 
 def has_unknown(value: Any) -> bool:

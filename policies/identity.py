@@ -14,9 +14,9 @@ import fnmatch
 import re
 from typing import Any, Iterator, Mapping
 
-from policies.core import Context, Note, ResourceRule, Severity
-from policies.documents import has_unknown, public_allows, read_document
-from policies.values import UNKNOWN, as_list, get, is_allow, statements, str_list
+from .core import Context, Note, ResourceRule, Severity
+from .documents import has_unknown, public_allows, read_document
+from .values import UNKNOWN, as_list, get, is_allow, statements, str_list
 
 # Identity-policy documents: where they sit on each resource type.
 DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {

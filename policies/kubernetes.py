@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping, Sequence
 
-from policies.core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
-from policies.values import UNKNOWN, as_list, get, truthy
+from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from .values import UNKNOWN, as_list, get, truthy
 
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
 ROLE, CLUSTER_ROLE = f"{RBAC}:Role", f"{RBAC}:ClusterRole"

@@ -18,8 +18,8 @@ import json
 import re
 from typing import Any, Iterator, Mapping, Sequence
 
-from policies.core import Context, Note, Severity, StackInfo, StackResource, StackRule, Violation
-from policies.values import UNKNOWN, as_list, get
+from .core import Context, Note, Severity, StackInfo, StackResource, StackRule, Violation
+from .values import UNKNOWN, as_list, get
 
 PIPELINE = "aws:sagemaker/pipeline:Pipeline"
 MODEL_PACKAGE_GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from policies.core import Context, Note, ResourceRule, Severity
-from policies.values import UNKNOWN, to_int
+from .core import Context, Note, ResourceRule, Severity
+from .values import UNKNOWN, to_int
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SNS_TOPIC = "aws:sns/topic:Topic"

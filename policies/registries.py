@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from policies.core import Context, Note, ResourceRule, Severity
-from policies.documents import public_allows
-from policies.values import (
+from .core import Context, Note, ResourceRule, Severity
+from .documents import public_allows
+from .values import (
     UNKNOWN,
     as_list,
     falsy,

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from policies.core import StackResource
-from policies.values import UNKNOWN, as_list, get
+from .core import StackResource
+from .values import UNKNOWN, as_list, get
 
 _AUTO_NAME = re.compile(r"(.+)-[0-9a-f]{7,8}")
 BUCKET_TYPES = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, Mapping, Sequence
 
-from policies.core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
-from policies.documents import public_allows, read_document
-from policies.s3_index import BUCKET_TYPES, Bucket, BucketIndex, iter_side, sse_rules
-from policies.values import (
+from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from .documents import public_allows, read_document
+from .s3_index import BUCKET_TYPES, Bucket, BucketIndex, iter_side, sse_rules
+from .values import (
     UNKNOWN,
     as_list,
     falsy,

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator, Mapping, Sequence
 
-from policies.core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
-from policies.taggable import TAGGABLE_TYPES
-from policies.values import UNKNOWN, as_list, get
+from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from .taggable import TAGGABLE_TYPES
+from .values import UNKNOWN, as_list, get
 
 BUDGET = "aws:budgets/budget:Budget"
 REQUIRED_TAGS = ["owner", "cost-center", "environment"]

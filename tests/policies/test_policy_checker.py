@@ -218,9 +218,11 @@ def sample_report():
 def test_json_format_is_one_object_with_the_documented_fields():
     report = sample_report()
     document = json.loads(to_json_text(report))
-    assert set(document) == {"resources", "providers", "violations", "waived", "warnings"}
+    assert set(document) == {"project", "program_dir", "stack", "resources", "providers", "violations", "waived",
+                             "warnings"}
     assert document["resources"] == 2
-    assert set(document["violations"][0]) == {"policy", "level", "resource_type", "urn", "name", "message"}
+    assert set(document["violations"][0]) == {"policy", "level", "resource_type", "urn", "name", "message", "file",
+                                              "line"}
 
 
 def test_sarif_is_valid_2_1_0_and_rejects_tampering():

@@ -100,7 +100,7 @@ def test_own_infra_passes_every_mandatory_rule(env):
         assert f"stack prod: {report['resources']} resources + 2 providers" in table.stdout
         check = modelway("policy", "check", "--stack", env)
         assert check.stdout.strip().splitlines()[-1].startswith(
-            f"PASS stack prod: {report['resources']} resources + 2 providers, 0 mandatory")
+            f"PASS project modelway (.), stack prod: {report['resources']} resources + 2 providers, 0 mandatory")
 
 
 def test_stack_without_its_stack_file_is_checked_with_no_stack_config():

@@ -18,7 +18,8 @@ def render(
     stack: str = typer.Option(..., "--stack", "-s", help="Stack (environment) to render: dev, staging, prod."),
     output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
     project_dir: Path = typer.Option(
-        None, "--project-dir", help="Directory holding Pulumi.yaml (default: here, else this checkout)."
+        None, "--project-dir", "-C", help="Directory of the Pulumi project, or one inside it "
+                                          "(default: the project this directory is in)."
     ),
     strict_invokes: bool = typer.Option(
         False, "--strict-invokes", help="Fail on invokes the mocks cannot answer (default: warn)."
@@ -29,8 +30,9 @@ def render(
     Example: modelway render --stack prod --format json
     """
     from modelway.rendering import render_program
+    from modelway.rendering.project import find_project_dir
 
-    result = render_program(project_dir or _default_project_dir(), stack, strict_invokes=strict_invokes)
+    result = render_program(find_project_dir(project_dir), stack, strict_invokes=strict_invokes)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if output_format is OutputFormat.json:
@@ -45,15 +47,6 @@ def render(
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
         return
     _print_table(result)
-
-
-def _default_project_dir() -> Path:
-    # In a checkout, `modelway render` works from any directory, like `modelway policy check`.
-    here = Path.cwd()
-    if (here / "Pulumi.yaml").is_file():
-        return here
-    checkout = Path(__file__).resolve().parents[3]
-    return checkout if (checkout / "Pulumi.yaml").is_file() else here
 
 
 def _print_table(result) -> None:  # noqa: ANN001 - RenderResult, imported lazily

@@ -13,48 +13,53 @@ Example:
 from __future__ import annotations
 
 import datetime
-import sys
 from pathlib import Path
 
 from modelway.errors import UserError
 from modelway.policy_check.report import Finding, Report, WaivedFinding
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-"""The Modelway checkout (``platform/modelway/policy_check`` → repo root): its ``Pulumi.yaml`` is the default program."""
+def pack_dir() -> Path:
+    """Where the policy pack is installed: the ``modelway.policies`` package directory (in a checkout,
+    the top-level ``policies/``), holding ``PulumiPolicy.yaml`` for ``pulumi preview --policy-pack``.
 
+    Found without importing the pack (which would import Pulumi).
+    """
+    import importlib.util
 
-def ensure_pack_importable() -> None:
-    """Make ``import policies`` work from anywhere: the pack lives at the repo root, beside ``platform/``."""
-    if (REPO_ROOT / "policies" / "catalog.py").is_file() and str(REPO_ROOT) not in sys.path:
-        sys.path.append(str(REPO_ROOT))
+    spec = importlib.util.find_spec("modelway.policies")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("the modelway.policies package is missing from this installation; reinstall modelway")
+    return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
 def default_config(stack: str | None) -> Path | None:
-    """``policies/config.<stack>.json`` of this checkout, when it exists."""
+    """The pack's ``config.<stack>.json`` (dev, staging, prod), when it exists."""
     if stack is None:
         return None
-    candidate = REPO_ROOT / "policies" / f"config.{stack}.json"
+    candidate = pack_dir() / f"config.{stack}.json"
     return candidate if candidate.is_file() else None
 
 
 def check_program(program_dir: Path | None = None, stack: str | None = None, *, config: Path | None = None,
                   waivers: Path | None = None, today: datetime.date | None = None) -> Report:
-    """Render ``program_dir`` for ``stack`` and evaluate every policy; raises UserError on bad input.
+    """Render the program at ``program_dir`` for ``stack`` and evaluate every policy; raises UserError on bad input.
 
-    ``config`` defaults to ``policies/config.<stack>.json``; ``waivers`` is an optional YAML file.
+    ``program_dir`` (default: the current directory) may be the project directory or any
+    directory inside it: the Pulumi project is found from there upwards, as the Pulumi CLI
+    finds it, and never defaults to anything else. ``config`` defaults to ``policies/config.<stack>.json``; ``waivers`` is an optional YAML file.
     The render and the evaluation run in one fresh subprocess (the pack and Pulumi are
     imported there once, never in this process).
     """
     from modelway.rendering.api import run_worker
     from modelway.rendering.project import load_program_spec
 
-    program_dir = Path(program_dir) if program_dir is not None else REPO_ROOT
-    if not program_dir.is_dir():
-        raise UserError(f"{program_dir}: not a directory; pass the directory holding Pulumi.yaml")
+    from modelway.rendering.project import find_project_dir
+
+    project_dir = find_project_dir(program_dir)
     for path, what in ((config, "policy config"), (waivers, "waivers file")):
         if path is not None and not Path(path).is_file():
             raise UserError(f"{path}: no such {what}")
-    spec = load_program_spec(program_dir, stack)  # a bad project fails here, before any subprocess
+    spec = load_program_spec(project_dir, stack)  # a bad project fails here, before any subprocess
     config = config if config is not None else default_config(stack)
     # Cheap structural checks first, so a broken config or waivers file fails before the subprocess.
     from modelway.policy_check.config import read_json
@@ -79,6 +84,8 @@ def check_program(program_dir: Path | None = None, stack: str | None = None, *, 
                 message = spelled + message[len(absolute):]
         raise UserError(message) from None
     report = Report.from_state(state)
+    report.project = spec.project
+    report.program_dir = _display_path(spec.project_dir)
     entry = spec.main / "__main__.py" if spec.main.is_dir() else spec.main
     # SARIF viewers resolve locations against the checkout: prefer a path relative to where we run.
     for base in (Path.cwd().resolve(), spec.project_dir):
@@ -92,4 +99,12 @@ def check_program(program_dir: Path | None = None, stack: str | None = None, *, 
     return report
 
 
-__all__ = ["Finding", "Report", "WaivedFinding", "check_program", "default_config", "ensure_pack_importable"]
+def _display_path(path: Path) -> str:
+    """``path`` relative to the current directory when it is inside it (``.``, ``infra``), else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+__all__ = ["Finding", "Report", "WaivedFinding", "check_program", "default_config", "pack_dir"]

@@ -53,7 +53,7 @@ class PackSettings:
 
     @classmethod
     def defaults(cls) -> "PackSettings":
-        from policies.catalog import ALL_POLICIES
+        from modelway.policies.catalog import ALL_POLICIES
 
         return cls(levels={p.name: p.enforcement_level.value for p in ALL_POLICIES})
 
@@ -67,7 +67,7 @@ class PackSettings:
         if not isinstance(document, dict):
             raise ConfigError(f"{path}: a policy config is a JSON object of policy name -> level or settings")
         settings.source = str(path)
-        from policies.catalog import ALL_POLICIES
+        from modelway.policies.catalog import ALL_POLICIES
 
         policies = {p.name: p for p in ALL_POLICIES}
         if "all" in document:

@@ -46,9 +46,9 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
     """Run every policy of the pack over ``result`` (a RenderResult) and apply ``waivers``."""
     from pulumi_policy import PolicyResource
 
-    from policies.catalog import RESOURCE_POLICIES, STACK_POLICIES
-    from policies.core import use_stack
-    from policies.harness import options, provider, resource_args, stack_args
+    from modelway.policies.catalog import RESOURCE_POLICIES, STACK_POLICIES
+    from modelway.policies.core import use_stack
+    from modelway.policies.harness import options, provider, resource_args, stack_args
 
     today = today or datetime.date.today()
     project = _project_of(result, project or "project")
@@ -69,7 +69,8 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
             if target is None:
                 findings.append(Finding(policy.name, level, STACK_TYPE, stack_urn, stack_name, violation.message))
             else:
-                findings.append(Finding(policy.name, level, target.type, target.urn, target.name, violation.message))
+                findings.append(Finding(policy.name, level, target.type, target.urn, target.name, violation.message,
+                                        getattr(target, "file", ""), getattr(target, "line", 0)))
         for note in outcome.notes:
             where = note.urn or stack_urn
             notes.append(f"{policy.name}: not evaluated on {where}: {note.message}")

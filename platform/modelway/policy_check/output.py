@@ -4,13 +4,14 @@ SARIF lives in :mod:`modelway.policy_check.sarif`.
 
 Example:
     >>> from modelway.policy_check.report import Report
-    >>> to_json_text(Report(resources=3))
-    '{"resources": 3, "providers": 0, "violations": [], "waived": [], "warnings": []}'
+    >>> to_json_text(Report(resources=3, project="acme", program_dir=".", stack="dev"))[:62]
+    '{"project": "acme", "program_dir": ".", "stack": "dev", "resou'
 """
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import PurePosixPath
 from typing import Any, TextIO
 
 from modelway.rendering.result import count_label
@@ -32,10 +33,11 @@ def print_table(report: Any, stream: TextIO) -> None:
             continue
         table = Table(title=f"{level} violations ({len(rows)})", title_style=style, title_justify="left",
                       show_lines=False)
-        for column in ("policy", "resource", "type", "message"):
+        for column in ("policy", "resource", "type", "declared at", "message"):
             table.add_column(column, overflow="fold")
         for f in rows:
-            table.add_row(f.policy, f.name, f.resource_type, f.message)
+            table.add_row(f.policy, f.name, f.resource_type,
+                          f"{_path(report, f.file)}:{f.line}" if f.file else "", f.message)
         console.print(table)
     if report.waived:
         table = Table(title=f"waived ({len(report.waived)})", title_justify="left")
@@ -45,12 +47,29 @@ def print_table(report: Any, stream: TextIO) -> None:
             table.add_row(w.finding.policy, w.finding.name, w.reason, w.approver, w.expires)
         console.print(table)
     for warning in report.warnings:
-        console.print(f"[dim]warning: {warning}[/dim]", highlight=False)
+        console.print(f"[dim]warning: {warning}[/dim]", highlight=False, soft_wrap=True)
     mandatory = len(report.mandatory)
     advisory = len(report.violations) - mandatory
     verdict = "[bold red]FAIL[/bold red]" if mandatory else "[bold green]PASS[/bold green]"
-    console.print(f"{verdict} stack {report.stack or '?'}: {count_label(report.resources, report.providers)}, {mandatory} mandatory, "
-                  f"{advisory} advisory, {len(report.waived)} waived violations", highlight=False)
+    console.print(f"{verdict} {_subject(report)}: {count_label(report.resources, report.providers)}, {mandatory} mandatory, "
+                  f"{advisory} advisory, {len(report.waived)} waived violations", highlight=False, soft_wrap=True)
+
+
+def _subject(report: Any) -> str:
+    """``project modelway (.), stack prod``: which program was checked, so a wrong one cannot pass unnoticed."""
+    where = f" ({report.program_dir})" if report.program_dir else ""
+    project = f"project {report.project}{where}, " if report.project else ""
+    return f"{project}stack {report.stack or '?'}"
+
+
+def _path(report: Any, file: str) -> str:
+    """A finding's file as the user would open it: relative to where the check ran, when inside it."""
+    return (PurePosixPath(report.program_dir or ".") / file).as_posix()
+
+
+def _line(finding: Any) -> str:
+    where = f"{finding.location}: " if finding.location else ""
+    return f"{where}{finding.urn}: {finding.message}"
 
 
 def to_junit(report: Any) -> str:
@@ -65,10 +84,14 @@ def to_junit(report: Any) -> str:
             failures += 1
             failure = ET.SubElement(case, "failure", type="mandatory",
                                     message=f"{len(mandatory)} mandatory violation(s) of {policy.name}")
-            failure.text = "\n".join(f"{f.urn}: {f.message}" for f in mandatory) + f"\nFix: {policy.remediation}"
+            failure.text = "\n".join(_line(f) for f in mandatory) + f"\nFix: {policy.remediation}"
+            located = next((f for f in mandatory if f.file), None)
+            if located is not None:  # CI test reporters annotate the first failing line
+                case.set("file", _path(report, located.file))
+                case.set("line", str(located.line))
         advisory = [f for f in found if f.level != "mandatory"]
         waived = [w for w in report.waived if w.finding.policy == policy.name]
-        lines = [f"advisory: {f.urn}: {f.message}" for f in advisory]
+        lines = [f"advisory: {_line(f)}" for f in advisory]
         lines += [f"waived: {w.finding.urn}: {w.finding.message} ({w.reason}; {w.approver}; expires {w.expires})"
                   for w in waived]
         if lines:

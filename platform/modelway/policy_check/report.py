@@ -21,10 +21,19 @@ class Finding:
     urn: str
     name: str
     message: str
+    file: str = ""
+    """The file that declared the resource, relative to the program directory ("" for stack findings)."""
+    line: int = 0
+    """Its line in ``file`` (0 when unknown)."""
+
+    @property
+    def location(self) -> str:
+        """``infra/storage.py:42``, or "" when the finding has no declaring line."""
+        return f"{self.file}:{self.line}" if self.file and self.line else self.file
 
     def to_json(self) -> dict[str, Any]:
         return {"policy": self.policy, "level": self.level, "resource_type": self.resource_type,
-                "urn": self.urn, "name": self.name, "message": self.message}
+                "urn": self.urn, "name": self.name, "message": self.message, "file": self.file, "line": self.line}
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,10 @@ class Report:
     policies: list[PolicyInfo] = field(default_factory=list)
     stack: str = ""
     program: str = ""
+    project: str = ""
+    """The Pulumi project checked (``name:`` of its Pulumi.yaml)."""
+    program_dir: str = ""
+    """The project directory checked (relative to where the check ran when inside it)."""
     providers: int = 0
     """Explicit providers (``pulumi:providers:*``): rendered, but not counted in ``resources`` nor checked."""
 
@@ -78,8 +91,12 @@ class Report:
         return 1 if self.mandatory else 0
 
     def to_json(self) -> dict[str, Any]:
-        """``{"resources", "providers", "violations", "waived", "warnings"}`` (the ``--format json`` document)."""
+        """``{"project", "program_dir", "stack", "resources", "providers", "violations", "waived", "warnings"}``
+        (the ``--format json`` document)."""
         return {
+            "project": self.project,
+            "program_dir": self.program_dir,
+            "stack": self.stack,
             "resources": self.resources,
             "providers": self.providers,
             "violations": [f.to_json() for f in self.violations],
@@ -104,4 +121,6 @@ class Report:
             stack=data["stack"],
             program=data["program"],
             providers=data.get("providers", 0),
+            project=data.get("project", ""),
+            program_dir=data.get("program_dir", ""),
         )

@@ -2,7 +2,8 @@
 
 Each policy becomes a rule (description, remediation as help, mirrored scanner checks as
 tags, a ``security-severity`` GitHub understands); each violation a result located at the
-program's entry file with the resource URN as logical location. Waived violations are
+line that declared the resource (a stack finding: the program's entry file), with the
+resource URN as logical location. Waived violations are
 results with an accepted external suppression carrying the waiver's reason.
 
 Example:
@@ -13,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attr
@@ -68,6 +70,14 @@ def _accepted_suppression(justification: str) -> Any:
     return suppression
 
 
+def _uri(program_dir: str, file: str) -> str:
+    """The file's URI as code scanning resolves it: relative to where the check ran, when it is inside it."""
+    path = PurePosixPath(program_dir or ".") / file
+    if path.is_absolute():
+        return Path(path).as_uri()
+    return path.as_posix()
+
+
 def to_sarif(report: Any, *, artifact_uri: str, tool_version: str = "0.1.0") -> dict[str, Any]:
     """The report as a SARIF 2.1.0 log (a JSON-able dict)."""
     import sarif_om as s
@@ -89,6 +99,13 @@ def to_sarif(report: Any, *, artifact_uri: str, tool_version: str = "0.1.0") -> 
             }),
         ))
 
+    def physical(finding: Any) -> Any:
+        if not finding.file:
+            return s.PhysicalLocation(artifact_location=s.ArtifactLocation(uri=artifact_uri),
+                                      region=s.Region(start_line=1))
+        return s.PhysicalLocation(artifact_location=s.ArtifactLocation(uri=_uri(report.program_dir, finding.file)),
+                                  region=s.Region(start_line=max(finding.line, 1)))
+
     def result(finding: Any, suppression: Any = None) -> Any:
         fingerprint = hashlib.sha256(f"{finding.policy}|{finding.urn}|{finding.message}".encode()).hexdigest()
         return s.Result(
@@ -97,10 +114,7 @@ def to_sarif(report: Any, *, artifact_uri: str, tool_version: str = "0.1.0") -> 
             level=_LEVELS.get(finding.level, "warning"),
             message=s.Message(text=f"{finding.name} ({finding.resource_type}): {finding.message}"),
             locations=[s.Location(
-                physical_location=s.PhysicalLocation(
-                    artifact_location=s.ArtifactLocation(uri=artifact_uri),
-                    region=s.Region(start_line=1),
-                ),
+                physical_location=physical(finding),
                 logical_locations=[s.LogicalLocation(name=finding.name, fully_qualified_name=finding.urn,
                                                      kind="resource")],
             )],

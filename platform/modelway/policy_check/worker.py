@@ -17,9 +17,6 @@ def _check(args: list[str]) -> dict[str, Any]:
     from modelway.rendering import fast_imports
 
     fast_imports.install()  # before the pack (or anything else) imports a provider SDK
-    from modelway.policy_check import ensure_pack_importable
-
-    ensure_pack_importable()
     from modelway.policy_check.config import PackSettings
     from modelway.policy_check.engine import evaluate
     from modelway.policy_check.waivers import load_waivers
@@ -30,7 +27,7 @@ def _check(args: list[str]) -> dict[str, Any]:
     settings = PackSettings.load(None if config == "-" else Path(config))
     waiver_list = load_waivers(Path(waivers), settings.levels) if waivers != "-" else []
     spec = load_program_spec(Path(project_dir), None if stack == "-" else stack)
-    result = render_fresh(spec, strict_invokes=False)
+    result = render_fresh(spec, strict_invokes=False, preview=True)
     report = evaluate(result, settings, waivers=waiver_list, today=datetime.date.fromisoformat(today),
                       project=spec.project)
     return report.to_state()

@@ -57,10 +57,40 @@ def _qualify(key: str, project: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
 
+PROJECT_FILES = ("Pulumi.yaml", "Pulumi.yml")
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The Pulumi project that ``start`` (default: the current directory) is in, as the Pulumi CLI finds it.
+
+    The CLI looks for ``Pulumi.yaml`` in the directory and then in each parent; so do we.
+    There is no fallback: outside any project this is a :class:`UserError`, never some other
+    program (a checker that falls back to a program the user did not mean passes the wrong thing).
+
+    Example:
+        >>> find_project_dir(Path("infra")) == find_project_dir(Path("."))   # doctest: +SKIP
+        True
+    """
+    given = start is not None
+    start = Path(start) if given else Path.cwd()
+    if given and not start.exists():
+        raise UserError(f"{start}: no such directory; pass the directory of a Pulumi project")
+    if given and not start.is_dir():
+        raise UserError(f"{start}: not a directory; pass the directory holding Pulumi.yaml")
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        if any((directory / name).is_file() for name in PROJECT_FILES):
+            return directory
+    where = str(start) if given else f"the current directory ({here})"
+    raise UserError(f"no Pulumi.yaml in {where} or any parent directory; run this inside a Pulumi project "
+                    "or pass its directory")
+
+
 def load_program_spec(project_dir: Path, stack: str | None) -> ProgramSpec:
     """Parse ``project_dir/Pulumi.yaml`` and, when present, ``Pulumi.<stack>.yaml`` (absent: no stack config, a warning)."""
     project_dir = Path(project_dir).resolve()
-    project_file = project_dir / "Pulumi.yaml"
+    project_file = next((project_dir / n for n in PROJECT_FILES if (project_dir / n).is_file()),
+                        project_dir / "Pulumi.yaml")
     if not project_file.is_file():
         raise UserError(f"{project_file}: no Pulumi.yaml here; pass the directory of a Pulumi project")
     doc = _read_yaml(project_file)

@@ -29,6 +29,15 @@ class RenderedResource:
     custom: bool = True
     protect: bool = False
     retain_on_delete: bool = False
+    file: str = ""
+    """The file that declared it, relative to the project directory (the first frame in the program)."""
+    line: int = 0
+    """Its line in ``file`` (0 when unknown)."""
+
+    @property
+    def location(self) -> str:
+        """``infra/storage.py:42`` ("" when unknown)."""
+        return f"{self.file}:{self.line}" if self.file else ""
 
     def to_json(self) -> dict[str, Any]:
         """The ``modelway render --format json`` shape of this resource."""
@@ -42,6 +51,8 @@ class RenderedResource:
             "custom": self.custom,
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
+            "file": self.file,
+            "line": self.line,
         }
 
     @classmethod
@@ -56,6 +67,8 @@ class RenderedResource:
             custom=data.get("custom", True),
             protect=data.get("protect", False),
             retain_on_delete=data.get("retainOnDelete", False),
+            file=data.get("file", ""),
+            line=data.get("line", 0),
         )
 
 

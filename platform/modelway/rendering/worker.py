@@ -33,14 +33,14 @@ def serve(argv: list[str], work: Callable[[list[str]], Any]) -> int:
     return 0
 
 
-def render_fresh(spec: ProgramSpec, *, strict_invokes: bool) -> Any:
+def render_fresh(spec: ProgramSpec, *, strict_invokes: bool, preview: bool = False) -> Any:
     """Render ``spec`` in this (fresh) process, loading only the provider modules the program uses."""
     from modelway.rendering import fast_imports
 
     fast_imports.install()  # before anything imports the provider SDKs
     from modelway.rendering.engine import render_in_process
 
-    return render_in_process(spec, strict_invokes=strict_invokes)
+    return render_in_process(spec, strict_invokes=strict_invokes, preview=preview)
 
 
 def _render(args: list[str]) -> dict[str, Any]:
