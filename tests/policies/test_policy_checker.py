@@ -274,4 +274,5 @@ def test_table_groups_by_level_and_ends_with_the_verdict():
     print_table(report, buffer)
     text = buffer.getvalue()
     assert text.index("mandatory violations (1)") < text.index("advisory violations")
-    assert text.strip().splitlines()[-1].startswith("FAIL stack prod: 2 resources, 1 mandatory")
+    assert text.strip().splitlines()[-1].startswith(f"FAIL stack prod: 2 resources, {len(report.policies)} policies, "
+                                                    "1 mandatory")

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from policy_helpers import validate_sarif
 
+from policies.catalog import ALL_POLICIES
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MISCONFIGURED = FIXTURES / "misconfigured"
@@ -100,7 +102,8 @@ def test_own_infra_passes_every_mandatory_rule(env):
         assert f"stack prod: {report['resources']} resources + 2 providers" in table.stdout
         check = modelway("policy", "check", "--stack", env)
         assert check.stdout.strip().splitlines()[-1].startswith(
-            f"PASS project modelway (.), stack prod: {report['resources']} resources + 2 providers, 0 mandatory")
+            f"PASS project modelway (.), stack prod: {report['resources']} resources + 2 providers, "
+            f"{len(ALL_POLICIES)} policies, 0 mandatory")
 
 
 def test_stack_without_its_stack_file_is_checked_with_no_stack_config():
@@ -124,7 +127,7 @@ def test_rejected_waivers_and_bad_arguments_are_exit_2(tmp_path):
     proc = modelway("policy", "check", str(MISCONFIGURED), "--waivers", str(waivers))
     assert proc.returncode == 2 and "missing approver" in proc.stderr
     proc = modelway("policy", "check", "--format", "xml")
-    assert proc.returncode == 2 and "choose one of table, json, sarif, junit" in proc.stderr
+    assert proc.returncode == 2 and "choose one of table, json, sarif, junit, github" in proc.stderr
     proc = modelway("policy", "check", str(tmp_path / "nowhere"))
     assert proc.returncode == 2 and "nowhere" in proc.stderr
 

@@ -22,9 +22,19 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from modelway import __version__
+
+        print(f"modelway {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
 ) -> None:
     if debug:
         os.environ["MODELWAY_DEBUG"] = "1"
@@ -51,6 +61,12 @@ def _register_commands() -> None:
 _CLICK_ERROR: type[Exception] = next(
     cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"
 )
+
+
+# Top-level modules of the optional extras (pyproject.toml), to name the extra a command needs.
+_EXTRA_OF = {**dict.fromkeys(("numpy", "pandas", "pyarrow", "sklearn", "joblib", "mlflow", "fairlearn", "pandera",
+                              "scipy", "psutil"), "ml"),
+             **dict.fromkeys(("boto3", "botocore"), "aws")}
 
 
 def _usage_error_line(exc: Exception) -> str:
@@ -84,6 +100,14 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
+    except ModuleNotFoundError as exc:
+        # The base install renders and checks; the ML and AWS commands need their extras.
+        extra = _EXTRA_OF.get((exc.name or "").split(".")[0])
+        if extra is None or debug:
+            raise
+        print(f"error: this command needs {exc.name}, which the base install leaves out; "
+              f"install it with: pip install 'modelway[{extra}]'", file=sys.stderr)
+        sys.exit(2)
     except _CLICK_ERROR as exc:
         if debug:
             traceback.print_exc()

@@ -1,10 +1,10 @@
-"""``modelway policy check``: the offline policy checker (no Pulumi CLI, no cloud credentials)."""
+"""``modelway policy check | list | pack-path``: the offline policy checker (no Pulumi CLI, no cloud credentials)."""
 from __future__ import annotations
 
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -14,77 +14,196 @@ class ReportFormat(str, Enum):
     json = "json"
     sarif = "sarif"
     junit = "junit"
+    github = "github"
+
+
+FORMATS = ", ".join(f.value for f in ReportFormat)
 
 
 def check(
     program_dir: Optional[Path] = typer.Argument(
-        None, help="Directory of a Pulumi Python program (holds Pulumi.yaml). Default: this repository's infra.",
-        show_default=False),
-    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Stack to render (reads Pulumi.<stack>.yaml)."),
+        None, help="Directory of the Pulumi project (or one inside it). Default: the project the current "
+                   "directory is in, found upwards as the Pulumi CLI does.", show_default=False),
+    stacks: list[str] = typer.Option([], "--stack", "-s", help="Stack to render (reads Pulumi.<stack>.yaml); "
+                                                             "repeat to check several in one process."),
     config: Optional[Path] = typer.Option(
         None, "--config", "-c", help="Policy pack config (--policy-pack-config format). "
-                                     "Default: policies/config.<stack>.json."),
-    report_format: str = typer.Option("table", "--format", "-f", help="table, json, sarif or junit."),
-    waivers: Optional[Path] = typer.Option(None, "--waivers", "-w", help="YAML file of reviewed exceptions."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file "
-                                                                         "(default: stdout)."),
+                                     "Default: the pack's config.<stack>.json."),
+    report_format: str = typer.Option("table", "--format", "-f", help=f"What to print: {FORMATS}."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    outputs: list[str] = typer.Option(
+        [], "--output", "-o", help="Also write a report: FORMAT=PATH (repeatable, e.g. -o sarif=p.sarif "
+                                   "-o junit=p.xml). A bare PATH writes the --format report there instead of stdout."),
+    waivers: Optional[Path] = typer.Option(None, "--waivers", help="YAML file of reviewed exceptions."),
+    checks: list[str] = typer.Option([], "--check", help="Run only these policies (repeatable, or comma-separated)."),
+    skip_checks: list[str] = typer.Option([], "--skip-check", help="Do not run these policies (named in the report)."),
+    min_level: str = typer.Option("advisory", "--min-level", help="Report findings at this level and above: "
+                                                                  "advisory or mandatory."),
+    soft_fail: bool = typer.Option(False, "--soft-fail", help="Exit 0 even with mandatory violations (the report "
+                                                              "still says FAIL); render failures still exit 2."),
+    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds the render may take before it is "
+                                                                    "stopped (exit 2)."),
 ) -> None:
-    """Render PROGRAM_DIR under Pulumi mocks and check it against every Modelway policy.
+    """Render the Pulumi program under mocks and check it against every Modelway policy.
 
-    Exit code 0: no mandatory violation; 1: mandatory violations; 2: the program failed to
-    render or the arguments are wrong.
+    Exit code 0: no mandatory violation (or --soft-fail); 1: mandatory violations; 2: the
+    program failed to render or the arguments are wrong.
 
-    Example: modelway policy check --stack prod --format sarif --output policy.sarif
+    Example: modelway policy check --stack prod -o sarif=policy.sarif -o junit=policy.xml
     """
+    from modelway.policy_check import check_stacks
+    from modelway.policy_check.selection import Selection
+
+    if as_json:
+        report_format = "json"
+    stdout_format = _format(report_format, "--format")
+    files, stdout_path = _parse_outputs(outputs, stdout_format)
+    for path in [*files.values(), stdout_path]:
+        if path is not None:
+            _check_output_dir(path)
+    selection = Selection.from_options(checks, skip_checks, min_level)
+    if selection.only or selection.skip:
+        _known_policies(selection)  # a typo'd name fails here, before the render
+    reports = check_stacks(program_dir, list(stacks) or [None], config=config, waivers=waivers,
+                           selection=selection, timeout=timeout)
+    code = max(r.exit_code for r in reports)
+    for fmt, path in files.items():
+        _write_atomically(path, _render(reports, fmt) + "\n")
+    if stdout_path is not None:
+        _write_atomically(stdout_path, _render(reports, stdout_format) + "\n")
+    elif stdout_format is ReportFormat.table:
+        from modelway.policy_check.output import print_table
+
+        for report in reports:
+            print_table(report, sys.stdout)
+    else:
+        sys.stdout.write(_render(reports, stdout_format) + "\n")
+    for fmt, path in [*files.items(), *([(stdout_format, stdout_path)] if stdout_path else [])]:
+        mandatory = sum(len(r.mandatory) for r in reports)
+        advisory = sum(len(r.violations) for r in reports) - mandatory
+        print(f"{fmt.value} report written to {path} ({mandatory} mandatory, {advisory} advisory)", file=sys.stderr)
+    if code and soft_fail:
+        print(f"--soft-fail: {sum(len(r.mandatory) for r in reports)} mandatory violations reported, exit code 0",
+              file=sys.stderr)
+        code = 0
+    raise typer.Exit(code)
+
+
+def list_policies(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help="Show the levels of the pack's "
+                                                                   "config.<stack>.json."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Show the levels of this policy config."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+) -> None:
+    """List every policy of the pack: level, severity, concern, the scanner checks it mirrors.
+
+    Example: modelway policy list --stack dev
+    """
+    import json
+
+    from modelway.policy_check import default_config
+    from modelway.policy_check.config import PackSettings
+
+    settings = PackSettings.load(config if config is not None else default_config(stack))
+    from modelway.policies.catalog import ALL_POLICIES
+
+    rows = [{"name": p.name, "kind": p.kind, "level": settings.level(p.name),
+             "severity": p.severity.value if p.severity is not None else "", "concern": p.concern,
+             "mirrors": list(p.mirrors), "description": p.description} for p in ALL_POLICIES]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} policies ({settings.source})", title_justify="left")
+    for column in ("name", "level", "severity", "concern", "mirrors", "description"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["level"], row["severity"], row["concern"], ", ".join(row["mirrors"]),
+                      row["description"])
+    Console(width=max(Console().width, 160)).print(table)
+
+
+def pack_path() -> None:
+    """Print the directory of the installed policy pack, for the Pulumi CLI.
+
+    Example: pulumi preview --policy-pack "$(modelway policy pack-path)"
+    """
+    from modelway.policy_check import pack_dir
+
+    print(pack_dir())
+
+
+def _format(value: str, flag: str) -> ReportFormat:
     from modelway.errors import UserError
-    from modelway.policy_check import check_program
 
     # Validated here (not as a Choice) so a wrong value is the usual one-line error with exit code 2.
     try:
-        report_format = ReportFormat(report_format)
+        return ReportFormat(value)
     except ValueError:
-        raise UserError(f"--format {report_format!r}: choose one of table, json, sarif, junit") from None
-    if output is not None:
-        _check_output_dir(output)
-    report = check_program(program_dir, stack, config=config, waivers=waivers)
-    if report_format is ReportFormat.table and output is None:
-        from modelway.policy_check.output import print_table
-
-        print_table(report, sys.stdout)
-        raise typer.Exit(report.exit_code)
-    text = _render(report, report_format)
-    if output is None:
-        sys.stdout.write(text + "\n")
-    else:
-        _write_atomically(output, text + "\n")
-        print(f"{report_format.value} report written to {output} "
-              f"({len(report.mandatory)} mandatory, {len(report.violations) - len(report.mandatory)} advisory)",
-              file=sys.stderr)
-    raise typer.Exit(report.exit_code)
+        raise UserError(f"{flag} {value!r}: choose one of {FORMATS}") from None
 
 
-def _render(report, report_format: ReportFormat) -> str:  # noqa: ANN001 - Report, imported lazily
+def _parse_outputs(values: list[str], stdout_format: ReportFormat) -> tuple[dict[ReportFormat, Path], Path | None]:
+    """``FORMAT=PATH`` values as {format: path}; a bare ``PATH`` redirects the --format report (at most one)."""
+    from modelway.errors import UserError
+
+    files: dict[ReportFormat, Path] = {}
+    bare: list[Path] = []
+    for value in values:
+        name, sep, path = value.partition("=")
+        if sep and name in {f.value for f in ReportFormat}:
+            fmt = ReportFormat(name)
+            if not path:
+                raise UserError(f"--output {value}: missing the path after {name}=")
+            if fmt in files:
+                raise UserError(f"--output {value}: {name} is already written to {files[fmt]}")
+            files[fmt] = Path(path)
+        elif sep and "/" not in name and "." not in name:
+            raise UserError(f"--output {value}: unknown format {name!r}; choose one of {FORMATS}")
+        else:
+            bare.append(Path(value))
+    if len(bare) > 1:
+        raise UserError(f"--output: several plain paths ({', '.join(map(str, bare))}); "
+                        "name each report's format: -o sarif=PATH -o junit=PATH")
+    return files, (bare[0] if bare else None)
+
+
+def _known_policies(selection: Any) -> None:
+    from modelway.policies.catalog import ALL_POLICIES
+
+    selection.validate(p.name for p in ALL_POLICIES)
+
+
+def _render(reports: list[Any], report_format: ReportFormat) -> str:
+    """All stacks' reports in one document of ``report_format``."""
     if report_format is ReportFormat.sarif:
         import json
 
-        from modelway.policy_check.sarif import to_sarif
+        from modelway.policy_check.sarif import to_sarif_log
 
-        return json.dumps(to_sarif(report, artifact_uri=report.program or "Pulumi.yaml"), indent=2)
+        return json.dumps(to_sarif_log(reports), indent=2)
     if report_format is ReportFormat.junit:
         from modelway.policy_check.output import to_junit
 
-        return to_junit(report)
+        return to_junit(reports)
+    if report_format is ReportFormat.github:
+        from modelway.policy_check.output import to_github
+
+        return to_github(reports)
     if report_format is ReportFormat.table:
         import io
 
         from modelway.policy_check.output import print_table
 
         buffer = io.StringIO()
-        print_table(report, buffer)
+        for report in reports:
+            print_table(report, buffer)
         return buffer.getvalue().rstrip("\n")
     from modelway.policy_check.output import to_json_text
 
-    return to_json_text(report)
+    return to_json_text(reports[0] if len(reports) == 1 else reports)
 
 
 def _check_output_dir(path: Path) -> None:
@@ -110,8 +229,10 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``modelway policy check`` to the CLI."""
+    """Add ``modelway policy check | list | pack-path`` to the CLI."""
     policy_app = typer.Typer(help="Policy as code: check Pulumi programs against the Modelway policy pack.",
                              no_args_is_help=True)
     policy_app.command("check")(check)
+    policy_app.command("list")(list_policies)
+    policy_app.command("pack-path")(pack_path)
     app.add_typer(policy_app, name="policy")

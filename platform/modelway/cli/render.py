@@ -24,6 +24,8 @@ def render(
     strict_invokes: bool = typer.Option(
         False, "--strict-invokes", help="Fail on invokes the mocks cannot answer (default: warn)."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+    timeout: float = typer.Option(300.0, "--timeout", min=1.0, help="Seconds the render may take (exit 2 after)."),
 ) -> None:
     """Render the Pulumi program for STACK under mocks (no cloud, no Pulumi CLI) and list its resources.
 
@@ -32,14 +34,15 @@ def render(
     from modelway.rendering import render_program
     from modelway.rendering.project import find_project_dir
 
-    result = render_program(find_project_dir(project_dir), stack, strict_invokes=strict_invokes)
+    result = render_program(find_project_dir(project_dir), stack, strict_invokes=strict_invokes, timeout=timeout)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if output_format is OutputFormat.json:
+    if as_json or output_format is OutputFormat.json:
         document = {
             "stack": result.stack,
             "resources": [
-                {key: r.to_json()[key] for key in ("type", "name", "urn", "parent", "inputs", "provider")}
+                {key: r.to_json()[key] for key in ("type", "name", "urn", "parent", "inputs", "provider",
+                                                    "file", "line")}
                 for r in result.resources
             ],
             "outputs": result.outputs,

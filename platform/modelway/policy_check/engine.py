@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from modelway.policy_check.config import PackSettings
 from modelway.policy_check.report import Finding, PolicyInfo, Report, WaivedFinding
+from modelway.policy_check.selection import Selection
 from modelway.policy_check.waivers import Waiver
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -42,8 +43,12 @@ def _provider_props(resource: Any, providers: dict[str, Any], config: dict[str, 
 
 
 def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] = (),
-             today: datetime.date | None = None, project: str = "") -> Report:
-    """Run every policy of the pack over ``result`` (a RenderResult) and apply ``waivers``."""
+             today: datetime.date | None = None, project: str = "", selection: Selection | None = None) -> Report:
+    """Run every policy of the pack over ``result`` (a RenderResult) and apply ``waivers``.
+
+    ``selection`` (``--check``/``--skip-check``/``--min-level``) limits what runs and what is
+    reported; what it leaves out is named in the report's warnings.
+    """
     from pulumi_policy import PolicyResource
 
     from modelway.policies.catalog import RESOURCE_POLICIES, STACK_POLICIES
@@ -51,6 +56,11 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
     from modelway.policies.harness import options, provider, resource_args, stack_args
 
     today = today or datetime.date.today()
+    selection = selection or Selection()
+    every = [p.name for p in (*RESOURCE_POLICIES, *STACK_POLICIES)]
+    selection.validate(every)
+    resource_policies = [p for p in RESOURCE_POLICIES if selection.runs(p.name)]
+    stack_policies = [p for p in STACK_POLICIES if selection.runs(p.name)]
     project = _project_of(result, project or "project")
     stack_urn = f"urn:pulumi:{result.stack}::{project}::{STACK_TYPE}::{project}-{result.stack}"
     stack_name = f"{project}-{result.stack}"
@@ -80,7 +90,7 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
     for resource in resources:
         applicable = by_type.get(resource.type)
         if applicable is None:
-            applicable = by_type[resource.type] = [p for p in RESOURCE_POLICIES if p.applies_to(resource.type)]
+            applicable = by_type[resource.type] = [p for p in resource_policies if p.applies_to(resource.type)]
         if not applicable:
             continue
         provider_props = _provider_props(resource, providers, result.config)
@@ -92,21 +102,40 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
 
     # Stack policies: one list of PolicyResource for all of them (outputs when the render has them).
     stack_resources = [
-        PolicyResource(r.type, dict(getattr(r, "outputs", None) or r.inputs), r.urn, r.name,
+        PolicyResource(r.type, _stack_props(r), r.urn, r.name,
                        options(r.parent or None), provider(_provider_props(r, providers, result.config)),
                        None, [], {})
         for r in resources
     ]
-    for policy in STACK_POLICIES:
+    for policy in stack_policies:
         args = stack_args(stack_resources, config=settings.config_for(policy.name))
         record(policy, policy.evaluate(args), None)
 
     unlisted = settings.unlisted_warning()
+    skipped = selection.note(every)
     report = Report(resources=len(resources), providers=len(providers), stack=result.stack,
-                    warnings=list(result.warnings) + ([unlisted] if unlisted else []) + notes,
-                    policies=[_info(p, settings) for p in (*RESOURCE_POLICIES, *STACK_POLICIES)])
+                    warnings=list(result.warnings) + [w for w in (unlisted, skipped) if w] + notes,
+                    policies=[_info(p, settings) for p in (*resource_policies, *stack_policies)])
     _apply_waivers(report, findings, list(waivers), today)
+    hidden = [f for f in report.violations if not selection.reports(f.level)]
+    if hidden:
+        report.violations = [f for f in report.violations if selection.reports(f.level)]
+        report.waived = [w for w in report.waived if selection.reports(w.finding.level)]
+        report.warnings.append(f"{len(hidden)} findings below --min-level {selection.min_level} not shown")
     return report
+
+
+def _stack_props(resource: Any) -> dict[str, Any]:
+    """What a stack policy sees of a resource: its inputs, plus the id the engine gave it.
+
+    Resources name each other by id (an ASG's launch template, a bucket's settings); the
+    id is not an input, so without it those links could not be followed.
+    """
+    props = dict(getattr(resource, "outputs", None) or resource.inputs)
+    resource_id = getattr(resource, "id", "")
+    if resource_id and "id" not in props:
+        props["id"] = resource_id
+    return props
 
 
 def _apply_waivers(report: Report, findings: list[Finding], waivers: list[Waiver], today: datetime.date) -> None:

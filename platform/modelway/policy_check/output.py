@@ -1,4 +1,5 @@
-"""Render a checker report: ``json`` (one object), ``table`` (Rich, grouped by level), ``junit`` (CI test report).
+"""Render checker reports: ``json``, ``table`` (Rich, grouped by level), ``junit`` (CI test report), ``github``
+(workflow annotations).
 
 SARIF lives in :mod:`modelway.policy_check.sarif`.
 
@@ -18,6 +19,9 @@ from modelway.rendering.result import count_label
 
 
 def to_json_text(report: Any) -> str:
+    """One report as a JSON object; several (``--stack a --stack b``) as a JSON list of them."""
+    if isinstance(report, list):
+        return json.dumps([r.to_json() for r in report])
     return json.dumps(report.to_json())
 
 
@@ -51,7 +55,8 @@ def print_table(report: Any, stream: TextIO) -> None:
     mandatory = len(report.mandatory)
     advisory = len(report.violations) - mandatory
     verdict = "[bold red]FAIL[/bold red]" if mandatory else "[bold green]PASS[/bold green]"
-    console.print(f"{verdict} {_subject(report)}: {count_label(report.resources, report.providers)}, {mandatory} mandatory, "
+    console.print(f"{verdict} {_subject(report)}: {count_label(report.resources, report.providers)}, "
+                  f"{len(report.policies)} policies, {mandatory} mandatory, "
                   f"{advisory} advisory, {len(report.waived)} waived violations", highlight=False, soft_wrap=True)
 
 
@@ -67,13 +72,30 @@ def _path(report: Any, file: str) -> str:
     return (PurePosixPath(report.program_dir or ".") / file).as_posix()
 
 
-def _line(finding: Any) -> str:
-    where = f"{finding.location}: " if finding.location else ""
+def _line(report: Any, finding: Any) -> str:
+    where = f"{_path(report, finding.file)}:{finding.line}: " if finding.file else ""
     return f"{where}{finding.urn}: {finding.message}"
 
 
-def to_junit(report: Any) -> str:
-    """One test case per policy: a mandatory violation fails it; advisory ones are listed in system-out."""
+def to_junit(reports: Any) -> str:
+    """One test suite per stack, one test case per policy that ran: a mandatory violation fails it;
+    advisory and waived ones are listed in system-out. A failing case carries the file and line
+    of its first violation (CI test reporters annotate it)."""
+    reports = reports if isinstance(reports, list) else [reports]
+    suites = ET.Element("testsuites")
+    total = failed = 0
+    for report in reports:
+        suite, failures = _junit_suite(report)
+        suites.append(suite)
+        total += len(report.policies)
+        failed += failures
+    suites.set("tests", str(total))
+    suites.set("failures", str(failed))
+    suites.set("errors", "0")
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+def _junit_suite(report: Any) -> tuple[ET.Element, int]:
     suite = ET.Element("testsuite", name=f"modelway-policy.{report.stack or 'default'}")
     failures = 0
     for policy in report.policies:
@@ -84,14 +106,14 @@ def to_junit(report: Any) -> str:
             failures += 1
             failure = ET.SubElement(case, "failure", type="mandatory",
                                     message=f"{len(mandatory)} mandatory violation(s) of {policy.name}")
-            failure.text = "\n".join(_line(f) for f in mandatory) + f"\nFix: {policy.remediation}"
+            failure.text = "\n".join(_line(report, f) for f in mandatory) + f"\nFix: {policy.remediation}"
             located = next((f for f in mandatory if f.file), None)
             if located is not None:  # CI test reporters annotate the first failing line
                 case.set("file", _path(report, located.file))
                 case.set("line", str(located.line))
         advisory = [f for f in found if f.level != "mandatory"]
         waived = [w for w in report.waived if w.finding.policy == policy.name]
-        lines = [f"advisory: {_line(f)}" for f in advisory]
+        lines = [f"advisory: {_line(report, f)}" for f in advisory]
         lines += [f"waived: {w.finding.urn}: {w.finding.message} ({w.reason}; {w.approver}; expires {w.expires})"
                   for w in waived]
         if lines:
@@ -101,6 +123,43 @@ def to_junit(report: Any) -> str:
     suite.set("errors", "0")
     if report.warnings:
         ET.SubElement(suite, "system-err").text = "\n".join(report.warnings)
-    suites = ET.Element("testsuites", tests=str(len(report.policies)), failures=str(failures), errors="0")
-    suites.append(suite)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+    return suite, failures
+
+
+def to_github(reports: Any) -> str:
+    """GitHub Actions workflow commands: an ``::error`` (mandatory) or ``::warning`` (advisory) annotation
+    per violation on the line that declared the resource, a ``::notice`` per report warning.
+
+    Example:
+        >>> from modelway.policy_check.report import Finding, Report
+        >>> f = Finding("kms-key-rotation", "mandatory", "aws:kms/key:Key", "urn:k", "key", "rotation is off",
+        ...             "infra/storage.py", 12)
+        >>> print(to_github(Report(resources=1, violations=[f], stack="prod")))
+        ::error file=infra/storage.py,line=12,title=kms-key-rotation (prod)::key (aws:kms/key:Key): rotation is off
+    """
+    reports = reports if isinstance(reports, list) else [reports]
+    lines = []
+    for report in reports:
+        for finding in report.violations:
+            command = "error" if finding.level == "mandatory" else "warning"
+            where = ""
+            if finding.file:
+                where = f"file={_escape_property(_path(report, finding.file))},line={max(finding.line, 1)},"
+            elif report.program:
+                where = f"file={_escape_property(report.program)},"
+            title = _escape_property(f"{finding.policy} ({report.stack})")
+            message = _escape_data(f"{finding.name} ({finding.resource_type}): {finding.message}")
+            lines.append(f"::{command} {where}title={title}::{message}")
+        for warning in report.warnings:
+            lines.append(f"::notice title={_escape_property(f'modelway policy ({report.stack})')}::"
+                         f"{_escape_data(warning)}")
+    return "\n".join(lines)
+
+
+def _escape_data(text: str) -> str:
+    # The escaping the Actions runner undoes (toolkit/core command.ts).
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")

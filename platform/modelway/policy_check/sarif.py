@@ -19,6 +19,8 @@ from typing import Any
 
 import attr
 
+from modelway import __version__
+
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "modelway-policy"
 INFORMATION_URI = "https://github.com/modelway/modelway"
@@ -78,8 +80,23 @@ def _uri(program_dir: str, file: str) -> str:
     return path.as_posix()
 
 
-def to_sarif(report: Any, *, artifact_uri: str, tool_version: str = "0.1.0") -> dict[str, Any]:
+def to_sarif(report: Any, *, artifact_uri: str, tool_version: str = __version__) -> dict[str, Any]:
     """The report as a SARIF 2.1.0 log (a JSON-able dict)."""
+    import sarif_om as s
+
+    log = s.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[_run(report, artifact_uri, tool_version)])
+    return _to_dict(log)
+
+
+def to_sarif_log(reports: list[Any], *, tool_version: str = __version__) -> dict[str, Any]:
+    """Several stacks' reports as one SARIF log: one run per stack (each its own code scanning category)."""
+    import sarif_om as s
+
+    runs = [_run(r, r.program or "Pulumi.yaml", tool_version) for r in reports]
+    return _to_dict(s.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=runs))
+
+
+def _run(report: Any, artifact_uri: str, tool_version: str) -> Any:
     import sarif_om as s
 
     rules, index = [], {}
@@ -136,5 +153,4 @@ def to_sarif(report: Any, *, artifact_uri: str, tool_version: str = "0.1.0") -> 
                                       for w in report.warnings] or None)],
         automation_details=s.RunAutomationDetails(id=f"modelway-policy/{report.stack or 'default'}/"),
     )
-    log = s.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run])
-    return _to_dict(log)
+    return run

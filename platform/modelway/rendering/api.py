@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modelway.errors import UserError
 from modelway.rendering.project import ProgramSpec, load_program_spec
@@ -45,6 +45,40 @@ def render_program(
     return RenderResult.from_json(payload)
 
 
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the render child get SIGKILL when this process dies (Linux).
+
+    A render runs someone else's program; if ``modelway`` is killed (CI cancels the job,
+    ``kill -9``), the child must not keep running. ``PR_SET_PDEATHSIG`` asks the kernel to
+    signal it when its parent goes away; if the parent is already gone by the time it is
+    set, the child exits at once. Elsewhere there is no such call: None (the child shares our
+    process group, so killing the group still stops it).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def set_death_signal() -> None:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the parent died before the call took effect
+            os._exit(1)
+
+    return set_death_signal
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _rel_main(spec: ProgramSpec) -> str:
+    try:
+        return str(spec.main.relative_to(spec.project_dir)) or "."
+    except ValueError:
+        return str(spec.main)
+
+
 def run_worker(module: str, args: list[str], spec: ProgramSpec, *, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
     """Run ``python -m module PROJECT_DIR *args RESULT_JSON`` (a :func:`~modelway.rendering.worker.serve`
     worker) in the project directory and return its result; UserError with one line on any failure.
@@ -57,10 +91,13 @@ def run_worker(module: str, args: list[str], spec: ProgramSpec, *, timeout: floa
         command = [sys.executable, "-m", module, str(spec.project_dir), *args, str(result_path)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG")}
         try:
+            # subprocess.run kills the child on a timeout or an exception here (Ctrl-C);
+            # _die_with_parent covers this process being killed outright.
             proc = subprocess.run(command, cwd=spec.project_dir, env=env, capture_output=True,
-                                  text=True, timeout=timeout, check=False)
+                                  text=True, timeout=timeout, check=False, preexec_fn=_die_with_parent(os.getpid()))
         except subprocess.TimeoutExpired:
-            raise UserError(f"{spec.main}: rendering stack {spec.stack} took longer than {timeout:.0f} s") from None
+            raise UserError(f"{_rel_main(spec)}: rendering stack {spec.stack} took longer than {timeout:g} s "
+                            "(raise --timeout if the program is slow)") from None
         if not result_path.is_file():
             lines = [line for line in (proc.stderr or "").strip().splitlines() if line.strip()]
             why = lines[-1] if lines else f"exit code {proc.returncode}"

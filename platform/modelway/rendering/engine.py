@@ -60,6 +60,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
+                id=response.id,
                 file=self._file(request.sourcePosition.uri),
                 line=int(request.sourcePosition.line),
             ))

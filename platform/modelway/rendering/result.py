@@ -29,6 +29,8 @@ class RenderedResource:
     custom: bool = True
     protect: bool = False
     retain_on_delete: bool = False
+    id: str = ""
+    """The id the engine (here: the mocks) gave it; "" when unknown."""
     file: str = ""
     """The file that declared it, relative to the project directory (the first frame in the program)."""
     line: int = 0
@@ -51,6 +53,7 @@ class RenderedResource:
             "custom": self.custom,
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
+            "id": self.id,
             "file": self.file,
             "line": self.line,
         }
@@ -67,6 +70,7 @@ class RenderedResource:
             custom=data.get("custom", True),
             protect=data.get("protect", False),
             retain_on_delete=data.get("retainOnDelete", False),
+            id=data.get("id", ""),
             file=data.get("file", ""),
             line=data.get("line", 0),
         )
