@@ -73,10 +73,11 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _rel_main(spec: ProgramSpec) -> str:
+    entry = spec.main / "__main__.py" if spec.main.is_dir() else spec.main
     try:
-        return str(spec.main.relative_to(spec.project_dir)) or "."
+        return str(entry.relative_to(spec.project_dir))
     except ValueError:
-        return str(spec.main)
+        return str(entry)
 
 
 def run_worker(module: str, args: list[str], spec: ProgramSpec, *, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
