@@ -63,10 +63,13 @@ _CLICK_ERROR: type[Exception] = next(
 )
 
 
-# Top-level modules of the optional extras (pyproject.toml), to name the extra a command needs.
-_EXTRA_OF = {**dict.fromkeys(("numpy", "pandas", "pyarrow", "sklearn", "joblib", "mlflow", "fairlearn", "pandera",
-                              "scipy", "psutil"), "ml"),
-             **dict.fromkeys(("boto3", "botocore"), "aws")}
+def _extra_of(module: str | None) -> str | None:
+    """The optional extra that provides ``module`` (a top-level name), or None."""
+    from modelway.extras import EXTRAS
+
+    top = (module or "").split(".")[0]
+    return next((extra for extra, modules in EXTRAS.items() if top in modules or (top == "botocore" and extra == "aws")),
+                None)
 
 
 def _usage_error_line(exc: Exception) -> str:
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except ModuleNotFoundError as exc:
         # The base install renders and checks; the ML and AWS commands need their extras.
-        extra = _EXTRA_OF.get((exc.name or "").split(".")[0])
+        extra = _extra_of(exc.name)
         if extra is None or debug:
             raise
         print(f"error: this command needs {exc.name}, which the base install leaves out; "

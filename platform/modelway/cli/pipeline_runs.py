@@ -63,6 +63,9 @@ def run_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Build and validate the DAG, print it, run nothing."),
 ) -> None:
     """Run a pipeline on this machine. Exit code 0 = succeeded, 1 = a step failed, 2 = invalid definition/usage."""
+    from modelway.extras import require
+
+    require("ml", "modelway run")
     from modelway.dsl.loader import load_pipeline
     from modelway.runtime.runner import run_pipeline
 
@@ -116,6 +119,9 @@ def resume_command(
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of the live display."),
 ) -> None:
     """Continue a run: steps that finished are reused, the others run (same run id)."""
+    from modelway.extras import require
+
+    require("ml", "modelway resume")
     from modelway.runtime.runner import resume_run
 
     if _read_stores() is None:
