@@ -12,6 +12,10 @@ the per-step targets are judged on the larger of the two estimates. Whole-run wa
 are printed as measured. Targets (issue 3, on a 2-core machine): <= 5 ms/step in-process, <= 50 ms/step
 process-per-step, chain10 run <= 1.0 s, fully cached chain10 re-run <= 0.6 s.
 
+Start-up (issue 8), each printed beside `python -c pass` of the same rounds: `modelway run` of a
+one-step pipeline <= 0.2 s, chain10 <= 0.3 s, its fully cached re-run <= 0.25 s, `modelway --help`
+<= 0.15 s (process-per-step, the default executor).
+
 Run: .venv/bin/python benchmarks/pipeline_overhead.py [--repeat 5]
 """
 from __future__ import annotations
@@ -107,7 +111,8 @@ def main() -> None:
     pipe = work / "bench_pipelines.py"
     pipe.write_text(textwrap.dedent(PIPELINES))
     env = {**os.environ, "PYTHONPATH": str(REPO / "platform")}
-    modelway = [sys.executable, "-m", "modelway.cli.main", "run", str(pipe), "--plain"]
+    cli = [sys.executable, "-m", "modelway.cli.main"]
+    modelway = [*cli, "run", str(pipe), "--plain"]
     modes = {"in-process": ["--in-process"], "process-per-step": []}
 
     # Every configuration is timed once per round, rounds interleaved, so load changes on a
@@ -115,6 +120,8 @@ def main() -> None:
     configs: dict[tuple[str, str], tuple[list[str], dict[str, str]]] = {}
     for name, code in BASELINES.items():
         configs[("baseline", name)] = ([sys.executable, "-c", code], env)
+    configs[("baseline", "python -c pass")] = ([sys.executable, "-c", "pass"], env)
+    configs[("cli", "--help")] = ([*cli, "--help"], env)
     for mode, flags in modes.items():
         env_mode = {**env, "MODELWAY_HOME": str(work / f"home-{mode}")}
         for name in ("chain1", "chain10", "chain50", "fan10"):
@@ -155,6 +162,18 @@ def main() -> None:
     ]
     for label, value, limit in checks:
         print(f"  {'PASS' if value <= limit else 'MISS'}  {label}: {value * 1000:.1f} ms")
+
+    python = t[("baseline", "python -c pass")]
+    print(f"\nstart-up targets (issue 8), beside `python -c pass` = {python * 1000:.0f} ms in the same rounds:")
+    startup = [
+        ("one-step `modelway run` <= 0.2 s", t[("process-per-step", "chain1")], 0.2),
+        ("chain10 `modelway run` <= 0.3 s", t[("process-per-step", "chain10")], 0.3),
+        ("cached chain10 re-run <= 0.25 s", t[("process-per-step", "chain10 cached")], 0.25),
+        ("`modelway --help` <= 0.15 s", t[("cli", "--help")], 0.15),
+    ]
+    for label, value, limit in startup:
+        print(f"  {'PASS' if value <= limit else 'MISS'}  {label}: {value * 1000:.0f} ms "
+              f"(python -c pass {python * 1000:.0f} ms, difference {(value - python) * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

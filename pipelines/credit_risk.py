@@ -14,19 +14,25 @@ no download. ``gender`` is the sensitive attribute: audited by the fairness gate
 model feature. Heavy libraries are imported inside the steps, and the ones the heavy steps
 need are declared in their ``preload``: the runner imports them once, right before it forks
 the first of those steps that really runs, and each step process inherits them (instead of
-importing them again, about 1.5 s per step). ``register`` is never cached (it writes to the
-registry) but preloads nothing and reads plain JSON, so a cached re-run imports none of them.
+importing them again, about 1.5 s per step). The shared tail (``track``, ``package``, ``register``)
+comes from ``modelway.stages.steps``; ``register`` is never cached (it writes to the registry) but
+preloads nothing and reads plain values, so a cached re-run imports none of them. Steps pass
+typed results (``RawData``, ``Split``, ``TrainedModel``, ``Evaluation``): the wiring is checked
+when the pipeline is built.
 The environment and the promotion rules are resolved when the pipeline is built and passed
 to the steps as inputs, so they are part of the cache keys.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from modelway import pipeline, step
+from modelway.contracts.environments import Environment
 from modelway.stages.env import build_time_settings
+from modelway.stages.results import Evaluation, RawData, Registration, Split, TrainedModel
+from modelway.stages.steps import package, register, track
 
 MODEL_NAME = "credit-risk"
 LABEL = "default"
@@ -77,7 +83,7 @@ def contract() -> Any:
 
 
 @step(preload=PRELOAD)
-def load_credit_data(n_rows: int, seed: int, inject_data_fault: bool, inject_bias: bool) -> Any:
+def load_credit_data(n_rows: int, seed: int, inject_data_fault: bool, inject_bias: bool) -> RawData:
     """Generate the applicants (deterministic) and register them as a dataset version."""
     from modelway.datasets import credit
     from modelway.stages.lifecycle import log, register_dataset
@@ -89,21 +95,21 @@ def load_credit_data(n_rows: int, seed: int, inject_data_fault: bool, inject_bia
     name = "credit-synthetic"
     version = register_dataset(name, df)
     log(f"{len(df)} applicants, default rate {df[LABEL].mean():.1%}, dataset {name}@{version}")
-    return {"frame": df, "data_versions": {name: version}}
+    return RawData(df, {name: version})
 
 
 @step(preload=PRELOAD)
-def validate(data: dict) -> Any:
+def validate(data: RawData) -> Split:
     """Contract, quality and leakage checks; split train/test. Stops the run when a check fails."""
     from modelway.datasets import credit
     from modelway.stages.lifecycle import validate_and_split
 
-    return validate_and_split(data["frame"], contract(), features=list(credit.FEATURES), test_size=0.25, seed=SEED,
-                              data_versions=data["data_versions"])
+    return validate_and_split(data.frame, contract(), features=list(credit.FEATURES), test_size=0.25, seed=SEED,
+                              data_versions=data.data_versions)
 
 
 @step(preload=PRELOAD)
-def train(split: dict, n_trials: int, cv_folds: int) -> Any:
+def train(split: Split, n_trials: int, cv_folds: int) -> TrainedModel:
     """Gradient boosting with native categorical splits; random search over a seeded trial budget."""
     from scipy.stats import loguniform
     from sklearn.compose import ColumnTransformer
@@ -137,7 +143,7 @@ def train(split: dict, n_trials: int, cv_folds: int) -> Any:
 
 
 @step(preload=PRELOAD)
-def evaluate(split: dict, trained: dict, env: str) -> Any:
+def evaluate(split: Split, trained: TrainedModel, env: str) -> Evaluation:
     """Model tests: quality overall and per region/age band, no regression vs the champion,
     fairness by gender, robustness (schema, latency, size, stability). Builds the model card."""
     from modelway.stages.evaluation import QualityGate
@@ -165,43 +171,16 @@ def evaluate(split: dict, trained: dict, env: str) -> Any:
     return run_model_tests(split, trained, config, model_name=MODEL_NAME, environment=env)
 
 
-@step(preload=PRELOAD)
-def track(split: dict, trained: dict, evaluation: dict) -> str:
-    """One MLflow run: params, CV and test metrics, the model with its signature, the reports and card."""
-    from modelway.stages.lifecycle import track as log_to_mlflow
-
-    return log_to_mlflow(split, trained, evaluation)
-
-
-@step(preload=PRELOAD)
-def package(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str) -> dict:
-    """The candidate as the registry records it: metadata as JSON, the pickled model in the artifact store."""
-    from modelway.stages.registration import package as package_model
-
-    return package_model(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id)
-
-
-# Not cached: it writes to the registry, so a re-run after the registry lost a version registers
-# it again. It is idempotent (same artifact and metadata -> the existing version) and cheap: its
-# input is plain JSON and it preloads nothing, so a cached re-run imports no pandas/sklearn/MLflow.
-@step(cache=False)
-def register(candidate: dict, env: str, promotion_rules: dict) -> Any:
-    """Register the version (semver computed) and apply the environment's approval rules."""
-    from modelway.stages.registration import register_package
-
-    return register_package(candidate, environment=env, promotion_rules=promotion_rules)
-
-
 @pipeline(name="credit_risk")
 def credit_risk(
     n_rows: PositiveInt = 20_000,
     n_trials: PositiveInt = 4,
     cv_folds: Annotated[int, Field(ge=2)] = 3,
-    env: Literal["dev", "staging", "prod"] | None = None,
+    env: Environment | None = None,
     inject_data_fault: bool = False,
     inject_bias: bool = False,
     seed: NonNegativeInt = SEED,
-) -> Any:
+) -> Registration:
     """Credit default classifier. ``env`` (dev|staging|prod; default $MODELWAY_ENV or dev) picks the
     approval rules; ``inject_data_fault`` / ``inject_bias`` demonstrate the gates stopping a run."""
     # Resolved now, not inside the steps: as constants they are part of the cache keys, so a
@@ -212,4 +191,4 @@ def credit_risk(
     trained = train(split, n_trials, cv_folds)
     evaluation = evaluate(split, trained, env)
     mlflow_run_id = track(split, trained, evaluation)
-    return register(package(trained, evaluation, split, mlflow_run_id), env, promotion_rules)
+    return register(package(trained, evaluation, split, mlflow_run_id, model_name=MODEL_NAME), env, promotion_rules)

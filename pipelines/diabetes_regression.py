@@ -11,12 +11,15 @@ feature: the pipeline says so explicitly.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, NonNegativeInt
 
 from modelway import pipeline, step
+from modelway.contracts.environments import Environment
 from modelway.stages.env import build_time_settings
+from modelway.stages.results import Evaluation, RawData, Registration, Split, TrainedModel
+from modelway.stages.steps import package, register, track
 
 MODEL_NAME = "diabetes-progression"
 LABEL = "target"
@@ -52,7 +55,7 @@ def contract() -> Any:
 
 
 @step(preload=PRELOAD)
-def load_diabetes_data(n_rows: int) -> Any:
+def load_diabetes_data(n_rows: int) -> RawData:
     """scikit-learn's bundled diabetes data, unscaled, with named groups for slicing."""
     import numpy as np
     from sklearn.datasets import load_diabetes
@@ -66,20 +69,20 @@ def load_diabetes_data(n_rows: int) -> Any:
         frame = frame.sample(n=n_rows, random_state=SEED).sort_index()
     version = register_dataset("sklearn-diabetes", frame)
     log(f"{len(frame)} patients, target mean {frame[LABEL].mean():.1f}, dataset sklearn-diabetes@{version}")
-    return {"frame": frame, "data_versions": {"sklearn-diabetes": version}}
+    return RawData(frame, {"sklearn-diabetes": version})
 
 
 @step(preload=PRELOAD)
-def validate(data: dict) -> Any:
+def validate(data: RawData) -> Split:
     """Contract, quality and leakage checks, then a seeded train/test split."""
     from modelway.stages.lifecycle import validate_and_split
 
-    return validate_and_split(data["frame"], contract(), features=FEATURES, test_size=0.25, seed=SEED,
-                              data_versions=data["data_versions"])
+    return validate_and_split(data.frame, contract(), features=FEATURES, test_size=0.25, seed=SEED,
+                              data_versions=data.data_versions)
 
 
 @step(preload=PRELOAD)
-def train(split: dict, cv_folds: int) -> Any:
+def train(split: Split, cv_folds: int) -> TrainedModel:
     """Ridge regression on standardised features; grid search over the regularisation strength."""
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
@@ -95,7 +98,7 @@ def train(split: dict, cv_folds: int) -> Any:
 
 
 @step(preload=PRELOAD)
-def evaluate(split: dict, trained: dict, env: str) -> Any:
+def evaluate(split: Split, trained: TrainedModel, env: str) -> Evaluation:
     """Model tests: R²/MAE overall and per BMI band and sex, regression vs champion, fairness, robustness."""
     from modelway.stages.evaluation import QualityGate
     from modelway.stages.fairness import FairnessGate
@@ -117,39 +120,12 @@ def evaluate(split: dict, trained: dict, env: str) -> Any:
     return run_model_tests(split, trained, config, model_name=MODEL_NAME, environment=env)
 
 
-@step(preload=PRELOAD)
-def track(split: dict, trained: dict, evaluation: dict) -> str:
-    """One MLflow run: params, CV and test metrics, the model with its signature, the reports and card."""
-    from modelway.stages.lifecycle import track as log_to_mlflow
-
-    return log_to_mlflow(split, trained, evaluation)
-
-
-@step(preload=PRELOAD)
-def package(trained: dict, evaluation: dict, split: dict, mlflow_run_id: str) -> dict:
-    """The candidate as the registry records it: metadata as JSON, the pickled model in the artifact store."""
-    from modelway.stages.registration import package as package_model
-
-    return package_model(trained, evaluation, split, model_name=MODEL_NAME, mlflow_run_id=mlflow_run_id)
-
-
-# Not cached: it writes to the registry, so a re-run after the registry lost a version registers
-# it again. It is idempotent (same artifact and metadata -> the existing version) and cheap: its
-# input is plain JSON and it preloads nothing, so a cached re-run imports no pandas/sklearn/MLflow.
-@step(cache=False)
-def register(candidate: dict, env: str, promotion_rules: dict) -> Any:
-    """Register the version (semver computed) and apply the environment's approval rules."""
-    from modelway.stages.registration import register_package
-
-    return register_package(candidate, environment=env, promotion_rules=promotion_rules)
-
-
 @pipeline(name="diabetes_regression")
 def diabetes_regression(
     n_rows: NonNegativeInt = 0,
     cv_folds: Annotated[int, Field(ge=2)] = 5,
-    env: Literal["dev", "staging", "prod"] | None = None,
-) -> Any:
+    env: Environment | None = None,
+) -> Registration:
     """Diabetes progression regressor; ``n_rows`` > 0 subsamples (tests), ``env`` picks the approval rules."""
     # Resolved now, not inside the steps: as constants they are part of the cache keys, so a
     # staging run after a dev run (or new promotion rules) re-runs evaluate/track/register.
@@ -159,4 +135,4 @@ def diabetes_regression(
     trained = train(split, cv_folds)
     evaluation = evaluate(split, trained, env)
     mlflow_run_id = track(split, trained, evaluation)
-    return register(package(trained, evaluation, split, mlflow_run_id), env, promotion_rules)
+    return register(package(trained, evaluation, split, mlflow_run_id, model_name=MODEL_NAME), env, promotion_rules)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from modelway.dsl import hooks as _hooks
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -33,10 +35,10 @@ _LAZY = {
     "StepFailed": "modelway.runtime.errors",
     "run_pipeline": "modelway.runtime.runner",
     "RunResult": "modelway.runtime.runner",
-    "dataset": "modelway.lineage.datasets",
-    "load_dataset": "modelway.lineage.datasets",
+    "dataset": "modelway.runtime.lineage",
+    "load_dataset": "modelway.runtime.lineage",
     "DatasetRef": "modelway.lineage.datasets",
-    "record_model": "modelway.lineage",
+    "record_model": "modelway.runtime.lineage",
 }
 
 __all__ = sorted(_LAZY)
@@ -46,11 +48,25 @@ if TYPE_CHECKING:
     from modelway.dsl.pipeline import Pipeline, pipeline
     from modelway.dsl.settings import StepSettings
     from modelway.dsl.step import Step, step
-    from modelway.lineage import record_model
-    from modelway.lineage.datasets import DatasetRef, dataset, load_dataset
+    from modelway.lineage.datasets import DatasetRef
     from modelway.runtime.context import StepContext, step_context
     from modelway.runtime.errors import StepFailed
+    from modelway.runtime.lineage import dataset, load_dataset, record_model
     from modelway.runtime.runner import RunResult, run_pipeline
+
+
+def _run_in_process(pipeline: Pipeline, params: dict[str, Any]) -> Any:
+    """Run a pipeline in this process (``chain(start=1)`` outside a pipeline body) and return its outputs."""
+    from modelway.runtime.runner import run_pipeline
+
+    result = run_pipeline(pipeline, params, executor="inprocess", display="none")
+    result.raise_for_status()
+    return result.output_values()
+
+
+# The DSL sits below the runtime and never imports it: this package (the composition root of the
+# public API) installs the runner it calls, and imports the runtime only when a pipeline runs.
+_hooks.install_runner(_run_in_process)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,9 +1,13 @@
 """Runtime settings of Modelway, read once from the environment (prefix ``MODELWAY_``).
 
+Every ``MODELWAY_*`` variable is read here and nowhere else. The model is a plain frozen
+pydantic model filled from ``os.environ``: pydantic-settings would do the same, but importing
+it (with its cloud secret providers) costs about a tenth of a second on every command.
+
 Example:
-    >>> from modelway.settings import get_settings
-    >>> get_settings().home.name
-    '.modelway'
+    >>> from modelway.settings import Settings
+    >>> Settings.from_env({}).home.name, Settings.from_env({"MODELWAY_HOME": "/srv/mw"}).resolved_home()
+    ('.modelway', PosixPath('/srv/mw'))
 """
 from __future__ import annotations
 
@@ -12,19 +16,24 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+
+from modelway.errors import ConfigError
+
+PREFIX = "MODELWAY_"
 
 
-class Settings(BaseSettings):
-    """Where Modelway keeps its state and how it runs pipelines by default.
+class Settings(BaseModel):
+    """Where Modelway keeps its state, how it runs pipelines by default, and who is acting.
 
     Example:
         >>> Settings(home="/tmp/mw").executor
         'process'
+        >>> Settings.from_env({"MODELWAY_WORKERS": "3", "MODELWAY_PRELOAD": "0"}).workers
+        3
     """
 
-    model_config = SettingsConfigDict(env_prefix="MODELWAY_", extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     home: Path = Field(default=Path(".modelway"), description="Artifacts, run store and registry live here.")
     executor: Literal["process", "inprocess"] = Field(
@@ -35,6 +44,20 @@ class Settings(BaseSettings):
         default=True, description="Import the modules pipelines declare in preload=[...] before forking steps "
         "(MODELWAY_PRELOAD=0 turns it off, e.g. to measure what it saves)."
     )
+    env: str | None = Field(default=None, description="Environment models are registered for when a pipeline "
+                            "does not say (dev, staging, prod; checked where it is used, default dev).")
+    user: str | None = Field(default=None, description="Who is acting (approvals, card owner); default: the login name.")
+    ml_threads: PositiveInt = Field(default=1, description="Native (OpenMP/BLAS) threads per training or "
+                                    "evaluation step.")
+    tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; default: a SQLite store "
+                                     "under the home.")
+    promotion_rules: Path | None = Field(default=None, description="YAML file with the approval rules per environment.")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Settings from ``MODELWAY_*`` variables (names are case-insensitive, unknown ones ignored)."""
+        environ = os.environ if environ is None else environ
+        return cls.model_validate({k[len(PREFIX):].lower(): v for k, v in environ.items() if k.upper().startswith(PREFIX)})
 
     def resolved_home(self) -> Path:
         """The home directory as an absolute path (created on first use by the stores)."""
@@ -43,7 +66,7 @@ class Settings(BaseSettings):
 
 @functools.lru_cache(maxsize=8)
 def _cached(env_key: tuple[tuple[str, str], ...]) -> Settings:
-    return Settings()
+    return Settings.from_env(dict(env_key))
 
 
 def get_settings() -> Settings:
@@ -53,18 +76,48 @@ def get_settings() -> Settings:
         >>> get_settings().executor in ("process", "inprocess")
         True
     """
-    env_key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("MODELWAY_")))
+    env_key = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(PREFIX)))
     try:
         return _cached(env_key)
-    except Exception as exc:  # pydantic ValidationError: name the variable and allowed values
-        from modelway.errors import ConfigError
-
+    except ValidationError as exc:  # name the variable and the allowed values
         raise ConfigError(f"invalid MODELWAY_* environment setting: {_one_line(exc)}") from None
 
 
-def _one_line(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        parts = [f"MODELWAY_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in errors()]
-        return "; ".join(parts)
-    return str(exc).splitlines()[0]
+def current_user() -> str:
+    """Who is acting (approvals, card owner): ``$MODELWAY_USER``, else the login name.
+
+    Example:
+        >>> isinstance(current_user(), str)
+        True
+    """
+    import getpass
+
+    try:
+        return get_settings().user or getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return "unknown"
+
+
+def tracking_uri() -> str:
+    """``$MODELWAY_TRACKING_URI``, else the SQLite MLflow store under ``$MODELWAY_HOME``.
+
+    Example:
+        >>> tracking_uri().startswith("sqlite:///")
+        True
+    """
+    settings = get_settings()
+    return settings.tracking_uri or f"sqlite:///{settings.resolved_home() / 'mlflow.db'}"
+
+
+def ui_command() -> str:
+    """The command that opens the MLflow UI on our store.
+
+    Example:
+        >>> ui_command().startswith("mlflow ui --backend-store-uri ")
+        True
+    """
+    return f"mlflow ui --backend-store-uri {tracking_uri()}"
+
+
+def _one_line(exc: ValidationError) -> str:
+    return "; ".join(f"{PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())

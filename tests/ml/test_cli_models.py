@@ -11,7 +11,7 @@ from sklearn.linear_model import Ridge
 
 from modelway.registry import ModelCandidate
 from modelway.registry.embedded import EmbeddedRegistry
-from modelway.stages.model_card import build_model_card
+from modelway.stages.model_card import build_model_card, write_model_card
 
 
 def modelway(home, *args):
@@ -22,7 +22,7 @@ def modelway(home, *args):
 
 def registered(home, env="prod"):
     card = build_model_card(name="m", task="regression", intended_use="tests", metrics={"r2": 0.5}, checks=[])
-    return EmbeddedRegistry(home).register(
+    return EmbeddedRegistry(home, card_writer=write_model_card).register(
         ModelCandidate(name="m", model=Ridge(), schema={"features": [["x", "numeric"]]}, metrics={"r2": 0.5}, model_card=card),
         environment=env, actor="ci",
     )

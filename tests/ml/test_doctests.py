@@ -9,9 +9,10 @@ import pytest
 MODULES = [
     "modelway.datasets.credit", "modelway.stages.gates", "modelway.stages.validation", "modelway.stages.training",
     "modelway.stages.evaluation", "modelway.stages.fairness", "modelway.stages.robustness", "modelway.stages.model_schema",
-    "modelway.stages.model_card", "modelway.stages.env", "modelway.stages.lifecycle", "modelway.registry",
+    "modelway.stages.model_card", "modelway.stages.env", "modelway.stages.lifecycle", "modelway.stages.results",
+    "modelway.stages.steps", "modelway.registry",
     "modelway.registry.semver", "modelway.registry.promotion", "modelway.registry.audit", "modelway.registry.embedded",
-    "modelway.reporting.html",
+    "modelway.html_blocks", "modelway.settings", "modelway.dsl.hooks", "modelway.contracts.environments",
 ]
 
 

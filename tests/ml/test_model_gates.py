@@ -219,17 +219,18 @@ def test_sensitive_attribute_must_not_be_a_feature_unless_declared():
 def test_lifecycle_evaluate_outside_a_pipeline_builds_a_card_and_raises_on_failure(home, credit_model):
     from modelway.stages.gates import GateFailed
     from modelway.stages.lifecycle import EvaluationConfig, evaluate
+    from modelway.stages.results import Split, TrainedModel
 
     model, train, test, features = credit_model
-    split = {"train": train, "test": test, "data_versions": {"credit": "abc"}}
-    trained = {"model": model, "features": features, "training": {"best_params": {}, "cv": {}}, "experiment": "t"}
+    split = Split(train=train, test=test, data_versions={"credit": "abc"})
+    trained = TrainedModel(model=model, features=tuple(features), training={"best_params": {}, "cv": {}}, experiment="t")
     config = EvaluationConfig(task="classification", label="default", primary_metric="roc_auc",
                               quality=QualityGate(min_metrics={"roc_auc": 0.6}, slice_columns=("region",), min_slice_size=100),
                               fairness=FairnessGate("gender", max_demographic_parity_difference=0.15, max_equalized_odds_difference=0.15),
                               robustness=RobustnessGate(latency_runs=5, **ROOMY_LATENCY), intended_use="tests")
     result = evaluate(split, trained, config, model_name="credit-test")
-    assert result["report"]["passed"] and result["card"]["passed"]
-    assert result["card"]["data_versions"] == {"credit": "abc"} and "region=east" in result["card"]["slices"]
+    assert result.report["passed"] and result.card["passed"]
+    assert result.card["data_versions"] == {"credit": "abc"} and "region=east" in result.card["slices"]
     strict = EvaluationConfig(task="classification", label="default", primary_metric="roc_auc",
                               quality=QualityGate(min_metrics={"roc_auc": 0.99}), intended_use="tests",
                               robustness=RobustnessGate(latency_runs=5, **ROOMY_LATENCY))

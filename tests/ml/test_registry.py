@@ -11,6 +11,7 @@ from modelway.registry import ArtifactIntegrityError, ModelCandidate, RegistryEr
 from modelway.registry.embedded import EmbeddedRegistry
 from modelway.registry.promotion import load_promotion_rules
 from modelway.registry.semver import VersionFacts, next_version
+from modelway.stages.model_card import write_model_card
 
 SCHEMA = {"features": [["x", "numeric"], ["c", "categorical"]], "task": "regression"}
 
@@ -29,7 +30,7 @@ def candidate(model=None, *, schema=SCHEMA, data=None, metrics=None, gates=True,
 
 @pytest.fixture
 def registry(tmp_path):
-    return EmbeddedRegistry(tmp_path)
+    return EmbeddedRegistry(tmp_path, card_writer=write_model_card)
 
 
 # --- semver ------------------------------------------------------------------------------
@@ -83,6 +84,14 @@ def test_each_version_stores_what_it_was_built_from(registry):
     # the card on disk names what only the registry knows: environment and artifact hash
     assert (got.model_card["environment"], got.model_card["artifact_sha256"]) == ("dev", got.artifact_sha256)
     assert got.artifact_sha256 in (registry.root / "cards" / "m" / "1.0.0" / "model_card.md").read_text()
+
+
+def test_without_a_card_writer_the_card_is_kept_in_the_database_only(tmp_path):
+    registry = EmbeddedRegistry(tmp_path)  # the registry does not know how to render a card; stages give it the writer
+    v = registry.register(candidate(), environment="dev", actor="ci")
+    got = registry.get("m", v.version)
+    assert got.model_card["version"] == "1.0.0" and got.model_card["environment"] == "dev"
+    assert got.model_card_path is None and not (registry.root / "cards").exists()
 
 
 def test_invalid_names_and_unknown_versions_are_clear_errors(registry):

@@ -135,4 +135,4 @@ def test_validate_and_split_probes_every_column_for_target_leakage(contract):
     names = {c.name for c in caught.value.report.failed}
     assert {"schema.collections_flag.column_in_schema", "leakage.target.collections_flag"} <= names
     ok = validate_and_split(credit.generate_credit_data(3000, seed=8), contract, features=list(credit.FEATURES), seed=0)
-    assert len(ok["train"]) == 2250 and len(ok["test"]) == 750 and ok["validation"]["passed"]
+    assert len(ok.train) == 2250 and len(ok.test) == 750 and ok.validation["passed"]

@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 
-from modelway.reporting.html import bar_chart, confusion_matrix_html, dag_svg, humanize_check, residual_svg
+from modelway.html_blocks import bar_chart, confusion_matrix_html, dag_svg, humanize_check, residual_svg
 
 CHAIN = '''
 from modelway import pipeline, step
@@ -56,13 +56,13 @@ def register(n: int) -> dict:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from modelway.registry import ModelCandidate, get_registry
-    from modelway.stages.model_card import build_model_card
+    from modelway.stages.model_card import build_model_card, write_model_card
 
     X = np.arange(2 * n, dtype=float).reshape(n, 2)
     model = LogisticRegression().fit(X, np.arange(n) % 2)
     card = build_model_card(name="toy-model", task="classification", intended_use="tests", metrics={"accuracy": 0.5},
                             checks=[{"name": "quality.accuracy", "passed": True, "observed": 0.5, "limit": 0.4}])
-    v = get_registry().register(ModelCandidate(name="toy-model", model=model, schema={"x0": "float", "x1": "float"},
+    v = get_registry(card_writer=write_model_card).register(ModelCandidate(name="toy-model", model=model, schema={"x0": "float", "x1": "float"},
                                                metrics={"accuracy": 0.5}, model_card=card), environment="prod", actor="pytest")
     return {"model": v.name, "version": v.version, "status": v.status, "environment": v.environment,
             "version_reason": v.version_reason, "model_card": v.model_card_path, "artifact_sha256": v.artifact_sha256}
@@ -162,7 +162,7 @@ def test_registered_model_shows_the_approver_and_links_the_html_card(mw, tmp_pat
 
 
 def test_failed_checks_stay_in_view_and_passing_ones_fold_away():
-    from modelway.reporting.html import checks_table
+    from modelway.html_blocks import checks_table
 
     checks = [{"name": "quality.duplicate_rows", "passed": False, "message": "12 duplicate rows"}] + [
         {"name": f"quality.ok_{i}", "passed": True, "message": "fine"} for i in range(3)]

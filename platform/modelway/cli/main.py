@@ -1,7 +1,8 @@
 """Entry point of the ``modelway`` command: assembles the command groups and maps errors.
 
 Start-up must stay fast: command modules import only Typer at module level and pull in
-heavy libraries (pandas, sklearn, MLflow, boto3, pulumi) inside the command that needs them.
+heavy libraries (pandas, sklearn, MLflow, boto3, pulumi) inside the command that needs them;
+benchmarks/pipeline_overhead.py prints the start-up figures.
 """
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import os
 import sys
 import traceback
 
-import typer
+# Typer renders help with Rich when it is installed; that import (Rich's Markdown and
+# markdown-it) costs 0.3 s, twice what the whole `modelway --help` may take. Plain Click help
+# lists the same commands and options. TYPER_USE_RICH=1 brings the Rich boxes back.
+os.environ.setdefault("TYPER_USE_RICH", "0")
+
+import typer  # noqa: E402  (after the setting above, which Typer reads on import)
 
 from modelway.errors import UserError
 

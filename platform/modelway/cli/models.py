@@ -90,7 +90,7 @@ def models_show(
         doc["audit"] = history
         _print_json(doc)
         return
-    from modelway.stages.tracking import ui_command
+    from modelway.settings import ui_command
 
     print(f"model      {v.name} {v.version}  ({v.version_reason})")
     decided = f" by {v.decided_by} at {v.decided_at}" + (f": {v.decision_reason}" if v.decision_reason else "") if v.decided_by else ""
@@ -120,7 +120,7 @@ def models_show(
 
 
 def _decide(action: str, name: str, version: str, reason: Optional[str], by: Optional[str], as_json: bool) -> None:
-    from modelway.stages.env import current_user
+    from modelway.settings import current_user
 
     registry = _registry()
     actor = by or current_user()
@@ -167,7 +167,7 @@ def models_revoke(
 ) -> None:
     """Retire an Approved version (e.g. a bad champion): Revoked, audited with who, when and why;
     it is never picked as the champion again."""
-    from modelway.stages.env import current_user
+    from modelway.settings import current_user
 
     v = _registry().revoke(name, version, actor=by or current_user(), reason=reason)
     if as_json:

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from modelway.contracts.environments import ENVIRONMENTS, Environment
 from modelway.errors import ConfigError
 
 CONFIG_NAMESPACE = "modelway"
@@ -215,7 +216,6 @@ class TagsConfig(_Section):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
-ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 class PlatformConfig(_Section):
@@ -227,7 +227,7 @@ class PlatformConfig(_Section):
         (0, 'dev')
     """
 
-    environment: Literal["dev", "staging", "prod"]
+    environment: Environment
     region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     """AWS region of the stack (also read from aws:region by the program)."""
     storage: StorageConfig = Field(default_factory=StorageConfig)

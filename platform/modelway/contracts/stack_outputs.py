@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from modelway.contracts.environments import Environment
 from modelway.errors import ConfigError
 
 
@@ -49,7 +50,7 @@ class StackOutputs(_Frozen):
         'modelway-prod-artifacts-...'
     """
 
-    environment: Literal["dev", "staging", "prod"]
+    environment: Environment
     region: str
     account_id: str = Field(pattern=r"^\d{12}$")
     kms_key_arn: str = Field(pattern=r"^arn:aws[a-z-]*:kms:")

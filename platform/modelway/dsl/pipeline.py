@@ -7,7 +7,8 @@ import json
 import typing
 from typing import Any, Callable, Literal
 
-from modelway.dsl.graph import GraphBuilder, PipelineGraph
+from modelway.dsl import hooks
+from modelway.dsl.graph import GraphBuilder, PipelineGraph, current_builder
 from modelway.dsl.preload import parse_preload
 from modelway.dsl.settings import StepSettings, parse_settings
 from modelway.errors import DefinitionError, UserError
@@ -140,16 +141,11 @@ class Pipeline:
         """Inside another pipeline's body: add this pipeline's steps there (composition; step
         outputs may be passed as arguments). Anywhere else: run it in this process and return
         its outputs (convenience for notebooks and tests)."""
-        from modelway.dsl.graph import current_builder
-        from modelway.runtime.runner import run_pipeline
-
         if current_builder() is not None:
             return self.fn(*args, **kwargs)
 
         bound = inspect.signature(self.fn).bind(*args, **kwargs)
-        result = run_pipeline(self, dict(bound.arguments), executor="inprocess", display="none")
-        result.raise_for_status()
-        return result.output_values()
+        return hooks.run_in_process(self, dict(bound.arguments))  # the runtime installed it (the DSL sits below)
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"

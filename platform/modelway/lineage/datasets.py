@@ -1,4 +1,7 @@
-"""Registered datasets: immutable, content-addressed versions, and who consumed them."""
+"""Registered datasets: immutable, content-addressed versions, and who consumed them.
+
+Recording what a *running step* consumes is the runtime's job (:mod:`modelway.runtime.lineage`).
+"""
 from __future__ import annotations
 
 import re
@@ -7,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from modelway.errors import UserError
+from modelway.settings import get_settings
+from modelway.store.handles import stores
 
 VERSION_LEN = 12
 
@@ -46,8 +51,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 def _home(home: Path | None) -> Path:
     if home is not None:
         return home
-    from modelway.settings import get_settings
-
     return get_settings().resolved_home()
 
 
@@ -60,8 +63,6 @@ def add_dataset(name: str, path: Path, home: Path | None = None) -> tuple[Datase
     Example:
         >>> ref, added = add_dataset("credit", Path("data/credit.csv"))  # doctest: +SKIP
     """
-    from modelway.runtime.context import stores
-
     if not _NAME.fullmatch(name):
         raise UserError(f"dataset name {name!r} is invalid: it must start with a letter or digit and use only "
                         "letters, digits, '-', '_' and '.'")
@@ -79,8 +80,6 @@ def add_dataset(name: str, path: Path, home: Path | None = None) -> tuple[Datase
 
 def resolve(spec: str, home: Path | None = None) -> DatasetRef:
     """``NAME`` (latest version) or ``NAME@VERSION`` (any unique prefix of the version) → DatasetRef."""
-    from modelway.runtime.context import stores
-
     name, _, version = spec.partition("@")
     home = _home(home)
     run_store, artifacts = stores(home)
@@ -100,57 +99,8 @@ def resolve(spec: str, home: Path | None = None) -> DatasetRef:
     return DatasetRef(name, row["version"], row["hash"], str(artifacts.data_path(row["hash"])))
 
 
-def dataset(spec: str) -> DatasetRef:
-    """Pin a registered dataset version; call it in a pipeline body and pass the result to steps.
-
-    Resolved when the pipeline is built, so the version is part of the steps' cache keys, and
-    every step that receives it is recorded as a consumer in the run's lineage.
-
-    Example:
-        >>> from modelway import pipeline, step, dataset
-        >>> @step
-        ... def count_rows(data: DatasetRef) -> int:
-        ...     return len(data.path.read_text().splitlines())
-        >>> @pipeline
-        ... def stats(source: str = "credit"):
-        ...     return count_rows(dataset(source))
-    """
-    from modelway.runtime.context import current_or_none
-
-    ref = resolve(spec)
-    ctx = current_or_none()
-    if ctx is not None:  # called inside a running step: record the consumption now
-        ctx.record_dataset(ref.name, ref.version, latest="@" not in spec)
-    return ref
-
-
-def load_dataset(name: str, version: str | None = None) -> Path:
-    """Path of a registered dataset version (latest when ``version`` is None), from inside a step.
-
-    Records the consumption in the running step's lineage. Without ``version`` the newest
-    version is read, and a cached result of the step is reused only while that version is
-    still the newest. Prefer :func:`dataset` in the pipeline body to make the version an
-    explicit input.
-
-    Example:
-        >>> from modelway import step, load_dataset
-        >>> @step
-        ... def read(name: str) -> int:
-        ...     return len(load_dataset(name).read_bytes())
-    """
-    from modelway.runtime.context import current_or_none
-
-    ref = resolve(f"{name}@{version}" if version else name)
-    ctx = current_or_none()
-    if ctx is not None:
-        ctx.record_dataset(ref.name, ref.version, latest=version is None)
-    return ref.path
-
-
 def consumers(spec: str, home: Path | None = None) -> dict[str, Any]:
     """Runs (and models produced by them) that consumed dataset ``NAME@VERSION``."""
-    from modelway.runtime.context import stores
-
     ref = resolve(spec, home)
     run_store, _ = stores(_home(home))
     usage = run_store.dataset_usage(name=ref.name, version=ref.version)
@@ -175,8 +125,6 @@ def model_lineage(model: str, version: str, home: Path | None = None) -> dict[st
         >>> model_lineage("credit-risk", "1.0.0")["run"]["git"]["commit"]  # doctest: +SKIP
         'e9c8b5e07745...'
     """
-    from modelway.runtime.context import stores
-
     run_store, _ = stores(_home(home))
     link = run_store.model_version(model, version)
     if link is None:

@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from modelway.registry.base import (
     ArtifactIntegrityError,
@@ -29,11 +30,14 @@ __all__ = [
 ]
 
 
-def get_registry(home: Path | None = None, *, rules: dict | None = None) -> ModelRegistry:
+def get_registry(home: Path | None = None, *, rules: dict | None = None,
+                 card_writer: Callable[[dict, Path], dict[str, Path]] | None = None) -> ModelRegistry:
     """The registry for this environment: the embedded one under ``$MODELWAY_HOME``.
 
     ``rules``: promotion rules as resolved when the pipeline was built (a dict in the
     shape of :class:`~modelway.registry.promotion.PromotionRules`); default: read them now.
+    ``card_writer``: writes a registered version's model card documents (the stages pass
+    :func:`modelway.stages.model_card.write_model_card`); without one, cards stay in the database.
 
     Example:
         >>> import tempfile
@@ -43,4 +47,5 @@ def get_registry(home: Path | None = None, *, rules: dict | None = None) -> Mode
     from modelway.registry.embedded import EmbeddedRegistry
     from modelway.registry.promotion import PromotionRules
 
-    return EmbeddedRegistry(home, rules=PromotionRules.model_validate(rules) if rules is not None else None)
+    return EmbeddedRegistry(home, rules=PromotionRules.model_validate(rules) if rules is not None else None,
+                            card_writer=card_writer)

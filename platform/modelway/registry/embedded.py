@@ -38,7 +38,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from modelway.registry import audit
 from modelway.registry.base import (
@@ -52,7 +52,10 @@ from modelway.registry.base import (
 from modelway.registry.promotion import AUTO_APPROVER, PromotionRules, load_promotion_rules
 from modelway.registry.semver import VersionFacts, estimator_family, next_version, parse
 from modelway.files import atomic_write_bytes
-from modelway.stages.model_card import write_model_card
+from modelway.settings import get_settings
+
+# Writes a model card's documents into a directory; returns their paths by kind ("md", "html", "json").
+CardWriter = Callable[[dict[str, Any], Path], dict[str, Path]]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
@@ -91,12 +94,12 @@ CREATE INDEX IF NOT EXISTS model_versions_order ON model_versions (name, major, 
 class EmbeddedRegistry(ModelRegistry):
     """SQLite-backed :class:`~modelway.registry.base.ModelRegistry` (the embedded default)."""
 
-    def __init__(self, home: Path | None = None, *, rules: PromotionRules | None = None):
-        if home is None:
-            from modelway.stages.env import modelway_home
-
-            home = modelway_home()
-        self.home = Path(home)
+    def __init__(self, home: Path | None = None, *, rules: PromotionRules | None = None,
+                 card_writer: CardWriter | None = None):
+        self.home = Path(home) if home is not None else get_settings().resolved_home()
+        # Given by the caller (the stages know how to render a card; the registry sits below them).
+        # Without one the card is kept in the database only.
+        self.card_writer = card_writer
         self.root = self.home / "registry"
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "registry.db"
@@ -206,8 +209,8 @@ class EmbeddedRegistry(ModelRegistry):
             card_path = None
             if card is not None:
                 card.update(version=version, environment=environment, artifact_sha256=sha)  # known only now
-                paths = write_model_card(card, self.root / "cards" / candidate.name / version)
-                card_path = str(paths["md"])
+                if self.card_writer is not None:
+                    card_path = str(self.card_writer(card, self.root / "cards" / candidate.name / version)["md"])
             major, minor, patch = parse(version)
             db.execute(
                 "INSERT INTO model_versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

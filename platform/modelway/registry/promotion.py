@@ -16,12 +16,12 @@ Example:
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from modelway.errors import ConfigError
+from modelway.settings import get_settings
 
 AUTO_APPROVER = "modelway-auto"
 
@@ -71,7 +71,7 @@ def load_promotion_rules(path: str | Path | None = None) -> PromotionRules:
         >>> load_promotion_rules().for_env("dev").require_gates_passed
         True
     """
-    path = path or os.environ.get("MODELWAY_PROMOTION_RULES")
+    path = path or get_settings().promotion_rules
     if not path:
         return PromotionRules()
     import yaml

@@ -1,1 +1,1 @@
-"""Human-readable reports: the self-contained HTML run report and its building blocks."""
+"""Human-readable reports: the self-contained HTML run report (building blocks: :mod:`modelway.html_blocks`)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from modelway.errors import UserError
-from modelway.reporting.html import (
+from modelway.html_blocks import (
     badge, card_section, checks_table, confusion_matrix_html, dag_svg, esc, examples_table, fairness_section,
     fmt, kv_table, page, residual_svg, table,
 )

@@ -8,38 +8,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from modelway.errors import UserError
+from modelway.store.handles import artifact_store, stores  # re-exported: steps and the runner open them here
 
 _CURRENT: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("modelway_step", default=None)
-_STORES: dict[tuple[int, str], Any] = {}
-
-
-def stores(home: Path) -> tuple[Any, Any]:
-    """(RunStore, ArtifactStore) for this process and home; connections are never shared across fork."""
-    key = (os.getpid(), str(home))
-    found = _STORES.get(key)
-    if found is None:
-        import sqlite3
-
-        from modelway.errors import ConfigError
-        from modelway.store.runs import RunStore
-
-        try:
-            found = _STORES[key] = (RunStore(home), artifact_store(home))
-        except (OSError, sqlite3.OperationalError) as exc:
-            raise ConfigError(f"cannot use {home} as the Modelway home ({exc}); "
-                              "set MODELWAY_HOME to a writable directory") from None
-    return found
-
-
-def artifact_store(home: Path) -> Any:
-    """The ArtifactStore for ``home`` (no database connection: cheap in a step process)."""
-    key = (os.getpid(), str(home), "artifacts")
-    found = _STORES.get(key)
-    if found is None:
-        from modelway.artifacts.store import ArtifactStore
-
-        found = _STORES[key] = ArtifactStore(home)
-    return found
 
 
 @dataclass

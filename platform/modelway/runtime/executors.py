@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from modelway.runtime import context as ctx_mod
+from modelway.store.handles import forget_stores
 
 
 @dataclass
@@ -233,7 +234,7 @@ def _child_main(task: Task, conn: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
-    ctx_mod._STORES.clear()  # the parent's connections stay in the parent
+    forget_stores()  # the parent's connections stay in the parent
     if task.echo is not None:  # the runner shows log lines; this process never writes to its display
         import threading
 

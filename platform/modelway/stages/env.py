@@ -7,13 +7,15 @@ Example:
 from __future__ import annotations
 
 import functools
-import os
-import subprocess
 from pathlib import Path
 
+from modelway.contracts.environments import ENVIRONMENTS, Environment
 from modelway.errors import ConfigError
+from modelway.lineage.collect import git_info
+from modelway.settings import current_user, get_settings
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+__all__ = ["build_time_settings", "current_user", "git_commit", "limited_threads", "ml_threads", "modelway_home",
+           "target_environment"]
 
 
 def modelway_home() -> Path:
@@ -23,27 +25,25 @@ def modelway_home() -> Path:
         >>> modelway_home().is_absolute()
         True
     """
-    from modelway.settings import get_settings
-
     home = get_settings().resolved_home()
     home.mkdir(parents=True, exist_ok=True)
     return home
 
 
-def target_environment(explicit: str | None = None) -> str:
+def target_environment(explicit: str | None = None) -> Environment:
     """The environment a model is registered for: the argument, else ``$MODELWAY_ENV``, else dev.
 
     Example:
         >>> target_environment("prod")
         'prod'
     """
-    env = (explicit or os.environ.get("MODELWAY_ENV") or "dev").strip().lower()
+    env = (explicit or get_settings().env or "dev").strip().lower()
     if env not in ENVIRONMENTS:
         raise ConfigError(f"unknown environment {env!r} (MODELWAY_ENV or the env parameter); use one of {list(ENVIRONMENTS)}")
-    return env
+    return env  # type: ignore[return-value]  # checked against ENVIRONMENTS above
 
 
-def build_time_settings(env: str | None = None) -> tuple[str, dict]:
+def build_time_settings(env: str | None = None) -> tuple[Environment, dict]:
     """The target environment and the promotion rules, resolved when a pipeline is *built*.
 
     Call it in the pipeline body (before the step calls) and pass both to the steps as plain
@@ -63,35 +63,15 @@ def build_time_settings(env: str | None = None) -> tuple[str, dict]:
 
 @functools.lru_cache(maxsize=4)
 def git_commit(cwd: str = ".") -> dict[str, object]:
-    """The current git commit and dirty flag (``unknown`` outside a repository).
+    """The current git commit and dirty flag (``unknown`` outside a repository); the run lineage's
+    :func:`~modelway.lineage.collect.git_info`, in the shape model cards and the registry record.
 
     Example:
         >>> sorted(git_commit())
         ['commit', 'dirty']
     """
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        dirty = bool(
-            subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5).stdout.strip()
-        )
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": "unknown", "dirty": False}
-    return {"commit": commit, "dirty": dirty}
-
-
-def current_user() -> str:
-    """Who is acting (for approvals): ``$MODELWAY_USER``, else the login name.
-
-    Example:
-        >>> isinstance(current_user(), str)
-        True
-    """
-    import getpass
-
-    try:
-        return os.environ.get("MODELWAY_USER") or getpass.getuser()
-    except Exception:  # no login name (some containers)
-        return "unknown"
+    info = git_info(Path(cwd))
+    return {"commit": info.get("commit", "unknown"), "dirty": bool(info.get("dirty", False))}
 
 
 def ml_threads() -> int:
@@ -105,14 +85,7 @@ def ml_threads() -> int:
         >>> ml_threads() >= 1
         True
     """
-    raw = os.environ.get("MODELWAY_ML_THREADS", "1")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"MODELWAY_ML_THREADS={raw!r} must be a positive integer") from None
-    if value < 1:
-        raise ConfigError(f"MODELWAY_ML_THREADS={raw!r} must be a positive integer")
-    return value
+    return get_settings().ml_threads
 
 
 def limited_threads():

@@ -9,9 +9,8 @@ Each function does one stage end to end — run the checks, attach the report to
 * :func:`evaluate` — quality overall/per slice, regression vs champion, fairness,
   robustness; builds the model card;
 * :func:`track` — one MLflow run with params, CV and test metrics, model + signature, reports;
-* :func:`register` — registers the version (semver computed) and applies the environment's
-  promotion rules; records lineage. Pipelines split it into a cached ``package`` step and an
-  uncached, idempotent ``register`` step (:mod:`modelway.stages.registration`).
+* registration — a cached ``package`` step and an uncached, idempotent ``register`` step
+  (:mod:`modelway.stages.registration`; as library steps in :mod:`modelway.stages.steps`).
 
 Outside a pipeline step (tests, notebooks) they work the same; attaching is skipped.
 
@@ -24,12 +23,13 @@ from __future__ import annotations
 
 import pickle
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from modelway.stages.evaluation import QualityGate
 from modelway.stages.fairness import FairnessGate
 from modelway.stages.gates import CheckResult, GateReport
+from modelway.stages.results import Evaluation, Split, TrainedModel
 from modelway.stages.robustness import RobustnessGate
 
 
@@ -111,11 +111,8 @@ def validate_and_split(
     test_size: float = 0.25,
     seed: int = 0,
     data_versions: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Validate ``df`` against ``contract``, split it, check leakage; raise GateFailed on failure.
-
-    Returns ``{"train", "test", "validation", "data_versions"}``.
-    """
+) -> Split:
+    """Validate ``df`` against ``contract``, split it, check leakage; raise GateFailed on failure."""
     from sklearn.model_selection import train_test_split
 
     from modelway.stages.validation import check_leakage, validate_dataset
@@ -136,14 +133,14 @@ def validate_and_split(
     attach_report("validation_report", report)
     log(report.summary())
     report.raise_if_failed()
-    return {"train": train_df, "test": test_df, "validation": report.to_dict(), "data_versions": dict(data_versions or {})}
+    return Split(train=train_df, test=test_df, validation=report.to_dict(), data_versions=dict(data_versions or {}))
 
 
 # --- training ----------------------------------------------------------------------------
 
 
 def train(
-    split: dict[str, Any],
+    split: Split,
     estimator: Any,
     spec: Any,
     *,
@@ -152,18 +149,17 @@ def train(
     task: Literal["classification", "regression"],
     experiment: str,
     track: bool = False,
-) -> dict[str, Any]:
+) -> TrainedModel:
     """Cross-validated, budgeted search and refit; the model is wrapped in a schema guard.
 
     Tracking happens once per run in :func:`track` (or in :func:`evaluate` when the model
     tests fail), so MLflow's import and connection are paid once; ``track=True`` logs here.
-    Returns ``{"model", "training", "mlflow_run_id", "features", "experiment"}``.
     """
     from modelway.stages.env import limited_threads
     from modelway.stages.model_schema import GuardedModel, ModelSchema
     from modelway.stages.training import context_checkpointer, train_with_search
 
-    train_df = split["train"]
+    train_df = split.train
     X, y = train_df[features], train_df[label]
     with limited_threads():
         result = train_with_search(estimator, X, y, spec, checkpoint=context_checkpointer(), task=task)
@@ -179,13 +175,13 @@ def train(
         f"best {refit} {result.cv[refit]['mean']:.4f} ± {result.cv[refit]['std']:.4f} with {summary['best_params']}"
         + (f" (resumed {result.resumed_trials} trials from a checkpoint)" if result.resumed_trials else "")
     )
-    trained = {"model": model, "training": summary, "mlflow_run_id": None, "features": list(features), "experiment": experiment}
+    trained = TrainedModel(model=model, training=summary, features=tuple(features), experiment=experiment)
     if track:
-        trained["mlflow_run_id"] = track(split, trained, None)
+        trained = replace(trained, mlflow_run_id=_log_run(split, trained))
     return trained
 
 
-def track(split: dict[str, Any], trained: dict[str, Any], evaluation: dict[str, Any] | None) -> str:
+def track(split: Split, trained: TrainedModel, evaluation: Evaluation | None) -> str:
     """Log the run to MLflow: params, CV metrics (per fold), tags, the model with its signature,
     test metrics per slice and group, and the validation/evaluation reports and model card.
 
@@ -194,24 +190,24 @@ def track(split: dict[str, Any], trained: dict[str, Any], evaluation: dict[str, 
     from modelway.stages import tracking
 
     ctx = _ctx()
-    summary, model = trained["training"], trained["model"]
-    experiment = trained.get("experiment") or "modelway"
+    summary, model = trained.training, trained.model
+    experiment = trained.experiment or "modelway"
     tags = tracking.standard_tags(
         run_id=getattr(ctx, "run_id", None), pipeline=getattr(ctx, "pipeline_name", None),
-        data_versions=split.get("data_versions"), extra={"modelway.step": getattr(ctx, "step_name", "")},
+        data_versions=split.data_versions, extra={"modelway.step": getattr(ctx, "step_name", "")},
     )
     params = {f"search.{k}": v for k, v in summary["search"].items()}
     params.update({k: v for k, v in summary["best_params"].items()})
-    artifacts: dict[str, Any] = {"validation_report.json": split.get("validation", {}), "training.json": summary}
+    artifacts: dict[str, Any] = {"validation_report.json": split.validation, "training.json": summary}
     if evaluation is not None:
         from modelway.stages.model_card import render_markdown
 
-        tags["modelway.gates"] = "passed" if evaluation["report"]["passed"] else "failed"
-        artifacts.update({"evaluation_report.json": evaluation["report"], "model_card.json": evaluation["card"],
-                          "model_card.md": render_markdown(evaluation["card"])})
+        tags["modelway.gates"] = "passed" if evaluation.passed else "failed"
+        artifacts.update({"evaluation_report.json": evaluation.report, "model_card.json": evaluation.card,
+                          "model_card.md": render_markdown(evaluation.card)})
     rid = tracking.log_training_run(
         experiment=experiment, run_name=getattr(ctx, "run_id", None) or f"local-{int(time.time())}", params=params,
-        cv=summary["cv"], tags=tags, model=model, input_example=split["train"][trained["features"]].head(5),
+        cv=summary["cv"], tags=tags, model=model, input_example=split.train[list(trained.features)].head(5),
         artifacts=artifacts,
     )
     if evaluation is not None:
@@ -220,15 +216,19 @@ def track(split: dict[str, Any], trained: dict[str, Any], evaluation: dict[str, 
     return rid
 
 
-def _evaluation_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
-    metrics = {f"test_{k}": v for k, v in evaluation["metrics"].items() if isinstance(v, (int, float))}
-    for slice_name, m in (evaluation.get("slices") or {}).items():
+def _log_run(split: Split, trained: TrainedModel) -> str:
+    return track(split, trained, None)  # train()'s ``track`` flag hides this module's function
+
+
+def _evaluation_metrics(evaluation: Evaluation) -> dict[str, float]:
+    metrics = {f"test_{k}": v for k, v in evaluation.metrics.items() if isinstance(v, (int, float))}
+    for slice_name, m in (evaluation.slices or {}).items():
         for k, v in m.items():
             if isinstance(v, (int, float)) and k != "n":
                 metrics[f"slice_{slice_name.replace('=', '_').replace('+', 'plus')}_{k}"] = v
     for key in ("demographic_parity_difference", "equalized_odds_difference", "max_relative_mae_gap"):
-        if key in (evaluation.get("fairness") or {}):
-            metrics[f"fairness_{key}"] = evaluation["fairness"][key]
+        if key in (evaluation.fairness or {}):
+            metrics[f"fairness_{key}"] = evaluation.fairness[key]
     return metrics
 
 
@@ -255,26 +255,23 @@ class EvaluationConfig:
 
 
 def evaluate(
-    split: dict[str, Any],
-    trained: dict[str, Any],
+    split: Split,
+    trained: TrainedModel,
     config: EvaluationConfig,
     *,
     model_name: str,
     environment: str | None = None,
     registry: Any = None,
-) -> dict[str, Any]:
-    """Run the model tests; attach the report; raise GateFailed if any check failed.
-
-    Returns ``{"report", "card", "metrics", "slices", "fairness", "predictions"}``.
-    """
+) -> Evaluation:
+    """Run the model tests; attach the report; raise GateFailed if any check failed."""
     from modelway.stages.env import limited_threads
 
     with limited_threads():
         return _evaluate(split, trained, config, model_name=model_name, environment=environment, registry=registry)
 
 
-def _evaluate(split: dict[str, Any], trained: dict[str, Any], config: EvaluationConfig, *, model_name: str,
-              environment: str | None, registry: Any) -> dict[str, Any]:
+def _evaluate(split: Split, trained: TrainedModel, config: EvaluationConfig, *, model_name: str,
+              environment: str | None, registry: Any) -> Evaluation:
     import numpy as np
 
     from modelway.stages.env import git_commit, target_environment
@@ -283,9 +280,9 @@ def _evaluate(split: dict[str, Any], trained: dict[str, Any], config: Evaluation
     from modelway.stages.model_card import build_model_card
     from modelway.stages.robustness import robustness_checks
 
-    model = trained["model"]
-    features = trained["features"]
-    test = split["test"]
+    model = trained.model
+    features = list(trained.features)
+    test = split.test
     X_test, y_test = test[features], test[config.label].to_numpy()
     y_pred, y_score = predict_for_metrics(model, X_test, config.task)
     overall = compute_metrics(config.task, y_test, y_pred, y_score)
@@ -303,20 +300,20 @@ def _evaluate(split: dict[str, Any], trained: dict[str, Any], config: Evaluation
     ctx = _ctx()
     card = build_model_card(
         name=model_name, task=config.task, intended_use=config.intended_use, limitations=list(config.limitations),
-        metrics=overall, checks=report.checks, data_versions=split.get("data_versions"),
-        training={k: trained["training"][k] for k in ("estimator", "best_params", "search", "cv") if k in trained["training"]},
+        metrics=overall, checks=report.checks, data_versions=split.data_versions,
+        training={k: trained.training[k] for k in ("estimator", "best_params", "search", "cv") if k in trained.training},
         slices=slices, fairness=fairness, features=features, run_id=getattr(ctx, "run_id", None),
-        code_commit=str(git_commit()["commit"]), mlflow_run_id=trained.get("mlflow_run_id"),
+        code_commit=str(git_commit()["commit"]), mlflow_run_id=trained.mlflow_run_id,
     )
     predictions: dict[str, Any] = {}
     if config.task == "regression":  # for the residual plot in the run report
         idx = np.random.default_rng(0).choice(len(y_test), size=min(400, len(y_test)), replace=False)
         predictions = {"y_true": [float(v) for v in y_test[idx]], "y_pred": [float(v) for v in np.asarray(y_pred)[idx]]}
-    result = {
-        "report": report.to_dict(), "card": card, "metrics": overall, "slices": slices,
-        "fairness": {k: v for k, v in (fairness or {}).items() if k != "checks"} or None,
-        "predictions": predictions, "artifact_bytes": artifact_bytes, "champion": champion,
-    }
+    result = Evaluation(
+        report=report.to_dict(), card=card, metrics=overall, slices=slices,
+        fairness={k: v for k, v in (fairness or {}).items() if k != "checks"} or None,
+        predictions=predictions, artifact_bytes=artifact_bytes, champion=champion,
+    )
     attach_report("evaluation_report", report)
     if ctx is not None:
         ctx.attach("model_card", card)
@@ -362,37 +359,3 @@ def _champion_metrics(registry: Any, name: str, environment: str, test: Any, fea
     metrics = compute_metrics(config.task, test[config.label].to_numpy(), y_pred, y_score)
     metrics.pop("confusion_matrix", None)
     return {"name": name, "version": champion.version, "environment": champion.environment, "metrics": metrics}
-
-
-# --- registration ------------------------------------------------------------------------
-
-
-def register(
-    trained: dict[str, Any],
-    evaluation: dict[str, Any],
-    split: dict[str, Any],
-    *,
-    model_name: str,
-    mlflow_run_id: str | None = None,
-    environment: str | None = None,
-    promotion_rules: dict[str, Any] | None = None,
-    registry: Any = None,
-) -> dict[str, Any]:
-    """Register the model (version computed) and apply the environment's promotion rules.
-
-    Pipelines pass ``environment`` and ``promotion_rules`` as resolved when the pipeline
-    was built (:func:`modelway.stages.env.build_time_settings`), so both are part of the
-    step's cache key; ``None`` reads ``$MODELWAY_ENV`` / ``$MODELWAY_PROMOTION_RULES`` now.
-
-    Returns a summary: name, version, status, environment, model card path, run ids and
-    the MLflow UI command.
-    """
-    from modelway.stages.registration import package, register_package
-
-    pkg = package(trained, evaluation, split, model_name=model_name, mlflow_run_id=mlflow_run_id)
-    return register_package(pkg, environment=environment, promotion_rules=promotion_rules, registry=registry)
-
-
-def config_dict(config: Any) -> dict[str, Any]:
-    """A dataclass config as a JSON-able dict (for logging)."""
-    return asdict(config)

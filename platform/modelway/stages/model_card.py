@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from modelway.files import atomic_write_text
+from modelway.html_blocks import approval_hint, card_section, gates_text, humanize_check, page
+from modelway.settings import current_user
 from modelway.stages.gates import CheckResult
 
 
@@ -58,8 +60,6 @@ def build_model_card(
         True
     """
     if owner is None:
-        from modelway.stages.env import current_user
-
         owner = current_user()
     check_dicts = [c.to_dict() if isinstance(c, CheckResult) else dict(c) for c in checks]
     fairness_clean = None
@@ -96,8 +96,6 @@ def build_model_card(
 def render_markdown(card: dict[str, Any]) -> str:
     """The card as Markdown (tables for metrics, slices, groups and checks)."""
     out = [f"# Model card: {card['name']}" + (f" {card['version']}" if card.get("version") else ""), ""]
-    from modelway.reporting.html import approval_hint, gates_text, humanize_check
-
     out += [f"**Gates:** {gates_text(card)}  ", f"**Task:** {card['task']}  "]
     if card.get("environment"):
         out.append(f"**Environment:** {card['environment']}  ")
@@ -152,8 +150,6 @@ def render_markdown(card: dict[str, Any]) -> str:
 
 def render_html(card: dict[str, Any]) -> str:
     """The card as a self-contained HTML page (no external assets)."""
-    from modelway.reporting.html import card_section, page
-
     return page(f"Model card: {card['name']} {card.get('version') or ''}".strip(), card_section(card))
 
 

@@ -21,6 +21,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modelway.runtime.lineage import record_model
+from modelway.settings import ui_command
+from modelway.stages.model_card import write_model_card
+from modelway.stages.results import Evaluation, ModelPackage, Registration, Split, TrainedModel
+
 
 def _ctx() -> Any:
     from modelway.runtime.context import current_or_none
@@ -44,14 +49,14 @@ def normalise(value: Any) -> Any:
 
 
 def package(
-    trained: dict[str, Any],
-    evaluation: dict[str, Any],
-    split: dict[str, Any],
+    trained: TrainedModel,
+    evaluation: Evaluation,
+    split: Split,
     *,
     model_name: str,
     mlflow_run_id: str | None = None,
     home: Any = None,
-) -> dict[str, Any]:
+) -> ModelPackage:
     """Everything the registry records about the candidate, as JSON, with the pickled model in
     the artifact store (``model_artifact`` is its digest). Inside a step the step's home is used.
     """
@@ -64,7 +69,7 @@ def package(
     from modelway.runtime.context import artifact_store
     from modelway.stages.env import git_commit, modelway_home
 
-    model = trained["model"]
+    model = trained.model
     blob = pickle.dumps(model, protocol=5)
     ctx = _ctx()
     store = artifact_store(Path(ctx.home) if ctx is not None else Path(home) if home else modelway_home())
@@ -72,34 +77,34 @@ def package(
         path = Path(tmp) / "model.pkl"
         path.write_bytes(blob)
         ref = store.put_path(path)
-    mlflow_run_id = mlflow_run_id or trained.get("mlflow_run_id")
-    card = evaluation["card"]
-    return normalise({
+    mlflow_run_id = mlflow_run_id or trained.mlflow_run_id
+    card = evaluation.card
+    return ModelPackage(**normalise({
         "model": model_name,
         "model_artifact": ref.hash,
         "artifact_sha256": hashlib.sha256(blob).hexdigest(),
         "family": estimator_family(model),
         "schema": model.schema.signature(),
-        "metrics": {k: v for k, v in evaluation["metrics"].items() if k != "confusion_matrix"},
-        "fairness": evaluation.get("fairness"),
+        "metrics": {k: v for k, v in evaluation.metrics.items() if k != "confusion_matrix"},
+        "fairness": evaluation.fairness,
         "model_card": {**card, "mlflow_run_id": mlflow_run_id},
-        "hyperparameters": trained["training"].get("best_params", {}),
+        "hyperparameters": trained.training.get("best_params", {}),
         # the commit the model was tested at (evaluate's), not the one a later cached re-run happens to be on
         "code_commit": str(card.get("code_commit") or git_commit()["commit"]),
-        "data_versions": split.get("data_versions", {}),
+        "data_versions": split.data_versions,
         "mlflow_run_id": mlflow_run_id,
-        "gates_passed": bool(evaluation["report"]["passed"]),
-    })
+        "gates_passed": evaluation.passed,
+    }))
 
 
 def register_package(
-    pkg: dict[str, Any],
+    pkg: ModelPackage,
     *,
     environment: str | None = None,
     promotion_rules: dict[str, Any] | None = None,
     registry: Any = None,
     home: Any = None,
-) -> dict[str, Any]:
+) -> Registration:
     """Register a :func:`package` for ``environment`` (idempotent) and apply the promotion rules.
 
     Returns a summary: name, version, status, environment, model card path, run ids, the
@@ -111,37 +116,34 @@ def register_package(
     from modelway.registry import ModelCandidate, get_registry
     from modelway.runtime.context import artifact_store
     from modelway.stages.env import current_user, git_commit, modelway_home, target_environment
-    from modelway.stages.tracking import ui_command
 
     env = target_environment(environment)
     ctx = _ctx()
     home = Path(ctx.home) if ctx is not None else Path(home) if home else modelway_home()
-    registry = registry or get_registry(home if ctx is not None else None, rules=promotion_rules)
+    registry = registry or get_registry(home if ctx is not None else None, rules=promotion_rules, card_writer=write_model_card)
     try:
-        blob = artifact_store(home).data_path(pkg["model_artifact"]).read_bytes()
+        blob = artifact_store(home).data_path(pkg.model_artifact).read_bytes()
     except (FileNotFoundError, KeyError):
-        raise UserError(f"the packaged model of {pkg['model']} ({pkg['model_artifact'][:12]}) is missing from the artifact "
+        raise UserError(f"the packaged model of {pkg.model} ({pkg.model_artifact[:12]}) is missing from the artifact "
                         f"store under {home}; re-run the pipeline with --no-cache") from None
-    name = pkg["model"]
+    name = pkg.model
     run_id = getattr(ctx, "run_id", None)
     lineage = {"run_id": run_id, "pipeline": getattr(ctx, "pipeline_name", None), "git": git_commit(),
-               "data_versions": pkg["data_versions"], "mlflow_run_id": pkg["mlflow_run_id"]}
+               "data_versions": pkg.data_versions, "mlflow_run_id": pkg.mlflow_run_id}
     if ctx is not None:
         lineage.update(_run_lineage(ctx))
     version = registry.register(
         ModelCandidate(
-            name=name, model=None, model_bytes=blob, family=pkg["family"], schema=pkg["schema"], metrics=pkg["metrics"],
-            fairness=pkg["fairness"], model_card=pkg["model_card"], hyperparameters=pkg["hyperparameters"],
-            code_commit=pkg["code_commit"], data_versions=pkg["data_versions"], run_id=run_id,
-            mlflow_run_id=pkg["mlflow_run_id"], lineage=lineage, gates_passed=pkg["gates_passed"],
+            name=name, model=None, model_bytes=blob, family=pkg.family, schema=pkg.schema, metrics=pkg.metrics,
+            fairness=pkg.fairness, model_card=pkg.model_card, hyperparameters=pkg.hyperparameters,
+            code_commit=pkg.code_commit, data_versions=pkg.data_versions, run_id=run_id,
+            mlflow_run_id=pkg.mlflow_run_id, lineage=lineage, gates_passed=pkg.gates_passed,
         ),
         environment=env, actor=current_user(),
     )
     if ctx is not None and not version.already_registered:
-        from modelway.lineage import record_model
-
         record_model(name, version.version, run_id, artifact=version.artifact_sha256, home=ctx.home)
-    summary = {
+    summary: Registration = {
         "model": name, "version": version.version, "status": version.status, "environment": env,
         "version_reason": version.version_reason, "model_card": version.model_card_path,
         "run_id": version.run_id, "mlflow_run_id": version.mlflow_run_id, "mlflow_ui": ui_command(),

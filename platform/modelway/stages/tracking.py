@@ -24,36 +24,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from modelway.settings import get_settings, tracking_uri, ui_command  # noqa: F401  (ui_command: part of this module's API)
 from modelway.stages.env import git_commit, modelway_home
-
-
-def tracking_uri() -> str:
-    """``$MODELWAY_TRACKING_URI``, else the SQLite store under ``$MODELWAY_HOME``.
-
-    Example:
-        >>> os.environ["MODELWAY_TRACKING_URI"] = "sqlite:////tmp/x.db"; tracking_uri()
-        'sqlite:////tmp/x.db'
-        >>> del os.environ["MODELWAY_TRACKING_URI"]
-    """
-    explicit = os.environ.get("MODELWAY_TRACKING_URI")
-    if explicit:
-        return explicit
-    return f"sqlite:///{modelway_home() / 'mlflow.db'}"
 
 
 def artifact_root() -> str:
     """Where new experiments store artifacts when tracking locally."""
     return (modelway_home() / "mlartifacts").as_uri()
-
-
-def ui_command() -> str:
-    """The command that opens the MLflow UI on our store.
-
-    Example:
-        >>> ui_command().startswith("mlflow ui --backend-store-uri ")
-        True
-    """
-    return f"mlflow ui --backend-store-uri {tracking_uri()}"
 
 
 def _mlflow():
@@ -79,7 +56,7 @@ def _seed_local_store() -> None:
     The empty result is identical each time, so it is built once per MLflow version in the
     user cache and copied (temp file + rename). Any problem: MLflow creates it as usual.
     """
-    if os.environ.get("MODELWAY_TRACKING_URI"):
+    if get_settings().tracking_uri:
         return
     target = modelway_home() / "mlflow.db"
     if target.exists():
@@ -128,7 +105,7 @@ def _experiment_id(mlflow: Any, name: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    location = f"{artifact_root()}/{name}" if not os.environ.get("MODELWAY_TRACKING_URI") else None
+    location = f"{artifact_root()}/{name}" if not get_settings().tracking_uri else None
     try:
         return client.create_experiment(name, artifact_location=location)
     except Exception:  # a concurrent run created it first

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from modelway.errors import UserError
+from modelway.runtime.context import current_or_none
 
 
 @dataclass
@@ -60,13 +61,8 @@ def context_checkpointer() -> Checkpointer | None:
         >>> context_checkpointer() is None  # not inside a step
         True
     """
-    try:
-        from modelway import step_context
-
-        ctx = step_context()
-    except Exception:  # not inside a running step (or no core runtime): train without checkpoints
-        return None
-    if ctx is None or not hasattr(ctx, "save_checkpoint"):
+    ctx = current_or_none()
+    if ctx is None:  # not inside a running step: train without checkpoints
         return None
     return Checkpointer(save=ctx.save_checkpoint, load=ctx.load_checkpoint)
 

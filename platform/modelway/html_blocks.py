@@ -1,4 +1,5 @@
-"""Self-contained HTML building blocks: page shell, tables, inline-SVG charts, model card section.
+"""Self-contained HTML building blocks (page shell, tables, inline-SVG charts, model card section),
+shared by the model card (stages) and the run report (reporting), so it sits below both.
 
 Everything is inline (CSS and SVG), so a report opens from disk or an email attachment
 with no network access. Charts are small SVGs drawn here: grouped bars (per-group
