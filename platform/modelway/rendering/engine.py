@@ -58,6 +58,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                # Output inputs and depends_on both arrive here: the order `pulumi up` creates in.
+                dependencies=tuple(sorted(set(request.dependencies))),
             ))
         return response
 

@@ -29,6 +29,9 @@ class RenderedResource:
     custom: bool = True
     protect: bool = False
     retain_on_delete: bool = False
+    delete_before_replace: bool = False
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource explicitly depends on (``depends_on`` and Output inputs), as the engine orders them."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``modelway render --format json`` shape of this resource."""
@@ -42,6 +45,8 @@ class RenderedResource:
             "custom": self.custom,
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
+            "deleteBeforeReplace": self.delete_before_replace,
+            "dependencies": list(self.dependencies),
         }
 
     @classmethod
@@ -56,6 +61,8 @@ class RenderedResource:
             custom=data.get("custom", True),
             protect=data.get("protect", False),
             retain_on_delete=data.get("retainOnDelete", False),
+            delete_before_replace=data.get("deleteBeforeReplace", False),
+            dependencies=tuple(data.get("dependencies", ())),
         )
 
 
