@@ -233,7 +233,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif token == "aws:kms/alias:Alias":
             arn = f"arn:aws:kms:{region}:{account}:{name}"
             state.update(targetKeyArn=inputs.get("targetKeyId"))
-        elif service == "iam":
+        elif service == "iam" and kind != "ServiceLinkedRole":
             iam_kind = {"Role": "role", "Policy": "policy", "InstanceProfile": "instance-profile",
                         "User": "user", "Group": "group"}.get(kind)
             path = str(inputs.get("path") or "/")
