@@ -1,4 +1,9 @@
-"""Observability: the alerts topic (SNS + KMS), log groups, alarms on platform metrics, and the budget."""
+"""Observability: the alerts topic (SNS + KMS), log groups, alarms on platform metrics, and the budget.
+
+Alarm names, metric names and dimensions come from :mod:`modelway.contracts.platform_metrics`,
+the same module the runtime's metrics sink publishes with: an alarm watches exactly what is
+published (endpoint errors: SageMaker's own ``Invocation5XXErrors``).
+"""
 from __future__ import annotations
 
 import json
@@ -9,6 +14,14 @@ import pulumi
 import pulumi_aws as aws
 
 from modelway.contracts.platform_config import ObservabilityConfig
+from modelway.contracts.platform_metrics import (
+    ALARMS,
+    SAGEMAKER_NAMESPACE,
+    AlarmSpec,
+    alarm_key,
+    alarm_name,
+    endpoint_name,
+)
 
 # Log groups the platform writes to (pipelines, training and serving containers).
 LOG_STREAMS: tuple[str, ...] = ("pipelines", "training", "serving")
@@ -30,6 +43,8 @@ class ObservabilityArgs:
     """CMK for the topic and the log groups."""
     config: ObservabilityConfig
     """Retention, thresholds, budget."""
+    model_families: list[str]
+    """Model families: drift and endpoint alarms exist per model."""
 
 
 def _topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
@@ -45,18 +60,16 @@ def _topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
     }
 
 
-def _alarm_specs(cfg: ObservabilityConfig) -> list[dict[str, Any]]:
-    """Alarms on the platform's custom metrics (the runtime publishes them)."""
-    return [
-        {"role": "drift", "metric_name": "DriftScore", "statistic": "Maximum", "threshold": cfg.drift_threshold,
-         "comparison_operator": "GreaterThanThreshold",
-         "description": "Feature drift score of a deployed model exceeded the threshold"},
-        {"role": "endpoint-errors", "metric_name": "Endpoint5xxErrors", "statistic": "Sum",
-         "threshold": cfg.endpoint_5xx_threshold, "comparison_operator": "GreaterThanOrEqualToThreshold",
-         "description": "A model endpoint returned server errors"},
-        {"role": "pipeline-failures", "metric_name": "PipelineRunsFailed", "statistic": "Sum", "threshold": 1,
-         "comparison_operator": "GreaterThanOrEqualToThreshold", "description": "A pipeline run failed"},
-    ]
+def _alarm_inputs(spec: AlarmSpec, cfg: ObservabilityConfig, environment: str, prefix: str,
+                  model: str | None) -> dict[str, Any]:
+    """Metric, dimensions and threshold of one alarm, as the metric's publisher emits it."""
+    metric = spec.metric
+    dimensions = metric.dimensions_for(environment=environment, model=model,
+                                       endpoint=endpoint_name(prefix, model) if model else None)
+    threshold = {"drift": cfg.drift_threshold, "endpoint-errors": cfg.endpoint_5xx_threshold}.get(spec.role, 1)
+    return {"metric_name": metric.name, "dimensions": dimensions, "statistic": spec.statistic,
+            "threshold": threshold, "comparison_operator": spec.comparison,
+            "namespace": SAGEMAKER_NAMESPACE if metric.source == "sagemaker" else cfg.metrics_namespace}
 
 
 class Observability(pulumi.ComponentResource):
@@ -71,6 +84,7 @@ class Observability(pulumi.ComponentResource):
 
     alerts_topic_arn: pulumi.Output[str]
     log_group_arns: dict[str, pulumi.Output[str]]
+    alarm_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("modelway:observability:Observability", name, None, opts)
@@ -103,32 +117,32 @@ class Observability(pulumi.ComponentResource):
                 name=f"/modelway/{args.environment}/{stream}",
                 retention_in_days=args.config.log_retention_days,
                 kms_key_id=args.key_arn,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for stream in LOG_STREAMS
         }
         self.log_group_arns = {stream: group.arn for stream, group in self.log_groups.items()}
 
     def _create_alarms(self) -> None:
-        cfg = self._args.config
-        self.alarms = []
-        for spec in _alarm_specs(cfg):
-            role = spec.pop("role")
-            self.alarms.append(aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{role}-alarm",
-                name=f"{self._args.prefix}-{role}",
-                alarm_description=spec.pop("description"),
-                namespace=cfg.metrics_namespace,
-                dimensions={"Environment": self._args.environment},
-                period=300,
-                evaluation_periods=1,
-                # No data means nothing ran, not that something broke.
-                treat_missing_data="notBreaching",
-                alarm_actions=[self.topic.arn],
-                ok_actions=[self.topic.arn],
-                opts=pulumi.ResourceOptions(parent=self),
-                **spec,
-            ))
+        args, cfg = self._args, self._args.config
+        self.alarm_names = {}
+        for spec in ALARMS:
+            for model in (args.model_families if spec.per_model else [None]):
+                label = spec.role if model is None else f"{spec.role}-{model}"
+                alarm = aws.cloudwatch.MetricAlarm(
+                    f"{self._name}-{label}-alarm",
+                    name=alarm_name(args.prefix, spec.role, model),
+                    alarm_description=spec.description,
+                    period=300,
+                    evaluation_periods=1,
+                    # No data means nothing ran, not that something broke.
+                    treat_missing_data="notBreaching",
+                    alarm_actions=[self.topic.arn],
+                    ok_actions=[self.topic.arn],
+                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                    **_alarm_inputs(spec, cfg, args.environment, args.prefix, model),
+                )
+                self.alarm_names[alarm_key(spec.role, model)] = alarm.name
 
     def _create_budget(self) -> None:
         args = self._args
@@ -146,8 +160,14 @@ class Observability(pulumi.ComponentResource):
             limit_amount=f"{args.config.monthly_budget_usd:.2f}",
             limit_unit="USD",
             time_unit="MONTHLY",
-            # Counts only this environment's spend (cost allocation tag `environment`).
+            # Counts only this environment's spend (cost allocation tag `environment`, activated below).
             cost_filters=[{"name": "TagKeyValue", "values": [f"user:environment${args.environment}"]}],
             notifications=notifications,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
+        if args.config.activate_cost_allocation_tag:
+            # A budget filtering on a tag that is not an active cost allocation tag counts nothing.
+            # Account-wide and shared by every stack: kept (active) when this stack goes away.
+            aws.costexplorer.CostAllocationTag(
+                f"{self._name}-environment-cost-tag", tag_key="environment", status="Active",
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True))

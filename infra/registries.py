@@ -25,6 +25,8 @@ class RegistriesArgs:
     """AWS partition (``aws``)."""
     key_arn: pulumi.Input[str]
     """CMK for image encryption and the MLflow artifact store."""
+    region: pulumi.Input[str]
+    """Region of the S3 endpoint the MLflow role's KMS use goes through."""
     artifacts_bucket: pulumi.Input[str]
     """Bucket name of the artifacts tier (MLflow artifact store lives under ``mlflow/``)."""
     config: RegistriesConfig
@@ -49,17 +51,20 @@ def _mlflow_trust_policy(account_id: str) -> dict[str, Any]:
         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}]}
 
 
-def _mlflow_access_policy(partition: str, bucket: str, key_arn: str) -> dict[str, Any]:
+def _mlflow_access_policy(partition: str, bucket: str, key_arn: str, region: str) -> dict[str, Any]:
     """The tracking server reads/writes its artifact prefix only."""
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "ArtifactStoreObjects", "Effect": "Allow",
          "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
          "Resource": f"{bucket_arn}/{MLFLOW_PREFIX}/*"},
-        {"Sid": "ArtifactStoreListing", "Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+        {"Sid": "ArtifactStoreListing", "Effect": "Allow", "Action": ["s3:ListBucket"],
          "Resource": bucket_arn, "Condition": {"StringLike": {"s3:prefix": [f"{MLFLOW_PREFIX}/*"]}}},
+        # GetBucketLocation never carries s3:prefix: under that condition it would always be denied.
+        {"Sid": "ArtifactStoreLocation", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
+         "Resource": bucket_arn},
         {"Sid": "ArtifactStoreKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-         "Resource": key_arn},
+         "Resource": key_arn, "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}},
     ]}
 
 
@@ -77,13 +82,16 @@ class Registries(pulumi.ComponentResource):
     repository_arns: dict[str, pulumi.Output[str]]
     model_package_group_names: dict[str, pulumi.Output[str]]
     tracking_server_uri: pulumi.Output[str] | None
+    tracking_server_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: RegistriesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("modelway:registries:Registries", name, None, opts)
         self._name, self._args = name, args
         self._create_repositories()
         self._create_model_package_groups()
-        self.tracking_server_uri = self._create_tracking_server() if args.config.mlflow_tracking_server else None
+        self.tracking_server_uri = self.tracking_server_arn = None
+        if args.config.mlflow_tracking_server:
+            self._create_tracking_server()
         self.register_outputs({
             "repository_urls": self.repository_urls,
             "model_package_group_names": self.model_package_group_names,
@@ -100,7 +108,7 @@ class Registries(pulumi.ComponentResource):
                 image_tag_mutability="IMMUTABLE",
                 image_scanning_configuration={"scan_on_push": True},
                 encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.key_arn}],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             aws.ecr.LifecyclePolicy(f"{self._name}-{repo}-repo-lifecycle", repository=repository.name,
                                     policy=json.dumps(_lifecycle_policy(args.config.keep_images)),
@@ -117,7 +125,8 @@ class Registries(pulumi.ComponentResource):
                 model_package_group_description=f"Versions of the {family} model ({args.prefix})",
                 # names the family explicitly for the model-registry-per-model policy
                 tags={"model-family": family},
-                opts=pulumi.ResourceOptions(parent=self),
+                # A fixed name the runtime registers into: a replacement deletes the old group first.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
             for family in args.config.model_families
         }
@@ -125,28 +134,37 @@ class Registries(pulumi.ComponentResource):
             family: group.model_package_group_name for family, group in self.model_package_groups.items()
         }
 
-    def _create_tracking_server(self) -> pulumi.Output[str]:
+    def _create_tracking_server(self) -> None:
         args = self._args
         child = pulumi.ResourceOptions(parent=self)
+        fixed = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         role = aws.iam.Role(
             f"{self._name}-mlflow-role", name=f"{args.prefix}-mlflow",
             assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
                 lambda account: json.dumps(_mlflow_trust_policy(account))),
-            opts=child,
+            opts=fixed,
         )
         aws.iam.RolePolicy(
             f"{self._name}-mlflow-policy", role=role.id,
-            policy=pulumi.Output.all(args.partition, args.artifacts_bucket, args.key_arn).apply(
+            policy=pulumi.Output.all(args.partition, args.artifacts_bucket, args.key_arn, args.region).apply(
                 lambda v: json.dumps(_mlflow_access_policy(*v))),
             opts=child,
         )
         server = aws.sagemaker.MlflowTrackingServer(
             f"{self._name}-mlflow",
-            tracking_server_name=f"{args.prefix}-mlflow",
+            tracking_server_name=tracking_server_name(args.prefix),
             artifact_store_uri=pulumi.Output.concat("s3://", args.artifacts_bucket, f"/{MLFLOW_PREFIX}"),
             role_arn=role.arn,
             tracking_server_size=args.config.tracking_server_size,
+            mlflow_version=args.config.mlflow_version,
             automatic_model_registration=False,
-            opts=child,
+            opts=fixed,
         )
-        return server.tracking_server_url
+        # Clients use the ARN as tracking URI (mlflow + the sagemaker-mlflow plugin); the URL is for people.
+        self.tracking_server_uri = server.tracking_server_url
+        self.tracking_server_arn = server.arn
+
+
+def tracking_server_name(prefix: str) -> str:
+    """Physical name of the MLflow tracking server (IAM policies scope to its ARN)."""
+    return f"{prefix}-mlflow"

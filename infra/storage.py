@@ -12,6 +12,7 @@ from modelway.contracts.platform_config import StorageConfig
 
 # Data tiers, in the order the pipeline uses them; each gets its own bucket.
 DATA_TIERS: tuple[str, ...] = ("raw-data", "features", "artifacts", "models")
+MODELS_TIER = "models"
 LOGS_TIER = "access-logs"
 
 # What the account root may do to administer the key (the AWS "key administrators" set,
@@ -41,42 +42,55 @@ class EncryptedStorageArgs:
     """Region of the key (for service principals such as CloudWatch Logs)."""
     config: StorageConfig
     """Retention, lifecycle and deletion settings."""
+    autoscaling_role_arn: pulumi.Input[str] | None = None
+    """The Auto Scaling service-linked role, when a GPU pool launches encrypted volumes with the key.
+    Pass the ARN of a declared (or looked-up) role: KMS rejects a key policy naming a principal that
+    does not exist yet, and taking the ARN from the resource makes the key wait for it."""
+    trail_arn: pulumi.Input[str] | None = None
+    """ARN of the CloudTrail trail that encrypts its log files with the key (known before the trail exists)."""
 
 
-def _key_policy(account_id: str, partition: str, region: str, role_prefix: str) -> dict[str, Any]:
+def _key_policy(account_id: str, partition: str, region: str, role_prefix: str,
+                autoscaling_role_arn: str | None = None, trail_arn: str | None = None) -> dict[str, Any]:
     """Key policy: the account administers it; only this platform's roles and the AWS services it uses encrypt/decrypt.
 
+    Every principal named here exists before the key: the account root, service principals,
+    and the Auto Scaling service-linked role only when its ARN comes from a declared resource.
     In a key policy ``Resource: "*"`` means "this key" (AWS requires it there).
     """
     root = f"arn:{partition}:iam::{account_id}:root"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "AccountAdministersKey", "Effect": "Allow", "Principal": {"AWS": root},
-             "Action": _KEY_ADMIN_ACTIONS, "Resource": "*"},
-            {"Sid": "PlatformRolesUseKey", "Effect": "Allow", "Principal": {"AWS": root},
-             "Action": _KEY_USE_ACTIONS, "Resource": "*",
-             "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:{partition}:iam::{account_id}:role/{role_prefix}-*"}}},
-            {"Sid": "CloudWatchLogsUseKey", "Effect": "Allow",
-             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-             "Action": _KEY_USE_ACTIONS, "Resource": "*",
-             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                       f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}},
-            {"Sid": "AlertPublishersUseKey", "Effect": "Allow",
-             "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com"]},
-             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
-             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
-            {"Sid": "AutoScalingEncryptsGpuVolumes", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:role/aws-service-role/"
-                                  "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"},
+    statements: list[dict[str, Any]] = [
+        {"Sid": "AccountAdministersKey", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": _KEY_ADMIN_ACTIONS, "Resource": "*"},
+        {"Sid": "PlatformRolesUseKey", "Effect": "Allow", "Principal": {"AWS": root},
+         "Action": _KEY_USE_ACTIONS, "Resource": "*",
+         "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:{partition}:iam::{account_id}:role/{role_prefix}-*"}}},
+        {"Sid": "CloudWatchLogsUseKey", "Effect": "Allow",
+         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+         "Action": _KEY_USE_ACTIONS, "Resource": "*",
+         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                   f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}},
+        {"Sid": "AlertPublishersUseKey", "Effect": "Allow",
+         "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
+    ]
+    if trail_arn is not None:
+        statements.append(
+            {"Sid": "CloudTrailEncryptsLogs", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceArn": trail_arn},
+                           "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
+                                          f"arn:{partition}:cloudtrail:*:{account_id}:trail/*"}}})
+    if autoscaling_role_arn is not None:
+        statements += [
+            {"Sid": "AutoScalingEncryptsGpuVolumes", "Effect": "Allow", "Principal": {"AWS": autoscaling_role_arn},
              "Action": _KEY_USE_ACTIONS, "Resource": "*"},
-            {"Sid": "AutoScalingGrantsForVolumes", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:role/aws-service-role/"
-                                  "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"},
+            {"Sid": "AutoScalingGrantsForVolumes", "Effect": "Allow", "Principal": {"AWS": autoscaling_role_arn},
              "Action": "kms:CreateGrant", "Resource": "*",
              "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
-        ],
-    }
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _tls_only_statement(bucket_arn: str) -> dict[str, Any]:
@@ -85,11 +99,11 @@ def _tls_only_statement(bucket_arn: str) -> dict[str, Any]:
             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
 
 
-def _data_bucket_policy(bucket_arn: str, key_arn: str) -> dict[str, Any]:
-    """TLS only; objects may only be written with SSE-KMS under this stack's key."""
+def _data_bucket_policy(bucket_arn: str, key_arn: str, locked: bool = False) -> dict[str, Any]:
+    """TLS only; objects may only be written with SSE-KMS under this stack's key; locked: no version deletes."""
     return {
         "Version": "2012-10-17",
-        "Statement": [
+        "Statement": ([_models_bucket_deny_deletes(bucket_arn)] if locked else []) + [
             _tls_only_statement(bucket_arn),
             {"Sid": "DenyNonKmsEncryption", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
              "Resource": f"{bucket_arn}/*",
@@ -104,19 +118,40 @@ def _data_bucket_policy(bucket_arn: str, key_arn: str) -> dict[str, Any]:
     }
 
 
-def _logs_bucket_policy(bucket_arn: str, account_id: str, source_bucket_arns: list[str]) -> dict[str, Any]:
-    """TLS only; S3 server access logging (a service principal, not "*") may write under its prefixes."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            _tls_only_statement(bucket_arn),
-            {"Sid": "S3ServerAccessLogsPolicy", "Effect": "Allow",
-             "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
-             "Resource": f"{bucket_arn}/*",
-             "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
-                           "ArnLike": {"aws:SourceArn": sorted(source_bucket_arns)}}},
-        ],
-    }
+TRAIL_PREFIX = "cloudtrail"
+
+
+def _logs_bucket_policy(bucket_arn: str, account_id: str, source_bucket_arns: list[str],
+                        trail_arn: str | None = None) -> dict[str, Any]:
+    """TLS only; S3 server access logging (a service principal, not "*") may write under its prefixes;
+    the stack's CloudTrail trail under ``cloudtrail/`` (its log files are SSE-KMS with the platform key)."""
+    statements: list[dict[str, Any]] = [
+        _tls_only_statement(bucket_arn),
+        {"Sid": "S3ServerAccessLogsPolicy", "Effect": "Allow",
+         "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"{bucket_arn}/*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account_id},
+                       "ArnLike": {"aws:SourceArn": sorted(source_bucket_arns)}}},
+    ]
+    if trail_arn is not None:
+        only_this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+        statements += [
+            {"Sid": "CloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:GetBucketAcl", "Resource": bucket_arn, "Condition": only_this_trail},
+            {"Sid": "CloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{TRAIL_PREFIX}/AWSLogs/{account_id}/*",
+             "Condition": {"StringEquals": {"aws:SourceArn": trail_arn,
+                                            "s3:x-amz-acl": "bucket-owner-full-control"}}},
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _models_bucket_deny_deletes(bucket_arn: str) -> dict[str, Any]:
+    """Registered model versions are evidence: nobody deletes a version or lifts the lock (governance
+    mode would let a principal with s3:BypassGovernanceRetention do it; this closes that door too)."""
+    return {"Sid": "DenyDeletingModelVersions", "Effect": "Deny", "Principal": "*",
+            "Action": ["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:PutObjectRetention"],
+            "Resource": f"{bucket_arn}/*"}
 
 
 class EncryptedStorage(pulumi.ComponentResource):
@@ -140,6 +175,7 @@ class EncryptedStorage(pulumi.ComponentResource):
         # Data and the key that encrypts it survive `pulumi destroy` where configured (prod).
         self._keep = pulumi.ResourceOptions(parent=self, retain_on_delete=cfg.retain_on_delete,
                                             protect=cfg.retain_on_delete)
+        self._versioning: dict[str, aws.s3.BucketVersioning] = {}
         self._create_key()
         self._create_logs_bucket()
         self.buckets: dict[str, aws.s3.Bucket] = {}
@@ -154,8 +190,9 @@ class EncryptedStorage(pulumi.ComponentResource):
 
     def _create_key(self) -> None:
         args = self._args
-        policy = pulumi.Output.all(args.account_id, args.partition, args.region).apply(
-            lambda v: json.dumps(_key_policy(v[0], v[1], v[2], args.prefix)))
+        policy = pulumi.Output.all(args.account_id, args.partition, args.region, args.autoscaling_role_arn,
+                                   args.trail_arn).apply(
+            lambda v: json.dumps(_key_policy(v[0], v[1], v[2], args.prefix, v[3], v[4])))
         self.key = aws.kms.Key(
             f"{self._name}-key",
             description=f"Modelway {args.prefix}: data, artifacts, models, logs and alerts",
@@ -165,8 +202,9 @@ class EncryptedStorage(pulumi.ComponentResource):
             policy=policy,
             opts=self._keep,
         )
+        # A fixed name: a replacement must delete the old alias first, or the create collides.
         aws.kms.Alias(f"{self._name}-key-alias", name=f"alias/{args.prefix}", target_key_id=self.key.key_id,
-                      opts=pulumi.ResourceOptions(parent=self))
+                      opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True))
         self.key_arn = self.key.arn
 
     def _lifecycle(self, bucket: aws.s3.Bucket, role: str) -> None:
@@ -198,8 +236,9 @@ class EncryptedStorage(pulumi.ComponentResource):
                                        ignore_public_acls=True, restrict_public_buckets=True, opts=child)
         aws.s3.BucketServerSideEncryptionConfiguration(f"{self._name}-{role}-encryption", bucket=bucket.id,
                                                        rules=[sse], opts=child)
-        aws.s3.BucketVersioning(f"{self._name}-{role}-versioning", bucket=bucket.id,
-                                versioning_configuration={"status": "Enabled"}, opts=child)
+        self._versioning[role] = aws.s3.BucketVersioning(
+            f"{self._name}-{role}-versioning", bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"}, opts=child)
         self._lifecycle(bucket, role)
 
     def _create_logs_bucket(self) -> None:
@@ -220,16 +259,29 @@ class EncryptedStorage(pulumi.ComponentResource):
         aws.s3.BucketLogging(f"{self._name}-{tier}-access-logging", bucket=bucket.id,
                              target_bucket=self.logs_bucket.id, target_prefix=f"{tier}/",
                              opts=pulumi.ResourceOptions(parent=self))
+        locked = tier == MODELS_TIER and self._args.config.model_lock_days > 0
         aws.s3.BucketPolicy(
             f"{self._name}-{tier}-policy", bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, self.key.arn).apply(lambda v: json.dumps(_data_bucket_policy(*v))),
+            policy=pulumi.Output.all(bucket.arn, self.key.arn).apply(
+                lambda v: json.dumps(_data_bucket_policy(v[0], v[1], locked))),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        if locked:
+            self._lock_versions(bucket, tier)
         return bucket
+
+    def _lock_versions(self, bucket: aws.s3.Bucket, tier: str) -> None:
+        # Governance mode on a versioned bucket: every new model version is kept for N days; S3 allows
+        # enabling Object Lock on an existing versioned bucket, so prod buckets need no replacement.
+        aws.s3.BucketObjectLockConfiguration(
+            f"{self._name}-{tier}-object-lock", bucket=bucket.id, object_lock_enabled="Enabled",
+            rule={"default_retention": {"mode": "GOVERNANCE", "days": self._args.config.model_lock_days}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._versioning[tier]]))
 
     def _create_logs_bucket_policy(self) -> None:
         sources = [bucket.arn for bucket in self.buckets.values()]
-        policy = pulumi.Output.all(self.logs_bucket.arn, self._args.account_id, *sources).apply(
-            lambda v: json.dumps(_logs_bucket_policy(v[0], v[1], list(v[2:]))))
-        aws.s3.BucketPolicy(f"{self._name}-{LOGS_TIER}-policy", bucket=self.logs_bucket.id, policy=policy,
-                            opts=pulumi.ResourceOptions(parent=self))
+        policy = pulumi.Output.all(self.logs_bucket.arn, self._args.account_id, self._args.trail_arn, *sources).apply(
+            lambda v: json.dumps(_logs_bucket_policy(v[0], v[1], list(v[3:]), v[2])))
+        self.logs_bucket_policy = aws.s3.BucketPolicy(
+            f"{self._name}-{LOGS_TIER}-policy", bucket=self.logs_bucket.id, policy=policy,
+            opts=pulumi.ResourceOptions(parent=self))

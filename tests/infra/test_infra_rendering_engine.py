@@ -38,7 +38,7 @@ mode = os.environ.get("RENDER_TEST_MODE", "")
 if mode == "raise":
     raise RuntimeError("boom in the program")
 if mode == "unknown-invoke":
-    pulumi.export("vpc", aws.ec2.get_vpc_output(default=True).id)
+    pulumi.export("zone", aws.route53.get_zone_output(name="example.com").zone_id)
 if mode == "apply-error":
     bucket.arn.apply(lambda arn: int(arn))
 '''
@@ -118,11 +118,11 @@ def test_syntax_error_and_exit_name_the_program_file(project, source, message):
 
 def test_unknown_invoke_fails_in_strict_mode_and_warns_in_checker_mode(project, monkeypatch):
     monkeypatch.setenv("RENDER_TEST_MODE", "unknown-invoke")
-    with pytest.raises(UserError, match=r"^src/__main__\.py: unknown invoke aws:ec2/getVpc:getVpc"):
+    with pytest.raises(UserError, match=r"^src/__main__\.py: unknown invoke aws:route53/getZone:getZone"):
         render_program(project, "test", strict_invokes=True)
     result = render_program(project, "test", strict_invokes=False)
-    assert any("unknown invoke aws:ec2/getVpc:getVpc" in w for w in result.warnings)
-    assert result.outputs["vpc"] is None
+    assert any("unknown invoke aws:route53/getZone:getZone" in w for w in result.warnings)
+    assert result.outputs["zone"] is None
 
 
 def test_missing_project_or_stack_is_a_user_error(tmp_path, project):

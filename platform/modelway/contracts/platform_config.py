@@ -25,20 +25,15 @@ from pydantic import (
 )
 
 from modelway.contracts.environments import ENVIRONMENTS, Environment
+from modelway.contracts.gpu_shapes import GPU_INSTANCE_FAMILIES, shape_of
 from modelway.errors import ConfigError
 
 CONFIG_NAMESPACE = "modelway"
-
-# GPU instance families the pool may use (NVIDIA GPUs with EKS-optimized accelerated AMIs).
-GPU_INSTANCE_FAMILIES: tuple[str, ...] = (
-    "g4dn", "g5", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en",
-)
 # The values CloudWatch Logs accepts for retentionInDays.
 LOG_RETENTION_DAYS: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
     2922, 3288, 3653,
 )
-_SIZE = re.compile(r"^(x?large|\d+xlarge|metal(-\d+xl)?)$")
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
 ModelFamily = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,46}[a-z0-9]$")]
@@ -47,6 +42,8 @@ SecurityGroupId = Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$
 PrincipalArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(root|role/.+|user/.+)$")]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 K8sQuantity = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")]
+Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
+ChartVersion = Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
 
 
 class _Section(BaseModel):
@@ -61,20 +58,33 @@ class StorageConfig(_Section):
     transition_to_ia_days: int = Field(30, ge=30, le=3650)
     """Days before objects move to STANDARD_IA (S3 requires at least 30)."""
     transition_to_glacier_days: int = Field(90, ge=60, le=3650)
-    """Days before objects move to GLACIER_IR."""
+    """Days before objects move to GLACIER_IR (S3: at least 30 days after the STANDARD_IA transition)."""
     noncurrent_version_expiration_days: int = Field(90, ge=1, le=3650)
     abort_incomplete_multipart_days: int = Field(7, ge=1, le=365)
     kms_deletion_window_days: int = Field(30, ge=7, le=30)
     force_destroy: bool = False
     """Allow deleting non-empty buckets (dev only; never with retain_on_delete)."""
+    model_lock_days: int = Field(365, ge=0, le=36500)
+    """S3 Object Lock (governance mode) on the models bucket: versions cannot be deleted for this
+    many days; 0 turns it off (dev, where the stack may destroy its buckets)."""
 
     @field_validator("transition_to_glacier_days")
     @classmethod
     def _glacier_after_ia(cls, value: int, info: ValidationInfo) -> int:
+        # S3 rejects a lifecycle rule that moves objects out of STANDARD_IA before they spent
+        # 30 days there (InvalidArgument on PutBucketLifecycleConfiguration).
         ia = info.data.get("transition_to_ia_days")
-        if ia is not None and value <= ia:
-            raise ValueError(f"must be greater than transition_to_ia_days ({ia})")
+        if ia is not None and value < ia + 30:
+            raise ValueError(f"must be at least transition_to_ia_days + 30 ({ia + 30}): S3 keeps objects "
+                             f"30 days in STANDARD_IA before GLACIER_IR, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _lock_or_destroy(self) -> "StorageConfig":
+        if self.force_destroy and self.model_lock_days:
+            raise _KeyedError("storage.model_lock_days", "must be 0 when force_destroy is true "
+                              "(locked model versions cannot be destroyed with the stack)")
+        return self
 
 
 class IdentityConfig(_Section):
@@ -89,43 +99,37 @@ class IdentityConfig(_Section):
     """Prefix in the artifacts bucket where data scientists may write."""
 
 
-class GpuPoolConfig(_Section):
-    """The spot GPU node pool (autoscaling group)."""
+class GpuNodeGroup(_Section):
+    """One autoscaling group of the GPU pool: instance types of ONE shape (GPUs, vCPUs, memory)."""
 
-    enabled: bool = False
-    """Off unless configured: it needs the subnets to launch into."""
-    instance_types: list[str] = Field(default_factory=lambda: ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"])
-    """Several GPU instance types, so spot capacity can be found (allowed families: see GPU_INSTANCE_FAMILIES)."""
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,12}$")]
+    """Short name, e.g. ``1gpu``; labels the nodes ``modelway.io/gpu-shape=<name>``."""
+    instance_types: list[str] = Field(min_length=2)
+    """At least 2 types, so spot capacity can be found; all of one shape (the autoscaler scales
+    a group from zero by the first type's shape)."""
     min_size: int = Field(0, ge=0, le=1000)
     max_size: int = Field(2, ge=0, le=1000)
-    on_demand_base_capacity: int = Field(0, ge=0, le=1000)
-    spot_allocation_strategy: Literal["price-capacity-optimized", "capacity-optimized", "lowest-price"] = (
-        "price-capacity-optimized"
-    )
-    ami_ssm_parameter: str = Field(
-        "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/nvidia/recommended/image_id",
-        pattern=r"^/[A-Za-z0-9_./-]+$",
-    )
-    ami_id: str | None = Field(None, pattern=r"^ami-[0-9a-f]{8,17}$")
-    """Pin an AMI instead of resolving ami_ssm_parameter."""
-    root_volume_gb: int = Field(200, ge=50, le=16384)
-    subnet_ids: list[SubnetId] = Field(default_factory=list)
-    security_group_ids: list[SecurityGroupId] = Field(default_factory=list)
-    imds_hop_limit: int = Field(2, ge=1, le=2)
-    """2 lets containers on the node reach IMDSv2; 1 for hosts without containers."""
 
     @field_validator("instance_types")
     @classmethod
-    def _known_gpu_families(cls, value: list[str]) -> list[str]:
+    def _one_shape(cls, value: list[str]) -> list[str]:
         for instance_type in value:
-            family, _, size = instance_type.partition(".")
-            if family not in GPU_INSTANCE_FAMILIES or not _SIZE.match(size):
+            if shape_of(instance_type) is None:
                 raise ValueError(
                     f"unknown GPU instance type {instance_type!r}; allowed families: "
                     f"{', '.join(GPU_INSTANCE_FAMILIES)} (e.g. g5.xlarge)"
                 )
         if len(set(value)) < 2:
             raise ValueError("list at least 2 different GPU instance types so spot capacity can be found")
+        first = shape_of(value[0])
+        for instance_type in value[1:]:
+            shape = shape_of(instance_type)
+            if shape != first:
+                raise ValueError(
+                    f"{instance_type} ({shape.describe()}) differs from {value[0]} ({first.describe()}): "
+                    "one node group holds one shape (the cluster autoscaler scales it from zero by one "
+                    "type's GPUs, vCPUs and memory); put it in another node group"
+                )
         return value
 
     @field_validator("max_size")
@@ -136,13 +140,122 @@ class GpuPoolConfig(_Section):
             raise ValueError(f"must be >= min_size ({minimum}), got {value}")
         return value
 
+    @property
+    def shape(self):  # -> GpuShape
+        """The shape every instance type of this group has."""
+        return shape_of(self.instance_types[0])
+
+
+def _default_node_groups() -> list[GpuNodeGroup]:
+    return [GpuNodeGroup(name="1gpu", instance_types=["g5.xlarge", "g6.xlarge", "g4dn.xlarge"])]
+
+
+class GpuPoolConfig(_Section):
+    """The spot GPU node pool: one autoscaling group per GPU shape, joined to the cluster."""
+
+    enabled: bool = False
+    """Off unless configured: it needs a cluster to join (``cluster.mode``)."""
+    node_groups: list[GpuNodeGroup] = Field(default_factory=_default_node_groups, min_length=1)
+    """One group per GPU shape (e.g. 1-GPU and 4-GPU types in separate groups)."""
+    on_demand_base_capacity: int = Field(0, ge=0, le=1000)
+    spot_allocation_strategy: Literal["price-capacity-optimized", "capacity-optimized", "lowest-price"] = (
+        "price-capacity-optimized"
+    )
+    ami_id: str | None = Field(None, pattern=r"^ami-[0-9a-f]{8,17}$")
+    """Pin an AMI; default: the EKS AL2023 NVIDIA AMI of the cluster's Kubernetes version (SSM)."""
+    root_volume_gb: int = Field(200, ge=50, le=16384)
+    security_group_ids: list[SecurityGroupId] = Field(default_factory=list)
+    """Extra security groups for the nodes (the cluster security group is always attached)."""
+    autoscaling_service_role: Literal["create", "existing"] = "create"
+    """The account's Auto Scaling service-linked role (the key policy names it): ``create`` on an account
+    that never had an Auto Scaling group, ``existing`` where it exists (another stack created it)."""
+
+    @field_validator("node_groups")
+    @classmethod
+    def _unique_names(cls, value: list[GpuNodeGroup]) -> list[GpuNodeGroup]:
+        names = [g.name for g in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate node group names: {', '.join(duplicates)}")
+        return value
+
     @model_validator(mode="after")
-    def _subnets_when_enabled(self) -> "GpuPoolConfig":
-        if self.enabled and not self.subnet_ids:
-            raise ValueError("subnet_ids: list the private subnets the GPU pool launches into (or set enabled: false)")
-        if self.on_demand_base_capacity > self.max_size:
-            raise ValueError(f"on_demand_base_capacity: must be <= max_size ({self.max_size})")
+    def _base_capacity(self) -> "GpuPoolConfig":
+        smallest = min(g.max_size for g in self.node_groups)
+        if self.on_demand_base_capacity > smallest:
+            raise _KeyedError("gpu_pool.on_demand_base_capacity", f"must be <= every node group's max_size ({smallest})")
         return self
+
+
+class NetworkConfig(_Section):
+    """The VPC: created by the stack (private subnets across AZs, NAT, VPC endpoints), or an existing one."""
+
+    vpc_id: str | None = Field(None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    """An existing VPC; unset: the stack creates one when the cluster is created."""
+    subnet_ids: list[SubnetId] = Field(default_factory=list)
+    """Private subnets of the existing VPC (at least 2 AZs) for the cluster and the GPU nodes."""
+    cidr_block: Cidr = "10.40.0.0/16"
+    """CIDR of a created VPC."""
+    availability_zones: int = Field(3, ge=2, le=6)
+    nat_gateways: Literal["none", "single", "per-az"] = "single"
+    """Internet egress of a created VPC (charts pull images from public registries); ``none``: VPC endpoints only."""
+    vpc_endpoints: bool = True
+    """Interface endpoints (STS, ECR, SageMaker, CloudWatch, Logs, EKS Auth, ...) and the S3 gateway endpoint."""
+
+    @property
+    def existing(self) -> bool:
+        return self.vpc_id is not None
+
+    @model_validator(mode="after")
+    def _existing_needs_subnets(self) -> "NetworkConfig":
+        if self.vpc_id is not None and len(self.subnet_ids) < 2:
+            raise _KeyedError("network.subnet_ids", "list at least 2 private subnets of vpc_id (in different AZs)")
+        if self.vpc_id is None and self.subnet_ids:
+            raise _KeyedError("network.vpc_id", "set the VPC the subnet_ids belong to")
+        return self
+
+
+class AddonsConfig(_Section):
+    """Helm chart versions of the cluster add-ons (pinned: an upgrade is a reviewed config change)."""
+
+    cluster_autoscaler: ChartVersion = "9.43.2"
+    """kubernetes/autoscaler chart (9.43.x ships cluster-autoscaler 1.31)."""
+    nvidia_device_plugin: ChartVersion = "0.17.0"
+    """NVIDIA/k8s-device-plugin chart: advertises ``nvidia.com/gpu`` on the GPU nodes."""
+    node_termination_handler: ChartVersion = "0.21.0"
+    """aws/aws-node-termination-handler chart (queue processor: drains spot nodes before reclaim)."""
+
+
+class ClusterConfig(_Section):
+    """The EKS cluster: none, created by the stack, or an existing one named here."""
+
+    mode: Literal["none", "create", "existing"] = "none"
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+    """Name of an existing cluster (mode existing); a created one is named ``modelway-<env>``."""
+    version: str = Field("1.31", pattern=r"^1\.\d{2}$")
+    """Kubernetes version of a created cluster (an existing cluster's own version is used)."""
+    public_access_cidrs: list[Cidr] = Field(default_factory=list)
+    """CIDRs allowed to reach the API endpoint publicly (e.g. where `pulumi up` runs); empty: private only."""
+    system_instance_type: str = Field("m6i.large", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+    system_nodes: int = Field(2, ge=1, le=20)
+    """Size of the on-demand node group a created cluster runs its add-ons on (GPU nodes are tainted)."""
+    addons: AddonsConfig = Field(default_factory=AddonsConfig)
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "none"
+
+    @model_validator(mode="after")
+    def _name_when_existing(self) -> "ClusterConfig":
+        if self.mode == "existing" and self.name is None:
+            raise _KeyedError("cluster.name", "name the existing EKS cluster (mode: existing)")
+        if "0.0.0.0/0" in self.public_access_cidrs:
+            raise _KeyedError("cluster.public_access_cidrs", "0.0.0.0/0 opens the API to the internet; "
+                              "list the CIDRs `pulumi up` and operators connect from")
+        return self
+
+
+IMAGE_USES: tuple[str, ...] = ("training", "serving")
 
 
 class RegistriesConfig(_Section):
@@ -157,6 +270,16 @@ class RegistriesConfig(_Section):
     """Status a newly registered model version gets (prod must require manual approval)."""
     mlflow_tracking_server: bool = False
     tracking_server_size: Literal["Small", "Medium", "Large"] = "Small"
+    mlflow_version: str = Field("2.16", pattern=r"^\d+\.\d+(\.\d+)?$")
+    """MLflow version of the tracking server (clients need a compatible ``mlflow`` + ``sagemaker-mlflow``)."""
+
+    @field_validator("ecr_repositories")
+    @classmethod
+    def _training_and_serving(cls, value: list[str]) -> list[str]:
+        missing = [use for use in IMAGE_USES if use not in value]
+        if missing:
+            raise ValueError(f"must include {' and '.join(missing)} (the runtime builds one image per use)")
+        return value
 
     @field_validator("model_families", "ecr_repositories")
     @classmethod
@@ -174,19 +297,13 @@ class TeamQuota(_Section):
 
 
 class KubernetesConfig(_Section):
-    """Tenancy on an existing EKS cluster; nothing is created unless cluster_name is set."""
+    """Tenancy on the cluster (``cluster.mode`` create or existing): a namespace per team."""
 
-    cluster_name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
-    kubeconfig: str | None = None
-    """kubeconfig content or path for the Kubernetes provider; default: the ambient one."""
-    context: str | None = None
     teams: list[Name] = Field(default_factory=lambda: ["ml"])
-    """One namespace per team."""
+    """One namespace per team, each with its own workload role (EKS Pod Identity)."""
     quota: TeamQuota = Field(default_factory=TeamQuota)
-
-    @property
-    def enabled(self) -> bool:
-        return self.cluster_name is not None
+    egress_cidrs: list[Cidr] = Field(default_factory=list)
+    """Extra HTTPS destinations team pods may reach (default: the VPC, where the endpoints are, and S3)."""
 
 
 class ObservabilityConfig(_Section):
@@ -199,6 +316,9 @@ class ObservabilityConfig(_Section):
     drift_threshold: float = Field(0.2, gt=0, le=1)
     """Alarm when the platform's drift score metric exceeds this (0..1)."""
     endpoint_5xx_threshold: PositiveInt = 5
+    activate_cost_allocation_tag: bool = True
+    """Activate the ``environment`` cost allocation tag the budget filters on (account-wide; AWS only
+    lists a tag key for activation once billing saw it on a resource, up to 24 h after the first tag)."""
 
     @field_validator("log_retention_days")
     @classmethod
@@ -216,15 +336,21 @@ class TagsConfig(_Section):
     extra: dict[str, str] = Field(default_factory=dict)
 
 
+class AuditConfig(_Section):
+    """The CloudTrail trail the auditor reads."""
+
+    cloudtrail: bool = True
+    """A multi-region trail, KMS-encrypted, with log file validation, into its own bucket."""
 
 
 class PlatformConfig(_Section):
     """The whole ``modelway:`` config of one stack.
 
     Example:
-        >>> cfg = PlatformConfig.from_mapping({"gpu_pool": {"subnet_ids": ["subnet-0a1b2c3d"]}}, stack="dev")
-        >>> cfg.gpu_pool.min_size, cfg.environment
-        (0, 'dev')
+        >>> cfg = PlatformConfig.from_mapping({"cluster": {"mode": "create"}, "gpu_pool": {"enabled": True}},
+        ...                                   stack="dev")
+        >>> cfg.gpu_pool.node_groups[0].shape.gpus, cfg.environment
+        (1, 'dev')
     """
 
     environment: Environment
@@ -232,11 +358,24 @@ class PlatformConfig(_Section):
     """AWS region of the stack (also read from aws:region by the program)."""
     storage: StorageConfig = Field(default_factory=StorageConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     gpu_pool: GpuPoolConfig = Field(default_factory=GpuPoolConfig)
     registries: RegistriesConfig = Field(default_factory=RegistriesConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     tags: TagsConfig = Field(default_factory=TagsConfig)
+
+    @model_validator(mode="after")
+    def _pool_and_cluster_fit(self) -> "PlatformConfig":
+        if self.gpu_pool.enabled and not self.cluster.enabled:
+            raise _KeyedError("gpu_pool.enabled", "the GPU pool needs a cluster to join: set cluster.mode "
+                              "to create or existing (or gpu_pool.enabled: false)")
+        if self.cluster.mode == "existing" and not self.network.existing:
+            raise _KeyedError("network.vpc_id", "an existing cluster needs its VPC: set network.vpc_id and "
+                              "network.subnet_ids (private subnets the GPU nodes launch into)")
+        return self
 
     @model_validator(mode="after")
     def _prod_is_safe(self) -> "PlatformConfig":
@@ -248,6 +387,10 @@ class PlatformConfig(_Section):
             raise _KeyedError("storage.retain_on_delete", "prod must retain data (retain_on_delete: true, force_destroy: false)")
         if self.observability.log_retention_days < 365:
             raise _KeyedError("observability.log_retention_days", "prod keeps logs at least 365 days")
+        if self.storage.model_lock_days < 1:
+            raise _KeyedError("storage.model_lock_days", "prod locks model versions (at least 1 day)")
+        if not self.audit.cloudtrail:
+            raise _KeyedError("audit.cloudtrail", "prod keeps a CloudTrail trail for the auditor")
         return self
 
     @model_validator(mode="after")
@@ -320,10 +463,16 @@ def _decode(value: str) -> Any:
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     model: type[BaseModel] | None = PlatformConfig
+    item: Any = None
     for part in loc:
+        if isinstance(part, int) and item is not None:  # an element of a list of sections
+            model, item = item, None
+            continue
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return None
         annotation = model.model_fields[part].annotation
+        args = getattr(annotation, "__args__", ())
+        item = args[0] if getattr(annotation, "__origin__", None) is list and args else None
         model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
     return model
 
@@ -339,10 +488,7 @@ def _one_line(exc: ValidationError) -> str:
         dotted, _, why = message.removeprefix("Value error, ").partition("|")
         return f"{CONFIG_NAMESPACE}:{dotted}: {why}{more}"
     message = message.removeprefix("Value error, ")
-    if message.startswith("subnet_ids:") or message.startswith("on_demand_base_capacity:"):
-        field, _, message = message.partition(": ")
-        loc = loc + (field,)
-    key = ".".join(str(part) for part in loc if not isinstance(part, int))
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
     if error["type"] == "extra_forbidden":
         parent = _model_at(loc[:-1])
         allowed = ", ".join(parent.model_fields) if parent else ""

@@ -39,6 +39,17 @@ class RoleArns(_Frozen):
     auditor: str
     sagemaker_execution: str
     gpu_node: str
+    approver: str | None = None
+    """Sets a model version's approval status (``sagemaker:UpdateModelPackage``); the ML engineer cannot."""
+
+
+class GpuToleration(_Frozen):
+    """The toleration a pod needs to land on the GPU pool's tainted nodes."""
+
+    key: str
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
 
 class StackOutputs(_Frozen):
@@ -64,11 +75,43 @@ class StackOutputs(_Frozen):
     """Status new model versions are registered with (``PendingManualApproval`` in prod)."""
     alerts_topic_arn: str = Field(pattern=r"^arn:aws[a-z-]*:sns:")
     tracking_server_uri: str | None = None
-    """SageMaker MLflow tracking server URL, when one is provisioned."""
+    """SageMaker MLflow tracking server URL (for people; clients use ``tracking_server_arn``), when provisioned."""
     gpu_pool_asg_name: str | None = None
-    """Autoscaling group of the spot GPU pool, when enabled."""
+    """Autoscaling group of the spot GPU pool's first node group, when enabled (all: ``gpu_node_groups``)."""
     kubernetes_namespaces: list[str] | None = None
     """Team namespaces, when a Kubernetes cluster is configured."""
+    # --- added with the cluster, workload identity and MLflow fixes (older outputs still validate) ---
+    cluster_name: str | None = None
+    """EKS cluster (created or existing); ``aws eks update-kubeconfig --name <cluster_name>``."""
+    cluster_endpoint: str | None = None
+    """Its API server URL."""
+    workload_role_arns: dict[str, str] = Field(default_factory=dict)
+    """Team (= namespace) -> IAM role its pods get through EKS Pod Identity."""
+    workload_service_account: str | None = None
+    """Service account (in every team namespace) bound to the team's workload role; pods that need
+    AWS (S3, ECR, MLflow, CloudWatch) run as it."""
+    tracking_server_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:sagemaker:.*:mlflow-tracking-server/")
+    """The MLflow tracking URI for clients (``mlflow`` + the ``sagemaker-mlflow`` plugin take the ARN)."""
+    image_repositories: dict[Literal["training", "serving"], str] = Field(default_factory=dict)
+    """Use -> ECR repository URL: where training and serving images are pushed."""
+    checkpoints_uri: str | None = Field(None, pattern=r"^s3://")
+    """S3 prefix for spot training checkpoints (never node disk: spot reclaims the node)."""
+    metrics_namespace: str | None = None
+    """CloudWatch namespace of the custom platform metrics (names/dimensions: modelway.contracts.platform_metrics)."""
+    alarm_names: dict[str, str] = Field(default_factory=dict)
+    """``platform_metrics.alarm_key`` (``drift/credit-risk``, ``pipeline-failures``) -> CloudWatch alarm name."""
+    endpoint_names: dict[str, str] = Field(default_factory=dict)
+    """Model family -> SageMaker endpoint name the endpoint-errors alarm watches (deploy under this name)."""
+    gpu_node_groups: dict[str, str] = Field(default_factory=dict)
+    """GPU shape (node group name, e.g. ``1gpu``) -> autoscaling group name."""
+    gpu_node_selector: dict[str, str] = Field(default_factory=dict)
+    """Labels that select the GPU pool's nodes (add ``modelway.io/gpu-shape: <group>`` for one shape)."""
+    gpu_toleration: GpuToleration | None = None
+    """Toleration for the GPU pool's taint."""
+    spot_priority_class: str | None = None
+    """PriorityClass for preemptible spot training pods."""
+    audit_trail_arn: str | None = None
+    """CloudTrail trail (log files in the access-logs bucket under ``cloudtrail/``)."""
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], *, source: str = "stack outputs") -> "StackOutputs":

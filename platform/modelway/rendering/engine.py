@@ -63,6 +63,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 id=response.id,
                 file=self._file(request.sourcePosition.uri),
                 line=int(request.sourcePosition.line),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                # Output inputs and depends_on both arrive here: the order `pulumi up` creates in.
+                dependencies=tuple(sorted(set(request.dependencies))),
             ))
         return response
 

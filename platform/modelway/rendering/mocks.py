@@ -63,6 +63,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "aws:ec2/getAmiIds:getAmiIds": lambda args: {"id": self._invoke_region, "ids": [self._ami_id("ids")]},
             "aws:iam/getPolicyDocument:getPolicyDocument": get_policy_document_result,
             "aws:eks/getCluster:getCluster": self._eks_cluster,
+            "aws:ec2/getVpc:getVpc": self._vpc,
+            "aws:ec2/getManagedPrefixList:getManagedPrefixList": self._managed_prefix_list,
+            "aws:iam/getRole:getRole": self._iam_role,
         }
 
     # ---- invokes -------------------------------------------------------------------
@@ -122,6 +125,35 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "platformVersion": "eks.1", "createdAt": "2026-01-01T00:00:00Z", "tags": {},
         }
 
+    def _vpc(self, args: dict[str, Any]) -> dict[str, Any]:
+        vpc_id = str(args.get("id") or f"vpc-0{_digest('default-vpc', length=16)}")
+        return {"id": vpc_id, "arn": f"arn:aws:ec2:{self._invoke_region}:{self.account_id}:vpc/{vpc_id}",
+                "cidrBlock": "10.20.0.0/16", "default": False, "enableDnsHostnames": True,
+                "enableDnsSupport": True, "state": "available", "ownerId": self.account_id,
+                "cidrBlockAssociations": [{"associationId": f"vpc-cidr-assoc-{_digest(vpc_id)}",
+                                           "cidrBlock": "10.20.0.0/16", "state": "associated"}],
+                "instanceTenancy": "default", "mainRouteTableId": f"rtb-0{_digest(vpc_id, 'rtb', length=16)}",
+                "tags": {}}
+
+    def _managed_prefix_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        # AWS-managed prefix lists (com.amazonaws.<region>.s3, ...): a few public CIDRs of the service.
+        name = str(args.get("name") or "com.amazonaws.prefix-list")
+        list_id = f"pl-{_digest(name, length=8)}"
+        seed = int(_digest(name, length=4), 16)
+        cidrs = [f"52.{(seed + i) % 256}.{(seed >> 3) % 256}.0/22" for i in range(3)]
+        return {"id": list_id, "name": name, "addressFamily": "IPv4", "maxEntries": len(cidrs),
+                "ownerId": "AWS", "version": 1, "tags": {},
+                "arn": f"arn:aws:ec2:{self._invoke_region}:aws:prefix-list/{list_id}",
+                "entries": [{"cidr": cidr, "description": ""} for cidr in cidrs]}
+
+    def _iam_role(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("name", "role"))
+        path = "/aws-service-role/autoscaling.amazonaws.com/" if name.startswith("AWSServiceRoleFor") else "/"
+        return {"id": name, "name": name, "path": path, "arn": f"arn:aws:iam::{self.account_id}:role{path}{name}",
+                "uniqueId": f"AROA{_digest(name, length=16).upper()}", "assumeRolePolicy": "{}",
+                "createDate": "2026-01-01T00:00:00Z", "description": "", "maxSessionDuration": 3600,
+                "permissionsBoundary": "", "roleLastUseds": [], "tags": {}}
+
     def _ami_id(self, seed: str) -> str:
         return f"ami-0{_digest(seed, length=16)}"
 
@@ -164,6 +196,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
         return self.region
 
     def _kubernetes(self, token: str, logical: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if token == "kubernetes:helm.sh/v3:Release":
+            name = str(inputs.get("name") or logical)
+            namespace = str(inputs.get("namespace") or "default")
+            status = {"name": name, "namespace": namespace, "chart": inputs.get("chart"),
+                      "version": inputs.get("version"), "status": "deployed", "revision": 1}
+            return f"{namespace}/{name}", {**inputs, "status": status}
         metadata = dict(inputs.get("metadata") or {})
         metadata.setdefault("name", f"{logical}-{_digest(logical, length=8)}")
         metadata.setdefault("uid", _digest(token, logical, length=32))
@@ -195,7 +233,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif token == "aws:kms/alias:Alias":
             arn = f"arn:aws:kms:{region}:{account}:{name}"
             state.update(targetKeyArn=inputs.get("targetKeyId"))
-        elif service == "iam":
+        elif service == "iam" and kind != "ServiceLinkedRole":
             iam_kind = {"Role": "role", "Policy": "policy", "InstanceProfile": "instance-profile",
                         "User": "user", "Group": "group"}.get(kind)
             path = str(inputs.get("path") or "/")
@@ -242,6 +280,49 @@ class PlatformMocks(pulumi.runtime.Mocks):
             state[name_key] = name
             if kind == "MlflowTrackingServer":
                 state.update(trackingServerUrl=f"https://t-{_digest(logical, length=12)}.{region}.experiments.sagemaker.aws")
+        elif token == "aws:iam/serviceLinkedRole:ServiceLinkedRole":
+            service = str(inputs.get("awsServiceName", "service.amazonaws.com"))
+            role = "AWSServiceRoleFor" + "".join(p.capitalize() for p in service.split(".")[0].split("-"))
+            if service == "autoscaling.amazonaws.com":
+                role = "AWSServiceRoleForAutoScaling"
+            arn = f"arn:aws:iam::{account}:role/aws-service-role/{service}/{role}"
+            resource_id = arn
+            state.update(name=role, path=f"/aws-service-role/{service}/", uniqueId=f"AROA{_digest(logical, length=16).upper()}")
+        elif token == "aws:eks/cluster:Cluster":
+            ca = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1PQ0stQ0EKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+            arn = f"arn:aws:eks:{region}:{account}:cluster/{name}"
+            vpc = dict(inputs.get("vpcConfig") or {})
+            vpc.setdefault("clusterSecurityGroupId", f"sg-0{_digest(name, 'sg', length=16)}")
+            vpc.setdefault("vpcId", f"vpc-0{_digest(name, length=16)}")
+            state.update(name=name, endpoint=f"https://{_digest(name, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
+                         certificateAuthority={"data": ca}, vpcConfig=vpc, status="ACTIVE", platformVersion="eks.1",
+                         version=inputs.get("version") or "1.31",
+                         kubernetesNetworkConfig={"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"},
+                         identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/"
+                                                           f"{_digest(name, length=32).upper()}"}]}])
+        elif token in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup",
+                       "aws:ec2/routeTable:RouteTable", "aws:ec2/internetGateway:InternetGateway",
+                       "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/vpcEndpoint:VpcEndpoint"):
+            id_prefix = {"Vpc": "vpc", "Subnet": "subnet", "SecurityGroup": "sg", "RouteTable": "rtb",
+                         "InternetGateway": "igw", "NatGateway": "nat", "Eip": "eipalloc", "VpcEndpoint": "vpce"}[kind]
+            resource_id = f"{id_prefix}-0{_digest(logical, length=16)}"
+            arn = f"arn:aws:ec2:{region}:{account}:{id_prefix}/{resource_id}"
+            if kind == "Eip":
+                state.update(allocationId=resource_id, publicIp=f"203.0.113.{int(_digest(logical, length=2), 16) % 250}")
+            if kind == "SecurityGroup":
+                state.setdefault("name", _physical_name(logical, inputs))
+        elif token == "aws:sqs/queue:Queue":
+            name = _physical_name(logical, inputs)
+            arn = f"arn:aws:sqs:{region}:{account}:{name}"
+            resource_id = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+            state.update(name=name, url=resource_id)
+        elif token == "aws:cloudtrail/trail:Trail":
+            arn = f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
+            state.update(name=name, homeRegion=region)
+        elif token == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+            resource_id = f"a-{_digest(logical, length=17)}"
+            arn = f"arn:aws:eks:{region}:{account}:podidentityassociation/{inputs.get('clusterName')}/{resource_id}"
+            state.update(associationId=resource_id, associationArn=arn)
         elif token == "aws:budgets/budget:Budget":
             resource_id = f"{account}:{name}"
             arn = f"arn:aws:budgets::{account}:budget/{name}"

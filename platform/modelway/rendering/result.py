@@ -40,6 +40,9 @@ class RenderedResource:
     def location(self) -> str:
         """``infra/storage.py:42`` ("" when unknown)."""
         return f"{self.file}:{self.line}" if self.file else ""
+    delete_before_replace: bool = False
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource explicitly depends on (``depends_on`` and Output inputs), as the engine orders them."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``modelway render --format json`` shape of this resource."""
@@ -56,6 +59,8 @@ class RenderedResource:
             "id": self.id,
             "file": self.file,
             "line": self.line,
+            "deleteBeforeReplace": self.delete_before_replace,
+            "dependencies": list(self.dependencies),
         }
 
     @classmethod
@@ -73,6 +78,8 @@ class RenderedResource:
             id=data.get("id", ""),
             file=data.get("file", ""),
             line=data.get("line", 0),
+            delete_before_replace=data.get("deleteBeforeReplace", False),
+            dependencies=tuple(data.get("dependencies", ())),
         )
 
 
