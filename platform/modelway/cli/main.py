@@ -6,6 +6,7 @@ heavy libraries (pandas, sklearn, MLflow, boto3, pulumi) inside the command that
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import traceback
 
@@ -84,6 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
+    except (OSError, sqlite3.Error) as exc:  # disk full, read-only home, unreadable store file
+        from modelway.store.faults import describe
+
+        if debug:
+            traceback.print_exc()
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        sys.exit(2)
     except _CLICK_ERROR as exc:
         if debug:
             traceback.print_exc()

@@ -11,6 +11,7 @@ from modelway.dsl.graph import GraphBuilder, PipelineGraph
 from modelway.dsl.preload import parse_preload
 from modelway.dsl.settings import StepSettings, parse_settings
 from modelway.errors import DefinitionError, UserError
+from modelway.exits import ExitAttempt, exits_forbidden
 
 Executor = Literal["process", "inprocess"]
 
@@ -125,7 +126,11 @@ class Pipeline:
         builder = GraphBuilder(self.name, self.settings)
         with builder:
             try:
-                outputs = self.fn(**values)
+                with exits_forbidden():
+                    outputs = self.fn(**values)
+            except ExitAttempt as exc:
+                raise DefinitionError(f"pipeline {self.name!r}: the pipeline body called {exc.how}; a pipeline "
+                                      "body must call steps and return their outputs, not exit") from None
             except (DefinitionError, UserError):
                 raise
             except Exception as exc:
