@@ -100,6 +100,8 @@ def write(value: Any, kind: str, target: Path) -> None:
         try:
             with open(target, "wb") as fh:
                 pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError:
+            raise  # disk full, read-only home: a storage fault, not a value that cannot be pickled
         except Exception as exc:
             raise UnserializableError(
                 f"returned a {type(value).__module__}.{type(value).__qualname__} that cannot be stored ({exc}); "
