@@ -298,7 +298,7 @@ class EmbeddedRegistry(ModelRegistry):
         if status is ModelStatus.APPROVED and not rule.allow_self_approval:
             registrant = next((e.actor for e in self.audit_entries(name, version) if e.event == "registered"), None)
             if registrant is not None and registrant.strip().casefold() == actor.casefold():
-                raise RegistryError(f"{actor} registered {name} {version} and cannot also approve it for "
+                raise RegistryError(f"{registrant} registered {name} {version} and cannot also approve it for "
                                     f"{current.environment} (separation of duties); another person must approve it, "
                                     f"or set allow_self_approval: true for {current.environment} in the promotion rules")
         if rule.require_reason and reason is None:
