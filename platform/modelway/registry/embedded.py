@@ -480,9 +480,11 @@ def _row_to_version(row: sqlite3.Row) -> ModelVersion:
 
 
 # Fields that say which run produced a version, not what the version is: the registry writes the
-# first three into the card itself, and each run tracks into its own MLflow run. Two runs that
-# produce the same artifact with the same metadata register one version, whichever commits first.
-_RUN_SPECIFIC_CARD_FIELDS = frozenset({"version", "environment", "artifact_sha256", "mlflow_run_id"})
+# first three into the card itself, and each run has its own run id, MLflow run and card time.
+# Two runs that produce the same artifact with the same metadata register one version,
+# whichever commits first.
+_RUN_SPECIFIC_CARD_FIELDS = frozenset({"version", "environment", "artifact_sha256", "mlflow_run_id", "run_id",
+                                       "created_at"})
 
 
 def _metadata_digest(schema: Any, metrics: Any, fairness: Any, card: Any, hyperparameters: Any, code_commit: Any,

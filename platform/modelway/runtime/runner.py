@@ -340,9 +340,19 @@ class _Runner:
                 self.display.update(name, "reused")
         pending = [n for n in self.graph.order if n not in self.prior]
         retry_at: dict[str, float] = {}
+        guard = _InterruptGuard(interruptible_submit=isinstance(self.executor, InProcessExecutor))
+        try:
+            return self._run(guard, pending, retry_at)
+        except Exception:  # a store fault (disk full at COMMIT): no temp folder or live display left behind
+            self.executor.cancel_all()
+            self.artifacts.clean_stale_tmp(include_own=True)
+            with contextlib.suppress(Exception):
+                self.display.finish("failed", "the run stopped on an error")
+            raise
+
+    def _run(self, guard: _InterruptGuard, pending: list[str], retry_at: dict[str, float]) -> RunResult:
         failed: str | None = None
         cancelled = False
-        guard = _InterruptGuard(interruptible_submit=isinstance(self.executor, InProcessExecutor))
         try:
             with guard:
                 while True:
