@@ -27,7 +27,7 @@ class ModelwayCli:
 
     def __init__(self, home: Path):
         self.home = home
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWAY_")}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWAY_") or k == "MODELWAY_CACHE_DIR"}
         self.env.update({"MODELWAY_HOME": str(home), "MODELWAY_USER": "pytest", "OMP_NUM_THREADS": "1"})
 
     def __call__(self, *args: str, env: dict[str, str] | None = None, timeout: int = 300) -> Done:

@@ -52,6 +52,8 @@ class Settings(BaseModel):
     tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; default: a SQLite store "
                                      "under the home.")
     promotion_rules: Path | None = Field(default=None, description="YAML file with the approval rules per environment.")
+    cache_dir: Path | None = Field(default=None, description="A folder the user chose for caches shared by many "
+                                   "homes (e.g. the empty MLflow store template); unset: nothing is written outside the home.")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

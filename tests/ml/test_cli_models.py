@@ -15,7 +15,7 @@ from modelway.stages.model_card import build_model_card, write_model_card
 
 
 def modelway(home, *args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWAY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWAY_") or k == "MODELWAY_CACHE_DIR"}
     env.update({"MODELWAY_HOME": str(home), "MODELWAY_USER": "carol"})
     return subprocess.run([sys.executable, "-m", "modelway.cli.main", *args], env=env, capture_output=True, text=True, timeout=120)
 

@@ -51,3 +51,34 @@ def test_mlflow_client_reads_back_params_metrics_tags_reports_and_model(home, cr
     info = mlflow.models.get_model_info(logged[0].model_uri)
     assert set(info.signature.inputs.input_names()) == set(features)
     assert info.flavors.keys() >= {"python_function", "sklearn"}
+
+
+_TRACK_ONCE = """
+from modelway.stages import tracking
+tracking.log_training_run(experiment="e", run_name="r", params={"a": 1},
+                          cv={"auc": {"mean": 0.8, "std": 0.01, "folds": [0.79, 0.81]}}, tags={})
+from mlflow.telemetry.utils import is_telemetry_disabled
+print("telemetry disabled:", is_telemetry_disabled())
+"""
+
+
+@pytest.mark.parametrize("cache_dir", [False, True])
+def test_tracking_writes_nothing_outside_the_home_and_telemetry_is_off(tmp_path, cache_dir):
+    import os
+    import subprocess
+    import sys
+
+    user_home, modelway_home = tmp_path / "user", tmp_path / "mw"
+    user_home.mkdir()
+    ci_markers = ("PYTEST_CURRENT_TEST", "CI", "GITHUB_ACTIONS")  # MLflow turns telemetry off by itself there
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MODELWAY_", "MLFLOW_", "XDG_")) and k not in ci_markers}
+    env.update({"HOME": str(user_home), "MODELWAY_HOME": str(modelway_home)})
+    if cache_dir:  # the one place outside the home a user can ask for: the MLflow template store
+        env["MODELWAY_CACHE_DIR"] = str(tmp_path / "cache")
+    done = subprocess.run([sys.executable, "-c", _TRACK_ONCE], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "telemetry disabled: True" in done.stdout  # before the fix: False
+    assert [p for p in user_home.rglob("*")] == []  # before: ~/.cache/modelway/..., ~/.config/mlflow/telemetry.json
+    assert (modelway_home / "mlflow.db").is_file()
+    assert [p.name for p in (tmp_path / "cache").glob("mlflow-*-empty.db")] if cache_dir else True

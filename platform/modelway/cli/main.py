@@ -7,6 +7,7 @@ benchmarks/pipeline_overhead.py prints the start-up figures.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import traceback
 
@@ -116,6 +117,13 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: this command needs {exc.name}, which the base install leaves out; "
               f"install it with: pip install 'modelway[{extra}]'", file=sys.stderr)
+        sys.exit(2)
+    except (OSError, sqlite3.Error) as exc:  # disk full, read-only home, unreadable store file
+        from modelway.store.faults import describe
+
+        if debug:
+            traceback.print_exc()
+        print(f"error: {describe(exc)}", file=sys.stderr)
         sys.exit(2)
     except _CLICK_ERROR as exc:
         if debug:

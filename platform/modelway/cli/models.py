@@ -21,8 +21,9 @@ def _registry(*, create: bool = False) -> Any:
     naming the home looked in (and nothing is created there)."""
     from modelway.registry import RegistryError, get_registry
     from modelway.settings import get_settings
+    from modelway.store.faults import check_home
 
-    home = get_settings().resolved_home()
+    home = check_home(get_settings().resolved_home())
     if not create and not (home / "registry" / "registry.db").exists():
         raise RegistryError(f"no model registry in {home} (MODELWAY_HOME); register a model first, "
                             "e.g. modelway run pipelines/credit_risk.py")
@@ -31,8 +32,9 @@ def _registry(*, create: bool = False) -> Any:
 
 def _has_registry() -> bool:
     from modelway.settings import get_settings
+    from modelway.store.faults import check_home
 
-    return (get_settings().resolved_home() / "registry" / "registry.db").exists()
+    return (check_home(get_settings().resolved_home()) / "registry" / "registry.db").exists()
 
 
 def _print_json(doc: Any) -> None:
@@ -123,7 +125,7 @@ def _decide(action: str, name: str, version: str, reason: Optional[str], by: Opt
     from modelway.settings import current_user
 
     registry = _registry()
-    actor = by or current_user()
+    actor = current_user() if by is None else by  # an explicit --by "" is refused, not replaced
     fn = registry.approve if action == "approve" else registry.reject
     v = fn(name, version, actor=actor, reason=reason)
     if as_json:
@@ -169,7 +171,7 @@ def models_revoke(
     it is never picked as the champion again."""
     from modelway.settings import current_user
 
-    v = _registry().revoke(name, version, actor=by or current_user(), reason=reason)
+    v = _registry().revoke(name, version, actor=current_user() if by is None else by, reason=reason)
     if as_json:
         _print_json(v.to_dict(full=False))
         return

@@ -19,8 +19,9 @@ lineage_app = typer.Typer(help="Trace which runs and models used which data.", n
 
 def _home() -> Path:
     from modelway.settings import get_settings
+    from modelway.store.faults import check_home
 
-    return get_settings().resolved_home()
+    return check_home(get_settings().resolved_home())
 
 
 def _read_stores() -> tuple[Any, Any] | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from modelway.dsl.pipeline import Pipeline
 from modelway.errors import DefinitionError, UserError
+from modelway.exits import ExitAttempt, exits_forbidden
 
 
 def module_name_for(path: Path) -> str:
@@ -40,7 +41,12 @@ def load_module(path: Path):  # noqa: ANN201 - returns a module
     if parent not in sys.path:
         sys.path.insert(0, parent)
     try:
-        spec.loader.exec_module(module)
+        with exits_forbidden():
+            spec.loader.exec_module(module)
+    except ExitAttempt as exc:
+        del sys.modules[name]
+        raise DefinitionError(f"{path}: importing the pipeline file called {exc.how}; a pipeline file must "
+                              "define pipelines, not exit (run it with `modelway run`)") from None
     except (UserError, DefinitionError):
         del sys.modules[name]
         raise

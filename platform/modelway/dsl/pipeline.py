@@ -12,6 +12,7 @@ from modelway.dsl.graph import GraphBuilder, PipelineGraph, current_builder
 from modelway.dsl.preload import parse_preload
 from modelway.dsl.settings import StepSettings, parse_settings
 from modelway.errors import DefinitionError, UserError
+from modelway.exits import ExitAttempt, exits_forbidden
 
 Executor = Literal["process", "inprocess"]
 
@@ -126,7 +127,11 @@ class Pipeline:
         builder = GraphBuilder(self.name, self.settings)
         with builder:
             try:
-                outputs = self.fn(**values)
+                with exits_forbidden():
+                    outputs = self.fn(**values)
+            except ExitAttempt as exc:
+                raise DefinitionError(f"pipeline {self.name!r}: the pipeline body called {exc.how}; a pipeline "
+                                      "body must call steps and return their outputs, not exit") from None
             except (DefinitionError, UserError):
                 raise
             except Exception as exc:

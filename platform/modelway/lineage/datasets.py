@@ -69,6 +69,10 @@ def add_dataset(name: str, path: Path, home: Path | None = None) -> tuple[Datase
     path = Path(path)
     if not path.exists():
         raise UserError(f"data add: {path} does not exist")
+    special = _special_file(path)
+    if special is not None:
+        raise UserError(f"data add: {special} is not a regular file or directory (a named pipe, socket or device); "
+                        "register regular files only")
     home = _home(home)
     run_store, artifacts = stores(home)
     ref = artifacts.put_path(path)
@@ -76,6 +80,20 @@ def add_dataset(name: str, path: Path, home: Path | None = None) -> tuple[Datase
     version = ref.hash[:VERSION_LEN]
     added = run_store.add_dataset(name, version, ref, str(path.absolute()), files)
     return DatasetRef(name, version, ref.hash, str(artifacts.data_path(ref.hash))), added
+
+
+def _special_file(path: Path) -> Path | None:
+    """The first entry under ``path`` (or ``path`` itself) that is neither a regular file, a
+    directory nor a symlink: copying a named pipe would block forever."""
+    import stat
+
+    for entry in [path, *(path.rglob("*") if path.is_dir() else ())]:
+        mode = entry.lstat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            return entry
+        if stat.S_ISLNK(mode) and entry.exists() and not (entry.is_file() or entry.is_dir()):
+            return entry
+    return None
 
 
 def resolve(spec: str, home: Path | None = None) -> DatasetRef:
@@ -96,7 +114,8 @@ def resolve(spec: str, home: Path | None = None) -> DatasetRef:
         row = matches[0]
     else:
         row = rows[0]
-    return DatasetRef(name, row["version"], row["hash"], str(artifacts.data_path(row["hash"])))
+    # verified when the pipeline is built: a stored copy edited by hand fails the build, not a step
+    return DatasetRef(name, row["version"], row["hash"], str(artifacts.verified_path(row["hash"])))
 
 
 def consumers(spec: str, home: Path | None = None) -> dict[str, Any]:

@@ -17,21 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelway.config_files import load_json_text
 from modelway.errors import ConfigError
 
 ALLOWED_LEVELS = ("advisory", "mandatory")
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file, or raise ConfigError naming the file and line."""
+    """Parse a JSON file, or raise ConfigError naming the file and line (duplicate keys refused)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the policy config ({exc.strerror})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    return load_json_text(text, path)
 
 
 @dataclass

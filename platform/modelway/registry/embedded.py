@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from modelway.registry import audit
+from modelway.registry.anchor import AuditAnchor, signature_ok
 from modelway.registry.base import (
     ArtifactIntegrityError,
     ModelCandidate,
@@ -56,6 +57,7 @@ from modelway.settings import get_settings
 
 # Writes a model card's documents into a directory; returns their paths by kind ("md", "html", "json").
 CardWriter = Callable[[dict[str, Any], Path], dict[str, Path]]
+from modelway.store.faults import writable
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
@@ -85,10 +87,15 @@ CREATE TABLE IF NOT EXISTS model_versions (
     lineage_json TEXT NOT NULL,
     gates_passed INTEGER NOT NULL,
     decided_by TEXT, decided_at TEXT, decision_reason TEXT,
+    identity TEXT,
     PRIMARY KEY (name, version)
 );
 CREATE INDEX IF NOT EXISTS model_versions_order ON model_versions (name, major, minor, patch);
 """
+# One version per (model, environment, artifact sha256, metadata): the database refuses a
+# second one, so concurrent registrations of the same candidate cannot both insert.
+IDENTITY_INDEX = ("CREATE UNIQUE INDEX IF NOT EXISTS model_versions_identity ON model_versions (identity)"
+                  " WHERE identity IS NOT NULL")
 
 
 class EmbeddedRegistry(ModelRegistry):
@@ -104,9 +111,17 @@ class EmbeddedRegistry(ModelRegistry):
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "registry.db"
         self.rules = rules or load_promotion_rules()
+        self.anchor = AuditAnchor.for_home(self.home)
+        self.read_only = False
+        if self.db_path.is_file() and not writable(self.root):
+            self.read_only = True  # a read-only home: listing, showing and verifying still work
+            return
         try:
             with self._connect() as db:
                 db.executescript(SCHEMA)
+                if "identity" not in {row[1] for row in db.execute("PRAGMA table_info(model_versions)")}:
+                    db.execute("ALTER TABLE model_versions ADD COLUMN identity TEXT")  # a registry from before
+                db.execute(IDENTITY_INDEX)
                 audit.ensure_schema(db)
         except sqlite3.DatabaseError as exc:
             raise RegistryError(f"the registry database {self.db_path} is unreadable ({exc}); restore it from a backup "
@@ -116,10 +131,14 @@ class EmbeddedRegistry(ModelRegistry):
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        if self.read_only:  # SQLite cannot create the WAL index there; nothing can write through it either
+            db = sqlite3.connect(f"{self.db_path.absolute().as_uri()}?immutable=1", uri=True, isolation_level=None)
+        else:
+            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
+            if not self.read_only:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA busy_timeout=30000")
             yield db
         finally:
             db.close()
@@ -128,12 +147,15 @@ class EmbeddedRegistry(ModelRegistry):
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
+            witness = self.anchor.witness()  # read under the write lock: appends update it
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                self.anchor.restore_witness(witness)
                 raise
-            db.execute("COMMIT")
 
     # --- queries -------------------------------------------------------------------------
 
@@ -185,18 +207,31 @@ class EmbeddedRegistry(ModelRegistry):
         blob = candidate.model_bytes if candidate.model_bytes is not None else pickle.dumps(candidate.model, protocol=5)
         sha = hashlib.sha256(blob).hexdigest()
         artifact = self.root / "artifacts" / f"{sha}.pkl"
-        if not artifact.exists():  # content-addressed: identical models share one file
-            atomic_write_bytes(artifact, blob, create_parents=True)
+        if not _file_matches(artifact, sha):  # content-addressed: identical models share one file
+            atomic_write_bytes(artifact, blob, create_parents=True)  # (a corrupted copy is replaced)
         family = candidate.family or estimator_family(candidate.model)
         digest = _metadata_digest(candidate.schema, candidate.metrics, candidate.fairness, candidate.model_card,
                                   candidate.hyperparameters, candidate.code_commit, candidate.data_versions,
-                                  candidate.mlflow_run_id, candidate.gates_passed, family)
+                                  candidate.gates_passed, family)
+        identity = hashlib.sha256(_dumps([candidate.name, environment, sha, digest]).encode()).hexdigest()
+        for _ in range(3):
+            try:
+                return self._register_once(candidate, environment, actor, rule, blob, sha, artifact, family, digest,
+                                           identity)
+            except sqlite3.IntegrityError as exc:
+                if "identity" not in str(exc):
+                    raise
+                # another process registered the same candidate between our read and our insert
+        raise RegistryError(f"registering {candidate.name} kept conflicting with concurrent registrations; retry")
+
+    def _register_once(self, candidate: ModelCandidate, environment: str, actor: str, rule: Any, blob: bytes,
+                       sha: str, artifact: Path, family: str, digest: str, identity: str) -> ModelVersion:
         now = _now()
         with self._transaction() as db:
             db.row_factory = sqlite3.Row
             for row in db.execute("SELECT * FROM model_versions WHERE name = ? AND environment = ? AND artifact_sha256 = ? "
                                   "ORDER BY major DESC, minor DESC, patch DESC", (candidate.name, environment, sha)):
-                if _row_digest(row) == digest:  # registered already: idempotent, nothing written
+                if row["identity"] == identity or _row_digest(row) == digest:  # idempotent, nothing written
                     existing = _row_to_version(row)
                     existing.already_registered = True
                     return existing
@@ -213,18 +248,18 @@ class EmbeddedRegistry(ModelRegistry):
                     card_path = str(self.card_writer(card, self.root / "cards" / candidate.name / version)["md"])
             major, minor, patch = parse(version)
             db.execute(
-                "INSERT INTO model_versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO model_versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     candidate.name, version, major, minor, patch, ModelStatus.PENDING.value, environment, now, reason, family,
                     sha, artifact.as_uri(), len(blob), _dumps(candidate.schema), _dumps(candidate.metrics),
                     _dumps(candidate.fairness) if candidate.fairness is not None else None,
                     _dumps(card) if card is not None else None, card_path, _dumps(candidate.hyperparameters),
                     candidate.code_commit, _dumps(candidate.data_versions), candidate.run_id, candidate.mlflow_run_id,
-                    _dumps(candidate.lineage), int(bool(candidate.gates_passed)), None, None, None,
+                    _dumps(candidate.lineage), int(bool(candidate.gates_passed)), None, None, None, identity,
                 ),
             )
             audit.append(
-                db, actor=actor, event="registered", model=candidate.name, version=version,
+                db, anchor=self.anchor, actor=actor, event="registered", model=candidate.name, version=version,
                 payload={"environment": environment, "artifact_sha256": sha, "run_id": candidate.run_id,
                          "version_reason": reason, "gates_passed": bool(candidate.gates_passed), "status": ModelStatus.PENDING.value,
                          # recorded so `audit verify` can tell an edited metrics_json from the registered one
@@ -246,8 +281,7 @@ class EmbeddedRegistry(ModelRegistry):
         parse(version)
         self.get(name, version)
         reason = (reason or "").strip()
-        if not actor or actor == AUTO_APPROVER:
-            raise RegistryError(f"a human is required to revoke {name} {version}; pass --by NAME")
+        actor = _identity(actor, f"revoke {name} {version}", "person")
         if not reason:
             raise RegistryError(f"revoking {name} {version} requires a reason; pass --reason '...'")
         with self._transaction() as db:
@@ -263,8 +297,13 @@ class EmbeddedRegistry(ModelRegistry):
         rule = self.rules.for_env(current.environment)
         reason = (reason or "").strip() or None
         verb = "approve" if status is ModelStatus.APPROVED else "reject"
-        if not actor or actor == AUTO_APPROVER:
-            raise RegistryError(f"a human approver is required to {verb} {name} {version}; pass --by NAME")
+        actor = _identity(actor, f"{verb} {name} {version}", "approver" if verb == "approve" else "person")
+        if status is ModelStatus.APPROVED and not rule.allow_self_approval:
+            registrant = next((e.actor for e in self.audit_entries(name, version) if e.event == "registered"), None)
+            if registrant is not None and registrant.strip().casefold() == actor.casefold():
+                raise RegistryError(f"{registrant} registered {name} {version} and cannot also approve it for "
+                                    f"{current.environment} (separation of duties); another person must approve it, "
+                                    f"or set allow_self_approval: true for {current.environment} in the promotion rules")
         if rule.require_reason and reason is None:
             raise RegistryError(f"{current.environment} requires a reason to {verb} {name} {version}; pass --reason '...'")
         if status is ModelStatus.APPROVED and rule.require_gates_passed and not current.gates_passed:
@@ -282,32 +321,67 @@ class EmbeddedRegistry(ModelRegistry):
             "UPDATE model_versions SET status = ?, decided_by = ?, decided_at = ?, decision_reason = ? WHERE name = ? AND version = ?",
             (status.value, actor, now, reason, name, version),
         )
-        audit.append(db, actor=actor, event=status.value.lower(), model=name, version=version,
+        audit.append(db, anchor=self.anchor, actor=actor, event=status.value.lower(), model=name, version=version,
                      payload={"status": status.value, "reason": reason, "decided_at": now})
 
     # --- integrity -----------------------------------------------------------------------
 
     def load_model(self, name: str, version: str | None = None) -> Any:
+        """The model object, after checking its file against the sha256 in the *signed* registration
+        event (the version row is mutable; the audit entry is hash-chained and signed)."""
         mv = self.get(name, version)
+        expected = self._registered_sha256(name, mv.version)
+        if mv.artifact_sha256 != expected:
+            raise ArtifactIntegrityError(
+                f"{name} {mv.version}: the registry row says artifact sha256 {mv.artifact_sha256[:12]}… but it was "
+                f"registered with {expected[:12]}… (the row was edited); refusing to load it")
         path = _uri_to_path(mv.artifact_uri)
         try:
             blob = path.read_bytes()
         except FileNotFoundError:
             raise ArtifactIntegrityError(f"artifact of {name} {mv.version} is missing at {path}; the registry cannot load it") from None
         actual = hashlib.sha256(blob).hexdigest()
-        if actual != mv.artifact_sha256:
+        if actual != expected:
             raise ArtifactIntegrityError(
-                f"artifact of {name} {mv.version} at {path} has sha256 {actual[:12]}… but the registry recorded "
-                f"{mv.artifact_sha256[:12]}…; refusing to load a tampered or corrupted model"
+                f"artifact of {name} {mv.version} at {path} has sha256 {actual[:12]}… but it was registered with "
+                f"{expected[:12]}…; refusing to load a tampered or corrupted model"
             )
-        return pickle.loads(blob)  # noqa: S301 - bytes verified against the recorded sha256 above
+        return pickle.loads(blob)  # noqa: S301 - these exact bytes match the signed registration record
+
+    def _registered_sha256(self, name: str, version: str) -> str:
+        """The artifact sha256 recorded by the version's registration audit event, once that event
+        is shown to be authentic: its own hash, and its signature (or, for an event from before
+        signing, an intact and anchored chain)."""
+        with self._connect() as db:
+            registered = [e for e in audit.entries(db, model=name, version=version) if e.event == "registered"]
+            if not registered:
+                raise ArtifactIntegrityError(f"{name} {version} has no registration audit event; refusing to load it")
+            entry = registered[0]
+            body = json.dumps(entry.payload, sort_keys=True, default=str)
+            if audit.entry_hash(entry.seq, entry.ts, entry.actor, entry.event, entry.model, entry.version, body,
+                                entry.prev_hash) != entry.hash:
+                raise ArtifactIntegrityError(f"the registration audit event of {name} {version} was modified; "
+                                             "refusing to load it (see `modelway audit verify`)")
+            key = self.anchor.key()
+            if entry.mac is not None:
+                authentic = key is not None and signature_ok(key, entry.seq, entry.hash, entry.mac)
+            else:
+                authentic = audit.verify_chain(db, self.anchor).ok
+        if not authentic:
+            raise ArtifactIntegrityError(f"the registration audit event of {name} {version} is not signed by this "
+                                         f"registry's audit key ({self.anchor.key_file}); refusing to load it "
+                                         "(see `modelway audit verify`)")
+        sha = entry.payload.get("artifact_sha256")
+        if not isinstance(sha, str):
+            raise ArtifactIntegrityError(f"the registration audit event of {name} {version} records no artifact sha256")
+        return sha
 
     def verify_audit(self) -> audit.VerifyResult:
         """Verify the chain; check every version row against its audit events (status, decision,
         artifact sha256, environment, metrics), every artifact file against its sha256, and the
         run store's lineage (versions that runs registered) against the registry's rows."""
         with self._connect() as db:
-            result = audit.verify_chain(db)
+            result = audit.verify_chain(db, self.anchor)
             events: dict[tuple[str, str], list[audit.AuditEntry]] = {}
             for entry in audit.entries(db):
                 events.setdefault((entry.model, entry.version), []).append(entry)
@@ -377,6 +451,15 @@ def _row_problems(name: str, version: str, row: sqlite3.Row, logged: list[audit.
     return problems
 
 
+def _identity(actor: str | None, action: str, role: str) -> str:
+    """The acting person's name, stripped; refuses an empty one and the automatic approver's."""
+    name = (actor or "").strip()
+    if not name or name == AUTO_APPROVER or any(not c.isprintable() for c in name):
+        raise RegistryError(f"a human {role} is required to {action}: pass --by NAME with a non-empty name "
+                            f"(got {actor!r})")
+    return name
+
+
 def _fetch(db: sqlite3.Connection, name: str, version: str | None) -> sqlite3.Row | None:
     if version is None:
         return db.execute(
@@ -399,16 +482,20 @@ def _row_to_version(row: sqlite3.Row) -> ModelVersion:
     )
 
 
-_REGISTRY_CARD_FIELDS = frozenset({"version", "environment", "artifact_sha256"})
+# Fields that say which run produced a version, not what the version is: the registry writes the
+# first three into the card itself, and each run has its own run id, MLflow run and card time.
+# Two runs that produce the same artifact with the same metadata register one version,
+# whichever commits first.
+_RUN_SPECIFIC_CARD_FIELDS = frozenset({"version", "environment", "artifact_sha256", "mlflow_run_id", "run_id",
+                                       "created_at"})
 
 
 def _metadata_digest(schema: Any, metrics: Any, fairness: Any, card: Any, hyperparameters: Any, code_commit: Any,
-                     data_versions: Any, mlflow_run_id: Any, gates_passed: Any, family: Any) -> str:
+                     data_versions: Any, gates_passed: Any, family: Any) -> str:
     """sha256 of what a version records besides its artifact (run-specific lineage excluded)."""
-    # fields the registry itself writes into the card at registration are not the candidate's metadata
-    card = {k: v for k, v in (json.loads(_dumps(card)) or {}).items() if k not in _REGISTRY_CARD_FIELDS} if card else None
+    card = {k: v for k, v in (json.loads(_dumps(card)) or {}).items() if k not in _RUN_SPECIFIC_CARD_FIELDS} if card else None
     doc = [json.loads(_dumps(v)) for v in (schema, metrics, fairness, hyperparameters, code_commit, data_versions,
-                                            mlflow_run_id, bool(gates_passed), family)]
+                                            bool(gates_passed), family)]
     return hashlib.sha256(_dumps([*doc, card]).encode()).hexdigest()
 
 
@@ -416,7 +503,16 @@ def _row_digest(row: sqlite3.Row) -> str:
     loads = lambda v: json.loads(v) if v else None  # noqa: E731
     return _metadata_digest(loads(row["schema_json"]), loads(row["metrics_json"]), loads(row["fairness_json"]),
                             loads(row["card_json"]), loads(row["hyperparameters_json"]), row["code_commit"],
-                            loads(row["data_versions_json"]), row["mlflow_run_id"], row["gates_passed"], row["family"])
+                            loads(row["data_versions_json"]), row["gates_passed"], row["family"])
+
+
+def _file_matches(path: Path, sha256: str) -> bool:
+    """Whether ``path`` exists and its content has this sha256."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() == sha256
+    except FileNotFoundError:
+        return False
 
 
 def _uri_to_path(uri: str) -> Path:

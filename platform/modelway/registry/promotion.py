@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from modelway.config_files import load_config_file
 from modelway.errors import ConfigError
 from modelway.settings import get_settings
 
@@ -39,6 +40,8 @@ class EnvironmentRule(BaseModel):
     auto_approve: bool = False
     require_reason: bool = True
     require_gates_passed: bool = True
+    # separation of duties: whoever registered a version may not approve it too, unless allowed
+    allow_self_approval: bool = False
 
 
 class PromotionRules(BaseModel):
@@ -52,8 +55,8 @@ class PromotionRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     environments: dict[str, EnvironmentRule] = {
-        "dev": EnvironmentRule(auto_approve=True, require_reason=False),
-        "staging": EnvironmentRule(auto_approve=True, require_reason=False),
+        "dev": EnvironmentRule(auto_approve=True, require_reason=False, allow_self_approval=True),
+        "staging": EnvironmentRule(auto_approve=True, require_reason=False, allow_self_approval=True),
         "prod": EnvironmentRule(auto_approve=False, require_reason=True),
     }
 
@@ -74,29 +77,17 @@ def load_promotion_rules(path: str | Path | None = None) -> PromotionRules:
     path = path or get_settings().promotion_rules
     if not path:
         return PromotionRules()
-    import yaml
-
     file = Path(path)
     try:
-        data = yaml.safe_load(file.read_text()) or {}
+        data = load_config_file(file, "promotion rules file") or {}
+    except ConfigError as exc:
+        text = str(exc)
+        if text.startswith(str(file)):  # FILE:LINE: a syntax error or a duplicate key
+            raise ConfigError(f"invalid promotion rules in {text} (MODELWAY_PROMOTION_RULES)") from None
+        raise ConfigError(f"{text} (MODELWAY_PROMOTION_RULES)") from None
+    try:
         return PromotionRules.model_validate(data)
-    except FileNotFoundError:
-        raise ConfigError(f"promotion rules file {file} not found (MODELWAY_PROMOTION_RULES)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid promotion rules in {_yaml_problem(file, exc)} (MODELWAY_PROMOTION_RULES)") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
         raise ConfigError(f"invalid promotion rules in {file}: {where + ': ' if where else ''}{first['msg']}") from None
-
-
-def _yaml_problem(file: Path, exc: Exception) -> str:
-    """``FILE:LINE:COL: problem (context)`` for a YAML syntax error (PyYAML marks are 0-based)."""
-    mark = getattr(exc, "problem_mark", None)
-    where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    context = getattr(exc, "context", None)
-    context_mark = getattr(exc, "context_mark", None)
-    if context and context_mark is not None:
-        context += f" started on line {context_mark.line + 1}"
-    return f"{where}: {problem}" + (f" ({context})" if context else "")

@@ -51,9 +51,18 @@ class StepContext:
 
     def load_checkpoint(self) -> Any | None:
         """The last checkpoint saved by this step in this run (earlier attempt or before a resume), or None."""
+        from modelway.artifacts.store import CorruptArtifact
+
         run_store, artifacts = self._stores()
         digest = run_store.checkpoint(self.run_id, self.step_name)
-        return None if digest is None else artifacts.get(digest)
+        if digest is None:
+            return None
+        try:
+            return artifacts.get(digest)
+        except (KeyError, CorruptArtifact) as exc:  # like a cache miss: start over rather than use it
+            artifacts.quarantine(digest)
+            self.log(f"warning: checkpoint {digest[:12]} is unusable ({exc}); starting without it")
+            return None
 
     def attach(self, name: str, value_or_path: Any) -> str:
         """Store an extra named artifact for this step, recorded at once (kept even if the step fails).

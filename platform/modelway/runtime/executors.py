@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from modelway.artifacts.store import CorruptArtifact
+from modelway.exits import ExitAttempt, exits_forbidden
 from modelway.runtime import context as ctx_mod
 from modelway.store.handles import forget_stores
 
@@ -65,6 +67,10 @@ class StepTimeout(Exception):
     """Raised in the step when its time limit is over (in-process mode)."""
 
 
+class InputUnusable(Exception):
+    """An input artifact of the step failed verification (it was edited or corrupted on disk)."""
+
+
 def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> dict[str, Any]:
     """Concrete keyword arguments for a node: placeholders replaced by loaded artifacts."""
     from modelway.dsl.graph import OutputRef, iter_refs
@@ -74,7 +80,10 @@ def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> d
     def load(ref: OutputRef) -> Any:
         digest = input_hashes[ref.node.name]
         if digest not in loaded:
-            loaded[digest] = artifacts.get(digest)
+            try:
+                loaded[digest] = artifacts.get(digest)
+            except CorruptArtifact as exc:
+                raise InputUnusable(f"its input from step {ref.node.name!r} is unusable: {exc}") from None
         value = loaded[digest]
         for key in ref.path:
             # dicts, tuples, DataFrames index; dataclasses and pydantic models use attributes
@@ -99,8 +108,11 @@ def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> d
     return {k: resolve(v) for k, v in node.inputs.items()}
 
 
-def execute(task: Task) -> Outcome:
-    """Run one attempt in the current process: load inputs, call the function, store the output."""
+def execute(task: Task, in_runner: bool = False) -> Outcome:
+    """Run one attempt in the current process: load inputs, call the function, store the output.
+
+    ``in_runner``: this process is the runner (in-process executor), so ``os._exit`` in the step
+    is intercepted too; in a step process it just ends that process, which the runner reports."""
     from modelway.artifacts.serializers import UnserializableError
     from modelway.dsl.types import type_name, value_mismatch
 
@@ -113,7 +125,14 @@ def execute(task: Task) -> Outcome:
         inputs = resolve_inputs(task.node, task.input_hashes, artifacts)
         # BoundArguments puts positional-only, *args and **kwargs parameters back in place.
         call = inspect.BoundArguments(task.node.step.signature, inputs)  # type: ignore[arg-type]
-        value = task.node.step.fn(*call.args, **call.kwargs)
+        with exits_forbidden(os_exit=in_runner):
+            value = task.node.step.fn(*call.args, **call.kwargs)
+    except InputUnusable as exc:  # the same bytes are read again on a retry: no retry
+        return Outcome(False, error=str(exc), duration_s=time.perf_counter() - start, retryable=False)
+    except ExitAttempt as exc:  # would end the runner (in-process) or the step process without a result
+        return Outcome(False, error=f"the step called {exc.how}; a step must return a value or raise, not exit "
+                                    "the process", duration_s=time.perf_counter() - start, retryable=False,
+                       deliberate=True)
     except StepTimeout:
         return Outcome(False, error=f"timed out after {task.timeout_s:g}s", duration_s=time.perf_counter() - start,
                        timed_out=True)
@@ -186,7 +205,7 @@ class InProcessExecutor:
             previous = signal.signal(signal.SIGALRM, _raise_timeout)
             signal.setitimer(signal.ITIMER_REAL, task.timeout_s)
         try:
-            outcome = execute(task)
+            outcome = execute(task, in_runner=True)
         finally:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
@@ -346,7 +365,8 @@ class ProcessExecutor:
                 if outcome is None:
                     code = proc.exitcode
                     why = (f"killed by signal {-code}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
-                           if code is not None and code < 0 else f"exited with code {code}")
+                           if code is not None and code < 0 else f"exited with code {code}"
+                           + (" (did the step call os._exit?)" if code == 0 else ""))
                     outcome = Outcome(False, error=f"step process {why} before reporting a result",
                                       duration_s=now - task.started)
                 reader.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelway.artifacts.store import CorruptArtifact
 from modelway.dsl.graph import OutputRef, PipelineGraph, iter_refs
 from modelway.dsl.settings import cache_relevant
 from modelway.errors import UserError
@@ -329,14 +330,29 @@ class _Runner:
     # -- main loop --------------------------------------------------------------------
     def run(self, resumed: bool) -> RunResult:
         self.display.start(self.run_id, self.graph.pipeline_name, self.graph.order, resumed=resumed)
+        for name in sorted(self.prior, key=self.graph.order.index):  # a resume reuses only verified outputs
+            if not self._usable(name, self.hashes[name], "the finished output"):
+                self.prior.discard(name)
+                del self.hashes[name]
+                self.status[name] = "pending"
         for name in self.graph.order:
             if name in self.prior:
                 self.display.update(name, "reused")
         pending = [n for n in self.graph.order if n not in self.prior]
         retry_at: dict[str, float] = {}
+        guard = _InterruptGuard(interruptible_submit=isinstance(self.executor, InProcessExecutor))
+        try:
+            return self._run(guard, pending, retry_at)
+        except Exception:  # a store fault (disk full at COMMIT): no temp folder or live display left behind
+            self.executor.cancel_all()
+            self.artifacts.clean_stale_tmp(include_own=True)
+            with contextlib.suppress(Exception):
+                self.display.finish("failed", "the run stopped on an error")
+            raise
+
+    def _run(self, guard: _InterruptGuard, pending: list[str], retry_at: dict[str, float]) -> RunResult:
         failed: str | None = None
         cancelled = False
-        guard = _InterruptGuard(interruptible_submit=isinstance(self.executor, InProcessExecutor))
         try:
             with guard:
                 while True:
@@ -442,7 +458,7 @@ class _Runner:
                 hit = self.store.cache_lookup(key)
                 if hit and hit.get("run_id") and self.store.stale_latest_reads(hit["run_id"], hit["step"]):
                     hit = None  # it read "the newest version" of a dataset that has a newer version now
-                if hit and self.artifacts.exists(hit["hash"]):
+                if hit and self._usable(name, hit["hash"], "cached result"):
                     self.store.step_cached(self.run_id, name, key, hit, self._inputs(node))
                     self.hashes[name] = hit["hash"]
                     self.status[name] = "cached"
@@ -465,6 +481,25 @@ class _Runner:
                 params=dict(self.graph.params), timeout_s=node.settings.timeout_s, echo=self.echo,
                 memory_limit=node.settings.resources.memory_bytes,
             ))
+
+    def _usable(self, name: str, digest: str, what: str) -> bool:
+        """Whether a stored output can be reused: present and verified. A corrupted one is a
+        miss, not an error: it is quarantined, the step recomputes it, and the user is told."""
+        try:
+            self.artifacts.verify(digest)
+        except KeyError:
+            return False
+        except CorruptArtifact as exc:
+            moved = self.artifacts.quarantine(digest)
+            message = (f"{what} of step {name!r} failed verification ({exc.why}); recomputing it"
+                       + (f" (corrupted copy moved to {moved})" if moved else ""))
+            self.store.log(self.run_id, name, message, kind="note")
+            if type(self.display) is NullDisplay:
+                print(f"warning: {message}", file=sys.stderr)
+            else:
+                self.display.log(name, f"warning: {message}")
+            return False
+        return True
 
     def _inputs(self, node: Any) -> dict[str, str]:
         return {up: self.hashes[up] for up in node.upstream if up in self.hashes}

@@ -58,7 +58,9 @@ def build_time_settings(env: str | None = None) -> tuple[Environment, dict]:
     """
     from modelway.registry.promotion import load_promotion_rules
 
-    return target_environment(env), load_promotion_rules().model_dump(mode="json")
+    target, rules = target_environment(env), load_promotion_rules()
+    rules.for_env(target)  # rules without the run's environment are refused now, not at `register`
+    return target, rules.model_dump(mode="json")
 
 
 @functools.lru_cache(maxsize=4)

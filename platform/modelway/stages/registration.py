@@ -122,10 +122,15 @@ def register_package(
     home = Path(ctx.home) if ctx is not None else Path(home) if home else modelway_home()
     registry = registry or get_registry(home if ctx is not None else None, rules=promotion_rules, card_writer=write_model_card)
     try:
-        blob = artifact_store(home).data_path(pkg.model_artifact).read_bytes()
+        blob = artifact_store(home).verified_path(pkg.model_artifact).read_bytes()
     except (FileNotFoundError, KeyError):
         raise UserError(f"the packaged model of {pkg.model} ({pkg.model_artifact[:12]}) is missing from the artifact "
                         f"store under {home}; re-run the pipeline with --no-cache") from None
+    import hashlib
+
+    if hashlib.sha256(blob).hexdigest() != pkg.artifact_sha256:  # changed after it was verified above
+        raise UserError(f"the packaged model of {pkg.model} changed on disk while it was being registered; "
+                        "re-run the pipeline with --no-cache")
     name = pkg.model
     run_id = getattr(ctx, "run_id", None)
     lineage = {"run_id": run_id, "pipeline": getattr(ctx, "pipeline_name", None), "git": git_commit(),

@@ -33,8 +33,19 @@ def artifact_root() -> str:
     return (modelway_home() / "mlartifacts").as_uri()
 
 
-def _mlflow():
+def _quiet_mlflow_env() -> None:
+    """Settings that must be in place before MLflow is imported.
+
+    Telemetry is off unless the user turned it on (``MLFLOW_DISABLE_TELEMETRY=false``, MLflow's
+    documented switch): MLflow would otherwise send usage data and write an installation id to
+    ``~/.config/mlflow/telemetry.json``, outside ``$MODELWAY_HOME``.
+    """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def _mlflow():
+    _quiet_mlflow_env()
     _seed_local_store()
     import mlflow
 
@@ -49,22 +60,26 @@ def _mlflow():
 
 
 def _seed_local_store() -> None:
-    """Start a new default SQLite store from an empty, already-migrated copy.
+    """Start a new default SQLite store from an empty, already-migrated copy, when the user
+    keeps one in ``$MODELWAY_CACHE_DIR``.
 
     Creating an MLflow SQLite database runs every schema migration (2-7 s on a small
-    machine) — on each fresh ``$MODELWAY_HOME``, i.e. on every first demo and test home.
-    The empty result is identical each time, so it is built once per MLflow version in the
-    user cache and copied (temp file + rename). Any problem: MLflow creates it as usual.
+    machine) on each fresh ``$MODELWAY_HOME``. The empty result is identical each time, so
+    with ``MODELWAY_CACHE_DIR`` set (a place the user chose: many homes, e.g. a test suite,
+    share it) it is built once per MLflow version there and copied (temp file + rename).
+    Without it nothing is written outside the home: MLflow creates the store as usual.
     """
-    if get_settings().tracking_uri:
+    settings = get_settings()
+    if settings.tracking_uri or settings.cache_dir is None:
         return
     target = modelway_home() / "mlflow.db"
     if target.exists():
         return
+    tmp = None
     try:
         from importlib.metadata import version
 
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "modelway"
+        cache = settings.cache_dir.expanduser()
         template = cache / f"mlflow-{version('mlflow')}-empty.db"
         if not template.exists():
             _build_template(template)
@@ -76,20 +91,23 @@ def _seed_local_store() -> None:
         # MLflow's "Default" experiment points at ./mlruns of wherever the template was built
         with sqlite3.connect(tmp) as db:
             db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (f"{artifact_root()}/0",))
-        if target.exists():  # another process seeded it meanwhile
-            os.unlink(tmp)
-        else:
+        if not target.exists():  # another process may have seeded it meanwhile
             os.replace(tmp, target)
+            tmp = None
     except Exception:  # the cache is an optimisation only
         return
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _build_template(template: Path) -> None:
     import shutil
 
     template.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="modelway-mlflow-template-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=".mlflow-template-", dir=template.parent) as tmp:
         db = Path(tmp) / "empty.db"
+        _quiet_mlflow_env()
         import mlflow
 
         for name in ("mlflow", "alembic"):

@@ -8,6 +8,7 @@ Each process opens its own connection (never shared across fork).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import random
@@ -17,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
+
+from modelway.store.faults import writable
 
 SCHEMA_VERSION = 4
 # Upgrades from an older user_version, applied in order inside the schema transaction.
@@ -85,21 +88,55 @@ class RunStore:
         # One connection per process; steps may log from several threads, so transactions
         # on it are serialized here (sqlite3 would otherwise interleave BEGIN/COMMIT).
         self._lock = threading.RLock()
-        self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        self.read_only = False
+        try:
+            self.conn = self._open()
+        except sqlite3.OperationalError:
+            if not self.path.is_file() or writable(home):
+                raise  # locked, or a problem a read-only fallback would not solve: the caller names the home
+            # A read-only home (mounted read-only, or not ours): read commands still work.
+            self.conn = self._open_read_only()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        self.conn = conn
         try:
             self._init_schema()
         except sqlite3.OperationalError:
-            self.conn.close()
-            raise  # locked, read-only, ...: the caller names the home
+            conn.close()
+            raise
         except sqlite3.DatabaseError as exc:  # "file is not a database", "disk image is malformed"
-            self.conn.close()
-            from modelway.errors import ConfigError
+            conn.close()
+            raise self._not_a_store(exc) from None
+        return conn
 
-            raise ConfigError(f"{self.path} is not a Modelway run store ({exc}); move it aside "
-                              f"(mv {self.path} {self.path}.broken) to start a new one, or set MODELWAY_HOME "
-                              "to another directory") from None
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Open the store for reading where the home cannot be written. ``immutable`` because
+        SQLite cannot create the WAL index (``-shm``) there; nothing can write through it either."""
+        from modelway.errors import ConfigError
+
+        try:
+            conn = sqlite3.connect(f"{self.path.absolute().as_uri()}?immutable=1", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise self._not_a_store(exc) from None
+        if version != SCHEMA_VERSION:
+            conn.close()
+            raise ConfigError(f"{self.path} needs a schema upgrade (schema {version}, this Modelway reads "
+                              f"{SCHEMA_VERSION}) but its home is read-only; run once with a writable home")
+        conn.row_factory = sqlite3.Row
+        self.read_only = True
+        return conn
+
+    def _not_a_store(self, exc: Exception) -> Exception:
+        from modelway.errors import ConfigError
+
+        return ConfigError(f"{self.path} is not a Modelway run store ({exc}); move it aside "
+                           f"(mv {self.path} {self.path}.broken) to start a new one, or set MODELWAY_HOME "
+                           "to another directory")
 
     def _init_schema(self) -> None:
         if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
@@ -137,6 +174,8 @@ class RunStore:
     @contextlib.contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+        if self.read_only:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self.path))
         if os.getpid() != self._pid:
             raise RuntimeError("RunStore connection used across fork; open a new RunStore in the child")
         with self._lock:
