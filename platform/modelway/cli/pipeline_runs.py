@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 import typer
 
+from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
+
 runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 data_app = typer.Typer(help="Register datasets as immutable, content-addressed versions.", no_args_is_help=True)
 lineage_app = typer.Typer(help="Trace which runs and models used which data.", no_args_is_help=True)
@@ -61,10 +63,15 @@ def run_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the run's result on stdout."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of the live display."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build and validate the DAG, print it, run nothing."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
-    """Run a pipeline on this machine. Exit code 0 = succeeded, 1 = a step failed, 2 = invalid definition/usage."""
+    """Run a pipeline (on the embedded default, or against a stack). Exit code 0 = succeeded, 1 = a step failed,
+    2 = invalid definition/usage."""
     from modelway.dsl.loader import load_pipeline
     from modelway.runtime.runner import run_pipeline
+
+    use_stack(stack, outputs)  # before loading: a bad stack is one line, and nothing has started
 
     pipe = load_pipeline(file, pipeline)
     params = pipe.parse_cli_params(param)

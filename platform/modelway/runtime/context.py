@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from modelway import active_backends
 from modelway.errors import UserError
 
 _CURRENT: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("modelway_step", default=None)
@@ -14,8 +15,12 @@ _STORES: dict[tuple[int, str], Any] = {}
 
 
 def stores(home: Path) -> tuple[Any, Any]:
-    """(RunStore, ArtifactStore) for this process and home; connections are never shared across fork."""
-    key = (os.getpid(), str(home))
+    """(RunStore, ArtifactStore) for this process and home; connections are never shared across fork.
+
+    With a stack's backends installed (:mod:`modelway.active_backends`) they come from it.
+    """
+    backends = active_backends.current()
+    key = (os.getpid(), str(home), id(backends))
     found = _STORES.get(key)
     if found is None:
         import sqlite3
@@ -24,7 +29,8 @@ def stores(home: Path) -> tuple[Any, Any]:
         from modelway.store.runs import RunStore
 
         try:
-            found = _STORES[key] = (RunStore(home), artifact_store(home))
+            run_store = RunStore(home) if backends is None else backends.run_store(home)
+            found = _STORES[key] = (run_store, artifact_store(home))
         except (OSError, sqlite3.OperationalError) as exc:
             raise ConfigError(f"cannot use {home} as the Modelway home ({exc}); "
                               "set MODELWAY_HOME to a writable directory") from None
@@ -33,12 +39,16 @@ def stores(home: Path) -> tuple[Any, Any]:
 
 def artifact_store(home: Path) -> Any:
     """The ArtifactStore for ``home`` (no database connection: cheap in a step process)."""
-    key = (os.getpid(), str(home), "artifacts")
+    backends = active_backends.current()
+    key = (os.getpid(), str(home), "artifacts", id(backends))
     found = _STORES.get(key)
     if found is None:
-        from modelway.artifacts.store import ArtifactStore
+        if backends is not None:
+            found = _STORES[key] = backends.artifact_store(home)
+        else:
+            from modelway.artifacts.store import ArtifactStore
 
-        found = _STORES[key] = ArtifactStore(home)
+            found = _STORES[key] = ArtifactStore(home)
     return found
 
 
