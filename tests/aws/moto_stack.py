@@ -40,7 +40,11 @@ class MotoStack:
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """Start moto's server on 127.0.0.1 (random port); yields its endpoint URL."""
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -56,6 +56,20 @@ class SageMakerRegistry(ModelRegistry):
     # -- writes: ours first (version, rules, audit), then mirrored ---------------------------
     def register(self, candidate: ModelCandidate, *, environment: str, actor: str) -> ModelVersion:
         self._group(candidate.name)  # an unknown family fails before anything is written
+        packages = self._packages(candidate.name)
+        same = self._same_artifact(candidate, environment, packages)
+        if same is not None:  # registered already (maybe from another machine): nothing is written
+            same.already_registered = True
+            return same
+        ours = {v.version for v in self.local.list(candidate.name)}
+        foreign = sorted({p["CustomerMetadataProperties"]["modelway_version"] for p in packages} - ours)
+        if foreign:
+            # versions are computed from the audit chain in the home that registered them; a second
+            # chain would hand out the same numbers again
+            raise RegistryError(f"SageMaker group {self._group(candidate.name)} holds {candidate.name} "
+                                f"{', '.join(foreign)}, which this home's registry ({self.local.root}) did not "
+                                "register; register new versions from the home that holds the stack's audit log "
+                                "(set MODELWAY_HOME to it)")
         version = self.local.register(candidate, environment=environment, actor=actor)
         if self._package(version.name, version.version) is None:
             self._publish(version)
@@ -228,6 +242,19 @@ class SageMakerRegistry(ModelRegistry):
                 ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
                                                               "S3Uri": metrics_uri}}},
             )
+
+    def _same_artifact(self, candidate: ModelCandidate, environment: str,
+                       packages: list[dict[str, Any]]) -> ModelVersion | None:
+        """The stack's version of this exact model artifact for ``environment``, if there is one."""
+        import pickle
+
+        blob = candidate.model_bytes if candidate.model_bytes is not None else pickle.dumps(candidate.model, protocol=5)
+        sha = hashlib.sha256(blob).hexdigest()
+        for package in packages:
+            meta = package["CustomerMetadataProperties"]
+            if meta.get("artifact_sha256") == sha and meta.get("environment") == environment:
+                return self._version_of(package)
+        return None
 
     def _mirror(self, version: ModelVersion) -> ModelVersion:
         """Put our status and decision on the version's model package."""
