@@ -235,7 +235,7 @@ class SageMakerRegistry(ModelRegistry):
                 ModelPackageGroupName=self._group(version.name),
                 ModelPackageDescription=f"{version.name} {version.version}: {version.version_reason}"[:1000],
                 ModelApprovalStatus=TO_SAGEMAKER[version.status],
-                CustomerMetadataProperties=metadata,
+                CustomerMetadataProperties={k: v for k, v in metadata.items() if v},  # empty values are invalid
                 InferenceSpecification={
                     "Containers": [{"Image": f"{image}:latest", "ModelDataUrl": model_uri}],
                     "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"]},
@@ -262,13 +262,14 @@ class SageMakerRegistry(ModelRegistry):
         if package is None:
             self._publish(version)
             return self._with_package(version)
-        metadata = {"modelway_status": version.status, "decided_by": version.decided_by or "",
-                    "decided_at": version.decided_at or ""}
+        # the whole set, not only the changes: AWS merges properties, some implementations replace them
+        metadata = {**package.get("CustomerMetadataProperties", {}), "modelway_status": version.status,
+                    "decided_by": version.decided_by or "", "decided_at": version.decided_at or ""}
         with self.clients.call("sagemaker:UpdateModelPackage", package["ModelPackageArn"]):
             self.clients.get("sagemaker").update_model_package(
                 ModelPackageArn=package["ModelPackageArn"], ModelApprovalStatus=TO_SAGEMAKER[version.status],
                 ApprovalDescription=(version.decision_reason or version.status)[:1024],
-                CustomerMetadataProperties=metadata)
+                CustomerMetadataProperties={k: v for k, v in metadata.items() if v})
         return self._with_package(version)
 
     def _with_package(self, version: ModelVersion) -> ModelVersion:
