@@ -15,7 +15,7 @@ from modelway import active_backends
 from modelway.dsl.graph import OutputRef, PipelineGraph, iter_refs
 from modelway.dsl.settings import cache_relevant
 from modelway.errors import UserError
-from modelway.runtime import fingerprint
+from modelway.runtime import fingerprint, gpus
 from modelway.runtime.context import stores
 from modelway.runtime.display import NullDisplay, make_display
 from modelway.runtime.errors import RunCancelled, StepFailed
@@ -278,6 +278,8 @@ class _Runner:
         self.store, self.artifacts = stores(home)
         self.echo = display.log if type(display) is not NullDisplay else None  # Plain and Rich subclass it
         local: Executor = ProcessExecutor(on_log=self.echo) if executor == "process" else InProcessExecutor()
+        if gpus.needs_gpus(graph.nodes.values()):  # each gpus=N step gets N devices of its own
+            local = gpus.GpuScheduling(local)
         # A stack's backends may send some steps elsewhere (SageMaker, Kubernetes) by their resources.
         backends = active_backends.current()
         route = getattr(backends, "executor", None)
