@@ -39,6 +39,9 @@ class LocalBackends:
     def tracking_uri(self) -> str | None:
         return None
 
+    def check(self) -> None:
+        """Nothing to check on this machine."""
+
     def concerns(self) -> dict[str, str]:
         return dict(local.CONCERNS)
 
@@ -59,6 +62,7 @@ def use(resolved: ResolvedStack | None) -> Any:
     The stack's tracking server becomes MLflow's URI unless ``MODELWAY_TRACKING_URI`` is set.
     """
     backends = backends_for(resolved)
+    backends.check()  # a missing bucket or no access: one line now, not halfway through a run
     active_backends.install(None if backends.kind == "local" else backends)
     tracking = backends.tracking_uri()
     if tracking and not os.environ.get("MODELWAY_TRACKING_URI"):

@@ -86,26 +86,36 @@ def aws_call(action: str, resource: str, *, stack: str, identity: Any = None) ->
     ``action`` is the IAM action (``s3:PutObject``); ``identity`` a callable returning the
     caller's ARN, asked only on AccessDenied.
     """
+    from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
     try:
         yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        message = exc.response.get("Error", {}).get("Message", "") or str(exc)
-        if code in ACCESS_DENIED:
-            who = identity() if callable(identity) else (identity or "the current AWS identity")
-            raise AwsAccessDenied(f"stack {stack}: {who} is not allowed to {action} on {resource} ({code}); "
-                                  f"grant {action} to that role, or run as a persona role that has it") from None
-        if code in MISSING or (code == "404" and action.startswith("s3:")):
-            raise StackResourceMissing(f"stack {stack}: {resource} does not exist ({action}: {code}); are the stack "
-                                       "outputs current and for this account and region?") from None
-        raise
+    except (ClientError, S3UploadFailedError) as exc:
+        # uploads wrap the service's ClientError in S3UploadFailedError
+        cause = exc if isinstance(exc, ClientError) else (exc.__cause__ or exc.__context__)
+        mapped = _mapped(cause, action, resource, stack, identity) if isinstance(cause, ClientError) else None
+        if mapped is None:
+            raise
+        raise mapped from None
     except NoCredentialsError:
         raise UserError(f"stack {stack}: no AWS credentials to {action} on {resource}; configure a profile "
                         "(AWS_PROFILE) or credentials for this account") from None
     except EndpointConnectionError as exc:
         raise UserError(f"stack {stack}: cannot reach AWS to {action} on {resource} ({exc})") from None
+
+
+def _mapped(exc: Any, action: str, resource: str, stack: str, identity: Any) -> UserError | None:
+    """The one-line error for a ClientError a user can act on, or None."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    if code in ACCESS_DENIED or (code == "403" and action.startswith("s3:")):
+        who = identity() if callable(identity) else (identity or "the current AWS identity")
+        return AwsAccessDenied(f"stack {stack}: {who} is not allowed to {action} on {resource} ({code}); "
+                               f"grant {action} to that role, or run as a persona role that has it")
+    if code in MISSING or (code == "404" and action.startswith("s3:")):
+        return StackResourceMissing(f"stack {stack}: {resource} does not exist ({action}: {code}); are the stack "
+                                    "outputs current and for this account and region?")
+    return None
 
 
 @functools.lru_cache(maxsize=None)

@@ -25,6 +25,13 @@ class AwsBackends:
         self.outputs = resolved.outputs
         self.clients = AwsClients(self.outputs.region, stack=resolved.name)
 
+    def check(self) -> None:
+        """Fail with one line, before anything is written, when the stack's artifacts bucket is not there
+        (stale outputs, wrong account or region) or may not be read."""
+        bucket = self.outputs.buckets.artifacts
+        with self.clients.call("s3:ListBucket", f"bucket {bucket} (buckets.artifacts)"):
+            self.clients.get("s3").head_bucket(Bucket=bucket)
+
     # -- what the core asks for (modelway.active_backends.BackendSet) ----------------------
     def artifact_store(self, home: Path) -> Any:
         from modelway.backends.aws.artifacts import S3ArtifactStore
