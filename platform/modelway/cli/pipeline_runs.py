@@ -25,10 +25,22 @@ def _home() -> Path:
     return get_settings().resolved_home()
 
 
+@data_app.callback()
+def _data_on_stack(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
+) -> None:
+    """Register datasets as immutable, content-addressed versions (on a stack: also in its raw-data bucket)."""
+    use_stack(stack, outputs)
+
+
 def _read_stores() -> tuple[Any, Any] | None:
-    """The stores of an existing home, or None: a read-only command never creates $MODELWAY_HOME."""
+    """The stores of an existing home, or None: a read-only command never creates $MODELWAY_HOME
+    (on a stack the home is a cache of what the stack holds, so it is created)."""
+    from modelway import active_backends
+
     home = _home()
-    if not (home / "modelway.db").is_file():
+    if not (home / "modelway.db").is_file() and active_backends.current() is None:
         return None
     from modelway.runtime.context import stores
 

@@ -43,7 +43,7 @@ class AwsBackends:
         from modelway.backends.aws.step_cache import SharedCacheRunStore
 
         return SharedCacheRunStore(home, self.clients, bucket=self.outputs.buckets.artifacts,
-                                   kms_key_arn=self.outputs.kms_key_arn)
+                                   kms_key_arn=self.outputs.kms_key_arn, raw_data_bucket=self.outputs.buckets.raw_data)
 
     def registry(self, home: Path | None, rules: Any) -> Any:
         from modelway.backends.aws.registry import SageMakerRegistry
