@@ -21,6 +21,7 @@ itself (through the VPC's S3 endpoint in a real stack).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -150,13 +151,14 @@ class SageMakerExecutor:
 
     name = "sagemaker"
 
-    def __init__(self, backends: Any, *, network: JobNetwork | None = None, image_tag: str = "latest",
+    def __init__(self, backends: Any, *, network: JobNetwork | None = None, image_tag: str | None = None,
                  poll_s: tuple[float, float] = (2.0, 30.0), on_log: Callable[[str, str], None] | None = None) -> None:
         self.backends = backends
         self.clients: AwsClients = backends.clients
         self.outputs = backends.outputs
         self.network = network
-        self.image_tag = image_tag
+        # CI pushes one tag per commit (the stack's repositories are immutable); MODELWAY_IMAGE_TAG picks it
+        self.image_tag = image_tag or os.environ.get("MODELWAY_IMAGE_TAG") or "latest"
         self.poll_min, self.poll_max = poll_s
         self.on_log = on_log
         self._jobs: dict[str, _Job] = {}
