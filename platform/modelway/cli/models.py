@@ -12,19 +12,37 @@ from typing import Any, Optional
 
 import typer
 
+from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
+
 models_app = typer.Typer(help="Registered model versions and their approvals.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log of registry and approval events.", no_args_is_help=True)
 
 
+@models_app.callback()
+@audit_app.callback()
+def _on_stack(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
+) -> None:
+    """Registered model versions and their approvals (on a stack: its SageMaker model package groups)."""
+    use_stack(stack, outputs)
+
+
+def _on_a_stack() -> bool:
+    from modelway import active_backends
+
+    return active_backends.current() is not None
+
+
 def _registry(*, create: bool = False) -> Any:
-    """The registry of $MODELWAY_HOME; unless ``create``, a home without one is a one-line error
-    naming the home looked in (and nothing is created there)."""
+    """The registry of $MODELWAY_HOME (or the stack's); unless ``create``, a home without one is a one-line
+    error naming the home looked in (and nothing is created there)."""
     from modelway.registry import RegistryError, get_registry
     from modelway.settings import get_settings
     from modelway.store.faults import check_home
 
     home = check_home(get_settings().resolved_home())
-    if not create and not (home / "registry" / "registry.db").exists():
+    if not create and not _on_a_stack() and not (home / "registry" / "registry.db").exists():
         raise RegistryError(f"no model registry in {home} (MODELWAY_HOME); register a model first, "
                             "e.g. modelway run pipelines/credit_risk.py")
     return get_registry(home)
@@ -34,7 +52,7 @@ def _has_registry() -> bool:
     from modelway.settings import get_settings
     from modelway.store.faults import check_home
 
-    return (check_home(get_settings().resolved_home()) / "registry" / "registry.db").exists()
+    return _on_a_stack() or (check_home(get_settings().resolved_home()) / "registry" / "registry.db").exists()
 
 
 def _print_json(doc: Any) -> None:

@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 import typer
 
+from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
+
 runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 data_app = typer.Typer(help="Register datasets as immutable, content-addressed versions.", no_args_is_help=True)
 lineage_app = typer.Typer(help="Trace which runs and models used which data.", no_args_is_help=True)
@@ -24,10 +26,22 @@ def _home() -> Path:
     return check_home(get_settings().resolved_home())
 
 
+@data_app.callback()
+def _data_on_stack(
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
+) -> None:
+    """Register datasets as immutable, content-addressed versions (on a stack: also in its raw-data bucket)."""
+    use_stack(stack, outputs)
+
+
 def _read_stores() -> tuple[Any, Any] | None:
-    """The stores of an existing home, or None: a read-only command never creates $MODELWAY_HOME."""
+    """The stores of an existing home, or None: a read-only command never creates $MODELWAY_HOME
+    (on a stack the home is a cache of what the stack holds, so it is created)."""
+    from modelway import active_backends
+
     home = _home()
-    if not (home / "modelway.db").is_file():
+    if not (home / "modelway.db").is_file() and active_backends.current() is None:
         return None
     from modelway.runtime.context import stores
 
@@ -62,13 +76,18 @@ def run_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the run's result on stdout."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of the live display."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build and validate the DAG, print it, run nothing."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
-    """Run a pipeline on this machine. Exit code 0 = succeeded, 1 = a step failed, 2 = invalid definition/usage."""
+    """Run a pipeline (on the embedded default, or against a stack). Exit code 0 = succeeded, 1 = a step failed,
+    2 = invalid definition/usage."""
     from modelway.extras import require
 
     require("ml", "modelway run")
     from modelway.dsl.loader import load_pipeline
     from modelway.runtime.runner import run_pipeline
+
+    use_stack(stack, outputs)  # before loading: a bad stack is one line, and nothing has started
 
     pipe = load_pipeline(file, pipeline)
     params = pipe.parse_cli_params(param)

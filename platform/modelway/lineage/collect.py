@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelway import active_backends
+
 KEY_PACKAGES = ("modelway", "numpy", "pandas", "pyarrow", "scikit-learn", "scipy", "pydantic", "mlflow", "fairlearn")
 
 
@@ -85,4 +87,7 @@ def collect(pipeline_file: Path | None, params: dict[str, Any]) -> dict[str, Any
     }
     if pipeline_file is not None:
         lineage["pipeline_file"] = {"path": str(pipeline_file), "sha256": file_sha256(pipeline_file)}
+    backends = active_backends.current()
+    if backends is not None:  # the stack it ran against (name, outputs digest, image)
+        lineage["stack"] = backends.lineage()
     return lineage

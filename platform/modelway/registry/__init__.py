@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from modelway import active_backends
+
 from modelway.registry.base import (
     ArtifactIntegrityError,
     ModelCandidate,
@@ -44,8 +46,12 @@ def get_registry(home: Path | None = None, *, rules: dict | None = None,
         >>> get_registry(Path(tempfile.mkdtemp())).list()
         []
     """
-    from modelway.registry.embedded import EmbeddedRegistry
     from modelway.registry.promotion import PromotionRules
 
-    return EmbeddedRegistry(home, rules=PromotionRules.model_validate(rules) if rules is not None else None,
-                            card_writer=card_writer)
+    parsed = PromotionRules.model_validate(rules) if rules is not None else None
+    backends = active_backends.current()
+    if backends is not None:  # a stack's registry (SageMaker model package groups)
+        return backends.registry(home, parsed)
+    from modelway.registry.embedded import EmbeddedRegistry
+
+    return EmbeddedRegistry(home, rules=parsed, card_writer=card_writer)

@@ -21,7 +21,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from modelway.artifacts.store import CorruptArtifact
 from modelway.exits import ExitAttempt, exits_forbidden
@@ -61,6 +61,25 @@ class Outcome:
     timed_out: bool = False
     retryable: bool = True
     deliberate: bool = False  # the step raised StepFailed (or a subclass): its message says it all
+
+
+class Executor(Protocol):
+    """What the runner needs from an executor: the local ones below, and the remote ones a
+    stack's backends add (SageMaker training jobs, Kubernetes Jobs) satisfy it."""
+
+    name: str
+
+    def submit(self, task: Task) -> None:
+        """Start one attempt (returns at once, or when it finished for a synchronous executor)."""
+
+    def running(self) -> int:
+        """Attempts started and not yet collected by :meth:`wait`."""
+
+    def wait(self, timeout: float | None) -> list[tuple[Task, Outcome]]:
+        """Attempts that finished, waiting up to ``timeout`` seconds for one."""
+
+    def cancel_all(self) -> list[Task]:
+        """Stop every running attempt; returns them."""
 
 
 class StepTimeout(Exception):

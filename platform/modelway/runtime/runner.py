@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelway import active_backends
 from modelway.artifacts.store import CorruptArtifact
 from modelway.dsl.graph import OutputRef, PipelineGraph, iter_refs
 from modelway.dsl.settings import cache_relevant
 from modelway.errors import UserError
-from modelway.runtime import fingerprint
+from modelway.runtime import fingerprint, gpus
 from modelway.runtime.context import stores
 from modelway.runtime.display import NullDisplay, make_display
 from modelway.runtime.errors import RunCancelled, StepFailed
-from modelway.runtime.executors import InProcessExecutor, Outcome, ProcessExecutor, Task
+from modelway.runtime.executors import Executor, InProcessExecutor, Outcome, ProcessExecutor, Task
 from modelway.runtime.preload import Preloader
 
 
@@ -277,7 +278,13 @@ class _Runner:
         self.home = home
         self.store, self.artifacts = stores(home)
         self.echo = display.log if type(display) is not NullDisplay else None  # Plain and Rich subclass it
-        self.executor = ProcessExecutor(on_log=self.echo) if executor == "process" else InProcessExecutor()
+        local: Executor = ProcessExecutor(on_log=self.echo) if executor == "process" else InProcessExecutor()
+        if gpus.needs_gpus(graph.nodes.values()):  # each gpus=N step gets N devices of its own
+            local = gpus.GpuScheduling(local)
+        # A stack's backends may send some steps elsewhere (SageMaker, Kubernetes) by their resources.
+        backends = active_backends.current()
+        route = getattr(backends, "executor", None)
+        self.executor: Executor = route(local, on_log=self.echo) if route is not None else local
         self.workers = max(1, workers)
         self.use_cache = use_cache
         self.display = display

@@ -9,6 +9,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from modelway import active_backends
 from modelway.artifacts.store import ArtifactStore
 from modelway.errors import ConfigError
 from modelway.store.runs import RunStore
@@ -17,12 +18,17 @@ _STORES: dict[tuple, RunStore | ArtifactStore | tuple[RunStore, ArtifactStore]] 
 
 
 def stores(home: Path) -> tuple[RunStore, ArtifactStore]:
-    """(RunStore, ArtifactStore) for this process and home; connections are never shared across fork."""
-    key = (os.getpid(), str(home))
+    """(RunStore, ArtifactStore) for this process and home; connections are never shared across fork.
+
+    With a stack's backends installed (:mod:`modelway.active_backends`) they come from it.
+    """
+    backends = active_backends.current()
+    key = (os.getpid(), str(home), id(backends))
     found = _STORES.get(key)
     if found is None:
         try:
-            found = _STORES[key] = (RunStore(home), artifact_store(home))
+            run_store = RunStore(home) if backends is None else backends.run_store(home)
+            found = _STORES[key] = (run_store, artifact_store(home))
         except (OSError, sqlite3.OperationalError) as exc:
             raise ConfigError(f"cannot use {home} as the Modelway home ({exc}); "
                               "set MODELWAY_HOME to a writable directory") from None
@@ -31,10 +37,11 @@ def stores(home: Path) -> tuple[RunStore, ArtifactStore]:
 
 def artifact_store(home: Path) -> ArtifactStore:
     """The ArtifactStore for ``home`` (no database connection: cheap in a step process)."""
-    key = (os.getpid(), str(home), "artifacts")
+    backends = active_backends.current()
+    key = (os.getpid(), str(home), "artifacts", id(backends))
     found = _STORES.get(key)
     if found is None:
-        found = _STORES[key] = ArtifactStore(home)
+        found = _STORES[key] = ArtifactStore(home) if backends is None else backends.artifact_store(home)
     return found  # type: ignore[return-value]
 
 

@@ -1,0 +1,1 @@
+"""AWS backends for a provisioned stack: S3 artifacts and step cache, SageMaker registry and jobs, CloudWatch, SNS."""
