@@ -65,6 +65,20 @@ class Failing:
         raise RuntimeError("model exploded")
 
 
+class FailsAfter:
+    """Answers like ``inner`` for ``calls`` calls, then raises (passes the contract tests, fails under traffic)."""
+
+    def __init__(self, inner: Any, calls: int):
+        self.inner, self.calls = inner, calls
+        self.classes_ = inner.classes_
+
+    def predict_proba(self, X: Any) -> Any:
+        self.calls -= 1
+        if self.calls < 0:
+            raise RuntimeError("connection pool exhausted")
+        return self.inner.predict_proba(X)
+
+
 class Inverted:
     """Swaps the classes' probabilities (a confidently wrong candidate)."""
 

@@ -33,6 +33,7 @@ class Guardrails(BaseModel):
     max_p95_ratio: float = Field(1.5, ge=1, description="candidate p95 latency may be this many times the incumbent's ...")
     p95_slack_ms: float = Field(5.0, ge=0, description="... plus this many milliseconds (noise floor of fast models)")
     max_accuracy_drop: float = Field(0.05, ge=0, description="labelled accuracy may be this much below the incumbent's")
+    accuracy_alpha: float = Field(0.05, gt=0, lt=1, description="one-sided significance of an accuracy drop")
     min_requests: int = Field(30, ge=1, description="requests the candidate needs before error/latency are judged")
     min_labelled: int = Field(30, ge=1, description="labelled requests per variant before accuracy is judged")
 
@@ -73,10 +74,24 @@ def check(candidate: VariantStats, incumbent: VariantStats | None, g: Guardrails
                                        f"incumbent (limit {limit:.1f} ms)")
     if candidate.labelled >= g.min_labelled and has_inc and incumbent.labelled >= g.min_labelled:
         result.judged.append("accuracy")
-        if candidate.accuracy < incumbent.accuracy - g.max_accuracy_drop:
+        # a drop counts when it is both large and not chance: small windows swing by several points
+        p = _one_sided_drop_p(incumbent.correct, incumbent.labelled, candidate.correct, candidate.labelled)
+        if candidate.accuracy < incumbent.accuracy - g.max_accuracy_drop and p < g.accuracy_alpha:
             result.breaches.append(f"accuracy {candidate.accuracy:.3f} on {candidate.labelled} labelled requests vs "
-                                   f"{incumbent.accuracy:.3f} for the incumbent (limit -{g.max_accuracy_drop})")
+                                   f"{incumbent.accuracy:.3f} for the incumbent (limit -{g.max_accuracy_drop}, "
+                                   f"one-sided p={p:.2g})")
     return result
+
+
+def _one_sided_drop_p(inc_correct: int, inc_n: int, cand_correct: int, cand_n: int) -> float:
+    """p-value of "the candidate is less accurate" (two-proportion z-test, one-sided)."""
+    from scipy import stats
+
+    pooled = (inc_correct + cand_correct) / (inc_n + cand_n)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / inc_n + 1 / cand_n))
+    if se == 0:
+        return 1.0
+    return float(stats.norm.sf((inc_correct / inc_n - cand_correct / cand_n) / se))
 
 
 @dataclass

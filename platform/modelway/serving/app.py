@@ -342,6 +342,10 @@ def serve_in_thread(server: ModelServer, host: str = "127.0.0.1", port: int = 0)
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError(f"server for {server.endpoint} did not start")
         time.sleep(0.01)
+    while server.follow and not any(s["url"] == server.url for s in server.store.live_servers(server.endpoint)):
+        if time.monotonic() > deadline:  # rollouts wait for heartbeats: be visible before returning
+            raise RuntimeError(f"server for {server.endpoint} sent no heartbeat")
+        time.sleep(0.02)
     try:
         yield server.url
     finally:
