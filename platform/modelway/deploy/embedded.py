@@ -51,8 +51,9 @@ APPLY_TIMEOUT_S = 15.0
 class EmbeddedDeployer:
     """:class:`~modelway.deploy.base.Deployer` of the embedded default."""
 
-    def __init__(self, home: Path, registry: Any = None, *, poll_s: float = 0.1):
+    def __init__(self, home: Path, registry: Any = None, *, poll_s: float = 0.1, log: Any = None):
         self.home = Path(home)
+        self.log = log or (lambda message: None)  # progress lines (the CLI prints them)
         self._registry = registry
         self.store = DeploymentStore(self.home)
         self.poll_s = poll_s
@@ -90,6 +91,8 @@ class EmbeddedDeployer:
                 raise DeployRefused(f"endpoint {request.endpoint} is still running {state.phase} of {state.candidate}; "
                                     f"end it with modelway promote {request.endpoint} or modelway rollback {request.endpoint}")
             report = run_contract_tests(self.registry, self.home, request.model, request.version, state.incumbent)
+            self.log(f"  contract tests: {sum(ok for _, ok, _ in report.checks)}/{len(report.checks)} passed"
+                     + ("" if report.passed else " - " + "; ".join(report.failures)))
             if not report.passed:
                 reason = "contract tests failed: " + "; ".join(report.failures)
                 self._refused(request, reason, details={"contract": report.to_dict()})
@@ -261,6 +264,11 @@ class EmbeddedDeployer:
         out = verdict.to_dict()
         if insufficient:
             out["ok"], out["breaches"] = False, [insufficient]
+        c, i = out.get("candidate", {}), out.get("incumbent", {})
+        self.log(f"    window: candidate {c.get('requests')} req, errors {c.get('error_rate')}, p95 {c.get('p95_ms')} ms, "
+                 f"accuracy {c.get('accuracy')} | incumbent {i.get('requests')} req, errors {i.get('error_rate')}, "
+                 f"p95 {i.get('p95_ms')} ms, accuracy {i.get('accuracy')} -> "
+                 + ("ok" if out["ok"] else "BREACH: " + "; ".join(out["breaches"])))
         _, state = self.store.require(req.endpoint)
         return StepReport(dict(state.variants), revision, round(time.monotonic() - start, 2), out)
 
@@ -280,6 +288,7 @@ class EmbeddedDeployer:
                                                           "version": target, "previous": removed,
                                                           "details": {"reason": reason, "trigger": trigger, **details}})
         self._wait_applied(endpoint, revision)
+        self.log(f"  revision {revision}: rolled back to {target} ({reason})")
         self._audit(state.model, removed, actor, endpoint, "rolled-back", trigger,
                     {"reason": reason, "restored": target, "revision": revision, **_numbers(details)})
         return DeployResult(endpoint, state.model, removed, state.strategy or "rollback", "rolled_back", reason, target,
@@ -295,6 +304,7 @@ class EmbeddedDeployer:
                                                           "version": candidate, "previous": previous,
                                                           "details": {"reason": reason, "trigger": trigger, **details}})
         self._wait_applied(endpoint, revision)
+        self.log(f"  revision {revision}: promoted {candidate} to all traffic ({previous} on standby)")
         self._audit(state.model, candidate, actor, endpoint, "promoted", trigger,
                     {"reason": reason, "previous": previous, "revision": revision, "strategy": state.strategy,
                      **_numbers(details)})
@@ -309,6 +319,8 @@ class EmbeddedDeployer:
     def _write(self, req: DeployRequest, state: EndpointState, action: str, details: dict[str, Any]) -> int:
         revision = self.store.put(req.endpoint, state, history=self._entry(req, action, details=details))
         self._wait_applied(req.endpoint, revision)
+        shares = ", ".join(f"{v} {w:.0%}" for v, w in sorted(state.variants.items()))
+        self.log(f"  revision {revision}: {action} [{shares}]" + (f" + shadow {state.shadow}" if state.shadow else ""))
         return revision
 
     def _entry(self, req: DeployRequest, action: str, *, details: dict[str, Any]) -> dict[str, Any]:
