@@ -142,7 +142,7 @@ def load_baseline(home: Path, model: str, version: str, *, required: bool = True
         if not required:
             return None
         raise UserError(f"no baseline profile for {model} {version} at {path}; it is computed at registration "
-                        f"(or: modelway monitor baseline {model}@{version} --data TRAINING_FILE)") from None
+                        f"(or: modelway baseline {model}@{version} --data TRAINING_FILE)") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"baseline profile {path} is unreadable ({exc}); recompute it with "
-                        f"modelway monitor baseline {model}@{version} --data TRAINING_FILE") from None
+                        f"modelway baseline {model}@{version} --data TRAINING_FILE") from None
