@@ -324,6 +324,18 @@ class EmbeddedRegistry(ModelRegistry):
         audit.append(db, anchor=self.anchor, actor=actor, event=status.value.lower(), model=name, version=version,
                      payload={"status": status.value, "reason": reason, "decided_at": now})
 
+    def record_event(self, name: str, version: str, *, actor: str, event: str, payload: dict[str, Any]) -> audit.AuditEntry:
+        """Append a lifecycle event about an existing version (e.g. a deployment decision) to the audit chain.
+
+        The payload must not carry a ``status`` key: that key marks approval decisions, which
+        only :meth:`approve` / :meth:`reject` / :meth:`revoke` write.
+        """
+        if "status" in payload:
+            raise ValueError("record_event payloads must not carry 'status' (reserved for approval decisions)")
+        self.get(name, version)
+        with self._transaction() as db:
+            return audit.append(db, actor=actor, event=event, model=name, version=version, payload=payload)
+
     # --- integrity -----------------------------------------------------------------------
 
     def load_model(self, name: str, version: str | None = None) -> Any:

@@ -77,11 +77,18 @@ def package(
         path = Path(tmp) / "model.pkl"
         path.write_bytes(blob)
         ref = store.put_path(path)
+        # the training-data profile the monitor and the server's category checks compare against
+        from modelway.monitoring.profile import profile_model
+
+        profile_path = Path(tmp) / "baseline.json"
+        profile_path.write_text(profile_model(model, split.train).to_json())
+        baseline_ref = store.put_path(profile_path)
     mlflow_run_id = mlflow_run_id or trained.mlflow_run_id
     card = evaluation.card
     return ModelPackage(**normalise({
         "model": model_name,
         "model_artifact": ref.hash,
+        "baseline_artifact": baseline_ref.hash,
         "artifact_sha256": hashlib.sha256(blob).hexdigest(),
         "family": estimator_family(model),
         "schema": model.schema.signature(),
@@ -146,6 +153,11 @@ def register_package(
         ),
         environment=env, actor=current_user(),
     )
+    if pkg.baseline_artifact:
+        from modelway.monitoring.profile import BaselineProfile, save_baseline
+
+        profile = BaselineProfile.from_dict(json.loads(artifact_store(home).verified_path(pkg.baseline_artifact).read_text()))
+        save_baseline(home, name, version.version, profile)
     if ctx is not None and not version.already_registered:
         record_model(name, version.version, run_id, artifact=version.artifact_sha256, home=ctx.home)
     summary: Registration = {

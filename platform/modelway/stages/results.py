@@ -99,6 +99,8 @@ class ModelPackage:
     data_versions: dict[str, str]
     mlflow_run_id: str | None
     gates_passed: bool
+    baseline_artifact: str | None = None
+    """Digest of the training-data profile (``monitoring.profile``) the monitor and the server compare against."""
 
 
 class Registration(TypedDict):

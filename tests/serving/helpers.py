@@ -1,0 +1,170 @@
+"""Shared helpers of the serving tests: train and register credit models, wrappers that misbehave, load."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FEATURE_COLUMNS = None  # set by train_credit
+
+
+@dataclass
+class Credit:
+    model: Any
+    train: Any
+    test: Any
+    features: list[str]
+
+
+def train_credit(n_rows: int = 4000, seed: int = 5) -> Credit:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    from modelway.datasets import credit
+    from modelway.stages.model_schema import GuardedModel, ModelSchema
+
+    df = credit.generate_credit_data(n_rows, seed=seed)
+    features = list(credit.FEATURES)
+    cat = list(credit.CATEGORICAL_FEATURES)
+    train, test = df.iloc[: n_rows * 3 // 4], df.iloc[n_rows * 3 // 4:]
+    est = Pipeline([
+        ("encode", ColumnTransformer([("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cat)],
+                                     remainder="passthrough")),
+        ("clf", HistGradientBoostingClassifier(max_iter=30, categorical_features=list(range(len(cat))), random_state=0)),
+    ])
+    schema = ModelSchema.infer(train[features], task="classification", classes=[0, 1])
+    est.fit(train[features], train["default"])
+    return Credit(GuardedModel(est, schema), train, test, features)
+
+
+class Slow:
+    """Answers like ``inner`` after ``delay_s``."""
+
+    def __init__(self, inner: Any, delay_s: float):
+        self.inner, self.delay_s = inner, delay_s
+        self.classes_ = inner.classes_
+
+    def predict_proba(self, X: Any) -> Any:
+        time.sleep(self.delay_s)
+        return self.inner.predict_proba(X)
+
+
+class Failing:
+    """Raises on every call (a candidate that errors)."""
+
+    def __init__(self, inner: Any):
+        self.classes_ = inner.classes_
+
+    def predict_proba(self, X: Any) -> Any:
+        raise RuntimeError("model exploded")
+
+
+class FailsAfter:
+    """Answers like ``inner`` for ``calls`` calls, then raises (passes the contract tests, fails under traffic)."""
+
+    def __init__(self, inner: Any, calls: int):
+        self.inner, self.calls = inner, calls
+        self.classes_ = inner.classes_
+
+    def predict_proba(self, X: Any) -> Any:
+        self.calls -= 1
+        if self.calls < 0:
+            raise RuntimeError("connection pool exhausted")
+        return self.inner.predict_proba(X)
+
+
+class Inverted:
+    """Swaps the classes' probabilities (a confidently wrong candidate)."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.classes_ = inner.classes_
+
+    def predict_proba(self, X: Any) -> Any:
+        return self.inner.predict_proba(X)[:, ::-1]
+
+
+def register(home: Path, credit: Credit, model: Any = None, *, name: str = "credit-risk", environment: str = "dev",
+             tag: str = "", baseline: bool = True) -> str:
+    """Register ``model`` (default: the trained one) and store its baseline profile; returns the version."""
+    from modelway.monitoring.profile import profile_model, save_baseline
+    from modelway.registry import ModelCandidate, get_registry
+
+    reg = get_registry(home)
+    model = model if model is not None else credit.model
+    mv = reg.register(ModelCandidate(name=name, model=model, schema=credit.model.schema.signature(),
+                                     metrics={"tag": tag or type(model).__name__}, family="HistGradientBoostingClassifier"),
+                      environment=environment, actor="pytest")
+    if baseline:
+        save_baseline(home, name, mv.version, profile_model(credit.model, credit.train))
+    return mv.version
+
+
+def records(frame: Any, features: list[str]) -> list[dict[str, Any]]:
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame[features + ["applicant_id"]].to_dict("records")]
+
+
+class Traffic:
+    """Background load: single-row requests cycling over ``rows``; labels sent back as feedback."""
+
+    def __init__(self, url: str, rows: list[dict[str, Any]], labels: list[int] | None = None, *, deployer: Any = None,
+                 endpoint: str = "credit-risk", threads: int = 2, key_header: bool = False):
+        self.url, self.rows, self.labels = url, rows, labels
+        self.deployer, self.endpoint = deployer, endpoint
+        self.threads, self.key_header = threads, key_header
+        self.stop = threading.Event()
+        self.replies: list[tuple[float, int, str | None]] = []
+        self._lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+
+    def _run(self, offset: int) -> None:
+        from modelway.serving.client import Client
+
+        client = Client(self.url)
+        i = offset
+        pending: list[tuple[str, float]] = []
+        while not self.stop.is_set():
+            row = self.rows[i % len(self.rows)]
+            headers = {"X-Modelway-Key": str(row["applicant_id"])} if self.key_header else None
+            reply = client.invoke(row, headers=headers)
+            with self._lock:
+                self.replies.append((time.time(), reply.status, reply.variant))
+            if self.labels is not None and reply.status == 200:
+                pending.append((reply.headers["x-request-id"], float(self.labels[i % len(self.rows)])))
+                if len(pending) >= 10:
+                    self.deployer.feedback(self.endpoint, pending)
+                    pending = []
+            i += self.threads
+        client.close()
+
+    def __enter__(self) -> Traffic:
+        for t in range(self.threads):
+            worker = threading.Thread(target=self._run, args=(t,), daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        for w in self._workers:
+            w.join(timeout=10)
+
+    def since(self, t: float) -> list[tuple[float, int, str | None]]:
+        with self._lock:
+            return [r for r in self.replies if r[0] >= t]
+
+
+def variant_shares(replies: list[tuple[float, int, str | None]]) -> dict[str, float]:
+    versions = [v for _, _, v in replies if v]
+    return {v: versions.count(v) / len(versions) for v in sorted(set(versions))}
+
+
+def np_rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
