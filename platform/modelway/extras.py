@@ -15,7 +15,9 @@ from modelway.errors import UserError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "ml": ("numpy", "pandas", "pyarrow", "sklearn", "joblib", "mlflow", "fairlearn", "pandera", "scipy", "psutil"),
+    "serve": ("starlette", "uvicorn", "prometheus_client", "croniter"),
     "aws": ("boto3",),
+    "kubernetes": ("kubernetes", "kubernetes_validate"),
 }
 """Top-level modules of each extra, as imported (scikit-learn is ``sklearn``)."""
 
