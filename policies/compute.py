@@ -12,6 +12,7 @@ import re
 from typing import Any, Iterator, Mapping, Sequence
 
 from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from .gpu_instances import SHAPES
 from .values import UNKNOWN, as_list, falsy, get, to_int, truthy
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -170,33 +171,74 @@ def _template_of(ref: Any, templates: dict[str, StackResource]) -> StackResource
     return None
 
 
+def _requirements_have_gpus(requirements: Any) -> bool:
+    """Whether attribute-based instance selection (``instanceRequirements``) asks for GPUs."""
+    if not isinstance(requirements, dict):
+        return False
+    minimum = to_int(get(requirements, "acceleratorCount", "min"))
+    types = [str(t).lower() for t in as_list(get(requirements, "acceleratorTypes")) if isinstance(t, str)]
+    makers = [str(m).lower() for m in as_list(get(requirements, "acceleratorManufacturers")) if isinstance(m, str)]
+    return (minimum or 0) >= 1 or "gpu" in types or "nvidia" in makers
+
+
 class GpuPool:
-    """An ASG or EKS node group with what is known of its instance types and purchase options."""
+    """An ASG or EKS node group with what is known of its instance types and purchase options.
+
+    Instance types come from the group itself (mixed-instances overrides, node group
+    ``instanceTypes``), from its launch template (found by id or name, the group's own or an
+    override's), and attribute-based selection counts as GPU when it asks for accelerators.
+    """
 
     def __init__(self, resource: StackResource, templates: dict[str, StackResource]) -> None:
         self.resource = resource
         props = resource.props
         self.instance_types: list[str] = []
+        self.requirements: list[dict[str, Any]] = []
+        self.unknown_template = False
         self.template: StackResource | None = None
+        used: list[StackResource] = []
         if resource.type == EKS_NODE_GROUP:
             self.instance_types = [t for t in as_list(props.get("instanceTypes")) if isinstance(t, str)]
-            self.template = _template_of(props.get("launchTemplate"), templates)
+            self.template = self._resolve(props.get("launchTemplate"), templates)
         else:
             mixed = props.get("mixedInstancesPolicy")
             ref = get(mixed, "launchTemplate", "launchTemplateSpecification") or props.get("launchTemplate")
-            self.template = _template_of(ref, templates)
-            self.instance_types = [get(o, "instanceType") for o in as_list(get(mixed, "launchTemplate", "overrides"))]
-            self.instance_types = [t for t in self.instance_types if isinstance(t, str)]
-        if self.template is not None and isinstance(self.template.props.get("instanceType"), str):
-            self.instance_types.append(self.template.props["instanceType"])
+            self.template = self._resolve(ref, templates)
+            for override in as_list(get(mixed, "launchTemplate", "overrides")):
+                if isinstance(get(override, "instanceType"), str):
+                    self.instance_types.append(get(override, "instanceType"))
+                if isinstance(get(override, "instanceRequirements"), dict):
+                    self.requirements.append(get(override, "instanceRequirements"))
+                own = self._resolve(get(override, "launchTemplateSpecification"), templates)
+                if own is not None:
+                    used.append(own)
+        if self.template is not None:
+            used.insert(0, self.template)
+        for template in used:
+            if isinstance(template.props.get("instanceType"), str):
+                self.instance_types.append(template.props["instanceType"])
+            if isinstance(template.props.get("instanceRequirements"), dict):
+                self.requirements.append(template.props["instanceRequirements"])
+        self.instance_types = list(dict.fromkeys(self.instance_types))
+
+    def _resolve(self, ref: Any, templates: dict[str, StackResource]) -> StackResource | None:
+        if ref is UNKNOWN or any(get(ref, k) is UNKNOWN for k in ("id", "name", "launchTemplateId",
+                                                                  "launchTemplateName")):
+            self.unknown_template = True
+            return None
+        return _template_of(ref, templates)
+
+    @property
+    def gpu_types(self) -> list[str]:
+        return [t for t in self.instance_types if GPU_INSTANCE.match(t)]
 
     @property
     def is_gpu(self) -> bool:
-        return any(GPU_INSTANCE.match(t) for t in self.instance_types)
+        return bool(self.gpu_types) or any(_requirements_have_gpus(r) for r in self.requirements)
 
     @property
     def label(self) -> str:
-        gpu = sorted({t for t in self.instance_types if GPU_INSTANCE.match(t)})
+        gpu = sorted(set(self.gpu_types)) or ["GPUs by instance requirements"]
         return f'"{self.resource.name}" ({", ".join(gpu)})'
 
     def min_size(self) -> Any:
@@ -221,14 +263,23 @@ class GpuPool:
         return False
 
 
-def _gpu_pools(resources: Sequence[StackResource]) -> list[GpuPool]:
+def _gpu_pools(resources: Sequence[StackResource]) -> tuple[list[GpuPool], list[GpuPool]]:
+    """GPU pools, and the pools whose launch template reference is not known yet (cannot tell)."""
     templates = _lookup(resources)
     pools = [GpuPool(r, templates) for r in resources if r.type in (ASG, EKS_NODE_GROUP)]
-    return [p for p in pools if p.is_gpu]
+    return [p for p in pools if p.is_gpu], [p for p in pools if not p.is_gpu and p.unknown_template]
+
+
+def _undecided(pools: list[GpuPool]) -> Iterator[Note]:
+    for pool in pools:
+        yield Note(f'pool "{pool.resource.name}": its launch template is not known yet, so whether it runs '
+                   "GPUs cannot be told", pool.resource.urn)
 
 
 def check_gpu_pool_spot(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
-    for pool in _gpu_pools(resources):
+    pools, undecided = _gpu_pools(resources)
+    yield from _undecided(undecided)
+    for pool in pools:
         limit = int(ctx.config["maxOnDemandPercentageAboveBase"])
         spot = pool.uses_spot(limit)
         if spot is UNKNOWN:
@@ -240,13 +291,45 @@ def check_gpu_pool_spot(resources: Sequence[StackResource], ctx: Context) -> Ite
 
 
 def check_gpu_pool_scale_to_zero(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
-    for pool in _gpu_pools(resources):
+    pools, undecided = _gpu_pools(resources)
+    yield from _undecided(undecided)
+    for pool in pools:
         minimum = pool.min_size()
         if minimum is UNKNOWN:
             yield Note(f"GPU pool {pool.label}: minSize is not known yet", pool.resource.urn)
         elif to_int(minimum) != 0:
             yield Violation(f"GPU pool {pool.label} has minSize {minimum}; set 0 so idle GPUs cost nothing",
                             pool.resource.urn)
+
+
+def _exact(requirements: dict[str, Any], key: str) -> bool:
+    low, high = to_int(get(requirements, key, "min")), to_int(get(requirements, key, "max"))
+    return low is not None and low == high
+
+
+def check_gpu_pool_homogeneous(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    """The cluster autoscaler sizes a group from one instance type: every type must have the same shape."""
+    pools, undecided = _gpu_pools(resources)
+    yield from _undecided(undecided)
+    for pool in pools:
+        for requirements in pool.requirements:
+            loose = [key for key in ("vcpuCount", "memoryMib", "acceleratorCount") if not _exact(requirements, key)]
+            if _requirements_have_gpus(requirements) and loose:
+                yield Violation(f"GPU pool {pool.label}: instance requirements allow types of different shapes "
+                                f"({', '.join(loose)} not pinned to one value); list instance types of one "
+                                "shape instead", pool.resource.urn)
+        unknown = [t for t in pool.instance_types if t not in SHAPES]
+        if unknown:
+            yield Note(f"GPU pool {pool.label}: shape of {', '.join(unknown)} unknown to the pack, "
+                       "homogeneity not checked", pool.resource.urn)
+            continue
+        shapes: dict[Any, list[str]] = {}
+        for instance_type in pool.instance_types:
+            shapes.setdefault(SHAPES[instance_type], []).append(instance_type)
+        if len(shapes) > 1:
+            described = "; ".join(f"{', '.join(types)}: {shape}" for shape, types in shapes.items())
+            yield Violation(f"GPU pool {pool.label} mixes instance shapes ({described}); the cluster autoscaler "
+                            "needs one GPU count, vCPU count and memory size per group", pool.resource.urn)
 
 
 # --- EKS --------------------------------------------------------------------------------------
@@ -354,6 +437,13 @@ POLICIES = [
         "GPU node pools scale to zero when idle (minSize 0).",
         check=check_gpu_pool_scale_to_zero, concern="compute", severity=Severity.LOW, mirrors=["cost"],
         remediation="Set minSize=0 and let the cluster autoscaler add GPU nodes on demand.",
+    ),
+    StackRule(
+        "gpu-pool-homogeneous",
+        "Every instance type of a GPU node group has the same GPU count, vCPUs and memory.",
+        check=check_gpu_pool_homogeneous, concern="compute", severity=Severity.HIGH, mirrors=["cluster-autoscaler"],
+        remediation="Give each node group instance types of one shape (e.g. g5.2xlarge, g6.2xlarge); put other "
+                    "shapes in their own group.",
     ),
     ResourceRule(
         "eks-secrets-encryption",

@@ -11,6 +11,7 @@ Example:
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator, Mapping, Sequence
 
 from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
@@ -122,6 +123,10 @@ def _pod_items(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
     if spec is UNKNOWN:
         yield Note("the pod spec is not known yet")
         return
+    for kind in CONTAINER_KINDS:  # a list that is not known yet must not read as "no containers"
+        listed = get(spec, kind)
+        if listed is UNKNOWN or UNKNOWN in as_list(listed):
+            yield Note(f"{kind} are not known yet")
     yield from containers(spec)
 
 
@@ -165,6 +170,9 @@ def check_k8s_resource_limits(resource_type: str, props: Mapping[str, Any], ctx:
             yield f"{label} has no {', '.join(missing)}"
 
 
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
 def image_tag(image: str) -> str | None:
     """The tag of an image reference (None when untagged); digests count as pinned."""
     if "@" in image:
@@ -186,6 +194,9 @@ def check_k8s_no_latest_tag(resource_type: str, props: Mapping[str, Any], ctx: C
             tag = image_tag(image)
             if tag is None or tag == "latest":
                 yield f"{label} image {image} is not pinned (use a version tag or digest)"
+            elif ctx.config["requireDigest"] and not DIGEST.search(image):
+                # A tag can be moved to other content; only a digest names the image that was tested.
+                yield f"{label} image {image} is pinned by tag, not digest (use image@sha256:...)"
 
 
 def check_k8s_no_host_path(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
@@ -229,6 +240,45 @@ def check_k8s_gpu_quota(resources: Sequence[StackResource], ctx: Context) -> Ite
             elif str(namespace) not in quota_namespaces:
                 yield Violation(f'{r.name} requests {GPU_RESOURCE} in namespace "{namespace}", which has no '
                                 f"ResourceQuota on requests.{GPU_RESOURCE}", r.urn)
+
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+QUOTA_KEYS = {"cpu": ("requests.cpu", "limits.cpu", "cpu"), "memory": ("requests.memory", "limits.memory", "memory")}
+
+
+def _namespace_name(resource: StackResource) -> Any:
+    """A Namespace's name: ``metadata.name``, else the id the engine gave it (auto-named)."""
+    name = get(resource.props, "metadata", "name")
+    return name if name is not None else resource.id
+
+
+def check_k8s_namespace_quota(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    """Every namespace the stack creates has a ResourceQuota on CPU and memory (a LimitRange is no quota)."""
+    covered: dict[str, set[str]] = {}
+    unknown_quota = False
+    for r in resources:
+        if r.type != RESOURCE_QUOTA:
+            continue
+        namespace, hard = get(r.props, "metadata", "namespace"), get(r.props, "spec", "hard")
+        if namespace is UNKNOWN or hard is UNKNOWN:
+            unknown_quota = True
+            continue
+        if isinstance(hard, dict):
+            found = {kind for kind, keys in QUOTA_KEYS.items() if any(k in hard for k in keys)}
+            covered.setdefault(str(namespace or "default"), set()).update(found)
+    for r in resources:
+        if r.type != NAMESPACE:
+            continue
+        name = _namespace_name(r)
+        if name is UNKNOWN or name is None:
+            yield Note(f"namespace {r.name}: its name is not known yet", r.urn)
+            continue
+        missing = sorted(set(QUOTA_KEYS) - covered.get(str(name), set()))
+        if missing and unknown_quota:
+            yield Note(f'namespace "{name}": a ResourceQuota\'s namespace or limits are not known yet', r.urn)
+        elif missing:
+            yield Violation(f'namespace "{name}" has no ResourceQuota on {" and ".join(missing)} '
+                            "(a LimitRange sets defaults, not a ceiling)", r.urn)
 
 
 WORKLOAD_TYPES = sorted(POD_SPEC_PATHS)
@@ -279,10 +329,12 @@ POLICIES = [
     ),
     ResourceRule(
         "k8s-no-latest-tag",
-        "Container images are pinned (no :latest, no missing tag).",
+        "Container images are pinned: no :latest, no missing tag; by digest where requireDigest (prod).",
         check=check_k8s_no_latest_tag, resource_types=WORKLOAD_TYPES, concern="kubernetes",
-        severity=Severity.LOW, mirrors=["CKV_K8S_43"],
-        remediation="Reference images by version tag or, better, by digest (image@sha256:...).",
+        params={"requireDigest": {"type": "boolean", "default": True,
+                                  "description": "Require image@sha256:... (prod); false accepts version tags."}},
+        severity=Severity.MEDIUM, mirrors=["CKV_K8S_14", "CKV_K8S_43"],
+        remediation="Reference images by digest (image@sha256:...); outside prod a version tag is enough.",
     ),
     ResourceRule(
         "k8s-no-host-path",
@@ -296,5 +348,12 @@ POLICIES = [
         "Every namespace that runs GPU workloads has a ResourceQuota on requests.nvidia.com/gpu.",
         check=check_k8s_gpu_quota, concern="kubernetes", severity=Severity.MEDIUM, mirrors=["KSV-0040"],
         remediation="Add a ResourceQuota in the namespace with spec.hard['requests.nvidia.com/gpu'].",
+    ),
+    StackRule(
+        "k8s-namespace-quota",
+        "Every namespace the stack creates has a ResourceQuota on CPU and memory (a LimitRange alone does not count).",
+        check=check_k8s_namespace_quota, concern="kubernetes", severity=Severity.MEDIUM, mirrors=["KSV-0040"],
+        remediation="Add a ResourceQuota in the namespace with spec.hard requests.cpu/limits.cpu and "
+                    "requests.memory/limits.memory.",
     ),
 ]

@@ -39,6 +39,7 @@ DEFAULT_LEVELS: dict[str, EnforcementLevel] = {
     "ec2-no-secrets-in-user-data": MANDATORY,
     "gpu-pool-spot": ADVISORY,
     "gpu-pool-scale-to-zero": ADVISORY,
+    "gpu-pool-homogeneous": MANDATORY,
     "eks-secrets-encryption": MANDATORY,
     "eks-no-open-public-endpoint": MANDATORY,
     "eks-control-plane-logging": ADVISORY,
@@ -63,9 +64,10 @@ DEFAULT_LEVELS: dict[str, EnforcementLevel] = {
     "k8s-no-privileged": MANDATORY,
     "k8s-run-as-non-root": ADVISORY,
     "k8s-resource-limits": ADVISORY,
-    "k8s-no-latest-tag": ADVISORY,
+    "k8s-no-latest-tag": MANDATORY,  # prod: pinned by digest (config requireDigest); dev downgrades
     "k8s-no-host-path": MANDATORY,
     "k8s-gpu-quota": MANDATORY,
+    "k8s-namespace-quota": MANDATORY,
     # tagging and cost
     "required-tags": MANDATORY,
     "budget-exists": ADVISORY,

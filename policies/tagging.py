@@ -1,6 +1,7 @@
 """Tagging and cost rules: required tags on every taggable AWS resource, and a budget per stack.
 
-Provider ``defaultTags`` count: the provider applies them to every taggable resource.
+Provider ``defaultTags`` count where the provider applies them: every resource with a ``tags``
+map. Auto Scaling groups tag through ``tags`` blocks, which default tags do not reach.
 
 Example:
     >>> from policies.core import Context
@@ -33,9 +34,35 @@ def default_tags(provider_props: Mapping[str, Any] | None) -> Any:
     return tags if isinstance(tags, dict) or tags is UNKNOWN else {}
 
 
+ASG = "aws:autoscaling/group:Group"
+
+
+def asg_tags(props: Mapping[str, Any]) -> Any:
+    """An Auto Scaling group's ``tags`` blocks (``{key, value, propagateAtLaunch}``) as a dict; UNKNOWN if not known.
+
+    Example:
+        >>> asg_tags({"tags": [{"key": "owner", "value": "ml", "propagateAtLaunch": True}]})
+        {'owner': 'ml'}
+    """
+    blocks = props.get("tags")
+    if blocks is UNKNOWN:
+        return UNKNOWN
+    tags: dict[str, Any] = {}
+    for block in as_list(blocks):
+        key = get(block, "key")
+        if key is UNKNOWN or block is UNKNOWN:
+            return UNKNOWN
+        if isinstance(key, str):
+            tags[key] = get(block, "value")
+    return tags
+
+
 def check_required_tags(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
-    own = props.get("tags")
-    inherited = default_tags(ctx.provider_props)
+    if resource_type == ASG:
+        # Its tags are blocks, and provider default tags do not reach an ASG (nor its instances).
+        own, inherited = asg_tags(props), {}
+    else:
+        own, inherited = props.get("tags"), default_tags(ctx.provider_props)
     if own is UNKNOWN or inherited is UNKNOWN:
         yield Note("tags are not known yet")
         return
@@ -44,7 +71,10 @@ def check_required_tags(resource_type: str, props: Mapping[str, Any], ctx: Conte
     missing = [t for t in ctx.config["requiredTags"] if not tags.get(t) and t not in unknown]
     if unknown:
         yield Note(f"tag values {', '.join(unknown)} are not known yet")
-    if missing:
+    if missing and resource_type == ASG:
+        yield (f"missing tags {', '.join(missing)} (add tags blocks with propagate_at_launch=True; the provider's "
+               "defaultTags do not apply to Auto Scaling groups)")
+    elif missing:
         yield f"missing tags {', '.join(missing)} (set them on the resource or in the provider's defaultTags)"
 
 
@@ -70,8 +100,8 @@ POLICIES = [
     ResourceRule(
         "required-tags",
         "Every taggable AWS resource carries the owner, cost-center and environment tags.",
-        check=check_required_tags, resource_types=TAGGABLE_TYPES, concern="tagging", severity=Severity.MEDIUM,
-        mirrors=["AWS Config required-tags"],
+        check=check_required_tags, resource_types=[*TAGGABLE_TYPES, ASG], concern="tagging",
+        severity=Severity.MEDIUM, mirrors=["AWS Config required-tags", "CKV_AWS_153"],
         params={"requiredTags": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_TAGS,
                                  "description": "Tag keys every taggable resource must have."}},
         remediation="Set the tags in the aws provider's defaultTags (stack config aws:defaultTags) or on the resource.",

@@ -27,6 +27,7 @@ EXPECTED_MANDATORY = {
     "ec2-no-secrets-in-user-data", "eks-secrets-encryption", "eks-no-open-public-endpoint", "ecr-immutable-tags",
     "ecr-scan-on-push", "sagemaker-endpoint-kms", "k8s-rbac-no-wildcards", "k8s-rbac-no-escalation-verbs",
     "k8s-no-privileged", "k8s-no-host-path", "required-tags",
+    "k8s-no-latest-tag",  # busybox:1.36 is a tag, and the default (prod) level requires a digest
 }
 
 

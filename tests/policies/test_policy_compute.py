@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from policy_helpers import (
     assert_passes,
     assert_stack_passes,
     assert_stack_violates,
     assert_violates,
     evaluate,
+    evaluate_stack,
 )
+
+from policies.values import UNKNOWN
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -135,3 +139,77 @@ def test_eks_control_plane_logging():
 def test_unknown_metadata_options_is_a_note():
     outcome = evaluate("ec2-imdsv2-required", LT, {"metadataOptions": "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"})
     assert outcome.notes and not outcome.violations
+
+
+# --- GPU instance types resolved through launch templates and instance requirements ------------
+def cpu_asg_on(reference: dict) -> tuple:
+    """An ASG with no instance type of its own: what it runs comes from the referenced template."""
+    return (ASG, {"minSize": 2, "maxSize": 4, "launchTemplate": reference}, "pool")
+
+
+@pytest.mark.parametrize("reference", [{"id": "lt-0123456789abcdef0"}, {"name": "gpu-nodes"}],
+                         ids=["by-id", "by-name"])
+def test_gpu_type_comes_from_the_launch_template_by_id_or_name(reference):
+    template = (LT, {"id": "lt-0123456789abcdef0", "name": "gpu-nodes", "instanceType": "p4d.24xlarge"}, "gpu-nodes")
+    assert_stack_violates("gpu-pool-scale-to-zero", [template, cpu_asg_on(reference)],
+                          contains='"pool" (p4d.24xlarge) has minSize 2')
+
+
+def test_gpu_type_from_an_override_launch_template_and_instance_requirements():
+    own = (LT, {"id": "lt-0aaaaaaaaaaaaaaaa", "name": "gpu-a", "instanceType": "g6.xlarge"}, "gpu-a")
+    asg = (ASG, {"minSize": 1, "mixedInstancesPolicy": {"launchTemplate": {
+        "launchTemplateSpecification": {"launchTemplateName": "cpu-base"},
+        "overrides": [{"instanceType": "m6i.large"},
+                      {"launchTemplateSpecification": {"launchTemplateId": "lt-0aaaaaaaaaaaaaaaa"}}]}}}, "mixed")
+    assert_stack_violates("gpu-pool-scale-to-zero", [own, asg], contains="g6.xlarge")
+    # attribute-based selection that asks for accelerators is a GPU pool too
+    by_attributes = (LT, {"name": "abs", "instanceRequirements": {
+        "vcpuCount": {"min": 4, "max": 8}, "memoryMib": {"min": 16384}, "acceleratorTypes": ["gpu"],
+        "acceleratorCount": {"min": 1, "max": 1}}}, "abs")
+    assert_stack_violates("gpu-pool-scale-to-zero", [by_attributes, cpu_asg_on({"name": "abs"})],
+                          contains="GPUs by instance requirements")
+    cpu_only = (LT, {"name": "cpu", "instanceRequirements": {"vcpuCount": {"min": 2}, "memoryMib": {"min": 4096}}},
+                "cpu")
+    assert_stack_passes("gpu-pool-scale-to-zero", [cpu_only, cpu_asg_on({"name": "cpu"})])
+
+
+def test_unknown_launch_template_reference_is_not_evaluated():
+    outcome = evaluate_stack("gpu-pool-scale-to-zero", [cpu_asg_on({"id": UNKNOWN})])
+    assert outcome.violations == [] and "not known yet" in outcome.notes[0].message
+
+
+# --- gpu-pool-homogeneous ---------------------------------------------------------------------
+def pool_of(*types: str) -> tuple:
+    return (ASG, {"minSize": 0, "mixedInstancesPolicy": {"launchTemplate": {
+        "launchTemplateSpecification": {"launchTemplateName": "gpu-lt"},
+        "overrides": [{"instanceType": t} for t in types]}}}, "gpu")
+
+
+def test_gpu_pool_homogeneous_same_gpus_vcpus_and_memory():
+    assert_stack_passes("gpu-pool-homogeneous", [pool_of("g5.2xlarge", "g6.2xlarge", "g4dn.2xlarge")])
+    assert_stack_passes("gpu-pool-homogeneous", [pool_of("p4d.24xlarge")])
+    assert_stack_violates("gpu-pool-homogeneous", [pool_of("g5.2xlarge", "g5.12xlarge")],
+                          contains="g5.12xlarge: 4 GPU, 48 vCPU, 192 GiB")
+    # same GPU count and vCPUs, different memory: still not one shape
+    assert_stack_violates("gpu-pool-homogeneous", [pool_of("g6.2xlarge", "g6e.2xlarge")], contains="64 GiB")
+    # the launch template's own type counts with the overrides
+    template = (LT, {"name": "gpu-lt", "instanceType": "p3.2xlarge"}, "gpu-lt")
+    assert_stack_violates("gpu-pool-homogeneous", [template, pool_of("g5.2xlarge")], contains="p3.2xlarge")
+    # CPU groups are not this rule's business
+    assert_stack_passes("gpu-pool-homogeneous", [pool_of("m6i.large", "m6i.2xlarge")])
+
+
+def test_gpu_pool_homogeneous_instance_requirements_must_pin_the_shape():
+    loose = (LT, {"name": "abs", "instanceRequirements": {"vcpuCount": {"min": 4, "max": 16}, "memoryMib": {"min": 16384},
+                                                          "acceleratorCount": {"min": 1, "max": 1}}}, "abs")
+    assert_stack_violates("gpu-pool-homogeneous", [loose, cpu_asg_on({"name": "abs"})],
+                          contains="vcpuCount, memoryMib not pinned")
+    pinned = (LT, {"name": "abs", "instanceRequirements": {"vcpuCount": {"min": 8, "max": 8},
+                                                           "memoryMib": {"min": 32768, "max": 32768},
+                                                           "acceleratorCount": {"min": 1, "max": 1}}}, "abs")
+    assert_stack_passes("gpu-pool-homogeneous", [pinned, cpu_asg_on({"name": "abs"})])
+
+
+def test_gpu_pool_homogeneous_unknown_type_is_not_evaluated():
+    outcome = evaluate_stack("gpu-pool-homogeneous", [pool_of("g5.2xlarge", "g7.2xlarge")])
+    assert outcome.violations == [] and "g7.2xlarge unknown to the pack" in outcome.notes[0].message

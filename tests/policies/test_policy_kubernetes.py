@@ -7,7 +7,13 @@ from policy_helpers import (
     assert_stack_passes,
     assert_stack_violates,
     assert_violates,
+    evaluate,
+    evaluate_stack,
 )
+
+from policies.values import UNKNOWN
+
+UNKNOWN_LIST = "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2"  # the engine's "array not known yet"
 
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
 ROLE, CLUSTER_ROLE = f"{RBAC}:Role", f"{RBAC}:ClusterRole"
@@ -98,11 +104,34 @@ def test_resource_limits():
                                        ("localhost:5000/serving:2", True), ("repo/serving:latest", False),
                                        ("repo/serving", False), ("localhost:5000/serving", False)])
 def test_no_latest_tag(image, ok):
+    # outside prod (requireDigest false) a version tag is enough
     props = deployment(container(), container("b", image=image))
+    if ok:
+        assert_passes("k8s-no-latest-tag", DEPLOYMENT, props, config={"requireDigest": False})
+    else:
+        assert_violates("k8s-no-latest-tag", DEPLOYMENT, props, contains="container b", config={"requireDigest": False})
+
+
+DIGEST = "sha256:" + "4f" * 32
+
+
+# CKV_K8S_43 ("image should use digest"): its passing cases name the image by @sha256 digest,
+# its failing ones by tag (even a version tag) or by nothing.
+@pytest.mark.parametrize("image, ok", [
+    (f"repo/serving@{DIGEST}", True), (f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/serving:1.4@{DIGEST}", True),
+    ("repo/serving:1.4.2", False), ("repo/serving@sha256:abc", False), ("nginx", False)])
+def test_prod_requires_images_pinned_by_digest(image, ok):
+    props = deployment(container("a", image=f"repo/a@{DIGEST}"), container("b", image=image))
     if ok:
         assert_passes("k8s-no-latest-tag", DEPLOYMENT, props)
     else:
         assert_violates("k8s-no-latest-tag", DEPLOYMENT, props, contains="container b")
+
+
+def test_unknown_container_list_is_not_evaluated_not_a_pass():
+    props = {"spec": {"template": {"spec": {"containers": UNKNOWN_LIST}}}}
+    outcome = evaluate("k8s-no-latest-tag", DEPLOYMENT, props)
+    assert outcome.violations == [] and [n.message for n in outcome.notes] == ["containers are not known yet"]
 
 
 def test_no_host_path_cronjob():
@@ -127,3 +156,37 @@ def test_gpu_quota_stack_view():
     violations = assert_stack_violates("k8s-gpu-quota", [quota, gpu_job("ml"), gpu_job("research")],
                                        contains='"research"')
     assert len(violations) == 1 and violations[0].urn.endswith("train-research")
+
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
+
+
+def namespace(name: str) -> tuple:
+    return (NAMESPACE, {"metadata": {"name": name}}, f"ns-{name}")
+
+
+def quota(namespace_name, hard: dict) -> tuple:
+    return (QUOTA, {"metadata": {"namespace": namespace_name}, "spec": {"hard": hard}}, f"quota-{namespace_name}")
+
+
+CPU_MEMORY = {"requests.cpu": "8", "requests.memory": "32Gi", "limits.cpu": "16", "limits.memory": "64Gi"}
+
+
+def test_namespace_quota_every_namespace_needs_cpu_and_memory_quota():
+    # KSV-0040's cases: a quota with cpu and memory passes; none, or a LimitRange alone, fails.
+    assert_stack_passes("k8s-namespace-quota", [namespace("serving"), quota("serving", CPU_MEMORY)])
+    limit_range = (LIMIT_RANGE, {"metadata": {"namespace": "research"},
+                                 "spec": {"limits": [{"type": "Container", "default": {"cpu": "1"}}]}}, "lr")
+    violations = assert_stack_violates(
+        "k8s-namespace-quota", [namespace("serving"), quota("serving", CPU_MEMORY), namespace("research"), limit_range],
+        contains='namespace "research" has no ResourceQuota on cpu and memory')
+    assert len(violations) == 1 and violations[0].urn.endswith("ns-research")
+    assert_stack_violates("k8s-namespace-quota", [namespace("gpu"), quota("gpu", {"requests.nvidia.com/gpu": "4",
+                                                                                  "requests.cpu": "8"})],
+                          contains="no ResourceQuota on memory")
+
+
+def test_namespace_quota_unknown_is_not_evaluated():
+    outcome = evaluate_stack("k8s-namespace-quota", [namespace("serving"), quota(UNKNOWN, CPU_MEMORY)])
+    assert outcome.violations == [] and "not known yet" in outcome.notes[0].message

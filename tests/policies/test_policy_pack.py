@@ -30,7 +30,8 @@ CATALOGUE = [
     "iam-no-admin-wildcard", "iam-no-service-wildcard-on-all", "iam-no-admin-managed-policy",
     "iam-trust-not-public", "iam-passrole-scoped",
     "ec2-imdsv2-required", "ec2-imds-hop-limit", "ec2-ebs-encrypted", "ec2-no-public-ip",
-    "ec2-no-secrets-in-user-data", "gpu-pool-spot", "gpu-pool-scale-to-zero", "eks-secrets-encryption",
+    "ec2-no-secrets-in-user-data", "gpu-pool-spot", "gpu-pool-scale-to-zero", "gpu-pool-homogeneous",
+    "eks-secrets-encryption",
     "eks-no-open-public-endpoint", "eks-control-plane-logging",
     "ecr-immutable-tags", "ecr-scan-on-push", "ecr-kms", "ecr-no-public-policy", "sagemaker-endpoint-kms",
     "sagemaker-model-network-isolation", "sagemaker-notebook-hardened", "sagemaker-endpoint-safe-rollout",
@@ -38,15 +39,16 @@ CATALOGUE = [
     "logs-retention", "logs-kms", "sns-kms",
     "k8s-rbac-no-wildcards", "k8s-no-cluster-admin-binding", "k8s-rbac-no-escalation-verbs", "k8s-no-privileged",
     "k8s-run-as-non-root", "k8s-resource-limits", "k8s-no-latest-tag", "k8s-no-host-path", "k8s-gpu-quota",
+    "k8s-namespace-quota",
     "required-tags", "budget-exists",
     "model-registry-per-model", "pipeline-has-quality-gate", "prod-requires-manual-approval",
 ]
-CATALOGUE_STACK = {"k8s-gpu-quota", "budget-exists", "model-registry-per-model", "pipeline-has-quality-gate",
+CATALOGUE_STACK = {"k8s-gpu-quota", "k8s-namespace-quota", "budget-exists", "model-registry-per-model", "pipeline-has-quality-gate",
                    "prod-requires-manual-approval"}
 # Rules that need a view across resources (a bucket and its separate settings resources; an ASG and
 # its launch template) are stack policies too.
 CROSS_RESOURCE = {"s3-encryption-cmk", "s3-public-access-blocked", "s3-tls-only", "s3-versioning", "s3-access-logging",
-                  "s3-lifecycle-tiering", "gpu-pool-spot", "gpu-pool-scale-to-zero"}
+                  "s3-lifecycle-tiering", "gpu-pool-spot", "gpu-pool-scale-to-zero", "gpu-pool-homogeneous"}
 
 
 def test_main_imports_without_serving_and_lists_exactly_the_catalogue(monkeypatch):

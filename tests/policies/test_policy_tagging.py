@@ -53,3 +53,19 @@ def test_budget_exists_with_notifications():
     assert_stack_passes("budget-exists", [(BUDGET, notified, "budget")])
     assert_stack_violates("budget-exists", [(BUCKET, {}, "b")], contains="no aws.budgets.Budget")
     assert_stack_violates("budget-exists", [(BUDGET, {"budgetType": "COST"}, "budget")], contains="notifies")
+
+
+ASG = "aws:autoscaling/group:Group"
+
+
+def asg_tags(tags: dict, propagate: bool = True) -> dict:
+    return {"minSize": 0, "maxSize": 2,
+            "tags": [{"key": k, "value": v, "propagateAtLaunch": propagate} for k, v in tags.items()]}
+
+
+def test_auto_scaling_groups_are_tagged_through_their_tags_blocks():
+    # CKV_AWS_153's cases: tag blocks pass; an ASG without them fails, whatever the provider's default tags
+    assert_passes("required-tags", ASG, asg_tags(TAGS))
+    assert_violates("required-tags", ASG, asg_tags({"owner": "ml"}), contains="cost-center, environment")
+    assert_violates("required-tags", ASG, {"minSize": 0}, provider_props={"defaultTags": {"tags": TAGS}},
+                    contains="defaultTags do not apply to Auto Scaling groups")
