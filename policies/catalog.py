@@ -6,7 +6,17 @@ Example:
 """
 from __future__ import annotations
 
-from policies import compute, identity, kubernetes, ml_governance, observability, registries, storage, tagging
+from policies import (
+    compute,
+    identity,
+    kubernetes,
+    ml_governance,
+    observability,
+    operability,
+    registries,
+    storage,
+    tagging,
+)
 from policies.core import ResourceRule, StackRule
 
 PACK_NAME = "modelway"
@@ -21,6 +31,7 @@ ALL_POLICIES: list[ResourceRule | StackRule] = [
     *kubernetes.POLICIES,
     *tagging.POLICIES,
     *ml_governance.POLICIES,
+    *operability.POLICIES,
 ]
 
 RESOURCE_POLICIES = [p for p in ALL_POLICIES if isinstance(p, ResourceRule)]
