@@ -51,6 +51,8 @@ class ClusterAddonsArgs:
     queue_url: pulumi.Input[str]
     queue_arn: pulumi.Input[str]
     """The interruption queue the termination handler consumes."""
+    key_arn: pulumi.Input[str]
+    """The key the queue is encrypted with."""
 
 
 def _group_arns(partition: str, region: str, account: str, names: list[str]) -> list[str]:
@@ -72,11 +74,13 @@ def autoscaler_policy(group_arns: list[str]) -> dict[str, Any]:
     )
 
 
-def termination_handler_policy(queue_arn: str, group_arns: list[str]) -> dict[str, Any]:
-    """Consume the interruption queue, complete the pool's lifecycle hooks, look up instances."""
+def termination_handler_policy(queue_arn: str, group_arns: list[str], key_arn: str, region: str) -> dict[str, Any]:
+    """Consume the (KMS-encrypted) interruption queue, complete the pool's lifecycle hooks, look up instances."""
     return document(
         statement("ConsumeInterruptions", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
                   queue_arn),
+        statement("DecryptInterruptions", ["kms:Decrypt"], key_arn,
+                  condition={"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}}),
         statement("CompleteDrain", ["autoscaling:CompleteLifecycleAction"], group_arns),
         statement("FindInstances", ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeTags",
                                     "ec2:DescribeInstances"], "*"),
@@ -121,8 +125,9 @@ class ClusterAddons(pulumi.ComponentResource):
         })
         self.releases["nvidia-device-plugin"] = self._release(
             "nvidia-device-plugin", args.config.nvidia_device_plugin, device_plugin_values())
-        self._pod_role("node-termination-handler", NTH_SA, pulumi.Output.all(args.queue_arn, group_arns).apply(
-            lambda v: termination_handler_policy(v[0], v[1])))
+        self._pod_role("node-termination-handler", NTH_SA,
+                       pulumi.Output.all(args.queue_arn, group_arns, args.key_arn, args.region).apply(
+                           lambda v: termination_handler_policy(*v)))
         self.releases["node-termination-handler"] = self._release(
             "node-termination-handler", args.config.node_termination_handler, {
                 "enableSqsTerminationDraining": True,

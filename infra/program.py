@@ -141,7 +141,7 @@ def _kubernetes_platform(cfg: PlatformConfig, prefix: str, cluster_name: str, op
             prefix=prefix, config=cfg.cluster.addons, provider=cluster.provider, cluster_name=cluster.name,
             region=region, partition=partition, account_id=account_id,
             group_names=[group_name(prefix, g) for g in cfg.gpu_pool.node_groups],
-            queue_url=pool.queue_url, queue_arn=pool.queue_arn), opts)
+            queue_url=pool.queue_url, queue_arn=pool.queue_arn, key_arn=storage.key_arn), opts)
         first = cfg.gpu_pool.node_groups[0].name
         outputs.update({
             "gpu_pool_asg_name": pool.group_names[first],

@@ -6,7 +6,7 @@ Example:
 """
 from __future__ import annotations
 
-from . import compute, identity, kubernetes, ml_governance, observability, registries, storage, tagging
+from . import compute, identity, kubernetes, ml_governance, observability, operability, registries, storage, tagging
 from .core import ResourceRule, StackRule
 
 PACK_NAME = "modelway"
@@ -21,6 +21,7 @@ ALL_POLICIES: list[ResourceRule | StackRule] = [
     *kubernetes.POLICIES,
     *tagging.POLICIES,
     *ml_governance.POLICIES,
+    *operability.POLICIES,
 ]
 
 RESOURCE_POLICIES = [p for p in ALL_POLICIES if isinstance(p, ResourceRule)]

@@ -75,4 +75,11 @@ DEFAULT_LEVELS: dict[str, EnforcementLevel] = {
     "model-registry-per-model": MANDATORY,
     "pipeline-has-quality-gate": MANDATORY,
     "prod-requires-manual-approval": MANDATORY,
+    # operability: lessons of a real `pulumi up` (issue 12)
+    "kms-key-policy-principals-exist": MANDATORY,
+    "s3-lifecycle-transitions-valid": MANDATORY,
+    "k8s-provider-explicit-kubeconfig": MANDATORY,
+    "eks-pods-no-node-role": MANDATORY,
+    "k8s-namespace-egress-data-plane": MANDATORY,
+    "gpu-pool-cluster-addons": MANDATORY,
 }

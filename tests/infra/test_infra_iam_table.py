@@ -127,6 +127,8 @@ TABLE: list[Row] = [
     Row("node-termination-handler", "sqs:ReceiveMessage", "{queue}", True),
     Row("node-termination-handler", "sqs:ReceiveMessage", "{queue}-other", False),
     Row("node-termination-handler", "autoscaling:CompleteLifecycleAction", ASG, True),
+    Row("node-termination-handler", "kms:Decrypt", "{key}", True, {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}),
+    Row("node-termination-handler", "kms:Decrypt", "{key}", False, S3),
     # the MLflow server's own role (defect 13: GetBucketLocation carries no s3:prefix)
     Row("mlflow", "s3:GetBucketLocation", "{artifacts}", True),
     Row("mlflow", "s3:ListBucket", "{artifacts}", True, {"s3:prefix": "mlflow/1/"}),

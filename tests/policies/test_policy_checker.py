@@ -19,6 +19,7 @@ from modelway.policy_check.output import print_table, to_json_text, to_junit
 from modelway.policy_check.sarif import to_sarif
 from modelway.policy_check.waivers import load_waivers
 from modelway.rendering import RenderedResource, RenderResult
+from policies.catalog import ALL_POLICIES
 from policy_helpers import validate_sarif
 
 TAGS = {"owner": "ml", "cost-center": "ml", "environment": "prod"}

@@ -42,9 +42,14 @@ CATALOGUE = [
     "k8s-namespace-quota",
     "required-tags", "budget-exists",
     "model-registry-per-model", "pipeline-has-quality-gate", "prod-requires-manual-approval",
+    # operability (issue 12)
+    "kms-key-policy-principals-exist", "s3-lifecycle-transitions-valid", "k8s-provider-explicit-kubeconfig",
+    "eks-pods-no-node-role", "k8s-namespace-egress-data-plane", "gpu-pool-cluster-addons",
 ]
-CATALOGUE_STACK = {"k8s-gpu-quota", "k8s-namespace-quota", "budget-exists", "model-registry-per-model", "pipeline-has-quality-gate",
-                   "prod-requires-manual-approval"}
+CATALOGUE_STACK = {"k8s-gpu-quota", "k8s-namespace-quota", "budget-exists", "model-registry-per-model",
+                   "pipeline-has-quality-gate", "prod-requires-manual-approval",
+                   "kms-key-policy-principals-exist", "k8s-provider-explicit-kubeconfig",
+                   "k8s-namespace-egress-data-plane", "gpu-pool-cluster-addons"}
 # Rules that need a view across resources (a bucket and its separate settings resources; an ASG and
 # its launch template) are stack policies too.
 CROSS_RESOURCE = {"s3-encryption-cmk", "s3-public-access-blocked", "s3-tls-only", "s3-versioning", "s3-access-logging",

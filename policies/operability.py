@@ -1,0 +1,311 @@
+"""Operability rules: what a real `pulumi up` on a fresh account taught (issue 12), for any program.
+
+Each rule is a lesson that mocks cannot catch but the rendered program shows: a key policy
+naming a principal that does not exist yet (KMS rejects it), a lifecycle rule S3 rejects,
+a Kubernetes provider that follows the operator's ambient kubeconfig, pods that borrow the
+node role through IMDS, namespaces whose egress blocks the data plane, and a GPU pool that
+nothing scales and whose GPUs nothing advertises.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import re
+from typing import Any, Iterator, Mapping, Sequence
+
+from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
+from .documents import read_document
+from .values import UNKNOWN, as_list, get, is_unknown, statements, str_list, to_int
+
+KMS_KEY = "aws:kms/key:Key"
+KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+SERVICE_LINKED_ROLE = "aws:iam/serviceLinkedRole:ServiceLinkedRole"
+IAM_ROLE = "aws:iam/role:Role"
+LIFECYCLE_TYPES = ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                   "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2")
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ASG = "aws:autoscaling/group:Group"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart")
+WORKLOAD_TYPES = ("kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:Deployment")
+
+_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:root$")
+_SERVICE_LINKED = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/aws-service-role/([^/]+)/")
+_IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?([^/]+)$")
+_GPU_TYPE = re.compile(r"^(g\d+[a-z]*|gr\d+|p\d+[a-z]*)\.")
+_EKS_NODE = re.compile(r"node\.eks\.aws|/etc/eks/bootstrap\.sh|nodeadm")
+
+
+# ---- kms-key-policy-principals-exist --------------------------------------------------------------
+def _key_policy_principals(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for i, statement in enumerate(statements(document), start=1):
+        principal = statement.get("Principal")
+        if isinstance(principal, dict):
+            for arn in str_list(principal.get("AWS")):
+                yield str(statement.get("Sid") or i), arn
+
+
+def _declared_principals(resources: Sequence[StackResource]) -> tuple[set[str], set[str], set[str]]:
+    """(role ARNs, role names, service names of service-linked roles) the stack declares."""
+    arns, names, services = set(), set(), set()
+    for resource in resources:
+        if resource.type == IAM_ROLE:
+            for key in ("arn",):
+                if isinstance(resource.props.get(key), str):
+                    arns.add(resource.props[key])
+            if isinstance(resource.props.get("name"), str):
+                names.add(resource.props["name"])
+        elif resource.type == SERVICE_LINKED_ROLE:
+            if isinstance(resource.props.get("arn"), str):
+                arns.add(resource.props["arn"])
+            if isinstance(resource.props.get("awsServiceName"), str):
+                services.add(resource.props["awsServiceName"])
+    return arns, names, services
+
+
+def check_kms_key_policy_principals_exist(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    """Every IAM principal of a key policy is the account root, declared in this stack, or listed as existing."""
+    arns, names, services = _declared_principals(resources)
+    existing = [str(p) for p in as_list(ctx.config.get("existingPrincipals"))]
+    for resource in resources:
+        if resource.type not in (KMS_KEY, KEY_POLICY):
+            continue
+        for document in read_document(resource.props.get("policy"), f"key policy of {resource.name}"):
+            if isinstance(document, Note):
+                yield Note(document.message, resource.urn)
+                continue
+            for sid, arn in _key_policy_principals(document):
+                if _ROOT.match(arn) or arn in arns or any(fnmatch.fnmatchcase(arn, p) for p in existing):
+                    continue
+                linked = _SERVICE_LINKED.match(arn)
+                if linked and linked.group(1) in services:
+                    continue
+                role = _IAM_ROLE_ARN.match(arn)
+                if role and not linked and role.group(1) in names:
+                    continue
+                why = ("a service-linked role exists only once something created it; declare "
+                       "aws.iam.ServiceLinkedRole and take the ARN from it" if linked else
+                       "declare the principal in this stack (and take its ARN from the resource)")
+                yield Violation(f"key policy of {resource.name} statement {sid} names {arn}, which the stack does not "
+                                f"create: KMS rejects a policy naming a principal that does not exist "
+                                f"(MalformedPolicyDocumentException); {why}, or list it in existingPrincipals",
+                                resource.urn)
+
+
+# ---- s3-lifecycle-transitions-valid -------------------------------------------------------------
+_COLDER_THAN_IA = ("GLACIER", "GLACIER_IR", "DEEP_ARCHIVE", "ONEZONE_IA")
+
+
+def check_s3_lifecycle_transitions_valid(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    """S3 rejects STANDARD_IA before 30 days, and a later transition less than 30 days after STANDARD_IA."""
+    for i, rule in enumerate(as_list(props.get("rules")), start=1):
+        label = get(rule, "id") or i
+        for kind in ("transitions", "noncurrentVersionTransitions"):
+            days_key = "days" if kind == "transitions" else "noncurrentDays"
+            days = {}
+            for transition in as_list(get(rule, kind)):
+                value = get(transition, days_key)
+                if is_unknown(value):
+                    yield Note(f"rule {label}: transition days are not known yet")
+                    continue
+                if to_int(value) is not None:
+                    days[str(get(transition, "storageClass"))] = to_int(value)
+            ia = days.get("STANDARD_IA")
+            if ia is None:
+                continue
+            if ia < 30:
+                yield f"rule {label}: {kind} to STANDARD_IA after {ia} days; S3 requires at least 30"
+            for storage_class in _COLDER_THAN_IA:
+                later = days.get(storage_class)
+                if later is not None and later < ia + 30:
+                    yield (f"rule {label}: {kind} to {storage_class} after {later} days, {later - ia} after "
+                           f"STANDARD_IA; S3 requires objects to stay 30 days in STANDARD_IA (at least {ia + 30})")
+
+
+# ---- k8s-provider-explicit-kubeconfig ----------------------------------------------------------
+def check_k8s_provider_explicit_kubeconfig(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    """Kubernetes resources go through a provider whose kubeconfig the program sets (from the cluster's outputs)."""
+    seen_default = False
+    for resource in resources:
+        if not resource.type.startswith("kubernetes:"):
+            continue
+        kubeconfig = (resource.provider_props or {}).get("kubeconfig")
+        if kubeconfig is UNKNOWN or (isinstance(kubeconfig, (str, dict)) and kubeconfig):
+            continue
+        if resource.provider_props is None:
+            if not seen_default:
+                seen_default = True
+                yield Violation(f"{resource.name} (and any other resource without an explicit provider) uses the "
+                                "default Kubernetes provider, i.e. the operator's ambient kubeconfig: `pulumi up` "
+                                "applies to whatever cluster that context points at; pass a k8s.Provider built "
+                                "from the cluster's endpoint and CA", resource.urn)
+            continue
+        yield Violation(f"{resource.name}: its Kubernetes provider sets no kubeconfig, so it falls back to the "
+                        "ambient one (KUBECONFIG / ~/.kube/config); build it from the cluster's outputs",
+                        resource.urn)
+
+
+# ---- eks-pods-no-node-role ----------------------------------------------------------------------
+def _user_data_text(value: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return value
+
+
+def check_eks_pods_no_node_role(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
+    """EKS nodes keep IMDS one hop away, so pods cannot take the node role's credentials."""
+    if resource_type == NODE_GROUP:
+        if get(props, "launchTemplate") is None:
+            yield ("managed node group without a launch template: EKS sets the IMDS hop limit to 2, so every pod "
+                   "can act as the node role; attach a launch template with httpPutResponseHopLimit 1")
+        return
+    user_data = props.get("userData")
+    if is_unknown(user_data):
+        yield Note("user data is not known yet: cannot tell whether this is an EKS node")
+        return
+    if not _EKS_NODE.search(_user_data_text(user_data)):
+        return
+    hops = get(props, "metadataOptions", "httpPutResponseHopLimit")
+    if is_unknown(hops):
+        yield Note("httpPutResponseHopLimit is not known yet")
+    elif to_int(hops) != 1:
+        shown = "unset (the EKS AL2023 AMIs default to 2)" if hops is None else str(hops)
+        yield (f"EKS node launch template with IMDS hop limit {shown}: pods reach the node role's credentials; "
+               "set httpPutResponseHopLimit 1 and give workloads their own roles (Pod Identity/IRSA)")
+
+
+# ---- k8s-namespace-egress-data-plane -----------------------------------------------------------
+def _denies_all_egress(spec: Mapping[str, Any]) -> bool:
+    return "Egress" in str_list(get(spec, "policyTypes")) and not as_list(get(spec, "egress"))
+
+
+def _allows_beyond_dns(spec: Mapping[str, Any]) -> bool:
+    for rule in as_list(get(spec, "egress")):
+        ports = [to_int(get(p, "port")) for p in as_list(get(rule, "ports"))]
+        if not ports or any(p not in (53,) for p in ports):
+            return True
+    return False
+
+
+def check_k8s_namespace_egress_data_plane(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    """A namespace that denies all egress also allows its pods the data plane (HTTPS), not just DNS."""
+    by_namespace: dict[str, list[StackResource]] = {}
+    for resource in resources:
+        if resource.type == NETWORK_POLICY:
+            namespace = get(resource.props, "metadata", "namespace")
+            if is_unknown(namespace):
+                yield Note(f"{resource.name}: namespace is not known yet", resource.urn)
+                continue
+            by_namespace.setdefault(str(namespace or "default"), []).append(resource)
+    for namespace, policies in sorted(by_namespace.items()):
+        denying = [p for p in policies if _denies_all_egress(get(p.props, "spec") or {})]
+        if denying and not any(_allows_beyond_dns(get(p.props, "spec") or {}) for p in policies):
+            yield Violation(f"namespace {namespace}: egress is denied except DNS, so pods cannot reach S3, STS, ECR "
+                            "or the tracking server; add a NetworkPolicy allowing TCP 443 to the VPC endpoints and "
+                            "the services the workloads use", denying[0].urn)
+
+
+# ---- gpu-pool-cluster-addons -------------------------------------------------------------------
+def _gpu_types(resource: StackResource, templates: Mapping[str, StackResource]) -> list[str]:
+    props = resource.props
+    types = [str(t) for t in str_list(props.get("instanceTypes"))]
+    types += [str(get(o, "instanceType")) for o in
+              as_list(get(props, "mixedInstancesPolicy", "launchTemplate", "overrides"))]
+    template_id = get(props, "launchTemplate", "id") or get(
+        props, "mixedInstancesPolicy", "launchTemplate", "launchTemplateSpecification", "launchTemplateId")
+    template = templates.get(str(template_id)) if isinstance(template_id, str) else None
+    if template is not None and isinstance(template.props.get("instanceType"), str):
+        types.append(template.props["instanceType"])
+    return [t for t in types if _GPU_TYPE.match(t)]
+
+
+def _installed(resources: Sequence[StackResource], needles: tuple[str, ...]) -> bool:
+    for resource in resources:
+        if resource.type in HELM_TYPES:
+            text = f"{get(resource.props, 'chart') or ''} {get(resource.props, 'name') or ''}"
+        elif resource.type in WORKLOAD_TYPES:
+            containers = as_list(get(resource.props, "spec", "template", "spec", "containers"))
+            text = " ".join(str(get(c, "image") or "") for c in containers)
+        elif resource.type == "aws:eks/addon:Addon":
+            text = str(resource.props.get("addonName") or "")
+        else:
+            continue
+        if any(needle in text for needle in needles):
+            return True
+    return False
+
+
+def check_gpu_pool_cluster_addons(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    """A GPU node pool comes with the NVIDIA device plugin and, when it can scale, an autoscaler."""
+    templates = {r.id: r for r in resources if r.type == LAUNCH_TEMPLATE and r.id}
+    pools = [r for r in resources if r.type in (ASG, NODE_GROUP) and _gpu_types(r, templates)]
+    if not pools:
+        return
+    if not _installed(resources, ("nvidia-device-plugin", "k8s-device-plugin", "gpu-operator")):
+        yield Violation(f"{pools[0].name}: a GPU node pool but no NVIDIA device plugin (Helm release or DaemonSet): "
+                        "the nodes never advertise nvidia.com/gpu and GPU pods never schedule", pools[0].urn)
+    scalable = [p for p in pools if to_int(get(p.props, "minSize") or get(p.props, "scalingConfig", "minSize"))
+                != to_int(get(p.props, "maxSize") or get(p.props, "scalingConfig", "maxSize"))]
+    if scalable and not _installed(resources, ("cluster-autoscaler", "karpenter")):
+        yield Violation(f"{scalable[0].name}: a GPU pool that may scale (min != max) but no cluster-autoscaler or "
+                        "Karpenter: nothing ever changes its size, pending GPU pods wait forever", scalable[0].urn)
+
+
+POLICIES = [
+    StackRule(
+        "kms-key-policy-principals-exist",
+        "KMS key policies name only principals that exist when the key is created: the account root, principals "
+        "this stack declares (service-linked roles included), or ones listed as existing.",
+        check=check_kms_key_policy_principals_exist, concern="storage", severity=Severity.HIGH,
+        remediation="Declare the principal (aws.iam.ServiceLinkedRole for an AWS service's role) and build the key "
+                    "policy from its ARN, so the key waits for it; list principals known to exist in "
+                    "existingPrincipals (ARN globs).",
+        mirrors=["(KMS MalformedPolicyDocumentException)"],
+        params={"existingPrincipals": {"type": "array", "items": {"type": "string"}, "default": [],
+                                       "description": "ARN globs of principals that exist outside the stack."}}),
+    ResourceRule(
+        "s3-lifecycle-transitions-valid",
+        "S3 lifecycle transitions S3 accepts: STANDARD_IA after at least 30 days, colder classes at least 30 days "
+        "after STANDARD_IA.",
+        check=check_s3_lifecycle_transitions_valid, resource_types=LIFECYCLE_TYPES, concern="storage",
+        severity=Severity.MEDIUM,
+        remediation="Move objects to STANDARD_IA after >= 30 days and to Glacier classes >= 30 days later.",
+        mirrors=["(S3 InvalidArgument)"]),
+    StackRule(
+        "k8s-provider-explicit-kubeconfig",
+        "Kubernetes resources go through an explicit provider whose kubeconfig is built from the cluster's "
+        "outputs, never the operator's ambient kubeconfig.",
+        check=check_k8s_provider_explicit_kubeconfig, concern="kubernetes", severity=Severity.HIGH,
+        remediation="Create k8s.Provider(kubeconfig=<from the cluster's endpoint, CA and `aws eks get-token`>) and "
+                    "pass it to every Kubernetes resource.",
+        mirrors=["(ambient kubeconfig)"]),
+    ResourceRule(
+        "eks-pods-no-node-role",
+        "EKS nodes keep IMDS one hop away (httpPutResponseHopLimit 1), so pods cannot act as the node role.",
+        check=check_eks_pods_no_node_role, resource_types=[LAUNCH_TEMPLATE, NODE_GROUP], concern="compute",
+        severity=Severity.HIGH,
+        remediation="Set metadataOptions.httpPutResponseHopLimit to 1 on EKS node launch templates and give pods "
+                    "their own roles (EKS Pod Identity or IRSA).",
+        mirrors=["CKV_AWS_341", "(EKS best practices: restrict IMDS)"]),
+    StackRule(
+        "k8s-namespace-egress-data-plane",
+        "A namespace that denies egress by default still lets its pods reach the data plane (HTTPS), not only DNS.",
+        check=check_k8s_namespace_egress_data_plane, concern="kubernetes", severity=Severity.MEDIUM,
+        remediation="Add an egress NetworkPolicy allowing TCP 443 to the VPC endpoints / service CIDRs the "
+                    "workloads use (S3, STS, ECR, CloudWatch, MLflow).",
+        mirrors=["(default-deny egress)"]),
+    StackRule(
+        "gpu-pool-cluster-addons",
+        "A GPU node pool comes with the NVIDIA device plugin and, when it can scale, a cluster autoscaler "
+        "or Karpenter.",
+        check=check_gpu_pool_cluster_addons, concern="compute", severity=Severity.HIGH,
+        remediation="Install the nvidia-device-plugin chart (tolerating the pool's taint) and cluster-autoscaler "
+                    "(or Karpenter) with IAM scoped to the pool.",
+        mirrors=["(EKS GPU AMI docs)"]),
+]

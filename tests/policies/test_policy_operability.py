@@ -1,0 +1,180 @@
+"""Operability rules (issue 12): each with passing and failing fixtures (the repo's stacks: test_policy_cli)."""
+from __future__ import annotations
+
+import base64
+import json
+
+from policy_helpers import (
+    assert_passes,
+    assert_stack_passes,
+    assert_stack_violates,
+    assert_violates,
+    evaluate,
+    evaluate_stack,
+)
+
+from policies.values import UNKNOWN
+
+ACCOUNT = "123456789012"
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+SLR_ARN = (f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/"
+           "AWSServiceRoleForAutoScaling")
+KEY = "aws:kms/key:Key"
+SLR = "aws:iam/serviceLinkedRole:ServiceLinkedRole"
+ROLE = "aws:iam/role:Role"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ASG = "aws:autoscaling/group:Group"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def key_policy(*principals: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": f"S{i}", "Effect": "Allow", "Principal": {"AWS": p}, "Action": "kms:Decrypt", "Resource": "*"}
+        for i, p in enumerate(principals)]})
+
+
+# ---- kms-key-policy-principals-exist ------------------------------------------------------------
+def test_key_policy_naming_an_undeclared_service_linked_role_fails():
+    # the defect: an account that never had an ASG has no AWSServiceRoleForAutoScaling yet
+    assert_stack_violates("kms-key-policy-principals-exist", [(KEY, {"policy": key_policy(ROOT, SLR_ARN)})],
+                          contains="MalformedPolicyDocumentException")
+
+
+def test_key_policy_naming_a_declared_service_linked_role_or_the_root_passes():
+    assert_stack_passes("kms-key-policy-principals-exist", [
+        (SLR, {"awsServiceName": "autoscaling.amazonaws.com", "arn": SLR_ARN}),
+        (KEY, {"policy": key_policy(ROOT, SLR_ARN)})])
+    # during preview the SLR's ARN is unknown: the service name still ties it to the principal
+    assert_stack_passes("kms-key-policy-principals-exist", [
+        (SLR, {"awsServiceName": "autoscaling.amazonaws.com"}), (KEY, {"policy": key_policy(SLR_ARN)})])
+    assert_stack_passes("kms-key-policy-principals-exist", [(KEY, {"policy": key_policy(ROOT)})])
+
+
+def test_key_policy_roles_must_be_declared_or_listed_as_existing():
+    app_role = f"arn:aws:iam::{ACCOUNT}:role/app"
+    assert_stack_violates("kms-key-policy-principals-exist", [(KEY, {"policy": key_policy(app_role)})],
+                          contains="role/app")
+    assert_stack_passes("kms-key-policy-principals-exist", [(ROLE, {"name": "app"}),
+                                                            (KEY, {"policy": key_policy(app_role)})])
+    assert_stack_passes("kms-key-policy-principals-exist", [(KEY, {"policy": key_policy(SLR_ARN, app_role)})],
+                        config={"existingPrincipals": ["arn:aws:iam::*:role/aws-service-role/*", "*:role/app"]})
+
+
+def test_key_policy_not_known_yet_is_a_note_not_a_pass():
+    outcome = evaluate_stack("kms-key-policy-principals-exist", [(KEY, {"policy": UNKNOWN})])
+    assert not outcome.violations and outcome.notes
+
+
+# ---- s3-lifecycle-transitions-valid -------------------------------------------------------------
+def lifecycle(ia: int, glacier: int, storage_class: str = "GLACIER_IR") -> dict:
+    return {"rules": [{"id": "tiering", "status": "Enabled", "transitions": [
+        {"days": ia, "storageClass": "STANDARD_IA"}, {"days": glacier, "storageClass": storage_class}]}]}
+
+
+def test_glacier_less_than_30_days_after_ia_fails():
+    assert_violates("s3-lifecycle-transitions-valid", LIFECYCLE, lifecycle(30, 45), contains="at least 60")
+    assert_violates("s3-lifecycle-transitions-valid", LIFECYCLE, lifecycle(60, 80, "DEEP_ARCHIVE"),
+                    contains="DEEP_ARCHIVE")
+    assert_violates("s3-lifecycle-transitions-valid", LIFECYCLE, lifecycle(10, 90), contains="at least 30")
+
+
+def test_valid_transitions_pass():
+    assert_passes("s3-lifecycle-transitions-valid", LIFECYCLE, lifecycle(30, 60))
+    assert_passes("s3-lifecycle-transitions-valid", LIFECYCLE, lifecycle(30, 180, "GLACIER"))
+    assert_passes("s3-lifecycle-transitions-valid", LIFECYCLE,
+                  {"rules": [{"id": "glacier-only", "transitions": [{"days": 1, "storageClass": "GLACIER"}]}]})
+
+
+# ---- k8s-provider-explicit-kubeconfig -----------------------------------------------------------
+NAMESPACE = ("kubernetes:core/v1:Namespace", {"metadata": {"name": "ml"}})
+
+
+def test_kubernetes_resources_on_the_ambient_kubeconfig_fail():
+    outcome = evaluate_stack("k8s-provider-explicit-kubeconfig", [NAMESPACE])  # no provider props: default provider
+    assert [v.message for v in outcome.violations if "ambient kubeconfig" in v.message]
+
+
+def test_kubernetes_provider_without_kubeconfig_fails_and_with_one_passes():
+    from policies.catalog import by_name
+    from policies.core import StackResource
+
+    rule = by_name("k8s-provider-explicit-kubeconfig")
+    ns = StackResource("kubernetes:core/v1:Namespace", {"metadata": {"name": "ml"}}, "urn:ns", "ml",
+                       provider_props={"context": "prod"})
+    assert [str(v) for v in rule.check([ns], None)]
+    ok = StackResource("kubernetes:core/v1:Namespace", {}, "urn:ns", "ml", provider_props={"kubeconfig": "{...}"})
+    unknown = StackResource("kubernetes:core/v1:Namespace", {}, "urn:ns2", "ml2", provider_props={"kubeconfig": UNKNOWN})
+    assert list(rule.check([ok, unknown], None)) == []
+
+
+# ---- eks-pods-no-node-role ----------------------------------------------------------------------
+EKS_USER_DATA = base64.b64encode(b"MIME-Version: 1.0\n--X\nContent-Type: application/node.eks.aws\n\n"
+                                 b"apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\n").decode()
+
+
+def test_eks_node_with_two_hops_or_unset_fails():
+    assert_violates("eks-pods-no-node-role", LT, {"userData": EKS_USER_DATA,
+                                                  "metadataOptions": {"httpPutResponseHopLimit": 2}}, contains="2")
+    assert_violates("eks-pods-no-node-role", LT, {"userData": EKS_USER_DATA}, contains="unset")
+    assert_violates("eks-pods-no-node-role", NODE_GROUP, {"clusterName": "c"}, contains="hop limit to 2")
+
+
+def test_eks_node_with_one_hop_and_non_eks_hosts_pass():
+    assert_passes("eks-pods-no-node-role", LT, {"userData": EKS_USER_DATA,
+                                                "metadataOptions": {"httpPutResponseHopLimit": 1}})
+    assert_passes("eks-pods-no-node-role", LT, {"userData": base64.b64encode(b"#!/bin/bash\necho hi\n").decode(),
+                                                "metadataOptions": {"httpPutResponseHopLimit": 2}})
+    assert_passes("eks-pods-no-node-role", NODE_GROUP, {"launchTemplate": {"id": "lt-1", "version": "1"}})
+
+
+def test_eks_node_user_data_not_known_yet_is_a_note():
+    outcome = evaluate("eks-pods-no-node-role", LT, {"userData": UNKNOWN})
+    assert not outcome.violations and outcome.notes
+
+
+# ---- k8s-namespace-egress-data-plane ------------------------------------------------------------
+DENY = (NETPOL, {"metadata": {"name": "default-deny", "namespace": "ml"},
+                 "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}})
+DNS_ONLY = (NETPOL, {"metadata": {"name": "allow-dns", "namespace": "ml"},
+                     "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+                         {"to": [{"namespaceSelector": {}}], "ports": [{"protocol": "UDP", "port": 53}]}]}})
+HTTPS = (NETPOL, {"metadata": {"name": "allow-data-plane", "namespace": "ml"},
+                  "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+                      {"to": [{"ipBlock": {"cidr": "10.40.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 443}]}]}})
+
+
+def test_namespace_with_dns_only_egress_fails():
+    assert_stack_violates("k8s-namespace-egress-data-plane", [DENY, DNS_ONLY], contains="namespace ml")
+    assert_stack_violates("k8s-namespace-egress-data-plane", [DENY], contains="TCP 443")
+
+
+def test_namespace_with_https_to_the_data_plane_passes():
+    assert_stack_passes("k8s-namespace-egress-data-plane", [DENY, DNS_ONLY, HTTPS])
+    assert_stack_passes("k8s-namespace-egress-data-plane", [DNS_ONLY])  # nothing denied: nothing to check
+
+
+# ---- gpu-pool-cluster-addons --------------------------------------------------------------------
+GPU_ASG = (ASG, {"minSize": 0, "maxSize": 4, "mixedInstancesPolicy": {"launchTemplate": {
+    "launchTemplateSpecification": {"launchTemplateId": "lt-1"}, "overrides": [{"instanceType": "g5.xlarge"},
+                                                                               {"instanceType": "g6.xlarge"}]}}})
+PLUGIN = (RELEASE, {"name": "nvidia-device-plugin", "chart": "nvidia-device-plugin", "version": "0.17.0"})
+AUTOSCALER = (RELEASE, {"name": "cluster-autoscaler", "chart": "cluster-autoscaler", "version": "9.43.2"})
+
+
+def test_gpu_pool_without_device_plugin_or_autoscaler_fails():
+    assert_stack_violates("gpu-pool-cluster-addons", [GPU_ASG, AUTOSCALER], contains="device plugin")
+    assert_stack_violates("gpu-pool-cluster-addons", [GPU_ASG, PLUGIN], contains="cluster-autoscaler")
+
+
+def test_gpu_pool_with_both_add_ons_passes():
+    assert_stack_passes("gpu-pool-cluster-addons", [GPU_ASG, PLUGIN, AUTOSCALER])
+    karpenter = (RELEASE, {"name": "karpenter", "chart": "oci://public.ecr.aws/karpenter/karpenter"})
+    assert_stack_passes("gpu-pool-cluster-addons", [GPU_ASG, PLUGIN, karpenter])
+    fixed = (ASG, {**GPU_ASG[1], "minSize": 2, "maxSize": 2})
+    assert_stack_passes("gpu-pool-cluster-addons", [fixed, PLUGIN])  # a fixed size needs no autoscaler
+    cpu_only = (ASG, {"minSize": 0, "maxSize": 4, "mixedInstancesPolicy": {"launchTemplate": {
+        "overrides": [{"instanceType": "m6i.large"}]}}})
+    assert_stack_passes("gpu-pool-cluster-addons", [cpu_only])
