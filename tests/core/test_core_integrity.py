@@ -332,3 +332,17 @@ def test_a_step_refuses_an_input_edited_after_it_was_produced(home: Path, tmp_pa
     assert [s["status"] for s in doc["steps"] if s["name"] == "consume"] == ["failed"]
     assert doc["error"].startswith("step 'consume' failed: its input from step 'produce' is unusable: artifact ")
     assert "no longer matches its sha256" in doc["error"] and "\n" not in doc["error"]
+
+
+def test_a_full_disk_outside_a_step_is_one_line_and_leaves_no_temp_folder(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "rows.bin"
+    data.write_bytes(os.urandom(2 * 2**20))
+    cli_json("data", "add", "small", str(write_pipeline(tmp_path, TWO_STEPS)), home=home)  # creates the home
+    env = {**os.environ, "MODELWAY_HOME": str(home), "PYTHONPATH": str(REPO / "platform")}
+    limit = 2**20
+    proc = subprocess.run([*MODELWAY, "data", "add", "rows", str(data)], capture_output=True, text=True, env=env,
+                          timeout=120, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and "File too large" in proc.stderr, proc.stderr  # before: a traceback
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert list((home / "tmp").iterdir()) == []
