@@ -299,3 +299,50 @@ def test_a_read_only_home_can_still_be_listed_and_a_run_is_one_line(home: Path, 
     assert (tmp_path / "run.rc").read_text().strip() == "2"
     error = (tmp_path / "run.err").read_text().strip()
     assert len(error.splitlines()) == 1 and "read-only" in error.lower(), error
+
+
+def test_a_step_refuses_an_input_edited_after_it_was_produced(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step, step_context
+        from modelway.runtime.context import artifact_store
+
+        @step(cache=False)
+        def produce() -> dict:
+            return {"value": 21}
+
+        @step(cache=False)
+        def tamper(d: dict) -> int:
+            # someone edits the stored output of `produce` while the run goes on
+            ref = artifact_store(step_context().home).put({"value": 21})
+            (artifact_store(step_context().home).path_of(ref.hash) / "data.json").write_text('{"value":500}')
+            return 0
+
+        @step(cache=False)
+        def consume(d: dict, after: int) -> int:
+            return d["value"] * 2
+
+        @pipeline
+        def edited() -> int:
+            d = produce()
+            return consume(d, tamper(d))
+        """)
+    proc = cli("run", str(path), "--json", "--in-process", home=home)
+    assert proc.returncode == 1, proc.stdout  # before the fix: exit 0 with 1000
+    doc = json.loads(proc.stdout)
+    assert [s["status"] for s in doc["steps"] if s["name"] == "consume"] == ["failed"]
+    assert doc["error"].startswith("step 'consume' failed: its input from step 'produce' is unusable: artifact ")
+    assert "no longer matches its sha256" in doc["error"] and "\n" not in doc["error"]
+
+
+def test_a_full_disk_outside_a_step_is_one_line_and_leaves_no_temp_folder(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "rows.bin"
+    data.write_bytes(os.urandom(2 * 2**20))
+    cli_json("data", "add", "small", str(write_pipeline(tmp_path, TWO_STEPS)), home=home)  # creates the home
+    env = {**os.environ, "MODELWAY_HOME": str(home), "PYTHONPATH": str(REPO / "platform")}
+    limit = 2**20
+    proc = subprocess.run([*MODELWAY, "data", "add", "rows", str(data)], capture_output=True, text=True, env=env,
+                          timeout=120, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and "File too large" in proc.stderr, proc.stderr  # before: a traceback
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert list((home / "tmp").iterdir()) == []
