@@ -32,8 +32,7 @@ app = typer.Typer(
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
-    if debug:
-        os.environ["MODELWAY_DEBUG"] = "1"
+    """Declares --debug for the help text; main() reads it (it may come anywhere on the line)."""
 
 
 _registered = False
