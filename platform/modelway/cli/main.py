@@ -43,8 +43,7 @@ def _root(
     version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_print_version,
                                  help="Print the version and exit."),
 ) -> None:
-    if debug:
-        os.environ["MODELWAY_DEBUG"] = "1"
+    """Declares --debug for the help text; main() reads it (it may come anywhere on the line)."""
 
 
 _registered = False
