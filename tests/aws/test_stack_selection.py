@@ -69,3 +69,16 @@ def test_stack_name_must_match_the_outputs_environment(moto_stack):
     with pytest.raises(ConfigError, match="environment 'dev', not 'prod'"):
         resolve_stack("prod", moto_stack.outputs_file)
     assert resolve_stack("org/dev", moto_stack.outputs_file).name == "org/dev"
+
+
+def test_a_run_resumes_only_on_the_stack_it_started_on(cli, moto_stack, tmp_path):
+    failing = tmp_path / "fails.py"
+    failing.write_text("from modelway import pipeline, step\n\n@step\ndef boom(x: int) -> int:\n"
+                       "    raise RuntimeError('flaky')\n\n@pipeline\ndef fails(x: int = 1) -> int:\n    return boom(x)\n")
+    done = cli("run", str(failing), "--json", "--outputs", str(moto_stack.outputs_file))
+    assert done.code == 1
+    run_id = done.json()["run_id"]
+    elsewhere = cli("resume", run_id)
+    assert elsewhere.code == 2 and f"run {run_id} started on stack dev" in elsewhere.stderr
+    again = cli("resume", run_id, "--json", "--outputs", str(moto_stack.outputs_file))
+    assert again.code == 1 and "flaky" in again.json()["error"]  # it ran again, on the stack

@@ -137,6 +137,8 @@ def resume_command(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the run's result."),
     plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of the live display."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """Continue a run: steps that finished are reused, the others run (same run id)."""
     from modelway.extras import require
@@ -144,8 +146,11 @@ def resume_command(
     require("ml", "modelway resume")
     from modelway.runtime.runner import resume_run
 
-    if _read_stores() is None:
+    backends = use_stack(stack, outputs)
+    found = _read_stores()
+    if found is None:
         raise _no_home(f"no run {run_id!r}")
+    _same_stack(found[0], run_id, backends)
     display = "none" if as_json else ("plain" if plain else "auto")
     result = resume_run(run_id, display=display, executor="inprocess" if in_process else None, workers=workers)
     if as_json:
@@ -153,6 +158,20 @@ def resume_command(
     elif result.status != "succeeded":
         _print_next_steps(result)
     _exit_for(result.status)
+
+
+def _same_stack(run_store: Any, run_id: str, backends: Any) -> None:
+    """A run continues on the stack it started on (its artifacts and cache live there)."""
+    from modelway.errors import UserError
+
+    full_id = run_store.resolve_run_id(run_id)
+    run = run_store.get_run(full_id) if full_id else None
+    started_on = ((run or {}).get("lineage") or {}).get("stack", {}).get("name")
+    now_on = backends.resolved.name if backends.resolved is not None else None
+    if run is not None and started_on != now_on:
+        where = f"stack {started_on}" if started_on else "the embedded default"
+        raise UserError(f"run {full_id} started on {where}; resume it there (the same --stack/--outputs), "
+                        "its artifacts and step cache live there")
 
 
 def _fmt_time(ts: float | None) -> str:

@@ -81,6 +81,11 @@ class AwsBackends:
 
         return SnsAlerter(self.clients, topic_arn=self.outputs.alerts_topic_arn, environment=self.outputs.environment)
 
+    def deployer(self) -> Any:
+        from modelway.backends.aws.endpoints import SageMakerDeployer
+
+        return SageMakerDeployer(self.clients, self.outputs)
+
     def concerns(self) -> dict[str, str]:
         """Which service serves each concern (``modelway stack show``)."""
         o = self.outputs
@@ -94,6 +99,7 @@ class AwsBackends:
                          else "MLflow, local store (the stack has no tracking server)"),
             "metrics": "CloudWatch custom metrics",
             "alerts": f"SNS {o.alerts_topic_arn}",
+            "deployer": "SageMaker endpoints: a production variant per version, weights shifted for canaries",
             "executors": ("local processes; steps with instance_type= run as SageMaker training jobs "
                           f"(role {o.roles.sagemaker_execution}, image {o.ecr_repository_urls.get('training', 'n/a')})"
                           + (f"; Kubernetes Jobs in {', '.join(o.kubernetes_namespaces)}"
