@@ -134,10 +134,16 @@ def deploy(
             raise UserError(f"--guardrail {item!r}: expected KEY=VALUE (keys: {', '.join(Guardrails.model_fields)})")
         limits[key.strip()] = value.strip()
     try:
+        limits_model = Guardrails(**limits)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UserError(f"--guardrail {'.'.join(str(p) for p in first['loc'])}: {first['msg']} "
+                        f"(keys: {', '.join(Guardrails.model_fields)})") from None
+    try:
         request = DeployRequest(endpoint=endpoint or name, model=name, version=version, strategy=strategy,
                                 environment=target_environment(env), actor=_actor(by), trigger=trigger, steps=shares,
                                 window_requests=window_requests, window_seconds=window_seconds, ab_split=split,
-                                sticky_key=sticky_key, guardrails=Guardrails(**limits))
+                                sticky_key=sticky_key, guardrails=limits_model)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -313,6 +313,7 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+    sock.listen(2048)  # accept (queue) connections from now on, before the event loop is up
     return sock
 
 
