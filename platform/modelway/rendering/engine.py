@@ -237,7 +237,7 @@ def _render(spec: ProgramSpec, strict_invokes: bool, preview: bool) -> RenderRes
     from pulumi.runtime.sync_await import _sync_await
 
     pulumi.runtime.set_all_config(dict(spec.config), list(spec.secret_keys))
-    mocks = PlatformMocks(strict_invokes=strict_invokes, region=spec.config.get("aws:region"))
+    mocks = PlatformMocks(strict_invokes=strict_invokes, region=spec.config.get("aws:region"), preview=preview)
     monitor = _RecordingMonitor(mocks, spec.project_dir)
     collector = _WarningCollector()
     logger = logging.getLogger("modelway.rendering.program")

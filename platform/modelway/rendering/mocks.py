@@ -45,8 +45,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
         >>> pulumi.runtime.set_mocks(mocks, project="modelway", stack="dev", preview=False)  # doctest: +SKIP
     """
 
-    def __init__(self, *, strict_invokes: bool, region: str | None = None, account_id: str = ACCOUNT_ID) -> None:
+    def __init__(self, *, strict_invokes: bool, region: str | None = None, account_id: str = ACCOUNT_ID,
+                 preview: bool = False) -> None:
         self.strict_invokes = strict_invokes
+        # In a preview, what the provider computes on create (a cluster's endpoint and CA) is unknown.
+        self.preview = preview
         self.region = region or DEFAULT_REGION
         self.account_id = account_id
         self.warnings: list[str] = []
@@ -294,12 +297,13 @@ class PlatformMocks(pulumi.runtime.Mocks):
             vpc = dict(inputs.get("vpcConfig") or {})
             vpc.setdefault("clusterSecurityGroupId", f"sg-0{_digest(name, 'sg', length=16)}")
             vpc.setdefault("vpcId", f"vpc-0{_digest(name, length=16)}")
-            state.update(name=name, endpoint=f"https://{_digest(name, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
-                         certificateAuthority={"data": ca}, vpcConfig=vpc, status="ACTIVE", platformVersion="eks.1",
-                         version=inputs.get("version") or "1.31",
-                         kubernetesNetworkConfig={"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"},
-                         identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/"
-                                                           f"{_digest(name, length=32).upper()}"}]}])
+            state.update(name=name, vpcConfig=vpc, version=inputs.get("version") or "1.31")
+            if not self.preview:  # computed by EKS on create: unknown to `pulumi preview`
+                state.update(endpoint=f"https://{_digest(name, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
+                             certificateAuthority={"data": ca}, status="ACTIVE", platformVersion="eks.1",
+                             kubernetesNetworkConfig={"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"},
+                             identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/"
+                                                               f"{_digest(name, length=32).upper()}"}]}])
         elif token in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup",
                        "aws:ec2/routeTable:RouteTable", "aws:ec2/internetGateway:InternetGateway",
                        "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/vpcEndpoint:VpcEndpoint"):
