@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -82,12 +83,19 @@ BASELINES = {
 }
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> float:
+CPU: dict[tuple[str, str], list[float]] = {}  # CPU seconds (user + system, the process and its step children)
+
+
+def _run(cmd: list[str], env: dict[str, str], key: tuple[str, str] | None = None) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
+    if key is not None:
+        CPU.setdefault(key, []).append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
     return elapsed
 
 
@@ -111,6 +119,10 @@ def main() -> None:
     pipe = work / "bench_pipelines.py"
     pipe.write_text(textwrap.dedent(PIPELINES))
     env = {**os.environ, "PYTHONPATH": str(REPO / "platform")}
+    # Measure what a user's installation does: Python caches compiled modules (pip writes them at
+    # install). A sandbox that sets PYTHONDONTWRITEBYTECODE would recompile Modelway's ~40 modules
+    # on every start (about 0.1 s) and measure that instead.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cli = [sys.executable, "-m", "modelway.cli.main"]
     modelway = [*cli, "run", str(pipe), "--plain"]
     modes = {"in-process": ["--in-process"], "process-per-step": []}
@@ -131,7 +143,7 @@ def main() -> None:
     samples: dict[tuple[str, str], list[float]] = {key: [] for key in configs}
     for _ in range(args.repeat):
         for key, (cmd, env_cfg) in configs.items():
-            samples[key].append(_run(cmd, env_cfg))
+            samples[key].append(_run(cmd, env_cfg, key))
     t = {key: statistics.median(values) for key, values in samples.items()}
     base = {name: t[("baseline", name)] for name in BASELINES}
 
@@ -171,9 +183,16 @@ def main() -> None:
         ("cached chain10 re-run <= 0.25 s", t[("process-per-step", "chain10 cached")], 0.25),
         ("`modelway --help` <= 0.15 s", t[("cli", "--help")], 0.15),
     ]
-    for label, value, limit in startup:
+    cpu = {key: statistics.median(values) for key, values in CPU.items()}
+    keys = [("process-per-step", "chain1"), ("process-per-step", "chain10"), ("process-per-step", "chain10 cached"),
+            ("cli", "--help")]
+    for (label, value, limit), key in zip(startup, keys):
         print(f"  {'PASS' if value <= limit else 'MISS'}  {label}: {value * 1000:.0f} ms "
-              f"(python -c pass {python * 1000:.0f} ms, difference {(value - python) * 1000:.0f} ms)")
+              f"(python -c pass {python * 1000:.0f} ms, difference {(value - python) * 1000:.0f} ms; "
+              f"CPU {cpu[key] * 1000:.0f} ms vs {cpu[('baseline', 'python -c pass')] * 1000:.0f} ms)")
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        print(f"  note: load average {load:.1f} on {os.cpu_count()} cores while measuring; wall times are inflated")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def git_info(path: Path) -> dict[str, Any]:
                              timeout=10)
         if out.returncode != 0:
             return {}
-        commit, top = out.stdout.split()[:2]
+        commit, top = out.stdout.splitlines()[:2]  # one per line: a path may contain spaces
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
                                 text=True, timeout=20)
         return {"commit": commit, "dirty": bool(status.stdout.strip()), "root": top}

@@ -18,18 +18,26 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from modelway.errors import UserError
+from modelway.registry import ModelCandidate, get_registry
+from modelway.registry.semver import estimator_family
+from modelway.runtime.context import artifact_store, current_or_none, stores
 from modelway.runtime.lineage import record_model
 from modelway.settings import ui_command
+from modelway.stages.env import current_user, git_commit, modelway_home, target_environment
 from modelway.stages.model_card import write_model_card
 from modelway.stages.results import Evaluation, ModelPackage, Registration, Split, TrainedModel
 
 
 def _ctx() -> Any:
-    from modelway.runtime.context import current_or_none
-
     return current_or_none()
 
 
@@ -38,8 +46,6 @@ def _log(message: str) -> None:
     if ctx is not None:
         ctx.log(message)
     else:
-        import sys
-
         print(message, file=sys.stderr)
 
 
@@ -60,15 +66,6 @@ def package(
     """Everything the registry records about the candidate, as JSON, with the pickled model in
     the artifact store (``model_artifact`` is its digest). Inside a step the step's home is used.
     """
-    import hashlib
-    import pickle
-    import tempfile
-    from pathlib import Path
-
-    from modelway.registry.semver import estimator_family
-    from modelway.runtime.context import artifact_store
-    from modelway.stages.env import git_commit, modelway_home
-
     model = trained.model
     blob = pickle.dumps(model, protocol=5)
     ctx = _ctx()
@@ -117,13 +114,6 @@ def register_package(
     Returns a summary: name, version, status, environment, model card path, run ids, the
     MLflow UI command, and ``already_registered``.
     """
-    from pathlib import Path
-
-    from modelway.errors import UserError
-    from modelway.registry import ModelCandidate, get_registry
-    from modelway.runtime.context import artifact_store
-    from modelway.stages.env import current_user, git_commit, modelway_home, target_environment
-
     env = target_environment(environment)
     ctx = _ctx()
     home = Path(ctx.home) if ctx is not None else Path(home) if home else modelway_home()
@@ -182,8 +172,6 @@ def register_package(
 def _run_lineage(ctx: Any) -> dict[str, Any]:
     """The core's lineage record of this run (git, pipeline file hash, packages, host)."""
     try:
-        from modelway.runtime.context import stores
-
         run_store, _ = stores(ctx.home)
         run = run_store.get_run(ctx.run_id) or {}
         return {"run": run.get("lineage") or {}, "params": run.get("params") or {}}
