@@ -1,7 +1,7 @@
 # The training image for remote steps (SageMaker training jobs, Kubernetes Jobs): Modelway and
 # its runtime libraries, run as a non-root user. The pipeline code itself is not baked in: each
 # job downloads the step's code bundle from the stack's artifact store (see
-# platform/modelway/runtime/remote.py), so one image serves every pipeline of a Modelway version.
+# platform/modelway/backends/remote.py), so one image serves every pipeline of a Modelway version.
 #
 #   docker build -t modelway-training .
 #
@@ -28,4 +28,4 @@ RUN pip install --no-index --find-links=/wheels modelway \
     && chown -R 10001:10001 /opt/ml
 USER 10001:10001
 WORKDIR /home/modelway
-ENTRYPOINT ["python", "-m", "modelway.runtime.remote"]
+ENTRYPOINT ["python", "-m", "modelway.backends.remote"]

@@ -2,7 +2,7 @@
 
 Data: 15 numeric features (normal, lognormal, Poisson counts) and 5 categorical ones, a
 baseline of 100,000 rows (profiled once, not timed) and a current window of 1,000,000 rows
-with three features shifted. Timed: :func:`modelway.monitoring.drift.compare`, i.e. PSI on
+with three features shifted. Timed: :func:`modelway.profiling.drift.compare`, i.e. PSI on
 every row plus KS / chi-square per feature and the verdicts (median of ``--repeat`` runs).
 Target: <= 2 s on this machine.
 
@@ -22,8 +22,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from modelway.monitoring.drift import compare
-from modelway.monitoring.profile import build_profile
+from modelway.profiling.drift import compare
+from modelway.profiling.profile import build_profile
 
 TARGET_S = 2.0
 TARGET_RATIO = 5.0

@@ -136,8 +136,8 @@ def main() -> None:
 
     from modelway.deploy.base import DeployRequest
     from modelway.deploy.embedded import EmbeddedDeployer
-    from modelway.deploy.state import DeploymentStore
-    from modelway.monitoring.profile import profile_model, save_baseline
+    from modelway.serving.state import DeploymentStore
+    from modelway.profiling.profile import profile_model, save_baseline
     from modelway.registry import ModelCandidate, get_registry
 
     tmp = Path(tempfile.mkdtemp(prefix="modelway-bench-serving-"))

@@ -2,7 +2,7 @@
 
 Moto records a training job and reports it Completed at once; it runs no container. The
 container is emulated faithfully where it matters: when the executor creates a job, the
-test runs ``python -m modelway.runtime.remote`` as a subprocess with the job's
+test runs ``python -m modelway.backends.remote`` as a subprocess with the job's
 hyperparameters (``SM_HPS``), its ``Environment`` and ``/opt/ml`` redirected to a temp
 folder, against moto's S3. Not exercised: real spot capacity, instance provisioning,
 SageMaker's checkpoint sync to S3 (the test reuses the local checkpoint folder instead),

@@ -40,7 +40,7 @@ def test_gpu_job_validates_and_lands_on_the_spot_gpu_pool():
     assert pod["priorityClassName"] == "modelway-dev-spot-preemptible"
     [container] = pod["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
-    assert container["image"] == IMAGE and container["command"] == ["python", "-m", "modelway.runtime.remote"]
+    assert container["image"] == IMAGE and container["command"] == ["python", "-m", "modelway.backends.remote"]
     assert job["spec"]["activeDeadlineSeconds"] == 7200 and job["spec"]["backoffLimit"] == 3
     assert job["metadata"]["namespace"] == "ml-team"
 

@@ -17,7 +17,11 @@ PACKAGE = REPO / "platform" / "modelway"
 LAYERS: list[set[str]] = [
     {"cli"},
     {"backends"},                      # local / aws / kubernetes implementations of the interfaces below
-    {"reporting", "policy_check"},     # run report; offline policy checker (cli -> policy_check -> rendering)
+    {"reporting", "policy_check", "triggers"},  # run report; offline policy checker (cli -> policy_check ->
+                                                # rendering); retraining triggers (they launch runs, read monitoring)
+    {"monitoring"},                    # the monitor job over captured traffic: drift, quality, alerts
+    {"deploy"},                        # rollouts (blue-green, canary, A/B, shadow) with guardrails and rollback
+    {"serving"},                       # the model server and the routing state it reads
     {"stages", "rendering", "policies"},  # validate, train, evaluate, register...; Pulumi program under mocks;
                                           # the pack (top-level policies/, shipped as modelway.policies)
     {"runtime"},                       # runs a built DAG (imports the DSL, which never imports it)
@@ -25,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"lineage", "registry"},
     {"store"},
     {"artifacts"},
-    {"settings", "contracts", "datasets", "config_files", "extras"},
+    {"settings", "contracts", "datasets", "config_files", "extras", "profiling"},
     {"errors", "files", "html_blocks", "exits", "active_backends"},
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}

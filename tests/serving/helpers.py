@@ -93,7 +93,7 @@ class Inverted:
 def register(home: Path, credit: Credit, model: Any = None, *, name: str = "credit-risk", environment: str = "dev",
              tag: str = "", baseline: bool = True) -> str:
     """Register ``model`` (default: the trained one) and store its baseline profile; returns the version."""
-    from modelway.monitoring.profile import profile_model, save_baseline
+    from modelway.profiling.profile import profile_model, save_baseline
     from modelway.registry import ModelCandidate, get_registry
 
     reg = get_registry(home)

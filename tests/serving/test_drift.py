@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from modelway.monitoring.drift import DriftThresholds, compare
-from modelway.monitoring.profile import build_profile
+from modelway.profiling.drift import DriftThresholds, compare
+from modelway.profiling.profile import build_profile
 
 CATS = ["a", "b", "c", "d", "e"]
 PROBS = [0.4, 0.25, 0.15, 0.12, 0.08]

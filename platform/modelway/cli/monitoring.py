@@ -84,7 +84,7 @@ def baseline(
 ) -> None:
     """Compute a version's baseline profile from its training data (versions registered before profiles existed)."""
     from modelway.monitoring.monitor import file_frame
-    from modelway.monitoring.profile import build_profile, save_baseline
+    from modelway.profiling.profile import build_profile, save_baseline
     from modelway.registry import get_registry
 
     name, _, version = ref.partition("@")

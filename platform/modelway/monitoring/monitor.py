@@ -2,7 +2,7 @@
 
 What one pass computes, for a time window (default the last hour):
 
-* drift per feature and of the prediction (:mod:`modelway.monitoring.drift`), on the
+* drift per feature and of the prediction (:mod:`modelway.profiling.drift`), on the
   captured inputs (the served features, so training/serving skew shows up as drift against
   the training profile);
 * live data quality: missing rates vs the baseline, NaN/inf predictions, and the share of
@@ -33,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelway.errors import ConfigError, UserError
 from modelway.monitoring.base import Alert, Alerter, Metric, MetricsSink
-from modelway.monitoring.drift import DriftReport, DriftThresholds, compare
-from modelway.monitoring.profile import load_baseline
+from modelway.profiling.drift import DriftReport, DriftThresholds, compare
+from modelway.profiling.profile import load_baseline
 
 
 class MonitorConfig(BaseModel):
@@ -155,7 +155,7 @@ def run_monitor(home: Path, model: str, *, endpoint: str | None = None, window_s
                 data: Path | None = None, config: MonitorConfig | None = None, sink: MetricsSink | None = None,
                 alerter: Alerter | None = None, registry: Any = None, now: float | None = None) -> MonitorReport:
     """One monitor pass (see the module docstring); results to ``sink``, breaches to ``alerter``."""
-    from modelway.deploy.state import DeploymentStore
+    from modelway.serving.state import DeploymentStore
     from modelway.monitoring.sinks import LogAlerter, SqliteMetricsSink
     from modelway.registry import get_registry
     from modelway.serving.traffic import TrafficLog, traffic_path

@@ -46,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from modelway.deploy.state import DeploymentStore, EndpointState
+from modelway.serving.state import DeploymentStore, EndpointState
 from modelway.errors import UserError
 from modelway.serving.capture import CaptureWriter
 from modelway.serving.metrics import CONTENT_TYPE_LATEST, ServerMetrics
@@ -136,7 +136,7 @@ class ModelServer:
 
     def _load(self, state: EndpointState, loaded: dict[str, Variant]) -> dict[str, Variant]:
         """Variants for ``state``: the ones already loaded, plus new ones loaded (sha256 verified)."""
-        from modelway.monitoring.profile import load_baseline
+        from modelway.profiling.profile import load_baseline
 
         out: dict[str, Variant] = {}
         for version in state.loaded_versions():

@@ -75,7 +75,7 @@ def package(
         path.write_bytes(blob)
         ref = store.put_path(path)
         # the training-data profile the monitor and the server's category checks compare against
-        from modelway.monitoring.profile import profile_model
+        from modelway.profiling.profile import profile_model
 
         profile_path = Path(tmp) / "baseline.json"
         profile_path.write_text(profile_model(model, split.train).to_json())
@@ -144,7 +144,7 @@ def register_package(
         environment=env, actor=current_user(),
     )
     if pkg.baseline_artifact:
-        from modelway.monitoring.profile import BaselineProfile, save_baseline
+        from modelway.profiling.profile import BaselineProfile, save_baseline
 
         profile = BaselineProfile.from_dict(json.loads(artifact_store(home).verified_path(pkg.baseline_artifact).read_text()))
         save_baseline(home, name, version.version, profile)

@@ -5,7 +5,7 @@ other step stays on the local executor (:class:`RoutingExecutor`). The pipeline 
 not change: the step's resource settings choose.
 
 The job runs the stack's training image, pinned by digest, with ``python -m
-modelway.runtime.remote`` as its entry point. The runner uploads a *spec* (which step of
+modelway.backends.remote`` as its entry point. The runner uploads a *spec* (which step of
 which run, its input hashes, the pipeline's code bundle and parameters as artifacts) to
 the artifacts bucket; the container fetches inputs from the S3 artifact store, runs the
 step with the same step context, puts the output back and writes ``result.json``, which
@@ -32,7 +32,7 @@ from modelway.backends.aws.clients import AwsClients
 from modelway.errors import ConfigError
 from modelway.runtime.executors import Executor, Outcome, Task
 
-ENTRY_POINT = ["python", "-m", "modelway.runtime.remote"]
+ENTRY_POINT = ["python", "-m", "modelway.backends.remote"]
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 DEFAULT_MAX_RUNTIME_S = 24 * 3600
 # spot: wait up to this much longer than the run time for capacity (MaxWaitTimeInSeconds >= MaxRuntimeInSeconds)

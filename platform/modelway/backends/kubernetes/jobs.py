@@ -1,7 +1,7 @@
 """A heavy step as a Kubernetes Job on the stack's spot GPU pool, built with the official ``kubernetes`` client models.
 
 The Job runs the same image and entry point as a SageMaker job (``python -m
-modelway.runtime.remote``; the spec and stack outputs come in as ``SM_HPS``), scheduled
+modelway.backends.remote``; the spec and stack outputs come in as ``SM_HPS``), scheduled
 onto the GPU pool that ``infra/compute.py`` provisions: its node labels as the node
 selector, a toleration for its taint, ``nvidia.com/gpu`` limits, the preemptible
 PriorityClass from ``infra/tenancy.py``, ``activeDeadlineSeconds`` from the step's
@@ -71,7 +71,7 @@ def job_manifest(*, name: str, image: str, target: JobTarget, resources: Any, re
     labels = {"app.kubernetes.io/managed-by": "modelway", **target.labels}
     on_gpu_pool = bool(resources.gpus) or resources.spot
     container = client.V1Container(
-        name="step", image=image, command=["python", "-m", "modelway.runtime.remote"],
+        name="step", image=image, command=["python", "-m", "modelway.backends.remote"],
         env=[client.V1EnvVar(name=k, value=v) for k, v in sorted(env.items())],
         resources=client.V1ResourceRequirements(limits=limits or None, requests=requests or None),
         security_context=client.V1SecurityContext(

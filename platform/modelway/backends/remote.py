@@ -1,4 +1,4 @@
-"""The container side of a remote step: ``python -m modelway.runtime.remote`` in a SageMaker job or Kubernetes Job.
+"""The container side of a remote step: ``python -m modelway.backends.remote`` in a SageMaker job or Kubernetes Job.
 
 It reads the job's hyperparameters the way SageMaker provides them (``$SM_HPS``, else
 ``<root>/input/config/hyperparameters.json``), takes the step's spec and the stack's outputs

@@ -1,4 +1,4 @@
-"""Drift and data quality of live data against a :class:`~modelway.monitoring.profile.BaselineProfile`.
+"""Drift and data quality of live data against a :class:`~modelway.profiling.profile.BaselineProfile`.
 
 Per numeric feature: the Population Stability Index over the baseline's decile bins and the
 two-sample Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``) against the baseline sample.
@@ -21,7 +21,7 @@ same answer in a fraction of the time; PSI always uses every row.
 
 Example:
     >>> import numpy as np, pandas as pd
-    >>> from modelway.monitoring.profile import build_profile
+    >>> from modelway.profiling.profile import build_profile
     >>> rng = np.random.default_rng(0)
     >>> base = build_profile(pd.DataFrame({"x": rng.normal(size=5000)}), {"x": "numeric"})
     >>> compare(base, pd.DataFrame({"x": rng.normal(2, 1, size=2000)})).features["x"].drifted
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelway.monitoring.profile import BaselineProfile, FeatureProfile
+from modelway.profiling.profile import BaselineProfile, FeatureProfile
 
 _EPS = 1e-4  # floor for empty bins in PSI (ln(0) is undefined); the usual choice
 

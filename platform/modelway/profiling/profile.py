@@ -9,7 +9,7 @@ not a summary); for categorical features the category frequencies. The predictio
 (positive-class score, or the regression output) is profiled like a numeric feature.
 
 The server uses the categories to reject unknown ones with a 400; the monitor compares
-live traffic against the profile (:mod:`modelway.monitoring.drift`).
+live traffic against the profile (:mod:`modelway.profiling.drift`).
 
 Example:
     >>> import pandas as pd
