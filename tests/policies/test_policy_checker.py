@@ -219,8 +219,9 @@ def sample_report():
 def test_json_format_is_one_object_with_the_documented_fields():
     report = sample_report()
     document = json.loads(to_json_text(report))
-    assert set(document) == {"project", "program_dir", "stack", "resources", "providers", "violations", "waived",
-                             "warnings"}
+    assert set(document) == {"project", "program_dir", "stack", "policies_run", "resources", "providers",
+                             "violations", "waived", "warnings"}
+    assert document["policies_run"] == len(report.policies) > 0
     assert document["resources"] == 2
     assert set(document["violations"][0]) == {"policy", "level", "resource_type", "urn", "name", "message", "file",
                                               "line"}
