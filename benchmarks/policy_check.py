@@ -154,7 +154,8 @@ def checkov_command() -> list[str] | None:
 def against_checkov(modelway: list[str], runs: int) -> None:
     checkov = checkov_command()
     if checkov is None:
-        print("checkov: not installed, comparison skipped (pip install 'modelway[bench]', or set CHECKOV=path)")
+        print("checkov: not installed, comparison skipped (install the bench extra in its own venv and set "
+              "CHECKOV=<venv>/bin/checkov; see README, Policy as code > Performance)")
         return
     with tempfile.TemporaryDirectory(prefix="modelway-bench-tf-") as tmp:
         (Path(tmp) / "main.tf").write_text(TERRAFORM)
