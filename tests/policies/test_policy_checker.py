@@ -220,8 +220,9 @@ def sample_report():
 def test_json_format_is_one_object_with_the_documented_fields():
     report = sample_report()
     document = json.loads(to_json_text(report))
-    assert set(document) == {"project", "program_dir", "stack", "resources", "providers", "violations", "waived",
-                             "warnings"}
+    assert set(document) == {"project", "program_dir", "stack", "policies_run", "resources", "providers",
+                             "violations", "waived", "warnings"}
+    assert document["policies_run"] == len(report.policies) > 0
     assert document["resources"] == 2
     assert set(document["violations"][0]) == {"policy", "level", "resource_type", "urn", "name", "message", "file",
                                               "line"}
@@ -278,3 +279,19 @@ def test_table_groups_by_level_and_ends_with_the_verdict():
     assert text.index("mandatory violations (1)") < text.index("advisory violations")
     assert text.strip().splitlines()[-1].startswith(f"FAIL stack prod: 2 resources, {len(report.policies)} policies, "
                                                     "1 mandatory")
+
+
+def test_stack_rules_follow_a_reference_by_the_id_the_engine_gave():
+    # An ASG names its launch template by id (lt.id), which is no input of the template: the
+    # checker hands stack rules the id, so the GPU type on the template is found.
+    template = RenderedResource("aws:ec2/launchTemplate:LaunchTemplate", "gpu-nodes",
+                                urn("aws:ec2/launchTemplate:LaunchTemplate", "gpu-nodes"), "",
+                                {"instanceType": "g5.2xlarge", "tags": TAGS}, id="lt-0123456789abcdef0")
+    group = res("aws:autoscaling/group:Group", "gpu-pool",
+                {"minSize": 2, "maxSize": 4, "launchTemplate": {"id": "lt-0123456789abcdef0", "version": "$Latest"},
+                 "tags": [{"key": k, "value": v, "propagateAtLaunch": True} for k, v in TAGS.items()]})
+    report = evaluate(rendered(template, group), PackSettings.defaults(), today=TODAY)
+    scale = [f for f in report.violations if f.policy == "gpu-pool-scale-to-zero"]
+    assert [f.message for f in scale] == ['GPU pool "gpu-pool" (g5.2xlarge) has minSize 2; set 0 so idle GPUs cost '
+                                          "nothing"]
+    assert not [f for f in report.violations if f.policy == "required-tags"]  # tagged through its tags blocks

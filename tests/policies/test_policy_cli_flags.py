@@ -83,6 +83,7 @@ def test_selection_is_named_in_the_report_and_soft_fail_keeps_the_verdict():
                     "--skip-check", "s3-no-public-acl", "--min-level", "mandatory", "--soft-fail", "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
+    assert report["policies_run"] == 2
     assert {v["policy"] for v in report["violations"]} == {"kms-key-rotation"}
     not_run = len(ALL_POLICIES) - 2
     assert any(w.startswith(f"{not_run} policies not run (--check/--skip-check): ") and "s3-no-public-acl" in w

@@ -213,3 +213,11 @@ def test_gpu_pool_homogeneous_instance_requirements_must_pin_the_shape():
 def test_gpu_pool_homogeneous_unknown_type_is_not_evaluated():
     outcome = evaluate_stack("gpu-pool-homogeneous", [pool_of("g5.2xlarge", "g7.2xlarge")])
     assert outcome.violations == [] and "g7.2xlarge unknown to the pack" in outcome.notes[0].message
+
+
+def test_gpu_pool_homogeneous_eks_managed_node_group():
+    assert_stack_passes("gpu-pool-homogeneous", [(NODE_GROUP, {"instanceTypes": ["g5.xlarge", "g6.xlarge"],
+                                                               "scalingConfig": {"minSize": 0}}, "ng")])
+    assert_stack_violates("gpu-pool-homogeneous", [(NODE_GROUP, {"instanceTypes": ["g5.xlarge", "g5.4xlarge"],
+                                                                 "scalingConfig": {"minSize": 0}}, "ng")],
+                          contains="g5.4xlarge: 1 GPU, 16 vCPU, 64 GiB")

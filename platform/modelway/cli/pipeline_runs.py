@@ -184,7 +184,7 @@ def _fmt_dur(seconds: float | None) -> str:
 
 @runs_app.command("list")
 def runs_list(
-    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show at most this many runs (newest first)."),
+    limit: int = typer.Option(20, "--limit", min=1, help="Show at most this many runs (newest first)."),
     pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
     status: Optional[str] = typer.Option(
         None, "--status", help="Only runs with this status: running, succeeded, failed, cancelled, interrupted."),

@@ -1,8 +1,10 @@
 """The offline policy checker: render any Pulumi Python program under mocks and run the pack on it.
 
-``modelway policy check`` is a thin CLI over :func:`check_program`; no Pulumi CLI, no cloud
-credentials. The policies are the very objects ``policies/__main__.py`` serves to
-``pulumi preview --policy-pack policies``.
+``modelway policy check`` is a thin CLI over :func:`check_program` / :func:`check_stacks`; no
+Pulumi CLI, no cloud credentials. The program checked is the Pulumi project the caller points
+at (found upwards from a directory, as the Pulumi CLI finds it). The policies are the very
+objects the installed pack (``modelway.policies``, source in the top-level ``policies/``)
+serves to ``pulumi preview --policy-pack $(modelway policy pack-path)``.
 
 Example:
     >>> from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 from modelway.errors import UserError
 from modelway.policy_check.report import Finding, Report, WaivedFinding
 from modelway.policy_check.selection import Selection
+
 
 def pack_dir() -> Path:
     """Where the policy pack is installed: the ``modelway.policies`` package directory (in a checkout,

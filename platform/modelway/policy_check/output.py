@@ -5,8 +5,8 @@ SARIF lives in :mod:`modelway.policy_check.sarif`.
 
 Example:
     >>> from modelway.policy_check.report import Report
-    >>> to_json_text(Report(resources=3, project="acme", program_dir=".", stack="dev"))[:62]
-    '{"project": "acme", "program_dir": ".", "stack": "dev", "resou'
+    >>> to_json_text(Report(resources=3, project="acme", program_dir=".", stack="dev"))[:75]
+    '{"project": "acme", "program_dir": ".", "stack": "dev", "policies_run": 0, '
 """
 from __future__ import annotations
 

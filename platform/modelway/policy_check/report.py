@@ -91,12 +91,13 @@ class Report:
         return 1 if self.mandatory else 0
 
     def to_json(self) -> dict[str, Any]:
-        """``{"project", "program_dir", "stack", "resources", "providers", "violations", "waived", "warnings"}``
-        (the ``--format json`` document)."""
+        """``{"project", "program_dir", "stack", "policies_run", "resources", "providers", "violations", "waived",
+        "warnings"}`` (the ``--format json`` document)."""
         return {
             "project": self.project,
             "program_dir": self.program_dir,
             "stack": self.stack,
+            "policies_run": len(self.policies),
             "resources": self.resources,
             "providers": self.providers,
             "violations": [f.to_json() for f in self.violations],
