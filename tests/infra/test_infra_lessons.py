@@ -356,3 +356,18 @@ def test_every_nested_input_key_is_a_provider_property(stack):
     wrong = [(r.type, r.name, ".".join(path)) for r in stack.resources if r.custom
              for path in _snake_keys(r.inputs)]
     assert wrong == []
+
+
+def test_an_existing_cluster_without_access_entries_is_refused_with_one_line():
+    """A CONFIG_MAP-only cluster would reject the access entries halfway through `pulumi up`; the program
+    checks the looked-up cluster's mode first (``EksCluster._look_up``). Tested on the function: an error
+    raised in an apply outlives its render in this process and would leak into the next one."""
+    from infra.cluster import require_access_entries
+    from modelway.errors import ConfigError
+
+    assert require_access_entries("c1", [{"authenticationMode": "API_AND_CONFIG_MAP"}]) == "API_AND_CONFIG_MAP"
+    for configs in ([{"authenticationMode": "CONFIG_MAP"}], []):
+        with pytest.raises(ConfigError) as excinfo:
+            require_access_entries("c1", configs)
+        assert str(excinfo.value).startswith("modelway:cluster.name: the existing cluster c1 uses authentication "
+                                             "mode CONFIG_MAP; access entries need API or API_AND_CONFIG_MAP")
