@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from infra.compute import ClusterJoin
 from modelway.contracts.platform_config import ClusterConfig
+from modelway.errors import ConfigError
 
 CONTROL_PLANE_LOGS: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 _NODE_MANAGED_POLICIES: tuple[str, ...] = (
@@ -38,6 +39,22 @@ def kubeconfig(name: str, endpoint: str, certificate_authority: str, region: str
             "args": ["eks", "get-token", "--cluster-name", name, "--region", region],
             "interactiveMode": "Never"}}}],
     })
+
+
+def require_access_entries(cluster_name: str, access_configs: Any) -> str:
+    """The existing cluster's authentication mode, if access entries work on it; else a one-line ConfigError.
+
+    The stack maps persona and node roles into the cluster with access entries (the
+    ``aws-auth`` ConfigMap is deprecated); a ``CONFIG_MAP``-only cluster rejects them halfway
+    through `pulumi up`.
+    """
+    mode = _field(access_configs[0], "authentication_mode") if access_configs else None
+    if mode not in ("API", "API_AND_CONFIG_MAP"):
+        raise ConfigError(f"modelway:cluster.name: the existing cluster {cluster_name} uses authentication mode "
+                          f"{mode or 'CONFIG_MAP'}; access entries need API or API_AND_CONFIG_MAP "
+                          f"(aws eks update-cluster-config --name {cluster_name} "
+                          "--access-config authenticationMode=API_AND_CONFIG_MAP)")
+    return str(mode)
 
 
 def _trust(service: str) -> str:
@@ -97,11 +114,17 @@ class EksCluster(pulumi.ComponentResource):
         self.register_outputs({"name": self.name, "endpoint": self.endpoint})
 
     def _look_up(self) -> None:
-        cluster = aws.eks.get_cluster_output(name=self._args.config.name,
-                                             opts=pulumi.InvokeOutputOptions(parent=self))
-        self.name, self.endpoint, self.arn = cluster.name, cluster.endpoint, cluster.arn
+        name = str(self._args.config.name)
+        cluster = aws.eks.get_cluster_output(name=name, opts=pulumi.InvokeOutputOptions(parent=self))
+        # Checked before anything uses the cluster: its name flows into every access entry.
+        def checked_name(values: list[Any]) -> str:
+            require_access_entries(name, values[1])
+            return values[0]
+
+        checked = pulumi.Output.all(cluster.name, cluster.access_configs).apply(checked_name)
+        self.name, self.endpoint, self.arn = checked, cluster.endpoint, cluster.arn
         self.join = ClusterJoin(
-            name=cluster.name, endpoint=cluster.endpoint,
+            name=checked, endpoint=cluster.endpoint,
             certificate_authority=cluster.certificate_authorities.apply(lambda cas: _field(cas[0], "data")),
             service_cidr=cluster.kubernetes_network_configs.apply(lambda c: _field(c[0], "service_ipv4_cidr")),
             version=cluster.version,

@@ -331,3 +331,43 @@ def test_stack_outputs_validate_against_the_contract(rendered, env):
 
     outputs = StackOutputs.model_validate(rendered(env).outputs)
     assert (outputs.cluster_name is not None) == config_of(rendered(env)).cluster.enabled
+
+
+# mocks echo any input ------------------------------------------------------------------------
+# Maps whose keys are data (tags, labels, Helm values, metric dimensions), not provider properties.
+_FREE_FORM = {"tags", "tagsAll", "dimensions", "values", "labels", "matchLabels", "hard", "data", "defaultTags"}
+
+
+def _snake_keys(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "_" in key:
+                yield (*path, key)
+            if key not in _FREE_FORM:
+                yield from _snake_keys(item, (*path, key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _snake_keys(item, path)
+
+
+def test_every_nested_input_key_is_a_provider_property(stack):
+    """The SDK turns known snake_case keys of nested blocks into the schema's camelCase; a misspelt key stays
+    as typed and the mocks would echo it: `pulumi up` would reject or silently drop it."""
+    wrong = [(r.type, r.name, ".".join(path)) for r in stack.resources if r.custom
+             for path in _snake_keys(r.inputs)]
+    assert wrong == []
+
+
+def test_an_existing_cluster_without_access_entries_is_refused_with_one_line():
+    """A CONFIG_MAP-only cluster would reject the access entries halfway through `pulumi up`; the program
+    checks the looked-up cluster's mode first (``EksCluster._look_up``). Tested on the function: an error
+    raised in an apply outlives its render in this process and would leak into the next one."""
+    from infra.cluster import require_access_entries
+    from modelway.errors import ConfigError
+
+    assert require_access_entries("c1", [{"authenticationMode": "API_AND_CONFIG_MAP"}]) == "API_AND_CONFIG_MAP"
+    for configs in ([{"authenticationMode": "CONFIG_MAP"}], []):
+        with pytest.raises(ConfigError) as excinfo:
+            require_access_entries("c1", configs)
+        assert str(excinfo.value).startswith("modelway:cluster.name: the existing cluster c1 uses authentication "
+                                             "mode CONFIG_MAP; access entries need API or API_AND_CONFIG_MAP")

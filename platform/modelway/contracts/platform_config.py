@@ -8,7 +8,6 @@ No Pulumi import here: the contract is plain pydantic, testable on its own.
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,7 +24,7 @@ from pydantic import (
 )
 
 from modelway.contracts.environments import ENVIRONMENTS, Environment
-from modelway.contracts.gpu_shapes import GPU_INSTANCE_FAMILIES, shape_of
+from modelway.contracts.gpu_shapes import GPU_INSTANCE_FAMILIES, GpuShape, shape_of
 from modelway.errors import ConfigError
 
 CONFIG_NAMESPACE = "modelway"
@@ -141,9 +140,11 @@ class GpuNodeGroup(_Section):
         return value
 
     @property
-    def shape(self):  # -> GpuShape
-        """The shape every instance type of this group has."""
-        return shape_of(self.instance_types[0])
+    def shape(self) -> GpuShape:
+        """The shape every instance type of this group has (validated: one per group)."""
+        shape = shape_of(self.instance_types[0])
+        assert shape is not None  # the validator admits known GPU types only
+        return shape
 
 
 def _default_node_groups() -> list[GpuNodeGroup]:
