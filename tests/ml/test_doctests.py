@@ -11,7 +11,8 @@ MODULES = [
     "modelway.stages.evaluation", "modelway.stages.fairness", "modelway.stages.robustness", "modelway.stages.model_schema",
     "modelway.stages.model_card", "modelway.stages.env", "modelway.stages.lifecycle", "modelway.registry",
     "modelway.registry.semver", "modelway.registry.promotion", "modelway.registry.audit", "modelway.registry.embedded",
-    "modelway.reporting.html",
+    "modelway.reporting.html", "modelway.registry.anchor", "modelway.config_files", "modelway.exits",
+    "modelway.store.faults",
 ]
 
 
