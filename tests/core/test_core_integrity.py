@@ -346,3 +346,24 @@ def test_a_full_disk_outside_a_step_is_one_line_and_leaves_no_temp_folder(home: 
     assert proc.stderr.startswith("error: ") and "File too large" in proc.stderr, proc.stderr  # before: a traceback
     assert len(proc.stderr.strip().splitlines()) == 1
     assert list((home / "tmp").iterdir()) == []
+
+
+def test_an_edited_cached_pipeline_output_is_recomputed(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, """
+        from modelway import pipeline, step
+
+        @step
+        def produce(n: int) -> dict:
+            return {"value": n}
+
+        @pipeline
+        def one(n: int = 21) -> dict:
+            return produce(n)
+        """)
+    first = cli_json("run", str(path), home=home)
+    (_artifact_dir(home, _output_of(first, "produce")) / "data.json").write_text('{"value":500}')
+    proc = cli("run", str(path), "--json", home=home)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["outputs"] == {"result": {"value": 21}}, proc.stderr
+    assert "failed verification" in proc.stderr
+    shown = cli_json("runs", "show", "latest", home=home)
+    assert [(s["status"], s["cached"]) for s in shown["steps"]] == [("succeeded", False)]

@@ -13,6 +13,7 @@ MODULES = [
     "modelway.stages.steps", "modelway.registry",
     "modelway.registry.semver", "modelway.registry.promotion", "modelway.registry.audit", "modelway.registry.embedded",
     "modelway.html_blocks", "modelway.settings", "modelway.dsl.hooks", "modelway.contracts.environments",
+    "modelway.registry.anchor", "modelway.config_files", "modelway.exits", "modelway.store.faults",
 ]
 
 

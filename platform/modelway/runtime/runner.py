@@ -294,6 +294,11 @@ class _Runner:
         self.tries = {n: 0 for n in graph.order}  # attempts in this session: a resume gets a fresh retry budget
         self.status: dict[str, str] = {n: ("reused" if n in prior else "pending") for n in graph.order}
         self.cached: set[str] = set()
+        # Cache hits not read yet: verified when a step that runs reads them (a bad one is then
+        # recomputed first), so a cached re-run does not hash outputs nobody reads. The pipeline's
+        # own outputs are verified at once: the run reports them.
+        self.unverified: set[str] = set()
+        self.reported = {ref.node.name for ref in iter_refs(graph.outputs)}
         self.durations: dict[str, float | None] = {}
         self.errors: dict[str, str] = {}
         self.deliberate: set[str] = set()  # steps whose last attempt raised StepFailed
@@ -450,10 +455,16 @@ class _Runner:
         return ended
 
     def _launch(self, pending: list[str], retry_at: dict[str, float]) -> None:
+        while self._launch_pass(pending, retry_at):
+            pass  # a cached input went back to pending: it can start at once
+
+    def _launch_pass(self, pending: list[str], retry_at: dict[str, float]) -> bool:
+        """Start what can start; True when a step was put back in ``pending`` (scan again)."""
         now = time.monotonic()
+        requeued = False
         for name in list(pending):
             if self.executor.running() >= self.workers:
-                return
+                return False
             node = self.graph.nodes[name]
             if any(up not in self.hashes for up in node.upstream):
                 continue
@@ -465,7 +476,10 @@ class _Runner:
                 hit = self.store.cache_lookup(key)
                 if hit and hit.get("run_id") and self.store.stale_latest_reads(hit["run_id"], hit["step"]):
                     hit = None  # it read "the newest version" of a dataset that has a newer version now
-                if hit and self._usable(name, hit["hash"], "cached result"):
+                if hit and (self._usable(name, hit["hash"], "cached result") if name in self.reported
+                            else self.artifacts.exists(hit["hash"])):
+                    if name not in self.reported:
+                        self.unverified.add(name)
                     self.store.step_cached(self.run_id, name, key, hit, self._inputs(node))
                     self.hashes[name] = hit["hash"]
                     self.status[name] = "cached"
@@ -473,6 +487,9 @@ class _Runner:
                     self.durations[name] = 0.0
                     self.display.update(name, "cached")
                     continue
+            if not self._inputs_verified(name, pending):
+                requeued = True  # a cached input failed verification: it runs again first
+                continue
             if self.preloader is not None:  # this step really runs: import what the forks should inherit
                 for note in self.preloader.load((*self.preload, *node.step.preload)):
                     self.store.log(self.run_id, None, note, kind="note")
@@ -488,6 +505,25 @@ class _Runner:
                 params=dict(self.graph.params), timeout_s=node.settings.timeout_s, echo=self.echo,
                 memory_limit=node.settings.resources.memory_bytes,
             ))
+        return requeued
+
+    def _inputs_verified(self, name: str, pending: list[str]) -> bool:
+        """Verify the cache hits step ``name`` is about to read; a bad one becomes a miss: it goes
+        back to pending (to be recomputed) and so does ``name``, which waits for it."""
+        node = self.graph.nodes[name]
+        bad = [up for up in node.upstream
+               if up in self.unverified and not self._usable(up, self.hashes[up], "cached result")]
+        self.unverified.difference_update(node.upstream)
+        if not bad:
+            return True
+        for up in bad:
+            del self.hashes[up]
+            self.cached.discard(up)
+            self.status[up] = "pending"
+        position = {n: i for i, n in enumerate(self.graph.order)}
+        pending.extend([*bad, name])
+        pending.sort(key=position.__getitem__)
+        return False
 
     def _usable(self, name: str, digest: str, what: str) -> bool:
         """Whether a stored output can be reused: present and verified. A corrupted one is a

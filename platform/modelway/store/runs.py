@@ -286,7 +286,7 @@ class RunStore:
         """Record an attempt's start; ``inputs`` maps upstream step names to the artifact hashes consumed."""
         now = time.time()
         with self.tx() as c:
-            c.execute("UPDATE steps SET status='running', attempts=attempts+1, started_at=COALESCE(started_at, ?),"
+            c.execute("UPDATE steps SET status='running', cached=0, attempts=attempts+1, started_at=COALESCE(started_at, ?),"
                       " cache_key=?, inputs=?, error=NULL, traceback=NULL WHERE run_id=? AND name=?",
                       (now, cache_key, json.dumps(inputs or {}), run_id, step))
             c.execute("INSERT INTO events (run_id, step, ts, kind, attempt) VALUES (?,?,?,?,?)",
