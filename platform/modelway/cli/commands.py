@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "modelway.cli.pipeline_runs",  # modelway run | resume | runs | data | lineage
     "modelway.cli.models",    # modelway models | audit | runs report (registry, approvals)
     "modelway.cli.stack",     # modelway stack show        (--stack / --outputs resolution)
+    "modelway.cli.export",    # modelway export sagemaker  (SageMaker Pipelines definition)
 )
 
 
