@@ -94,3 +94,14 @@ def test_models_commands_on_a_stack_from_another_home(registry, moto_stack, tmp_
     assert [(v["name"], v["version"], v["status"]) for v in listed.json()] == [("credit-risk", "1.0.0", "Pending")]
     shown = cli("models", "--outputs", str(moto_stack.outputs_file), "show", "credit-risk", "1.0.0")
     assert shown.code == 0 and "credit-risk 1.0.0" in shown.stdout
+
+
+def test_approving_from_a_home_without_the_audit_log_says_where_to_do_it(registry, moto_stack, tmp_path):
+    registry.register(_candidate(), environment="prod", actor="ci")
+    cli = ModelwayCli(tmp_path / "other-home")
+    cli.env.update(moto_stack.env)
+    done = cli("models", "--outputs", str(moto_stack.outputs_file), "approve", "credit-risk", "1.0.0",
+               "--by", "alice", "--reason", "ok")
+    assert done.code == 2 and "registered from another Modelway home" in done.stderr
+    [package] = _package(moto_stack)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"  # nothing changed in SageMaker

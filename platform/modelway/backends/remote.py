@@ -64,6 +64,13 @@ def run(hps: dict[str, str]) -> int:
     use(ResolvedStack(stack, outputs, f"job hyperparameters ({hps['modelway_outputs']})", outputs_digest(outputs)))
     bucket, key = _split(hps["modelway_spec"])
     spec = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    if spec.get("mode") == "pipeline":  # a SageMaker Pipelines step: inputs are the upstream steps' results
+        execution = hps["modelway_execution"]
+        base = f"{spec['executions']}/{execution}"
+        spec = {**spec, "run_id": f"sm-{execution}", "attempt": 1, "result_key": f"{base}/{spec['step']}/result.json",
+                "input_hashes": {up: json.loads(s3.get_object(Bucket=outputs.buckets.artifacts,
+                                                             Key=f"{base}/{up}/result.json")["Body"].read())
+                                 ["output"]["hash"] for up in spec["upstream"]}}
     home = Path(os.environ.get("MODELWAY_HOME") or sm_root() / "checkpoints" / "modelway-home")
     home.mkdir(parents=True, exist_ok=True)
     _, artifacts = stores(home)

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "modelway.cli.stack",     # modelway stack show        (--stack / --outputs resolution)
     "modelway.cli.serving",   # modelway serve | deploy | rollback | promote | feedback | deployments
     "modelway.cli.monitoring",  # modelway monitor | baseline | triggers
+    "modelway.cli.export",    # modelway export sagemaker  (SageMaker Pipelines definition)
 )
 
 

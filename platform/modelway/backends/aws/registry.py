@@ -76,13 +76,25 @@ class SageMakerRegistry(ModelRegistry):
         return self._with_package(version)
 
     def approve(self, name: str, version: str, *, actor: str, reason: str | None) -> ModelVersion:
+        self._decided_here(name, version, "approve")
         return self._mirror(self.local.approve(name, version, actor=actor, reason=reason))
 
     def reject(self, name: str, version: str, *, actor: str, reason: str | None) -> ModelVersion:
+        self._decided_here(name, version, "reject")
         return self._mirror(self.local.reject(name, version, actor=actor, reason=reason))
 
     def revoke(self, name: str, version: str, *, actor: str, reason: str) -> ModelVersion:
+        self._decided_here(name, version, "revoke")
         return self._mirror(self.local.revoke(name, version, actor=actor, reason=reason))
+
+    def _decided_here(self, name: str, version: str, verb: str) -> None:
+        """Decisions go into the audit log that registered the version: say so when this home is not it."""
+        if any(v.version == version for v in self.local.list(name)):
+            return
+        if self._package(name, version) is not None:
+            raise RegistryError(f"{name} {version} was registered from another Modelway home; {verb} it from the "
+                                "home that holds the stack's audit log (set MODELWAY_HOME to it), so the decision "
+                                "is chained to the registration")
 
     # -- reads: SageMaker is where the stack's versions are -----------------------------------
     def list(self, name: str | None = None) -> list[ModelVersion]:

@@ -329,13 +329,19 @@ class RoutingExecutor:
 def _code_bundle(task: Task) -> dict[str, Any]:
     """The folder of the file defining the step (its ``*.py`` files), to rebuild the pipeline in the job."""
     import inspect
-    import shutil
-    import tempfile
 
     source = Path(inspect.getsourcefile(task.node.step.fn) or "")
     if not source.is_file():
         raise ConfigError(f"step {task.name!r}: its source file is not available; SageMaker steps must be defined "
                           "in a pipeline file")
+    return code_bundle(source)
+
+
+def code_bundle(source: Path) -> dict[str, Any]:
+    """A temp copy of the ``*.py`` files next to ``source`` (``dir``) and the file's name (``file``)."""
+    import shutil
+    import tempfile
+
     folder = Path(tempfile.mkdtemp(prefix="mw-bundle-"))
     for path in sorted(source.parent.glob("*.py")):
         shutil.copy2(path, folder / path.name)
