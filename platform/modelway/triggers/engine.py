@@ -208,7 +208,7 @@ def evaluate(config: TriggersConfig, home: Path, *, base_dir: Path, dry_run: boo
             decisions.append(Decision(name, False, f"concurrency cap: {len(store.running())} retrain(s) running "
                                                    f"(max_concurrent {config.max_concurrent}); {reason}", names))
         elif dry_run:
-            decisions.append(Decision(name, True, f"would launch: {reason}", names))
+            decisions.append(Decision(name, True, reason, names))
         else:
             launch_id = launch(store, home, name, pipe, names, reason, base_dir=base_dir, now=now)
             for trigger, _, marker in holding:
