@@ -352,7 +352,7 @@ class EmbeddedDeployer:
         deadline = time.monotonic() + APPLY_TIMEOUT_S
         while True:
             servers = self.store.live_servers(endpoint)
-            errors = [s["load_error"] for s in servers if s["load_error"] and str(revision) in s["load_error"]]
+            errors = [s["load_error"] for s in servers if (s["load_error"] or "").startswith(f"revision {revision}:")]
             if errors:
                 raise UserError(f"endpoint {endpoint}: a server could not apply revision {revision}: {errors[0]}")
             if all((s["applied_revision"] or 0) >= revision for s in servers):
