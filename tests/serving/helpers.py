@@ -133,7 +133,12 @@ class Traffic:
         while not self.stop.is_set():
             row = self.rows[i % len(self.rows)]
             headers = {"X-Modelway-Key": str(row["applicant_id"])} if self.key_header else None
-            reply = client.invoke(row, headers=headers)
+            try:
+                reply = client.invoke(row, headers=headers)
+            except OSError:  # a busy host or a server restarting: count nothing, try again
+                client.close()
+                time.sleep(0.05)
+                continue
             with self._lock:
                 self.replies.append((time.time(), reply.status, reply.variant))
             if self.labels is not None and reply.status == 200:

@@ -31,3 +31,17 @@ def test_ab_says_when_there_is_not_enough_data_yet():
     assert small.winner is None and small.decision.startswith("not enough data yet: 20 and 20 labelled")
     even = ab_test("1", "2", {"1": ([1, 0] * 100, [1.0, 2.0] * 100), "2": ([0, 1] * 100, [2.0, 1.0] * 100)})
     assert even.winner is None and even.decision.startswith("no significant difference yet")
+
+
+def test_a_tail_spike_alone_is_not_a_latency_breach_but_a_slower_candidate_is():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    inc_lat = list(rng.gamma(2.0, 10.0, 300))
+    same = list(rng.gamma(2.0, 10.0, 60)) + [400.0] * 4  # same model, a few requests hit a busy moment
+    inc = VariantStats("1", 300, 0, float(np.percentile(inc_lat, 95)), 20.0, latencies_ms=inc_lat)
+    spiky = VariantStats("2", 64, 0, float(np.percentile(same, 95)), 20.0, latencies_ms=same)
+    assert spiky.p95_ms > inc.p95_ms * 1.5 + 5 and check(spiky, inc, Guardrails()).ok
+    slow_lat = [x + 80.0 for x in rng.gamma(2.0, 10.0, 64)]
+    slow = VariantStats("2", 64, 0, float(np.percentile(slow_lat, 95)), 100.0, latencies_ms=slow_lat)
+    assert "p95 latency" in check(slow, inc, Guardrails()).breaches[0]

@@ -90,7 +90,8 @@ class EmbeddedDeployer:
             if state.candidate is not None:  # an A/B or shadow run is still on: end it first, never interleave two
                 raise DeployRefused(f"endpoint {request.endpoint} is still running {state.phase} of {state.candidate}; "
                                     f"end it with modelway promote {request.endpoint} or modelway rollback {request.endpoint}")
-            report = run_contract_tests(self.registry, self.home, request.model, request.version, state.incumbent)
+            report = run_contract_tests(self.registry, self.home, request.model, request.version, state.incumbent,
+                                        max_p95_ms=request.contract_max_p95_ms)
             self.log(f"  contract tests: {sum(ok for _, ok, _ in report.checks)}/{len(report.checks)} passed"
                      + ("" if report.passed else " - " + "; ".join(report.failures)))
             if not report.passed:
