@@ -147,6 +147,12 @@ class EmbeddedDeployer:
     # --- strategies --------------------------------------------------------------------------
 
     def _initial(self, request: DeployRequest) -> DeployResult:
+        report = run_contract_tests(self.registry, self.home, request.model, request.version, None,
+                                    max_p95_ms=request.contract_max_p95_ms)
+        if not report.passed:
+            reason = "contract tests failed: " + "; ".join(report.failures)
+            self._refused(request, reason, details={"contract": report.to_dict()})
+            raise DeployRefused(f"{request.model} {request.version}: {reason}")
         state = EndpointState(model=request.model, environment=request.environment, variants={request.version: 1.0},
                               incumbent=request.version)
         revision = self.store.put(request.endpoint, state, history=self._entry(request, "deployed", details={
