@@ -1,6 +1,7 @@
 """Shared helpers of the serving tests: train and register credit models, wrappers that misbehave, load."""
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 from dataclasses import dataclass
@@ -135,7 +136,7 @@ class Traffic:
             headers = {"X-Modelway-Key": str(row["applicant_id"])} if self.key_header else None
             try:
                 reply = client.invoke(row, headers=headers)
-            except OSError:  # a busy host or a server restarting: count nothing, try again
+            except (OSError, http.client.HTTPException):  # a busy host or a restarting server: try again
                 client.close()
                 time.sleep(0.05)
                 continue
