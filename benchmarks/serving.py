@@ -136,7 +136,7 @@ def main() -> None:
 
     from modelway.deploy.base import DeployRequest
     from modelway.deploy.embedded import EmbeddedDeployer
-    from modelway.deploy.state import DeploymentStore
+    from modelway.serving.state import DeploymentStore
     from modelway.monitoring.profile import profile_model, save_baseline
     from modelway.registry import ModelCandidate, get_registry
 

@@ -9,7 +9,7 @@ import pytest
 MODULES = [
     "modelway.serving.payload", "modelway.serving.traffic", "modelway.serving.capture", "modelway.serving.metrics",
     "modelway.serving.variant", "modelway.serving.app", "modelway.serving.client", "modelway.deploy.base",
-    "modelway.deploy.state", "modelway.deploy.guardrails", "modelway.deploy.contract", "modelway.deploy.approval",
+    "modelway.serving.state", "modelway.deploy.guardrails", "modelway.deploy.contract", "modelway.deploy.approval",
     "modelway.deploy.embedded", "modelway.monitoring.base", "modelway.monitoring.profile", "modelway.monitoring.drift",
     "modelway.monitoring.sinks", "modelway.monitoring.monitor", "modelway.monitoring.report", "modelway.triggers.config",
     "modelway.triggers.engine", "modelway.triggers.incremental",

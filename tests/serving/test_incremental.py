@@ -6,7 +6,7 @@ import time
 
 from modelway.deploy.base import DeployRequest
 from modelway.deploy.embedded import EmbeddedDeployer
-from modelway.deploy.state import DeploymentStore
+from modelway.serving.state import DeploymentStore
 from modelway.registry import ModelCandidate, get_registry
 from modelway.serving.app import ModelServer, serve_in_thread
 from modelway.serving.client import Client

@@ -11,7 +11,7 @@ import pytest
 
 from modelway.deploy.base import DeployRequest
 from modelway.deploy.embedded import EmbeddedDeployer
-from modelway.deploy.state import DeploymentStore
+from modelway.serving.state import DeploymentStore
 from modelway.monitoring.base import Metric
 from modelway.monitoring.monitor import MonitorConfig, run_monitor
 from modelway.monitoring.sinks import SqliteMetricsSink

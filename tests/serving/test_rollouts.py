@@ -9,7 +9,7 @@ import pytest
 from modelway.deploy.base import DeployRequest
 from modelway.deploy.embedded import EmbeddedDeployer
 from modelway.deploy.guardrails import Guardrails
-from modelway.deploy.state import DeploymentStore
+from modelway.serving.state import DeploymentStore
 from modelway.registry import get_registry
 from modelway.serving.app import ModelServer, serve_in_thread
 from modelway.serving.client import Client
@@ -40,7 +40,7 @@ def _within(share: float, weight: float, n: int) -> bool:
 
 
 def test_the_router_draws_variants_by_weight():
-    from modelway.deploy.state import EndpointState
+    from modelway.serving.state import EndpointState
     from modelway.serving.app import Routing
 
     state = EndpointState(model="m", environment="dev", variants={"1.0.0": 0.9, "1.1.0": 0.1}, incumbent="1.0.0")

@@ -221,7 +221,7 @@ def feedback(
 @deployments_app.command("list")
 def deployments_list() -> None:
     """Endpoints and what each serves."""
-    from modelway.deploy.state import DeploymentStore
+    from modelway.serving.state import DeploymentStore
 
     store = DeploymentStore(_home())
     names = store.endpoints()

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from modelway.deploy.state import EndpointState
+from modelway.serving.state import EndpointState
 from modelway.monitoring.profile import load_baseline
 from modelway.serving.app import ModelServer, serve_in_thread
 from modelway.serving.client import Client

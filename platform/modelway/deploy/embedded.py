@@ -41,7 +41,7 @@ from modelway.deploy.approval import check_deployable
 from modelway.deploy.base import DeployRefused, DeployRequest, DeployResult, StepReport
 from modelway.deploy.contract import run_contract_tests
 from modelway.deploy.guardrails import GuardrailResult, ab_test, check
-from modelway.deploy.state import DeploymentStore, EndpointState
+from modelway.serving.state import DeploymentStore, EndpointState
 from modelway.errors import UserError
 from modelway.serving.traffic import TrafficLog, traffic_path
 

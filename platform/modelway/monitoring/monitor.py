@@ -158,7 +158,7 @@ def run_monitor(home: Path, model: str, *, endpoint: str | None = None, window_s
                 data: Path | None = None, config: MonitorConfig | None = None, sink: MetricsSink | None = None,
                 alerter: Alerter | None = None, registry: Any = None, now: float | None = None) -> MonitorReport:
     """One monitor pass (see the module docstring); results to ``sink``, breaches to ``alerter``."""
-    from modelway.deploy.state import DeploymentStore
+    from modelway.serving.state import DeploymentStore
     from modelway.monitoring.sinks import LogAlerter, SqliteMetricsSink
     from modelway.registry import get_registry
     from modelway.serving.traffic import TrafficLog, traffic_path

@@ -46,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from modelway.deploy.state import DeploymentStore, EndpointState
+from modelway.serving.state import DeploymentStore, EndpointState
 from modelway.errors import UserError
 from modelway.serving.capture import CaptureWriter
 from modelway.serving.metrics import CONTENT_TYPE_LATEST, ServerMetrics

@@ -68,7 +68,7 @@ def update(home: Path, endpoint: str, *, since: float, reason: str, trigger: dic
     """Update the endpoint's serving model on new labelled rows and register the result (see module docstring)."""
     import numpy as np
 
-    from modelway.deploy.state import DeploymentStore
+    from modelway.serving.state import DeploymentStore
     from modelway.monitoring.profile import profile_model, save_baseline
     from modelway.registry import ModelCandidate, get_registry
 
