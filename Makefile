@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install demo demo-live test bench clean
 
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 	$(VENV)/bin/modelway run pipelines/credit_risk.py
 	$(VENV)/bin/modelway models show credit-risk
 	$(VENV)/bin/modelway runs report latest
+
+# The online half: serve the demo model, canary a retrained candidate, watch a degraded one
+# roll back on its own, drift the traffic, see the monitor alert and the trigger retrain.
+demo-live: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m modelway.demo.live
 
 test: $(STAMP)
 	$(PY) -m pytest

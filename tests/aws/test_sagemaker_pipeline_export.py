@@ -75,7 +75,7 @@ def test_an_execution_of_the_definition_computes_the_result(exported, moto_stack
         root = tmp_path / "opt-ml" / step["Name"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELWAY_", "SM_"))}
         env.update(aws_env, **step["Arguments"]["Environment"], SM_HPS=json.dumps(hps), MODELWAY_SM_ROOT=str(root))
-        done = subprocess.run([sys.executable, "-m", "modelway.runtime.remote"], env=env, cwd=tmp_path,
+        done = subprocess.run([sys.executable, "-m", "modelway.backends.remote"], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (step["Name"], done.stderr[-2000:])
     bucket = moto_stack.outputs["buckets"]["artifacts"]

@@ -1,6 +1,7 @@
 """Shared helpers of the serving tests: train and register credit models, wrappers that misbehave, load."""
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 from dataclasses import dataclass
@@ -133,7 +134,12 @@ class Traffic:
         while not self.stop.is_set():
             row = self.rows[i % len(self.rows)]
             headers = {"X-Modelway-Key": str(row["applicant_id"])} if self.key_header else None
-            reply = client.invoke(row, headers=headers)
+            try:
+                reply = client.invoke(row, headers=headers)
+            except (OSError, http.client.HTTPException):  # a busy host or a restarting server: try again
+                client.close()
+                time.sleep(0.05)
+                continue
             with self._lock:
                 self.replies.append((time.time(), reply.status, reply.variant))
             if self.labels is not None and reply.status == 200:

@@ -127,7 +127,7 @@ def test_dry_run_decides_and_launches_nothing(home, tmp_path):
     cfg = load_triggers(_config(tmp_path))
     _drift_seen(home, time.time())
     decisions = evaluate(cfg, home, base_dir=tmp_path, dry_run=True)
-    assert decisions[0].fire and decisions[0].reason.startswith("would launch")
+    assert decisions[0].fire and decisions[0].reason.startswith("drift: monitor at")
     assert TriggerState(home).launches() == []
 
 

@@ -52,7 +52,9 @@ def monitor(
 
 
 def _print_report(report: Any) -> None:
-    print(f"monitor {report.model} {report.version} ({report.source}, last {report.window_s / 3600:.3g}h): {report.rows} rows")
+    w = report.window_s
+    span = f"{w / 86400:g}d" if w >= 86400 else f"{w / 3600:g}h" if w >= 3600 else f"{w / 60:g}m" if w >= 60 else f"{w:g}s"
+    print(f"monitor {report.model} {report.version} ({report.source}, last {span}): {report.rows} rows")
     if report.drift is None:
         print(f"  drift      not judged: fewer rows than min_rows")
     else:
@@ -71,11 +73,15 @@ def _print_report(report: Any) -> None:
         print(f"  accuracy   {acc} on {p['labelled']} labelled requests (registered {p['registered_accuracy']})")
     if report.latency:
         lat = report.latency
-        print(f"  latency    p95 {lat['p95_ms']} ms, {lat['throughput_rps']} req/s"
-              + (f" (previous {lat['previous']['version']}: p95 {lat['previous']['p95_ms']} ms)" if "previous" in lat else ""))
+        print(f"  latency    p95 {_ms(lat['p95_ms'])}, {lat['throughput_rps']} req/s"
+              + (f" (previous {lat['previous']['version']}: p95 {_ms(lat['previous']['p95_ms'])})" if "previous" in lat else ""))
     s = report.staleness
     print(f"  staleness  {s['age_days']} days old (limit {s['limit_days']:.0f})")
     print(f"  alerts     {len(report.alerts)}" + "".join(f"\n    {a.to_text()}" for a in report.alerts))
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"
 
 
 def baseline(

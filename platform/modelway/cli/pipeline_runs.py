@@ -286,6 +286,9 @@ def runs_show(
     print()
     git = lineage.get("git") or {}
     print("lineage")
+    if lineage.get("trigger"):  # launched by `modelway triggers evaluate`
+        t = lineage["trigger"]
+        print(f"  trigger   {', '.join(t.get('triggers', []))} (launch {t.get('launch_id')}): {t.get('reason')}")
     if git:
         print(f"  git       {git.get('commit', '')[:12]}{' (dirty)' if git.get('dirty') else ''}")
     pf = lineage.get("pipeline_file") or {}

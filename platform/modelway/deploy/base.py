@@ -54,6 +54,7 @@ class DeployRequest(BaseModel):
     window_requests: int = Field(200, ge=1, description="candidate requests per evaluation window")
     window_seconds: float = Field(60.0, gt=0, description="longest evaluation window")
     guardrails: Guardrails = Guardrails()
+    contract_max_p95_ms: float = Field(1000.0, gt=0, description="contract tests: p95 of single-row requests")
     ab_alpha: float = Field(0.05, gt=0, lt=1)
     ab_min_labelled: int = Field(100, ge=1)
 

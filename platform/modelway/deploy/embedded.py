@@ -90,7 +90,8 @@ class EmbeddedDeployer:
             if state.candidate is not None:  # an A/B or shadow run is still on: end it first, never interleave two
                 raise DeployRefused(f"endpoint {request.endpoint} is still running {state.phase} of {state.candidate}; "
                                     f"end it with modelway promote {request.endpoint} or modelway rollback {request.endpoint}")
-            report = run_contract_tests(self.registry, self.home, request.model, request.version, state.incumbent)
+            report = run_contract_tests(self.registry, self.home, request.model, request.version, state.incumbent,
+                                        max_p95_ms=request.contract_max_p95_ms)
             self.log(f"  contract tests: {sum(ok for _, ok, _ in report.checks)}/{len(report.checks)} passed"
                      + ("" if report.passed else " - " + "; ".join(report.failures)))
             if not report.passed:
@@ -146,6 +147,12 @@ class EmbeddedDeployer:
     # --- strategies --------------------------------------------------------------------------
 
     def _initial(self, request: DeployRequest) -> DeployResult:
+        report = run_contract_tests(self.registry, self.home, request.model, request.version, None,
+                                    max_p95_ms=request.contract_max_p95_ms)
+        if not report.passed:
+            reason = "contract tests failed: " + "; ".join(report.failures)
+            self._refused(request, reason, details={"contract": report.to_dict()})
+            raise DeployRefused(f"{request.model} {request.version}: {reason}")
         state = EndpointState(model=request.model, environment=request.environment, variants={request.version: 1.0},
                               incumbent=request.version)
         revision = self.store.put(request.endpoint, state, history=self._entry(request, "deployed", details={
@@ -352,7 +359,7 @@ class EmbeddedDeployer:
         deadline = time.monotonic() + APPLY_TIMEOUT_S
         while True:
             servers = self.store.live_servers(endpoint)
-            errors = [s["load_error"] for s in servers if s["load_error"] and str(revision) in s["load_error"]]
+            errors = [s["load_error"] for s in servers if (s["load_error"] or "").startswith(f"revision {revision}:")]
             if errors:
                 raise UserError(f"endpoint {endpoint}: a server could not apply revision {revision}: {errors[0]}")
             if all((s["applied_revision"] or 0) >= revision for s in servers):

@@ -33,6 +33,7 @@ class Guardrails(BaseModel):
     max_p95_ratio: float = Field(1.5, ge=1, description="candidate p95 latency may be this many times the incumbent's ...")
     p95_slack_ms: float = Field(5.0, ge=0, description="... plus this many milliseconds (noise floor of fast models)")
     max_accuracy_drop: float = Field(0.05, ge=0, description="labelled accuracy may be this much below the incumbent's")
+    latency_alpha: float = Field(0.01, gt=0, lt=1, description="one-sided significance of a latency increase")
     accuracy_alpha: float = Field(0.05, gt=0, lt=1, description="one-sided significance of an accuracy drop")
     min_requests: int = Field(30, ge=1, description="requests the candidate needs before error/latency are judged")
     min_labelled: int = Field(30, ge=1, description="labelled requests per variant before accuracy is judged")
@@ -69,9 +70,12 @@ def check(candidate: VariantStats, incumbent: VariantStats | None, g: Guardrails
         if has_inc and candidate.p95_ms is not None and incumbent.p95_ms is not None:
             result.judged.append("p95_latency")
             limit = incumbent.p95_ms * g.max_p95_ratio + g.p95_slack_ms
-            if candidate.p95_ms > limit:
+            # a p95 over a few dozen requests on a busy host jumps around: the candidate must also be
+            # slower across the board (one-sided Mann-Whitney U), not just unlucky in its tail
+            p = _slower_p(candidate.latencies_ms, incumbent.latencies_ms)
+            if candidate.p95_ms > limit and p < g.latency_alpha:
                 result.breaches.append(f"p95 latency {candidate.p95_ms:.1f} ms vs {incumbent.p95_ms:.1f} ms for the "
-                                       f"incumbent (limit {limit:.1f} ms)")
+                                       f"incumbent (limit {limit:.1f} ms, Mann-Whitney p={p:.2g})")
     if candidate.labelled >= g.min_labelled and has_inc and incumbent.labelled >= g.min_labelled:
         result.judged.append("accuracy")
         # a drop counts when it is both large and not chance: small windows swing by several points
@@ -81,6 +85,15 @@ def check(candidate: VariantStats, incumbent: VariantStats | None, g: Guardrails
                                    f"{incumbent.accuracy:.3f} for the incumbent (limit -{g.max_accuracy_drop}, "
                                    f"one-sided p={p:.2g})")
     return result
+
+
+def _slower_p(candidate: list[float], incumbent: list[float]) -> float:
+    """p-value of "the candidate's latencies are larger" (Mann-Whitney U, one-sided); 0 when there are no samples."""
+    if len(candidate) < 2 or len(incumbent) < 2:
+        return 0.0  # summary numbers only: the p95 comparison alone decides
+    from scipy import stats
+
+    return float(stats.mannwhitneyu(candidate, incumbent, alternative="greater").pvalue)
 
 
 def _one_sided_drop_p(inc_correct: int, inc_n: int, cand_correct: int, cand_n: int) -> float:

@@ -50,9 +50,12 @@ class Client:
                 data = resp.read()
                 return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.close()
+                self.close()  # the server closed a kept-alive connection: reconnect once
                 if attempt:
                     raise
+            except (OSError, http.client.HTTPException):
+                self.close()  # a timeout leaves the connection mid-request: never reuse it
+                raise
         raise AssertionError("unreachable")
 
     def invoke(self, payload: Any, *, content_type: str = "application/json", headers: dict[str, str] | None = None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -66,6 +66,7 @@ class VariantStats:
     labelled: int = 0
     correct: int = 0
     agreement: float | None = None
+    latencies_ms: list[float] = field(default_factory=list, repr=False)  # for significance tests, not reported
 
     @property
     def error_rate(self) -> float:
@@ -155,7 +156,8 @@ class TrafficLog:
         return VariantStats(version, len(scored), sum(1 for r in scored if r[0] >= 500),
                             float(np.percentile(latencies, 95)) if latencies.size else None,
                             float(np.percentile(latencies, 50)) if latencies.size else None,
-                            int(labelled), int(correct), (sum(agree) / len(agree)) if agree else None)
+                            int(labelled), int(correct), (sum(agree) / len(agree)) if agree else None,
+                            latencies.tolist())
 
     def outcomes(self, version: str, *, revisions: list[int] | None = None) -> tuple[list[int], list[float]]:
         """(correct flags, latencies) of ``version``'s labelled requests: the A/B test's samples."""

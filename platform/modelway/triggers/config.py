@@ -14,6 +14,7 @@ Example file::
           - {name: accuracy, kind: performance, model: credit-risk, below: 0.70}
           - {name: new-data, kind: data, dataset: credit-synthetic}
           - {name: labels, kind: labels, endpoint: credit-risk, new_rows: 500}
+          # with a partial_fit model: - {..., kind: labels, ..., incremental: true}
 
 Kinds: ``schedule`` (cron expression, croniter), ``drift`` (the latest monitor pass found more
 drifted features than allowed), ``performance`` (the latest monitored metric below a
@@ -49,6 +50,8 @@ class TriggerSpec(BaseModel):
     dataset: str | None = None
     endpoint: str | None = None
     new_rows: int | None = Field(None, ge=1)
+    incremental: bool = Field(False, description="labels trigger: update the serving model with partial_fit "
+                                                 "on the new rows instead of a full retrain (when it supports it)")
 
     @model_validator(mode="after")
     def _required_fields(self) -> TriggerSpec:
@@ -57,6 +60,8 @@ class TriggerSpec(BaseModel):
         missing = [f for f in needs if getattr(self, f) is None]
         if missing:
             raise ValueError(f"trigger {self.name!r} ({self.kind}) needs {', '.join(missing)}")
+        if self.incremental and self.kind != "labels":
+            raise ValueError(f"trigger {self.name!r}: incremental updates need a labels trigger (new labelled rows)")
         if self.cron is not None:
             from croniter import croniter
 

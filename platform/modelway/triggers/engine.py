@@ -208,7 +208,9 @@ def evaluate(config: TriggersConfig, home: Path, *, base_dir: Path, dry_run: boo
             decisions.append(Decision(name, False, f"concurrency cap: {len(store.running())} retrain(s) running "
                                                    f"(max_concurrent {config.max_concurrent}); {reason}", names))
         elif dry_run:
-            decisions.append(Decision(name, True, f"would launch: {reason}", names))
+            decisions.append(Decision(name, True, reason, names))
+        elif (inc := _incremental(store, home, name, pipe, holding, reason, now)) is not None:
+            decisions.append(inc)
         else:
             launch_id = launch(store, home, name, pipe, names, reason, base_dir=base_dir, now=now)
             for trigger, _, marker in holding:
@@ -225,6 +227,31 @@ def evaluate(config: TriggersConfig, home: Path, *, base_dir: Path, dry_run: boo
             if d.launch_id is not None:
                 d.run_id, d.status = finished[d.launch_id]["run_id"], finished[d.launch_id]["status"]
     return decisions
+
+
+def _incremental(store: TriggerState, home: Path, name: str, pipe: PipelineTriggers, holding: list[tuple[str, str, str | None]],
+                 reason: str, now: float) -> Decision | None:
+    """Run a partial_fit update for a firing incremental trigger; None means: launch the pipeline instead."""
+    from modelway.triggers import incremental
+
+    specs = {s.name: s for s in pipe.triggers}
+    for trigger, _, marker in holding:
+        spec = specs[trigger]
+        if not spec.incremental:
+            continue
+        row = store.get(name, trigger, now)
+        out = incremental.update(home, spec.endpoint, since=row["last_fired"] or row["armed_at"], reason=reason,
+                                 trigger={"pipeline": name, "triggers": [trigger], "evaluated_at": _iso(now)})
+        if not out["incremental"]:
+            return None  # no partial_fit or too few rows: the full pipeline runs (reason unchanged)
+        launch_id = store.add_launch(name, [trigger], reason, None, None, now)
+        status = f"incremental {out['version']} {out['status']}"
+        store.finish(launch_id, status, None)
+        store.fired(name, trigger, now, marker)
+        return Decision(name, True, f"{reason}; partial_fit of {out['base_version']} on {out['rows']} rows -> "
+                        f"{out['version']} {out['status']} (holdout accuracy {out['holdout_accuracy']:.3f} vs "
+                        f"{out['base_accuracy']:.3f})", [trigger], launch_id=launch_id, status=status)
+    return None
 
 
 def launch(store: TriggerState, home: Path, name: str, pipe: PipelineTriggers, triggers: list[str], reason: str, *,

@@ -1,7 +1,7 @@
 """Compile a Modelway pipeline into a SageMaker Pipelines definition (JSON, schema version 2020-12-01).
 
 Each step becomes a ``Training`` step that runs the stack's training image with
-``python -m modelway.runtime.remote`` in *pipeline mode*: the step's spec (code bundle,
+``python -m modelway.backends.remote`` in *pipeline mode*: the step's spec (code bundle,
 parameters, upstream steps) is uploaded once at export time, and the execution id
 (``Execution.PipelineExecutionId``) arrives as a hyperparameter, so each execution keeps
 its results apart (``exports/<pipeline>/<digest>/executions/<id>/<step>/result.json``)
