@@ -16,6 +16,7 @@ PACKAGE = REPO / "platform" / "modelway"
 # facade) and the CLI are the composition root: they may import anything.
 LAYERS: list[set[str]] = [
     {"cli"},
+    {"demo"},                          # `make demo-live`: drives the CLI-level story (serve, roll out, drift, retrain)
     {"backends"},                      # local / aws / kubernetes implementations of the interfaces below
     {"reporting", "policy_check", "triggers"},  # run report; offline policy checker (cli -> policy_check ->
                                                 # rendering); retraining triggers (they launch runs, read monitoring)
