@@ -42,10 +42,13 @@ CATALOGUE = [
     "k8s-namespace-quota",
     "required-tags", "budget-exists",
     "model-registry-per-model", "pipeline-has-quality-gate", "prod-requires-manual-approval",
-    # operability (issue 12)
+]
+# Beyond the catalogue: lessons from what a real `pulumi up` needs (README "Operability rules").
+OPERABILITY = [
     "kms-key-policy-principals-exist", "s3-lifecycle-transitions-valid", "k8s-provider-explicit-kubeconfig",
     "eks-pods-no-node-role", "k8s-namespace-egress-data-plane", "gpu-pool-cluster-addons",
 ]
+PACK = CATALOGUE + OPERABILITY
 CATALOGUE_STACK = {"k8s-gpu-quota", "k8s-namespace-quota", "budget-exists", "model-registry-per-model",
                    "pipeline-has-quality-gate", "prod-requires-manual-approval",
                    "kms-key-policy-principals-exist", "k8s-provider-explicit-kubeconfig",
@@ -60,7 +63,7 @@ def test_main_imports_without_serving_and_lists_exactly_the_catalogue(monkeypatc
     constructed = []
     monkeypatch.setattr("pulumi_policy.PolicyPack", lambda *a, **kw: constructed.append(kw))
     module = importlib.import_module("policies.__main__")
-    assert [p.name for p in module.POLICIES] == CATALOGUE
+    assert [p.name for p in module.POLICIES] == PACK
     runpy.run_path(str(PACK_DIR / "__main__.py"), run_name="imported")
     assert constructed == []  # importing never starts the gRPC server
 
@@ -76,7 +79,7 @@ def test_main_as_program_builds_one_pack_with_every_policy(monkeypatch):
     assert str(PACK_DIR) not in paths[0] and str(REPO) in paths[0]
     assert len(constructed) == 1
     assert constructed[0]["name"] == PACK_NAME
-    assert [p.name for p in constructed[0]["policies"]] == CATALOGUE
+    assert [p.name for p in constructed[0]["policies"]] == PACK
 
 
 def test_catalogue_file_agrees_when_present():
@@ -110,7 +113,7 @@ def test_env_configs_cover_every_policy_and_never_disable(env):
 
     path = PACK_DIR / f"config.{env}.json"
     config = json.loads(path.read_text())
-    assert list(config) == CATALOGUE  # explicit about every rule: nothing left out silently
+    assert list(config) == PACK  # explicit about every rule: nothing left out silently
     settings = PackSettings.load(path)  # validates levels and parameters against each config schema
     for name, level in settings.levels.items():
         default = DEFAULT_LEVELS[name].value
@@ -148,7 +151,7 @@ def _analyzer() -> _PolicyAnalyzerServicer:
 
 def test_grpc_analyzer_describes_the_pack():
     info = _analyzer().GetAnalyzerInfo(None, None)
-    assert [p.name for p in info.policies] == CATALOGUE
+    assert [p.name for p in info.policies] == PACK
     levels = {p.name: p.enforcementLevel for p in info.policies}
     assert levels["kms-key-rotation"] == proto.MANDATORY and levels["s3-access-logging"] == proto.ADVISORY
     schema = {p.name: p.configSchema for p in info.policies}["required-tags"]
@@ -191,7 +194,7 @@ def test_pack_serves_the_pulumi_cli_protocol_over_grpc():
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = analyzer_pb2_grpc.AnalyzerStub(channel)
             info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
-            assert info.name == PACK_NAME and [p.name for p in info.policies] == CATALOGUE
+            assert info.name == PACK_NAME and [p.name for p in info.policies] == PACK
             properties = struct_pb2.Struct()
             properties.update({"enableKeyRotation": False, "tags": {"owner": "x"}})
             response = stub.Analyze(proto.AnalyzeRequest(
