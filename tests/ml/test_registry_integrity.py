@@ -36,8 +36,10 @@ def candidate(alpha: float = 1.0, mlflow_run_id: str | None = None) -> ModelCand
 
     card = build_model_card(name="m", task="regression", intended_use="tests", metrics={"r2": 0.5}, checks=[],
                             run_id=mlflow_run_id, mlflow_run_id=mlflow_run_id)
-    if mlflow_run_id:  # each run writes its card at its own time
+    if mlflow_run_id:  # each run writes its card at its own time and measures its own latency
         card["created_at"] = f"2026-12-03T12:00:0{mlflow_run_id[-1]}+00:00"
+        card["checks"] = [{"name": "robustness.latency.single_row_p95", "observed": 38.0 + int(mlflow_run_id[-1]),
+                           "passed": True}]
     return ModelCandidate(name="m", model=Ridge(alpha=alpha), schema=SCHEMA, metrics={"r2": 0.5}, model_card=card,
                           mlflow_run_id=mlflow_run_id, data_versions={"d": "v1"}, run_id=mlflow_run_id)
 

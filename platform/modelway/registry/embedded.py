@@ -298,16 +298,16 @@ class EmbeddedRegistry(ModelRegistry):
         reason = (reason or "").strip() or None
         verb = "approve" if status is ModelStatus.APPROVED else "reject"
         actor = _identity(actor, f"{verb} {name} {version}", "approver" if verb == "approve" else "person")
+        if rule.require_reason and reason is None:
+            raise RegistryError(f"{current.environment} requires a reason to {verb} {name} {version}; pass --reason '...'")
+        if status is ModelStatus.APPROVED and rule.require_gates_passed and not current.gates_passed:
+            raise RegistryError(f"{name} {version} failed its gates; {current.environment} does not allow approving it")
         if status is ModelStatus.APPROVED and not rule.allow_self_approval:
             registrant = next((e.actor for e in self.audit_entries(name, version) if e.event == "registered"), None)
             if registrant is not None and registrant.strip().casefold() == actor.casefold():
                 raise RegistryError(f"{registrant} registered {name} {version} and cannot also approve it for "
                                     f"{current.environment} (separation of duties); another person must approve it, "
                                     f"or set allow_self_approval: true for {current.environment} in the promotion rules")
-        if rule.require_reason and reason is None:
-            raise RegistryError(f"{current.environment} requires a reason to {verb} {name} {version}; pass --reason '...'")
-        if status is ModelStatus.APPROVED and rule.require_gates_passed and not current.gates_passed:
-            raise RegistryError(f"{name} {version} failed its gates; {current.environment} does not allow approving it")
         with self._transaction() as db:
             row = db.execute("SELECT status FROM model_versions WHERE name = ? AND version = ?", (name, version)).fetchone()
             if row[0] != ModelStatus.PENDING.value:
@@ -494,12 +494,13 @@ def _row_to_version(row: sqlite3.Row) -> ModelVersion:
     )
 
 
-# Fields that say which run produced a version, not what the version is: the registry writes the
-# first three into the card itself, and each run has its own run id, MLflow run and card time.
-# Two runs that produce the same artifact with the same metadata register one version,
-# whichever commits first.
+# Card fields that say which run produced a version, not what the version is: the registry writes
+# the first three into the card itself; each run has its own run id, MLflow run and card time; and
+# the card's check list repeats the metrics, fairness and gate verdict (compared on their own)
+# next to measurements that differ between two runs of the same model (p95 latency). Two runs
+# that produce the same artifact with the same metadata register one version, whichever commits first.
 _RUN_SPECIFIC_CARD_FIELDS = frozenset({"version", "environment", "artifact_sha256", "mlflow_run_id", "run_id",
-                                       "created_at"})
+                                       "created_at", "checks"})
 
 
 def _metadata_digest(schema: Any, metrics: Any, fairness: Any, card: Any, hyperparameters: Any, code_commit: Any,

@@ -51,8 +51,10 @@ class AwsClients:
 
     def get(self, service: str) -> Any:
         """The boto3 client for ``service`` (created on first use; thread-safe to share)."""
-        if self._pid != os.getpid():  # a forked step: never share the parent's connections
-            self._clients, self._session, self._pid = {}, None, os.getpid()
+        if self._pid != os.getpid():
+            # a forked step: new clients (never share the parent's connections), same session
+            # (its parsed service models and credentials are the expensive part to rebuild)
+            self._clients, self._pid = {}, os.getpid()
         client = self._clients.get(service)
         if client is None:
             import boto3
