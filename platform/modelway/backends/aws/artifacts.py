@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from modelway.artifacts.store import ArtifactRef, ArtifactStore, content_hash
+from modelway.artifacts.store import ArtifactRef, ArtifactStore, content_hash, payload_digest
 from modelway.backends.aws.clients import AwsClients, transfer_config
 from modelway.errors import UserError
 
@@ -61,9 +61,11 @@ class S3ArtifactStore(ArtifactStore):
         self.publish(ref.hash)
         return ref
 
-    def get(self, digest: str) -> Any:
+    def _verified(self, digest: str) -> tuple[dict[str, Any], bytes | Path]:
+        # Every verified read (get, verify, verified_path) first brings the artifact into the
+        # local cache (checked against its hash on the way in), then verifies the cached copy.
         self.fetch(digest)
-        return super().get(digest)
+        return super()._verified(digest)
 
     def meta(self, digest: str) -> dict[str, Any]:
         self.fetch(digest)
@@ -144,9 +146,7 @@ class S3ArtifactStore(ArtifactStore):
 
     def _verify(self, digest: str, meta: dict[str, Any], data: Path) -> None:
         if meta["kind"] == "text":
-            payload_hash = hashlib.sha256(data.read_bytes()).hexdigest()
-            suffix = (meta.get("data_name") or "data.txt")[len("data"):]
-            actual = hashlib.sha256(b"text\0" + suffix.encode() + b"\0" + payload_hash.encode()).hexdigest()
+            actual = payload_digest("text", hashlib.sha256(data.read_bytes()).hexdigest(), meta.get("data_name"))
         else:
             actual, _ = content_hash(meta["kind"], data)
         if actual != digest:
