@@ -44,12 +44,14 @@ class DegradesUnderLoad:
         return self.inner.predict_proba(X)
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+def sh(*args: str, expect: str | None = None) -> subprocess.CompletedProcess:
+    """Run and print one CLI command; ``expect``: text its output must contain (else the demo stops)."""
     print(f"\n$ modelway {' '.join(shlex.quote(a) for a in args)}", flush=True)
     done = subprocess.run([*MODELWAY, *args], text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     print(done.stdout.rstrip(), flush=True)
-    if check and done.returncode not in (0, 1):
-        raise SystemExit(f"demo step failed (exit {done.returncode})")
+    if "Traceback (most recent call last)" in done.stdout or done.returncode not in (0, 1) or \
+            (expect is not None and expect not in done.stdout):
+        raise SystemExit(f"demo step failed (exit {done.returncode})" + (f": expected {expect!r}" if expect else ""))
     return done
 
 
@@ -141,12 +143,14 @@ def main() -> None:
         v2 = registry.list("credit-risk")[0].version
         traffic.mode = "normal"
         sh("deploy", f"credit-risk@{v2}", "--strategy", "canary", "--steps", "0.2,0.5,1.0", "--window-requests", "60",
-           "--window-seconds", "120")
+           "--window-seconds", "120", expect="promoted:")
 
         print("\n== 4. a degraded candidate: passes the gates and contract tests, fails under traffic")
         good = registry.get("credit-risk", v2)
+        from modelway.demo import live  # pickled by its importable name, not as __main__.DegradesUnderLoad
+
         bad = registry.register(ModelCandidate(
-            name="credit-risk", model=DegradesUnderLoad(registry.load_model("credit-risk", v2)), schema=good.schema,
+            name="credit-risk", model=live.DegradesUnderLoad(registry.load_model("credit-risk", v2)), schema=good.schema,
             metrics=good.metrics, family=good.family, gates_passed=good.gates_passed, run_id=good.run_id,
             data_versions=good.data_versions, lineage={"note": "demo: v2 wrapped to fail after warm-up"}),
             environment="dev", actor="demo-live")
@@ -154,7 +158,7 @@ def main() -> None:
 
         save_baseline(home, "credit-risk", bad.version, load_baseline(home, "credit-risk", v2))
         sh("deploy", f"credit-risk@{bad.version}", "--strategy", "canary", "--steps", "0.2,1.0", "--window-requests", "60",
-           "--window-seconds", "120")
+           "--window-seconds", "120", expect="rolled_back: guardrail breached")
         sh("deployments", "show", "credit-risk")
         # rolled back is not retired: an operator revokes it, so it never becomes the champion that
         # the next training run is compared against
