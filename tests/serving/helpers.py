@@ -67,15 +67,24 @@ class Failing:
 
 
 class FailsAfter:
-    """Answers like ``inner`` for ``calls`` calls, then raises (passes the contract tests, fails under traffic)."""
+    """Answers like ``inner`` for ``calls`` calls, then raises (passes the contract tests, fails under traffic).
+
+    The count is kept in a file shared by every unpickled copy: the contract-test server and
+    the live server each load their own copy, and the live server scores requests that arrive
+    together in one call, so a per-copy count of calls would depend on how requests batch.
+    """
 
     def __init__(self, inner: Any, calls: int):
+        import tempfile
+
         self.inner, self.calls = inner, calls
         self.classes_ = inner.classes_
+        self.counter = Path(tempfile.mkdtemp(prefix="fails-after-")) / "calls"
 
     def predict_proba(self, X: Any) -> Any:
-        self.calls -= 1
-        if self.calls < 0:
+        done = int(self.counter.read_text()) if self.counter.exists() else 0
+        self.counter.write_text(str(done + 1))
+        if done >= self.calls:
             raise RuntimeError("connection pool exhausted")
         return self.inner.predict_proba(X)
 
