@@ -113,7 +113,7 @@ def run_module(module: Module, budget_s: int, python: str) -> None:
         module.stopped_by_budget = True
         os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()

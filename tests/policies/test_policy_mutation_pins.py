@@ -248,3 +248,23 @@ def bad_key(name: str = "bad-key", rotation: bool = False) -> RenderedResource:
 
 def rendered(*resources: RenderedResource) -> RenderResult:
     return RenderResult("prod", list(resources), {}, [], {})
+
+
+def test_an_unreadable_or_non_list_waivers_file_is_one_line_naming_it(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_waivers(tmp_path, None)  # a directory: cannot be read as a file
+    assert str(caught.value).startswith(f"{tmp_path}: cannot read the waivers file (")
+    path = tmp_path / "waivers.yaml"
+    path.write_text("just a string\n")
+    with pytest.raises(ConfigError) as caught:
+        load_waivers(path, None)
+    assert str(caught.value) == f"{path}: expected a list of waivers (policy, urn, reason, approver, expires)"
+    path.write_text("")
+    assert load_waivers(path, None) == []
+
+
+def test_a_loaded_waiver_cannot_be_changed_afterwards():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        waiver().expires = datetime.date(2099, 1, 1)  # type: ignore[misc]
