@@ -9,7 +9,7 @@ a changed constant, ...) against that module's own tests, and prints one line pe
 
 then every surviving mutant as a diff. A survivor is a change to the code that no test noticed:
 either a missing test (write one that fails on it) or an equivalent mutant (a change that cannot
-alter behaviour: list it under ``[[tool.modelway.mutate.equivalent]]`` with the reason).
+alter behaviour: list it in ``equivalent`` under ``[tool.modelway.mutate]`` with the reason).
 
 Mutants are never written into the checkout: the sources are copied to ``.mutate/work`` (the
 policy pack also as ``modelway/policies``, as the installed distribution has it) and mutmut edits
@@ -57,7 +57,7 @@ class Module:
     tests: list[str]
     counts: dict[str, int] = field(default_factory=dict)
     survivors: list[tuple[int, int, str]] = field(default_factory=list)  # (mutant id, line number, source line)
-    equivalent: list[tuple[int, str]] = field(default_factory=list)  # (mutant id, reason)
+    equivalent: list[tuple[int, int, str]] = field(default_factory=list)  # (mutant id, line number, reason)
     stopped_by_budget: bool = False
 
     @property
@@ -140,7 +140,7 @@ def read_results(module: Module, equivalent: list[dict]) -> None:
         reason = next((e["reason"] for e in equivalent if e["path"] == module.path
                        and e["line"].strip() == line.strip() and int(e.get("index", index)) == index), None)
         if reason is not None:
-            module.equivalent.append((mutant_id, reason))
+            module.equivalent.append((mutant_id, line_number + 1, reason))
         else:
             module.survivors.append((mutant_id, line_number + 1, line.strip()))
 
@@ -165,12 +165,14 @@ def render(modules: list[Module], python: str, diffs: bool) -> str:
     overall = f"{total_killed / total_denominator:.1%}" if total_denominator else "-"
     out.append(f"{'all modules above':<34}{overall:>7}")
     for m in modules:
-        if not m.survivors:
-            continue
-        out.append(f"\nsurvivors in {m.path}:")
-        for mutant_id, line_number, line in m.survivors:
-            detail = show(mutant_id, python) if diffs else line
-            out.append(f"  #{mutant_id} line {line_number}: {detail}")
+        if m.survivors:
+            out.append(f"\nsurvivors in {m.path}:")
+            for mutant_id, line_number, line in m.survivors:
+                detail = show(mutant_id, python) if diffs else line
+                out.append(f"  #{mutant_id} line {line_number}: {detail}")
+        if m.equivalent:
+            out.append(f"\nequivalent (not scored) in {m.path}:")
+            out.extend(f"  #{mutant_id} line {line_number}: {reason}" for mutant_id, line_number, reason in m.equivalent)
     return "\n".join(out)
 
 

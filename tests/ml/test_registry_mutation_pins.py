@@ -227,3 +227,86 @@ def test_an_entry_appended_outside_the_registry_is_named() -> None:
     assert any("audit head (seq 1) does not match the last entry (seq 2)" in p for p in audit.verify_chain(db).problems)
     db.execute("DELETE FROM audit_head")
     assert audit.verify_chain(db).problems == ["audit head record is missing (it was deleted)"]
+
+
+# --- the anchor: key and witness outside the database ----------------------------------------
+def _problems(registry: EmbeddedRegistry) -> list[str]:
+    result = registry.verify_audit()
+    assert result.ok is (not result.problems)
+    return result.problems
+
+
+def test_a_lost_key_of_a_signed_log_is_named(registry: EmbeddedRegistry, approved: str) -> None:
+    registry.anchor.key_file.unlink()
+    assert _problems(registry) == [f"the audit key {registry.anchor.key_file} is missing: the log is signed with it, "
+                                   "so its signatures cannot be checked (restore the key)"]
+
+
+@pytest.mark.parametrize("witness, problem", [
+    (None, "the audit head witness {file} is missing (deleted)"),
+    ("not json", "the audit head witness {file} is unreadable"),
+    ('{"seq": "2", "hash": "x"}', "the audit head witness {file} is unreadable"),
+    ("edit seq", "the audit head witness {file} is not signed with the audit key (edited)"),
+])
+def test_a_missing_unreadable_or_edited_witness_is_named(registry: EmbeddedRegistry, approved: str, witness,
+                                                         problem: str) -> None:
+    file = registry.anchor.witness_file
+    if witness is None:
+        file.unlink()
+    elif witness == "edit seq":
+        doc = json.loads(file.read_text())
+        file.write_text(json.dumps({**doc, "seq": doc["seq"] - 1}))
+    else:
+        file.write_text(witness)
+    assert _problems(registry) == [problem.format(file=file)]
+
+
+def test_an_unsigned_entry_appended_after_signed_ones_is_named(registry: EmbeddedRegistry, approved: str) -> None:
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    audit.append(db, actor="mallory", event="note", model="m", version=approved, payload={})  # no anchor: unsigned
+    seq = db.execute("SELECT MAX(seq) FROM audit_log").fetchone()[0]
+    db.close()
+    assert _problems(registry) == [f"entry {seq} (note m {approved}) is not signed: it was written outside the registry"]
+
+
+def test_a_log_with_every_signature_removed_is_named(registry: EmbeddedRegistry, approved: str) -> None:
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("UPDATE audit_log SET mac = NULL")
+    db.close()
+    assert "no audit entry is signed although the audit key exists (the log was replaced)" in _problems(registry)
+
+
+def test_an_intact_registry_verifies_with_its_entry_count(registry: EmbeddedRegistry, approved: str) -> None:
+    result = registry.verify_audit()
+    assert (result.ok, result.entries, result.problems) == (True, 2, [])
+    assert result.head["seq"] == 2 and len(result.head["hash"]) == 64
+
+
+# --- the on-disk format: a registry.db written today verifies tomorrow --------------------------
+def test_the_entry_hash_is_a_stable_canonical_form() -> None:
+    # Pinned: changing the canonical JSON (separators, escaping) or the genesis link would make
+    # every existing registry.db fail `audit verify`.
+    assert audit.GENESIS == "0" * 64
+    assert audit.entry_hash(1, "2026-12-03T12:00:00.000000+00:00", "zoë", "registered", "m", "1.0.0", '{"a": 1}',
+                            audit.GENESIS) == "dd5b7888e7c040587e8ad4243423a3706bcf05f427fb606f1ae2aa731863e916"
+    db = _chain(1)
+    assert db.execute("SELECT prev_hash FROM audit_log WHERE seq = 1").fetchone()[0] == "0" * 64
+
+
+def test_verify_result_json_document() -> None:
+    db = _chain(1)
+    doc = audit.verify_chain(db).to_dict()
+    assert set(doc) == {"ok", "entries", "problems", "head"}
+    assert (doc["ok"], doc["entries"], doc["problems"], doc["head"]["seq"]) == (True, 1, [], 1)
+
+
+def test_a_log_from_before_signing_gets_its_mac_column() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.execute("CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, actor TEXT NOT NULL, event TEXT "
+               "NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, payload TEXT NOT NULL, prev_hash TEXT NOT NULL, "
+               "hash TEXT NOT NULL)")
+    audit.ensure_schema(db)
+    assert "mac" in {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
+    audit.append(db, actor="a", event="registered", model="m", version="1.0.0", payload={})
+    assert audit.verify_chain(db).ok

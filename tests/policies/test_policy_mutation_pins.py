@@ -172,7 +172,8 @@ def test_a_reason_or_approver_of_only_spaces_is_missing(tmp_path, reason, approv
     path.write_text(WAIVER_YAML.format(reason=reason, approver=approver))
     with pytest.raises(ConfigError) as caught:
         load_waivers(path, None)
-    assert str(caught.value).startswith(f"{path}: waiver 1 (kms-key-rotation): missing {missing}; ")
+    assert str(caught.value) == (f"{path}: waiver 1 (kms-key-rotation): missing {missing}; every waiver needs a "
+                                 "reason, an approver and an expiry date")
 
 
 def test_waiver_fields_are_stripped_and_the_date_parsed(tmp_path):
@@ -186,8 +187,9 @@ def test_waiver_fields_are_stripped_and_the_date_parsed(tmp_path):
 def test_a_waiver_for_an_unknown_policy_names_it(tmp_path):
     path = tmp_path / "waivers.yaml"
     path.write_text(WAIVER_YAML.format(reason="r", approver="a").replace("kms-key-rotation", "kms-rotation"))
-    with pytest.raises(ConfigError, match=r"waiver 1: unknown policy 'kms-rotation'"):
+    with pytest.raises(ConfigError) as caught:
         load_waivers(path, ["kms-key-rotation"])
+    assert str(caught.value) == f"{path}: waiver 1: unknown policy 'kms-rotation'"
     assert [w.policy for w in load_waivers(path, None)] == ["kms-rotation"]  # None: no name check
 
 
@@ -268,3 +270,53 @@ def test_a_loaded_waiver_cannot_be_changed_afterwards():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         waiver().expires = datetime.date(2099, 1, 1)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- just a string\n", "waiver 1: expected a mapping with policy, urn, reason, approver, expires"),
+    ("- urn: 'urn:*'\n  reason: r\n  approver: a\n  expires: 2027-01-31\n",
+     "waiver 1 (?): missing policy; every waiver needs a reason, an approver and an expiry date"),
+    (WAIVER_YAML.format(reason="r", approver="a") + "  ticket: SEC-1\n  owner: me\n",
+     "waiver 1: unknown field(s) owner, ticket (fields: policy, urn, reason, approver, expires)"),
+])
+def test_a_malformed_waiver_entry_is_one_exact_line(tmp_path, text, message):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_waivers(path, None)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+# --- the report's documents: exact keys and defaults ---------------------------------------------
+def test_a_finding_without_a_declaring_line_and_its_json():
+    f = Finding("kms-key-rotation", "mandatory", KEY_TYPE, "urn:k", "k", "rotation is off")
+    assert (f.file, f.line, f.location) == ("", 0, "")
+    assert f.to_json() == {"policy": "kms-key-rotation", "level": "mandatory", "resource_type": KEY_TYPE,
+                           "urn": "urn:k", "name": "k", "message": "rotation is off", "file": "", "line": 0}
+
+
+def test_findings_and_waived_findings_are_values_usable_in_sets():
+    from modelway.policy_check.report import PolicyInfo, WaivedFinding
+
+    f = finding("mandatory")
+    assert len({f, finding("mandatory"), finding("advisory")}) == 2
+    waived = WaivedFinding(f, "HSM rotates it", "sec@example.com", "2027-01-31")
+    assert len({waived, WaivedFinding(f, "HSM rotates it", "sec@example.com", "2027-01-31")}) == 1
+    info = PolicyInfo("p", "d", "mandatory", "high", "fix it", ("CKV_1",), "storage")
+    assert len({info, PolicyInfo("p", "d", "mandatory", "high", "fix it", ("CKV_1",), "storage")}) == 1
+
+
+def test_a_waived_finding_json_carries_the_waiver():
+    from modelway.policy_check.report import WaivedFinding
+
+    waived = WaivedFinding(finding("mandatory"), "HSM rotates it", "sec@example.com", "2027-01-31")
+    assert waived.to_json() == {**finding("mandatory").to_json(), "waiver": {
+        "reason": "HSM rotates it", "approver": "sec@example.com", "expires": "2027-01-31"}}
+
+
+def test_an_empty_report_and_its_json():
+    report = Report(resources=0)
+    assert (report.violations, report.waived, report.warnings, report.policies) == ([], [], [], [])
+    assert report.to_json() == {"project": "", "program_dir": "", "stack": "", "resources": 0, "providers": 0,
+                                "violations": [], "waived": [], "warnings": []}
+    assert Report.from_state(report.to_state()) == report
