@@ -7,6 +7,7 @@ is run without registering it here. The ML modules' examples run in tests/ml/tes
 from __future__ import annotations
 
 import ast
+import asyncio
 import doctest
 import importlib
 from pathlib import Path
@@ -55,7 +56,13 @@ def test_docstring_examples(name: str, tmp_path: Path, monkeypatch: pytest.Monke
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     tests = finder.find(module, name, globs=vars(module).copy())
-    for test in tests:
-        runner.run(test)
+    try:
+        for test in tests:
+            runner.run(test)
+    finally:
+        try:
+            asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # an example ran asyncio.run(), which leaves the main thread without a loop
+            asyncio.set_event_loop(asyncio.new_event_loop())  # later tests (Pulumi mocks) expect one
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
