@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo demo-live test bench clean
+.PHONY: install demo demo-live test bench mutate clean
 
 $(STAMP): pyproject.toml setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,5 +33,19 @@ test: $(STAMP)
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
+# Mutation testing of the trust-critical modules (not part of `make test`): one module at a time,
+# each within BUDGET seconds, at the lowest CPU priority; prints a score per module and every
+# surviving mutant. `make mutate MODULES="policy_check/waivers registry/audit" BUDGET=300`.
+MUTATE_STAMP := $(VENV)/.mutate-stamp
+MODULES ?=
+BUDGET  ?=
+
+$(MUTATE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,mutate]'
+	@touch $(MUTATE_STAMP)
+
+mutate: $(MUTATE_STAMP)
+	nice -n 19 $(PY) tools/mutate.py $(if $(BUDGET),--budget $(BUDGET)) $(MODULES)
+
 clean:
-	rm -rf .modelway mlruns .pytest_cache
+	rm -rf .modelway mlruns .pytest_cache .mutate

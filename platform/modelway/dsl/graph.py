@@ -132,7 +132,7 @@ class PipelineGraph:
 
         Example:
             >>> spec = my_pipeline.build().to_spec()  # doctest: +SKIP
-            >>> spec["steps"][0]["upstream"]
+            >>> spec["steps"][0]["upstream"]  # doctest: +SKIP
             []
         """
         from modelway.artifacts.serializers import is_jsonable

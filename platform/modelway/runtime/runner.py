@@ -43,7 +43,7 @@ class RunResult:
 
     Example:
         >>> result = run_pipeline(my_pipeline, {"start": 1}, executor="inprocess")  # doctest: +SKIP
-        >>> result.status, result.outputs
+        >>> result.status, result.outputs  # doctest: +SKIP
         ('succeeded', {'result': 11})
     """
 

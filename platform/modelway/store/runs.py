@@ -76,6 +76,7 @@ class RunStore:
     """Connection to ``<home>/modelway.db``; one per process.
 
     Example:
+        >>> import tempfile
         >>> store = RunStore(Path(tempfile.mkdtemp()))
         >>> store.list_runs()
         []

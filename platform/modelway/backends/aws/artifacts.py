@@ -34,7 +34,7 @@ class S3ArtifactStore(ArtifactStore):
 
     Example:
         >>> store = S3ArtifactStore(home, clients, bucket="modelway-dev-artifacts", kms_key_arn=key)  # doctest: +SKIP
-        >>> ref = store.put({"a": 1})          # written locally, then to S3 with the stack key
+        >>> ref = store.put({"a": 1})          # written locally, then to S3 with the stack key  # doctest: +SKIP
         >>> S3ArtifactStore(other_home, clients, bucket=..., kms_key_arn=key).get(ref.hash)  # doctest: +SKIP
         {'a': 1}
     """

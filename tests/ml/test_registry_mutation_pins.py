@@ -1,0 +1,312 @@
+"""Pins on the registry's approval and audit rules that mutation testing found loose.
+
+Each test fails on a plausible one-point change of the code (see ``make mutate``); a
+Hypothesis property says the audit chain's rule in general: verification fails for any
+single edited, dropped or reordered entry.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import Ridge
+
+from modelway.registry import ModelCandidate, RegistryError, audit
+from modelway.registry.embedded import EmbeddedRegistry
+from modelway.registry.promotion import AUTO_APPROVER
+
+SCHEMA = {"features": [["x", "numeric"]], "task": "regression"}
+
+
+def candidate(alpha: float = 1.0, gates_passed: bool = True) -> ModelCandidate:
+    from modelway.stages.model_card import build_model_card
+
+    card = build_model_card(name="m", task="regression", intended_use="tests", metrics={"r2": 0.5}, checks=[])
+    return ModelCandidate(name="m", model=Ridge(alpha=alpha), schema=SCHEMA, metrics={"r2": 0.5}, model_card=card,
+                          gates_passed=gates_passed, data_versions={"d": "v1"})
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> EmbeddedRegistry:
+    return EmbeddedRegistry(tmp_path)
+
+
+@pytest.fixture
+def approved(registry: EmbeddedRegistry) -> str:
+    """A prod version approved by alice (registered by ci)."""
+    version = registry.register(candidate(), environment="prod", actor="ci").version
+    registry.approve("m", version, actor="alice", reason="reviewed")
+    return version
+
+
+# --- who may decide ---------------------------------------------------------------------------
+@pytest.mark.parametrize("actor", [AUTO_APPROVER, f"  {AUTO_APPROVER} ", "", "   ", "ali\nce"])
+def test_revocation_needs_a_named_human(registry: EmbeddedRegistry, approved: str, actor: str) -> None:
+    with pytest.raises(RegistryError, match=f"a human person is required to revoke m {approved}"):
+        registry.revoke("m", approved, actor=actor, reason="leaked training data")
+    assert registry.get("m", approved).status == "Approved"
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None])
+def test_revocation_needs_a_reason(registry: EmbeddedRegistry, approved: str, reason) -> None:
+    with pytest.raises(RegistryError, match=f"revoking m {approved} requires a reason"):
+        registry.revoke("m", approved, actor="bob", reason=reason)
+    assert registry.get("m", approved).status == "Approved"
+
+
+def test_revocation_records_who_and_why_stripped(registry: EmbeddedRegistry, approved: str) -> None:
+    revoked = registry.revoke("m", approved, actor="  bob ", reason=" leaked data  ")
+    assert (revoked.status, revoked.decided_by, revoked.decision_reason) == ("Revoked", "bob", "leaked data")
+    last = registry.audit_entries("m", approved)[-1]
+    assert (last.event, last.actor, last.payload["status"], last.payload["reason"]) == (
+        "revoked", "bob", "Revoked", "leaked data")
+    assert registry.verify_audit().ok
+
+
+def test_only_approved_versions_can_be_revoked(registry: EmbeddedRegistry) -> None:
+    pending = registry.register(candidate(), environment="prod", actor="ci").version
+    with pytest.raises(RegistryError, match=f"m {pending} is Pending; only Approved versions can be revoked"):
+        registry.revoke("m", pending, actor="bob", reason="r")
+
+
+@pytest.mark.parametrize("actor", [AUTO_APPROVER, "  ", ""])
+def test_approval_needs_a_named_human_approver(registry: EmbeddedRegistry, actor: str) -> None:
+    version = registry.register(candidate(), environment="prod", actor="ci").version
+    with pytest.raises(RegistryError, match=f"a human approver is required to approve m {version}"):
+        registry.approve("m", version, actor=actor, reason="ok")
+    assert registry.get("m", version).status == "Pending"
+
+
+@pytest.mark.parametrize("registrant, approver", [("ci", "CI"), ("ci", " ci "), ("Ci ", "ci")])
+def test_the_registrant_cannot_approve_in_prod_whatever_the_case_or_spaces(registry: EmbeddedRegistry,
+                                                                          registrant: str, approver: str) -> None:
+    version = registry.register(candidate(), environment="prod", actor=registrant).version
+    with pytest.raises(RegistryError, match="separation of duties"):
+        registry.approve("m", version, actor=approver, reason="ok")
+
+
+@pytest.mark.parametrize("reason", ["   ", "", None])
+def test_prod_approval_with_a_blank_reason_is_refused(registry: EmbeddedRegistry, reason) -> None:
+    version = registry.register(candidate(), environment="prod", actor="ci").version
+    with pytest.raises(RegistryError, match=f"prod requires a reason to approve m {version}"):
+        registry.approve("m", version, actor="alice", reason=reason)
+
+
+def test_a_version_that_failed_its_gates_cannot_be_approved_in_prod(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(gates_passed=False), environment="prod", actor="ci").version
+    with pytest.raises(RegistryError, match="failed its gates; prod does not allow approving it"):
+        registry.approve("m", version, actor="alice", reason="ok")
+
+
+@pytest.mark.parametrize("environment, gates, status", [
+    ("dev", True, "Approved"), ("dev", False, "Rejected"), ("prod", True, "Pending"), ("prod", False, "Rejected"),
+])
+def test_registration_status_by_environment_and_gates(registry: EmbeddedRegistry, environment, gates, status) -> None:
+    version = registry.register(candidate(gates_passed=gates), environment=environment, actor="ci")
+    assert version.status == status
+    decided = [e for e in registry.audit_entries("m", version.version) if e.event != "registered"]
+    assert [e.actor for e in decided] == ([] if status == "Pending" else [AUTO_APPROVER])
+
+
+def test_a_decided_version_cannot_be_decided_again(registry: EmbeddedRegistry, approved: str) -> None:
+    with pytest.raises(RegistryError, match=f"m {approved} is Approved; only Pending versions"):
+        registry.reject("m", approved, actor="bob", reason="changed my mind")
+
+
+def test_the_champion_is_the_newest_approved_version_of_the_environment(registry: EmbeddedRegistry) -> None:
+    first = registry.register(candidate(1.0), environment="prod", actor="ci").version
+    second = registry.register(candidate(2.0), environment="prod", actor="ci").version
+    assert registry.champion("m") is None
+    registry.approve("m", first, actor="alice", reason="ok")
+    registry.approve("m", second, actor="alice", reason="ok")
+    assert registry.champion("m").version == second
+    registry.revoke("m", second, actor="bob", reason="bad")
+    assert registry.champion("m").version == first
+    assert registry.champion("m", ("dev",)) is None
+
+
+# --- rows edited outside the registry -------------------------------------------------------
+@pytest.mark.parametrize("column, value, problem", [
+    ("environment", "dev", "field environment is 'dev' but it was registered with 'prod'"),
+    ("artifact_sha256", "0" * 64, "field artifact_sha256 is '" + "0" * 64 + "' but it was registered with"),
+    ("metrics_json", json.dumps({"r2": 0.99}), "field metrics_json differs from the metrics it was registered with"),
+    ("status", "Rejected", "is Rejected in the registry but the audit log says Approved"),
+    ("decided_by", "mallory", "field decided_by is 'mallory' but the audit log says 'alice'"),
+    ("decision_reason", "whatever", "field decision_reason is 'whatever' but the audit log says 'reviewed'"),
+])
+def test_an_edited_model_row_fails_audit_verification(registry: EmbeddedRegistry, approved: str, column: str,
+                                                      value: str, problem: str) -> None:
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute(f"UPDATE model_versions SET {column} = ? WHERE version = ?", (value, approved))
+    result = registry.verify_audit()
+    assert not result.ok
+    assert any(problem in p for p in result.problems), result.problems
+
+
+def test_a_rewritten_last_audit_entry_with_its_hash_recomputed_fails(registry: EmbeddedRegistry, approved: str) -> None:
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_update")
+    seq, ts, actor, event, model, version, payload, prev = db.execute(
+        "SELECT seq, ts, actor, event, model, version, payload, prev_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    assert (event, actor) == ("approved", "alice")
+    digest = audit.entry_hash(seq, ts, "mallory", event, model, version, payload, prev)
+    db.execute("UPDATE audit_log SET actor = 'mallory', hash = ? WHERE seq = ?", (digest, seq))
+    db.execute("UPDATE audit_head SET hash = ?", (digest,))
+    db.execute("UPDATE model_versions SET decided_by = 'mallory'")
+    assert audit.verify_chain(db).ok  # the chain alone is consistent again
+    db.close()
+    result = registry.verify_audit()
+    assert not result.ok
+    assert f"entry {seq} (approved m {approved}): its signature does not match the audit key (the chain was rewritten)" \
+        in result.problems
+    assert f"entry {seq} differs from the witnessed head (the chain was rewritten)" in result.problems
+
+
+# --- the chain: any single edited, dropped or reordered entry --------------------------------
+def _chain(n: int) -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    audit.ensure_schema(db)
+    for i in range(n):
+        audit.append(db, actor=f"a{i}", event="registered", model="m", version=f"1.0.{i}", payload={"i": i})
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("DROP TRIGGER audit_log_no_delete")
+    return db
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 6), data=st.data())
+def test_verification_fails_for_any_single_edited_dropped_or_reordered_entry(n: int, data: st.DataObject) -> None:
+    db = _chain(n)
+    assert audit.verify_chain(db).ok
+    seq = data.draw(st.integers(1, n), label="seq")
+    change = data.draw(st.sampled_from(["edit actor", "edit payload", "edit ts", "drop", "swap"]), label="change")
+    if change == "drop":
+        db.execute("DELETE FROM audit_log WHERE seq = ?", (seq,))
+    elif change == "swap":
+        if n == 1:
+            return
+        other = data.draw(st.integers(1, n).filter(lambda s: s != seq), label="other")
+        rows = {r[0]: r[1:] for r in db.execute("SELECT seq, ts, actor, event, model, version, payload, prev_hash, "
+                                                 "hash FROM audit_log WHERE seq IN (?, ?)", (seq, other))}
+        for a, b in ((seq, other), (other, seq)):
+            db.execute("UPDATE audit_log SET ts=?, actor=?, event=?, model=?, version=?, payload=?, prev_hash=?, "
+                       "hash=? WHERE seq = ?", (*rows[b], a))
+    else:
+        column = change.split()[1]
+        value = {"actor": "mallory", "payload": json.dumps({"i": -1}), "ts": "2000-01-01T00:00:00+00:00"}[column]
+        db.execute(f"UPDATE audit_log SET {column} = ? WHERE seq = ?", (value, seq))
+    result = audit.verify_chain(db)
+    assert not result.ok and result.problems
+
+
+@pytest.mark.parametrize("n, dropped, problem", [
+    (3, 2, "entry 2 deleted: sequence jumps from 1 to 3"),
+    (4, 2, "entry 3 (registered m 1.0.2): link to the previous entry is broken"),
+    (3, 3, "entries 3..3 deleted: the head records 3 entries, the log ends at 2"),
+])
+def test_a_dropped_entry_is_named(n: int, dropped: int, problem: str) -> None:
+    db = _chain(n)
+    db.execute("DELETE FROM audit_log WHERE seq = ?", (dropped,))
+    assert any(p.startswith(problem) for p in audit.verify_chain(db).problems), audit.verify_chain(db).problems
+
+
+def test_two_dropped_entries_in_a_row_are_named_as_a_range() -> None:
+    db = _chain(5)
+    db.execute("DELETE FROM audit_log WHERE seq IN (2, 3)")
+    assert "entry 2..3 deleted: sequence jumps from 1 to 4" in audit.verify_chain(db).problems
+
+
+def test_an_entry_appended_outside_the_registry_is_named() -> None:
+    db = _chain(2)
+    db.execute("UPDATE audit_head SET seq = 1")
+    assert any("audit head (seq 1) does not match the last entry (seq 2)" in p for p in audit.verify_chain(db).problems)
+    db.execute("DELETE FROM audit_head")
+    assert audit.verify_chain(db).problems == ["audit head record is missing (it was deleted)"]
+
+
+# --- the anchor: key and witness outside the database ----------------------------------------
+def _problems(registry: EmbeddedRegistry) -> list[str]:
+    result = registry.verify_audit()
+    assert result.ok is (not result.problems)
+    return result.problems
+
+
+def test_a_lost_key_of_a_signed_log_is_named(registry: EmbeddedRegistry, approved: str) -> None:
+    registry.anchor.key_file.unlink()
+    assert _problems(registry) == [f"the audit key {registry.anchor.key_file} is missing: the log is signed with it, "
+                                   "so its signatures cannot be checked (restore the key)"]
+
+
+@pytest.mark.parametrize("witness, problem", [
+    (None, "the audit head witness {file} is missing (deleted)"),
+    ("not json", "the audit head witness {file} is unreadable"),
+    ('{"seq": "2", "hash": "x"}', "the audit head witness {file} is unreadable"),
+    ("edit seq", "the audit head witness {file} is not signed with the audit key (edited)"),
+])
+def test_a_missing_unreadable_or_edited_witness_is_named(registry: EmbeddedRegistry, approved: str, witness,
+                                                         problem: str) -> None:
+    file = registry.anchor.witness_file
+    if witness is None:
+        file.unlink()
+    elif witness == "edit seq":
+        doc = json.loads(file.read_text())
+        file.write_text(json.dumps({**doc, "seq": doc["seq"] - 1}))
+    else:
+        file.write_text(witness)
+    assert _problems(registry) == [problem.format(file=file)]
+
+
+def test_an_unsigned_entry_appended_after_signed_ones_is_named(registry: EmbeddedRegistry, approved: str) -> None:
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    audit.append(db, actor="mallory", event="note", model="m", version=approved, payload={})  # no anchor: unsigned
+    seq = db.execute("SELECT MAX(seq) FROM audit_log").fetchone()[0]
+    db.close()
+    assert _problems(registry) == [f"entry {seq} (note m {approved}) is not signed: it was written outside the registry"]
+
+
+def test_a_log_with_every_signature_removed_is_named(registry: EmbeddedRegistry, approved: str) -> None:
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("UPDATE audit_log SET mac = NULL")
+    db.close()
+    assert "no audit entry is signed although the audit key exists (the log was replaced)" in _problems(registry)
+
+
+def test_an_intact_registry_verifies_with_its_entry_count(registry: EmbeddedRegistry, approved: str) -> None:
+    result = registry.verify_audit()
+    assert (result.ok, result.entries, result.problems) == (True, 2, [])
+    assert result.head["seq"] == 2 and len(result.head["hash"]) == 64
+
+
+# --- the on-disk format: a registry.db written today verifies tomorrow --------------------------
+def test_the_entry_hash_is_a_stable_canonical_form() -> None:
+    # Pinned: changing the canonical JSON (separators, escaping) or the genesis link would make
+    # every existing registry.db fail `audit verify`.
+    assert audit.GENESIS == "0" * 64
+    assert audit.entry_hash(1, "2026-12-03T12:00:00.000000+00:00", "zoë", "registered", "m", "1.0.0", '{"a": 1}',
+                            audit.GENESIS) == "dd5b7888e7c040587e8ad4243423a3706bcf05f427fb606f1ae2aa731863e916"
+    db = _chain(1)
+    assert db.execute("SELECT prev_hash FROM audit_log WHERE seq = 1").fetchone()[0] == "0" * 64
+
+
+def test_verify_result_json_document() -> None:
+    db = _chain(1)
+    doc = audit.verify_chain(db).to_dict()
+    assert set(doc) == {"ok", "entries", "problems", "head"}
+    assert (doc["ok"], doc["entries"], doc["problems"], doc["head"]["seq"]) == (True, 1, [], 1)
+
+
+def test_a_log_from_before_signing_gets_its_mac_column() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.execute("CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, actor TEXT NOT NULL, event TEXT "
+               "NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, payload TEXT NOT NULL, prev_hash TEXT NOT NULL, "
+               "hash TEXT NOT NULL)")
+    audit.ensure_schema(db)
+    assert "mac" in {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
+    audit.append(db, actor="a", event="registered", model="m", version="1.0.0", payload={})
+    assert audit.verify_chain(db).ok

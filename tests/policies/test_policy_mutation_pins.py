@@ -1,0 +1,322 @@
+"""Pins on policy decisions and on the checker's waiver/exit-code rules that mutation testing found loose.
+
+Each test fails on a plausible one-point change of the code (a flipped comparison, a dropped
+condition, a skipped element), at both sides of each boundary: see ``make mutate``.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from policy_helpers import assert_passes, assert_stack_passes, assert_stack_violates, assert_violates, evaluate
+
+from modelway.errors import ConfigError
+from modelway.policy_check.config import PackSettings
+from modelway.policy_check.engine import evaluate as check
+from modelway.policy_check.report import Finding, Report
+from modelway.policy_check.waivers import Waiver, load_waivers
+from modelway.rendering import RenderedResource, RenderResult
+
+BUCKET = "aws:s3/bucket:Bucket"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+KEY_TYPE = "aws:kms/key:Key"
+TAGS = {"owner": "ml", "cost-center": "ml", "environment": "prod"}
+EXPIRES = datetime.date(2027, 1, 31)
+
+
+def sse(key: str) -> tuple:
+    return (SSE, {"bucket": "data", "rules": [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key}}]})
+
+
+# --- s3-encryption-cmk: the AWS-managed aws/s3 key however it is spelled ------------------------
+@pytest.mark.parametrize("key", [
+    "alias/aws/s3",
+    "arn:aws:kms:eu-west-1:123456789012:alias/aws/s3",
+])
+def test_aws_managed_s3_key_is_refused_as_bare_alias_and_as_alias_arn(key):
+    violations = assert_stack_violates("s3-encryption-cmk", [(BUCKET, {"bucket": "data"}, "data"), sse(key)],
+                                       contains="uses the AWS-managed key")
+    assert [v.message for v in violations] == [f'bucket "data" uses the AWS-managed key {key}; set a '
+                                               "customer-managed key"]
+
+
+@pytest.mark.parametrize("key", [
+    "alias/aws/s3-data",                                        # a customer alias that merely starts alike
+    "arn:aws:kms:eu-west-1:123456789012:alias/ml/aws/s3",       # aws/s3 inside a customer alias name
+    "arn:aws:kms:eu-west-1:123456789012:key/1111",
+])
+def test_customer_managed_keys_pass_the_cmk_rule(key):
+    assert_stack_passes("s3-encryption-cmk", [(BUCKET, {"bucket": "data"}, "data"), sse(key)])
+
+
+# --- s3-tls-only: only a Deny on aws:SecureTransport=false counts ---------------------------------
+def tls_statement(effect: str, operator: str = "Bool", value: object = "false", key: str = "aws:SecureTransport"):
+    statement = {"Effect": effect, "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:*",
+                 "Resource": ["arn:aws:s3:::data", "arn:aws:s3:::data/*"], "Condition": {operator: {key: value}}}
+    return [(BUCKET, {"bucket": "data"}, "data"),
+            (POLICY, {"bucket": "data", "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})})]
+
+
+def test_an_allow_statement_mentioning_secure_transport_does_not_satisfy_tls_only():
+    assert_stack_violates("s3-tls-only", tls_statement("Allow"),
+                          contains="no bucket policy statement denies aws:SecureTransport=false")
+
+
+@pytest.mark.parametrize("operator, key, value", [
+    ("Bool", "aws:SecureTransport", "false"),
+    ("Bool", "aws:SecureTransport", False),
+    ("BoolIfExists", "aws:SecureTransport", ["false"]),
+    ("Bool", "AWS:SECURETRANSPORT", "FALSE"),                    # condition keys are case-insensitive
+])
+def test_a_deny_on_insecure_transport_satisfies_tls_only(operator, key, value):
+    assert_stack_passes("s3-tls-only", tls_statement("Deny", operator, value, key))
+
+
+@pytest.mark.parametrize("operator, key, value", [
+    ("Bool", "aws:SecureTransport", "true"),                     # denies the TLS requests instead
+    ("StringEquals", "aws:SecureTransport", "false"),            # not a Bool condition
+    ("Bool", "aws:SourceVpce", "false"),
+])
+def test_a_deny_on_something_else_does_not_satisfy_tls_only(operator, key, value):
+    assert_stack_violates("s3-tls-only", tls_statement("Deny", operator, value, key),
+                          contains="denies aws:SecureTransport=false")
+
+
+def test_tls_only_reads_every_statement_not_just_the_first():
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::data/*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::data/*",
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+    assert_stack_passes("s3-tls-only", [(BUCKET, {"bucket": "data"}, "data"),
+                                        (POLICY, {"bucket": "data", "policy": json.dumps(document)})])
+
+
+# --- logs-retention: the minimum itself passes, one day less fails, 0 is "never expire" ----------
+@pytest.mark.parametrize("days, ok", [(365, True), (364, False), (400, True), (0, True), (1, False)])
+def test_log_retention_boundary_in_prod(days, ok):
+    config = {"minRetentionDays": 365}
+    props = {"retentionInDays": days, "kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/1", "tags": TAGS}
+    if ok:
+        assert_passes("logs-retention", LOG_GROUP, props, config=config)
+    else:
+        messages = assert_violates("logs-retention", LOG_GROUP, props, config=config)
+        assert messages == [f"retentionInDays is {days}; keep logs at least 365 days"]
+
+
+def test_log_retention_unset_is_a_violation_naming_the_minimum():
+    outcome = evaluate("logs-retention", LOG_GROUP, {"tags": TAGS}, config={"minRetentionDays": 30})
+    assert [v.message for v in outcome.violations] == ["retentionInDays is not set; set it (≥ 30 days here)"]
+
+
+# --- waivers: expiry day, blank approver/reason -------------------------------------------------
+def waiver(expires: datetime.date = EXPIRES) -> Waiver:
+    return Waiver("kms-key-rotation", "urn:pulumi:prod::demo::aws:kms/key:Key::bad-*", "HSM rotates it",
+                  "sec@example.com", expires)
+
+
+@pytest.mark.parametrize("today, expired", [
+    (EXPIRES - datetime.timedelta(days=1), False),
+    (EXPIRES, False),                                            # valid through its expiry date
+    (EXPIRES + datetime.timedelta(days=1), True),
+])
+def test_a_waiver_is_valid_through_its_expiry_date(today, expired):
+    assert waiver().expired(today) is expired
+    report = check(rendered(bad_key()), PackSettings.defaults(), waivers=[waiver()], today=today)
+    rotation = [f for f in report.violations if f.policy == "kms-key-rotation"]
+    if expired:
+        assert len(rotation) == 1 and not report.waived and report.exit_code == 1
+        assert any("expired on 2027-01-31; its violations count again" in w for w in report.warnings)
+    else:
+        assert not rotation and [w.finding.name for w in report.waived] == ["bad-key"]
+        assert report.exit_code == 0
+        assert not any("expired" in w for w in report.warnings)
+
+
+def test_a_waiver_covers_only_its_policy_and_matching_urns():
+    w = waiver()
+    assert w.covers("kms-key-rotation", "urn:pulumi:prod::demo::aws:kms/key:Key::bad-key")
+    assert not w.covers("kms-key-rotation", "urn:pulumi:prod::demo::aws:kms/key:Key::good-key")
+    assert not w.covers("kms-key-policy", "urn:pulumi:prod::demo::aws:kms/key:Key::bad-key")
+    # fnmatchcase: URNs are case-sensitive, a differently cased name is another resource
+    assert not w.covers("kms-key-rotation", "urn:pulumi:prod::demo::aws:kms/key:Key::BAD-key")
+
+
+def test_an_unused_waiver_is_named_in_a_warning():
+    report = check(rendered(bad_key("good-key", rotation=True)), PackSettings.defaults(), waivers=[waiver()],
+                   today=EXPIRES)
+    assert [w for w in report.warnings if "matches no violation" in w] == [
+        "waiver for kms-key-rotation on urn:pulumi:prod::demo::aws:kms/key:Key::bad-* matches no violation; remove it"]
+
+
+WAIVER_YAML = """\
+- policy: kms-key-rotation
+  urn: "urn:*"
+  reason: {reason}
+  approver: {approver}
+  expires: 2027-01-31
+"""
+
+
+@pytest.mark.parametrize("reason, approver, missing", [
+    ('"   "', "sec@example.com", "reason"),
+    ("HSM rotates it", '"  "', "approver"),
+    ('" "', '"\t"', "reason, approver"),
+])
+def test_a_reason_or_approver_of_only_spaces_is_missing(tmp_path, reason, approver, missing):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(WAIVER_YAML.format(reason=reason, approver=approver))
+    with pytest.raises(ConfigError) as caught:
+        load_waivers(path, None)
+    assert str(caught.value) == (f"{path}: waiver 1 (kms-key-rotation): missing {missing}; every waiver needs a "
+                                 "reason, an approver and an expiry date")
+
+
+def test_waiver_fields_are_stripped_and_the_date_parsed(tmp_path):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(WAIVER_YAML.format(reason='"  HSM rotates it "', approver='" sec@example.com"'))
+    [w] = load_waivers(path, ["kms-key-rotation"])
+    assert (w.policy, w.urn, w.reason, w.approver, w.expires) == (
+        "kms-key-rotation", "urn:*", "HSM rotates it", "sec@example.com", datetime.date(2027, 1, 31))
+
+
+def test_a_waiver_for_an_unknown_policy_names_it(tmp_path):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(WAIVER_YAML.format(reason="r", approver="a").replace("kms-key-rotation", "kms-rotation"))
+    with pytest.raises(ConfigError) as caught:
+        load_waivers(path, ["kms-key-rotation"])
+    assert str(caught.value) == f"{path}: waiver 1: unknown policy 'kms-rotation'"
+    assert [w.policy for w in load_waivers(path, None)] == ["kms-rotation"]  # None: no name check
+
+
+# --- exit code: only mandatory violations fail the check -----------------------------------------
+def finding(level: str, policy: str = "kms-key-rotation") -> Finding:
+    return Finding(policy, level, KEY_TYPE, "urn:k", "k", "rotation is off")
+
+
+@pytest.mark.parametrize("levels, code", [
+    ([], 0),
+    (["advisory"], 0),
+    (["advisory", "advisory"], 0),
+    (["mandatory"], 1),
+    (["advisory", "mandatory"], 1),
+])
+def test_exit_code_is_one_only_with_a_mandatory_violation(levels, code):
+    report = Report(resources=1, violations=[finding(level) for level in levels])
+    assert report.exit_code == code
+    assert [f.level for f in report.mandatory] == [level for level in levels if level == "mandatory"]
+
+
+def test_a_check_with_only_advisory_violations_exits_zero(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"kms-key-rotation": "advisory"}))
+    report = check(rendered(bad_key()), PackSettings.load(path), today=EXPIRES)
+    assert sorted((f.policy, f.level) for f in report.violations) == [("budget-exists", "advisory"),
+                                                                      ("kms-key-rotation", "advisory")]
+    assert report.exit_code == 0 and report.mandatory == []
+    # the same finding at its default level fails the check
+    assert check(rendered(bad_key()), PackSettings.defaults(), today=EXPIRES).exit_code == 1
+
+
+def test_violations_are_listed_mandatory_first_then_by_policy():
+    path_levels = {"kms-key-rotation": "advisory"}
+    settings = PackSettings.defaults()
+    settings.levels.update(path_levels)
+    key = res(KEY_TYPE, "bad-key", {"enableKeyRotation": False})  # untagged: required-tags is mandatory
+    report = check(rendered(key), settings, today=EXPIRES)
+    levels = [f.level for f in report.violations]
+    assert levels == sorted(levels, key=lambda level: level != "mandatory") and "advisory" in levels
+    assert levels[0] == "mandatory"
+
+
+def test_finding_location_needs_both_file_and_line():
+    assert Finding("p", "mandatory", "t", "u", "n", "m", "infra/a.py", 42).location == "infra/a.py:42"
+    assert Finding("p", "mandatory", "t", "u", "n", "m", "infra/a.py", 0).location == "infra/a.py"
+    assert Finding("p", "mandatory", "t", "u", "n", "m", "", 7).location == ""
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def res(resource_type: str, name: str, inputs: dict) -> RenderedResource:
+    return RenderedResource(resource_type, name, f"urn:pulumi:prod::demo::{resource_type}::{name}", "", inputs, "")
+
+
+def bad_key(name: str = "bad-key", rotation: bool = False) -> RenderedResource:
+    return res(KEY_TYPE, name, {"enableKeyRotation": rotation, "tags": TAGS})
+
+
+def rendered(*resources: RenderedResource) -> RenderResult:
+    return RenderResult("prod", list(resources), {}, [], {})
+
+
+def test_an_unreadable_or_non_list_waivers_file_is_one_line_naming_it(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_waivers(tmp_path, None)  # a directory: cannot be read as a file
+    assert str(caught.value).startswith(f"{tmp_path}: cannot read the waivers file (")
+    path = tmp_path / "waivers.yaml"
+    path.write_text("just a string\n")
+    with pytest.raises(ConfigError) as caught:
+        load_waivers(path, None)
+    assert str(caught.value) == f"{path}: expected a list of waivers (policy, urn, reason, approver, expires)"
+    path.write_text("")
+    assert load_waivers(path, None) == []
+
+
+def test_a_loaded_waiver_cannot_be_changed_afterwards():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        waiver().expires = datetime.date(2099, 1, 1)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- just a string\n", "waiver 1: expected a mapping with policy, urn, reason, approver, expires"),
+    ("- urn: 'urn:*'\n  reason: r\n  approver: a\n  expires: 2027-01-31\n",
+     "waiver 1 (?): missing policy; every waiver needs a reason, an approver and an expiry date"),
+    (WAIVER_YAML.format(reason="r", approver="a") + "  ticket: SEC-1\n  owner: me\n",
+     "waiver 1: unknown field(s) owner, ticket (fields: policy, urn, reason, approver, expires)"),
+])
+def test_a_malformed_waiver_entry_is_one_exact_line(tmp_path, text, message):
+    path = tmp_path / "waivers.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_waivers(path, None)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+# --- the report's documents: exact keys and defaults ---------------------------------------------
+def test_a_finding_without_a_declaring_line_and_its_json():
+    f = Finding("kms-key-rotation", "mandatory", KEY_TYPE, "urn:k", "k", "rotation is off")
+    assert (f.file, f.line, f.location) == ("", 0, "")
+    assert f.to_json() == {"policy": "kms-key-rotation", "level": "mandatory", "resource_type": KEY_TYPE,
+                           "urn": "urn:k", "name": "k", "message": "rotation is off", "file": "", "line": 0}
+
+
+def test_findings_and_waived_findings_are_values_usable_in_sets():
+    from modelway.policy_check.report import PolicyInfo, WaivedFinding
+
+    f = finding("mandatory")
+    assert len({f, finding("mandatory"), finding("advisory")}) == 2
+    waived = WaivedFinding(f, "HSM rotates it", "sec@example.com", "2027-01-31")
+    assert len({waived, WaivedFinding(f, "HSM rotates it", "sec@example.com", "2027-01-31")}) == 1
+    info = PolicyInfo("p", "d", "mandatory", "high", "fix it", ("CKV_1",), "storage")
+    assert len({info, PolicyInfo("p", "d", "mandatory", "high", "fix it", ("CKV_1",), "storage")}) == 1
+
+
+def test_a_waived_finding_json_carries_the_waiver():
+    from modelway.policy_check.report import WaivedFinding
+
+    waived = WaivedFinding(finding("mandatory"), "HSM rotates it", "sec@example.com", "2027-01-31")
+    assert waived.to_json() == {**finding("mandatory").to_json(), "waiver": {
+        "reason": "HSM rotates it", "approver": "sec@example.com", "expires": "2027-01-31"}}
+
+
+def test_an_empty_report_and_its_json():
+    report = Report(resources=0)
+    assert (report.violations, report.waived, report.warnings, report.policies) == ([], [], [], [])
+    assert report.to_json() == {"project": "", "program_dir": "", "stack": "", "resources": 0, "providers": 0,
+                                "violations": [], "waived": [], "warnings": []}
+    assert Report.from_state(report.to_state()) == report

@@ -1,0 +1,214 @@
+"""Mutation testing of the trust-critical modules, one module at a time, within a time budget.
+
+``make mutate`` runs this script. For each module listed under ``[tool.modelway.mutate]`` in
+pyproject.toml it runs mutmut (single-point changes: a flipped comparison, a dropped ``not``,
+a changed constant, ...) against that module's own tests, and prints one line per module::
+
+    module                       score   killed  survived  timeout  untested  equivalent
+    policy_check/waivers.py       92.3%      36         3        0         0           2
+
+then every surviving mutant as a diff. A survivor is a change to the code that no test noticed:
+either a missing test (write one that fails on it) or an equivalent mutant (a change that cannot
+alter behaviour: list it in ``equivalent`` under ``[tool.modelway.mutate]`` with the reason).
+
+Mutants are never written into the checkout: the sources are copied to ``.mutate/work`` (the
+policy pack also as ``modelway/policies``, as the installed distribution has it) and mutmut edits
+the copy, with ``PYTHONPATH`` pointing the tests there. mutmut's cache stays in that folder, so a
+run cut by the budget continues where it stopped the next time (tests changed: all re-run).
+
+Usage::
+
+    python tools/mutate.py                          # every module, default budget each
+    python tools/mutate.py policy_check/waivers.py  # some modules (names as in pyproject)
+    python tools/mutate.py --budget 300 --report-only
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".mutate" / "work"
+REPORT = ROOT / ".mutate" / "report.txt"
+# What the copy needs to import and test the package (never .venv, .git, generated state).
+COPIED = ("platform", "policies", "tests", "pipelines", "infra", "benchmarks", "pyproject.toml", "setup.py",
+          "Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.prod.yaml", "README.md")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".modelway", "mlruns", ".pytest_cache", ".hypothesis",
+                                 "*.egg-info")
+KILLED = ("ok_killed", "ok_suspicious", "bad_timeout")
+
+
+@dataclass
+class Module:
+    """One mutated source file and the tests that should kill its mutants."""
+
+    name: str
+    path: str
+    tests: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    survivors: list[tuple[int, int, str]] = field(default_factory=list)  # (mutant id, line number, source line)
+    equivalent: list[tuple[int, int, str]] = field(default_factory=list)  # (mutant id, line number, reason)
+    stopped_by_budget: bool = False
+
+    @property
+    def killed(self) -> int:
+        return sum(self.counts.get(s, 0) for s in KILLED)
+
+    @property
+    def tested(self) -> int:
+        return self.killed + self.counts.get("bad_survived", 0)
+
+    @property
+    def score(self) -> float | None:
+        """Killed over tested mutants, equivalent ones left out of both (None before any ran)."""
+        denominator = self.tested - len(self.equivalent)
+        return None if denominator <= 0 else self.killed / denominator
+
+
+def load_config() -> tuple[dict, list[Module], list[dict]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["modelway"]["mutate"]
+    modules = [Module(m["name"], m["path"], list(m["tests"])) for m in config["modules"]]
+    return config, modules, list(config.get("equivalent", []))
+
+
+def sync_copy() -> None:
+    """Refresh the copy from the checkout (this also undoes a mutant left by an interrupted run)."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        source = ROOT / name
+        target = WORK / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=IGNORED, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copy2(source, target)
+    link = WORK / "platform" / "modelway" / "policies"
+    if not link.is_symlink():
+        link.symlink_to(Path("..", "..", "policies"))
+
+
+def run_module(module: Module, budget_s: int, python: str) -> None:
+    """mutmut on one file, killed (SIGINT, so mutmut restores the file) when the budget is spent."""
+    runner = shlex.join([python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                         "--no-header", *module.tests])
+    env = {**os.environ, "PYTHONPATH": f"{WORK / 'platform'}{os.pathsep}{WORK}",
+           "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
+    command = [python, "-m", "mutmut", "run", "--paths-to-mutate", module.path, "--tests-dir", "tests",
+               "--runner", runner, "--no-progress", "--simple-output"]
+    log = (WORK / f"mutmut-{module.name.replace('/', '-')}.log").open("w")
+    process = subprocess.Popen(command, cwd=WORK, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        process.wait(timeout=budget_s)
+    except subprocess.TimeoutExpired:
+        module.stopped_by_budget = True
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    finally:
+        log.close()
+
+
+def read_results(module: Module, equivalent: list[dict]) -> None:
+    """Counts and survivors of one file from mutmut's cache (an sqlite database)."""
+    cache = WORK / ".mutmut-cache"
+    if not cache.exists():
+        return
+    db = sqlite3.connect(cache)
+    rows = db.execute(
+        "SELECT m.id, m.status, l.line_number, l.line, m.'index' FROM Mutant m JOIN Line l ON m.line = l.id "
+        "JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ? ORDER BY l.line_number, m.'index'",
+        (module.path,)).fetchall()
+    db.close()
+    module.counts = {}
+    for mutant_id, status, line_number, line, index in rows:
+        module.counts[status] = module.counts.get(status, 0) + 1
+        if status != "bad_survived":
+            continue
+        reason = next((e["reason"] for e in equivalent if e["path"] == module.path
+                       and e["line"].strip() == line.strip() and int(e.get("index", index)) == index), None)
+        if reason is not None:
+            module.equivalent.append((mutant_id, line_number + 1, reason))
+        else:
+            module.survivors.append((mutant_id, line_number + 1, line.strip()))
+
+
+def show(mutant_id: int, python: str) -> str:
+    done = subprocess.run([python, "-m", "mutmut", "show", str(mutant_id)], cwd=WORK, capture_output=True,
+                          text=True, timeout=60)
+    lines = [l for l in done.stdout.splitlines() if l.startswith(("-", "+")) and not l.startswith(("---", "+++"))]
+    return " | ".join(l.strip() for l in lines) or done.stdout.strip()
+
+
+def render(modules: list[Module], python: str, diffs: bool) -> str:
+    out = [f"{'module':<34}{'score':>7}{'killed':>8}{'survived':>10}{'timeout':>9}{'untested':>10}{'equivalent':>12}"]
+    total_killed = total_denominator = 0
+    for m in modules:
+        score = m.score
+        total_killed += m.killed
+        total_denominator += max(0, m.tested - len(m.equivalent))
+        note = "  (budget spent; run again to continue)" if m.stopped_by_budget or m.counts.get("untested") else ""
+        out.append(f"{m.name:<34}{'-' if score is None else f'{score:.1%}':>7}{m.killed:>8}{len(m.survivors):>10}"
+                   f"{m.counts.get('bad_timeout', 0):>9}{m.counts.get('untested', 0):>10}{len(m.equivalent):>12}{note}")
+    overall = f"{total_killed / total_denominator:.1%}" if total_denominator else "-"
+    out.append(f"{'all modules above':<34}{overall:>7}")
+    for m in modules:
+        if m.survivors:
+            out.append(f"\nsurvivors in {m.path}:")
+            for mutant_id, line_number, line in m.survivors:
+                detail = show(mutant_id, python) if diffs else line
+                out.append(f"  #{mutant_id} line {line_number}: {detail}")
+        if m.equivalent:
+            out.append(f"\nequivalent (not scored) in {m.path}:")
+            out.extend(f"  #{mutant_id} line {line_number}: {reason}" for mutant_id, line_number, reason in m.equivalent)
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="module names from pyproject (default: all)")
+    parser.add_argument("--budget", type=int, help="seconds per module (default: pyproject's budget_s)")
+    parser.add_argument("--report-only", action="store_true", help="print the last results, run nothing")
+    parser.add_argument("--no-diffs", action="store_true", help="name survivors by line, without their diff")
+    args = parser.parse_args(argv)
+    config, modules, equivalent = load_config()
+    if args.modules:
+        unknown = sorted(set(args.modules) - {m.name for m in modules})
+        if unknown:
+            print(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(m.name for m in modules)}",
+                  file=sys.stderr)
+            return 2
+        modules = [m for m in modules if m.name in args.modules]
+    budget = args.budget or int(config.get("budget_s", 600))
+    python = sys.executable
+    if not args.report_only:
+        for module in modules:
+            sync_copy()
+            print(f"mutating {module.path} (budget {budget}s) against {' '.join(module.tests)}", flush=True)
+            started = time.monotonic()
+            run_module(module, budget, python)
+            print(f"  done in {time.monotonic() - started:.0f}s", flush=True)
+    for module in modules:
+        read_results(module, equivalent)
+    text = render(modules, python, diffs=not args.no_diffs)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text + "\n")
+    print(text)
+    print(f"\n(report written to {REPORT.relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
