@@ -175,6 +175,12 @@ class GuardedModel(BaseEstimator):
             raise SchemaMismatch("model returned probabilities outside [0, 1] or of the wrong shape")
         return proba
 
+    def score_positive(self, X: Any) -> np.ndarray:
+        """Score of the positive (last) class for binary classifiers, else the prediction."""
+        if self.schema.task == "classification":
+            return self.predict_proba(X)[:, -1]
+        return self.predict(X)
+
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
