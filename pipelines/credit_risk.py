@@ -77,7 +77,8 @@ def contract() -> Any:
             "loan_amount": pa.Column(float, pa.Check.gt(0)),
             "loan_term_months": pa.Column(int, pa.Check.isin(list(credit.LOAN_TERMS))),
             "debt_to_income": pa.Column(float, pa.Check.in_range(0, 1)),
-            "loan_to_income": pa.Column(float, pa.Check.gt(0)),
+            # derived in load_credit_data (DERIVED); optional so a raw feed validates before the features are added
+            "loan_to_income": pa.Column(float, pa.Check.gt(0), required=False),
             "credit_utilization": pa.Column(float, pa.Check.in_range(0, 1)),
             "credit_history_years": pa.Column(int, pa.Check.in_range(0, 80)),
             "num_open_accounts": pa.Column(int, pa.Check.ge(0)),

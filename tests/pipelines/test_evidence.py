@@ -12,7 +12,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def credit_run(mw):
-    done = mw.run("credit_risk", "n_rows=4000", "n_trials=2", "cv_folds=2")
+    done = mw.run("credit_risk", "n_rows=5000", "n_trials=2", "cv_folds=2")
     assert done.code == 0, done.stderr[-3000:]
     return done.json()
 
@@ -54,7 +54,8 @@ def test_mlflow_shows_one_run_with_steps_datasets_model_and_registry(mw, credit_
     import mlflow
 
     result = credit_run["outputs"]["result"]
-    client = mlflow.MlflowClient(tracking_uri=result["mlflow_ui"].split()[-1])
+    mlflow.set_tracking_uri(result["mlflow_ui"].split()[-1])
+    client = mlflow.MlflowClient()
     run = client.get_run(result["mlflow_run_id"])
     tags = run.data.tags
     assert tags["mlflow.runName"] == credit_run["run_id"] and tags["mlflow.user"] == "pytest"
@@ -72,3 +73,32 @@ def test_mlflow_shows_one_run_with_steps_datasets_model_and_registry(mw, credit_
     assert {"reports/model_card.html", "reports/evaluation_report.json", "reports/validation_report.json"} <= artifacts
     champion = client.get_model_version_by_alias("credit-risk", "dev-champion")
     assert champion.run_id == run.info.run_id and champion.tags["modelway.version"] == result["version"]
+    loaded = mlflow.sklearn.load_model("models:/credit-risk@dev-champion")
+    assert type(loaded).__name__ == "GuardedModel"
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome", "chrome-headless-shell")) if p), None)
+
+
+def test_the_card_renders_in_headless_chromium_screenshot_and_pdf(credit_run, tmp_path):
+    import subprocess
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium on PATH (install Debian's `chromium` package to run the screenshot and PDF checks)")
+    page = Path(credit_run["outputs"]["result"]["model_card"]).with_suffix(".html").as_uri()
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,3000"]
+    dom = subprocess.run([*common, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    for section in ("ML Test Score", "ROC curve", "Calibration", "95% interval", "Checks"):
+        assert section in dom, section
+    shot, pdf = tmp_path / "card.png", tmp_path / "card.pdf"
+    subprocess.run([*common, f"--screenshot={shot}", page], capture_output=True, timeout=120, check=True)
+    subprocess.run([*common, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page], capture_output=True, timeout=120, check=True)
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000          # a rendered page, not a blank one
+    document = pdf.read_bytes()
+    pages = re.findall(rb"/Type\s*/Page[^s]", document)
+    assert document.startswith(b"%PDF") and len(pages) >= 2             # every section printed, over pages

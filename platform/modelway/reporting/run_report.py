@@ -127,7 +127,7 @@ def render_run_report(data: dict[str, Any]) -> str:
         body.append("<h2>Test metrics</h2>" + table(["metric", "value"], [[k, v] for k, v in card.get("metrics", {}).items()]))
         if card.get("confusion_matrix"):
             body.append("<h3>Confusion matrix</h3>" + confusion_matrix_html(card["confusion_matrix"], card.get("class_names")))
-        predictions = (evaluation or {}).get("predictions") or {}
+        predictions = (evaluation or {}).get("predictions") or attached.get("predictions") or {}
         if predictions.get("y_true"):
             body.append("<h3>Residuals</h3>" + residual_svg(predictions["y_true"], predictions["y_pred"]))
         if card.get("slices"):

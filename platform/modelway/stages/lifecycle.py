@@ -368,6 +368,8 @@ def _evaluate(split: Split, trained: TrainedModel, config: EvaluationConfig, *, 
     attach_report("evaluation_report", report)
     if ctx is not None:
         ctx.attach("model_card", card)
+        if predictions:  # the report's residual plot (the step's output is a typed Evaluation, not JSON)
+            ctx.attach("predictions", predictions)
     log(report.summary())
     if not report.passed:
         track(split, trained, result)  # failed candidates are experiments too; the track step will not run

@@ -113,9 +113,8 @@ def mirror_version(*, mlflow_run_id: str, name: str, version: str, environment: 
         source = _logged_model_uri(client, mlflow_run_id)
         if source is None:
             return None
-        mv = client.create_model_version(name, source=source, run_id=mlflow_run_id,
-                                         tags={"modelway.version": version, "modelway.environment": environment},
-                                         description=f"Modelway {name} {version} ({environment})")
+        # mlflow.register_model resolves a logged model's URI to its artifacts (create_model_version would not)
+        mv = mlflow.register_model(source, name, tags={"modelway.version": version, "modelway.environment": environment})
     client.set_model_version_tag(name, mv.version, "modelway.status", status)
     if status == "Approved":
         client.set_registered_model_alias(name, champion_alias(environment), mv.version)
