@@ -86,6 +86,10 @@ def compare_with(ref: str, root: Path, run: list[str], repeat: int, cached_repea
             figures[label].append((seconds, LAST_CPU[0]))
             for _ in range(cached_repeat):
                 seconds, proc = timed(run, home, extra_env=env, cwd=cwd)
+                steps = json.loads(proc.stdout)["steps"] if proc.returncode == 0 else []
+                if not steps or not all(s["cached"] for s in steps if s["name"] != "register"):
+                    print(f"{label} tree: the re-run was not fully cached: {[(s['name'], s['cached']) for s in steps]}", file=sys.stderr)
+                    return 1
                 figures[f"{label}-cached"].append((seconds, LAST_CPU[0]))
             print(f"  {label} ({ref if label == 'old' else 'this tree'}) run {i + 1}: {figures[label][-1][0]:.2f} s wall, "
                   f"{figures[label][-1][1]:.2f} s CPU", flush=True)
