@@ -81,7 +81,7 @@ def compare_with(ref: str, root: Path, run: list[str], repeat: int, cached_repea
             home = root / f"cmp-{label}-{i}"
             seconds, proc = timed(run, home, extra_env=env, cwd=cwd)
             if proc.returncode != 0:
-                print(f"{label} tree run failed:", proc.stderr[-3000:], file=sys.stderr)
+                print(f"{label} tree run failed:", proc.stdout[-1500:], proc.stderr[-3000:], file=sys.stderr)
                 return 1
             figures[label].append((seconds, LAST_CPU[0]))
             for _ in range(cached_repeat):

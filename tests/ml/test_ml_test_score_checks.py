@@ -119,7 +119,7 @@ def test_staleness_reports_quality_by_age_and_gates_a_drifting_relation():
     frame = pd.DataFrame({"x": rng.normal(size=800)})
     frame["y"] = frame["x"] * np.linspace(-1, 3, 800) + rng.normal(scale=0.1, size=800)
     check, table = staleness_check(LinearRegression(), frame, features=["x"], label="y", task="regression", metric="r2",
-                                   config=StalenessCheck(max_drop=0.05))
+                                   config=StalenessCheck(windows=4, max_drop=0.05))
     assert not check.passed and table["drop"] > 0.05 and [r["age"] for r in table["by_age"]] == [1, 2, 3]
     stable = frame.assign(y=frame["x"] * 2 + rng.normal(scale=0.1, size=800))
     check, _ = staleness_check(LinearRegression(), stable, features=["x"], label="y", task="regression", metric="r2",

@@ -40,7 +40,7 @@ class FeatureChecks:
     """A feature must improve the primary metric by more than this (and by more than 2 std)."""
     importance_gate: bool = False
     """False: features without measurable benefit are reported (advisory); True: they fail the run."""
-    max_rows: int = 2000
+    max_rows: int = 1500
     cost_rows: int = 1000
     cost_runs: int = 3
     max_bytes_per_row: float | None = None

@@ -10,7 +10,7 @@ when ``max_drop`` is set.
 
 Example:
     >>> StalenessCheck().windows
-    4
+    3
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class StalenessCheck:
         0.02
     """
 
-    windows: int = 4
+    windows: int = 3
     time_column: str | None = None
     max_rows_per_window: int = 2500
     max_drop: float | None = None
@@ -54,7 +54,7 @@ def staleness_check(
         >>> check, table = staleness_check(LinearRegression(), f, features=["x"], label="y", task="regression",
         ...                                metric="r2", config=StalenessCheck(max_drop=0.01))
         >>> check.passed, [row["age"] for row in table["by_age"]]
-        (False, [1, 2, 3])
+        (False, [1, 2])
     """
     from sklearn.base import clone
 
