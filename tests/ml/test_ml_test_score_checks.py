@@ -266,7 +266,7 @@ def test_the_score_counts_automated_checks_and_is_the_weakest_section():
     names = ["schema.x", "features.importance", "features.cost", "privacy.pii", "features.derived", "fairness.a",
              "staleness.impact", "baseline.dummy", "slice.r=a.auc", "reproducibility.refit", "robustness.schema.missing_column",
              "quality.auc", "dependencies.vs_champion", "robustness.targeted_perturbation"]
-    score = ml_test_score([{"name": n} for n in names])
+    score = ml_test_score([{"name": n} for n in names], training={"search": {"strategy": "random"}})
     assert score["sections"]["Data"]["score"] == 6.5 and score["sections"]["Model"]["score"] == 6.5
     missing = ml_test_score([{"name": "schema.x"}])
     assert missing["sections"]["Data"]["tests"]["D2"] == {"title": "All features are beneficial", "score": 0.0,

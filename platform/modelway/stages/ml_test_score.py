@@ -9,8 +9,8 @@ tests, and the final score is the weakest section. The README's table is generat
 
 Example:
     >>> score = ml_test_score([{"name": "features.importance"}], training={})
-    >>> score["sections"]["Data"]["tests"]["D2"]["score"]
-    1.0
+    >>> score["sections"]["Data"]["tests"]["D2"]["score"], score["sections"]["Model"]["tests"]["M3"]["score"]
+    (1.0, 0.0)
 """
 from __future__ import annotations
 
@@ -70,13 +70,16 @@ TESTS: tuple[MLTest, ...] = (
 
 
 def ml_test_score(checks: list[dict[str, Any]], *, training: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Score per test and section from the checks a version ran (dicts with a ``name``)."""
+    """Score per test and section from the checks a version ran (dicts with a ``name``); ``training`` is the
+    card's training summary (M3 counts when it records a hyperparameter search)."""
     names = [str(c.get("name", "")) for c in checks]
     sections: dict[str, dict[str, Any]] = {s: {"score": 0.0, "tests": {}} for s in SECTIONS}
     for test in TESTS:
         found = [n for n in names if any(n == p or (p.endswith(".") and n.startswith(p)) for p in test.checks)]
         if found:
             score, how = 1.0, f"automated: {len(found)} check(s) ({', '.join(sorted(set(found))[:3])}{', ...' if len(set(found)) > 3 else ''})"
+        elif test.id == "M3" and not (training or {}).get("search"):
+            score, how = 0.0, "no hyperparameter search recorded for this version"
         elif test.always:
             score, how = 1.0, f"automated: {test.always}"
         elif test.manual:
