@@ -13,17 +13,23 @@ Measures whole ``modelway run pipelines/credit_risk.py`` processes, as a user ru
   target <= 5% of the uncached time;
 * **first run on a new machine**: once, with an empty user cache (MLflow's SQLite store is
   migrated from scratch instead of copied from the cached empty store);
-* **baseline**: ``modelway --help`` (bare CLI start-up) in the same session, for scale.
+* **baseline**: ``modelway --help`` (bare CLI start-up) in the same session, for scale;
+* **against an earlier version** (``--baseline-ref REF``): the same uncached and cached runs of
+  the tree at git ``REF`` (exported with ``git archive``, imported through ``PYTHONPATH``),
+  interleaved with this tree's, wall and CPU time (the processes' user+sys, children included:
+  on a shared machine CPU time is the steadier figure); prints this tree's time as a multiple
+  of REF's (the ML Test Score checks: target <= 1.5x).
 
 Prints medians and the per-step durations of the last uncached run.
 
-    .venv/bin/python benchmarks/e2e.py [--repeat 3] [--cached-repeat 5]
+    .venv/bin/python benchmarks/e2e.py [--repeat 3] [--cached-repeat 5] [--baseline-ref 37f84bf]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,26 +44,86 @@ TARGET_S = 30.0
 CACHED_SHARE = 0.05
 
 
+LAST_CPU = [0.0]  # CPU seconds (user+sys, children included) of the last timed() process
+
+
 def timed(args: list[str], home: Path, cache: Path | None = None,
-          extra_env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess]:
+          extra_env: dict[str, str] | None = None, cwd: Path = REPO) -> tuple[float, subprocess.CompletedProcess]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELWAY_")}
     env["MODELWAY_HOME"] = str(home)
     env.update(extra_env or {})
     if cache is not None:
         env["XDG_CACHE_HOME"] = str(cache)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True)
-    return time.perf_counter() - start, proc
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU[0] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, proc
+
+
+def export_tree(ref: str, target: Path) -> Path:
+    """``git archive REF`` unpacked into ``target`` (a plain copy of that version of the repository)."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", ref], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def compare_with(ref: str, root: Path, run: list[str], repeat: int, cached_repeat: int) -> int:
+    """Uncached and cached runs of this tree and of REF's, interleaved; medians of wall and CPU time."""
+    tree = export_tree(ref, root / "baseline-tree")
+    old_env = {"PYTHONPATH": str(tree / "platform")}
+    figures: dict[str, list[tuple[float, float]]] = {"new": [], "old": [], "new-cached": [], "old-cached": []}
+    for i in range(repeat):
+        for label, cwd, env in (("old", tree, old_env), ("new", REPO, {})):
+            home = root / f"cmp-{label}-{i}"
+            seconds, proc = timed(run, home, extra_env=env, cwd=cwd)
+            if proc.returncode != 0:
+                print(f"{label} tree run failed:", proc.stdout[-1500:], proc.stderr[-3000:], file=sys.stderr)
+                return 1
+            figures[label].append((seconds, LAST_CPU[0]))
+            for _ in range(cached_repeat):
+                seconds, proc = timed(run, home, extra_env=env, cwd=cwd)
+                steps = json.loads(proc.stdout)["steps"] if proc.returncode == 0 else []
+                if not steps or not all(s["cached"] for s in steps if s["name"] != "register"):
+                    print(f"{label} tree: the re-run was not fully cached: {[(s['name'], s['cached']) for s in steps]}", file=sys.stderr)
+                    return 1
+                figures[f"{label}-cached"].append((seconds, LAST_CPU[0]))
+            print(f"  {label} ({ref if label == 'old' else 'this tree'}) run {i + 1}: {figures[label][-1][0]:.2f} s wall, "
+                  f"{figures[label][-1][1]:.2f} s CPU", flush=True)
+
+    def med(label: str, k: int) -> float:
+        return statistics.median(x[k] for x in figures[label])
+
+    print()
+    print(f"this tree against {ref} (same session, interleaved, medians of {repeat} uncached / {repeat * cached_repeat} cached)")
+    for k, what in ((0, "wall"), (1, "CPU ")):
+        ratio = med("new", k) / med("old", k)
+        print(f"  uncached {what}  {med('old', k):7.2f} s -> {med('new', k):7.2f} s   x{ratio:.2f}   target <= x1.5   "
+              f"{'OK' if ratio <= 1.5 else 'MISSED'}")
+        share = med("new-cached", k) / med("new", k)
+        print(f"  cached   {what}  {med('old-cached', k):7.2f} s -> {med('new-cached', k):7.2f} s   "
+              f"{share:.1%} of this tree's uncached   target <= 5%   {'OK' if share <= CACHED_SHARE else 'MISSED'}")
+    print(f"  cores: {os.cpu_count()}   load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="uncached runs (fresh home each)")
     parser.add_argument("--cached-repeat", type=int, default=5, help="fully cached re-runs")
+    parser.add_argument("--baseline-ref", help="also run the tree at this git ref, interleaved, and print the ratio")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="modelway-bench-e2e-"))
     run = [*MODELWAY, "run", "pipelines/credit_risk.py", "--json"]
+    if args.baseline_ref:
+        try:
+            return compare_with(args.baseline_ref, root, run, args.repeat, args.cached_repeat)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
     try:
         baseline = []
         for _ in range(5):

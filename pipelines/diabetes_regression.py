@@ -31,6 +31,23 @@ PRELOAD = ["pandas", "pyarrow", "scipy.stats", "sklearn.linear_model", "sklearn.
            "sklearn.pipeline", "sklearn.preprocessing", "modelway.stages.lifecycle"]
 
 
+def sex_group(frame: Any) -> Any:
+    """Derived slicing column: ``sex_1`` / ``sex_2`` from the numeric ``sex`` code (unit-tested in tests/pipelines)."""
+    import numpy as np
+
+    return np.where(frame["sex"] == 1.0, "sex_1", "sex_2").astype(object)
+
+
+def bmi_band(frame: Any) -> Any:
+    """Derived slicing column: WHO BMI bands (``normal`` < 25 <= ``overweight`` < 30 <= ``obese``)."""
+    import numpy as np
+
+    return np.select([frame["bmi"] < 25, frame["bmi"] < 30], ["normal", "overweight"], "obese").astype(object)
+
+
+DERIVED = {"sex_group": sex_group, "bmi_band": bmi_band}  # column -> the plain function computing it; the run re-checks each
+
+
 def contract() -> Any:
     """Columns, physiological ranges and quality limits of the (unscaled) diabetes data."""
     import pandera.pandas as pa
@@ -57,14 +74,13 @@ def contract() -> Any:
 @step(preload=PRELOAD)
 def load_diabetes_data(n_rows: int) -> RawData:
     """scikit-learn's bundled diabetes data, unscaled, with named groups for slicing."""
-    import numpy as np
     from sklearn.datasets import load_diabetes
 
     from modelway.stages.lifecycle import log, register_dataset
 
     frame = load_diabetes(as_frame=True, scaled=False).frame.astype(float)
-    frame["sex_group"] = np.where(frame["sex"] == 1.0, "sex_1", "sex_2").astype(object)
-    frame["bmi_band"] = np.select([frame["bmi"] < 25, frame["bmi"] < 30], ["normal", "overweight"], "obese").astype(object)
+    for column, derive in DERIVED.items():
+        frame[column] = derive(frame)
     if n_rows and n_rows < len(frame):
         frame = frame.sample(n=n_rows, random_state=SEED).sort_index()
     version = register_dataset("sklearn-diabetes", frame)
@@ -102,7 +118,9 @@ def evaluate(split: Split, trained: TrainedModel, env: str) -> Evaluation:
     """Model tests: R²/MAE overall and per BMI band and sex, regression vs champion, fairness, robustness."""
     from modelway.stages.evaluation import QualityGate
     from modelway.stages.fairness import FairnessGate
+    from modelway.stages.baselines import BaselineGate
     from modelway.stages.lifecycle import EvaluationConfig, evaluate as run_model_tests
+    from modelway.stages.ml_tests import MLTests
     from modelway.stages.robustness import RobustnessGate
 
     config = EvaluationConfig(
@@ -112,6 +130,8 @@ def evaluate(split: Split, trained: TrainedModel, env: str) -> Evaluation:
         fairness=FairnessGate("sex_group", max_relative_mae_gap=0.30, min_group_size=25),
         robustness=RobustnessGate(max_p95_single_ms=100, max_p95_batch_ms=500, batch_size=200, latency_runs=50, max_artifact_mb=5,
                                   max_relative_change=0.01),
+        # the candidate is itself linear: it must beat the mean by 0.1 R² and be no worse than an untuned ridge
+        ml_tests=MLTests(derived_features=DERIVED, baselines=BaselineGate(min_margin_over_dummy=0.1, min_margin_over_linear=-0.02)),
         intended_use="Illustrate a governed regression pipeline; estimates one-year disease progression. Not for clinical use.",
         sensitive_is_feature=True,  # sex (sex_group's source column) is a clinical feature here, by choice
         limitations=("442 patients from one study; small slices make per-slice metrics noisy.",

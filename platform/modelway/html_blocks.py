@@ -26,7 +26,7 @@ h3{font-size:1.05rem}h4{font-size:.95rem;margin:1rem 0 .3rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem;max-width:100%}
 th,td{border:1px solid #d9e2ec;padding:.3rem .6rem;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#f0f4f8}table.kv th{background:#f7f9fb;font-weight:600;white-space:nowrap}
-.pass{color:#127c3a;font-weight:600}.fail{color:#b3261e;font-weight:700}
+.pass{color:#127c3a;font-weight:600}.fail{color:#b3261e;font-weight:700}.warn{color:#8a5a00;font-weight:700}
 .badge{display:inline-block;padding:.15rem .55rem;border-radius:.8rem;font-size:.85rem;font-weight:600}
 .badge.ok{background:#d3f4dd;color:#127c3a}.badge.bad{background:#fde2e1;color:#b3261e}.badge.wait{background:#fff3c4;color:#7a5b00}
 code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem}
@@ -161,7 +161,7 @@ def checks_table(checks: list[dict[str, Any]], *, fold_passed: bool = False) -> 
     ``fold_passed``: failed checks stay in view; the passing ones go in a collapsed block.
     """
     if fold_passed:
-        failed = [c for c in checks if not c.get("passed")]
+        failed = [c for c in checks if not c.get("passed")]  # advisory warnings stay in view too
         passed = [c for c in checks if c.get("passed")]
         out = checks_table(failed) if failed else ""
         if passed:
@@ -172,12 +172,19 @@ def checks_table(checks: list[dict[str, Any]], *, fold_passed: bool = False) -> 
     rows = [
         [
             esc(c.get("name")),
-            "<span class=pass>pass</span>" if c.get("passed") else "<span class=fail>FAIL</span>",
+            verdict(c),
             fmt(c.get("observed")), fmt(c.get("limit")), fmt(c.get("count")), esc(humanize_check(c.get("message"))),
         ]
         for c in ordered
     ]
     return table(["check", "result", "observed", "limit", "rows", "detail"], rows, raw=True)
+
+
+def verdict(check: dict[str, Any]) -> str:
+    """pass, warn (an advisory check's finding: reported, not gating) or FAIL, as a coloured label."""
+    if check.get("passed"):
+        return "<span class=pass>pass</span>"
+    return "<span class=warn>warn</span>" if check.get("advisory") else "<span class=fail>FAIL</span>"
 
 
 def examples_table(examples: list[dict[str, Any]], *, limit: int = 5) -> str:
@@ -468,8 +475,10 @@ def fairness_section(fairness: dict[str, Any] | None, checks: list[dict[str, Any
 def gates_text(card: dict[str, Any]) -> str:
     """'all passed' or 'N of M FAILED': the gate outcome the card was built with."""
     checks = card.get("checks") or []
-    failed = [c for c in checks if not c.get("passed")]
-    return f"all {len(checks)} passed" if not failed else f"{len(failed)} of {len(checks)} FAILED"
+    failed = [c for c in checks if not c.get("passed") and not c.get("advisory")]
+    warned = sum(1 for c in checks if not c.get("passed") and c.get("advisory"))
+    note = f" ({warned} advisory warning{'s' if warned != 1 else ''})" if warned else ""
+    return (f"all {len(checks)} passed" if not failed else f"{len(failed)} of {len(checks)} FAILED") + note
 
 
 def approval_hint(card: dict[str, Any]) -> str:
@@ -499,7 +508,13 @@ def card_section(card: dict[str, Any], *, registry: dict[str, Any] | None = None
         rows.append(("environment", esc(card["environment"])))
     if card.get("artifact_sha256"):
         rows.append(("artifact sha256", f"<code>{esc(card['artifact_sha256'])}</code>"))
-    if registry:
+    approval = card.get("approval")  # written into the card's files when a decision is made (registry)
+    if approval and not registry:
+        rows.append(("approval", f"{badge({'Approved': True, 'Rejected': False}.get(approval.get('status')), approval.get('status'))}"
+                                 f" by {esc(approval.get('decided_by') or '-')} at {esc(approval.get('decided_at') or '-')}"
+                                 + (f": {esc(approval['reason'])}" if approval.get("reason") else "")
+                                 + f"; live: <code>{esc(approval_hint(card))}</code>"))
+    elif registry:
         status = registry.get("status")
         rows.append(("approval", f"{badge({'Approved': True, 'Rejected': False}.get(status), status)} as of this page; "
                                  f"live: <code>{esc(approval_hint(card))}</code>"))

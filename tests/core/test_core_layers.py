@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"lineage", "registry"},
     {"store"},
     {"artifacts"},
-    {"settings", "contracts", "datasets", "config_files", "extras", "profiling"},
+    {"settings", "contracts", "datasets", "config_files", "extras", "profiling", "evidence_blocks"},
     {"errors", "files", "html_blocks", "exits", "active_backends"},
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}

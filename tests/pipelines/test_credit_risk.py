@@ -62,8 +62,12 @@ def test_rerun_is_fully_cached_and_registers_nothing_new(mw, first_run):
     assert report.code == 0 and "Data validation" in Path(report.stdout.strip()).read_text()
 
 
-def test_prod_registration_waits_for_a_human_approval(mw, first_run):
-    done = mw.run("credit_risk", *SMALL, "env=prod")
+def test_prod_registration_waits_for_a_human_approval(mw, first_run, tmp_path):
+    # this test is about approvals; prod's refusal of uncommitted/unpushed code (ML Test Score M1) is
+    # tested in tests/ml/test_ml_test_score_checks.py with real git repositories
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("environments:\n  prod: {auto_approve: false, require_reason: true, require_reviewed_code: false}\n")
+    done = mw.run("credit_risk", *SMALL, "env=prod", env={"MODELWAY_PROMOTION_RULES": str(rules)})
     assert done.code == 0, done.stderr[-2000:]
     doc = done.json()
     cached = {s["name"] for s in doc["steps"] if s["cached"]}

@@ -155,10 +155,12 @@ def test_registered_model_shows_the_approver_and_links_the_html_card(mw, tmp_pat
     assert "Approved" in approved and "alice" in approved and "reviewed the card" in approved
     link = re.search(r"<a href='(file://[^']+model_card\.html)'>", approved)
     assert link and Path(link.group(1).removeprefix("file://")).is_file()
-    # the card on disk never froze a status: it points to the live one
+    # the card's files are re-rendered at each decision: status, approver, date and reason, never a stale status
     card_md = (Path(link.group(1).removeprefix("file://")).with_suffix(".md")).read_text()
-    assert "Approval:** see `modelway models show toy-model 1.0.0`" in card_md
-    assert "Pending" not in card_md and "Approved" not in card_md and "all checks passed" not in card_md
+    assert re.search(r"\*\*Approval:\*\* Approved by alice at \d{4}-\d\d-\d\dT[\d:]+\+00:00: reviewed the card "
+                     r"\(live: `modelway models show toy-model 1\.0\.0`\)", card_md)
+    assert "Pending" not in card_md and "all checks passed" not in card_md
+    assert re.search(r">Approved</span> by alice at [^<]+: reviewed the card", Path(link.group(1).removeprefix("file://")).read_text())
 
 
 def test_failed_checks_stay_in_view_and_passing_ones_fold_away():

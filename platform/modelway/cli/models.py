@@ -45,7 +45,9 @@ def _registry(*, create: bool = False) -> Any:
     if not create and not _on_a_stack() and not (home / "registry" / "registry.db").exists():
         raise RegistryError(f"no model registry in {home} (MODELWAY_HOME); register a model first, "
                             "e.g. modelway run pipelines/credit_risk.py")
-    return get_registry(home)
+    from modelway.stages.model_card import write_model_card  # an approval re-renders the card's files with it
+
+    return get_registry(home, card_writer=write_model_card)
 
 
 def _has_registry() -> bool:
@@ -146,6 +148,10 @@ def _decide(action: str, name: str, version: str, reason: Optional[str], by: Opt
     actor = current_user() if by is None else by  # an explicit --by "" is refused, not replaced
     fn = registry.approve if action == "approve" else registry.reject
     v = fn(name, version, actor=actor, reason=reason)
+    if v.mlflow_run_id and not _on_a_stack():  # MLflow users see the decision (and the champion alias) too
+        from modelway.stages.registration import mirror_to_mlflow
+
+        mirror_to_mlflow(v.mlflow_run_id, v.name, v.version, v.environment, v.status)
     if as_json:
         _print_json(v.to_dict(full=False))
         return

@@ -323,6 +323,16 @@ class EmbeddedRegistry(ModelRegistry):
         )
         audit.append(db, anchor=self.anchor, actor=actor, event=status.value.lower(), model=name, version=version,
                      payload={"status": status.value, "reason": reason, "decided_at": now})
+        self._rewrite_card(db, name, version, {"status": status.value, "decided_by": actor, "decided_at": now, "reason": reason})
+
+    def _rewrite_card(self, db: sqlite3.Connection, name: str, version: str, approval: dict[str, Any]) -> None:
+        """Re-render the card's files with the decision (the card stored in the database, its identity, is unchanged)."""
+        if self.card_writer is None:
+            return
+        row = db.execute("SELECT card_json, card_path FROM model_versions WHERE name = ? AND version = ?", (name, version)).fetchone()
+        if row is None or not row[0] or not row[1]:
+            return
+        self.card_writer({**json.loads(row[0]), "approval": approval}, Path(row[1]).parent)
 
     def record_event(self, name: str, version: str, *, actor: str, event: str, payload: dict[str, Any]) -> audit.AuditEntry:
         """Append a lifecycle event about an existing version (e.g. a deployment decision) to the audit chain.

@@ -42,6 +42,17 @@ class EnvironmentRule(BaseModel):
     require_gates_passed: bool = True
     # separation of duties: whoever registered a version may not approve it too, unless allowed
     allow_self_approval: bool = False
+    # ML Test Score M1: only committed, pushed code (a reviewable spec); None = required for prod only
+    require_reviewed_code: bool | None = None
+
+    def reviewed_code_required(self, env: str) -> bool:
+        """Whether a registration for ``env`` must come from committed, pushed code (default: prod only).
+
+        Example:
+            >>> EnvironmentRule().reviewed_code_required("prod"), EnvironmentRule().reviewed_code_required("dev")
+            (True, False)
+        """
+        return env == "prod" if self.require_reviewed_code is None else self.require_reviewed_code
 
 
 class PromotionRules(BaseModel):

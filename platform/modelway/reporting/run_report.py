@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from modelway.errors import UserError
+from modelway.stages.model_card import evidence_section
 from modelway.html_blocks import (
     badge, card_section, checks_table, confusion_matrix_html, dag_svg, esc, examples_table, fairness_section,
     fmt, kv_table, page, residual_svg, table,
@@ -135,6 +136,13 @@ def render_run_report(data: dict[str, Any]) -> str:
     if report:
         body.append(f"<h2>Model tests {badge(report.get('passed'))}</h2><p>{esc(report.get('summary'))}</p>")
         body.append(checks_table(report.get("checks", []), fold_passed=True))
+        body.append(_examples(report.get("checks", [])))
+    if card and (card.get("evidence") or card.get("ml_test_score")):
+        body.append("<h2>Evidence</h2>" + evidence_section(card))
+    history = attached.get("performance_history")
+    if history:
+        body.append(f"<h2>Speed and memory vs the previous run</h2><p>{esc(history.get('summary'))}</p>"
+                    + checks_table(history.get("checks", [])))
     if card and card.get("fairness"):
         body.append(fairness_section(card["fairness"], (report or card).get("checks"), level="h2", overall=card.get("metrics")))
     if card:

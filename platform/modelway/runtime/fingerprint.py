@@ -10,6 +10,10 @@ The code part is the source of the step function plus, transitively:
 
 Project = files outside the Python installation and site-packages, excluding Modelway's
 own runtime (its changes must not invalidate users' caches).
+
+The versions of the third-party libraries that code imports (``import sklearn`` -> the
+installed scikit-learn's version) are part of the hash too, so upgrading a library re-runs the
+steps that use it and only those (ML Test Score Mon1).
 """
 from __future__ import annotations
 
@@ -199,6 +203,7 @@ def code_hash(fn: Any) -> str:
     h = hashlib.sha256()
     seen: set[int] = set()
     files: dict[str, str] = {}
+    sources_imports: set[str] = set()
     stack: list[Any] = [fn]
     while stack:
         obj = stack.pop()
@@ -211,15 +216,101 @@ def code_hash(fn: Any) -> str:
         h.update(f"{module}.{getattr(target, '__qualname__', '')}\n".encode())
         h.update(source.encode())
         package = module if hasattr(sys.modules.get(module), "__path__") else module.rpartition(".")[0]
+        sources_imports.update(_imports_in(source, package))
         for name, filename in _imported_project_files(source, package):
             files.setdefault(name, filename)
         for dep in _references(target):
             if id(dep) not in seen:
                 stack.append(dep)
+    imported: set[str] = set()
     for name, filename in sorted(files.items()):
+        text = _file_text(filename, os.stat(filename).st_mtime_ns)
         h.update(f"module {name}\n".encode())
-        h.update(_file_text(filename, os.stat(filename).st_mtime_ns).encode())
+        h.update(text.encode())
+        package = name if filename.endswith("__init__.py") else name.rpartition(".")[0]
+        imported.update(_module_imports(filename, package))
+    imported.update(sources_imports)
+    h.update(json.dumps(distribution_versions(_third_party_tops(imported)), sort_keys=True).encode())
     return h.hexdigest()
+
+
+def _third_party_tops(modules: set[str]) -> list[str]:
+    """Top-level names of the modules that are neither standard library nor project code."""
+    tops = {m.partition(".")[0] for m in modules if m and not m.startswith(".")}
+    return sorted(t for t in tops if t not in sys.stdlib_module_names and t not in sys.builtin_module_names
+                  and t != "modelway" and not _is_project_file(_locate(t)))
+
+
+def distribution_versions(top_level_names: list[str]) -> dict[str, str]:
+    """``{distribution: version}`` for importable top-level names (``sklearn`` -> ``scikit-learn``).
+
+    Read from the installed distributions' metadata, without importing the libraries.
+
+    Example:
+        >>> "pydantic" in distribution_versions(["pydantic", "not_installed_anywhere"])
+        True
+    """
+    out: dict[str, str] = {}
+    for top in top_level_names:
+        for dist in _distributions_of(top):
+            version = _version(dist)
+            if version is not None:
+                out[dist] = version
+    return out
+
+
+# Import names whose distribution is named otherwise; anything else not named like its package
+# falls back to importlib.metadata.packages_distributions() (a full scan: about a second).
+_DISTRIBUTION_OF = {"sklearn": "scikit-learn", "yaml": "PyYAML", "PIL": "Pillow", "cv2": "opencv-python",
+                    "skimage": "scikit-image", "attr": "attrs", "dateutil": "python-dateutil", "bs4": "beautifulsoup4",
+                    "jwt": "PyJWT", "google": "protobuf", "pkg_resources": "setuptools", "dotenv": "python-dotenv"}
+
+
+@lru_cache(maxsize=1024)
+def _distributions_of(top: str) -> tuple[str, ...]:
+    for name in (top, _DISTRIBUTION_OF.get(top)):
+        if name is not None and _version(name) is not None:  # the common cases: no scan of every distribution
+            return (name,)
+    import importlib.util
+
+    try:
+        if importlib.util.find_spec(top) is None:
+            return ()  # not installed (an optional import): nothing to pin
+    except (ImportError, ValueError):
+        return ()
+    return tuple(sorted(set(_packages_distributions().get(top, ()))))
+
+
+@lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    from importlib import metadata
+
+    return metadata.packages_distributions()
+
+
+def _version(dist: str) -> str | None:
+    return _installed().get(_normalize(dist))
+
+
+@lru_cache(maxsize=1)
+def _installed() -> dict[str, str]:
+    """``{normalized distribution name: version}`` from the ``*.dist-info`` folder names on sys.path (one
+    listing per entry: reading every METADATA file would cost a cached re-run about a third of a second)."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for item in names:
+            if item.endswith(".dist-info") and "-" in item:
+                name, version = item[: -len(".dist-info")].rsplit("-", 1)
+                found.setdefault(_normalize(name), version)  # the first on sys.path is the one imported
+    return found
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _references(obj: Any) -> list[Any]:

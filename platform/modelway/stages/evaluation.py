@@ -4,7 +4,7 @@
 precision, recall, confusion matrix; regression: R², RMSE, MAE). :func:`quality_checks`
 turns them into gate checks: overall thresholds, the same thresholds per slice (named
 segments such as ``region=south`` or ``age_band=18-25``; slices smaller than
-``min_slice_size`` are reported but not gated), and — when a champion exists (the
+``min_slice_size`` are not gated and carry an advisory ``slice.<name>.support`` warning), and — when a champion exists (the
 current approved model of the family) — no drop in the primary metric beyond
 ``regression_tolerance`` on the *same* test set.
 
@@ -145,6 +145,13 @@ def quality_checks(
         checks.append(_threshold(f"quality.{name}", name, overall.get(name), limit, "<="))
     for slice_name, metrics in slices.items():
         if metrics.get("n", 0) < gate.min_slice_size:
+            # never silently passed: shown as a warning that this slice's metrics are not evidence either way
+            checks.append(CheckResult(
+                f"slice.{slice_name}.support", False,
+                f"slice {slice_name} has {metrics.get('n', 0)} test rows, below the minimum support of {gate.min_slice_size}: "
+                "its metrics are reported but not gated (too few rows to trust them)",
+                observed=metrics.get("n", 0), limit=gate.min_slice_size, category="slice", advisory=True,
+            ))
             continue
         for name, limit in gate.min_slice_metrics.items():
             if metrics.get(name) is not None:

@@ -36,6 +36,8 @@ class CheckResult:
     count: int | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)
     category: str = ""
+    advisory: bool = False
+    """Reported, never gating: a failed advisory check is a warning (the gate still passes)."""
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
@@ -57,11 +59,17 @@ class GateReport:
 
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
+        """True when no gating check failed (advisory findings are warnings)."""
+        return not self.failed
 
     @property
     def failed(self) -> list[CheckResult]:
-        return [check for check in self.checks if not check.passed]
+        return [check for check in self.checks if not check.passed and not check.advisory]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        """Advisory checks that found something: reported, not gating."""
+        return [check for check in self.checks if not check.passed and check.advisory]
 
     def extend(self, checks: list[CheckResult]) -> GateReport:
         self.checks.extend(checks)
@@ -70,7 +78,8 @@ class GateReport:
     def summary(self) -> str:
         """One line: passed, or which checks failed (with affected row counts)."""
         if self.passed:
-            return f"{self.gate} passed: {len(self.checks)} checks"
+            warned = f" ({len(self.warnings)} advisory warning(s): {', '.join(c.name for c in self.warnings)})" if self.warnings else ""
+            return f"{self.gate} passed: {len(self.checks)} checks{warned}"
         names = ", ".join(c.name + _brief(c) for c in self.failed)
         return f"{self.gate} FAILED: {len(self.failed)} of {len(self.checks)} checks failed: {names}"
 
@@ -101,7 +110,7 @@ class GateReport:
         lines = [f"## {self.gate}: {'PASSED' if self.passed else 'FAILED'}", "", "| check | result | observed | limit | rows | message |", "|---|---|---|---|---|---|"]
         for c in self.checks:
             lines.append(
-                f"| {c.name} | {'pass' if c.passed else '**FAIL**'} | {_fmt(c.observed)} | {_fmt(c.limit)} "
+                f"| {c.name} | {_verdict(c)} | {_fmt(c.observed)} | {_fmt(c.limit)} "
                 f"| {'' if c.count is None else c.count} | {c.message.replace('|', '/')} |"
             )
         return "\n".join(lines) + "\n"
@@ -132,6 +141,10 @@ class GateFailed(StepFailed):
 
     def __reduce__(self):  # picklable across process boundaries (step processes)
         return (GateFailed, (self.report,))
+
+
+def _verdict(check: CheckResult) -> str:
+    return "pass" if check.passed else "warn (advisory)" if check.advisory else "**FAIL**"
 
 
 def _brief(check: CheckResult) -> str:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from modelway.stages.evaluation import QualityGate
 from modelway.stages.fairness import FairnessGate
 from modelway.stages.gates import CheckResult, GateReport
+from modelway.stages.ml_tests import MLTests
 from modelway.stages.results import Evaluation, Split, TrainedModel
 from modelway.stages.robustness import RobustnessGate
 
@@ -182,38 +183,71 @@ def train(
 
 
 def track(split: Split, trained: TrainedModel, evaluation: Evaluation | None) -> str:
-    """Log the run to MLflow: params, CV metrics (per fold), tags, the model with its signature,
-    test metrics per slice and group, and the validation/evaluation reports and model card.
+    """Log the pipeline run to MLflow as its users expect (:mod:`modelway.stages.mlflow_view`): one run
+    from the pipeline's start with nested step runs, source/git/user tags, the train and test data
+    as ``mlflow.data`` inputs, params, CV and test metrics, the model with its signature and input
+    example, and the validation/evaluation reports and model card (JSON, Markdown, HTML).
 
     Returns the MLflow run id.
     """
-    from modelway.stages import tracking
+    from modelway.stages import mlflow_view, tracking
 
     ctx = _ctx()
     summary, model = trained.training, trained.model
     experiment = trained.experiment or "modelway"
+    run = _pipeline_run(ctx)
+    run_name = getattr(ctx, "run_id", None) or f"local-{int(time.time())}"
     tags = tracking.standard_tags(
         run_id=getattr(ctx, "run_id", None), pipeline=getattr(ctx, "pipeline_name", None),
         data_versions=split.data_versions, extra={"modelway.step": getattr(ctx, "step_name", "")},
     )
+    tags.update(mlflow_view.source_tags(pipeline_file=run.get("pipeline_file"), run_name=run_name,
+                                        description=f"Modelway pipeline {getattr(ctx, 'pipeline_name', '')} run {run_name}"))
     params = {f"search.{k}": v for k, v in summary["search"].items()}
     params.update({k: v for k, v in summary["best_params"].items()})
     artifacts: dict[str, Any] = {"validation_report.json": split.validation, "training.json": summary}
     if evaluation is not None:
-        from modelway.stages.model_card import render_markdown
+        from modelway.stages.model_card import render_html, render_markdown
 
         tags["modelway.gates"] = "passed" if evaluation.passed else "failed"
         artifacts.update({"evaluation_report.json": evaluation.report, "model_card.json": evaluation.card,
-                          "model_card.md": render_markdown(evaluation.card)})
+                          "model_card.md": render_markdown(evaluation.card), "model_card.html": render_html(evaluation.card)})
+    label = (evaluation.card.get("label") if evaluation is not None else None) or ""
+    steps = _finished_steps(ctx)
+    link: list[str] = []
+
+    def more(client: Any, experiment_id: str, rid: str) -> None:
+        mlflow_view.log_steps(client, experiment_id, rid, steps)
+        mlflow_view.log_datasets(rid, {"training": split.train, "evaluation": split.test}, label=label,
+                                 versions=split.data_versions)
+        link.append(mlflow_view.run_link(experiment_id, rid))
+
+    started = run.get("started_at") or run.get("created_at")
     rid = tracking.log_training_run(
-        experiment=experiment, run_name=getattr(ctx, "run_id", None) or f"local-{int(time.time())}", params=params,
-        cv=summary["cv"], tags=tags, model=model, input_example=split.train[list(trained.features)].head(5),
-        artifacts=artifacts,
+        experiment=experiment, run_name=run_name, params=params, cv=summary["cv"], tags=tags, model=model,
+        input_example=split.train[list(trained.features)].head(5), artifacts=artifacts,
+        start_time=int(started * 1000) if started else None, on_run=more,
     )
     if evaluation is not None:
         tracking.log_evaluation(rid, metrics=_evaluation_metrics(evaluation))
-    log(f"MLflow run {rid} in experiment {experiment!r}; open it with: {tracking.ui_command()}")
+    log(f"MLflow run {rid} in experiment {experiment!r}: {link[0] if link else tracking.ui_command()}")
     return rid
+
+
+def _pipeline_run(ctx: Any) -> dict[str, Any]:
+    if ctx is None:
+        return {}
+    from modelway.runtime.context import stores
+
+    return stores(ctx.home)[0].get_run(ctx.run_id) or {}
+
+
+def _finished_steps(ctx: Any) -> list[dict[str, Any]]:
+    if ctx is None:
+        return []
+    from modelway.runtime.context import stores
+
+    return [s for s in stores(ctx.home)[0].steps(ctx.run_id) if s.get("status") in ("succeeded", "cached")]
 
 
 def _log_run(split: Split, trained: TrainedModel) -> str:
@@ -248,6 +282,8 @@ class EvaluationConfig:
     intended_use: str = ""
     limitations: tuple[str, ...] = ()
     sensitive_is_feature: bool = False  # the pipeline must say so explicitly
+    ml_tests: MLTests = field(default_factory=MLTests)
+    """The automated ML Test Score checks (importance, cost, baselines, staleness, screening, ...)."""
 
     @property
     def sensitive(self) -> str | None:
@@ -297,6 +333,15 @@ def _evaluate(split: Split, trained: TrainedModel, config: EvaluationConfig, *, 
         report.extend([_sensitive_feature_check(config, features)])
     artifact_bytes = len(pickle.dumps(model, protocol=5))
     report.extend(robustness_checks(model, X_test, config.robustness, artifact_bytes=artifact_bytes))
+    from modelway.stages.ml_tests import run_ml_tests
+
+    ml_checks, evidence = run_ml_tests(
+        split, trained, task=config.task, label=config.label, primary_metric=config.primary_metric, overall=overall,
+        tests=config.ml_tests, champion_libraries=(champion or {}).get("libraries"),
+        champion_label=f"champion {model_name} {(champion or {}).get('version', '')}".strip(),
+    )
+    report.extend(ml_checks)
+    evidence.update(_metric_evidence(config, test, y_test, y_pred, y_score, overall))
     ctx = _ctx()
     card = build_model_card(
         name=model_name, task=config.task, intended_use=config.intended_use, limitations=list(config.limitations),
@@ -305,6 +350,12 @@ def _evaluate(split: Split, trained: TrainedModel, config: EvaluationConfig, *, 
         slices=slices, fairness=fairness, features=features, run_id=getattr(ctx, "run_id", None),
         code_commit=str(git_commit()["commit"]), mlflow_run_id=trained.mlflow_run_id,
     )
+    card["label"] = config.label
+    card["libraries"] = evidence.get("libraries", {})
+    card["evidence"] = _card_evidence(evidence)
+    from modelway.stages.ml_test_score import ml_test_score
+
+    card["ml_test_score"] = ml_test_score([*split.validation.get("checks", []), *card["checks"]], training=card["training"])
     predictions: dict[str, Any] = {}
     if config.task == "regression":  # for the residual plot in the run report
         idx = np.random.default_rng(0).choice(len(y_test), size=min(400, len(y_test)), replace=False)
@@ -312,12 +363,12 @@ def _evaluate(split: Split, trained: TrainedModel, config: EvaluationConfig, *, 
     result = Evaluation(
         report=report.to_dict(), card=card, metrics=overall, slices=slices,
         fairness={k: v for k, v in (fairness or {}).items() if k != "checks"} or None,
-        predictions=predictions, artifact_bytes=artifact_bytes, champion=champion,
+        predictions=predictions, artifact_bytes=artifact_bytes, champion=champion, evidence=evidence,
     )
     attach_report("evaluation_report", report)
     if ctx is not None:
         ctx.attach("model_card", card)
-        if predictions:  # the run report's residual plot (the step's typed output is not read by reports)
+        if predictions:  # the report's residual plot (the step's output is a typed Evaluation, not JSON)
             ctx.attach("predictions", predictions)
     log(report.summary())
     if not report.passed:
@@ -360,4 +411,26 @@ def _champion_metrics(registry: Any, name: str, environment: str, test: Any, fea
         return None
     metrics = compute_metrics(config.task, test[config.label].to_numpy(), y_pred, y_score)
     metrics.pop("confusion_matrix", None)
-    return {"name": name, "version": champion.version, "environment": champion.environment, "metrics": metrics}
+    return {"name": name, "version": champion.version, "environment": champion.environment, "metrics": metrics,
+            "libraries": (champion.model_card or {}).get("libraries") or {}}
+
+
+def _metric_evidence(config: EvaluationConfig, test: Any, y_test: Any, y_pred: Any, y_score: Any, overall: dict[str, Any]) -> dict[str, Any]:
+    """Curves (binary classifiers) and 95% bootstrap intervals of the headline metrics, overall and per slice."""
+    from modelway.stages.curves import bootstrap_intervals, classification_curves, slice_intervals
+
+    headline = tuple(m for m in ("roc_auc", "accuracy", "f1", "r2", "mae", "rmse") if isinstance(overall.get(m), (int, float)))
+    out: dict[str, Any] = {"intervals": {
+        "overall": bootstrap_intervals(config.task, y_test, y_pred, y_score, headline),
+        "slices": slice_intervals(config.task, test, y_test, y_pred, y_score, config.quality.slice_columns, config.primary_metric),
+        "level": 0.95, "method": "percentile bootstrap over test rows",
+    }}
+    if y_score is not None:
+        out["curves"] = classification_curves(y_test, y_score)
+    return out
+
+
+def _card_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The small, reviewer-facing part of the ML tests' evidence that the model card keeps."""
+    keep = ("importance", "feature_cost", "baselines", "staleness", "screening", "targeted_perturbation", "curves", "intervals")
+    return {k: evidence[k] for k in keep if k in evidence}

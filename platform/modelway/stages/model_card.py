@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from modelway.files import atomic_write_text
-from modelway.html_blocks import approval_hint, card_section, gates_text, humanize_check, page
+from modelway.evidence_blocks import PRINT_OPENS_DETAILS, curves_html, evidence_html, intervals_html, ml_test_score_html
+from modelway.html_blocks import approval_hint, card_section, esc, gates_text, humanize_check, page
 from modelway.settings import current_user
 from modelway.stages.gates import CheckResult
 
@@ -81,7 +82,7 @@ def build_model_card(
         "slices": slices or {},
         "fairness": fairness_clean,
         "checks": check_dicts,
-        "passed": all(c["passed"] for c in check_dicts),
+        "passed": all(c["passed"] or c.get("advisory") for c in check_dicts),
         "run_id": run_id,
         "mlflow_run_id": mlflow_run_id,
         "code_commit": code_commit,
@@ -99,7 +100,12 @@ def render_markdown(card: dict[str, Any]) -> str:
     out += [f"**Gates:** {gates_text(card)}  ", f"**Task:** {card['task']}  "]
     if card.get("environment"):
         out.append(f"**Environment:** {card['environment']}  ")
-    if card.get("version"):
+    approval = card.get("approval")
+    if approval:  # rewritten by the registry at each decision; `models show` is the live record
+        out.append(f"**Approval:** {approval.get('status')} by {approval.get('decided_by') or '-'} at "
+                   f"{approval.get('decided_at') or '-'}{': ' + approval['reason'] if approval.get('reason') else ''} "
+                   f"(live: `{approval_hint(card)}`)  ")
+    elif card.get("version"):
         # the approval status changes after this file is written; never freeze it here
         out.append(f"**Approval:** see `{approval_hint(card)}`  ")
     if card.get("artifact_sha256"):
@@ -107,7 +113,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     if card.get("owner"):
         out.append(f"**Owner:** {card['owner']}  ")
     if card.get("run_id"):
-        out.append(f"**Run:** {card['run_id']}  ")
+        out.append(f"**Run:** {card['run_id']} (report: `modelway runs report {card['run_id']}`)  ")
     if card.get("code_commit"):
         out.append(f"**Code commit:** {card['code_commit']}  ")
     out += ["", "## Intended use", "", card["intended_use"], ""]
@@ -140,9 +146,14 @@ def render_markdown(card: dict[str, Any]) -> str:
             if key in fairness:
                 out.append(f"- **{key}:** {_fmt(fairness[key])}")
         out.append("")
+    score = card.get("ml_test_score")
+    if score:
+        out += ["## ML Test Score", "", "| section | score (of 7) |", "|---|---|"]
+        out += [f"| {name} | {section['score']:g} |" for name, section in score["sections"].items()]
+        out += [f"| **final (weakest section)** | **{score['final']:g}** |", ""]
     out += ["## Checks", "", "| check | result | observed | limit | detail |", "|---|---|---|---|---|"]
     out += [
-        f"| {c['name']} | {'pass' if c['passed'] else '**FAIL**'} | {_fmt(c.get('observed'))} | {_fmt(c.get('limit'))} | {humanize_check(c.get('message')).replace('|', '/')} |"
+        f"| {c['name']} | {'pass' if c['passed'] else 'warn (advisory)' if c.get('advisory') else '**FAIL**'} | {_fmt(c.get('observed'))} | {_fmt(c.get('limit'))} | {humanize_check(c.get('message')).replace('|', '/')} |"
         for c in card["checks"]
     ]
     return "\n".join(out) + "\n"
@@ -150,7 +161,34 @@ def render_markdown(card: dict[str, Any]) -> str:
 
 def render_html(card: dict[str, Any]) -> str:
     """The card as a self-contained HTML page (no external assets)."""
-    return page(f"Model card: {card['name']} {card.get('version') or ''}".strip(), card_section(card))
+    return page(f"Model card: {card['name']} {card.get('version') or ''}".strip(), card_section(card) + evidence_section(card))
+
+
+def evidence_section(card: dict[str, Any]) -> str:
+    """The card's ML Test Score, curves, intervals and feature/baseline tables (HTML), plus where the report is."""
+    evidence = card.get("evidence") or {}
+    out = [PRINT_OPENS_DETAILS]
+    if card.get("ml_test_score"):
+        out.append("<h3>ML Test Score</h3>" + ml_test_score_html(card["ml_test_score"]))
+    if evidence.get("curves"):
+        out.append("<h3>Curves</h3>" + curves_html(evidence["curves"]))
+    if evidence.get("intervals"):
+        out.append("<h3>Confidence intervals</h3>" + intervals_html(card.get("metrics") or {}, evidence["intervals"], card.get("slices"),
+                                                                   _min_support(card)))
+    details = evidence_html(evidence)
+    if details:
+        out.append("<h3>Evidence behind the checks</h3>" + details)
+    if card.get("run_id"):
+        out.append(f"<h3>Reports</h3><p>Run report: <code>modelway runs report {esc(card['run_id'])}</code>"
+                   + (f"; MLflow run <code>{esc(card['mlflow_run_id'])}</code>" if card.get("mlflow_run_id") else "") + "</p>")
+    return "".join(out)
+
+
+def _min_support(card: dict[str, Any]) -> int | None:
+    for check in card.get("checks") or []:
+        if str(check.get("name", "")).endswith(".support") and isinstance(check.get("limit"), int):
+            return check["limit"]
+    return None
 
 
 def write_model_card(card: dict[str, Any], directory: Path) -> dict[str, Path]:

@@ -116,6 +116,7 @@ def register_package(
     """
     env = target_environment(environment)
     ctx = _ctx()
+    _require_reviewed_code(env, promotion_rules, ctx)  # a precondition: nothing is read or written before it
     home = Path(ctx.home) if ctx is not None else Path(home) if home else modelway_home()
     registry = registry or get_registry(home if ctx is not None else None, rules=promotion_rules, card_writer=write_model_card)
     try:
@@ -130,6 +131,8 @@ def register_package(
                         "re-run the pipeline with --no-cache")
     name = pkg.model
     run_id = getattr(ctx, "run_id", None)
+    if ctx is not None:
+        _performance_history(ctx)
     lineage = {"run_id": run_id, "pipeline": getattr(ctx, "pipeline_name", None), "git": git_commit(),
                "data_versions": pkg.data_versions, "mlflow_run_id": pkg.mlflow_run_id}
     if ctx is not None:
@@ -148,6 +151,8 @@ def register_package(
 
         profile = BaselineProfile.from_dict(json.loads(artifact_store(home).verified_path(pkg.baseline_artifact).read_text()))
         save_baseline(home, name, version.version, profile)
+    if not version.already_registered and pkg.mlflow_run_id:
+        mirror_to_mlflow(pkg.mlflow_run_id, name, version.version, env, version.status)
     if ctx is not None and not version.already_registered:
         record_model(name, version.version, run_id, artifact=version.artifact_sha256, home=ctx.home)
     summary: Registration = {
@@ -167,6 +172,54 @@ def register_package(
     _log(f"model card: {version.model_card_path}")
     _log(f"MLflow UI: {ui_command()}")
     return summary
+
+
+def _require_reviewed_code(env: str, promotion_rules: dict[str, Any] | None, ctx: Any) -> None:
+    """ML Test Score M1: refuse (prod) or warn about code that is uncommitted or unpushed."""
+    from pathlib import Path
+
+    from modelway.registry.promotion import PromotionRules, load_promotion_rules
+    from modelway.stages.spec_review import enforce_reviewed_code
+
+    rules = PromotionRules.model_validate(promotion_rules) if promotion_rules else load_promotion_rules()
+    where = Path(".")
+    if ctx is not None:
+        from modelway.runtime.context import stores
+
+        pipeline_file = ((stores(ctx.home)[0].get_run(ctx.run_id) or {}).get("pipeline_file"))
+        if pipeline_file and Path(pipeline_file).exists():
+            where = Path(pipeline_file).resolve().parent
+    warning = enforce_reviewed_code(env, rules.for_env(env).reviewed_code_required(env), where)
+    if warning:
+        _log(warning)
+
+
+def mirror_to_mlflow(mlflow_run_id: str, name: str, version: str, environment: str, status: str) -> None:
+    """Mirror a registered version into MLflow's model registry (champion alias when approved); a failure is logged,
+    never fatal: Modelway's registry is the record."""
+    from modelway.stages.mlflow_view import champion_alias, mirror_version
+
+    try:
+        mv = mirror_version(mlflow_run_id=mlflow_run_id, name=name, version=version, environment=environment, status=status)
+    except Exception as exc:  # noqa: BLE001 - the mirror is a view
+        _log(f"warning: could not mirror {name} {version} to MLflow's model registry: {type(exc).__name__}: {exc}")
+        return
+    if mv is not None:
+        alias = f", alias {champion_alias(environment)!r}" if status == "Approved" else ""
+        _log(f"MLflow model registry: {name} version {mv}{alias} (models:/{name}/{mv})")
+
+
+def _performance_history(ctx: Any) -> None:
+    """ML Test Score Mon6: this run's step time and peak memory against the previous succeeded run (advisory)."""
+    from modelway.runtime.context import stores
+    from modelway.stages.gates import GateReport
+    from modelway.stages.run_history import history_checks
+
+    report = GateReport("performance history", history_checks(stores(ctx.home)[0], ctx.run_id, ctx.pipeline_name))
+    ctx.attach("performance_history", report.to_dict())
+    for check in report.checks:
+        if not check.passed:
+            _log(f"warning: {check.message}")
 
 
 def _run_lineage(ctx: Any) -> dict[str, Any]:

@@ -73,6 +73,8 @@ class Evaluation:
     predictions: dict[str, Any] = field(default_factory=dict)
     artifact_bytes: int = 0
     champion: dict[str, Any] | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    """Tables and curves behind the ML Test Score checks (importance, cost, baselines, staleness, curves...)."""
 
     @property
     def passed(self) -> bool:

@@ -161,8 +161,13 @@ def log_training_run(
     model: Any = None,
     input_example: Any = None,
     artifacts: Mapping[str, Any] | None = None,
+    start_time: int | None = None,
+    on_run: Any = None,
 ) -> str:
     """Start an MLflow run and log a training result; returns the MLflow run id.
+
+    ``start_time`` (ms since the epoch) backdates the run to when the pipeline run started;
+    ``on_run(client, experiment_id, run_id)`` logs more into it before it is terminated.
 
     ``cv`` maps metric -> {"mean", "std", "folds"}: logged as ``cv_<m>_mean``,
     ``cv_<m>_std`` and ``cv_<m>_fold`` (one value per fold, step = fold index). The model
@@ -178,7 +183,8 @@ def log_training_run(
     """
     mlflow = _mlflow()
     client = mlflow.MlflowClient()
-    run = client.create_run(_experiment_id(mlflow, experiment), run_name=run_name, tags=dict(tags))
+    experiment_id = _experiment_id(mlflow, experiment)
+    run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags), start_time=start_time)
     rid = run.info.run_id
     try:
         from mlflow.entities import Metric, Param, RunTag
@@ -201,6 +207,8 @@ def log_training_run(
         _log_artifacts(client, rid, artifacts or {})
         if model is not None:
             log_model(rid, model, input_example)
+        if on_run is not None:
+            on_run(client, experiment_id, rid)
     except BaseException:
         client.set_terminated(rid, status="FAILED")
         raise
@@ -229,6 +237,7 @@ def log_model(mlflow_run_id: str, model: Any, input_example: Any = None) -> str:
             model,
             name="model",
             signature=signature,
+            input_example=input_example,
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", "modelway"],
             serialization_format="pickle",
         )

@@ -20,18 +20,20 @@ Example:
     ...                                "y": pa.Column(int, pa.Check.isin([0, 1]))}),
     ...     quality=QualityThresholds(min_rows=2, min_class_share=0.1))
     >>> validate_dataset(pd.DataFrame({"x": [0.1, 0.5, 2.0], "y": [0, 1, 1]}), contract).summary()
-    'data validation FAILED: 1 of 11 checks failed: quality.out_of_range.x (1 rows)'
+    'data validation FAILED: 1 of 12 checks failed: quality.out_of_range.x (1 rows)'
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from modelway.stages.gates import CheckResult, GateReport
+from modelway.stages.privacy import pii_check
 
 RANGE_CHECKS = frozenset(
     {"in_range", "greater_than", "greater_than_or_equal_to", "less_than", "less_than_or_equal_to", "ge", "le", "gt", "lt"}
@@ -74,6 +76,8 @@ class DatasetContract:
     quality: QualityThresholds = QualityThresholds()
     id_columns: tuple[str, ...] = ()
     task: Literal["classification", "regression"] = "classification"
+    pii_waivers: Mapping[str, str] = field(default_factory=dict)
+    """Columns allowed to hold personal data, each with the reason (shown in the report): ``{"email": "hashed, DPIA-12"}``."""
 
 
 def validate_dataset(df: pd.DataFrame, contract: DatasetContract, *, max_examples: int = 5) -> GateReport:
@@ -93,6 +97,7 @@ def validate_dataset(df: pd.DataFrame, contract: DatasetContract, *, max_example
     report.extend(_missing_checks(df, contract, max_examples))
     report.extend(_out_of_range_checks(df, contract, failures, max_examples))
     report.extend([_duplicate_check(df, contract, max_examples)])
+    report.extend([pii_check(df, contract.pii_waivers)])
     if contract.task == "classification" and contract.quality.min_class_share is not None and contract.label in df.columns:
         report.extend([_class_balance_check(df[contract.label], contract.quality.min_class_share)])
     return report

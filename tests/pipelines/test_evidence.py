@@ -1,0 +1,104 @@
+"""The evidence of a real pipeline run: ML Test Score on the card, curves and intervals in the report,
+and the MLflow view read back with MLflow's own client (one run, nested steps, datasets, model,
+registry mirror with the champion alias, report and card artifacts)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def credit_run(mw):
+    done = mw.run("credit_risk", "n_rows=5000", "n_trials=2", "cv_folds=2")
+    assert done.code == 0, done.stderr[-3000:]
+    return done.json()
+
+
+@pytest.fixture(scope="module")
+def card(credit_run):
+    return json.loads(Path(credit_run["outputs"]["result"]["model_card"]).with_suffix(".json").read_text())
+
+
+def test_the_card_scores_at_least_six_in_data_and_model(card):
+    sections = card["ml_test_score"]["sections"]
+    assert sections["Data"]["score"] >= 6 and sections["Model"]["score"] >= 6, {s: v["score"] for s, v in sections.items()}
+    automated = {tid for s in sections.values() for tid, t in s["tests"].items() if t["how"].startswith("automated")}
+    assert {"D1", "D2", "D3", "D5", "D7", "M1", "M3", "M4", "M5", "M6", "M7", "I1", "I2", "I3", "I4"} <= automated
+    names = {c["name"] for c in card["checks"]}
+    assert {"features.importance", "features.cost", "features.derived", "baseline.dummy", "baseline.linear", "staleness.impact",
+            "data.screening.label_noise", "robustness.targeted_perturbation", "reproducibility.refit",
+            "dependencies.vs_champion"} <= names
+    assert card["libraries"]["scikit-learn"] and card["evidence"]["baselines"]["baselines"]["dummy"] == 0.5
+
+
+def test_the_card_and_report_show_the_evidence(mw, credit_run, card, tmp_path):
+    assert card["approval"]["status"] == "Approved" and card["approval"]["decided_by"] == "modelway-auto"
+    md = Path(credit_run["outputs"]["result"]["model_card"]).read_text()
+    assert "**Approval:** Approved by modelway-auto at" in md and "## ML Test Score" in md and "| Data | " in md
+    html = Path(credit_run["outputs"]["result"]["model_card"]).with_suffix(".html").read_text()
+    for section in ("ML Test Score", "ROC curve", "Precision-recall", "Calibration", "Scores per true class",
+                    "95% interval", "permutation importance", "Baselines", "Staleness", "beforeprint"):
+        assert section in html, section
+    out = tmp_path / "report.html"
+    assert mw("runs", "report", credit_run["run_id"], "-o", str(out)).code == 0
+    report = out.read_text()
+    assert "<h2>Evidence</h2>" in report and "ROC curve" in report and "below minimum support" not in report.split("Evidence")[0]
+    assert report.count("<svg") >= 6
+    assert not re.search(r"(src|href)=['\"]https?://", report)
+
+
+def test_mlflow_shows_one_run_with_steps_datasets_model_and_registry(mw, credit_run):
+    import mlflow
+
+    result = credit_run["outputs"]["result"]
+    mlflow.set_tracking_uri(result["mlflow_ui"].split()[-1])
+    client = mlflow.MlflowClient()
+    run = client.get_run(result["mlflow_run_id"])
+    tags = run.data.tags
+    assert tags["mlflow.runName"] == credit_run["run_id"] and tags["mlflow.user"] == "pytest"
+    assert tags["mlflow.source.name"].endswith("pipelines/credit_risk.py") and tags["mlflow.source.git.commit"]
+    steps = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert {s.data.tags["modelway.step"] for s in steps} == {"load_credit_data", "validate", "train", "evaluate"}
+    first = min(s.info.start_time for s in steps)
+    assert run.info.start_time <= first and run.info.end_time >= max(s.info.end_time for s in steps)
+    inputs = {d.tags[0].value: d.dataset for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"training", "evaluation"} and inputs["training"].digest and "credit-synthetic@" in inputs["training"].name
+    models = client.search_logged_models(experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+    info = mlflow.models.get_model_info(models[0].model_uri)
+    assert info.signature is not None and info.saved_input_example_info is not None
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "reports")}
+    assert {"reports/model_card.html", "reports/evaluation_report.json", "reports/validation_report.json"} <= artifacts
+    champion = client.get_model_version_by_alias("credit-risk", "dev-champion")
+    assert champion.run_id == run.info.run_id and champion.tags["modelway.version"] == result["version"]
+    loaded = mlflow.sklearn.load_model("models:/credit-risk@dev-champion")
+    assert type(loaded).__name__ == "GuardedModel"
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome", "chrome-headless-shell")) if p), None)
+
+
+def test_the_card_renders_in_headless_chromium_screenshot_and_pdf(credit_run, tmp_path):
+    import subprocess
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium on PATH (install Debian's `chromium` package to run the screenshot and PDF checks)")
+    page = Path(credit_run["outputs"]["result"]["model_card"]).with_suffix(".html").as_uri()
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,3000"]
+    dom = subprocess.run([*common, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    for section in ("ML Test Score", "ROC curve", "Calibration", "95% interval", "Checks"):
+        assert section in dom, section
+    shot, pdf = tmp_path / "card.png", tmp_path / "card.pdf"
+    subprocess.run([*common, f"--screenshot={shot}", page], capture_output=True, timeout=120, check=True)
+    subprocess.run([*common, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page], capture_output=True, timeout=120, check=True)
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000          # a rendered page, not a blank one
+    document = pdf.read_bytes()
+    pages = re.findall(rb"/Type\s*/Page[^s]", document)
+    assert document.startswith(b"%PDF") and len(pages) >= 2             # every section printed, over pages
