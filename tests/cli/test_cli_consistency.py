@@ -6,8 +6,9 @@ import typer
 
 from modelway.cli.main import _register_commands, app
 
-# Commands whose output is not data: an HTML file, a directory path for the Pulumi CLI.
-NOT_DATA = {"runs report", "policy pack-path"}
+# Commands whose output is not data: an HTML file, a directory path for the Pulumi CLI, files they
+# write (a baseline profile, a SageMaker pipeline definition), long-running loops (a server, a watcher).
+NOT_DATA = {"runs report", "policy pack-path", "baseline", "export sagemaker", "serve", "triggers watch"}
 
 
 def commands():

@@ -26,7 +26,7 @@ def _home() -> Path:
 def monitor(
     model: str = typer.Argument(..., help="Model (its endpoint defaults to the model name)."),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", "-e", help="Endpoint whose captured traffic to check."),
-    window: str = typer.Option("1h", "--window", "-w", help="How far back: 30m, 1h, 2d..."),
+    window: str = typer.Option("1h", "--window", help="How far back: 30m, 1h, 2d..."),
     data: Optional[Path] = typer.Option(None, "--data", help="Check a CSV/Parquet file instead of captured traffic."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML thresholds (see MonitorConfig)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write the monitoring page (drift over time, alerts)."),
@@ -150,13 +150,18 @@ def triggers_watch(
 
 
 @triggers_app.command("status")
-def triggers_status() -> None:
+def triggers_status(
+    as_json: bool = typer.Option(False, "--json", help="Print the launches as JSON."),
+) -> None:
     """Launches so far: pipeline, triggers, reason, run id, status."""
     from modelway.triggers.engine import TriggerState, reap
 
     store = TriggerState(_home())
     reap(store, _home())
     rows = store.launches()
+    if as_json:
+        sys.stdout.write(json.dumps([dict(r) for r in rows], indent=2, default=str) + "\n")
+        return
     if not rows:
         print("no trigger launches yet")
     for r in rows:

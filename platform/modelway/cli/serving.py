@@ -37,6 +37,11 @@ def _split_ref(ref: str) -> tuple[str, str | None]:
     return name, version or None
 
 
+def _log(as_json: bool) -> Any:
+    """Progress lines: on stdout, or on stderr when stdout carries JSON."""
+    return (lambda m: print(m, file=sys.stderr, flush=True)) if as_json else print
+
+
 def _print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
 
@@ -45,7 +50,7 @@ def serve(
     model: str = typer.Argument(..., help="MODEL or MODEL@VERSION (first deployment: default the newest Approved version)."),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", "-e", help="Endpoint name (default: the model name)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
-    port: int = typer.Option(8080, "--port", "-p", min=0, max=65535, help="Port (0: any free port)."),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port (0: any free port)."),
     env: Optional[str] = typer.Option(None, "--env", help="Environment whose promotion rules apply (default $MODELWAY_ENV or dev)."),
     capture_rate: Optional[float] = typer.Option(None, "--capture-rate", min=0.0, max=1.0,
                                                  help="Share of requests captured for monitoring (default 0.1)."),
@@ -97,7 +102,7 @@ def _newest_approved(registry: Any, name: str, environment: str) -> str:
 
 def deploy(
     ref: str = typer.Argument(..., help="MODEL@VERSION to roll out."),
-    strategy: str = typer.Option("canary", "--strategy", "-s", help="blue-green | canary | ab | shadow."),
+    strategy: str = typer.Option("canary", "--strategy", help="blue-green | canary | ab | shadow."),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", "-e", help="Endpoint (default: the model name)."),
     env: Optional[str] = typer.Option(None, "--env", help="Environment whose promotion rules apply."),
     steps: str = typer.Option("0.1,0.5,1.0", "--steps", help="Canary traffic shares, ending at 1.0."),
@@ -163,11 +168,14 @@ def rollback(
     endpoint: str = typer.Argument(..., help="Endpoint to roll back."),
     reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the history and audit log)."),
     by: Optional[str] = typer.Option(None, "--by", help="Who rolls back (default $MODELWAY_USER)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Send all traffic back to the previous version (instant: it is still loaded)."""
     from modelway.deploy.embedded import EmbeddedDeployer
 
-    result = EmbeddedDeployer(_home(), log=print).rollback(endpoint, actor=_actor(by), reason=reason)
+    result = EmbeddedDeployer(_home(), log=_log(as_json)).rollback(endpoint, actor=_actor(by), reason=reason)
+    if as_json:
+        return _print_json(result.to_dict())
     print(f"rolled back: {result.incumbent} serves all traffic; {result.version} removed")
 
 
@@ -175,19 +183,23 @@ def promote(
     endpoint: str = typer.Argument(..., help="Endpoint whose A/B or shadow candidate gets all traffic."),
     reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the history and audit log)."),
     by: Optional[str] = typer.Option(None, "--by", help="Who promotes (default $MODELWAY_USER)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """End an A/B test or shadow run by giving the candidate all traffic."""
     from modelway.deploy.embedded import EmbeddedDeployer
 
-    result = EmbeddedDeployer(_home(), log=print).promote(endpoint, actor=_actor(by), reason=reason)
+    result = EmbeddedDeployer(_home(), log=_log(as_json)).promote(endpoint, actor=_actor(by), reason=reason)
+    if as_json:
+        return _print_json(result.to_dict())
     print(f"promoted: {result.version} serves all traffic ({result.incumbent} on standby)")
 
 
 def feedback(
     endpoint: str = typer.Argument(..., help="Endpoint the predictions came from."),
-    file: Optional[Path] = typer.Option(None, "--file", "-f", help="CSV with columns request_id,label."),
+    file: Optional[Path] = typer.Option(None, "--file", help="CSV with columns request_id,label."),
     request_id: Optional[str] = typer.Option(None, "--request-id", help="One request id (with --label)."),
     label: Optional[float] = typer.Option(None, "--label", help="The true label of --request-id."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Record ground-truth labels for served requests (online accuracy for guardrails, A/B tests, monitor)."""
     import csv
@@ -215,16 +227,27 @@ def feedback(
     if not labels:
         raise UserError("no labels given: pass --file labels.csv or --request-id ID --label VALUE")
     out = EmbeddedDeployer(_home()).feedback(endpoint, labels)
+    if as_json:
+        return _print_json({"endpoint": endpoint, **out})
     print(f"recorded {out['stored']} label(s) for {endpoint}; {out['matched']} match a logged request")
 
 
 @deployments_app.command("list")
-def deployments_list() -> None:
+def deployments_list(
+    as_json: bool = typer.Option(False, "--json", help="Print the endpoints as JSON."),
+) -> None:
     """Endpoints and what each serves."""
     from modelway.serving.state import DeploymentStore
 
     store = DeploymentStore(_home())
     names = store.endpoints()
+    if as_json:
+        entries = []
+        for name in names:
+            revision, state = store.get(name)
+            entries.append({"endpoint": name, "model": state.model, "variants": state.variants, "phase": state.phase,
+                            "revision": revision, "live_servers": len(store.live_servers(name))})
+        return _print_json(entries)
     if not names:
         print(f"no endpoints in {_home()}; start one with: modelway serve MODEL")
     for name in names:
