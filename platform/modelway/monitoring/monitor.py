@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from modelway.config_files import load_yaml_text
 from modelway.errors import ConfigError, UserError
 from modelway.monitoring.base import Alert, Alerter, Metric, MetricsSink
 from modelway.profiling.drift import DriftReport, DriftThresholds, compare
@@ -57,15 +58,12 @@ def load_config(path: Path | None) -> MonitorConfig:
     """:class:`MonitorConfig` from a YAML file (None: defaults); ConfigError names the key."""
     if path is None:
         return MonitorConfig()
-    import yaml
-
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        # the strict loader: a duplicate key is an error (naming both lines), never "last one wins"
+        data = load_yaml_text(Path(path).read_text(), path) or {}
         return MonitorConfig.model_validate(data)
     except FileNotFoundError:
         raise ConfigError(f"monitor config {path} not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"monitor config {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(f"monitor config {path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from modelway.config_files import load_yaml_text
 from modelway.errors import ConfigError
 
 
@@ -106,15 +107,12 @@ class TriggersConfig(BaseModel):
 
 def load_triggers(path: Path) -> TriggersConfig:
     """Parse and validate the triggers file; ConfigError names the file and key."""
-    import yaml
-
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        # the strict loader: a duplicate key is an error (naming both lines), never "last one wins"
+        data = load_yaml_text(Path(path).read_text(), path) or {}
         return TriggersConfig.model_validate(data)
     except FileNotFoundError:
         raise ConfigError(f"triggers file {path} not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"triggers file {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
