@@ -167,3 +167,16 @@ def test_stack_file_without_modelway_config_renders_defaults_with_a_warning(tmp_
         "(no GPU pool, no Kubernetes tenancy, default tags and budget): set the keys it needs (README.md, section 'Config keys')"]
     assert result.resources  # still renders: the defaults are safe
     assert not [w for w in render_stack("prod").warnings if "sets no modelway" in w]
+
+
+
+def test_a_json_config_value_with_a_duplicate_key_is_refused_naming_the_key_and_line():
+    """Pulumi keeps object config as JSON strings; a repeated key must not be last-one-wins."""
+    values = {"modelway:tags": '{"owner": "ml-platform",\n "owner": "someone-else"}'}
+    with pytest.raises(ConfigError, match=r"^modelway:tags:2: duplicate key 'owner' \(the first is on line 1\)$"):
+        PlatformConfig.from_pulumi_values(values, stack="dev")
+
+
+def test_a_config_value_that_only_looks_like_json_is_judged_by_its_field():
+    with pytest.raises(ConfigError, match="tags"):
+        PlatformConfig.from_pulumi_values({"modelway:tags": "{owner: broken"}, stack="dev")

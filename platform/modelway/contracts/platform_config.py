@@ -25,6 +25,7 @@ from pydantic import (
 
 from modelway.contracts.environments import ENVIRONMENTS, Environment
 from modelway.contracts.gpu_shapes import GPU_INSTANCE_FAMILIES, GpuShape, shape_of
+from modelway.config_files import load_json_text
 from modelway.errors import ConfigError
 
 CONFIG_NAMESPACE = "modelway"
@@ -439,7 +440,7 @@ class PlatformConfig(_Section):
         for key, value in values.items():
             if not key.startswith(prefix):
                 continue
-            raw[key[len(prefix):]] = _decode(value)
+            raw[key[len(prefix):]] = _decode(key, value)
         if "region" not in raw and values.get("aws:region"):
             raw["region"] = values["aws:region"]
         return cls.from_mapping(raw, stack=stack)
@@ -452,13 +453,16 @@ class _KeyedError(ValueError):
         super().__init__(f"{key}|{why}")
 
 
-def _decode(value: str) -> Any:
+def _decode(key: str, value: str) -> Any:
+    """A config string that holds a JSON object or list, decoded strictly (a duplicate key is an
+    error naming the config key and line, not last-one-wins); any other string stays as it is."""
     text = value.strip() if isinstance(value, str) else value
     if isinstance(text, str) and text[:1] in "{[":
         try:
-            return json.loads(text)
+            json.loads(text)
         except json.JSONDecodeError:
-            return value
+            return value  # not JSON after all: the field's own validation names the problem
+        return load_json_text(text, key)
     return value
 
 
