@@ -30,7 +30,8 @@ LAYERS: list[set[str]] = [
     {"lineage", "registry"},
     {"store"},
     {"artifacts"},
-    {"settings", "contracts", "datasets", "config_files", "extras", "profiling", "evidence_blocks"},
+    {"settings", "contracts", "datasets", "extras", "profiling", "evidence_blocks"},
+    {"config_files"},                  # the one strict JSON/YAML reader the contracts and configs use
     {"errors", "files", "html_blocks", "exits", "active_backends"},
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}
