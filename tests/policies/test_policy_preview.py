@@ -7,6 +7,10 @@ the apply over them does not run, and rules that meet an unknown say "not evalua
 """
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -61,3 +65,30 @@ def test_checker_judges_the_preview_violations_passes_and_not_evaluated():
     assert any(w.startswith("k8s-no-latest-tag: not evaluated on ") and w.endswith(
         "Deployment::embedder: container embedder: image is not known yet") for w in report.warnings)
     assert (report.resources, report.providers) == (12, 1)
+
+
+def test_a_render_does_not_depend_on_what_ran_before_it_in_the_process():
+    # A crashed program left pending outputs that failed the next render, and asyncio.run()
+    # clears the thread's event loop, after which Pulumi's get_event_loop() raised. In a process
+    # of its own: the crash's never-awaited coroutines, finalised inside pytest's assertion
+    # rewriting, trip a CPython 3.11.7 bug in compile().
+    script = textwrap.dedent(f"""
+        import asyncio
+        from pathlib import Path
+        from modelway.errors import UserError
+        from modelway.rendering.engine import render_in_process
+        from modelway.rendering.project import load_program_spec
+        program = Path({str(PROGRAM)!r})
+        try:
+            render_in_process(load_program_spec(program, "prod"), strict_invokes=False, preview=False)
+        except UserError:
+            pass
+        else:
+            raise SystemExit("the crashing render did not crash")
+        asyncio.run(asyncio.sleep(0))
+        result = render_in_process(load_program_spec(program, "prod"), strict_invokes=False, preview=True)
+        print(sorted(r.name for r in result.resources))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {"eks", "scorer"} <= set(ast.literal_eval(done.stdout.strip().splitlines()[-1]))

@@ -8,6 +8,7 @@ into each other.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import json
@@ -22,6 +23,7 @@ from typing import Any, Iterator
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
 
 from modelway.errors import ConfigError, UserError
 from modelway.rendering.mocks import PlatformMocks, UnknownInvokeError
@@ -232,6 +234,33 @@ def _source_positions(program_root: Path) -> Iterator[None]:
         sdk_resource._get_stack_trace = original
 
 
+@contextlib.contextmanager
+def _own_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """Run a render on an event loop of its own, closed afterwards with nothing left pending.
+
+    A render must not depend on what ran before it in the process: Pulumi's runtime calls
+    ``asyncio.get_event_loop()``, which raises once ``asyncio.run`` (or an HTTP test client) has
+    cleared the thread's loop, and a program that crashed leaves output tasks pending that
+    would otherwise run, and fail, inside the next render.
+    """
+    try:
+        previous: asyncio.AbstractEventLoop | None = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        previous = None
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+        asyncio.set_event_loop(previous if previous is not None and not previous.is_closed() else None)
+
+
 def _render(spec: ProgramSpec, strict_invokes: bool, preview: bool) -> RenderResult:
     from pulumi.runtime.stack import massage, run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
@@ -275,6 +304,10 @@ def _render(spec: ProgramSpec, strict_invokes: bool, preview: bool) -> RenderRes
     except Exception as exc:  # noqa: BLE001 - every program failure becomes one line
         raise UserError(_describe_failure(exc, spec)) from exc
     finally:
+        # Pulumi keeps the program's pending outputs in a set every render shares (the default of
+        # a context variable); a crashed program's leftovers must not be awaited by the next one.
+        with pulumi_settings.SETTINGS.lock:
+            pulumi_settings.SETTINGS.outputs.clear()
         os.chdir(old_cwd)
         sys.path[:] = old_path
         logger.removeHandler(collector)
@@ -304,4 +337,5 @@ def render_in_process(spec: ProgramSpec, *, strict_invokes: bool, preview: bool 
         >>> from modelway.rendering.project import load_program_spec
         >>> result = render_in_process(load_program_spec(Path("."), "dev"), strict_invokes=True)  # doctest: +SKIP
     """
-    return contextvars.Context().run(_render, spec, strict_invokes, preview)
+    with _own_event_loop():
+        return contextvars.Context().run(_render, spec, strict_invokes, preview)
