@@ -12,7 +12,8 @@ from typing import Any, Optional
 
 import typer
 
-from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
+from modelway.cli import running
+from modelway.cli.stack_choice import OUTPUTS_HELP, STACK_HELP, use_stack
 
 runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 data_app = typer.Typer(help="Register datasets as immutable, content-addressed versions.", no_args_is_help=True)
@@ -55,17 +56,6 @@ def _no_home(what: str) -> Exception:
                      "or set MODELWAY_HOME to the home your runs use")
 
 
-def _print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-
-
-def _exit_for(status: str) -> None:
-    if status == "succeeded":
-        return
-    # sys.exit rather than typer.Exit: honoured whether or not Typer runs in standalone mode.
-    sys.exit(130 if status == "cancelled" else 1)
-
-
 def run_command(
     file: Path = typer.Argument(..., help="Python file defining one or more @pipeline functions."),
     pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Pipeline to run when the file has several."),
@@ -81,54 +71,7 @@ def run_command(
 ) -> None:
     """Run a pipeline (on the embedded default, or against a stack). Exit code 0 = succeeded, 1 = a step failed,
     2 = invalid definition/usage."""
-    from modelway.extras import require
-
-    require("ml", "modelway run")
-    from modelway.dsl.loader import load_pipeline
-    from modelway.runtime.runner import run_pipeline
-
-    use_stack(stack, outputs)  # before loading: a bad stack is one line, and nothing has started
-
-    pipe = load_pipeline(file, pipeline)
-    params = pipe.parse_cli_params(param)
-    if dry_run:
-        _print_dag(pipe.build(params).to_spec(), as_json)
-        return
-    display = "none" if as_json else ("plain" if plain else "auto")
-    result = run_pipeline(pipe, params, executor="inprocess" if in_process else None, workers=workers,
-                          use_cache=not no_cache, display=display, pipeline_file=file.resolve())
-    if as_json:
-        _print_json(result.to_json())
-    elif result.status != "succeeded":
-        _print_next_steps(result)
-    _exit_for(result.status)
-
-
-def _print_next_steps(result: Any) -> None:
-    # Resume helps after a crash, timeout, kill or Ctrl-C, not after a deliberate StepFailed
-    # (a failed gate): that fails the same way again until the code or data change.
-    hint = f"see the details with: modelway runs show {result.run_id}"
-    if result.resumable:
-        hint += f"; continue with: modelway resume {result.run_id}"
-    print(hint, file=sys.stderr)
-
-
-def _print_dag(spec: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        _print_json(spec)
-        return
-    print(f"pipeline {spec['pipeline']}  params {json.dumps(spec['params'], default=str)}")
-    for s in spec["steps"]:
-        after = f"  <- {', '.join(s['upstream'])}" if s["upstream"] else ""
-        settings = s["settings"]
-        notes = [f"retries={settings['retries']}"] if settings["retries"] else []
-        if settings["timeout"]:
-            notes.append(f"timeout={settings['timeout']}")
-        if not settings["cache"]:
-            notes.append("cache=off")
-        notes += [f"{k}={v}" for k, v in settings["resources"].items() if v not in (None, 0, False)]
-        print(f"  {s['name']}{after}" + (f"   [{', '.join(notes)}]" if notes else ""))
-    print(f"valid: {len(spec['steps'])} steps")
+    running.run(file, pipeline, param, no_cache, in_process, workers, as_json, plain, dry_run, stack, outputs)
 
 
 def resume_command(
@@ -154,10 +97,10 @@ def resume_command(
     display = "none" if as_json else ("plain" if plain else "auto")
     result = resume_run(run_id, display=display, executor="inprocess" if in_process else None, workers=workers)
     if as_json:
-        _print_json(result.to_json())
+        running.print_json(result.to_json())
     elif result.status != "succeeded":
-        _print_next_steps(result)
-    _exit_for(result.status)
+        running.print_next_steps(result)
+    running.exit_for(result.status)
 
 
 def _same_stack(run_store: Any, run_id: str, backends: Any) -> None:
@@ -196,7 +139,7 @@ def runs_list(
     found = _read_stores()
     if found is None:
         if as_json:
-            _print_json([])
+            running.print_json([])
         else:
             print(f"no runs yet in {_home()}; start one with: modelway run PIPELINE.py")
         return
@@ -217,7 +160,7 @@ def runs_list(
             "params": run["params"], "error": run["error"],
         })
     if as_json:
-        _print_json(rows)
+        running.print_json(rows)
         return
     if not rows:
         print("no runs yet; start one with: modelway run PIPELINE.py")
@@ -242,7 +185,7 @@ def runs_show(
     run_store, _ = found
     run = run_details(run_store, run_id)
     if as_json:
-        _print_json(run)
+        running.print_json(run)
         return
     dur = (run["ended_at"] - run["started_at"]) if run["ended_at"] and run["started_at"] else None
     print(f"run       {run['run_id']}")
@@ -324,7 +267,7 @@ def data_add(
 
     ref, added = add_dataset(name, path)
     if as_json:
-        _print_json({"name": ref.name, "version": ref.version, "hash": ref.hash, "path": str(ref.path), "added": added})
+        running.print_json({"name": ref.name, "version": ref.version, "hash": ref.hash, "path": str(ref.path), "added": added})
         return
     note = "registered" if added else "already registered (same content)"
     print(f"{ref.name}@{ref.version}  {note}  sha256:{ref.hash}")
@@ -339,7 +282,7 @@ def data_list(
     found = _read_stores()
     rows = found[0].datasets(name) if found is not None else []
     if as_json:
-        _print_json(rows)
+        running.print_json(rows)
         return
     if not rows:
         print(f"no datasets in {_home()}; register one with: modelway data add NAME PATH")
@@ -360,7 +303,7 @@ def lineage_impacted(
         raise _no_home(f"no dataset {dataset!r}")
     found = consumers(dataset, _home())
     if as_json:
-        _print_json(found)
+        running.print_json(found)
         return
     print(f"dataset {found['dataset']}@{found['version']}: {len(found['runs'])} run(s), {len(found['models'])} model(s)")
     for r in found["runs"]:
@@ -382,7 +325,7 @@ def lineage_model(
         raise _no_home(f"no lineage for model {model} {version}")
     found = model_lineage(model, version, _home())
     if as_json:
-        _print_json(found)
+        running.print_json(found)
         return
     print(f"model {found['model']} {found['version']}" + (f"  artifact sha256:{found['artifact']}" if found["artifact"] else ""))
     run = found["run"]
