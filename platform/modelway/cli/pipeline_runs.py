@@ -1,6 +1,7 @@
 """``modelway run | resume | runs | data | lineage``: run pipelines and inspect runs and lineage.
 
-Only Typer is imported at module level; the runtime is imported inside each command.
+The runner and the run details (the DSL, its pydantic models) are imported inside the commands
+that start or read runs, after ``require()`` could say which extra is missing.
 """
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ from typing import Any, Optional
 
 import typer
 
+from modelway import active_backends
 from modelway.cli import running
 from modelway.cli.stack_choice import OUTPUTS_HELP, STACK_HELP, use_stack
+from modelway.errors import UserError
+from modelway.extras import require
+from modelway.lineage.datasets import add_dataset, consumers, model_lineage
+from modelway.runtime.context import stores
+from modelway.settings import get_settings
+from modelway.store.faults import check_home
 
 runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 data_app = typer.Typer(help="Register datasets as immutable, content-addressed versions.", no_args_is_help=True)
@@ -21,9 +29,6 @@ lineage_app = typer.Typer(help="Trace which runs and models used which data.", n
 
 
 def _home() -> Path:
-    from modelway.settings import get_settings
-    from modelway.store.faults import check_home
-
     return check_home(get_settings().resolved_home())
 
 
@@ -39,19 +44,13 @@ def _data_on_stack(
 def _read_stores() -> tuple[Any, Any] | None:
     """The stores of an existing home, or None: a read-only command never creates $MODELWAY_HOME
     (on a stack the home is a cache of what the stack holds, so it is created)."""
-    from modelway import active_backends
-
     home = _home()
     if not (home / "modelway.db").is_file() and active_backends.current() is None:
         return None
-    from modelway.runtime.context import stores
-
     return stores(home)
 
 
 def _no_home(what: str) -> Exception:
-    from modelway.errors import UserError
-
     return UserError(f"{what}: there is no Modelway home at {_home()}; run this in your project directory "
                      "or set MODELWAY_HOME to the home your runs use")
 
@@ -84,8 +83,6 @@ def resume_command(
     outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """Continue a run: steps that finished are reused, the others run (same run id)."""
-    from modelway.extras import require
-
     require("ml", "modelway resume")
     from modelway.runtime.runner import resume_run
 
@@ -105,8 +102,6 @@ def resume_command(
 
 def _same_stack(run_store: Any, run_id: str, backends: Any) -> None:
     """A run continues on the stack it started on (its artifacts and cache live there)."""
-    from modelway.errors import UserError
-
     full_id = run_store.resolve_run_id(run_id)
     run = run_store.get_run(full_id) if full_id else None
     started_on = ((run or {}).get("lineage") or {}).get("stack", {}).get("name")
@@ -263,8 +258,6 @@ def data_add(
     as_json: bool = typer.Option(False, "--json", help="Print the registered version as JSON."),
 ) -> None:
     """Register PATH as an immutable version of dataset NAME (version = content hash)."""
-    from modelway.lineage.datasets import add_dataset
-
     ref, added = add_dataset(name, path)
     if as_json:
         running.print_json({"name": ref.name, "version": ref.version, "hash": ref.hash, "path": str(ref.path), "added": added})
@@ -297,8 +290,6 @@ def lineage_impacted(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List the runs, and models produced by them, that consumed a dataset version."""
-    from modelway.lineage.datasets import consumers
-
     if _read_stores() is None:
         raise _no_home(f"no dataset {dataset!r}")
     found = consumers(dataset, _home())
@@ -319,8 +310,6 @@ def lineage_model(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show where a model version comes from: run, code version, parameters, data versions, environment."""
-    from modelway.lineage.datasets import model_lineage
-
     if _read_stores() is None:
         raise _no_home(f"no lineage for model {model} {version}")
     found = model_lineage(model, version, _home())

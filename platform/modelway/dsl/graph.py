@@ -8,6 +8,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from modelway.artifacts.serializers import is_jsonable
 from modelway.dsl.settings import StepSettings, resolve_settings
 from modelway.dsl.types import UNCHECKED, is_compatible, item_annotation, type_name
 from modelway.errors import DefinitionError
@@ -194,8 +195,6 @@ class PipelineGraph:
             >>> spec["steps"][0]["upstream"]  # doctest: +SKIP
             []
         """
-        from modelway.artifacts.serializers import is_jsonable
-
         def ref(value: OutputRef) -> dict[str, Any]:
             out: dict[str, Any] = {"step": value.node.name}
             if value.path:

@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
+from modelway.artifacts.serializers import UnserializableError
 from modelway.artifacts.store import ArtifactRef, CorruptArtifact
 from modelway.dsl.graph import OutputRef, StepNode, map_refs
+from modelway.dsl.types import type_name, value_mismatch
 from modelway.exits import ExitAttempt, exits_forbidden
 from modelway.runtime import context as ctx_mod
+from modelway.runtime.errors import StepFailed
 from modelway.store.handles import forget_stores
 
 
@@ -118,9 +121,6 @@ def execute(task: Task, in_runner: bool = False) -> Outcome:
 
     ``in_runner``: this process is the runner (in-process executor), so ``os._exit`` in the step
     is intercepted too; in a step process it just ends that process, which the runner reports."""
-    from modelway.artifacts.serializers import UnserializableError
-    from modelway.dsl.types import type_name, value_mismatch
-
     artifacts = ctx_mod.artifact_store(task.home)  # the run store is opened only if the step logs/attaches
     ctx = ctx_mod.StepContext(task.run_id, task.name, task.pipeline_name, task.home, task.params, task.attempt,
                               task.echo)
@@ -142,8 +142,6 @@ def execute(task: Task, in_runner: bool = False) -> Outcome:
         return Outcome(False, error=f"timed out after {task.timeout_s:g}s", duration_s=time.perf_counter() - start,
                        timed_out=True)
     except Exception as exc:
-        from modelway.runtime.errors import StepFailed
-
         # A deliberate failure (a gate, a check) is its message; a traceback only helps for bugs.
         deliberate = isinstance(exc, StepFailed)
         return Outcome(False, error=_one_line(exc), traceback=None if deliberate else _user_traceback(exc),
@@ -173,8 +171,6 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    from modelway.runtime.errors import StepFailed
-
     text = str(exc).strip().splitlines()
     if isinstance(exc, StepFailed) and text:
         return text[0]  # a deliberate failure message needs no exception class
