@@ -68,3 +68,23 @@ def cli_json(*args: str, home: Path, cwd: Path | None = None, ok_codes: tuple[in
 def executed(doc: dict) -> list[str]:
     """Names of steps that really executed (not cache hits) in a run's --json document."""
     return [s["name"] for s in doc["steps"] if s["status"] == "succeeded" and not s["cached"]]
+
+
+# A step that fails deliberately (StepFailed, x=1) or by a bug (ValueError, any other x).
+GATE = """
+from modelway import pipeline, step
+from modelway.runtime import StepFailed
+
+class GateFailed(StepFailed):
+    pass
+
+@step
+def gate(x: int) -> int:
+    if x == 1:
+        raise GateFailed("AUC 0.61 is below the 0.70 gate")
+    raise ValueError("unexpected bad value")
+
+@pipeline
+def p(x: int = 1) -> int:
+    return gate(x)
+"""

@@ -1,10 +1,12 @@
 """CLI behaviour around loading pipeline files, and the Python entry points."""
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
-from core_helpers import cli, cli_json, write_pipeline
+from core_helpers import GATE, MODELWAY, REPO, cli, cli_json, write_pipeline
 
 from modelway import pipeline, step
 from modelway.runtime.errors import StepFailed
@@ -267,3 +269,37 @@ def test_an_edited_pipeline_file_is_loaded_again_in_the_same_process(tmp_path: P
     again = load_pipeline(path, "first")
     assert again is not first
     assert again.build().nodes["one"].step.fn() == 2
+
+
+def test_run_of_a_directory_says_it_is_a_directory(home: Path, tmp_path: Path) -> None:
+    proc = cli("run", str(tmp_path), home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path} is a directory, not a pipeline file; name the .py file in it that defines the @pipeline"
+
+
+def test_a_repeated_param_is_a_usage_error(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, "from modelway import pipeline, step\n\n@step\ndef one(x: int) -> int:\n"
+                                    "    return x\n\n@pipeline\ndef p(start: int = 0) -> int:\n    return one(start)\n")
+    proc = cli("run", str(path), "--param", "start=5", "--param", "start=6", home=home)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: --param start is given twice (5, then 6); give it once"
+
+
+def test_latest_is_accepted_wherever_a_run_id_is(home: Path, tmp_path: Path) -> None:
+    assert cli("runs", "show", "latest", home=home).returncode == 2  # nothing yet: a clear error
+    path = write_pipeline(tmp_path, GATE)
+    first = cli_json("run", str(path), "--param", "x=2", home=home, ok_codes=(1,))
+    second = cli_json("run", str(path), "--param", "x=2", home=home, ok_codes=(1,))
+    assert cli_json("runs", "show", "latest", home=home)["run_id"] == second["run_id"]
+    resumed = cli_json("resume", "latest", home=home, ok_codes=(1,))
+    assert resumed["run_id"] == second["run_id"] != first["run_id"]
+
+
+@pytest.mark.parametrize("command", [("runs", "list"), ("runs", "show", "latest"), ("data", "list")])
+def test_read_only_commands_do_not_create_a_home(tmp_path: Path, command: tuple[str, ...]) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MODELWAY_HOME"}
+    env["PYTHONPATH"] = str(REPO / "platform")
+    proc = subprocess.run([*MODELWAY, *command], check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert not (tmp_path / ".modelway").exists()
+    assert "Traceback" not in proc.stderr
+    assert str(tmp_path / ".modelway") in proc.stdout + proc.stderr

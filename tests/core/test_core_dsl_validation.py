@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import pytest
+from core_helpers import cli, write_pipeline
 from pydantic import Field, PositiveInt
 
 from modelway import pipeline, step
@@ -336,3 +337,28 @@ def test_invalid_explicit_step_name() -> None:
         @step(name="load data")
         def load() -> int:
             return 1
+
+
+DUP = """
+from modelway import pipeline, step
+
+@step(name="load")
+def a() -> int:
+    return 1
+
+@step(name="load")
+def b() -> int:
+    return 2
+
+@pipeline
+def dup() -> list:
+    return [a(), b()]
+"""
+
+
+def test_duplicate_step_name_names_the_users_file_not_the_internal_module(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, DUP, name="dup.py")
+    proc = cli("run", str(path), home=home)
+    assert proc.returncode == 2
+    assert "_mw_" not in proc.stderr
+    assert f"used by a ({path}:4) and b ({path}:8)" in proc.stderr, proc.stderr

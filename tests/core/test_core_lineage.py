@@ -187,3 +187,24 @@ def test_unpinned_read_inside_a_step_is_not_reused_after_a_new_version(home: Pat
     doc = cli_json("run", str(path), "--param", f"version={v1}", home=home)
     assert executed(doc) == ["latest_rows"]  # the pinned read stays cached
     assert doc["outputs"] == {"result": [2, 1]}
+
+
+def test_lineage_of_a_version_that_does_not_exist_says_so(home: Path) -> None:
+    record_model("credit-risk", "1.0.0", run_id=None, home=home)
+    record_model("credit-risk", "1.1.0", run_id=None, home=home)
+    missing = cli("lineage", "model", "credit-risk", "3.0.0", home=home)
+    assert missing.returncode == 2
+    assert "no version 3.0.0 of model credit-risk is recorded (recorded: 1.0.0, 1.1.0)" in missing.stderr
+    assert "not registered by a pipeline run" not in missing.stderr
+    unknown = cli("lineage", "model", "fraud", "1.0.0", home=home)
+    assert unknown.returncode == 2 and "no version of model 'fraud' is recorded" in unknown.stderr
+
+
+@pytest.mark.parametrize("name", ["bad name!", "x@y", "a/b", "", ".hidden", "é"])
+def test_data_add_validates_the_name(home: Path, tmp_path: Path, name: str) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("a\n1\n")
+    proc = cli("data", "add", name, str(data), home=home)
+    assert proc.returncode == 2, proc.stdout
+    assert "must start with a letter or digit and use only letters, digits, '-', '_' and '.'" in proc.stderr
+    assert cli("data", "add", "credit-v2.raw_1", str(data), home=home).returncode == 0

@@ -11,7 +11,7 @@ import pytest
 from modelway import pipeline, run_pipeline, step, step_context
 from modelway.runtime.context import stores
 
-from core_helpers import cli, write_pipeline
+from core_helpers import GATE, cli, cli_json, write_pipeline
 
 
 @step
@@ -524,3 +524,125 @@ def test_positional_only_and_variadic_parameters(home: Path) -> None:
     result = run_pipeline(p, executor="inprocess", display="none")
     assert result.status == "succeeded", result.error
     assert result.outputs == {"result": {"sum": 12, "named": {"extra": 5}}}
+
+
+MIXED_FAILURE = """
+import os, time
+from modelway import pipeline, step
+
+@step(timeout="1s", retries=1, retry_delay="0s")
+def sleeper() -> int:
+    time.sleep(30)
+    return 1
+
+@step(memory="200Mi")
+def hog() -> int:
+    block = bytearray(400 * 2**20)  # zero-filled: really resident
+    time.sleep(30)
+    return len(block)
+
+@step
+def after_hog(n: int) -> int:
+    return n
+
+@step
+def crash() -> int:
+    os._exit(3)
+
+@pipeline(workers=2)
+def mixed() -> dict:
+    return {"a": sleeper(), "b": after_hog(hog()), "c": crash()}
+"""
+
+
+def test_failed_run_leaves_every_step_in_a_terminal_state(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, MIXED_FAILURE)
+    doc = cli_json("run", str(path), home=home, ok_codes=(1,))
+    assert doc["status"] == "failed" and "memory limit" in doc["error"]
+    show = cli_json("runs", "show", doc["run_id"], home=home)
+    steps = {s["name"]: s for s in show["steps"]}
+    assert steps["hog"]["status"] == "failed"
+    # stopped between attempts because the run failed: not "retrying" forever
+    assert steps["sleeper"]["status"] == "cancelled"
+    assert "not retried" in steps["sleeper"]["error"] and "'hog'" in steps["sleeper"]["error"]
+    # never started, and nothing it depends on failed: cancelled, not skipped
+    assert steps["crash"]["status"] == "cancelled"
+    assert steps["crash"]["attempts"] == 0 and "'hog'" in steps["crash"]["error"]
+    # never started because its upstream failed
+    assert steps["after_hog"]["status"] == "skipped"
+    assert "upstream step 'hog' failed" in steps["after_hog"]["error"]
+    assert {s["status"] for s in doc["steps"]} <= {"failed", "cancelled", "skipped", "succeeded"}
+    assert {s["name"]: s["status"] for s in doc["steps"]} == {n: s["status"] for n, s in steps.items()}
+
+
+@pytest.mark.parametrize("executor", ["process", "inprocess"])
+def test_deliberate_failure_is_said_once_without_traceback_or_resume_hint(home: Path, tmp_path: Path,
+                                                                          executor: str) -> None:
+    path = write_pipeline(tmp_path, GATE)
+    extra = ("--in-process",) if executor == "inprocess" else ()
+    proc = cli("run", str(path), "--plain", *extra, home=home)
+    assert proc.returncode == 1
+    said = proc.stdout + proc.stderr
+    assert said.count("AUC 0.61 is below the 0.70 gate") == 1, said
+    assert "modelway runs show" in proc.stderr and "modelway resume" not in proc.stderr
+    show = cli("runs", "show", cli_json("runs", "list", home=home)[0]["run_id"], home=home)
+    assert show.returncode == 0, show.stderr
+    assert show.stdout.count("AUC 0.61 is below the 0.70 gate") == 1, show.stdout
+    assert "Traceback" not in show.stdout
+
+
+def test_unexpected_failure_keeps_traceback_and_resume_hint(home: Path, tmp_path: Path) -> None:
+    path = write_pipeline(tmp_path, GATE)
+    proc = cli("run", str(path), "--plain", "--param", "x=2", home=home)
+    assert proc.returncode == 1
+    assert "modelway resume" in proc.stderr
+    show = cli("runs", "show", cli_json("runs", "list", home=home)[0]["run_id"], home=home)
+    assert "Traceback" in show.stdout and "ValueError: unexpected bad value" in show.stdout
+
+
+RETURNS = """
+from typing import Optional
+import numpy as np
+import pandas as pd
+from modelway import pipeline, step
+
+@step
+def fine_float() -> float:
+    return 3  # an int is a fine float
+
+@step
+def fine_optional() -> Optional[int]:
+    return None
+
+@step
+def fine_generic() -> list[int]:
+    return [1, 2]
+
+@step
+def fine_numpy() -> int:
+    return np.int64(4)
+
+@step
+def fine_frame() -> pd.DataFrame:
+    return pd.DataFrame({"a": [1]})
+
+@step
+def bad(a: float, b: Optional[int], c: list[int], d: int, e: pd.DataFrame) -> int:
+    return "5"
+
+@pipeline
+def p() -> int:
+    return bad(fine_float(), fine_optional(), fine_generic(), fine_numpy(), fine_frame())
+"""
+
+
+@pytest.mark.parametrize("executor", ["process", "inprocess"])
+def test_a_step_returning_the_wrong_type_fails_with_one_line(home: Path, tmp_path: Path, executor: str) -> None:
+    path = write_pipeline(tmp_path, RETURNS)
+    extra = ("--in-process",) if executor == "inprocess" else ()
+    doc = cli_json("run", str(path), *extra, home=home, ok_codes=(1,))
+    steps = {s["name"]: s for s in doc["steps"]}
+    assert {n: s["status"] for n, s in steps.items() if n != "bad"} == dict.fromkeys(
+        ["fine_float", "fine_optional", "fine_generic", "fine_numpy", "fine_frame"], "succeeded")
+    assert steps["bad"]["status"] == "failed" and steps["bad"]["attempts"] == 1
+    assert doc["error"] == "step 'bad' failed: returned str but is annotated -> int"

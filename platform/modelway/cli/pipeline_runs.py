@@ -1,6 +1,7 @@
 """``modelway run | resume | runs | data | lineage``: run pipelines and inspect runs and lineage.
 
-Only Typer is imported at module level; the runtime is imported inside each command.
+The runner and the run details (the DSL, its pydantic models) are imported inside the commands
+that start or read runs, after ``require()`` could say which extra is missing.
 """
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from typing import Any, Optional
 
 import typer
 
-from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
+from modelway import active_backends
+from modelway.cli import running
+from modelway.cli.stack_choice import OUTPUTS_HELP, STACK_HELP, use_stack
+from modelway.errors import UserError
+from modelway.extras import require
+from modelway.lineage.datasets import add_dataset, consumers, model_lineage
+from modelway.runtime.context import stores
+from modelway.settings import get_settings
+from modelway.store.faults import check_home
 
 runs_app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 data_app = typer.Typer(help="Register datasets as immutable, content-addressed versions.", no_args_is_help=True)
@@ -20,9 +29,6 @@ lineage_app = typer.Typer(help="Trace which runs and models used which data.", n
 
 
 def _home() -> Path:
-    from modelway.settings import get_settings
-    from modelway.store.faults import check_home
-
     return check_home(get_settings().resolved_home())
 
 
@@ -38,32 +44,15 @@ def _data_on_stack(
 def _read_stores() -> tuple[Any, Any] | None:
     """The stores of an existing home, or None: a read-only command never creates $MODELWAY_HOME
     (on a stack the home is a cache of what the stack holds, so it is created)."""
-    from modelway import active_backends
-
     home = _home()
     if not (home / "modelway.db").is_file() and active_backends.current() is None:
         return None
-    from modelway.runtime.context import stores
-
     return stores(home)
 
 
 def _no_home(what: str) -> Exception:
-    from modelway.errors import UserError
-
     return UserError(f"{what}: there is no Modelway home at {_home()}; run this in your project directory "
                      "or set MODELWAY_HOME to the home your runs use")
-
-
-def _print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-
-
-def _exit_for(status: str) -> None:
-    if status == "succeeded":
-        return
-    # sys.exit rather than typer.Exit: honoured whether or not Typer runs in standalone mode.
-    sys.exit(130 if status == "cancelled" else 1)
 
 
 def run_command(
@@ -81,54 +70,7 @@ def run_command(
 ) -> None:
     """Run a pipeline (on the embedded default, or against a stack). Exit code 0 = succeeded, 1 = a step failed,
     2 = invalid definition/usage."""
-    from modelway.extras import require
-
-    require("ml", "modelway run")
-    from modelway.dsl.loader import load_pipeline
-    from modelway.runtime.runner import run_pipeline
-
-    use_stack(stack, outputs)  # before loading: a bad stack is one line, and nothing has started
-
-    pipe = load_pipeline(file, pipeline)
-    params = pipe.parse_cli_params(param)
-    if dry_run:
-        _print_dag(pipe.build(params).to_spec(), as_json)
-        return
-    display = "none" if as_json else ("plain" if plain else "auto")
-    result = run_pipeline(pipe, params, executor="inprocess" if in_process else None, workers=workers,
-                          use_cache=not no_cache, display=display, pipeline_file=file.resolve())
-    if as_json:
-        _print_json(result.to_json())
-    elif result.status != "succeeded":
-        _print_next_steps(result)
-    _exit_for(result.status)
-
-
-def _print_next_steps(result: Any) -> None:
-    # Resume helps after a crash, timeout, kill or Ctrl-C, not after a deliberate StepFailed
-    # (a failed gate): that fails the same way again until the code or data change.
-    hint = f"see the details with: modelway runs show {result.run_id}"
-    if result.resumable:
-        hint += f"; continue with: modelway resume {result.run_id}"
-    print(hint, file=sys.stderr)
-
-
-def _print_dag(spec: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        _print_json(spec)
-        return
-    print(f"pipeline {spec['pipeline']}  params {json.dumps(spec['params'], default=str)}")
-    for s in spec["steps"]:
-        after = f"  <- {', '.join(s['upstream'])}" if s["upstream"] else ""
-        settings = s["settings"]
-        notes = [f"retries={settings['retries']}"] if settings["retries"] else []
-        if settings["timeout"]:
-            notes.append(f"timeout={settings['timeout']}")
-        if not settings["cache"]:
-            notes.append("cache=off")
-        notes += [f"{k}={v}" for k, v in settings["resources"].items() if v not in (None, 0, False)]
-        print(f"  {s['name']}{after}" + (f"   [{', '.join(notes)}]" if notes else ""))
-    print(f"valid: {len(spec['steps'])} steps")
+    running.run(file, pipeline, param, no_cache, in_process, workers, as_json, plain, dry_run, stack, outputs)
 
 
 def resume_command(
@@ -141,8 +83,6 @@ def resume_command(
     outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """Continue a run: steps that finished are reused, the others run (same run id)."""
-    from modelway.extras import require
-
     require("ml", "modelway resume")
     from modelway.runtime.runner import resume_run
 
@@ -154,16 +94,14 @@ def resume_command(
     display = "none" if as_json else ("plain" if plain else "auto")
     result = resume_run(run_id, display=display, executor="inprocess" if in_process else None, workers=workers)
     if as_json:
-        _print_json(result.to_json())
+        running.print_json(result.to_json())
     elif result.status != "succeeded":
-        _print_next_steps(result)
-    _exit_for(result.status)
+        running.print_next_steps(result)
+    running.exit_for(result.status)
 
 
 def _same_stack(run_store: Any, run_id: str, backends: Any) -> None:
     """A run continues on the stack it started on (its artifacts and cache live there)."""
-    from modelway.errors import UserError
-
     full_id = run_store.resolve_run_id(run_id)
     run = run_store.get_run(full_id) if full_id else None
     started_on = ((run or {}).get("lineage") or {}).get("stack", {}).get("name")
@@ -196,7 +134,7 @@ def runs_list(
     found = _read_stores()
     if found is None:
         if as_json:
-            _print_json([])
+            running.print_json([])
         else:
             print(f"no runs yet in {_home()}; start one with: modelway run PIPELINE.py")
         return
@@ -217,7 +155,7 @@ def runs_list(
             "params": run["params"], "error": run["error"],
         })
     if as_json:
-        _print_json(rows)
+        running.print_json(rows)
         return
     if not rows:
         print("no runs yet; start one with: modelway run PIPELINE.py")
@@ -242,7 +180,7 @@ def runs_show(
     run_store, _ = found
     run = run_details(run_store, run_id)
     if as_json:
-        _print_json(run)
+        running.print_json(run)
         return
     dur = (run["ended_at"] - run["started_at"]) if run["ended_at"] and run["started_at"] else None
     print(f"run       {run['run_id']}")
@@ -320,11 +258,9 @@ def data_add(
     as_json: bool = typer.Option(False, "--json", help="Print the registered version as JSON."),
 ) -> None:
     """Register PATH as an immutable version of dataset NAME (version = content hash)."""
-    from modelway.lineage.datasets import add_dataset
-
     ref, added = add_dataset(name, path)
     if as_json:
-        _print_json({"name": ref.name, "version": ref.version, "hash": ref.hash, "path": str(ref.path), "added": added})
+        running.print_json({"name": ref.name, "version": ref.version, "hash": ref.hash, "path": str(ref.path), "added": added})
         return
     note = "registered" if added else "already registered (same content)"
     print(f"{ref.name}@{ref.version}  {note}  sha256:{ref.hash}")
@@ -339,7 +275,7 @@ def data_list(
     found = _read_stores()
     rows = found[0].datasets(name) if found is not None else []
     if as_json:
-        _print_json(rows)
+        running.print_json(rows)
         return
     if not rows:
         print(f"no datasets in {_home()}; register one with: modelway data add NAME PATH")
@@ -354,13 +290,11 @@ def lineage_impacted(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List the runs, and models produced by them, that consumed a dataset version."""
-    from modelway.lineage.datasets import consumers
-
     if _read_stores() is None:
         raise _no_home(f"no dataset {dataset!r}")
     found = consumers(dataset, _home())
     if as_json:
-        _print_json(found)
+        running.print_json(found)
         return
     print(f"dataset {found['dataset']}@{found['version']}: {len(found['runs'])} run(s), {len(found['models'])} model(s)")
     for r in found["runs"]:
@@ -376,13 +310,11 @@ def lineage_model(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show where a model version comes from: run, code version, parameters, data versions, environment."""
-    from modelway.lineage.datasets import model_lineage
-
     if _read_stores() is None:
         raise _no_home(f"no lineage for model {model} {version}")
     found = model_lineage(model, version, _home())
     if as_json:
-        _print_json(found)
+        running.print_json(found)
         return
     print(f"model {found['model']} {found['version']}" + (f"  artifact sha256:{found['artifact']}" if found["artifact"] else ""))
     run = found["run"]

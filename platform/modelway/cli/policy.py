@@ -8,6 +8,9 @@ from typing import Any, Optional
 
 import typer
 
+from modelway.errors import UserError
+from modelway.files import atomic_write_text
+
 
 class ReportFormat(str, Enum):
     table = "table"
@@ -136,8 +139,6 @@ def pack_path() -> None:
 
 
 def _format(value: str, flag: str) -> ReportFormat:
-    from modelway.errors import UserError
-
     # Validated here (not as a Choice) so a wrong value is the usual one-line error with exit code 2.
     try:
         return ReportFormat(value)
@@ -147,8 +148,6 @@ def _format(value: str, flag: str) -> ReportFormat:
 
 def _parse_outputs(values: list[str], stdout_format: ReportFormat) -> tuple[dict[ReportFormat, Path], Path | None]:
     """``FORMAT=PATH`` values as {format: path}; a bare ``PATH`` redirects the --format report (at most one)."""
-    from modelway.errors import UserError
-
     files: dict[ReportFormat, Path] = {}
     bare: list[Path] = []
     for value in values:
@@ -207,8 +206,6 @@ def _render(reports: list[Any], report_format: ReportFormat) -> str:
 
 
 def _check_output_dir(path: Path) -> None:
-    from modelway.errors import UserError
-
     # Checked before rendering (the user should not wait for a render to learn the path is
     # wrong), and never created: a typo in a CI path should fail, not grow a directory tree.
     if not path.parent.is_dir():
@@ -218,9 +215,6 @@ def _check_output_dir(path: Path) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    from modelway.errors import UserError
-    from modelway.files import atomic_write_text
-
     _check_output_dir(path)
     try:
         atomic_write_text(path, text)

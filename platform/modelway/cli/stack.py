@@ -1,46 +1,20 @@
-"""``modelway stack show`` and the ``--stack`` / ``--outputs`` options other commands share.
-
-Only Typer is imported here; resolving the stack (pydantic, boto3, pulumi.automation)
-happens inside the commands.
-"""
+"""``modelway stack show``; the ``--stack`` / ``--outputs`` options live in :mod:`modelway.cli.stack_choice`
+(re-exported here for the command modules)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
+from modelway.cli.stack_choice import OUTPUTS_HELP, STACK_HELP, use_stack
+
+__all__ = ["OUTPUTS_HELP", "STACK_HELP", "register", "stack_app", "use_stack"]
+
 stack_app = typer.Typer(help="The provisioned stack a command runs against (--stack / --outputs).",
                         no_args_is_help=True)
-
-STACK_HELP = ("Run against this Pulumi stack (dev, staging, prod): its outputs come from the Pulumi Automation API "
-              "(needs the pulumi CLI), or from --outputs. Default: the embedded default on this machine. "
-              "Env: MODELWAY_STACK.")
-OUTPUTS_HELP = ("The stack's outputs as a JSON file (pulumi stack output --json > FILE), for CI and machines without "
-                "the pulumi CLI. Env: MODELWAY_OUTPUTS.")
-
-
-def use_stack(stack: Optional[str], outputs: Optional[Path]) -> Any:
-    """Resolve ``--stack``/``--outputs`` (else ``$MODELWAY_STACK``/``$MODELWAY_OUTPUTS``) and install its backends.
-
-    Returns the backend set (``kind`` is ``local`` for the embedded default). The choice is
-    also put in the environment, so subprocesses (a resumed run, a remote step) use the same stack.
-    """
-    from modelway.backends.mapping import use
-    from modelway.backends.stack import resolve_stack
-
-    stack = stack or os.environ.get("MODELWAY_STACK") or None
-    outputs_env = os.environ.get("MODELWAY_OUTPUTS")
-    outputs = outputs or (Path(outputs_env) if outputs_env else None)
-    resolved = resolve_stack(stack, outputs)
-    if resolved is not None:
-        os.environ["MODELWAY_STACK"] = resolved.name
-        if outputs is not None:
-            os.environ["MODELWAY_OUTPUTS"] = str(Path(outputs).absolute())
-    return use(resolved)
 
 
 @stack_app.command("show")

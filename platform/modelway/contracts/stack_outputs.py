@@ -131,8 +131,3 @@ class StackOutputs(_Frozen):
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read stack outputs ({exc})") from None
         return cls.from_mapping(data, source=str(path))
-
-    @classmethod
-    def output_names(cls) -> list[str]:
-        """The top-level keys the Pulumi program must export."""
-        return list(cls.model_fields)

@@ -6,8 +6,9 @@ import graphlib
 import itertools
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from modelway.artifacts.serializers import is_jsonable
 from modelway.dsl.settings import StepSettings, resolve_settings
 from modelway.dsl.types import UNCHECKED, is_compatible, item_annotation, type_name
 from modelway.errors import DefinitionError
@@ -76,6 +77,13 @@ class OutputRef:
                 return UNCHECKED
         return ann
 
+    def select(self, value: Any) -> Any:
+        """The referenced item of ``value``, the step's loaded output: dicts, tuples and DataFrames
+        are indexed, dataclasses and pydantic models read by attribute."""
+        for key in self.path:
+            value = value[key] if hasattr(type(value), "__getitem__") else getattr(value, key)
+        return value
+
     def label(self) -> str:
         return self.node.name + "".join(f"[{k!r}]" for k in self.path)
 
@@ -104,16 +112,68 @@ class StepNode:
         return found
 
 
-def iter_refs(value: Any) -> typing.Iterator[OutputRef]:
-    """Placeholders inside a value (lists, tuples, dicts are searched)."""
-    if isinstance(value, OutputRef):
+def iter_refs(value: Any, kind: type = OutputRef) -> typing.Iterator[Any]:
+    """Placeholders inside a value (lists, tuples, sets, dicts are searched).
+
+    ``kind`` picks the placeholder type: step outputs by default, or e.g. dataset references.
+    """
+    if isinstance(value, kind):
         yield value
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
-            yield from iter_refs(item)
+            yield from iter_refs(item, kind)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from iter_refs(item)
+            yield from iter_refs(item, kind)
+
+
+def has_refs(value: Any) -> bool:
+    """Whether ``value`` is, or contains, a step-output placeholder."""
+    return next(iter_refs(value), None) is not None
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+def map_refs(
+    value: Any,
+    on_ref: Callable[[OutputRef], Any],
+    *,
+    on_value: Callable[[Any], Any] | None = None,
+    containers: tuple[type, ...] = _CONTAINERS,
+    every_container: bool = False,
+    sequence: Callable[[list[Any]], Any] | None = None,
+    mapping: Callable[[dict[Any, Any]], Any] | None = None,
+) -> Any:
+    """``value`` rebuilt with every placeholder replaced by ``on_ref(placeholder)``: the one walk
+    over nested inputs and outputs that loading, cache keys, specs and reports share.
+
+    Containers of the ``containers`` types are rebuilt when they hold a placeholder (all of
+    them with ``every_container``): by ``sequence(items)`` / ``mapping(items)`` when given,
+    otherwise as a plain list, tuple, dict or the same set type. Anything else, including a
+    container left as it is, goes whole through ``on_value`` (unchanged by default), so
+    constants such as namedtuples and dict subclasses pass through untouched.
+
+    Example:
+        >>> map_refs({"a": [1, 2]}, on_ref=str)
+        {'a': [1, 2]}
+    """
+    def walk(item: Any) -> Any:
+        if isinstance(item, OutputRef):
+            return on_ref(item)
+        if isinstance(item, containers) and (every_container or has_refs(item)):
+            if isinstance(item, dict):
+                items = {k: walk(v) for k, v in item.items()}
+                return mapping(items) if mapping is not None else items
+            values = [walk(v) for v in item]
+            if sequence is not None:
+                return sequence(values)
+            if isinstance(item, list):
+                return values
+            return tuple(values) if isinstance(item, tuple) else type(item)(values)
+        return item if on_value is None else on_value(item)
+
+    return walk(value)
 
 
 @dataclass
@@ -135,31 +195,28 @@ class PipelineGraph:
             >>> spec["steps"][0]["upstream"]  # doctest: +SKIP
             []
         """
-        from modelway.artifacts.serializers import is_jsonable
+        def ref(value: OutputRef) -> dict[str, Any]:
+            out: dict[str, Any] = {"step": value.node.name}
+            if value.path:
+                out["path"] = list(value.path)
+            return out
 
-        def wire(value: Any) -> Any:
-            if isinstance(value, OutputRef):
-                ref: dict[str, Any] = {"step": value.node.name}
-                if value.path:
-                    ref["path"] = list(value.path)
-                return ref
-            if isinstance(value, (list, tuple)) and any(True for _ in iter_refs(value)):
-                return {"list": [wire(v) for v in value]}
-            if isinstance(value, dict) and any(True for _ in iter_refs(value)):
-                return {"dict": {str(k): wire(v) for k, v in value.items()}}
+        def constant(value: Any) -> dict[str, Any]:
             token = getattr(value, "__modelway_token__", None)
             if callable(token):  # e.g. a pinned dataset version
                 return {"value": str(value), **token()}
             return {"value": value if is_jsonable(value) else f"<{type(value).__name__}: {value}>"}
 
+        def wire(value: Any) -> Any:
+            """An input: placeholders as {"step": ...}, the containers holding them as {"list"/"dict": ...}."""
+            return map_refs(value, ref, on_value=constant, containers=(list, tuple, dict),
+                            sequence=lambda items: {"list": items},
+                            mapping=lambda items: {"dict": {str(k): v for k, v in items.items()}})
+
         def outputs(value: Any) -> Any:
-            if isinstance(value, OutputRef):
-                return wire(value)
-            if isinstance(value, (list, tuple)):
-                return [outputs(v) for v in value]
-            if isinstance(value, dict):
-                return {str(k): outputs(v) for k, v in value.items()}
-            return wire(value)
+            """The pipeline's return value: its own containers stay plain lists and dicts."""
+            return map_refs(value, ref, on_value=constant, containers=(list, tuple, dict), every_container=True,
+                            sequence=list, mapping=lambda items: {str(k): v for k, v in items.items()})
 
         return {
             "pipeline": self.pipeline_name,

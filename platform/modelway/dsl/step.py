@@ -7,9 +7,11 @@ import re
 import typing
 from typing import Any, Callable, TypeVar, overload
 
+from modelway.dsl.graph import current_builder
 from modelway.dsl.preload import parse_preload
 from modelway.dsl.settings import StepSettings, parse_settings
 from modelway.dsl.types import UNCHECKED
+from modelway.errors import DefinitionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 _VALID_NAME = re.compile(r"^[A-Za-z_][\w.-]*$")
@@ -30,18 +32,12 @@ class Step:
     def __init__(self, fn: Callable[..., Any], settings: StepSettings, name: str | None = None,
                  preload: tuple[str, ...] = ()) -> None:
         if not callable(fn) or not hasattr(fn, "__code__"):
-            from modelway.errors import DefinitionError
-
             raise DefinitionError(f"@step must decorate a function, got {fn!r}")
         if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            from modelway.errors import DefinitionError
-
             kind = "a generator" if inspect.isgeneratorfunction(fn) else "an async"
             raise DefinitionError(f"step {name or fn.__name__!r} is {kind} function; a step must return its value "
                                   "(collect a generator into a list)")
         if name is not None and not _VALID_NAME.match(name):
-            from modelway.errors import DefinitionError
-
             raise DefinitionError(f"step name {name!r} is invalid: use letters, digits, '_', '-' or '.', "
                                   "starting with a letter or '_'")
         functools.update_wrapper(self, fn)
@@ -75,8 +71,6 @@ class Step:
         return UNCHECKED
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from modelway.dsl.graph import current_builder
-
         builder = current_builder()
         if builder is None:
             return self.fn(*args, **kwargs)

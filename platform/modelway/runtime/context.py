@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from modelway.artifacts.store import CorruptArtifact
 from modelway.errors import UserError
 from modelway.store.handles import artifact_store, stores  # re-exported: steps and the runner open them here
 
@@ -51,8 +52,6 @@ class StepContext:
 
     def load_checkpoint(self) -> Any | None:
         """The last checkpoint saved by this step in this run (earlier attempt or before a resume), or None."""
-        from modelway.artifacts.store import CorruptArtifact
-
         run_store, artifacts = self._stores()
         digest = run_store.checkpoint(self.run_id, self.step_name)
         if digest is None:

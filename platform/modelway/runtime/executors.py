@@ -21,11 +21,15 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
-from modelway.artifacts.store import CorruptArtifact
+from modelway.artifacts.serializers import UnserializableError
+from modelway.artifacts.store import ArtifactRef, CorruptArtifact
+from modelway.dsl.graph import OutputRef, StepNode, map_refs
+from modelway.dsl.types import type_name, value_mismatch
 from modelway.exits import ExitAttempt, exits_forbidden
 from modelway.runtime import context as ctx_mod
+from modelway.runtime.errors import StepFailed
 from modelway.store.handles import forget_stores
 
 
@@ -34,7 +38,7 @@ class Task:
     """One attempt of one step."""
 
     name: str
-    node: Any
+    node: StepNode
     attempt: int
     input_hashes: dict[str, str]
     run_id: str
@@ -52,7 +56,7 @@ class Outcome:
     """Result of one attempt."""
 
     ok: bool
-    output: Any = None  # ArtifactRef
+    output: ArtifactRef | None = None
     error: str | None = None
     traceback: str | None = None
     duration_s: float = 0.0
@@ -63,9 +67,14 @@ class Outcome:
     deliberate: bool = False  # the step raised StepFailed (or a subclass): its message says it all
 
 
+@runtime_checkable
 class Executor(Protocol):
     """What the runner needs from an executor: the local ones below, and the remote ones a
-    stack's backends add (SageMaker training jobs, Kubernetes Jobs) satisfy it."""
+    stack's backends add (SageMaker training jobs, Kubernetes Jobs) satisfy it.
+
+    The scheduler submits an attempt when a step is ready and a worker slot is free
+    (``running() < workers``), then calls ``wait`` to collect finished attempts; ``cancel_all``
+    on Ctrl-C. ``tests/core/test_core_executor_protocol.py`` checks every implementation."""
 
     name: str
 
@@ -90,10 +99,8 @@ class InputUnusable(Exception):
     """An input artifact of the step failed verification (it was edited or corrupted on disk)."""
 
 
-def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> dict[str, Any]:
+def resolve_inputs(node: StepNode, input_hashes: dict[str, str], artifacts: Any) -> dict[str, Any]:
     """Concrete keyword arguments for a node: placeholders replaced by loaded artifacts."""
-    from modelway.dsl.graph import OutputRef, iter_refs
-
     loaded: dict[str, Any] = {}
 
     def load(ref: OutputRef) -> Any:
@@ -103,28 +110,10 @@ def resolve_inputs(node: Any, input_hashes: dict[str, str], artifacts: Any) -> d
                 loaded[digest] = artifacts.get(digest)
             except CorruptArtifact as exc:
                 raise InputUnusable(f"its input from step {ref.node.name!r} is unusable: {exc}") from None
-        value = loaded[digest]
-        for key in ref.path:
-            # dicts, tuples, DataFrames index; dataclasses and pydantic models use attributes
-            value = value[key] if hasattr(type(value), "__getitem__") else getattr(value, key)
-        return value
+        return ref.select(loaded[digest])
 
-    def resolve(value: Any) -> Any:
-        if isinstance(value, OutputRef):
-            return load(value)
-        if not any(True for _ in iter_refs(value)):
-            return value  # constants pass through untouched (namedtuples, dict subclasses...)
-        if isinstance(value, list):
-            return [resolve(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(resolve(v) for v in value)
-        if isinstance(value, dict):
-            return {k: resolve(v) for k, v in value.items()}
-        if isinstance(value, (set, frozenset)):
-            return type(value)(resolve(v) for v in value)
-        return value
-
-    return {k: resolve(v) for k, v in node.inputs.items()}
+    # Constants pass through untouched (namedtuples, dict subclasses...).
+    return {k: map_refs(v, load) for k, v in node.inputs.items()}
 
 
 def execute(task: Task, in_runner: bool = False) -> Outcome:
@@ -132,9 +121,6 @@ def execute(task: Task, in_runner: bool = False) -> Outcome:
 
     ``in_runner``: this process is the runner (in-process executor), so ``os._exit`` in the step
     is intercepted too; in a step process it just ends that process, which the runner reports."""
-    from modelway.artifacts.serializers import UnserializableError
-    from modelway.dsl.types import type_name, value_mismatch
-
     artifacts = ctx_mod.artifact_store(task.home)  # the run store is opened only if the step logs/attaches
     ctx = ctx_mod.StepContext(task.run_id, task.name, task.pipeline_name, task.home, task.params, task.attempt,
                               task.echo)
@@ -156,8 +142,6 @@ def execute(task: Task, in_runner: bool = False) -> Outcome:
         return Outcome(False, error=f"timed out after {task.timeout_s:g}s", duration_s=time.perf_counter() - start,
                        timed_out=True)
     except Exception as exc:
-        from modelway.runtime.errors import StepFailed
-
         # A deliberate failure (a gate, a check) is its message; a traceback only helps for bugs.
         deliberate = isinstance(exc, StepFailed)
         return Outcome(False, error=_one_line(exc), traceback=None if deliberate else _user_traceback(exc),
@@ -187,8 +171,6 @@ def _user_traceback(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    from modelway.runtime.errors import StepFailed
-
     text = str(exc).strip().splitlines()
     if isinstance(exc, StepFailed) and text:
         return text[0]  # a deliberate failure message needs no exception class

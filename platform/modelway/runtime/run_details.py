@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelway.errors import UserError
+from modelway.runtime.context import artifact_store
+from modelway.runtime.runner import runner_alive
+
 
 def effective_status(run: dict[str, Any]) -> str:
     """A 'running' run whose runner process is gone was killed: show it as interrupted."""
-    from modelway.runtime.runner import runner_alive  # imported on use: the runner module is large
-
     if run["status"] == "running" and not runner_alive(run):
         return "interrupted"
     return run["status"]
@@ -15,8 +17,6 @@ def effective_status(run: dict[str, Any]) -> str:
 
 def run_details(run_store: Any, run_id: str) -> dict[str, Any]:
     """Everything known about a run, as a JSON-able dict (``runs show --json``)."""
-    from modelway.errors import UserError
-
     full_id = run_store.resolve_run_id(run_id)
     if full_id is None:
         if run_id in ("latest", "last"):
@@ -26,8 +26,6 @@ def run_details(run_store: Any, run_id: str) -> dict[str, Any]:
     run["status"] = effective_status(run)
     run["steps"] = run_store.steps(full_id)
     run["attachments"] = run_store.attachments(full_id)
-    from modelway.runtime.context import artifact_store
-
     artifacts = artifact_store(run_store.path.parent)
     for att in run["attachments"]:
         if att["kind"] in ("text", "file", "dir") and artifacts.exists(att["hash"]):

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from modelway.errors import ConfigError, UserError
 from modelway.store.faults import writable
 
 SCHEMA_VERSION = 4
@@ -116,8 +117,6 @@ class RunStore:
     def _open_read_only(self) -> sqlite3.Connection:
         """Open the store for reading where the home cannot be written. ``immutable`` because
         SQLite cannot create the WAL index (``-shm``) there; nothing can write through it either."""
-        from modelway.errors import ConfigError
-
         try:
             conn = sqlite3.connect(f"{self.path.absolute().as_uri()}?immutable=1", uri=True, isolation_level=None,
                                    check_same_thread=False)
@@ -133,8 +132,6 @@ class RunStore:
         return conn
 
     def _not_a_store(self, exc: Exception) -> Exception:
-        from modelway.errors import ConfigError
-
         return ConfigError(f"{self.path} is not a Modelway run store ({exc}); move it aside "
                            f"(mv {self.path} {self.path}.broken) to start a new one, or set MODELWAY_HOME "
                            "to another directory")
@@ -151,8 +148,6 @@ class RunStore:
                 with self.tx() as conn:
                     version = conn.execute("PRAGMA user_version").fetchone()[0]
                     if version > SCHEMA_VERSION:
-                        from modelway.errors import ConfigError
-
                         raise ConfigError(f"{self.path} was written by a newer Modelway (schema {version}, "
                                           f"this one reads {SCHEMA_VERSION}); upgrade modelway")
                     if version != SCHEMA_VERSION:
@@ -249,8 +244,6 @@ class RunStore:
         rows = self.conn.execute("SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 2",
                                  (prefix, prefix + "\uffff")).fetchall()
         if len(rows) > 1 and rows[0]["run_id"] != prefix:
-            from modelway.errors import UserError
-
             raise UserError(f"run id prefix {prefix!r} is ambiguous ({rows[0]['run_id']}, {rows[1]['run_id']}, ...)")
         return rows[0]["run_id"] if rows else None
 
