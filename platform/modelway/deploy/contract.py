@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from modelway.features import client_fields
 from modelway.serving.state import EndpointState
 from modelway.profiling.profile import load_baseline
 from modelway.serving.app import ModelServer, serve_in_thread
@@ -75,8 +76,9 @@ def run_contract_tests(registry: Any, home: Path, model: str, candidate: str, in
     report = ContractReport()
     cand = registry.get(model, candidate)
     inc = registry.get(model, incumbent) if incumbent else cand
-    cand_features = [(str(n), str(k)) for n, k in cand.schema.get("features", [])]
-    inc_features = [(str(n), str(k)) for n, k in inc.schema.get("features", [])]
+    # the fields clients send: a feature the version's feature function derives is not one of them
+    cand_features = client_fields(cand.schema)
+    inc_features = client_fields(inc.schema)
     inc_kinds = dict(inc_features)
     needs = [n for n, _ in cand_features if n not in inc_kinds]
     changed = [n for n, k in cand_features if n in inc_kinds and inc_kinds[n] != k]

@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS traffic (
 CREATE INDEX IF NOT EXISTS traffic_by_version ON traffic (version, revision, shadow);
 CREATE INDEX IF NOT EXISTS traffic_by_request ON traffic (request_id);
 CREATE TABLE IF NOT EXISTS feedback (request_id TEXT PRIMARY KEY, label REAL NOT NULL, ts REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+    version TEXT NOT NULL, ts REAL NOT NULL, pid INTEGER NOT NULL, model_mb REAL NOT NULL, predict_peak_mb REAL NOT NULL,
+    rows_per_s REAL NOT NULL, rows INTEGER NOT NULL
+);
 """
 
 
@@ -169,6 +173,21 @@ class TrafficLog:
             rows = db.execute(f"SELECT t.prediction = f.label, t.latency_ms FROM traffic t JOIN feedback f "
                               f"ON f.request_id = t.request_id WHERE {where}", args).fetchall()
         return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+    def record_resources(self, profile: Any, ts: float) -> None:
+        """Store what loading ``profile.version`` cost a server (:mod:`modelway.serving.resources`)."""
+        import os
+
+        with self._connect() as db:
+            db.execute("INSERT INTO resources VALUES (?,?,?,?,?,?,?)", (profile.version, ts, os.getpid(), profile.model_mb,
+                                                                         profile.predict_peak_mb, profile.rows_per_s, profile.rows))
+
+    def resources(self, version: str) -> dict[str, Any] | None:
+        """The latest resource profile of ``version`` (None when no server measured it)."""
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM resources WHERE version = ? ORDER BY ts DESC LIMIT 1", (version,)).fetchone()
+        return dict(row) if row else None
 
     def count(self, version: str, since: float) -> int:
         """Requests (not shadow copies) ``version`` answered since ``since`` (a Unix time)."""
