@@ -77,6 +77,19 @@ def test_labels_are_joined_to_the_request_and_variant_that_answered(home, credit
         assert stats.correct == sum(pred == truth[i] for i, pred in mine)
         correct, _ = log.outcomes(version, revisions=[revision])  # the A/B test's samples
         assert sum(correct) == stats.correct and len(correct) == stats.labelled
+    # a client that reuses its own X-Request-Id: the label cannot say which answer it judges, so it is left out
+    with serve_in_thread(ModelServer(EP, home=home, poll_s=0.05)) as url:
+        c = Client(url)
+        dup = [c.invoke(rows[i], headers={"X-Request-Id": "client-42"}).variant for i in range(6)]
+        c.close()
+    assert set(dup) <= {v1, v2}
+    deadline = time.monotonic() + 30
+    while log.count(v1, since=0) + log.count(v2, since=0) < len(rows) + 6:
+        assert time.monotonic() < deadline, "the traffic log never caught up"
+        time.sleep(0.05)
+    assert deployer.feedback(EP, [("client-42", 1.0)]) == {"stored": 1, "matched": 1, "ambiguous": 1}
+    assert log.stats(v1, revisions=[revision]).labelled + log.stats(v2, revisions=[revision]).labelled == \
+        sum(1 for _, i, _, _ in seen if i % 7)
     # the same model behind both variants: per-row answers agree with the model itself
     expected = credit.model.predict(credit.test[credit.features].iloc[:240])
     assert all(pred == expected[i] for _, i, _, pred in seen)

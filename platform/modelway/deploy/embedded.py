@@ -126,8 +126,8 @@ class EmbeddedDeployer:
 
     def feedback(self, endpoint: str, labels: list[tuple[str, float]]) -> dict[str, int]:
         self.store.require(endpoint)
-        stored, matched = self.traffic(endpoint).add_feedback(labels, time.time())
-        return {"stored": stored, "matched": matched}
+        stored, matched, ambiguous = self.traffic(endpoint).add_feedback(labels, time.time())
+        return {"stored": stored, "matched": matched, "ambiguous": ambiguous}
 
     def describe(self, endpoint: str) -> dict[str, Any]:
         found = self.store.get(endpoint)
