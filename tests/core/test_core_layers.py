@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"artifacts"},
     {"settings", "contracts", "datasets", "config_files", "extras", "profiling", "evidence_blocks"},
+    {"features"},                      # feature functions: imported by datasets, training (stages) and the server
     {"errors", "files", "html_blocks", "exits", "active_backends"},
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}

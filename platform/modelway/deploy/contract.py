@@ -30,7 +30,7 @@ import numpy as np
 
 from modelway.features import client_fields
 from modelway.serving.state import EndpointState
-from modelway.profiling.profile import load_baseline
+from modelway.profiling.profile import sample_rows
 from modelway.serving.app import ModelServer, serve_in_thread
 from modelway.serving.client import Client
 
@@ -51,23 +51,6 @@ class ContractReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "checks": [{"name": n, "passed": ok, "detail": d} for n, ok, d in self.checks]}
-
-
-def sample_rows(features: list[tuple[str, str]], home: Path, model: str, version: str, n: int) -> list[dict[str, Any]]:
-    """``n`` plausible input rows for ``version`` (from its baseline profile when there is one)."""
-    profile = load_baseline(home, model, version, required=False)
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
-    for name, kind in features:
-        spec = profile.features.get(name) if profile else None
-        if kind == "numeric":
-            values = spec.sample if spec and spec.sample else [0.0]
-            for i, row in enumerate(rows):
-                row[name] = values[(i * 7919) % len(values)]
-        else:
-            cats = sorted(spec.frequencies, key=lambda c: -spec.frequencies[c]) if spec and spec.frequencies else ["unknown"]
-            for i, row in enumerate(rows):
-                row[name] = cats[i % min(len(cats), 3)]
-    return rows
 
 
 def run_contract_tests(registry: Any, home: Path, model: str, candidate: str, incumbent: str | None, *,

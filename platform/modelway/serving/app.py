@@ -163,7 +163,7 @@ class ModelServer:
 
     def _measure(self, variant: Variant, model: str, model_mb: float, rows: int = 200) -> None:
         """Record what ``variant`` costs (memory held, peak and speed of a probe batch) for ``modelway monitor``."""
-        from modelway.deploy.contract import sample_rows
+        from modelway.profiling.profile import sample_rows
 
         try:
             sample = sample_rows(variant.inputs, self.home, model, variant.version, rows)
