@@ -15,6 +15,12 @@ a hash of the key, so a client always lands on the same variant (A/B). A shadow 
 gets a copy of the request after the response is sent; its answer is logged, never
 returned.
 
+A version registered with a feature function (:mod:`modelway.features`) gets it applied to
+every validated request before scoring: clients send raw fields, the model and the capture
+see the features computed by the training code. Loading a version measures what it costs
+(:mod:`modelway.serving.resources`: memory held, peak and rows/s of a probe batch) into the
+traffic log, for ``modelway monitor``'s comparison with the previous version.
+
 The server polls the state's revision (every ``poll_s``) and applies a new one by loading
 any new version through the registry (sha256 verified) before swapping the routing table
 in one assignment; a version that fails to load leaves the old routing in place and is
