@@ -30,6 +30,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from modelway import pipeline, step
 from modelway.contracts.environments import Environment
+from modelway.datasets.credit_features import add_derived_features, loan_to_income
 from modelway.stages.env import build_time_settings
 from modelway.stages.results import Evaluation, RawData, Registration, Split, TrainedModel
 from modelway.stages.steps import package, register, track
@@ -45,11 +46,9 @@ PRELOAD = ["pandas", "pyarrow", "scipy.stats", "sklearn.ensemble", "sklearn.mode
            "modelway.datasets.credit"]
 
 
-def loan_to_income(frame: Any) -> Any:
-    """Derived feature: the loan amount as a share of annual income (tested in tests/pipelines/test_derived_features.py)."""
-    return (frame["loan_amount"] / frame["annual_income"]).round(6)
-
-
+# The derived features live in one importable function (modelway.datasets.credit_features) that training
+# applies here and the model server applies to every request (its reference is stored with the model
+# version): no training/serving skew. loan_to_income is tested in tests/pipelines/test_derived_features.py.
 DERIVED = {"loan_to_income": loan_to_income}  # column -> the plain function computing it; the run re-checks each
 
 
@@ -102,8 +101,7 @@ def load_credit_data(n_rows: int, seed: int, inject_data_fault: bool, inject_bia
         n_rows, seed=seed, bias=2.0 if inject_bias else 0.0,
         faults=credit.DEFAULT_FAULTS if inject_data_fault else (),
     )
-    for column, derive in DERIVED.items():
-        df[column] = derive(df)
+    df = add_derived_features(df)
     name = "credit-synthetic"
     version = register_dataset(name, df)
     log(f"{len(df)} applicants, default rate {df[LABEL].mean():.1%}, dataset {name}@{version}")
@@ -151,7 +149,7 @@ def train(split: Split, n_trials: int, cv_folds: int) -> TrainedModel:
         iterative_chunk=20,
     )
     return lifecycle.train(split, estimator, spec, label=LABEL, features=[*credit.FEATURES, *DERIVED],
-                           task="classification", experiment=MODEL_NAME)
+                           task="classification", experiment=MODEL_NAME, feature_function=add_derived_features)
 
 
 @step(preload=PRELOAD)

@@ -31,6 +31,7 @@ LAYERS: list[set[str]] = [
     {"store"},
     {"artifacts"},
     {"settings", "contracts", "datasets", "extras", "profiling", "evidence_blocks"},
+    {"features"},                      # feature functions: imported by datasets, training (stages) and the server
     {"config_files"},                  # the one strict JSON/YAML reader the contracts and configs use
     {"errors", "files", "html_blocks", "exits", "active_backends"},
 ]

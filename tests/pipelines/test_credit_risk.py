@@ -34,6 +34,9 @@ def test_dev_run_registers_an_auto_approved_version(mw, first_run):
     assert shown["run_id"] == first_run["run_id"] and shown["mlflow_run_id"] == result["mlflow_run_id"]
     assert list(shown["data_versions"]) == ["credit-synthetic"] and shown["fairness"]["sensitive"] == "gender"
     assert shown["lineage"]["run"]["git"]["commit"] and shown["metrics"]["roc_auc"] > 0.7
+    # the derived feature's code travels with the version: the model server applies the same function
+    assert shown["schema"]["feature_function"] == {"ref": "modelway.datasets.credit_features:add_derived_features",
+                                                   "outputs": ["loan_to_income"]}
     assert mw("audit", "verify").code == 0
 
     impacted = mw("lineage", "impacted", "--dataset", "credit-synthetic", "--json").json()

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from modelway.features import feature_function
+
 FEATURE_COLUMNS = None  # set by train_credit
 
 
@@ -21,7 +23,8 @@ class Credit:
     features: list[str]
 
 
-def train_credit(n_rows: int = 4000, seed: int = 5) -> Credit:
+def train_credit(n_rows: int = 4000, seed: int = 5, *, derived: bool = False) -> Credit:
+    """The credit model; ``derived``: with the pipeline's feature function (loan_to_income), as the pipeline trains it."""
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import Pipeline
@@ -30,8 +33,13 @@ def train_credit(n_rows: int = 4000, seed: int = 5) -> Credit:
     from modelway.datasets import credit
     from modelway.stages.model_schema import GuardedModel, ModelSchema
 
+    from modelway.datasets.credit_features import add_derived_features
+
     df = credit.generate_credit_data(n_rows, seed=seed)
     features = list(credit.FEATURES)
+    if derived:
+        df = add_derived_features(df)
+        features.append("loan_to_income")
     cat = list(credit.CATEGORICAL_FEATURES)
     train, test = df.iloc[: n_rows * 3 // 4], df.iloc[n_rows * 3 // 4:]
     est = Pipeline([
@@ -39,9 +47,16 @@ def train_credit(n_rows: int = 4000, seed: int = 5) -> Credit:
                                      remainder="passthrough")),
         ("clf", HistGradientBoostingClassifier(max_iter=30, categorical_features=list(range(len(cat))), random_state=0)),
     ])
-    schema = ModelSchema.infer(train[features], task="classification", classes=[0, 1])
+    schema = ModelSchema.infer(train[features], task="classification", classes=[0, 1],
+                               feature_function=add_derived_features if derived else None)
     est.fit(train[features], train["default"])
     return Credit(GuardedModel(est, schema), train, test, features)
+
+
+@feature_function("loan_to_income")
+def skewed_derived_features(frame: Any) -> Any:
+    """A serving-side re-implementation gone wrong: the loan over MONTHLY income (12x the training feature)."""
+    return frame.assign(loan_to_income=(frame["loan_amount"] / (frame["annual_income"] / 12)).round(6))
 
 
 class Slow:
@@ -54,6 +69,20 @@ class Slow:
     def predict_proba(self, X: Any) -> Any:
         time.sleep(self.delay_s)
         return self.inner.predict_proba(X)
+
+
+class Bloated:
+    """Answers like ``inner``, but holds ``mb`` MB more, allocates ``mb`` MB per call and takes ``delay_s`` longer."""
+
+    def __init__(self, inner: Any, mb: float, delay_s: float):
+        self.inner, self.mb, self.delay_s = inner, mb, delay_s
+        self.classes_ = inner.classes_
+        self.ballast = np.ones(int(mb * 2**20 / 8))
+
+    def predict_proba(self, X: Any) -> Any:
+        scratch = np.ones(int(self.mb * 2**20 / 8))
+        time.sleep(self.delay_s)
+        return self.inner.predict_proba(X) + 0.0 * scratch[0]
 
 
 class Failing:
@@ -108,7 +137,8 @@ def register(home: Path, credit: Credit, model: Any = None, *, name: str = "cred
 
     reg = get_registry(home)
     model = model if model is not None else credit.model
-    mv = reg.register(ModelCandidate(name=name, model=model, schema=credit.model.schema.signature(),
+    schema = (model if hasattr(model, "schema") else credit.model).schema.signature()  # wrappers: the trained one's
+    mv = reg.register(ModelCandidate(name=name, model=model, schema=schema,
                                      metrics={"tag": tag or type(model).__name__}, family="HistGradientBoostingClassifier"),
                       environment=environment, actor="pytest")
     if baseline:

@@ -17,7 +17,8 @@ from tests.serving.helpers import Failing, FailsAfter, Inverted, Slow, Traffic, 
 
 EP = "credit-risk"
 FAST = dict(window_requests=40, window_seconds=90,
-            # a strict alpha: the good candidates here must not be rolled back by chance on 20-30 labels
+            # a strict alpha: at accuracy_alpha 0.05 a window of identical models is rolled back 1 time in
+            # 20 by design (see test_labels_and_windows), and these tests judge ~5 good windows
             guardrails=Guardrails(min_requests=20, min_labelled=20, accuracy_alpha=0.001))
 
 

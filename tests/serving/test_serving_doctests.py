@@ -12,7 +12,8 @@ MODULES = [
     "modelway.serving.state", "modelway.deploy.guardrails", "modelway.deploy.contract", "modelway.deploy.approval",
     "modelway.deploy.embedded", "modelway.monitoring.base", "modelway.profiling.profile", "modelway.profiling.drift",
     "modelway.monitoring.sinks", "modelway.monitoring.monitor", "modelway.monitoring.report", "modelway.triggers.config",
-    "modelway.triggers.engine", "modelway.triggers.incremental",
+    "modelway.triggers.engine", "modelway.triggers.incremental", "modelway.features", "modelway.serving.resources",
+    "modelway.datasets.credit_features",
 ]
 
 

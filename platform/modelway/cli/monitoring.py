@@ -75,6 +75,12 @@ def _print_report(report: Any) -> None:
         lat = report.latency
         print(f"  latency    p95 {_ms(lat['p95_ms'])}, {lat['throughput_rps']} req/s"
               + (f" (previous {lat['previous']['version']}: p95 {_ms(lat['previous']['p95_ms'])})" if "previous" in lat else ""))
+    if report.resources:
+        r = report.resources
+        prev = r.get("previous")
+        print(f"  resources  model {r['model_mb']:.1f} MB, predict peak {r['predict_peak_mb']:.1f} MB, {r['rows_per_s']:.0f} rows/s"
+              + (f" (previous {prev['version']}: {prev['model_mb']:.1f} MB, {prev['predict_peak_mb']:.1f} MB, "
+                 f"{prev['rows_per_s']:.0f} rows/s)" if prev else ""))
     s = report.staleness
     print(f"  staleness  {s['age_days']} days old (limit {s['limit_days']:.0f})")
     print(f"  alerts     {len(report.alerts)}" + "".join(f"\n    {a.to_text()}" for a in report.alerts))

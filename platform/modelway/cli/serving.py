@@ -229,7 +229,9 @@ def feedback(
     out = EmbeddedDeployer(_home()).feedback(endpoint, labels)
     if as_json:
         return _print_json({"endpoint": endpoint, **out})
-    print(f"recorded {out['stored']} label(s) for {endpoint}; {out['matched']} match a logged request")
+    print(f"recorded {out['stored']} label(s) for {endpoint}; {out['matched']} match a logged request"
+          + (f"; {out['ambiguous']} name more than one request (a reused X-Request-Id) and are left out of accuracy"
+             if out.get("ambiguous") else ""))
 
 
 @deployments_app.command("list")

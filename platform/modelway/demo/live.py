@@ -137,7 +137,7 @@ def main() -> None:
 
         print("\n== 3. a retrained candidate (new data seed), rolled out with a canary")
         traffic.mode = "paused"  # the model tests measure single-row latency: keep the demo's own load off
-        if sh("run", "pipelines/credit_risk.py", "--plain", "--param", "seed=7", "--param", "n_rows=8000",
+        if sh("run", "pipelines/credit_risk.py", "--plain", "--param", "seed=7", "--param", "n_rows=30000",
               "--param", "n_trials=2", "--param", "cv_folds=2").returncode != 0:
             raise SystemExit("the retrained candidate did not pass its gates (see above)")
         v2 = registry.list("credit-risk")[0].version

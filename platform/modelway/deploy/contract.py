@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from modelway.features import client_fields
 from modelway.serving.state import EndpointState
-from modelway.profiling.profile import load_baseline
+from modelway.profiling.profile import sample_rows
 from modelway.serving.app import ModelServer, serve_in_thread
 from modelway.serving.client import Client
 
@@ -52,31 +53,15 @@ class ContractReport:
         return {"passed": self.passed, "checks": [{"name": n, "passed": ok, "detail": d} for n, ok, d in self.checks]}
 
 
-def sample_rows(features: list[tuple[str, str]], home: Path, model: str, version: str, n: int) -> list[dict[str, Any]]:
-    """``n`` plausible input rows for ``version`` (from its baseline profile when there is one)."""
-    profile = load_baseline(home, model, version, required=False)
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
-    for name, kind in features:
-        spec = profile.features.get(name) if profile else None
-        if kind == "numeric":
-            values = spec.sample if spec and spec.sample else [0.0]
-            for i, row in enumerate(rows):
-                row[name] = values[(i * 7919) % len(values)]
-        else:
-            cats = sorted(spec.frequencies, key=lambda c: -spec.frequencies[c]) if spec and spec.frequencies else ["unknown"]
-            for i, row in enumerate(rows):
-                row[name] = cats[i % min(len(cats), 3)]
-    return rows
-
-
 def run_contract_tests(registry: Any, home: Path, model: str, candidate: str, incumbent: str | None, *,
                        max_p95_ms: float = 1000.0, latency_requests: int = 30) -> ContractReport:
     """Start ``candidate`` alone on a free loopback port and check the endpoint contract over HTTP."""
     report = ContractReport()
     cand = registry.get(model, candidate)
     inc = registry.get(model, incumbent) if incumbent else cand
-    cand_features = [(str(n), str(k)) for n, k in cand.schema.get("features", [])]
-    inc_features = [(str(n), str(k)) for n, k in inc.schema.get("features", [])]
+    # the fields clients send: a feature the version's feature function derives is not one of them
+    cand_features = client_fields(cand.schema)
+    inc_features = client_fields(inc.schema)
     inc_kinds = dict(inc_features)
     needs = [n for n, _ in cand_features if n not in inc_kinds]
     changed = [n for n, k in cand_features if n in inc_kinds and inc_kinds[n] != k]

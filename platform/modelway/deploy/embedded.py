@@ -126,8 +126,8 @@ class EmbeddedDeployer:
 
     def feedback(self, endpoint: str, labels: list[tuple[str, float]]) -> dict[str, int]:
         self.store.require(endpoint)
-        stored, matched = self.traffic(endpoint).add_feedback(labels, time.time())
-        return {"stored": stored, "matched": matched}
+        stored, matched, ambiguous = self.traffic(endpoint).add_feedback(labels, time.time())
+        return {"stored": stored, "matched": matched, "ambiguous": ambiguous}
 
     def describe(self, endpoint: str) -> dict[str, Any]:
         found = self.store.get(endpoint)
@@ -256,13 +256,13 @@ class EmbeddedDeployer:
         insufficient = None
         while True:
             cand = log.stats(req.version, revisions=[revision])
-            verdict = check(cand, incumbent_stats(), req.guardrails)
-            if not verdict.ok:
-                break
             enough = cand.requests >= req.window_requests and (not need_labels or cand.labelled >= req.ab_min_labelled)
-            if enough:
+            timed_out = time.monotonic() - start > req.window_seconds
+            # interim looks stop only on overwhelming evidence; the nominal alphas judge the complete window
+            verdict = check(cand, incumbent_stats(), req.guardrails, final=enough or timed_out)
+            if not verdict.ok or enough:
                 break
-            if time.monotonic() - start > req.window_seconds:
+            if timed_out:
                 if cand.requests < req.guardrails.min_requests:
                     insufficient = (f"only {cand.requests} requests reached {req.version} in {req.window_seconds:.0f}s "
                                     f"(guardrails need {req.guardrails.min_requests}); not promoting an unjudged candidate")

@@ -5,6 +5,14 @@ revision): error rate, p95 latency, and, once labels arrive through ``modelway f
 accuracy. Any breach rolls the candidate back. The A/B decision uses proper tests:
 a two-proportion z-test on labelled accuracy and Welch's t-test on latency (scipy).
 
+The window is looked at many times while it fills (so a failing candidate is stopped
+early), which is a sequential test: judging every look at the nominal alpha rolls back an
+identical candidate far more often than alpha says (about 10-12% per step at alpha 0.05
+on a few dozen labels, each early look is another chance for noise to cross the line).
+So the looks follow the Haybittle-Peto rule of group-sequential trials: an interim look
+(``final=False``) stops only on overwhelming evidence (``interim_alpha``, 0.001), and the
+nominal ``accuracy_alpha`` / ``latency_alpha`` apply once, when the window is complete.
+
 Example:
     >>> from modelway.serving.traffic import VariantStats
     >>> inc = VariantStats("1.0.0", 400, 0, 4.0, 2.0)
@@ -37,6 +45,8 @@ class Guardrails(BaseModel):
     accuracy_alpha: float = Field(0.05, gt=0, lt=1, description="one-sided significance of an accuracy drop")
     min_requests: int = Field(30, ge=1, description="requests the candidate needs before error/latency are judged")
     min_labelled: int = Field(30, ge=1, description="labelled requests per variant before accuracy is judged")
+    interim_alpha: float = Field(0.001, gt=0, lt=1, description="significance that stops a window before it is complete "
+                                 "(Haybittle-Peto): early looks at the nominal alpha roll back good candidates by chance")
 
 
 @dataclass
@@ -57,9 +67,15 @@ class GuardrailResult:
                 "incumbent": self.incumbent}
 
 
-def check(candidate: VariantStats, incumbent: VariantStats | None, g: Guardrails) -> GuardrailResult:
-    """Compare the candidate's window with the incumbent's (absolute limits when the incumbent had no traffic)."""
+def check(candidate: VariantStats, incumbent: VariantStats | None, g: Guardrails, *, final: bool = True) -> GuardrailResult:
+    """Compare the candidate's window with the incumbent's (absolute limits when the incumbent had no traffic).
+
+    ``final=False`` is an interim look at a window still filling: the significance tests then
+    need ``g.interim_alpha`` (see the module docstring); the error-rate limit is the same.
+    """
     result = GuardrailResult(candidate=candidate.to_dict(), incumbent=incumbent.to_dict() if incumbent else {})
+    latency_alpha = g.latency_alpha if final else min(g.latency_alpha, g.interim_alpha)
+    accuracy_alpha = g.accuracy_alpha if final else min(g.accuracy_alpha, g.interim_alpha)
     has_inc = incumbent is not None and incumbent.requests > 0
     if candidate.requests >= g.min_requests:
         base_rate = incumbent.error_rate if has_inc else 0.0
@@ -73,14 +89,14 @@ def check(candidate: VariantStats, incumbent: VariantStats | None, g: Guardrails
             # a p95 over a few dozen requests on a busy host jumps around: the candidate must also be
             # slower across the board (one-sided Mann-Whitney U), not just unlucky in its tail
             p = _slower_p(candidate.latencies_ms, incumbent.latencies_ms)
-            if candidate.p95_ms > limit and p < g.latency_alpha:
+            if candidate.p95_ms > limit and p < latency_alpha:
                 result.breaches.append(f"p95 latency {candidate.p95_ms:.1f} ms vs {incumbent.p95_ms:.1f} ms for the "
                                        f"incumbent (limit {limit:.1f} ms, Mann-Whitney p={p:.2g})")
     if candidate.labelled >= g.min_labelled and has_inc and incumbent.labelled >= g.min_labelled:
         result.judged.append("accuracy")
         # a drop counts when it is both large and not chance: small windows swing by several points
         p = _one_sided_drop_p(incumbent.correct, incumbent.labelled, candidate.correct, candidate.labelled)
-        if candidate.accuracy < incumbent.accuracy - g.max_accuracy_drop and p < g.accuracy_alpha:
+        if candidate.accuracy < incumbent.accuracy - g.max_accuracy_drop and p < accuracy_alpha:
             result.breaches.append(f"accuracy {candidate.accuracy:.3f} on {candidate.labelled} labelled requests vs "
                                    f"{incumbent.accuracy:.3f} for the incumbent (limit -{g.max_accuracy_drop}, "
                                    f"one-sided p={p:.2g})")

@@ -31,7 +31,7 @@ class Alert:
     """A breach worth a human's attention."""
 
     severity: str  # info | warning | critical
-    kind: str  # drift | quality | performance | staleness | latency
+    kind: str  # drift | quality | performance | staleness | latency | memory | throughput
     subject: str  # the model or endpoint
     message: str
     details: dict[str, Any] = field(default_factory=dict)

@@ -10,7 +10,9 @@ What one pass computes, for a time window (default the last hour):
 * performance on labelled traffic (``modelway feedback``) against the accuracy the version
   was registered with;
 * staleness: the serving version's age against ``max_model_age_days``;
-* serving latency and throughput against the previous version's last window.
+* serving latency and throughput against the previous version's last window, and what each
+  version costs the server (memory held by the model, peak memory and rows/s of a probe
+  prediction, measured at load by :mod:`modelway.serving.resources`) against the previous one.
 
 Every number goes to the :class:`~modelway.monitoring.base.MetricsSink`; every breach
 becomes an :class:`~modelway.monitoring.base.Alert` for the
@@ -50,6 +52,9 @@ class MonitorConfig(BaseModel):
     min_labelled: int = Field(50, ge=1, description="labelled requests needed to judge accuracy")
     max_model_age_days: float = Field(30.0, gt=0, description="a serving version older than this is stale")
     max_latency_ratio: float = Field(1.5, ge=1, description="p95 latency vs the previous version's")
+    max_memory_ratio: float = Field(1.5, ge=1, description="model memory / predict peak vs the previous version's ...")
+    memory_slack_mb: float = Field(5.0, ge=0, description="... plus this many MB (small models vary by a few MB)")
+    min_throughput_ratio: float = Field(0.67, gt=0, le=1, description="scoring rows/s vs the previous version's")
     min_rows: int = Field(100, ge=1, description="captured rows needed to judge drift")
     webhook_url: str | None = Field(None, description="POST alerts here (JSON with a 'text' field)")
 
@@ -84,13 +89,14 @@ class MonitorReport:
     performance: dict[str, Any] = field(default_factory=dict)
     staleness: dict[str, Any] = field(default_factory=dict)
     latency: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "version": self.version, "endpoint": self.endpoint, "window_s": self.window_s,
                 "source": self.source, "rows": self.rows, "drift": self.drift.to_dict() if self.drift else None,
                 "quality": self.quality, "performance": self.performance, "staleness": self.staleness,
-                "latency": self.latency, "alerts": [a.to_dict() for a in self.alerts]}
+                "latency": self.latency, "resources": self.resources, "alerts": [a.to_dict() for a in self.alerts]}
 
 
 def parse_window(text: str) -> float:
@@ -144,12 +150,43 @@ def file_frame(registry: Any, model: str, version: str, path: Path) -> tuple[Any
     except Exception as exc:  # noqa: BLE001 - any parse error is the file's problem
         raise UserError(f"--data file {path} cannot be read ({exc})") from None
     estimator = registry.load_model(model, version)
-    features = [n for n, _ in registry.get(model, version).schema["features"]]
+    schema = registry.get(model, version).schema
+    if schema.get("feature_function") and not set(schema["feature_function"]["outputs"]) <= set(frame.columns):
+        from modelway.features import resolve
+
+        frame = resolve(schema["feature_function"]["ref"])(frame)  # raw rows: derive as training and serving do
+    features = [n for n, _ in schema["features"]]
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise UserError(f"--data file {path} lacks feature column(s) {missing}")
     scores = estimator.score_positive(frame[features]) if hasattr(estimator, "score_positive") else estimator.predict(frame[features])
     return frame, scores
+
+
+def _resources(log: Any, version: str, previous: str | None, cfg: MonitorConfig, model: str, labels: dict[str, str],
+               now: float) -> tuple[dict[str, Any], tuple[list[Metric], list[Alert]]]:
+    """Memory and scoring throughput of ``version`` (measured by the server at load) against ``previous``."""
+    current = log.resources(version)
+    if current is None:
+        return {}, ([], [])
+    keys = ("model_mb", "predict_peak_mb", "rows_per_s")
+    out: dict[str, Any] = {k: round(current[k], 3) for k in keys}
+    metrics = [Metric(f"serving.{k}", current[k], labels, now) for k in keys]
+    alerts: list[Alert] = []
+    before = log.resources(previous) if previous else None
+    if before is not None:
+        out["previous"] = {"version": previous, **{k: round(before[k], 3) for k in keys}}
+        for key, what in (("model_mb", "memory held by the model"), ("predict_peak_mb", "peak memory of a prediction")):
+            limit = before[key] * cfg.max_memory_ratio + cfg.memory_slack_mb
+            if current[key] > limit:
+                alerts.append(Alert("warning", "memory", model, f"{what} {current[key]:.1f} MB vs {before[key]:.1f} MB for "
+                                    f"the previous version {previous} (limit {limit:.1f} MB)", {"version": version}))
+        floor = before["rows_per_s"] * cfg.min_throughput_ratio
+        if current["rows_per_s"] < floor:
+            alerts.append(Alert("warning", "throughput", model, f"scores {current['rows_per_s']:.0f} rows/s vs "
+                                f"{before['rows_per_s']:.0f} for the previous version {previous} (floor {floor:.0f})",
+                                {"version": version}))
+    return out, (metrics, alerts)
 
 
 def run_monitor(home: Path, model: str, *, endpoint: str | None = None, window_s: float = 3600.0,
@@ -200,7 +237,8 @@ def run_monitor(home: Path, model: str, *, endpoint: str | None = None, window_s
         report.drift = drift
         for name, f in drift.features.items():
             fl = {**labels, "feature": name}
-            metrics += [Metric("drift.psi", f.psi, fl, now), Metric("quality.missing_rate", f.missing_rate, fl, now)]
+            metrics += [Metric("drift.psi", f.psi, fl, now), Metric("quality.missing_rate", f.missing_rate, fl, now),
+                        Metric("drift.drifted", float(f.drifted), fl, now)]
             if f.p_value is not None:
                 metrics.append(Metric("drift.p_value", f.p_value, fl, now))
         if drift.prediction is not None:
@@ -249,6 +287,9 @@ def run_monitor(home: Path, model: str, *, endpoint: str | None = None, window_s
             if before.p95_ms and stats.p95_ms > before.p95_ms * cfg.max_latency_ratio:
                 alerts.append(Alert("warning", "latency", model, f"p95 {stats.p95_ms:.1f} ms vs {before.p95_ms:.1f} ms "
                                     f"for the previous version {state.standby}"))
+        report.resources, found = _resources(log, version, state.standby, cfg, model, labels, now)
+        metrics += found[0]
+        alerts += found[1]
 
     # staleness
     created = datetime.fromisoformat(mv.created_at)

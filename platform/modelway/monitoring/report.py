@@ -2,7 +2,9 @@
 
 History comes from the metrics sink (every past ``modelway monitor`` pass), so the page shows
 trends, not just the latest window: one PSI sparkline per feature with the drift threshold
-drawn in, the latest verdicts, and the alert log.
+drawn in, the latest verdicts, and the alert log. The same history, as a section, is part of
+``modelway runs report`` for a run that registered a model (:func:`monitoring_history` collects
+it as plain data, :func:`monitoring_section` renders it).
 
 Example:
     >>> _sparkline([0.01, 0.02, 0.3], 0.2).startswith("<svg")
@@ -60,3 +62,73 @@ model age {report.staleness.get('age_days')} days.</p>
 {alert_rows or '<tr><td colspan=4>none</td></tr>'}</table></body></html>"""
     atomic_write_text(Path(path), doc, create_parents=True)
     return Path(path)
+
+
+def monitoring_history(home: Path, model: str) -> dict[str, Any] | None:
+    """Every past monitor pass of ``model`` from the metrics sink, as plain data (None: never monitored).
+
+    Reads only: a home whose monitoring database does not exist yet gets nothing created.
+    """
+    if not (Path(home) / "monitoring" / "metrics.db").is_file():
+        return None
+    sink = SqliteMetricsSink(home)
+    labels = {"model": model}
+    features: dict[str, dict[str, Any]] = {}
+    for metric, key in (("drift.psi", "psi"), ("drift.p_value", "p_value"), ("quality.missing_rate", "missing"),
+                        ("drift.drifted", "drifted")):
+        for m in sink.query(metric, labels):
+            entry = features.setdefault(m.labels.get("feature", "?"), {"psi": [], "p_value": [], "missing": [], "drifted": []})
+            entry[key].append((m.ts, m.value, m.labels.get("version")))
+    passes = sink.query("monitor.alerts", labels)
+    if not passes:
+        return None
+    series = {name: [(m.ts, m.value, m.labels.get("version")) for m in sink.query(name, labels)]
+              for name in ("quality.rejected_share", "performance.accuracy", "drift.features_drifted", "drift.prediction_psi")}
+    return {"model": model, "passes": len(passes), "first": passes[0].ts, "last": passes[-1].ts, "features": features,
+            "series": series, "alerts": LogAlerter(home).history(model)[-50:]}
+
+
+def monitoring_section(history: dict[str, Any] | None, *, threshold: float = 0.2, level: str = "h2") -> str:
+    """HTML of :func:`monitoring_history`: PSI per feature over the passes, quality and accuracy, the alert log."""
+    if not history:
+        return ""
+    rows = []
+    for name in sorted(history["features"]):
+        f = history["features"][name]
+        psi = [v for _, v, _ in f["psi"]]
+        if not psi:
+            continue
+        drifted = bool(f["drifted"] and f["drifted"][-1][1])
+        times_drifted = sum(1 for _, v, _ in f["drifted"] if v)
+        p = f"{f['p_value'][-1][1]:.2g}" if f["p_value"] else ""
+        missing = f"{f['missing'][-1][1]:.1%}" if f["missing"] else ""
+        verdict = "DRIFT" if drifted else "ok"
+        rows.append(f"<tr class='{'bad' if drifted else ''}'><td>{html.escape(name)}</td><td>{psi[-1]:.3f}</td>"
+                    f"<td>{max(psi):.3f}</td><td>{_sparkline(psi, threshold)}</td><td>{p}</td><td>{missing}</td>"
+                    f"<td>{verdict}</td><td>{times_drifted} of {len(f['drifted']) or len(psi)}</td></tr>")
+    series = history["series"]
+
+    def trend(name: str, fmt: str) -> str:
+        values = [v for _, v, _ in series.get(name, [])]
+        if not values:
+            return "n/a"
+        return f"latest {format(values[-1], fmt)} over {len(values)} pass(es) {_sparkline(values, values[0], 160, 24)}"
+
+    alert_rows = "".join(f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(a['ts']))}</td><td>{html.escape(a['severity'])}</td>"
+                         f"<td>{html.escape(a['kind'])}</td><td>{html.escape(a['message'])}</td></tr>"
+                         for a in reversed(history["alerts"]))
+    span = (f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(history['first']))} to "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(history['last']))} UTC")
+    return (f"<{level}>Monitoring</{level}><p>{history['passes']} monitor pass(es) of {html.escape(history['model'])}, {span} "
+            f"(<code>modelway monitor {html.escape(history['model'])} --html FILE</code> for the live page).</p>"
+            f"<h3>Drift per feature over time (PSI; dashed line = {threshold})</h3>"
+            "<table class='monitoring-drift'><thead><tr><th>feature</th><th>latest PSI</th><th>max PSI</th><th>PSI over time</th>"
+            "<th>latest p-value</th><th>missing</th><th>latest verdict</th><th>passes drifted</th></tr></thead><tbody>"
+            + ("".join(rows) or "<tr><td colspan=8>no pass had enough rows to judge drift</td></tr>") + "</tbody></table>"
+            f"<h3>Quality</h3><ul><li>rejected share: {trend('quality.rejected_share', '.1%')}</li>"
+            f"<li>labelled accuracy: {trend('performance.accuracy', '.3f')}</li>"
+            f"<li>drifted features: {trend('drift.features_drifted', '.0f')}</li>"
+            f"<li>prediction PSI: {trend('drift.prediction_psi', '.3f')}</li></ul>"
+            f"<h3>Alerts ({len(history['alerts'])})</h3><table class='monitoring-alerts'><thead><tr><th>time (UTC)</th>"
+            "<th>severity</th><th>kind</th><th>message</th></tr></thead><tbody>"
+            + (alert_rows or "<tr><td colspan=4>none</td></tr>") + "</tbody></table>")

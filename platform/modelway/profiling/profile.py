@@ -146,3 +146,20 @@ def load_baseline(home: Path, model: str, version: str, *, required: bool = True
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"baseline profile {path} is unreadable ({exc}); recompute it with "
                         f"modelway baseline {model}@{version} --data TRAINING_FILE") from None
+
+
+def sample_rows(features: list[tuple[str, str]], home: Path, model: str, version: str, n: int) -> list[dict[str, Any]]:
+    """``n`` plausible input rows for ``version`` (from its baseline profile when there is one)."""
+    profile = load_baseline(home, model, version, required=False)
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for name, kind in features:
+        spec = profile.features.get(name) if profile else None
+        if kind == "numeric":
+            values = spec.sample if spec and spec.sample else [0.0]
+            for i, row in enumerate(rows):
+                row[name] = values[(i * 7919) % len(values)]
+        else:
+            cats = sorted(spec.frequencies, key=lambda c: -spec.frequencies[c]) if spec and spec.frequencies else ["unknown"]
+            for i, row in enumerate(rows):
+                row[name] = cats[i % min(len(cats), 3)]
+    return rows

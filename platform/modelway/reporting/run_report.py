@@ -5,7 +5,8 @@ failed), the DAG with step states and durations, parameters, the pipeline's outp
 data validation report, training (CV) and test metrics, the confusion matrix
 (classifiers) or residual plot (regressors), the model tests, the per-group fairness
 chart, the model card (what the page does not already show, plus a link to the card's
-HTML file), the registered model version with its live approval status, and lineage.
+HTML file), the registered model version with its live approval status, the model's monitoring
+history once it is served (drift per feature over time, quality, alerts), and lineage.
 Any pipeline gets a report; the ML sections appear when the run has them. Reports
 attached by steps are found in the run store; for a step served from the cache they
 come from the run that originally computed it.
@@ -62,7 +63,14 @@ def collect_run(run_id: str, home: Path | None = None) -> dict[str, Any]:
                 outputs[step["name"]] = artifacts.get(step["output_hash"])
             except Exception:
                 pass
-    return {"run": run, "attachments": attached, "outputs": outputs, "model": _registry_record(outputs.get("register"), home)}
+    registered = outputs.get("register")
+    monitoring = None
+    if isinstance(registered, dict) and registered.get("model"):
+        from modelway.monitoring.report import monitoring_history
+
+        monitoring = monitoring_history(home, registered["model"])  # the model's life after this run, if it is served
+    return {"run": run, "attachments": attached, "outputs": outputs, "model": _registry_record(registered, home),
+            "monitoring": monitoring}
 
 
 def _registry_record(registered: Any, home: Path) -> dict[str, Any] | None:
@@ -151,6 +159,10 @@ def render_run_report(data: dict[str, Any]) -> str:
                     + card_section(card, embedded=True))
     if registered and registered.get("version"):
         body.append("<h2>Registered model</h2>" + _registered_table(registered, model))
+    if data.get("monitoring"):
+        from modelway.monitoring.report import monitoring_section
+
+        body.append(monitoring_section(data["monitoring"]))
     lineage = run.get("lineage") or {}
     if lineage:
         git = lineage.get("git") or {}

@@ -15,6 +15,12 @@ a hash of the key, so a client always lands on the same variant (A/B). A shadow 
 gets a copy of the request after the response is sent; its answer is logged, never
 returned.
 
+A version registered with a feature function (:mod:`modelway.features`) gets it applied to
+every validated request before scoring: clients send raw fields, the model and the capture
+see the features computed by the training code. Loading a version measures what it costs
+(:mod:`modelway.serving.resources`: memory held, peak and rows/s of a probe batch) into the
+traffic log, for ``modelway monitor``'s comparison with the previous version.
+
 The server polls the state's revision (every ``poll_s``) and applies a new one by loading
 any new version through the registry (sha256 verified) before swapping the routing table
 in one assignment; a version that fails to load leaves the old routing in place and is
@@ -48,9 +54,11 @@ from starlette.routing import Route
 
 from modelway.serving.state import DeploymentStore, EndpointState
 from modelway.errors import UserError
+from modelway.features import resolve
 from modelway.serving.capture import CaptureWriter
 from modelway.serving.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from modelway.serving.payload import PayloadError, parse_body, row_count
+from modelway.serving.resources import measure_load, probe_predict
 from modelway.serving.traffic import TrafficLog, TrafficRecord, traffic_path
 from modelway.serving.variant import Variant, first_prediction
 
@@ -144,15 +152,32 @@ class ModelServer:
                 out[version] = loaded[version]
                 continue
             mv = self.registry.get(state.model, version)
-            model = self.registry.load_model(state.model, version)  # ArtifactIntegrityError on a tampered artifact
+            # ArtifactIntegrityError on a tampered artifact; the memory the model holds is measured on the way
+            model, model_mb = measure_load(lambda v=version: self.registry.load_model(state.model, v))
             features = [(str(n), str(k)) for n, k in mv.schema.get("features", [])]
             if not features:
                 raise UserError(f"{state.model} {version} has no feature schema in the registry; it cannot be served")
+            ff = mv.schema.get("feature_function")
+            feature_fn = resolve(ff["ref"]) if ff else None  # the training code, imported by name (UserError if gone)
             profile = load_baseline(self.home, state.model, version, required=False)
             categories = {n: profile.categories(n) for n, k in features if k == "categorical"} if profile else {}
             out[version] = Variant(version, model, features, task=mv.schema.get("task"),
-                                   categories={k: v for k, v in categories.items() if v})
+                                   categories={k: v for k, v in categories.items() if v}, feature_fn=feature_fn)
+            if self.traffic is not None:
+                self._measure(out[version], state.model, model_mb)
         return out
+
+    def _measure(self, variant: Variant, model: str, model_mb: float, rows: int = 200) -> None:
+        """Record what ``variant`` costs (memory held, peak and speed of a probe batch) for ``modelway monitor``."""
+        from modelway.profiling.profile import sample_rows
+
+        try:
+            sample = sample_rows(variant.inputs, self.home, model, variant.version, rows)
+            columns = variant.featurize(variant.validator.validate({n: [r[n] for r in sample] for n, _ in variant.inputs}))
+            profile = probe_predict(variant.version, variant.predict_columns, columns, rows, model_mb)
+        except Exception:  # noqa: BLE001 - a model that fails the probe fails on traffic too; loading goes on
+            return
+        self.traffic.record_resources(profile, time.time())
 
     def apply(self, revision: int) -> None:
         """Apply the persisted state at ``revision`` (load new versions first, then swap the routing)."""
@@ -230,14 +255,15 @@ class ModelServer:
             return self._rejected(routing, variant, request_id, ts, start, str(exc), columns)
         headers = {VARIANT_HEADER: variant.version, "X-Request-Id": request_id, "X-Modelway-Model": routing.state.model}
         try:
-            rows = await variant.submit(valid)
+            served = variant.featurize(valid)  # the registered feature function: the same code as in training
+            rows = await variant.submit(served)
         except Exception as exc:  # noqa: BLE001 - a model failure is this request's 500, counted against the variant
             elapsed = time.perf_counter() - start
             self._log(routing, variant, request_id, ts, 500, elapsed, None, error=f"{type(exc).__name__}: {exc}")
             return JSONResponse({"error": f"model {variant.version} failed: {type(exc).__name__}: {exc}"},
                                 status_code=500, headers=headers)
         elapsed = time.perf_counter() - start
-        self._log(routing, variant, request_id, ts, 200, elapsed, rows, inputs=valid)
+        self._log(routing, variant, request_id, ts, 200, elapsed, rows, inputs=served)
         task = None
         shadow = routing.shadow
         if shadow is not None and shadow is not variant:
@@ -273,7 +299,7 @@ class ModelServer:
     async def _shadow(self, routing: Routing, shadow: Variant, valid: Any, request_id: str, served: list[dict[str, Any]]) -> None:
         ts, start = time.time(), time.perf_counter()
         try:
-            rows = await shadow.submit(valid)
+            rows = await shadow.submit(shadow.featurize(valid))  # its own feature function, if it has one
             status, error = 200, None
         except Exception as exc:  # noqa: BLE001 - a failing shadow is logged, never seen by the client
             rows, status, error = None, 500, f"{type(exc).__name__}: {exc}"

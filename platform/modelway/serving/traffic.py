@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS traffic (
 CREATE INDEX IF NOT EXISTS traffic_by_version ON traffic (version, revision, shadow);
 CREATE INDEX IF NOT EXISTS traffic_by_request ON traffic (request_id);
 CREATE TABLE IF NOT EXISTS feedback (request_id TEXT PRIMARY KEY, label REAL NOT NULL, ts REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+    version TEXT NOT NULL, ts REAL NOT NULL, pid INTEGER NOT NULL, model_mb REAL NOT NULL, predict_peak_mb REAL NOT NULL,
+    rows_per_s REAL NOT NULL, rows INTEGER NOT NULL
+);
 """
 
 
@@ -118,19 +122,26 @@ class TrafficLog:
                 db.execute("COMMIT")
         return len(batch)
 
-    def add_feedback(self, labels: Iterable[tuple[str, float]], ts: float) -> tuple[int, int]:
-        """Store (request_id, label) pairs; returns (stored, matched to a logged request)."""
+    def add_feedback(self, labels: Iterable[tuple[str, float]], ts: float) -> tuple[int, int, int]:
+        """Store (request_id, label) pairs; returns (stored, matched to a logged request, ambiguous).
+
+        Ambiguous: the id names more than one served request (a client that sent the same
+        ``X-Request-Id`` twice). Such a label cannot say which answer it judges, possibly one
+        of each variant, so accuracy leaves it out (see :data:`_ONE_SERVED_ROW`).
+        """
         labels = list(labels)
         with self._connect() as db:
             db.execute("BEGIN")
             db.executemany("INSERT INTO feedback VALUES (?,?,?) ON CONFLICT(request_id) DO UPDATE SET label = excluded.label, "
                            "ts = excluded.ts", [(rid, float(label), ts) for rid, label in labels])
             db.execute("COMMIT")
-            matched = 0
+            matched = ambiguous = 0
             for chunk in _chunks([rid for rid, _ in labels], 500):
-                matched += db.execute(f"SELECT COUNT(DISTINCT request_id) FROM traffic WHERE shadow = 0 AND request_id IN "
-                                      f"({','.join('?' * len(chunk))})", chunk).fetchone()[0]
-        return len(labels), matched
+                rows = db.execute(f"SELECT COUNT(*) FROM traffic WHERE shadow = 0 AND request_id IN "
+                                  f"({','.join('?' * len(chunk))}) GROUP BY request_id", chunk).fetchall()
+                matched += len(rows)
+                ambiguous += sum(1 for (n,) in rows if n > 1)
+        return len(labels), matched, ambiguous
 
     def stats(self, version: str, *, revisions: list[int] | None = None, since: float | None = None,
               shadow: bool = False) -> VariantStats:
@@ -147,7 +158,8 @@ class TrafficLog:
             rows = db.execute(f"SELECT status, latency_ms, agree FROM traffic WHERE {clause}", args).fetchall()
             labelled, correct = db.execute(
                 f"SELECT COUNT(*), COALESCE(SUM(t.prediction = f.label), 0) FROM traffic t JOIN feedback f "
-                f"ON f.request_id = t.request_id WHERE {' AND '.join('t.' + w for w in where)} AND t.status = 200", args,
+                f"ON f.request_id = t.request_id WHERE {' AND '.join('t.' + w for w in where)} AND t.status = 200 "
+                f"AND {_ONE_SERVED_ROW}", args,
             ).fetchone()
         # 4xx are the client's mistakes (bad payloads), not the model's: they are not guardrail errors
         scored = [r for r in rows if r[0] < 400 or r[0] >= 500]
@@ -167,14 +179,33 @@ class TrafficLog:
             args.extend(revisions)
         with self._connect() as db:
             rows = db.execute(f"SELECT t.prediction = f.label, t.latency_ms FROM traffic t JOIN feedback f "
-                              f"ON f.request_id = t.request_id WHERE {where}", args).fetchall()
+                              f"ON f.request_id = t.request_id WHERE {where} AND {_ONE_SERVED_ROW}", args).fetchall()
         return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+    def record_resources(self, profile: Any, ts: float) -> None:
+        """Store what loading ``profile.version`` cost a server (:mod:`modelway.serving.resources`)."""
+        import os
+
+        with self._connect() as db:
+            db.execute("INSERT INTO resources VALUES (?,?,?,?,?,?,?)", (profile.version, ts, os.getpid(), profile.model_mb,
+                                                                         profile.predict_peak_mb, profile.rows_per_s, profile.rows))
+
+    def resources(self, version: str) -> dict[str, Any] | None:
+        """The latest resource profile of ``version`` (None when no server measured it)."""
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM resources WHERE version = ? ORDER BY ts DESC LIMIT 1", (version,)).fetchone()
+        return dict(row) if row else None
 
     def count(self, version: str, since: float) -> int:
         """Requests (not shadow copies) ``version`` answered since ``since`` (a Unix time)."""
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM traffic WHERE version = ? AND shadow = 0 AND ts >= ?",
                               (version, since)).fetchone()[0]
+
+
+# a label counts only when its request id names exactly one served (non-shadow) request
+_ONE_SERVED_ROW = "(SELECT COUNT(*) FROM traffic u WHERE u.request_id = t.request_id AND u.shadow = 0) = 1"
 
 
 def traffic_path(home: Path, endpoint: str) -> Path:

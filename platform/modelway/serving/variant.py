@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import math
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
+from modelway.features import apply_to_columns, outputs_of
 from modelway.serving.payload import Columns, PayloadValidator, row_count
 
 MAX_BATCH_ROWS = 512
@@ -31,16 +32,30 @@ class Variant:
     """A model version ready to score validated columns."""
 
     def __init__(self, version: str, model: Any, features: list[tuple[str, str]], *, task: str | None,
-                 categories: dict[str, set[str]] | None = None):
+                 categories: dict[str, set[str]] | None = None, feature_fn: Callable[[Any], Any] | None = None):
         self.version = version
         self.model = model
         self.features = features
         self.task = task or ("classification" if hasattr(model, "predict_proba") else "regression")
-        self.validator = PayloadValidator(features, categories)
+        # the registered feature function computes the derived features; clients send the rest
+        self.feature_fn = feature_fn
+        derived = set(outputs_of(feature_fn)) if feature_fn is not None else set()
+        self.inputs = [(n, k) for n, k in features if n not in derived]
+        self.validator = PayloadValidator(self.inputs, categories)
         self.categories_checked = bool(categories)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"variant-{version}")
         self._pending: list[tuple[Columns, int, asyncio.Future]] = []
         self._draining = False
+
+    def featurize(self, columns: Columns) -> Columns:
+        """Validated request columns -> the model's features, through the version's feature function (if any).
+
+        The same function the training pipeline applied (:mod:`modelway.features`): what the
+        model sees, and what the capture keeps for the monitor.
+        """
+        if self.feature_fn is None:
+            return columns
+        return apply_to_columns(self.feature_fn, columns, [name for name, _ in self.features])
 
     def predict_columns(self, columns: Columns) -> list[dict[str, Any]]:
         """Score columns synchronously: one dict per row (prediction, and probability for classifiers)."""

@@ -150,8 +150,12 @@ def train(
     task: Literal["classification", "regression"],
     experiment: str,
     track: bool = False,
+    feature_function: Any = None,
 ) -> TrainedModel:
     """Cross-validated, budgeted search and refit; the model is wrapped in a schema guard.
+
+    ``feature_function`` (a :func:`modelway.features.feature_function` that produced some of
+    ``features``) is recorded in the schema, so the model server applies the same code.
 
     Tracking happens once per run in :func:`track` (or in :func:`evaluate` when the model
     tests fail), so MLflow's import and connection are paid once; ``track=True`` logs here.
@@ -165,7 +169,7 @@ def train(
     with limited_threads():
         result = train_with_search(estimator, X, y, spec, checkpoint=context_checkpointer(), task=task)
     classes = list(getattr(result.model, "classes_", [])) if task == "classification" else []
-    model = GuardedModel(result.model, ModelSchema.infer(X, task=task, classes=classes))
+    model = GuardedModel(result.model, ModelSchema.infer(X, task=task, classes=classes, feature_function=feature_function))
     summary = result.summary()
     summary["estimator"] = type(result.model).__name__ if not getattr(result.model, "steps", None) else [
         f"{name}:{type(obj).__name__}" for name, obj in result.model.steps

@@ -54,15 +54,28 @@ class ModelSchema:
     features: tuple[FeatureSpec, ...]
     task: Literal["classification", "regression"]
     classes: tuple[Any, ...] = field(default_factory=tuple)
+    # the feature function (modelway.features) computing some of the features from the others: its
+    # "module:qualname" and the columns it adds; the server applies it, clients send the rest
+    feature_function: str | None = None
+    derived: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
-    def infer(cls, X: pd.DataFrame, *, task: Literal["classification", "regression"], classes: Any = ()) -> ModelSchema:
+    def infer(cls, X: pd.DataFrame, *, task: Literal["classification", "regression"], classes: Any = (),
+              feature_function: Any = None) -> ModelSchema:
         specs = []
         for name in X.columns:
             col = X[name]
             numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
             specs.append(FeatureSpec(str(name), "numeric" if numeric else "categorical", str(col.dtype)))
-        return cls(tuple(specs), task, tuple(_plain(c) for c in classes))
+        if feature_function is None:
+            return cls(tuple(specs), task, tuple(_plain(c) for c in classes))
+        from modelway.features import outputs_of, reference
+
+        derived = outputs_of(feature_function)
+        absent = [d for d in derived if d not in X.columns]
+        if absent:
+            raise UserError(f"feature function {reference(feature_function)} adds {absent}, which are not model features")
+        return cls(tuple(specs), task, tuple(_plain(c) for c in classes), reference(feature_function), tuple(derived))
 
     @property
     def feature_names(self) -> list[str]:
@@ -70,14 +83,22 @@ class ModelSchema:
 
     def signature(self) -> dict[str, Any]:
         """What counts as "the feature schema" for versioning: names and kinds, in order."""
-        return {"features": [[f.name, f.kind] for f in self.features], "task": self.task}
+        out: dict[str, Any] = {"features": [[f.name, f.kind] for f in self.features], "task": self.task}
+        if self.feature_function:
+            out["feature_function"] = {"ref": self.feature_function, "outputs": list(self.derived)}
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"features": [asdict(f) for f in self.features], "task": self.task, "classes": list(self.classes)}
+        out = {"features": [asdict(f) for f in self.features], "task": self.task, "classes": list(self.classes)}
+        if self.feature_function:
+            out["feature_function"] = {"ref": self.feature_function, "outputs": list(self.derived)}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSchema:
-        return cls(tuple(FeatureSpec(**f) for f in data["features"]), data["task"], tuple(data.get("classes", ())))
+        ff = data.get("feature_function") or {}
+        return cls(tuple(FeatureSpec(**f) for f in data["features"]), data["task"], tuple(data.get("classes", ())),
+                   ff.get("ref"), tuple(ff.get("outputs", ())))
 
     def check(self, X: Any) -> pd.DataFrame:
         """Return ``X`` restricted to the model's columns, in order; raise on a mismatch.
