@@ -102,3 +102,67 @@ def test_the_card_renders_in_headless_chromium_screenshot_and_pdf(credit_run, tm
     document = pdf.read_bytes()
     pages = re.findall(rb"/Type\s*/Page[^s]", document)
     assert document.startswith(b"%PDF") and len(pages) >= 2             # every section printed, over pages
+
+
+# --- I5: `modelway explain` on the registered credit model ---------------------------------------------
+
+def _credit_row(seed: int = 7) -> dict:
+    from modelway.datasets import credit
+
+    frame = credit.generate_credit_data(50, seed=seed)
+    frame["loan_to_income"] = (frame["loan_amount"] / frame["annual_income"]).round(6)
+    return json.loads(frame.iloc[[0]].to_json(orient="records"))[0]
+
+
+def test_explain_steps_a_row_through_the_registered_booster_and_its_shapley_values_add_up(mw, credit_run, tmp_path):
+    from modelway.registry import get_registry
+
+    result = credit_run["outputs"]["result"]
+    row = _credit_row()
+    (tmp_path / "row.json").write_text(json.dumps(row))
+    done = mw("explain", f"credit-risk@{result['version']}", "--row", str(tmp_path / "row.json"), "--json")
+    assert done.code == 0, done.stderr
+    doc = done.json()
+    model = get_registry(mw.home).load_model("credit-risk", result["version"])
+    features = model.schema.feature_names
+    import pandas as pd
+
+    expected = float(model.predict_proba(pd.DataFrame([{f: row[f] for f in features}]))[0, 1])
+    assert doc["method"] == "shapley" and doc["output"] == "P(class 1)" and doc["output_value"] == pytest.approx(expected, abs=1e-9)
+    assert doc["base_value"] + sum(c["contribution"] for c in doc["contributions"]) == pytest.approx(expected, abs=1e-9)
+    assert {c["feature"] for c in doc["contributions"]} == set(features) and doc["replay_matches"]
+    assert [s["name"] for s in doc["stages"]] == ["input", "encode", "clf"]
+    assert doc["stages"][1]["values"]["remainder__annual_income"] == pytest.approx(row["annual_income"])
+    assert set(doc["ignored_columns"]) >= {"applicant_id", "gender", "default"} and doc["artifact_sha256"] == result["artifact_sha256"]
+    # the same row as CSV, in text: every stage and every feature's contribution, largest first
+    csv_row = tmp_path / "row.csv"
+    csv_row.write_text(",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n")
+    text = mw("explain", "credit-risk", "--row", str(csv_row))
+    assert text.code == 0, text.stderr
+    assert "verified against its signed registration" in text.stdout and "stage 2/3  encode: ColumnTransformer" in text.stdout
+    assert "exact Shapley values (16384 coalitions)" in text.stdout and f"{expected:+.4f}" in text.stdout
+
+
+def test_explain_refuses_a_bad_row_or_a_tampered_model_in_one_line(mw, credit_run, tmp_path):
+    version = credit_run["outputs"]["result"]["version"]
+    row = _credit_row()
+    for bad, message in [
+        ({k: v for k, v in row.items() if k != "debt_to_income"}, "--row JSON: missing column(s) ['debt_to_income']"),
+        ({**row, "age": "forty"}, "--row JSON: column 'age' must be a number, got 'forty'"),
+    ]:
+        done = mw("explain", f"credit-risk@{version}", "--row", json.dumps(bad))
+        assert done.code == 2 and done.stderr.startswith(f"error: {message}") and done.stderr.count("\n") == 1, done.stderr
+    for arg, message in [('{"age": 4', "error: --row JSON is not valid JSON"),
+                         (str(tmp_path / "nope.csv"), f"error: row file {tmp_path / 'nope.csv'} does not exist")]:
+        done = mw("explain", f"credit-risk@{version}", "--row", arg)
+        assert done.code == 2 and done.stderr.startswith(message) and "Traceback" not in done.stderr
+    from modelway.registry import get_registry
+
+    artifact = Path(get_registry(mw.home).get("credit-risk", version).artifact_uri.removeprefix("file://"))
+    original = artifact.read_bytes()
+    try:
+        artifact.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        done = mw("explain", f"credit-risk@{version}", "--row", json.dumps(row))
+        assert done.code == 2 and "refusing to load a tampered or corrupted model" in done.stderr
+    finally:
+        artifact.write_bytes(original)

@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "modelway.cli.policy",    # modelway policy check      (offline policy checker)
     "modelway.cli.pipeline_runs",  # modelway run | resume | runs | data | lineage
     "modelway.cli.models",    # modelway models | audit | runs report (registry, approvals)
+    "modelway.cli.explain",   # modelway explain           (one row through a registered model)
     "modelway.cli.stack",     # modelway stack show        (--stack / --outputs resolution)
     "modelway.cli.serving",   # modelway serve | deploy | rollback | promote | feedback | deployments
     "modelway.cli.monitoring",  # modelway monitor | baseline | triggers
