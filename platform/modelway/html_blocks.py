@@ -40,7 +40,8 @@ td.num{text-align:right;white-space:nowrap}td.bad{background:#fde2e1;color:#8e1c
 th.bad{background:#f9c9c5}.scroll{overflow-x:auto}
 @media print{body{margin:0;max-width:none}details::details-content{content-visibility:visible;display:block}
 summary{list-style:none}h2,h3,h4{break-after:avoid}svg,tr{break-inside:avoid}
-.scroll{overflow:visible}.scroll table{font-size:.62rem}.scroll td,.scroll th{padding:.15rem .25rem}}
+.scroll{overflow:visible}.scroll table{font-size:.58rem;width:100%}.scroll td,.scroll th{padding:.1rem .15rem}
+.scroll td,.scroll th,td:first-child{overflow-wrap:anywhere}.scroll td.num{overflow-wrap:normal}td:first-child{min-width:9rem}}
 """
 # Every <details> opens before printing, so print and PDF show every check: the ::details-content rule above
 # (Chromium 131+, Firefox 139+) and, for older browsers, this script on the beforeprint event.
@@ -148,7 +149,7 @@ CHECK_QUANTITIES: tuple[tuple[str, str, str], ...] = (
     (r"^debug\.explain$", "", "max"),
     (r"^performance\.", "× the previous run", "max"),
 )
-_LIMIT_WORDS = {"max": "≤ ", "min": "≥ ", "below": "< ", "equal": "= ", "range": ""}
+_LIMIT_WORDS = {"max": "≤ ", "min": "≥ ", "below": "&lt; ", "equal": "= ", "range": ""}  # HTML
 
 
 def check_quantity(check: dict[str, Any]) -> tuple[str, str]:

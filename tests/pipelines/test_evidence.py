@@ -77,31 +77,71 @@ def test_mlflow_shows_one_run_with_steps_datasets_model_and_registry(mw, credit_
     assert type(loaded).__name__ == "GuardedModel"
 
 
-def _chromium() -> str | None:
+def _browser_tools() -> tuple[str | None, str | None]:
+    """Chromium and poppler's pdftotext, both from Debian's packages (`chromium`, `poppler-utils`)."""
     import shutil
 
-    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome", "chrome-headless-shell")) if p), None)
+    browser = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome", "chrome-headless-shell")) if p), None)
+    return browser, shutil.which("pdftotext")
 
 
-def test_the_card_renders_in_headless_chromium_screenshot_and_pdf(credit_run, tmp_path):
+def _render(browser: str, page: Path, out: Path) -> tuple[str, bytes, bytes]:
+    """The DOM after scripts ran, a 1280-px-wide screenshot and the PDF export of ``page``."""
     import subprocess
 
-    browser = _chromium()
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,3000"]
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180).stdout
+    shot, pdf = out.with_suffix(".png"), out.with_suffix(".pdf")
+    subprocess.run([*common, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=180, check=True)
+    subprocess.run([*common, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()], capture_output=True, timeout=180,
+                   check=True)
+    return dom, shot.read_bytes(), pdf.read_bytes()
+
+
+def _assert_rendered(png: bytes, document: bytes, min_pages: int) -> None:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000          # a rendered page, not a blank one
+    pages = re.findall(rb"/Type\s*/Page[^s]", document)
+    assert document.startswith(b"%PDF") and len(pages) >= min_pages, len(pages)
+
+
+def test_the_card_and_the_run_report_render_in_headless_chromium_screenshot_and_pdf(mw, credit_run, tmp_path):
+    browser, _ = _browser_tools()
     if browser is None:
         pytest.skip("no Chromium on PATH (install Debian's `chromium` package to run the screenshot and PDF checks)")
-    page = Path(credit_run["outputs"]["result"]["model_card"]).with_suffix(".html").as_uri()
-    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,3000"]
-    dom = subprocess.run([*common, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
-    for section in ("ML Test Score", "ROC curve", "Calibration", "95% interval", "Checks"):
+    card = Path(credit_run["outputs"]["result"]["model_card"]).with_suffix(".html")
+    dom, png, pdf = _render(browser, card, tmp_path / "card")
+    for section in ("ML Test Score", "ROC curve", "Calibration", "95% interval", "Hyperparameters (tuned)", "Checks",
+                    "A held-out row explained", "Run report:"):
         assert section in dom, section
-    shot, pdf = tmp_path / "card.png", tmp_path / "card.pdf"
-    subprocess.run([*common, f"--screenshot={shot}", page], capture_output=True, timeout=120, check=True)
-    subprocess.run([*common, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page], capture_output=True, timeout=120, check=True)
-    png = shot.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000          # a rendered page, not a blank one
-    document = pdf.read_bytes()
-    pages = re.findall(rb"/Type\s*/Page[^s]", document)
-    assert document.startswith(b"%PDF") and len(pages) >= 2             # every section printed, over pages
+    _assert_rendered(png, pdf, 2)                                       # every section printed, over pages
+    report = tmp_path / "report.html"
+    assert mw("runs", "report", credit_run["run_id"], "-o", str(report)).code == 0
+    dom, png, pdf = _render(browser, report, tmp_path / "report")
+    for section in ("<h2>Pipeline</h2>", "<h2>Data validation", "<h2>Training</h2>", "<h2>Test metrics</h2>", "<h2>Model tests",
+                    "<h2>Evidence</h2>", "<h2>Model card</h2>", "<h2>Registered model</h2>", "<h2>Lineage</h2>"):
+        assert section in dom, section
+    _assert_rendered(png, pdf, 3)
+
+
+def test_the_pdf_export_of_a_failed_run_prints_every_folded_check(mw, tmp_path):
+    import subprocess
+
+    browser, pdftotext = _browser_tools()
+    if browser is None or pdftotext is None:
+        pytest.skip("needs Chromium and pdftotext on PATH (Debian's `chromium` and `poppler-utils` packages)")
+    done = mw.run("credit_risk", "n_rows=2000", "inject_data_fault=true")
+    assert done.code == 1
+    report = tmp_path / "failed.html"
+    assert mw("runs", "report", done.json()["run_id"], "-o", str(report)).code == 0
+    html = report.read_text()
+    folded = re.search(r"<details><summary>(\d+) passed checks</summary>(.*?)</details>", html, re.S)
+    assert folded and int(folded.group(1)) > 50
+    _, _, pdf = _render(browser, report, tmp_path / "failed")
+    text = subprocess.run([pdftotext, str(tmp_path / "failed.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    flat = re.sub(r"\s+", "", text)
+    passed = re.findall(r"<tr><td>([\w.=+-]+)</td><td><span class=pass>", folded.group(2))
+    assert passed and all(name in flat for name in passed), [n for n in passed if n not in flat]   # folded, yet printed
+    assert "quality.missing_rate.annual_income" in flat and "€" in text                              # failed ones, money
 
 
 # --- I5: `modelway explain` on the registered credit model ---------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 from modelway.files import atomic_write_text
 from modelway.evidence_blocks import curves_html, evidence_html, intervals_html, ml_test_score_html
-from modelway.html_blocks import approval_hint, card_section, esc, gates_text, humanize_check, page
+from modelway.html_blocks import approval_hint, card_section, check_quantity, esc, gates_text, humanize_check, page
 from modelway.settings import current_user
 from modelway.stages.gates import CheckResult
 
@@ -162,7 +162,9 @@ def render_markdown(card: dict[str, Any]) -> str:
         out += [f"| **final (weakest section)** | **{score['final']:g}** |", ""]
     out += ["## Checks", "", "| check | result | observed | limit | detail |", "|---|---|---|---|---|"]
     out += [
-        f"| {c['name']} | {'pass' if c['passed'] else 'warn (advisory)' if c.get('advisory') else '**FAIL**'} | {_fmt(c.get('observed'))} | {_fmt(c.get('limit'))} | {humanize_check(c.get('message')).replace('|', '/')} |"
+        f"| {c['name']} | {'pass' if c['passed'] else 'warn (advisory)' if c.get('advisory') else '**FAIL**'} | "
+        + " | ".join(html.unescape(q).replace("|", "/") for q in check_quantity(c))
+        + f" | {humanize_check(c.get('message')).replace('|', '/')} |"
         for c in card["checks"]
     ]
     return "\n".join(out) + "\n"
