@@ -1,7 +1,7 @@
 """HTML for the evidence a reviewer checks: curves, intervals, ML Test Score, feature tables, approval.
 
-Rendered into the run report and the model card (self-contained SVG, no scripts except the
-one that opens every ``<details>`` before printing, so print and PDF show every check).
+Rendered into the run report and the model card (self-contained SVG; the page shell,
+:func:`modelway.html_blocks.page`, opens every ``<details>`` when printed).
 
 Example:
     >>> "ROC" in curves_html({"roc": {"fpr": [0, 1], "tpr": [0, 1], "auc": 0.5}})
@@ -13,10 +13,6 @@ from typing import Any
 
 from modelway.html_blocks import _svg_open, _ticks, esc, fmt, kv_table, table
 
-# Chromium prints a closed <details> closed: open them all before printing (and in --print-to-pdf).
-PRINT_OPENS_DETAILS = ("<script>addEventListener('beforeprint',()=>document.querySelectorAll('details')"
-                       ".forEach(d=>d.open=true))</script>"
-                       "<style>@media print{summary{list-style:none}h2{break-after:avoid}svg{break-inside:avoid}}</style>")
 COLORS = ("#2f6fde", "#d9822b", "#127c3a", "#b3261e")
 
 
@@ -134,7 +130,8 @@ def approval_rows(approval: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 def evidence_html(evidence: dict[str, Any]) -> str:
-    """Tables behind the ML Test Score checks: importance, cost, baselines, staleness, screens, perturbations."""
+    """Tables behind the ML Test Score checks: importance, cost, baselines, staleness, screens, an explained row,
+    perturbations."""
     out = []
     importance = (evidence.get("importance") or {}).get("features") or {}
     cost = (evidence.get("feature_cost") or {}).get("features") or {}
@@ -161,6 +158,14 @@ def evidence_html(evidence: dict[str, Any]) -> str:
         out.append("<h4>Training-data screens</h4>" + kv_table([("rows screened", screening.get("rows")),
                                                                ("outlier share", screening.get("outlier_share")),
                                                                ("label-noise share", screening.get("label_noise_share"))]))
+    explained = evidence.get("explanation")
+    if explained and explained.get("contributions"):
+        rows = [[c["feature"], fmt(c.get("value")), f"{c['contribution']:+.4g}"] for c in explained["contributions"]]
+        out.append(f"<h4>A held-out row explained (row {esc(explained.get('row'))}): {esc(explained.get('output'))} "
+                   f"{explained.get('output_value', 0):.4g} = base {explained.get('base_value', 0):.4g} + contributions</h4>"
+                   f"<p class=muted>{esc(explained.get('method'))}: {esc(explained.get('note'))}. Stages: "
+                   f"{esc(' → '.join(explained.get('stages') or []))}. Any row: <code>modelway explain MODEL@VERSION --row FILE</code></p>"
+                   + table(["feature", "value", "contribution"], rows))
     targeted = evidence.get("targeted_perturbation")
     if targeted:
         rows = [[c, fmt(v)] for c, v in sorted((targeted.get("by_feature") or {}).items(), key=lambda kv: -kv[1])]

@@ -36,7 +36,17 @@ pre{background:#f7f9fb;padding:.6rem;overflow:auto;border:1px solid #e4e7eb;whit
 details summary{cursor:pointer;color:#334e68}
 svg.chart{display:block;max-width:100%;height:auto}
 .muted{color:#627d98}
+td.num{text-align:right;white-space:nowrap}td.bad{background:#fde2e1;color:#8e1c16;font-weight:700}
+th.bad{background:#f9c9c5}.scroll{overflow-x:auto}
+@media print{body{margin:0;max-width:none}details::details-content{content-visibility:visible;display:block}
+summary{list-style:none}h2,h3,h4{break-after:avoid}svg,tr{break-inside:avoid}
+.scroll{overflow:visible}.scroll table{font-size:.58rem;width:100%}.scroll td,.scroll th{padding:.1rem .15rem}
+.scroll td,.scroll th,td:first-child{overflow-wrap:anywhere}.scroll td.num{overflow-wrap:normal}td:first-child{min-width:9rem}}
 """
+# Every <details> opens before printing, so print and PDF show every check: the ::details-content rule above
+# (Chromium 131+, Firefox 139+) and, for older browsers, this script on the beforeprint event.
+PRINT_SCRIPT = ("<script>addEventListener('beforeprint',()=>document.querySelectorAll('details')"
+                ".forEach(d=>d.open=true))</script>")
 
 STATE_COLORS = {
     "succeeded": "#d3f4dd", "completed": "#d3f4dd", "cached": "#dbeafe", "failed": "#fde2e1",
@@ -55,13 +65,115 @@ def esc(value: Any) -> str:
 
 
 def fmt(value: Any) -> str:
+    """A cell value for people: counts with thousands separators, other numbers to 4 significant digits.
+
+    Example:
+        >>> fmt(20000), fmt(106682.31), fmt(0.029712), fmt(5.0), fmt(None)
+        ('20,000', '106,682.31', '0.02971', '5', '')
+    """
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if isinstance(value, bool):
+        return esc(value)
+    if isinstance(value, (int, float)):
+        return number(value)
     if isinstance(value, (dict, list)):
         return esc(json.dumps(value, default=str))
     return esc(value)
+
+
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
+"""Money columns declare an ISO 4217 code as their unit (``pa.Column(..., metadata={"unit": "EUR"})``)."""
+
+
+def number(value: int | float) -> str:
+    """A number with thousands separators; below 1 000, four significant digits.
+
+    Example:
+        >>> number(5150), number(2.0), number(12345.678), number(0.000533), number(-40267.73)
+        ('5,150', '2', '12,345.68', '0.000533', '-40,267.73')
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return str(value)
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def with_unit(value: Any, unit: str | None) -> str:
+    """``value`` for people in ``unit``: money with its currency, shares as percentages, counts with separators.
+
+    Example:
+        >>> with_unit(106682.31, "EUR"), with_unit(-40267.7, "USD"), with_unit(0.02971, "share"), with_unit(5150, "rows")
+        ('€106,682.31', '-$40,267.70', '2.97 %', '5,150 rows')
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return fmt(value)
+    if _is_currency(unit):
+        sign, amount = ("-" if value < 0 else ""), f"{abs(value):,.2f}"
+        symbol = CURRENCY_SYMBOLS.get(unit)
+        return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {unit}"
+    if unit == "share":
+        return f"{value * 100:.3g} %"
+    return f"{number(value)} {esc(unit)}" if unit else number(value)
+
+
+def _is_currency(unit: str | None) -> bool:
+    return bool(unit) and len(unit) == 3 and unit.isalpha() and unit.isupper()  # an ISO 4217 code: EUR, USD...
+
+
+# What a check's observed value and limit measure, by check name (first match wins): the unit and whether
+# the limit is a maximum ("max"), a minimum ("min"), a bound the value must stay under ("below"), an
+# allowed range ("range") or an exact value ("equal"). A check not listed shows its figures as plain numbers.
+CHECK_QUANTITIES: tuple[tuple[str, str, str], ...] = (
+    (r"^quality\.row_count$", "rows", "range"),
+    (r"^quality\.(missing_rate|out_of_range)\.", "share", "max"),
+    (r"^(quality\.duplicate_rows|leakage\.train_test_overlap)$", "share", "max"),
+    (r"^quality\.class_balance$", "share", "min"),
+    (r"^leakage\.target\.", "ROC AUC", "below"),
+    (r"^schema\.", "rows", "max"),
+    (r"^slice\..*\.support$", "test rows", "min"),
+    (r"^(quality|slice\..*)\.(mae|rmse|mse|mape|log_loss|brier)$", "", "max"),
+    (r"^(quality|slice\..*)\.[a-z0-9_]+$", "", "min"),
+    (r"^fairness\.", "", "max"),
+    (r"^robustness\.latency\.", "ms", "max"),
+    (r"^robustness\.artifact_size$", "MB", "max"),
+    (r"^robustness\.(perturbation_stability|targeted_perturbation)$", "share", "max"),
+    (r"^data\.screening\.", "share", "max"),
+    (r"^reproducibility\.refit$", "predictions changed", "equal"),
+    (r"^staleness\.impact$", "", "max"),
+    (r"^debug\.explain$", "", "max"),
+    (r"^performance\.", "× the previous run", "max"),
+)
+_LIMIT_WORDS = {"max": "≤ ", "min": "≥ ", "below": "&lt; ", "equal": "= ", "range": ""}  # HTML
+
+
+def check_quantity(check: dict[str, Any]) -> tuple[str, str]:
+    """A check's observed value and limit in words, with units (HTML-escaped).
+
+    Example:
+        >>> check_quantity({"name": "quality.missing_rate.annual_income", "observed": 0.02971, "limit": 0.0})
+        ('2.97 %', '≤ 0 %')
+        >>> check_quantity({"name": "quality.row_count", "observed": 5150, "limit": "[200, 5000000]"})
+        ('5,150 rows', '200 – 5,000,000 rows')
+        >>> check_quantity({"name": "robustness.latency.single_row_p95", "observed": 49.1653, "limit": 100})
+        ('49.17 ms', '≤ 100 ms')
+    """
+    name = str(check.get("name") or "")
+    observed, limit = check.get("observed"), check.get("limit")
+    unit, direction = next(((u, d) for pattern, u, d in CHECK_QUANTITIES if re.search(pattern, name)), ("", ""))
+    if direction == "range" and isinstance(limit, str):
+        bounds = re.findall(r"-?[\d.]+(?:e[-+]?\d+)?", limit)
+        if len(bounds) == 2:
+            low, high = (float(b) for b in bounds)
+            return with_unit(observed, unit), f"{number(low)} – {with_unit(high, unit)}"
+    shown_limit = "" if limit is None else (_LIMIT_WORDS.get(direction, "") + with_unit(limit, unit)
+                                            if isinstance(limit, (int, float)) and not isinstance(limit, bool) else fmt(limit))
+    return with_unit(observed, unit), shown_limit
 
 
 def page(title: str, body: str) -> str:
@@ -69,7 +181,7 @@ def page(title: str, body: str) -> str:
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<meta name=viewport content='width=device-width,initial-scale=1'><title>{esc(title)}</title>"
-        f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>{body}</body></html>\n"
+        f"<style>{CSS}</style>{PRINT_SCRIPT}</head><body><h1>{esc(title)}</h1>{body}</body></html>\n"
     )
 
 
@@ -169,14 +281,8 @@ def checks_table(checks: list[dict[str, Any]], *, fold_passed: bool = False) -> 
                     f"{checks_table(passed)}</details>")
         return out
     ordered = sorted(checks, key=lambda c: bool(c.get("passed")))
-    rows = [
-        [
-            esc(c.get("name")),
-            verdict(c),
-            fmt(c.get("observed")), fmt(c.get("limit")), fmt(c.get("count")), esc(humanize_check(c.get("message"))),
-        ]
-        for c in ordered
-    ]
+    rows = [[esc(c.get("name")), verdict(c), *check_quantity(c), fmt(c.get("count")), esc(humanize_check(c.get("message")))]
+            for c in ordered]
     return table(["check", "result", "observed", "limit", "rows", "detail"], rows, raw=True)
 
 
@@ -187,17 +293,53 @@ def verdict(check: dict[str, Any]) -> str:
     return "<span class=warn>warn</span>" if check.get("advisory") else "<span class=fail>FAIL</span>"
 
 
-def examples_table(examples: list[dict[str, Any]], *, limit: int = 5) -> str:
-    """Example rows (records) as a compact table; ``_row`` (the row index) comes first."""
+def examples_table(examples: list[dict[str, Any]], *, limit: int = 5, failing: tuple[str, ...] | list[str] = (),
+                   units: dict[str, str] | None = None, ids: tuple[str, ...] | list[str] = ()) -> str:
+    """Example rows (records) as a compact table: ``_row`` (the row index) first, then the ``failing``
+    columns, highlighted; numbers for people (money in its currency, per ``units``), ids as they are.
+
+    Example:
+        >>> html = examples_table([{"_row": 3, "age": 999, "income": 106682.31}], failing=["age"], units={"income": "EUR"})
+        >>> "<th class=bad>age ⚠</th>" in html, "<td class='num bad'>999</td>" in html, "€106,682.31" in html
+        (True, True, True)
+    """
     rows = [e for e in examples[:limit] if isinstance(e, dict)]
     if not rows:
         return f"<pre>{esc(json.dumps(examples[:limit], default=str))}</pre>" if examples else ""
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    columns.sort(key=lambda c: c != "_row")
-    headers = ["row" if c == "_row" else c for c in columns]
-    return "<div style='overflow-x:auto'>" + table(headers, [[r.get(c) for c in columns] for r in rows]) + "</div>"
+    bad = [c for c in failing if c in columns]
+    columns.sort(key=lambda c: 0 if c == "_row" else 1 if c in bad else 2)  # stable: the rest keep their order
+    units = units or {}
+    head = "".join(f"<th class=bad>{esc(c)} ⚠</th>" if c in bad else
+                   f"<th>{'row' if c == '_row' else esc(c)}{f' ({esc(units[c])})' if c in units else ''}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for c in columns:
+            value = row.get(c)
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            money = _is_currency(units.get(c))  # money carries its currency in the cell; other units sit in the header
+            text = esc(value) if c == "_row" or c in ids else with_unit(value, units[c]) if numeric and money else fmt(value)
+            if value is None and c in bad:
+                text = "missing"
+            classes = " ".join(x for x in ("num" if numeric else "", "bad" if c in bad else "") if x)
+            cells.append(f"<td class='{classes}'>{text}</td>" if classes else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<div class=scroll><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+
+
+def failing_columns(check: dict[str, Any], columns: list[str] | tuple[str, ...]) -> list[str]:
+    """The columns a failed check is about: those its name or its examples' ``column`` field names.
+
+    Example:
+        >>> failing_columns({"name": "quality.out_of_range.age"}, ["age", "income"])
+        ['age']
+    """
+    named = [part for part in str(check.get("name") or "").split(".") if part in columns]
+    named += [e["column"] for e in check.get("examples") or [] if isinstance(e, dict) and e.get("column") in columns]
+    return list(dict.fromkeys(named))
 
 
 def _svg_open(width: float, height: float, label: str) -> str:
@@ -472,6 +614,37 @@ def fairness_section(fairness: dict[str, Any] | None, checks: list[dict[str, Any
     return "".join(out)
 
 
+def hyperparameters_html(training: dict[str, Any]) -> str:
+    """The estimator's stages, the tuned hyperparameters as a table (one row each), and how they were searched.
+
+    Example:
+        >>> html = hyperparameters_html({"estimator": ["scale:StandardScaler", "ridge:Ridge"], "best_params": {"ridge__alpha": 3.0},
+        ...                              "search": {"strategy": "grid", "budget": 5, "trials_run": 5, "cv_folds": 5}})
+        >>> "<td>ridge</td><td>alpha</td><td class=num>3</td>" in html, "scale: StandardScaler → ridge: Ridge" in html
+        (True, True)
+    """
+    out = []
+    estimator = training.get("estimator")
+    if estimator:
+        stages = estimator if isinstance(estimator, list) else [estimator]
+        out.append(f"<p>Estimator: <code>{esc(' → '.join(str(s).replace(':', ': ', 1) for s in stages))}</code></p>")
+    params = training.get("best_params") or {}
+    if params:
+        rows = []
+        for key, value in params.items():
+            stage, _, name = str(key).rpartition("__")
+            shown = number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else esc(value)
+            rows.append(f"<tr><td>{esc(stage or '-')}</td><td>{esc(name)}</td><td class=num>{shown}</td></tr>")
+        out.append("<h4>Hyperparameters (tuned)</h4><table><thead><tr><th>stage</th><th>parameter</th><th>value</th></tr></thead>"
+                   f"<tbody>{''.join(rows)}</tbody></table>")
+    search = training.get("search") or {}
+    if search:
+        labels = {"strategy": "strategy", "budget": "trial budget", "trials_run": "trials run", "cv_folds": "CV folds",
+                  "refit": "chosen by", "seed": "seed", "best_index": "best trial (index)"}
+        out.append("<h4>Search</h4>" + kv_table([(labels.get(k, k), v) for k, v in search.items()]))
+    return "".join(out)
+
+
 def gates_text(card: dict[str, Any]) -> str:
     """'all passed' or 'N of M FAILED': the gate outcome the card was built with."""
     checks = card.get("checks") or []
@@ -531,9 +704,8 @@ def card_section(card: dict[str, Any], *, registry: dict[str, Any] | None = None
         out.append(f"<h3>Features</h3><p>{', '.join(f'<code>{esc(f)}</code>' for f in card['features'])}</p>")
     training = card.get("training") or {}
     if training and not embedded:
-        rows2 = [[k, training[k]] for k in ("estimator", "best_params", "search") if k in training]
-        rows2 += [[f"CV {m}", f"{s['mean']:.4f} ± {s['std']:.4f} ({len(s.get('folds', []))} folds)"] for m, s in (training.get("cv") or {}).items()]
-        out.append("<h3>Training</h3>" + kv_table(rows2))
+        cv = [[f"CV {m}", f"{s['mean']:.4f} ± {s['std']:.4f} ({len(s.get('folds', []))} folds)"] for m, s in (training.get("cv") or {}).items()]
+        out.append("<h3>Training</h3>" + hyperparameters_html(training) + (kv_table(cv) if cv else ""))
     if embedded:
         return "".join(out)
     out.append("<h3>Test metrics</h3>" + table(["metric", "value"], [[k, v] for k, v in card.get("metrics", {}).items()]))

@@ -295,3 +295,9 @@ def test_register_package_refuses_prod_before_touching_anything(tmp_path, monkey
     assert not (home / "registry").exists()
     with pytest.raises(UserError, match="missing from the artifact store"):  # dev goes on (with a warning)
         register_package(pkg, environment="dev", home=home)
+
+
+def test_the_readme_table_is_the_one_the_code_scores_with():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert readme_table() in readme, "README's ML Test Score table is stale: paste `python -m modelway.stages.ml_test_score`"
+    assert "| I5 The model is debuggable | Infrastructure | `debug.explain`" in readme_table()

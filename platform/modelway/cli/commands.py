@@ -48,6 +48,9 @@ COMMANDS: tuple[Command, ...] = (
                                        "latency; exit 1 when an alert fired."),
     Command("baseline", (_MONITORING,), "Compute a version's baseline profile from its training data (versions "
                                         "registered before profiles existed)."),
+    Command("explain", ("modelway.cli.explain",),
+            "Explain one prediction: the row after each preprocessing stage and each feature's contribution\n"
+            "(exact coefficients for linear models, exact Shapley values otherwise)."),
     Command("policy", ("modelway.cli.policy",),
             "Policy as code: check Pulumi programs against the Modelway policy pack."),
     Command("runs", (_RUNS, _MODELS), "Inspect pipeline runs."),  # `runs report` comes from cli/models.py

@@ -25,8 +25,8 @@ from typing import Any
 from modelway.errors import UserError
 from modelway.stages.model_card import evidence_section
 from modelway.html_blocks import (
-    badge, card_section, checks_table, confusion_matrix_html, dag_svg, esc, examples_table, fairness_section,
-    fmt, kv_table, page, residual_svg, table,
+    badge, card_section, checks_table, confusion_matrix_html, dag_svg, esc, examples_table, failing_columns, fairness_section,
+    fmt, hyperparameters_html, kv_table, page, residual_svg, table,
 )
 
 
@@ -118,7 +118,7 @@ def render_run_report(data: dict[str, Any]) -> str:
     if validation:
         body.append(f"<h2>Data validation {badge(validation.get('passed'))}</h2><p>{esc(validation.get('summary'))}</p>")
         body.append(checks_table(validation.get("checks", []), fold_passed=True))
-        body.append(_examples(validation.get("checks", [])))
+        body.append(_examples(validation.get("checks", []), validation.get("context") or {}))
 
     evaluation = outputs.get("evaluate") if isinstance(outputs.get("evaluate"), dict) else None
     card = attached.get("model_card") or (evaluation or {}).get("card")
@@ -126,7 +126,7 @@ def render_run_report(data: dict[str, Any]) -> str:
     if card:
         training = card.get("training") or {}
         if training:
-            body.append("<h2>Training</h2>" + kv_table([(k, training[k]) for k in ("estimator", "best_params", "search") if k in training]))
+            body.append("<h2>Training</h2>" + hyperparameters_html(training))
         if training.get("cv"):
             body.append(table(
                 ["metric", "CV mean", "CV std", "folds"],
@@ -144,7 +144,7 @@ def render_run_report(data: dict[str, Any]) -> str:
     if report:
         body.append(f"<h2>Model tests {badge(report.get('passed'))}</h2><p>{esc(report.get('summary'))}</p>")
         body.append(checks_table(report.get("checks", []), fold_passed=True))
-        body.append(_examples(report.get("checks", [])))
+        body.append(_examples(report.get("checks", []), (validation or {}).get("context") or {}))
     if card and (card.get("evidence") or card.get("ml_test_score")):
         body.append("<h2>Evidence</h2>" + evidence_section(card))
     history = attached.get("performance_history")
@@ -290,9 +290,15 @@ def _registered_table(registered: dict[str, Any], model: dict[str, Any] | None) 
     return kv_table(rows, raw=True)
 
 
-def _examples(checks: list[dict[str, Any]]) -> str:
+def _examples(checks: list[dict[str, Any]], context: dict[str, Any]) -> str:
+    """Example rows of each failed check, its failing columns first and highlighted, values in the contract's units."""
     parts = []
     for check in checks:
         if not check.get("passed") and check.get("examples"):
-            parts.append(f"<h4>Example rows: {esc(check['name'])}</h4>{examples_table(check['examples'], limit=3)}")
+            columns = [k for e in check["examples"] if isinstance(e, dict) for k in e]
+            failing = failing_columns(check, columns)
+            what = f" (failing: {', '.join(failing)})" if failing else ""
+            parts.append(f"<h4>Example rows: {esc(check['name'])}{esc(what)}</h4>"
+                         + examples_table(check["examples"], limit=3, failing=failing, units=context.get("units"),
+                                          ids=context.get("id_columns") or ()))
     return "".join(parts)

@@ -436,5 +436,6 @@ def _metric_evidence(config: EvaluationConfig, test: Any, y_test: Any, y_pred: A
 
 def _card_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
     """The small, reviewer-facing part of the ML tests' evidence that the model card keeps."""
-    keep = ("importance", "feature_cost", "baselines", "staleness", "screening", "targeted_perturbation", "curves", "intervals")
+    keep = ("importance", "feature_cost", "baselines", "staleness", "screening", "explanation", "targeted_perturbation", "curves",
+            "intervals")
     return {k: evidence[k] for k in keep if k in evidence}

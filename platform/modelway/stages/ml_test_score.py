@@ -56,7 +56,7 @@ TESTS: tuple[MLTest, ...] = (
     MLTest("I2", "Infrastructure", "Model specs are unit tested", ("robustness.schema.",), where="stages/robustness.py"),
     MLTest("I3", "Infrastructure", "The ML pipeline is integration tested", always="tests/pipelines run both examples end to end in `make test`", where="tests/pipelines/"),
     MLTest("I4", "Infrastructure", "Model quality is validated before serving", ("quality.", "regression.vs_champion"), where="stages/evaluation.py"),
-    MLTest("I5", "Infrastructure", "The model is debuggable", manual="inspect one row with the model card's features and MLflow's logged model"),
+    MLTest("I5", "Infrastructure", "The model is debuggable", ("debug.explain",), where="stages/explain.py (`modelway explain`)"),
     MLTest("I6", "Infrastructure", "Models are canaried before serving", manual="`modelway deploy` canary weights (serving issue)"),
     MLTest("I7", "Infrastructure", "Serving models can be rolled back", manual="`modelway deploy` rollback (serving issue)"),
     MLTest("Mon1", "Monitoring", "Dependency changes result in notification", ("dependencies.vs_champion",), where="stages/dependencies.py + runtime/fingerprint.py"),

@@ -8,7 +8,8 @@ and curves) the report and card show:
   outlier and label-noise screens;
 * model: staleness impact (M4), dummy and linear baselines (M5);
 * infrastructure: reproducible training (I1: the tuned estimator refitted twice on the same
-  rows predicts identically), targeted perturbations (adversarial robustness);
+  rows predicts identically), a held-out row stepped through the model and explained (I5,
+  what ``modelway explain`` shows), targeted perturbations (adversarial robustness);
 * monitoring: library versions compared with the champion's (Mon1).
 
 PII (D5) runs with the data contract (:mod:`modelway.stages.validation`), spec review (M1)
@@ -20,6 +21,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +60,8 @@ class MLTests:
     screening: DataScreening | None = field(default_factory=DataScreening)
     targeted: TargetedPerturbation | None = field(default_factory=TargetedPerturbation)
     reproducibility_rows: int | None = 1000
+    explain_reference_rows: int | None = 4
+    """I5: reference rows for explaining one held-out row (``modelway explain`` uses 10 by default)."""
     derived_features: Mapping[str, Callable[[pd.DataFrame], Any]] = field(default_factory=dict)
 
 
@@ -92,6 +96,9 @@ def run_ml_tests(split: Any, trained: Any, *, task: str, label: str, primary_met
         checks.append(check)
     if tests.reproducibility_rows:
         checks.append(reproducibility_check(estimator, train, features, label, tests.reproducibility_rows))
+    if tests.explain_reference_rows:
+        check, evidence["explanation"] = explain_check(model, train, X_test, tests.explain_reference_rows)
+        checks.append(check)
     if tests.targeted is not None:
         check, evidence["targeted_perturbation"] = targeted_check(model, X_test, tests.targeted, classifier=task == "classification")
         checks.append(check)
@@ -161,6 +168,53 @@ def reproducibility_check(estimator: Any, train: pd.DataFrame, features: list[st
         f"refitting the tuned estimator twice on the same {len(sample)} rows changes {differ} predictions: seed every random "
         "component (random_state)", observed=differ, limit=0, count=differ or None, category="reproducibility",
     )
+
+
+def explain_check(model: Any, train: pd.DataFrame, rows: pd.DataFrame, reference_rows: int) -> tuple[CheckResult, dict[str, Any]]:
+    """I5: the first held-out row, stepped through the model's stages and explained as ``modelway explain`` does:
+    the replayed stages reproduce the model's output, and the contributions add up to it.
+
+    Example:
+        >>> from sklearn.linear_model import LinearRegression
+        >>> from modelway.stages.model_schema import GuardedModel, ModelSchema
+        >>> X = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3})
+        >>> m = GuardedModel(LinearRegression().fit(X, X["a"] - X["b"]), ModelSchema.infer(X, task="regression"))
+        >>> check, evidence = explain_check(m, X, X.tail(3), 4)
+        >>> check.passed, evidence["method"], [c["feature"] for c in evidence["contributions"]]
+        (True, 'linear', ['a', 'b'])
+    """
+    from modelway.profiling.profile import build_profile
+    from modelway.stages.explain import explain_row, reference_rows as draw_reference
+
+    kinds = {f.name: f.kind for f in model.schema.features}
+    row = rows.iloc[[0]]
+    try:
+        explanation = explain_row(model, row, reference=lambda: draw_reference(build_profile(train[list(kinds)], kinds),
+                                                                               list(kinds), reference_rows))
+    except Exception as exc:  # noqa: BLE001 - any failure to step through the model is this check's finding
+        return CheckResult("debug.explain", False, f"held-out row {_plain(row.index[0])} cannot be explained: "
+                           f"{type(exc).__name__}: {exc}", category="debuggability"), {}
+    error = explanation.additivity_error
+    tolerance = 1e-6 * max(1.0, abs(explanation.output_value))
+    finite = all(math.isfinite(c.contribution) for c in explanation.contributions)
+    passed = explanation.replay_matches and finite and error <= tolerance
+    top = explanation.contributions[0] if explanation.contributions else None
+    if passed:
+        message = (f"held-out row {_plain(row.index[0])} stepped through {len(explanation.stages)} stages reproduces the model's "
+                   f"{explanation.output} {explanation.output_value:.4g}; its {explanation.method} contributions add up to it"
+                   + (f" (largest: {top.feature} {top.contribution:+.4g})" if top else ""))
+    elif not explanation.replay_matches:
+        message = (f"replaying held-out row {_plain(row.index[0])} stage by stage does not reproduce the model's output "
+                   "(a stateful or random stage?): the model cannot be debugged one row at a time")
+    else:
+        message = f"the contributions of held-out row {_plain(row.index[0])} miss its {explanation.output} by {error:.3g}"
+    evidence = {"row": _plain(row.index[0]), "method": explanation.method, "output": explanation.output,
+                "output_value": explanation.output_value, "base_value": explanation.base_value, "note": explanation.note,
+                "stages": [f"{s.name}: {s.transformer}" for s in explanation.stages],
+                "contributions": [{"feature": c.feature, "value": c.value, "contribution": c.contribution}
+                                  for c in explanation.contributions[:10]]}
+    return CheckResult("debug.explain", passed, message, observed=round(error, 12), limit=round(tolerance, 12),
+                       category="debuggability"), evidence
 
 
 def _plain(value: Any) -> Any:

@@ -19,6 +19,8 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
 from modelway.settings import current_user, tracking_uri
@@ -114,7 +116,8 @@ def mirror_version(*, mlflow_run_id: str, name: str, version: str, environment: 
         if source is None:
             return None
         # mlflow.register_model resolves a logged model's URI to its artifacts (create_model_version would not)
-        mv = mlflow.register_model(source, name, tags={"modelway.version": version, "modelway.environment": environment})
+        with contextlib.redirect_stderr(io.StringIO()):  # MLflow prints "Created version ..." itself; we log one line
+            mv = mlflow.register_model(source, name, tags={"modelway.version": version, "modelway.environment": environment})
     client.set_model_version_tag(name, mv.version, "modelway.status", status)
     if status == "Approved":
         client.set_registered_model_alias(name, champion_alias(environment), mv.version)

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from modelway.files import atomic_write_text
-from modelway.evidence_blocks import PRINT_OPENS_DETAILS, curves_html, evidence_html, intervals_html, ml_test_score_html
-from modelway.html_blocks import approval_hint, card_section, esc, gates_text, humanize_check, page
+from modelway.evidence_blocks import curves_html, evidence_html, intervals_html, ml_test_score_html
+from modelway.html_blocks import approval_hint, card_section, check_quantity, esc, gates_text, humanize_check, page
 from modelway.settings import current_user
 from modelway.stages.gates import CheckResult
 
@@ -124,9 +124,18 @@ def render_markdown(card: dict[str, Any]) -> str:
     training = card.get("training") or {}
     if training:
         out += ["## Training", ""]
-        for key in ("estimator", "best_params", "search"):
-            if key in training:
-                out.append(f"- **{key}:** `{json.dumps(training[key], default=str)}`")
+        if training.get("estimator"):
+            stages = training["estimator"] if isinstance(training["estimator"], list) else [training["estimator"]]
+            out += [f"**Estimator:** `{' → '.join(str(s).replace(':', ': ', 1) for s in stages)}`", ""]
+        if training.get("best_params"):
+            out += ["| stage | hyperparameter (tuned) | value |", "|---|---|---|"]
+            for key, value in training["best_params"].items():
+                stage, _, name = str(key).rpartition("__")
+                out.append(f"| {stage or '-'} | {name} | {_fmt(value)} |")
+            out.append("")
+        if training.get("search"):
+            out.append("**Search:** " + ", ".join(f"{k} {v}" for k, v in training["search"].items()))
+            out.append("")
         for metric, stats in (training.get("cv") or {}).items():
             out.append(f"- **CV {metric}:** {stats['mean']:.4f} ± {stats['std']:.4f} over {len(stats.get('folds', []))} folds")
         out.append("")
@@ -153,21 +162,31 @@ def render_markdown(card: dict[str, Any]) -> str:
         out += [f"| **final (weakest section)** | **{score['final']:g}** |", ""]
     out += ["## Checks", "", "| check | result | observed | limit | detail |", "|---|---|---|---|---|"]
     out += [
-        f"| {c['name']} | {'pass' if c['passed'] else 'warn (advisory)' if c.get('advisory') else '**FAIL**'} | {_fmt(c.get('observed'))} | {_fmt(c.get('limit'))} | {humanize_check(c.get('message')).replace('|', '/')} |"
+        f"| {c['name']} | {'pass' if c['passed'] else 'warn (advisory)' if c.get('advisory') else '**FAIL**'} | "
+        + " | ".join(html.unescape(q).replace("|", "/") for q in check_quantity(c))
+        + f" | {humanize_check(c.get('message')).replace('|', '/')} |"
         for c in card["checks"]
     ]
     return "\n".join(out) + "\n"
 
 
+# The card's files sit in $MODELWAY_HOME/registry/cards/<model>/<version>/ and `modelway runs report RUN` writes
+# $MODELWAY_HOME/reports/RUN.html: a relative link keeps working when the home is moved or copied whole.
+REPORT_FROM_CARD = "../../../../reports/{run_id}.html"
+
+
 def render_html(card: dict[str, Any]) -> str:
     """The card as a self-contained HTML page (no external assets)."""
-    return page(f"Model card: {card['name']} {card.get('version') or ''}".strip(), card_section(card) + evidence_section(card))
+    href = REPORT_FROM_CARD.format(run_id=card["run_id"]) if card.get("run_id") else None
+    return page(f"Model card: {card['name']} {card.get('version') or ''}".strip(),
+                card_section(card) + evidence_section(card, report_href=href))
 
 
-def evidence_section(card: dict[str, Any]) -> str:
-    """The card's ML Test Score, curves, intervals and feature/baseline tables (HTML), plus where the report is."""
+def evidence_section(card: dict[str, Any], *, report_href: str | None = None) -> str:
+    """The card's ML Test Score, curves, intervals and feature/baseline tables (HTML), plus where the report is
+    (``report_href``: a link to the run report from where this HTML is written)."""
     evidence = card.get("evidence") or {}
-    out = [PRINT_OPENS_DETAILS]
+    out: list[str] = []
     if card.get("ml_test_score"):
         out.append("<h3>ML Test Score</h3>" + ml_test_score_html(card["ml_test_score"]))
     if evidence.get("curves"):
@@ -178,8 +197,10 @@ def evidence_section(card: dict[str, Any]) -> str:
     details = evidence_html(evidence)
     if details:
         out.append("<h3>Evidence behind the checks</h3>" + details)
-    if card.get("run_id"):
-        out.append(f"<h3>Reports</h3><p>Run report: <code>modelway runs report {esc(card['run_id'])}</code>"
+    if card.get("run_id") and report_href:
+        run = esc(card["run_id"])
+        out.append(f"<h3>Reports</h3><p>Run report: <a href='{esc(report_href)}'>reports/{run}.html</a> in the Modelway home "
+                   f"(written, or brought up to date, by <code>modelway runs report {run}</code>)"
                    + (f"; MLflow run <code>{esc(card['mlflow_run_id'])}</code>" if card.get("mlflow_run_id") else "") + "</p>")
     return "".join(out)
 

@@ -28,7 +28,7 @@ from modelway.stages.results import Evaluation, ModelPackage, Registration, Spli
 _PRELOAD = ["pandas", "pyarrow", "sklearn.base", "modelway.stages.lifecycle"]
 
 
-@step(preload=_PRELOAD)
+@step(preload=[*_PRELOAD, "modelway.stages.mlflow_loaded"])  # register, forked later, inherits MLflow
 def track(split: Split, trained: TrainedModel, evaluation: Evaluation) -> str:
     """One MLflow run: params, CV and test metrics, the model with its signature, the reports and card."""
     # imported here: lifecycle pulls in numpy/pandas/scikit-learn, which loading a pipeline file must not

@@ -80,6 +80,18 @@ class DatasetContract:
     """Columns allowed to hold personal data, each with the reason (shown in the report): ``{"email": "hashed, DPIA-12"}``."""
 
 
+def column_units(schema: Any) -> dict[str, str]:
+    """Each column's unit as the contract declares it (``pa.Column(..., metadata={"unit": "EUR"})``), for reports.
+
+    Example:
+        >>> import pandera.pandas as pa
+        >>> column_units(pa.DataFrameSchema({"income": pa.Column(float, metadata={"unit": "EUR"}), "age": pa.Column(int)}))
+        {'income': 'EUR'}
+    """
+    return {str(name): str(column.metadata["unit"]) for name, column in getattr(schema, "columns", {}).items()
+            if isinstance(getattr(column, "metadata", None), dict) and column.metadata.get("unit")}
+
+
 def validate_dataset(df: pd.DataFrame, contract: DatasetContract, *, max_examples: int = 5) -> GateReport:
     """Run the contract's schema and quality checks on ``df``; never raises on bad data.
 
@@ -90,7 +102,8 @@ def validate_dataset(df: pd.DataFrame, contract: DatasetContract, *, max_example
         >>> validate_dataset(pd.DataFrame({"y": [1, 2]}), c).passed
         True
     """
-    report = GateReport("data validation", context={"dataset": contract.name, "rows": int(len(df)), "columns": list(map(str, df.columns))})
+    report = GateReport("data validation", context={"dataset": contract.name, "rows": int(len(df)), "columns": list(map(str, df.columns)),
+                                                    "units": column_units(contract.schema), "id_columns": list(contract.id_columns)})
     failures = _schema_failures(df, contract.schema)
     report.extend(_schema_checks(df, failures, max_examples, contract.schema))
     report.extend(_row_count_check(df, contract.quality))
