@@ -71,20 +71,24 @@ class AwsBackends:
         """The stack's MLflow tracking server, when it has one (else MLflow's local store)."""
         return self.outputs.tracking_server_uri
 
-    def metrics_sink(self, namespace: str = "Modelway") -> Any:
+    def metrics_sink(self, home: Path) -> Any:
+        """CloudWatch custom metrics in the stack's namespace (``modelway monitor``)."""
         from modelway.backends.aws.observability import CloudWatchMetrics
 
-        return CloudWatchMetrics(self.clients, namespace=namespace, environment=self.outputs.environment)
+        return CloudWatchMetrics(self.clients, namespace=self.outputs.metrics_namespace or "Modelway",
+                                 environment=self.outputs.environment)
 
-    def alerter(self) -> Any:
+    def alerter(self, home: Path, webhook_url: str | None = None) -> Any:
+        """The stack's SNS topic (a webhook in the monitor config is for the embedded default only)."""
         from modelway.backends.aws.observability import SnsAlerter
 
         return SnsAlerter(self.clients, topic_arn=self.outputs.alerts_topic_arn, environment=self.outputs.environment)
 
-    def deployer(self) -> Any:
-        from modelway.backends.aws.endpoints import SageMakerDeployer
+    def deployer(self, home: Path, *, log: Any = None) -> Any:
+        """Rollouts on the stack's SageMaker endpoints (``modelway deploy|rollback|promote``)."""
+        from modelway.backends.aws.deployer import SageMakerEndpointDeployer
 
-        return SageMakerDeployer(self.clients, self.outputs)
+        return SageMakerEndpointDeployer(self, home, log=log)
 
     def concerns(self) -> dict[str, str]:
         """Which service serves each concern (``modelway stack show``)."""
@@ -97,9 +101,9 @@ class AwsBackends:
             "registry": f"SageMaker model package groups ({groups or 'none'}); new versions {o.model_approval_status}",
             "tracking": (f"MLflow tracking server {o.tracking_server_uri}" if o.tracking_server_uri
                          else "MLflow, local store (the stack has no tracking server)"),
-            "metrics": "CloudWatch custom metrics",
+            "metrics": f"CloudWatch custom metrics, namespace {o.metrics_namespace or 'Modelway'}",
             "alerts": f"SNS {o.alerts_topic_arn}",
-            "deployer": "SageMaker endpoints: a production variant per version, weights shifted for canaries",
+            "deployer": "SageMaker endpoints: a production variant per version, canary weights judged by the guardrails",
             "executors": ("local processes; steps with instance_type= run as SageMaker training jobs "
                           f"(role {o.roles.sagemaker_execution}, image {o.ecr_repository_urls.get('training', 'n/a')})"
                           + (f"; Kubernetes Jobs in {', '.join(o.kubernetes_namespaces)}"
