@@ -111,6 +111,8 @@ def build(cfg: PlatformConfig) -> dict[str, pulumi.Input[object]]:
         "gpu_toleration": None,
         "spot_priority_class": None,
         "audit_trail_arn": trail.trail_arn if trail else None,
+        "training_subnet_ids": [],
+        "training_security_group_ids": [],
         **cluster_outputs,
     }
     # The contract is the model: exporting anything else (or less) is a bug here, not downstream.
@@ -130,7 +132,9 @@ def _kubernetes_platform(cfg: PlatformConfig, prefix: str, cluster_name: str, op
     cluster = EksCluster(prefix, EksClusterArgs(
         prefix=prefix, config=cfg.cluster, region=region, partition=partition, subnet_ids=network.private_subnet_ids,
         key_arn=storage.key_arn, log_retention_days=cfg.observability.log_retention_days), opts)
-    outputs: dict[str, pulumi.Input[object]] = {"cluster_name": cluster.name, "cluster_endpoint": cluster.endpoint}
+    outputs: dict[str, pulumi.Input[object]] = {"cluster_name": cluster.name, "cluster_endpoint": cluster.endpoint,
+                                                "training_subnet_ids": network.private_subnet_ids,
+                                                "training_security_group_ids": [network.jobs_security_group_id]}
 
     if cfg.gpu_pool.enabled:
         pool = GpuSpotPool(prefix, GpuSpotPoolArgs(

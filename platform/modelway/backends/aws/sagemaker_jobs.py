@@ -14,9 +14,13 @@ lives under ``/opt/ml/checkpoints``, which SageMaker syncs to ``CheckpointConfig
 and restores after a spot interruption, so ``step_context().load_checkpoint()`` resumes.
 
 Security settings come from the stack: its execution role, its KMS key for the volume and
-the output, inter-container encryption, and its subnets/security groups when given.
-Network isolation is off on purpose: the container reads and writes the artifact store
-itself (through the VPC's S3 endpoint in a real stack).
+the output, inter-container encryption, and, when the stack has a VPC, its private subnets
+and the jobs' security group (``training_subnet_ids``, ``training_security_group_ids``):
+the job then reaches S3 and the AWS APIs only through the VPC's endpoints. SageMaker's
+``EnableNetworkIsolation`` stays off on purpose: it cuts the container off from every
+network, S3 included, and the entry point reads its inputs from and writes its output to
+the artifact store itself (content addressed, verified on read); the VPC without internet
+egress (security group: HTTPS to the endpoints and S3 only) is the isolation instead.
 """
 from __future__ import annotations
 
@@ -47,6 +51,13 @@ class JobNetwork:
 
     subnets: tuple[str, ...]
     security_group_ids: tuple[str, ...]
+
+
+def stack_network(outputs: Any) -> JobNetwork | None:
+    """The stack's subnets and jobs security group, when it has both (a stack without a VPC: None)."""
+    if outputs.training_subnet_ids and outputs.training_security_group_ids:
+        return JobNetwork(tuple(outputs.training_subnet_ids), tuple(outputs.training_security_group_ids))
+    return None
 
 
 def is_sagemaker_step(node: Any) -> bool:
@@ -156,7 +167,7 @@ class SageMakerExecutor:
         self.backends = backends
         self.clients: AwsClients = backends.clients
         self.outputs = backends.outputs
-        self.network = network
+        self.network = network or stack_network(self.outputs)
         # CI pushes one tag per commit (the stack's repositories are immutable); MODELWAY_IMAGE_TAG picks it
         self.image_tag = image_tag or os.environ.get("MODELWAY_IMAGE_TAG") or "latest"
         self.poll_min, self.poll_max = poll_s
