@@ -51,10 +51,16 @@ class AwsBackends:
         return SageMakerRegistry(home, self.clients, self.outputs, rules=rules)
 
     def executor(self, local: Any, *, on_log: Any = None) -> Any:
-        """The runner's executor: steps with a SageMaker instance type (``ml.*``) run as training jobs."""
+        """The runner's executor: steps with a SageMaker instance type (``ml.*``) run as training jobs; on a stack
+        with a cluster, steps that ask for GPUs (and no ``ml.*`` type) run as Kubernetes Jobs; the rest locally."""
         from modelway.backends.aws.sagemaker_jobs import RoutingExecutor, SageMakerExecutor, is_sagemaker_step
 
-        return RoutingExecutor(local, SageMakerExecutor(self, on_log=on_log), is_sagemaker_step)
+        routed = local
+        if self.outputs.kubernetes_namespaces:
+            from modelway.backends.kubernetes.executor import KubernetesExecutor, is_kubernetes_step
+
+            routed = RoutingExecutor(local, KubernetesExecutor(self, on_log=on_log), is_kubernetes_step)
+        return RoutingExecutor(routed, SageMakerExecutor(self, on_log=on_log), is_sagemaker_step)
 
     def lineage(self) -> dict[str, Any]:
         record = {"name": self.resolved.name, "environment": self.outputs.environment,
@@ -106,6 +112,6 @@ class AwsBackends:
             "deployer": "SageMaker endpoints: a production variant per version, canary weights judged by the guardrails",
             "executors": ("local processes; steps with instance_type= run as SageMaker training jobs "
                           f"(role {o.roles.sagemaker_execution}, image {o.ecr_repository_urls.get('training', 'n/a')})"
-                          + (f"; Kubernetes Jobs in {', '.join(o.kubernetes_namespaces)}"
+                          + (f"; steps with gpus= as Kubernetes Jobs in {o.kubernetes_namespaces[0]} (spot GPU pool)"
                              if o.kubernetes_namespaces else "")),
         }
