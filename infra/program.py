@@ -16,6 +16,7 @@ from infra.identity import (
 )
 from infra.network import Network, NetworkArgs
 from infra.observability import Observability, ObservabilityArgs
+from infra.pipelines import SageMakerPipelines, SageMakerPipelinesArgs
 from infra.registries import Registries, RegistriesArgs, tracking_server_name
 from infra.stack_config import load_platform_config
 from infra.storage import EncryptedStorage, EncryptedStorageArgs
@@ -119,6 +120,12 @@ def build(cfg: PlatformConfig) -> dict[str, pulumi.Input[object]]:
     mismatch = sorted(set(outputs) ^ set(StackOutputs.model_fields))
     if mismatch:
         raise RuntimeError(f"stack outputs differ from StackOutputs fields: {', '.join(mismatch)}")
+    if cfg.pipelines and "training" in registries.repository_urls:
+        # compiled against the very outputs above: the steps' containers read them back
+        SageMakerPipelines(prefix, SageMakerPipelinesArgs(
+            prefix=prefix, stack=pulumi.get_stack(), deployments=list(cfg.pipelines), outputs=outputs,
+            training_repository=f"{prefix}/training", training_repository_url=registries.repository_urls["training"]),
+            opts)
     return outputs
 
 

@@ -49,8 +49,9 @@ def export_sagemaker(
 
         shutil.rmtree(bundle["dir"], ignore_errors=True)
     params_hash = artifacts.put(dict(graph.params)).hash
-    definition, specs, prefix = compile_definition(graph, backends, image=image, bundle_hash=bundle_hash,
-                                                   params_hash=params_hash, pipeline_file=bundle["file"])
+    definition, specs, prefix = compile_definition(graph, backends.outputs, backends.resolved.name, image=image,
+                                                   bundle_hash=bundle_hash, params_hash=params_hash,
+                                                   pipeline_file=bundle["file"])
     problems = argument_problems(definition)
     if problems:
         raise UserError(f"export sagemaker: {problems[0]}")

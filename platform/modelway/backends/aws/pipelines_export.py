@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from modelway.backends.aws.sagemaker_jobs import stack_network, training_job_request
@@ -46,10 +48,12 @@ def is_gate_step(node: Any) -> bool:
     return getattr(returned, "__name__", None) == "Evaluation" and "stages" in getattr(returned, "__module__", "")
 
 
-def compile_definition(graph: Any, backends: Any, *, image: str, bundle_hash: str, params_hash: str,
+def compile_definition(graph: Any, outputs: Any, stack: str, *, image: str, bundle_hash: str, params_hash: str,
                        pipeline_file: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]], str]:
-    """(definition, specs to upload by S3 key, export prefix) for a built pipeline graph."""
-    outputs = backends.outputs
+    """(definition, specs to upload by S3 key, export prefix) for a built pipeline graph on a stack's outputs.
+
+    Used by ``modelway export sagemaker`` and by the Pulumi program (``infra/pipelines.py``).
+    """
     bucket = outputs.buckets.artifacts
     # what the steps run: the code, the parameters and the image content (the bucket already names the stack)
     digest = hashlib.sha256(json.dumps([graph.pipeline_name, bundle_hash, params_hash, image.rpartition("@")[2]])
@@ -73,7 +77,7 @@ def compile_definition(graph: Any, backends: Any, *, image: str, bundle_hash: st
             max_runtime_s=int(settings.resources.max_runtime_s or settings.timeout_s or 24 * 3600),
             kms_key_arn=outputs.kms_key_arn, bucket=bucket, prefix=f"{prefix}/steps/{name}",
             spec_uri=f"s3://{bucket}/{spec_key}", outputs_uri=f"s3://{bucket}/{outputs_key}",
-            stack=backends.resolved.name, network=network,
+            stack=stack, network=network,
             tags={"modelway-pipeline": graph.pipeline_name, "modelway-step": name})
         request.pop("TrainingJobName")  # the pipeline names each job
         request.pop("Tags")  # pipeline steps take no tags; the pipeline resource carries them
@@ -95,6 +99,49 @@ def compile_definition(graph: Any, backends: Any, *, image: str, bundle_hash: st
                   "PipelineExperimentConfig": {"ExperimentName": graph.pipeline_name, "TrialName": EXECUTION_ID},
                   "Steps": steps}
     return definition, specs, prefix
+
+
+@dataclass(frozen=True)
+class StagedPipeline:
+    """A pipeline file built and its code and parameters stored as artifacts, ready to compile and upload."""
+
+    graph: Any
+    pipeline_file: str
+    bundle_hash: str
+    params_hash: str
+    objects: dict[str, str]
+    """S3 key -> text of every object of the two artifacts (the S3 artifact store's layout, ``meta.json`` last)."""
+
+
+def stage_pipeline(file: Path, pipeline: str | None, params: dict[str, str], home: Path) -> StagedPipeline:
+    """Build ``file``'s pipeline and store its code bundle and parameters in the local store under ``home``.
+
+    The hashes are the content addresses the S3 artifact store uses, so the objects can be
+    uploaded by anything that writes S3 (the Pulumi program declares them as bucket objects).
+    """
+    import shutil
+
+    from modelway.artifacts.store import ArtifactStore
+    from modelway.backends.aws.artifacts import PREFIX
+    from modelway.backends.aws.sagemaker_jobs import code_bundle
+    from modelway.dsl.loader import load_pipeline
+
+    pipe = load_pipeline(file, pipeline)
+    graph = pipe.build(pipe.parse_cli_params([f"{k}={v}" for k, v in sorted(params.items())]))
+    store = ArtifactStore(home)
+    bundle = code_bundle(file.resolve())
+    try:
+        bundle_hash = store.put_path(bundle["dir"]).hash
+    finally:
+        shutil.rmtree(bundle["dir"], ignore_errors=True)
+    params_hash = store.put(dict(graph.params)).hash
+    objects: dict[str, str] = {}
+    for digest in (bundle_hash, params_hash):
+        folder = store.path_of(digest)
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "meta.json")
+        for path in [*files, folder / "meta.json"]:  # meta.json last: a reader that finds it finds the rest
+            objects[f"{PREFIX}/{digest[:2]}/{digest}/{path.relative_to(folder).as_posix()}"] = path.read_text()
+    return StagedPipeline(graph, bundle["file"], bundle_hash, params_hash, objects)
 
 
 def _gate_conditions(graph: Any, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
