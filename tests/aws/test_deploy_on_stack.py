@@ -87,7 +87,9 @@ def stack_home(moto_stack, tmp_path, monkeypatch, moto_update_endpoint):
     for var in ("MODELWAY_ENV", "MODELWAY_PROMOTION_RULES", "MODELWAY_TRACKING_URI"):
         monkeypatch.delenv(var, raising=False)
     backends = use(resolve_stack(None, moto_stack.outputs_file))
-    return backends, home
+    # the contract's name (endpoint_name(prefix, model)): unique per test stack, endpoints are per account
+    prefix = moto_stack.outputs["buckets"]["artifacts"].rsplit("-artifacts", 1)[0]
+    return backends, home, f"{prefix}-credit-risk"
 
 
 @pytest.fixture(scope="module")
@@ -105,75 +107,76 @@ def _two_versions(home, credit):
     return register(home, champion, tag="champion"), register(home, champion, model=challenger.model, tag="challenger")
 
 
-def _request(version, strategy="canary"):
-    return DeployRequest(endpoint="credit-risk-dev", model="credit-risk", version=version, strategy=strategy,
+def _request(endpoint, version, strategy="canary"):
+    """A rollout to this test's endpoint (endpoint names are per account: one per test's stack)."""
+    return DeployRequest(endpoint=endpoint, model="credit-risk", version=version, strategy=strategy,
                          environment="dev", actor="alice", steps=(0.1, 0.5, 1.0), window_requests=150,
                          window_seconds=20)
 
 
-def _weights(moto_stack):
-    described = moto_stack.client("sagemaker").describe_endpoint(EndpointName="credit-risk-dev")
+def _weights(moto_stack, endpoint):
+    described = moto_stack.client("sagemaker").describe_endpoint(EndpointName=endpoint)
     return {v["VariantName"]: v.get("CurrentWeight", 0.0) for v in described["ProductionVariants"]}
 
 
 def test_canary_shifts_variant_weights_and_promotes(stack_home, moto_stack, credit):
-    backends, home = stack_home
+    backends, home, endpoint = stack_home
     first, second = _two_versions(home, credit)
     deployer = backends.deployer(home)
     deployer.poll_s = 0.1
-    assert deployer.deploy(_request(first)).outcome == "promoted"
-    assert _weights(moto_stack) == {"v1-0-0": 1.0}
-    with SageMakerTraffic(moto_stack, "credit-risk-dev", {}):
-        result = deployer.deploy(_request(second))
+    assert deployer.deploy(_request(endpoint, first)).outcome == "promoted"
+    assert _weights(moto_stack, endpoint) == {"v1-0-0": 1.0}
+    with SageMakerTraffic(moto_stack, endpoint, {}):
+        result = deployer.deploy(_request(endpoint, second))
     assert result.outcome == "promoted", result.reason
     assert [s.weights for s in result.steps] == [{"1.1.0": 0.1, "1.0.0": 0.9}, {"1.1.0": 0.5, "1.0.0": 0.5}]
     assert all(s.verdict["ok"] and "error_rate" in s.verdict["judged"] for s in result.steps)
-    assert _weights(moto_stack) == {"v1-0-0": 0.0, "v1-1-0": 1.0}  # the old version stays loaded: instant rollback
-    history = [h["action"] for h in deployer.describe("credit-risk-dev")["history"]]
+    assert _weights(moto_stack, endpoint) == {"v1-0-0": 0.0, "v1-1-0": 1.0}  # the old version stays loaded: instant rollback
+    history = [h["action"] for h in deployer.describe(endpoint)["history"]]
     assert history == ["deployed", "step", "step", "promoted"]
     events = [e for e in get_registry(home).audit_entries("credit-risk", "1.1.0") if e.event == "deployment"]
     assert [e.payload["decision"] for e in events] == ["step", "step", "promoted"]
-    back = deployer.rollback("credit-risk-dev", actor="bob", reason="pager")
+    back = deployer.rollback(endpoint, actor="bob", reason="pager")
     assert back.outcome == "rolled_back" and back.incumbent == "1.0.0"
-    assert _weights(moto_stack) == {"v1-0-0": 1.0, "v1-1-0": 0.0}
+    assert _weights(moto_stack, endpoint) == {"v1-0-0": 1.0, "v1-1-0": 0.0}
 
 
 def test_guardrail_breach_on_sagemaker_metrics_rolls_back(stack_home, moto_stack, credit):
-    backends, home = stack_home
+    backends, home, endpoint = stack_home
     first, second = _two_versions(home, credit)
     deployer = backends.deployer(home)
     deployer.poll_s = 0.1
-    deployer.deploy(_request(first))
-    with SageMakerTraffic(moto_stack, "credit-risk-dev", {"v1-1-0": 0.3}):
-        result = deployer.deploy(_request(second))
+    deployer.deploy(_request(endpoint, first))
+    with SageMakerTraffic(moto_stack, endpoint, {"v1-1-0": 0.3}):
+        result = deployer.deploy(_request(endpoint, second))
     assert result.outcome == "rolled_back"
     assert "error rate" in result.reason and len(result.steps) == 1  # stopped at the first (10%) step
-    assert _weights(moto_stack) == {"v1-0-0": 1.0, "v1-1-0": 0.0}
-    assert deployer.describe("credit-risk-dev")["state"]["incumbent"] == "1.0.0"
+    assert _weights(moto_stack, endpoint) == {"v1-0-0": 1.0, "v1-1-0": 0.0}
+    assert deployer.describe(endpoint)["state"]["incumbent"] == "1.0.0"
 
 
 def test_unapproved_version_is_refused_before_any_traffic_moves(stack_home, moto_stack, credit):
-    backends, home = stack_home
+    backends, home, endpoint = stack_home
     first, second = _two_versions(home, credit)
     deployer = backends.deployer(home)
-    deployer.deploy(_request(first))
+    deployer.deploy(_request(endpoint, first))
     get_registry(home).revoke("credit-risk", second, actor="carol", reason="bias")
     with pytest.raises(DeployRefused, match="Revoked"):
-        deployer.deploy(_request(second))
-    assert _weights(moto_stack) == {"v1-0-0": 1.0}
+        deployer.deploy(_request(endpoint, second))
+    assert _weights(moto_stack, endpoint) == {"v1-0-0": 1.0}
     with pytest.raises(UserError, match="not available on SageMaker"):
-        deployer.deploy(_request(second, strategy="shadow"))
+        deployer.deploy(_request(endpoint, second, strategy="shadow"))
 
 
 def test_cli_deploy_and_show_on_the_stack(stack_home, moto_stack, credit):
     from tests.modelway_cli import ModelwayCli
 
-    backends, home = stack_home
+    backends, home, endpoint = stack_home
     first, _ = _two_versions(home, credit)
     cli = ModelwayCli(home)
-    out = cli("deploy", f"credit-risk@{first}", "--endpoint", "credit-risk-dev", "--outputs", str(moto_stack.outputs_file))
+    out = cli("deploy", f"credit-risk@{first}", "--endpoint", endpoint, "--outputs", str(moto_stack.outputs_file))
     assert out.code == 0, out.stderr
     assert "promoted: first version on this endpoint" in out.stdout
-    show = cli("deployments", "show", "credit-risk-dev", "--outputs", str(moto_stack.outputs_file))
+    show = cli("deployments", "show", endpoint, "--outputs", str(moto_stack.outputs_file))
     assert show.code == 0, show.stderr
     assert "weights    1.0.0 100%" in show.stdout

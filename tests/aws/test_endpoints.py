@@ -23,7 +23,8 @@ def test_canary_then_promote_by_shifting_variant_weights(deployer, moto_stack):
     models = f"s3://{moto_stack.outputs['buckets']['models']}/credit-risk"
     champion = Variant("credit-risk", "1.0.0", f"{models}/1.0.0/model.pkl", weight=0.9)
     challenger = Variant("credit-risk", "1.1.0", f"{models}/1.1.0/model.pkl", weight=0.1)
-    described = deployer.put("credit-risk-dev", [champion, challenger], config_suffix="r1")
+    endpoint = moto_stack.outputs["buckets"]["artifacts"].rsplit("-artifacts", 1)[0] + "-credit-risk"  # unique per stack
+    described = deployer.put(endpoint, [champion, challenger], config_suffix="r1")
     assert {v["VariantName"] for v in described["ProductionVariants"]} == {"v1-0-0", "v1-1-0"}
     sagemaker = moto_stack.client("sagemaker")
     config = sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
@@ -32,11 +33,12 @@ def test_canary_then_promote_by_shifting_variant_weights(deployer, moto_stack):
     assert capture["KmsKeyId"] == moto_stack.outputs["kms_key_arn"]
     assert {v["VariantName"]: v["InitialVariantWeight"] for v in config["ProductionVariants"]} == {
         "v1-0-0": 0.9, "v1-1-0": 0.1}
-    model = sagemaker.describe_model(ModelName="credit-risk-1-1-0")
+    [challenger_model] = [v["ModelName"] for v in config["ProductionVariants"] if v["VariantName"] == "v1-1-0"]
+    model = sagemaker.describe_model(ModelName=challenger_model)
     assert model["PrimaryContainer"]["ModelDataUrl"].endswith("/1.1.0/model.pkl")
     assert model["ExecutionRoleArn"] == moto_stack.outputs["roles"]["sagemaker_execution"]
-    assert deployer.shift("credit-risk-dev", {"v1-0-0": 0.5, "v1-1-0": 0.5}) == {"v1-0-0": 0.5, "v1-1-0": 0.5}
-    assert deployer.shift("credit-risk-dev", {"v1-0-0": 0.0, "v1-1-0": 1.0}) == {"v1-0-0": 0.0, "v1-1-0": 1.0}
+    assert deployer.shift(endpoint, {"v1-0-0": 0.5, "v1-1-0": 0.5}) == {"v1-0-0": 0.5, "v1-1-0": 0.5}
+    assert deployer.shift(endpoint, {"v1-0-0": 0.0, "v1-1-0": 1.0}) == {"v1-0-0": 0.0, "v1-1-0": 1.0}
 
 
 def test_guarded_update_is_blue_green_canary_with_alarm_rollback():

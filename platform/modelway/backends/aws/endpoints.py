@@ -147,4 +147,9 @@ class EndpointVariants:
 
 
 def _model_name(variant: Variant) -> str:
-    return re.sub(r"[^A-Za-z0-9-]+", "-", f"{variant.model}-{variant.version}")[:63]
+    """``<model>-<version>-<8 hex of the artifact URI>``: the same artifact is one SageMaker model; another stack's
+    copy of the same version (another bucket, another key) is another model, never reused across stacks."""
+    import hashlib
+
+    tail = hashlib.sha256(variant.model_data_url.encode()).hexdigest()[:8]
+    return re.sub(r"[^A-Za-z0-9-]+", "-", f"{variant.model}-{variant.version}")[:54] + f"-{tail}"
