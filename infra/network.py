@@ -63,6 +63,9 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     s3_cidrs: pulumi.Output[list[str]]
     """CIDRs of S3 in the region (the gateway endpoint's prefix list): what team pods reach S3 at."""
+    jobs_security_group_id: pulumi.Output[str]
+    """Security group of SageMaker training jobs in the private subnets: nothing in but the job's own
+    instances, HTTPS out to the VPC's endpoints and to S3 only."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("modelway:network:Network", name, None, opts)
@@ -76,7 +79,26 @@ class Network(pulumi.ComponentResource):
         prefix_list = aws.ec2.get_managed_prefix_list_output(
             name=pulumi.Output.concat("com.amazonaws.", args.region, ".s3"), opts=self._invoke)
         self.s3_cidrs = prefix_list.entries.apply(lambda entries: sorted(e.cidr for e in entries))
-        self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids})
+        self._create_jobs_group(prefix_list.id)
+        self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
+                               "jobs_security_group_id": self.jobs_security_group_id})
+
+    def _create_jobs_group(self, s3_prefix_list_id: pulumi.Input[str]) -> None:
+        # SageMaker jobs read and write the artifact store themselves (S3 through the gateway endpoint)
+        # and call the AWS APIs through the interface endpoints; distributed jobs talk among themselves.
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-jobs-sg", vpc_id=self.vpc_id,
+            description="SageMaker jobs: own instances in, HTTPS out to the VPC endpoints and S3",
+            ingress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "self": True,
+                      "description": "between the instances of one job"}],
+            egress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [self.cidr_block],
+                     "description": "HTTPS to the VPC's interface endpoints"},
+                    {"protocol": "tcp", "from_port": 443, "to_port": 443, "prefix_list_ids": [s3_prefix_list_id],
+                     "description": "HTTPS to S3 (gateway endpoint)"},
+                    {"protocol": "-1", "from_port": 0, "to_port": 0, "self": True,
+                     "description": "between the instances of one job"}],
+            tags={"Name": f"{self._args.prefix}-jobs"}, opts=pulumi.ResourceOptions(parent=self))
+        self.jobs_security_group_id = group.id
 
     def _use_existing(self) -> None:
         cfg = self._args.config

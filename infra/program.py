@@ -16,6 +16,7 @@ from infra.identity import (
 )
 from infra.network import Network, NetworkArgs
 from infra.observability import Observability, ObservabilityArgs
+from infra.pipelines import SageMakerPipelines, SageMakerPipelinesArgs
 from infra.registries import Registries, RegistriesArgs, tracking_server_name
 from infra.stack_config import load_platform_config
 from infra.storage import EncryptedStorage, EncryptedStorageArgs
@@ -111,12 +112,20 @@ def build(cfg: PlatformConfig) -> dict[str, pulumi.Input[object]]:
         "gpu_toleration": None,
         "spot_priority_class": None,
         "audit_trail_arn": trail.trail_arn if trail else None,
+        "training_subnet_ids": [],
+        "training_security_group_ids": [],
         **cluster_outputs,
     }
     # The contract is the model: exporting anything else (or less) is a bug here, not downstream.
     mismatch = sorted(set(outputs) ^ set(StackOutputs.model_fields))
     if mismatch:
         raise RuntimeError(f"stack outputs differ from StackOutputs fields: {', '.join(mismatch)}")
+    if cfg.pipelines and "training" in registries.repository_urls:
+        # compiled against the very outputs above: the steps' containers read them back
+        SageMakerPipelines(prefix, SageMakerPipelinesArgs(
+            prefix=prefix, stack=pulumi.get_stack(), deployments=list(cfg.pipelines), outputs=outputs,
+            training_repository=f"{prefix}/training", training_repository_url=registries.repository_urls["training"]),
+            opts)
     return outputs
 
 
@@ -130,7 +139,9 @@ def _kubernetes_platform(cfg: PlatformConfig, prefix: str, cluster_name: str, op
     cluster = EksCluster(prefix, EksClusterArgs(
         prefix=prefix, config=cfg.cluster, region=region, partition=partition, subnet_ids=network.private_subnet_ids,
         key_arn=storage.key_arn, log_retention_days=cfg.observability.log_retention_days), opts)
-    outputs: dict[str, pulumi.Input[object]] = {"cluster_name": cluster.name, "cluster_endpoint": cluster.endpoint}
+    outputs: dict[str, pulumi.Input[object]] = {"cluster_name": cluster.name, "cluster_endpoint": cluster.endpoint,
+                                                "training_subnet_ids": network.private_subnet_ids,
+                                                "training_security_group_ids": [network.jobs_security_group_id]}
 
     if cfg.gpu_pool.enabled:
         pool = GpuSpotPool(prefix, GpuSpotPoolArgs(

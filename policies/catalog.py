@@ -22,6 +22,7 @@ ALL_POLICIES: list[ResourceRule | StackRule] = [
     *tagging.POLICIES,
     *ml_governance.POLICIES,
     *operability.POLICIES,
+    *ml_governance.DEPLOYED_PIPELINE_POLICIES,
 ]
 
 RESOURCE_POLICIES = [p for p in ALL_POLICIES if isinstance(p, ResourceRule)]

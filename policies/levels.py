@@ -75,6 +75,7 @@ DEFAULT_LEVELS: dict[str, EnforcementLevel] = {
     "model-registry-per-model": MANDATORY,
     "pipeline-has-quality-gate": MANDATORY,
     "prod-requires-manual-approval": MANDATORY,
+    "pipeline-steps-use-stack-role-and-kms": MANDATORY,
     # operability: lessons of a real `pulumi up` (issue 12)
     "kms-key-policy-principals-exist": MANDATORY,
     "s3-lifecycle-transitions-valid": MANDATORY,

@@ -31,6 +31,14 @@ _VALIDATE = re.compile(r"validat|data[-_ ]?quality|schema|expectation", re.I)
 _EVALUATE = re.compile(r"evaluat|model[-_ ]?quality|metric", re.I)
 _FAIRNESS = re.compile(r"fair|bias", re.I)
 _REGISTER = re.compile(r"register", re.I)
+_TRAIN = re.compile(r"train|fit|tun", re.I)
+MODELWAY_ENTRY_POINT = "modelway.backends.remote"
+
+
+def _is_modelway_step(step: Mapping[str, Any]) -> bool:
+    """A step compiled by ``modelway export sagemaker``: a Training job running the Modelway entry point."""
+    entry = get(step, "Arguments", "AlgorithmSpecification", "ContainerEntrypoint")
+    return isinstance(entry, list) and MODELWAY_ENTRY_POINT in entry
 
 
 class PipelineGraph:
@@ -80,15 +88,15 @@ class PipelineGraph:
         kind = str(step.get("Type", ""))
         check_type = str(get(step, "CheckType") or get(step, "Arguments", "CheckType") or "")
         roles = set()
-        if kind in ("Training", "Tuning", "AutoML"):
+        if kind in ("Training", "Tuning", "AutoML") and not (_is_modelway_step(step) and not _TRAIN.search(name)):
             roles.add("train")
         if kind == "RegisterModel" or (kind != "Condition" and _REGISTER.search(name)):
             roles.add("register")
-        if check_type.upper() == "DATA_QUALITY" or (kind in ("Processing", "QualityCheck", "Lambda")
-                                                    and _VALIDATE.search(name)):
+        # a Modelway step (``modelway export sagemaker``) is a Training job whatever it does: its name says what
+        checks = kind in ("Processing", "QualityCheck", "Lambda") or _is_modelway_step(step)
+        if check_type.upper() == "DATA_QUALITY" or (checks and _VALIDATE.search(name)):
             roles.add("validate")
-        if check_type.upper() == "MODEL_QUALITY" or (kind in ("Processing", "QualityCheck", "Lambda")
-                                                     and _EVALUATE.search(name)):
+        if check_type.upper() == "MODEL_QUALITY" or (checks and _EVALUATE.search(name)):
             roles.add("evaluate")
         if kind == "ClarifyCheck" or "BIAS" in check_type.upper() or _FAIRNESS.search(name):
             roles.add("fairness")
@@ -166,6 +174,59 @@ def check_pipeline_has_quality_gate(resources: Sequence[StackResource], ctx: Con
                 labels = {"evaluate": "quality evaluation", "fairness": "fairness check"}
                 yield Violation(f'pipeline {resource.name}: registration step "{step}" has no '
                                 f"{' and no '.join(labels[m] for m in missing)} before it", resource.urn)
+
+
+# --- pipeline-steps-use-stack-role-and-kms ----------------------------------------------------
+_JOB_TYPES = ("Training", "Processing", "Transform", "Tuning")
+
+
+def _jobs(steps: Sequence[Any]) -> Iterator[dict[str, Any]]:
+    """Every job step, those inside Condition branches included."""
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        if step.get("Type") in _JOB_TYPES:
+            yield step
+        elif step.get("Type") == "Condition":
+            arguments = step.get("Arguments") or {}
+            yield from _jobs(as_list(arguments.get("IfSteps")) + as_list(arguments.get("ElseSteps")))
+
+
+def _kms_gaps(step: Mapping[str, Any]) -> list[str]:
+    args = step.get("Arguments") or {}
+    if step.get("Type") == "Processing":
+        wanted = [("ProcessingOutputConfig", "KmsKeyId"), ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId")]
+    elif step.get("Type") == "Transform":
+        wanted = [("TransformOutput", "KmsKeyId")]
+    else:
+        wanted = [("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId")]
+    return [".".join(path) for path in wanted if not get(args, *path)]
+
+
+def check_pipeline_steps_use_stack_role_and_kms(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
+    # roles are declared by name (their ARNs are only known after create): compare the ARN's last segment
+    roles = {str(r.props.get("name")) for r in resources if r.type == "aws:iam/role:Role" and isinstance(
+        r.props.get("name"), str)}
+    for r in resources:
+        if r.type != PIPELINE:
+            continue
+        pipeline_role = r.props.get("roleArn")
+        if isinstance(pipeline_role, str) and roles and pipeline_role.rsplit("/", 1)[-1] not in roles:
+            yield Violation(f"pipeline {r.name} runs as {pipeline_role}, which is not a role of this stack", r.urn)
+    for item in pipelines(resources):
+        if isinstance(item, Note):
+            continue  # pipeline-has-quality-gate reports unreadable definitions
+        resource, graph = item
+        pipeline_role = resource.props.get("roleArn")
+        for step in _jobs(as_list(graph.definition.get("Steps"))):
+            name = step.get("Name")
+            role = get(step, "Arguments", "RoleArn")
+            if isinstance(pipeline_role, str) and isinstance(role, str) and role != pipeline_role:
+                yield Violation(f'pipeline {resource.name}: step "{name}" runs as {role}, not the pipeline\'s '
+                                f"execution role {pipeline_role}", resource.urn)
+            for field_path in _kms_gaps(step):
+                yield Violation(f'pipeline {resource.name}: step "{name}" has no {field_path}: its outputs and '
+                                "volumes are not encrypted with the stack's key", resource.urn)
 
 
 # --- model-registry-per-model -----------------------------------------------------------------
@@ -291,5 +352,17 @@ POLICIES = [
                                 "description": "Environment of the stack (default: modelway:environment or stack name)."}},
         remediation="Set modelway:registries.model_approval_status to PendingManualApproval and "
                     "ModelApprovalStatus=PendingManualApproval on RegisterModel steps.",
+    ),
+]
+
+# Beyond the catalogue (issue 11): pipelines the stack deploys from modelway:pipelines.
+DEPLOYED_PIPELINE_POLICIES = [
+    StackRule(
+        "pipeline-steps-use-stack-role-and-kms",
+        "Deployed pipelines run every job as the pipeline's (the stack's) execution role, outputs and volumes under KMS.",
+        check=check_pipeline_steps_use_stack_role_and_kms, concern="ml_governance", severity=Severity.HIGH,
+        mirrors=["model governance"],
+        remediation="Compile pipelines with modelway export sagemaker (or modelway:pipelines): every step gets the "
+                    "stack's SageMaker execution role and KMS key; set RoleArn and the KmsKeyId fields by hand otherwise.",
     ),
 ]

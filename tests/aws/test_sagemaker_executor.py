@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from modelway.backends.aws.sagemaker_jobs import JobNetwork, SageMakerExecutor, job_name, outcome_of
+from modelway.backends.aws.sagemaker_jobs import SageMakerExecutor, job_name, outcome_of
 from modelway.backends.mapping import use
 from modelway.backends.stack import resolve_stack
 from modelway.dsl.loader import load_pipeline
@@ -106,6 +106,7 @@ def test_job_request_carries_spot_checkpoint_kms_role_and_image_digest(backends,
     assert job["RoleArn"] == outputs["roles"]["sagemaker_execution"]
     assert job["AlgorithmSpecification"]["TrainingImage"].startswith(outputs["ecr_repository_urls"]["training"] + "@sha256:")
     assert job["EnableInterContainerTrafficEncryption"] is True
+    assert "VpcConfig" not in job  # this stack has no VPC
     # the remote step really ran (another process) and its output came back through S3
     values = result.output_values()
     assert values["total"] == 45 and values["heavy"]["instance"] == "ml.g5.xlarge"
@@ -113,8 +114,17 @@ def test_job_request_carries_spot_checkpoint_kms_role_and_image_digest(backends,
     assert [s.status for s in result.steps] == ["succeeded", "succeeded", "succeeded"]
 
 
-def test_vpc_config_is_sent_when_the_stack_has_one(backends, container, moto_stack, tmp_path):
-    executor = SageMakerExecutor(backends, network=JobNetwork(("subnet-1", "subnet-2"), ("sg-1",)), poll_s=(0.05, 0.1))
+def test_jobs_run_in_the_stacks_vpc_when_it_has_one(backends, moto_stack, tmp_path, aws_env):
+    """The stack's private subnets and jobs security group (StackOutputs) reach DescribeTrainingJob's VpcConfig."""
+    ec2 = moto_stack.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24")["Subnet"]["SubnetId"] for i in (1, 2)]
+    group = ec2.create_security_group(GroupName="jobs", Description="SageMaker jobs", VpcId=vpc)["GroupId"]
+    outputs = {**moto_stack.outputs, "training_subnet_ids": subnets, "training_security_group_ids": [group]}
+    moto_stack.outputs_file.write_text(json.dumps(outputs))
+    in_vpc = use(resolve_stack(None, moto_stack.outputs_file))
+    Container(in_vpc, tmp_path, aws_env)
+    executor = SageMakerExecutor(in_vpc, poll_s=(0.05, 0.1))
     graph = load_pipeline(PIPELINE).build({"n": 3})
     from modelway.runtime.context import stores
     from modelway.runtime.executors import Task
@@ -126,7 +136,9 @@ def test_vpc_config_is_sent_when_the_stack_has_one(backends, container, moto_sta
                 pipeline_name="remote_demo", home=home, params=dict(graph.params), timeout_s=None)
     executor.submit(task)
     job = moto_stack.client("sagemaker").describe_training_job(TrainingJobName=job_name("r-vpc", "heavy", 1))
-    assert job["VpcConfig"] == {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1", "subnet-2"]}
+    assert job["VpcConfig"] == {"SecurityGroupIds": [group], "Subnets": subnets}
+    # the container reads and writes the artifact store itself: SageMaker's network isolation would cut it off
+    assert job["EnableNetworkIsolation"] is False
     [(done, outcome)] = executor.wait(5)
     assert outcome.ok and artifacts.get(outcome.output.hash)["total"] == 3
 

@@ -128,3 +128,52 @@ def test_stack_name_and_config_come_from_the_pulumi_cli_environment(monkeypatch)
     assert_stack_passes("model-registry-per-model", [group()], stack=None)
     monkeypatch.setenv("PULUMI_STACK", "acme/modelway/dev")
     assert_stack_passes("prod-requires-manual-approval", [group()], stack=None)
+
+
+# --- pipeline-steps-use-stack-role-and-kms (pipelines deployed from modelway:pipelines) --------
+ROLE = "arn:aws:iam::123456789012:role/modelway-prod-sagemaker-execution"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
+
+
+def _job(name: str, role: str = ROLE, kms: bool = True) -> dict:
+    args = {"RoleArn": role, "AlgorithmSpecification": {"ContainerEntrypoint": ["python", "-m", "modelway.backends.remote"]},
+            "OutputDataConfig": {"S3OutputPath": "s3://b/o", **({"KmsKeyId": KEY} if kms else {})},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", **({"VolumeKmsKeyId": KEY} if kms else {})}}
+    return {"Name": name, "Type": "Training", "Arguments": args}
+
+
+def _deployed(*steps: dict, role: str = ROLE) -> list:
+    return [("aws:iam/role:Role", {"name": "modelway-prod-sagemaker-execution"}, "execution"),
+            (PIPELINE, {"roleArn": role, "pipelineDefinition": json.dumps({"Steps": list(steps)})}, "p")]
+
+
+def test_stack_role_and_kms_pass():
+    assert_stack_passes("pipeline-steps-use-stack-role-and-kms", _deployed(_job("train")))
+
+
+def test_a_step_with_another_role_violates_even_inside_a_condition():
+    gate = {"Name": "gate", "Type": "Condition",
+            "Arguments": {"Conditions": [], "IfSteps": [_job("register", role="arn:aws:iam::1:role/admin")],
+                          "ElseSteps": []}}
+    assert_stack_violates("pipeline-steps-use-stack-role-and-kms", _deployed(_job("train"), gate),
+                          contains='step "register" runs as arn:aws:iam::1:role/admin')
+
+
+def test_a_step_without_kms_violates():
+    assert_stack_violates("pipeline-steps-use-stack-role-and-kms", _deployed(_job("train", kms=False)),
+                          contains="OutputDataConfig.KmsKeyId")
+
+
+def test_a_pipeline_running_as_a_role_of_no_stack_violates():
+    other = "arn:aws:iam::1:role/elsewhere"
+    assert_stack_violates("pipeline-steps-use-stack-role-and-kms", _deployed(_job("train", role=other), role=other),
+                          contains="not a role of this stack")
+
+
+def test_modelway_steps_have_roles_by_name():
+    """A compiled Modelway pipeline is all Training jobs: validate/evaluate steps are checks, not training."""
+    from policies.ml_governance import PipelineGraph
+
+    graph = PipelineGraph({"Steps": [_job("validate"), _job("train"), _job("evaluate"), _job("register")]})
+    assert graph.role_of("validate") == {"validate"} and graph.role_of("train") == {"train"}
+    assert graph.role_of("evaluate") == {"evaluate"} and graph.role_of("register") == {"register"}

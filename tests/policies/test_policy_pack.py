@@ -47,12 +47,14 @@ CATALOGUE = [
 OPERABILITY = [
     "kms-key-policy-principals-exist", "s3-lifecycle-transitions-valid", "k8s-provider-explicit-kubeconfig",
     "eks-pods-no-node-role", "k8s-namespace-egress-data-plane", "gpu-pool-cluster-addons",
+    "pipeline-steps-use-stack-role-and-kms",  # issue 11: pipelines deployed from modelway:pipelines
 ]
 PACK = CATALOGUE + OPERABILITY
 CATALOGUE_STACK = {"k8s-gpu-quota", "k8s-namespace-quota", "budget-exists", "model-registry-per-model",
                    "pipeline-has-quality-gate", "prod-requires-manual-approval",
                    "kms-key-policy-principals-exist", "k8s-provider-explicit-kubeconfig",
-                   "k8s-namespace-egress-data-plane", "gpu-pool-cluster-addons"}
+                   "k8s-namespace-egress-data-plane", "gpu-pool-cluster-addons",
+                   "pipeline-steps-use-stack-role-and-kms"}
 # Rules that need a view across resources (a bucket and its separate settings resources; an ASG and
 # its launch template) are stack policies too.
 CROSS_RESOURCE = {"s3-encryption-cmk", "s3-public-access-blocked", "s3-tls-only", "s3-versioning", "s3-access-logging",

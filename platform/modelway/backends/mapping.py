@@ -39,6 +39,15 @@ class LocalBackends:
     def tracking_uri(self) -> str | None:
         return None
 
+    def deployer(self, home: Any, *, log: Any = None) -> Any:
+        return local.deployer(home, log=log)
+
+    def metrics_sink(self, home: Any) -> Any:
+        return local.metrics_sink(home)
+
+    def alerter(self, home: Any, webhook_url: str | None = None) -> Any:
+        return local.alerter(home, webhook_url)
+
     def check(self) -> None:
         """Nothing to check on this machine."""
 

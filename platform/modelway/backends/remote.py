@@ -104,6 +104,14 @@ def run(hps: dict[str, str]) -> int:
     result["instance_type"] = os.environ.get("MODELWAY_INSTANCE_TYPE")
     s3.put_object(Bucket=outputs.buckets.artifacts, Key=spec["result_key"], Body=json.dumps(result).encode(),
                   ServerSideEncryption="aws:kms", SSEKMSKeyId=outputs.kms_key_arn, ContentType="application/json")
+    if spec.get("gate"):
+        # SageMaker Pipelines reads this line through the step's MetricDefinitions; the Condition step after it
+        # decides (a deliberate stop is a failed gate: the job itself completed, result.json names the checks)
+        passed = bool(result["ok"])
+        print(f"modelway_gate_passed={int(passed)}", flush=True)
+        if not passed and result.get("deliberate"):
+            print(f"[{spec['step']}] gate failed: {result['error']}", flush=True)
+            return 0
     if result["ok"]:
         return 0
     failure = sm_root() / "output" / "failure"

@@ -26,7 +26,7 @@ def export_sagemaker(
     create: Optional[str] = typer.Option(None, "--create", help="Also create (or update) the pipeline NAME on the stack."),
 ) -> None:
     """Compile PIPELINE.py for the stack: step code and parameters go to its artifacts bucket, the definition to -o."""
-    from modelway.backends.aws.pipelines_export import argument_problems, compile_definition
+    from modelway.backends.aws.pipelines_export import argument_problems, compile_definition, training_steps
     from modelway.backends.aws.sagemaker_jobs import SageMakerExecutor, code_bundle
     from modelway.dsl.loader import load_pipeline
     from modelway.errors import ConfigError, UserError
@@ -49,8 +49,9 @@ def export_sagemaker(
 
         shutil.rmtree(bundle["dir"], ignore_errors=True)
     params_hash = artifacts.put(dict(graph.params)).hash
-    definition, specs, prefix = compile_definition(graph, backends, image=image, bundle_hash=bundle_hash,
-                                                   params_hash=params_hash, pipeline_file=bundle["file"])
+    definition, specs, prefix = compile_definition(graph, backends.outputs, backends.resolved.name, image=image,
+                                                   bundle_hash=bundle_hash, params_hash=params_hash,
+                                                   pipeline_file=bundle["file"])
     problems = argument_problems(definition)
     if problems:
         raise UserError(f"export sagemaker: {problems[0]}")
@@ -61,7 +62,9 @@ def export_sagemaker(
                                          ServerSideEncryption="aws:kms", SSEKMSKeyId=o.kms_key_arn)
     text = json.dumps(definition, indent=2, sort_keys=True) + "\n"
     atomic_write_text(output, text, create_parents=True)
-    print(f"{output}: {len(definition['Steps'])} steps, specs in s3://{o.buckets.artifacts}/{prefix}/")
+    gates = sum(1 for s in definition["Steps"] if s["Type"] == "Condition")
+    print(f"{output}: {len(training_steps(definition))} steps, {gates} gate condition(s), specs in "
+          f"s3://{o.buckets.artifacts}/{prefix}/")
     if create:
         sagemaker = clients.get("sagemaker")
         with clients.call("sagemaker:CreatePipeline", f"pipeline {create}"):
@@ -71,7 +74,7 @@ def export_sagemaker(
             else:
                 sagemaker.create_pipeline(PipelineName=create, PipelineDefinition=text, RoleArn=o.roles.sagemaker_execution,
                                           Tags=[{"Key": "environment", "Value": o.environment}])
-        print(f"pipeline {create} on stack {backends.resolved.name}: {len(definition['Steps'])} steps")
+        print(f"pipeline {create} on stack {backends.resolved.name}: {len(training_steps(definition))} steps")
 
 
 def register(app: typer.Typer) -> None:

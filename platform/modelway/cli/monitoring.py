@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import typer
 
+from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
 from modelway.errors import UserError
 
 triggers_app = typer.Typer(help="Continuous training: launch pipelines when their triggers fire.", no_args_is_help=True)
@@ -31,12 +32,16 @@ def monitor(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML thresholds (see MonitorConfig)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write the monitoring page (drift over time, alerts)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """Drift (PSI, KS, chi-square), data quality, labelled accuracy, staleness, latency; exit 1 when an alert fired."""
     from modelway.monitoring.monitor import load_config, parse_window, run_monitor
 
     cfg = load_config(config)
-    report = run_monitor(_home(), model, endpoint=endpoint, window_s=parse_window(window), data=data, config=cfg)
+    backends = use_stack(stack, outputs)  # metrics and alerts: SQLite + log lines, or CloudWatch + SNS on a stack
+    report = run_monitor(_home(), model, endpoint=endpoint, window_s=parse_window(window), data=data, config=cfg,
+                         sink=backends.metrics_sink(_home()), alerter=backends.alerter(_home(), cfg.webhook_url))
     if html is not None:
         from modelway.monitoring.report import write_monitoring_page
 

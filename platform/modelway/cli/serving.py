@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import typer
 
+from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
 from modelway.errors import UserError
 
 deployments_app = typer.Typer(help="Endpoints: routing state, per-variant numbers, decision history.",
@@ -35,6 +36,11 @@ def _split_ref(ref: str) -> tuple[str, str | None]:
     if not name:
         raise UserError(f"expected MODEL or MODEL@VERSION, got {ref!r}")
     return name, version or None
+
+
+def _deployer(stack: str | None, outputs: Path | None, log: Any = None) -> Any:
+    """The deployer of the stack (``--stack``/``--outputs``) or of the embedded default (backends/mapping.py)."""
+    return use_stack(stack, outputs).deployer(_home(), log=log)
 
 
 def _log(as_json: bool) -> Any:
@@ -114,12 +120,13 @@ def deploy(
     by: Optional[str] = typer.Option(None, "--by", help="Who deploys (default $MODELWAY_USER)."),
     trigger: str = typer.Option("manual", "--trigger", help="What asked for it (manual, ci, trigger:NAME)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """Roll a registered version out with guardrails; a breach rolls it back automatically (exit 1)."""
     from pydantic import ValidationError
 
     from modelway.deploy.base import STRATEGIES, DeployRequest
-    from modelway.deploy.embedded import EmbeddedDeployer
     from modelway.deploy.guardrails import Guardrails
     from modelway.stages.env import target_environment
 
@@ -155,7 +162,7 @@ def deploy(
         raise UserError(f"deploy {ref}: {where}: {first['msg']}") from None
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if as_json else (lambda m: print(m, flush=True))
     log(f"deploying {name} {version} to endpoint {request.endpoint} with {strategy}")
-    result = EmbeddedDeployer(_home(), log=log).deploy(request)
+    result = _deployer(stack, outputs, log).deploy(request)
     if as_json:
         _print_json(result.to_dict())
     else:
@@ -169,11 +176,11 @@ def rollback(
     reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the history and audit log)."),
     by: Optional[str] = typer.Option(None, "--by", help="Who rolls back (default $MODELWAY_USER)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """Send all traffic back to the previous version (instant: it is still loaded)."""
-    from modelway.deploy.embedded import EmbeddedDeployer
-
-    result = EmbeddedDeployer(_home(), log=_log(as_json)).rollback(endpoint, actor=_actor(by), reason=reason)
+    result = _deployer(stack, outputs, _log(as_json)).rollback(endpoint, actor=_actor(by), reason=reason)
     if as_json:
         return _print_json(result.to_dict())
     print(f"rolled back: {result.incumbent} serves all traffic; {result.version} removed")
@@ -184,11 +191,11 @@ def promote(
     reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded in the history and audit log)."),
     by: Optional[str] = typer.Option(None, "--by", help="Who promotes (default $MODELWAY_USER)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """End an A/B test or shadow run by giving the candidate all traffic."""
-    from modelway.deploy.embedded import EmbeddedDeployer
-
-    result = EmbeddedDeployer(_home(), log=_log(as_json)).promote(endpoint, actor=_actor(by), reason=reason)
+    result = _deployer(stack, outputs, _log(as_json)).promote(endpoint, actor=_actor(by), reason=reason)
     if as_json:
         return _print_json(result.to_dict())
     print(f"promoted: {result.version} serves all traffic ({result.incumbent} on standby)")
@@ -200,11 +207,11 @@ def feedback(
     request_id: Optional[str] = typer.Option(None, "--request-id", help="One request id (with --label)."),
     label: Optional[float] = typer.Option(None, "--label", help="The true label of --request-id."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """Record ground-truth labels for served requests (online accuracy for guardrails, A/B tests, monitor)."""
     import csv
-
-    from modelway.deploy.embedded import EmbeddedDeployer
 
     labels: list[tuple[str, float]] = []
     if file is not None:
@@ -226,7 +233,7 @@ def feedback(
         labels.append((request_id, label))
     if not labels:
         raise UserError("no labels given: pass --file labels.csv or --request-id ID --label VALUE")
-    out = EmbeddedDeployer(_home()).feedback(endpoint, labels)
+    out = _deployer(stack, outputs).feedback(endpoint, labels)
     if as_json:
         return _print_json({"endpoint": endpoint, **out})
     print(f"recorded {out['stored']} label(s) for {endpoint}; {out['matched']} match a logged request"
@@ -263,11 +270,11 @@ def deployments_list(
 def deployments_show(
     endpoint: str = typer.Argument(...),
     as_json: bool = typer.Option(False, "--json", help="Print the full record as JSON."),
+    stack: Optional[str] = typer.Option(None, "--stack", "-s", help=STACK_HELP),
+    outputs: Optional[Path] = typer.Option(None, "--outputs", help=OUTPUTS_HELP),
 ) -> None:
     """Routing, per-variant numbers of the current revision, A/B verdict and the decision history."""
-    from modelway.deploy.embedded import EmbeddedDeployer
-
-    doc = EmbeddedDeployer(_home()).describe(endpoint)
+    doc = _deployer(stack, outputs).describe(endpoint)
     if doc["state"] is None:
         raise UserError(f"endpoint {endpoint!r} has no deployment; start one with: modelway serve MODEL")
     if as_json:

@@ -345,6 +345,19 @@ class AuditConfig(_Section):
     """A multi-region trail, KMS-encrypted, with log file validation, into its own bucket."""
 
 
+class PipelineDeployment(_Section):
+    """A pipeline file the stack deploys as an ``aws.sagemaker.Pipeline`` (compiled like ``modelway export sagemaker``)."""
+
+    file: str = Field(pattern=r"\.py$")
+    """Pipeline file, relative to the project (the folder of ``Pulumi.yaml``), e.g. ``pipelines/credit_risk.py``."""
+    pipeline: str | None = None
+    """Which ``@pipeline`` when the file defines several."""
+    params: dict[str, str] = Field(default_factory=dict)
+    """Pipeline parameters (``--param KEY=VALUE``), as strings."""
+    image_tag: str = "latest"
+    """Tag of the training image in the stack's ECR repository (CI pushes one per commit); pinned by digest."""
+
+
 class PlatformConfig(_Section):
     """The whole ``modelway:`` config of one stack.
 
@@ -368,6 +381,16 @@ class PlatformConfig(_Section):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     tags: TagsConfig = Field(default_factory=TagsConfig)
+    pipelines: list[PipelineDeployment] = Field(default_factory=list)
+    """Pipelines deployed as SageMaker Pipelines (``modelway:pipelines: [pipelines/credit_risk.py]``)."""
+
+    @field_validator("pipelines", mode="before")
+    @classmethod
+    def _paths_are_deployments(cls, value: Any) -> Any:
+        # the short form: a list of file paths
+        if isinstance(value, list):
+            return [{"file": item} if isinstance(item, str) else item for item in value]
+        return value
 
     @model_validator(mode="after")
     def _pool_and_cluster_fit(self) -> "PlatformConfig":

@@ -112,6 +112,10 @@ class StackOutputs(_Frozen):
     """PriorityClass for preemptible spot training pods."""
     audit_trail_arn: str | None = None
     """CloudTrail trail (log files in the access-logs bucket under ``cloudtrail/``)."""
+    training_subnet_ids: list[str] = Field(default_factory=list)
+    """Private subnets SageMaker jobs run in (with ``training_security_group_ids``), when the stack has a VPC."""
+    training_security_group_ids: list[str] = Field(default_factory=list)
+    """Security groups of SageMaker jobs: HTTPS out to the VPC's endpoints and S3 only."""
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any], *, source: str = "stack outputs") -> "StackOutputs":

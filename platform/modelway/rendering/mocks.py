@@ -69,6 +69,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
             "aws:ec2/getVpc:getVpc": self._vpc,
             "aws:ec2/getManagedPrefixList:getManagedPrefixList": self._managed_prefix_list,
             "aws:iam/getRole:getRole": self._iam_role,
+            "aws:ecr/getImage:getImage": self._ecr_image,
         }
 
     # ---- invokes -------------------------------------------------------------------
@@ -137,6 +138,15 @@ class PlatformMocks(pulumi.runtime.Mocks):
                                            "cidrBlock": "10.20.0.0/16", "state": "associated"}],
                 "instanceTenancy": "default", "mainRouteTableId": f"rtb-0{_digest(vpc_id, 'rtb', length=16)}",
                 "tags": {}}
+
+    def _ecr_image(self, args: dict[str, Any]) -> dict[str, Any]:
+        # an image CI pushed: its digest is stable per repository and tag
+        repository, tag = str(args.get("repositoryName")), str(args.get("imageTag") or "latest")
+        digest = "sha256:" + _digest(repository, tag, length=64)
+        return {"id": digest, "repositoryName": repository, "imageTag": tag, "imageTags": [tag],
+                "imageDigest": digest, "imageSizeInBytes": 734003200, "imagePushedAt": 1764720000,
+                "imageUri": f"{self.account_id}.dkr.ecr.{self._invoke_region}.amazonaws.com/{repository}@{digest}",
+                "registryId": self.account_id, "mostRecent": None}
 
     def _managed_prefix_list(self, args: dict[str, Any]) -> dict[str, Any]:
         # AWS-managed prefix lists (com.amazonaws.<region>.s3, ...): a few public CIDRs of the service.

@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from modelway.artifacts.store import ArtifactRef, ArtifactStore, content_hash, payload_digest
+from modelway.artifacts.store import ArtifactRef, ArtifactStore, _data_name, content_hash, payload_digest
 from modelway.backends.aws.clients import AwsClients, transfer_config
 from modelway.errors import UserError
 
@@ -113,13 +113,15 @@ class S3ArtifactStore(ArtifactStore):
             workdir = self._workdir()
             try:
                 prefix = self.key_of(digest, "")
-                keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                                         Prefix=prefix)
-                        for o in page.get("Contents", []) if o["Key"] != self.key_of(digest)]
-                for key in keys:
+                for key, size in self._data_objects(digest, meta):
                     target = workdir / key[len(prefix):]
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    s3.download_file(self.bucket, key, str(target), Config=transfer_config())
+                    if size is not None and size < transfer_config().multipart_threshold:
+                        # one GET (download_file adds a HEAD first): the cached rerun is mostly small objects
+                        with open(target, "wb") as out:
+                            shutil.copyfileobj(s3.get_object(Bucket=self.bucket, Key=key)["Body"], out)
+                    else:
+                        s3.download_file(self.bucket, key, str(target), Config=transfer_config())
                 data_name = meta.get("data_name")
                 self._verify(digest, meta, workdir / (data_name or _default_name(meta["kind"])))
             except BaseException:
@@ -127,6 +129,17 @@ class S3ArtifactStore(ArtifactStore):
                 raise
         self._commit(workdir, digest, meta["kind"], meta.get("type", ""), meta.get("size", 0), data_name=data_name)
         self._published.add(digest)
+
+    def _data_objects(self, digest: str, meta: dict[str, Any]) -> list[tuple[str, int | None]]:
+        """(key, size) of an artifact's data objects: a single-file artifact's one key is named by its meta
+        (no LIST); a directory's are listed."""
+        if meta.get("kind") != "dir":
+            size = meta.get("size")
+            return [(self.key_of(digest, _data_name(meta)), size if isinstance(size, int) else None)]
+        s3 = self.clients.get("s3")
+        return [(o["Key"], o["Size"]) for page in s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=self.key_of(digest, ""))
+                for o in page.get("Contents", []) if o["Key"] != self.key_of(digest)]
 
     def _remote_has(self, digest: str) -> bool:
         if digest in self._published:

@@ -1,15 +1,17 @@
 """Model versions on SageMaker real-time endpoints: one production variant per version, traffic moved by weights.
 
-A small, self-contained deployer for the serving interfaces to wrap:
+The SageMaker calls under the stack's :class:`~modelway.deploy.base.Deployer`
+(:mod:`modelway.backends.aws.deployer`, which adds approval, contract tests, guardrails,
+rollback and history):
 
-- :meth:`SageMakerDeployer.deploy` puts the listed versions on an endpoint, each as a
+- :meth:`EndpointVariants.put` puts the listed versions on an endpoint, each as a
   production variant (its own SageMaker model: the stack's serving image and the version's
   artifact from the models bucket) with an initial traffic weight; data capture (requests
   and responses) goes to the artifacts bucket under the stack's KMS key. A new endpoint is
   created; an existing one is updated with SageMaker deployment guardrails: blue/green with
   canary traffic routing and automatic rollback on the given CloudWatch alarms
   (:func:`guarded_update`).
-- :meth:`SageMakerDeployer.shift` moves traffic between the variants in place
+- :meth:`EndpointVariants.shift` moves traffic between the variants in place
   (``UpdateEndpointWeightsAndCapacities``): canary 90/10, then 50/50, then promote.
 """
 from __future__ import annotations
@@ -45,26 +47,28 @@ def guarded_update(alarm_names: list[str], canary_percent: int = 10, wait_s: int
         >>> guarded_update(["credit-risk-5xx"])["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"]
         'CANARY'
     """
-    return {
+    config: dict[str, Any] = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": wait_s,
                                             "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": canary_percent}},
             "TerminationWaitInSeconds": wait_s,
             "MaximumExecutionTimeoutInSeconds": max(1800, 3 * wait_s),
         },
-        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarm_names]},
     }
+    if alarm_names:  # the API wants at least one alarm when the section is there
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarm_names]}
+    return config
 
 
-class SageMakerDeployer:
-    """Deploy model versions to a SageMaker endpoint of the stack (see the module doc)."""
+class EndpointVariants:
+    """Production variants of the stack's SageMaker endpoints (see the module doc)."""
 
     def __init__(self, clients: AwsClients, outputs: Any, *, capture_percent: int = 100) -> None:
         self.clients = clients
         self.outputs = outputs
         self.capture_percent = capture_percent
 
-    def deploy(self, endpoint: str, variants: list[Variant], *, config_suffix: str,
+    def put(self, endpoint: str, variants: list[Variant], *, config_suffix: str,
                rollback_alarms: list[str] | None = None) -> dict[str, Any]:
         """Create (or update, with guardrails) ``endpoint`` serving ``variants``; returns DescribeEndpoint."""
         sagemaker = self.clients.get("sagemaker")
@@ -99,7 +103,25 @@ class SageMakerDeployer:
             else:
                 sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config_name,
                                           Tags=[{"Key": "environment", "Value": self.outputs.environment}])
-            return sagemaker.describe_endpoint(EndpointName=endpoint)
+            return self.wait_in_service(endpoint)
+
+    def wait_in_service(self, endpoint: str, timeout_s: float = 3600.0, poll_s: float = 15.0) -> dict[str, Any]:
+        """DescribeEndpoint once the endpoint is ``InService`` (an update first moves it through ``Updating``)."""
+        import time
+
+        sagemaker = self.clients.get("sagemaker")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.clients.call("sagemaker:DescribeEndpoint", f"endpoint {endpoint}"):
+                described = sagemaker.describe_endpoint(EndpointName=endpoint)
+            status = described["EndpointStatus"]
+            if status == "InService":
+                return described
+            if status in ("Failed", "OutOfService", "Deleting") or time.monotonic() > deadline:
+                from modelway.errors import UserError
+
+                raise UserError(f"endpoint {endpoint} is {status}: {described.get('FailureReason') or 'not in service'}")
+            time.sleep(poll_s)
 
     def shift(self, endpoint: str, weights: dict[str, float]) -> dict[str, float]:
         """Set the variants' traffic weights (variant name -> weight); returns the endpoint's current weights."""
@@ -110,7 +132,7 @@ class SageMakerDeployer:
                 DesiredWeightsAndCapacities=[{"VariantName": name, "DesiredWeight": weight}
                                              for name, weight in weights.items()])
             described = sagemaker.describe_endpoint(EndpointName=endpoint)
-        return {v["VariantName"]: v["CurrentWeight"] for v in described["ProductionVariants"]}
+        return {v["VariantName"]: v.get("CurrentWeight", 0.0) for v in described["ProductionVariants"]}
 
     def _exists(self, endpoint: str) -> bool:
         from botocore.exceptions import ClientError
@@ -125,4 +147,9 @@ class SageMakerDeployer:
 
 
 def _model_name(variant: Variant) -> str:
-    return re.sub(r"[^A-Za-z0-9-]+", "-", f"{variant.model}-{variant.version}")[:63]
+    """``<model>-<version>-<8 hex of the artifact URI>``: the same artifact is one SageMaker model; another stack's
+    copy of the same version (another bucket, another key) is another model, never reused across stacks."""
+    import hashlib
+
+    tail = hashlib.sha256(variant.model_data_url.encode()).hexdigest()[:8]
+    return re.sub(r"[^A-Za-z0-9-]+", "-", f"{variant.model}-{variant.version}")[:54] + f"-{tail}"

@@ -87,6 +87,10 @@ class SageMakerRegistry(ModelRegistry):
         self._decided_here(name, version, "revoke")
         return self._mirror(self.local.revoke(name, version, actor=actor, reason=reason))
 
+    def record_event(self, name: str, version: str, *, actor: str, event: str, payload: dict[str, Any]) -> Any:
+        """A non-decision event (e.g. a deployment) in our audit chain, next to the version's registration."""
+        return self.local.record_event(name, version, actor=actor, event=event, payload=payload)
+
     def _decided_here(self, name: str, version: str, verb: str) -> None:
         """Decisions go into the audit log that registered the version: say so when this home is not it."""
         if any(v.version == version for v in self.local.list(name)):

@@ -14,9 +14,13 @@ lives under ``/opt/ml/checkpoints``, which SageMaker syncs to ``CheckpointConfig
 and restores after a spot interruption, so ``step_context().load_checkpoint()`` resumes.
 
 Security settings come from the stack: its execution role, its KMS key for the volume and
-the output, inter-container encryption, and its subnets/security groups when given.
-Network isolation is off on purpose: the container reads and writes the artifact store
-itself (through the VPC's S3 endpoint in a real stack).
+the output, inter-container encryption, and, when the stack has a VPC, its private subnets
+and the jobs' security group (``training_subnet_ids``, ``training_security_group_ids``):
+the job then reaches S3 and the AWS APIs only through the VPC's endpoints. SageMaker's
+``EnableNetworkIsolation`` stays off on purpose: it cuts the container off from every
+network, S3 included, and the entry point reads its inputs from and writes its output to
+the artifact store itself (content addressed, verified on read); the VPC without internet
+egress (security group: HTTPS to the endpoints and S3 only) is the isolation instead.
 """
 from __future__ import annotations
 
@@ -47,6 +51,13 @@ class JobNetwork:
 
     subnets: tuple[str, ...]
     security_group_ids: tuple[str, ...]
+
+
+def stack_network(outputs: Any) -> JobNetwork | None:
+    """The stack's subnets and jobs security group, when it has both (a stack without a VPC: None)."""
+    if outputs.training_subnet_ids and outputs.training_security_group_ids:
+        return JobNetwork(tuple(outputs.training_subnet_ids), tuple(outputs.training_security_group_ids))
+    return None
 
 
 def is_sagemaker_step(node: Any) -> bool:
@@ -112,18 +123,10 @@ def outcome_of(description: dict[str, Any], result: dict[str, Any] | None, durat
     error (a deliberate ``StepFailed`` is not a bug). Spot capacity, interruption and
     internal errors: retryable, so the step's ``retries`` apply.
     """
-    from modelway.artifacts.store import ArtifactRef
-
     status = description["TrainingJobStatus"]
     name = description["TrainingJobName"]
-    if result is not None and result.get("ok"):
-        out = result["output"]
-        return Outcome(True, output=ArtifactRef(out["hash"], out["kind"], out["size"], out["type"]),
-                       duration_s=duration_s)
-    if result is not None:  # the step itself failed inside the job
-        return Outcome(False, error=result.get("error") or "failed", traceback=result.get("traceback"),
-                       duration_s=duration_s, retryable=bool(result.get("retryable", True)),
-                       deliberate=bool(result.get("deliberate")), timed_out=bool(result.get("timed_out")))
+    if result is not None:  # the step's output, or its own failure inside the job
+        return result_outcome(result, duration_s)
     if status == "Completed":
         return Outcome(False, error=f"SageMaker job {name} completed but wrote no result.json; is the image's entry "
                        f"point `{' '.join(ENTRY_POINT)}`?", duration_s=duration_s, retryable=False)
@@ -156,7 +159,7 @@ class SageMakerExecutor:
         self.backends = backends
         self.clients: AwsClients = backends.clients
         self.outputs = backends.outputs
-        self.network = network
+        self.network = network or stack_network(self.outputs)
         # CI pushes one tag per commit (the stack's repositories are immutable); MODELWAY_IMAGE_TAG picks it
         self.image_tag = image_tag or os.environ.get("MODELWAY_IMAGE_TAG") or "latest"
         self.poll_min, self.poll_max = poll_s
@@ -171,25 +174,11 @@ class SageMakerExecutor:
     def submit(self, task: Task) -> None:
         from modelway.runtime.context import stores
 
-        run_store, artifacts = stores(task.home)
+        run_store, _ = stores(task.home)
         name = job_name(task.run_id, task.name, task.attempt)
-        prefix = f"jobs/{task.run_id}/{task.name}"
-        bucket = self.outputs.buckets.artifacts
-        bundle = _code_bundle(task)
-        try:
-            bundle_hash = artifacts.put_path(bundle["dir"]).hash
-        finally:
-            import shutil
-
-            shutil.rmtree(bundle["dir"], ignore_errors=True)
-        spec = {
-            "run_id": task.run_id, "step": task.name, "attempt": task.attempt, "pipeline": task.pipeline_name,
-            "pipeline_file": bundle["file"], "bundle": bundle_hash,
-            "params": artifacts.put(dict(task.params)).hash, "input_hashes": dict(task.input_hashes),
-            "result_key": f"{prefix}/attempt-{task.attempt}/result.json",
-        }
-        spec_uri = self._put_json(f"{prefix}/attempt-{task.attempt}/spec.json", spec)
-        outputs_uri = self._put_json(f"{prefix}/stack-outputs.json", self.outputs.model_dump(mode="json"))
+        staged = stage_remote_step(self.backends, task)
+        prefix, bucket = staged.prefix, self.outputs.buckets.artifacts
+        spec_uri, outputs_uri = staged.hyperparameters["modelway_spec"], staged.hyperparameters["modelway_outputs"]
         resources = task.node.settings.resources
         request = training_job_request(
             name=name, image=self.image(), role_arn=self.outputs.roles.sagemaker_execution,
@@ -204,7 +193,7 @@ class SageMakerExecutor:
                 f"image {request['AlgorithmSpecification']['TrainingImage']}")
         run_store.log(task.run_id, task.name, note, kind="note")  # lineage: where this attempt ran
         self._log(task.name, note)
-        self._jobs[task.name] = _Job(task, name, spec["result_key"], time.monotonic(), self.poll_min)
+        self._jobs[task.name] = _Job(task, name, staged.result_key, time.monotonic(), self.poll_min)
 
     def wait(self, timeout: float | None) -> list[tuple[Task, Outcome]]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -252,14 +241,6 @@ class SageMakerExecutor:
             self._image = f"{url}@{images[0]['imageDigest']}"
         return self._image
 
-    def _put_json(self, key: str, doc: Any) -> str:
-        bucket = self.outputs.buckets.artifacts
-        with self.clients.call("s3:PutObject", f"s3://{bucket}/{key}"):
-            self.clients.get("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, sort_keys=True).encode(),
-                                              ServerSideEncryption="aws:kms", SSEKMSKeyId=self.outputs.kms_key_arn,
-                                              ContentType="application/json")
-        return f"s3://{bucket}/{key}"
-
     def _poll_due(self) -> list[tuple[Task, Outcome]]:
         finished = []
         now = time.monotonic()
@@ -283,17 +264,83 @@ class SageMakerExecutor:
         return finished
 
     def _result(self, key: str) -> dict[str, Any] | None:
-        s3 = self.clients.get("s3")
-        bucket = self.outputs.buckets.artifacts
-        with self.clients.call("s3:GetObject", f"s3://{bucket}/{key}"):
-            try:
-                return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-            except s3.exceptions.NoSuchKey:
-                return None
+        return read_result(self.backends, key)
 
     def _log(self, step: str, message: str) -> None:
         if self.on_log is not None:
             self.on_log(step, message)
+
+
+@dataclass(frozen=True)
+class StagedStep:
+    """A step attempt ready to run remotely: what its container gets, and where it writes its result."""
+
+    prefix: str
+    hyperparameters: dict[str, str]
+    result_key: str
+
+
+def stage_remote_step(backends: Any, task: Task) -> StagedStep:
+    """Upload what the container entry point needs (code bundle, parameters, spec, stack outputs) to the stack.
+
+    The same for a SageMaker training job and a Kubernetes Job: the container reads
+    ``modelway_spec`` and ``modelway_outputs`` (its hyperparameters, ``SM_HPS``) and writes
+    ``result_key``.
+    """
+    from modelway.runtime.context import stores
+
+    _, artifacts = stores(task.home)
+    prefix = f"jobs/{task.run_id}/{task.name}"
+    bundle = _code_bundle(task)
+    try:
+        bundle_hash = artifacts.put_path(bundle["dir"]).hash
+    finally:
+        import shutil
+
+        shutil.rmtree(bundle["dir"], ignore_errors=True)
+    spec = {
+        "run_id": task.run_id, "step": task.name, "attempt": task.attempt, "pipeline": task.pipeline_name,
+        "pipeline_file": bundle["file"], "bundle": bundle_hash,
+        "params": artifacts.put(dict(task.params)).hash, "input_hashes": dict(task.input_hashes),
+        "result_key": f"{prefix}/attempt-{task.attempt}/result.json",
+    }
+    spec_uri = put_json(backends, f"{prefix}/attempt-{task.attempt}/spec.json", spec)
+    outputs_uri = put_json(backends, f"{prefix}/stack-outputs.json", backends.outputs.model_dump(mode="json"))
+    return StagedStep(prefix, {"modelway_spec": spec_uri, "modelway_outputs": outputs_uri}, spec["result_key"])
+
+
+def put_json(backends: Any, key: str, doc: Any) -> str:
+    """A JSON document in the artifacts bucket under the stack's KMS key; returns its ``s3://`` URI."""
+    bucket = backends.outputs.buckets.artifacts
+    with backends.clients.call("s3:PutObject", f"s3://{bucket}/{key}"):
+        backends.clients.get("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, sort_keys=True).encode(),
+                                              ServerSideEncryption="aws:kms", SSEKMSKeyId=backends.outputs.kms_key_arn,
+                                              ContentType="application/json")
+    return f"s3://{bucket}/{key}"
+
+
+def read_result(backends: Any, key: str) -> dict[str, Any] | None:
+    """The ``result.json`` a remote step wrote, or None when its container never got that far."""
+    s3 = backends.clients.get("s3")
+    bucket = backends.outputs.buckets.artifacts
+    with backends.clients.call("s3:GetObject", f"s3://{bucket}/{key}"):
+        try:
+            return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            return None
+
+
+def result_outcome(result: dict[str, Any], duration_s: float) -> Outcome:
+    """A ``result.json`` as the runner's Outcome (the step's output, or its own error)."""
+    from modelway.artifacts.store import ArtifactRef
+
+    if result.get("ok"):
+        out = result["output"]
+        return Outcome(True, output=ArtifactRef(out["hash"], out["kind"], out["size"], out["type"]),
+                       duration_s=duration_s)
+    return Outcome(False, error=result.get("error") or "failed", traceback=result.get("traceback"),
+                   duration_s=duration_s, retryable=bool(result.get("retryable", True)),
+                   deliberate=bool(result.get("deliberate")), timed_out=bool(result.get("timed_out")))
 
 
 class RoutingExecutor:

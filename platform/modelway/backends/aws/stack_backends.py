@@ -51,10 +51,16 @@ class AwsBackends:
         return SageMakerRegistry(home, self.clients, self.outputs, rules=rules)
 
     def executor(self, local: Any, *, on_log: Any = None) -> Any:
-        """The runner's executor: steps with a SageMaker instance type (``ml.*``) run as training jobs."""
+        """The runner's executor: steps with a SageMaker instance type (``ml.*``) run as training jobs; on a stack
+        with a cluster, steps that ask for GPUs (and no ``ml.*`` type) run as Kubernetes Jobs; the rest locally."""
         from modelway.backends.aws.sagemaker_jobs import RoutingExecutor, SageMakerExecutor, is_sagemaker_step
 
-        return RoutingExecutor(local, SageMakerExecutor(self, on_log=on_log), is_sagemaker_step)
+        routed = local
+        if self.outputs.kubernetes_namespaces:
+            from modelway.backends.kubernetes.executor import KubernetesExecutor, is_kubernetes_step
+
+            routed = RoutingExecutor(local, KubernetesExecutor(self, on_log=on_log), is_kubernetes_step)
+        return RoutingExecutor(routed, SageMakerExecutor(self, on_log=on_log), is_sagemaker_step)
 
     def lineage(self) -> dict[str, Any]:
         record = {"name": self.resolved.name, "environment": self.outputs.environment,
@@ -71,20 +77,24 @@ class AwsBackends:
         """The stack's MLflow tracking server, when it has one (else MLflow's local store)."""
         return self.outputs.tracking_server_uri
 
-    def metrics_sink(self, namespace: str = "Modelway") -> Any:
+    def metrics_sink(self, home: Path) -> Any:
+        """CloudWatch custom metrics in the stack's namespace (``modelway monitor``)."""
         from modelway.backends.aws.observability import CloudWatchMetrics
 
-        return CloudWatchMetrics(self.clients, namespace=namespace, environment=self.outputs.environment)
+        return CloudWatchMetrics(self.clients, namespace=self.outputs.metrics_namespace or "Modelway",
+                                 environment=self.outputs.environment)
 
-    def alerter(self) -> Any:
+    def alerter(self, home: Path, webhook_url: str | None = None) -> Any:
+        """The stack's SNS topic (a webhook in the monitor config is for the embedded default only)."""
         from modelway.backends.aws.observability import SnsAlerter
 
         return SnsAlerter(self.clients, topic_arn=self.outputs.alerts_topic_arn, environment=self.outputs.environment)
 
-    def deployer(self) -> Any:
-        from modelway.backends.aws.endpoints import SageMakerDeployer
+    def deployer(self, home: Path, *, log: Any = None) -> Any:
+        """Rollouts on the stack's SageMaker endpoints (``modelway deploy|rollback|promote``)."""
+        from modelway.backends.aws.deployer import SageMakerEndpointDeployer
 
-        return SageMakerDeployer(self.clients, self.outputs)
+        return SageMakerEndpointDeployer(self, home, log=log)
 
     def concerns(self) -> dict[str, str]:
         """Which service serves each concern (``modelway stack show``)."""
@@ -97,11 +107,11 @@ class AwsBackends:
             "registry": f"SageMaker model package groups ({groups or 'none'}); new versions {o.model_approval_status}",
             "tracking": (f"MLflow tracking server {o.tracking_server_uri}" if o.tracking_server_uri
                          else "MLflow, local store (the stack has no tracking server)"),
-            "metrics": "CloudWatch custom metrics",
+            "metrics": f"CloudWatch custom metrics, namespace {o.metrics_namespace or 'Modelway'}",
             "alerts": f"SNS {o.alerts_topic_arn}",
-            "deployer": "SageMaker endpoints: a production variant per version, weights shifted for canaries",
+            "deployer": "SageMaker endpoints: a production variant per version, canary weights judged by the guardrails",
             "executors": ("local processes; steps with instance_type= run as SageMaker training jobs "
                           f"(role {o.roles.sagemaker_execution}, image {o.ecr_repository_urls.get('training', 'n/a')})"
-                          + (f"; Kubernetes Jobs in {', '.join(o.kubernetes_namespaces)}"
+                          + (f"; steps with gpus= as Kubernetes Jobs in {o.kubernetes_namespaces[0]} (spot GPU pool)"
                              if o.kubernetes_namespaces else "")),
         }

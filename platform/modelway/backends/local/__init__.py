@@ -15,8 +15,9 @@ CONCERNS = {
     "step cache": "SQLite under $MODELWAY_HOME/modelway.db",
     "registry": "embedded SQLite registry under $MODELWAY_HOME/registry (hash-chained audit log)",
     "tracking": "MLflow, local SQLite store under $MODELWAY_HOME/mlflow.db",
-    "metrics": "computed locally (run reports)",
-    "alerts": "printed by the commands that raise them",
+    "metrics": "SQLite under $MODELWAY_HOME/monitoring (modelway monitor)",
+    "alerts": "log lines (and the monitor config's webhook)",
+    "deployer": "local model servers (modelway serve), routing state under $MODELWAY_HOME",
     "executors": "local processes (one forked process per step) or in-process",
 }
 
@@ -40,3 +41,24 @@ def registry(home: Path | None, rules: Any) -> Any:
     from modelway.registry.embedded import EmbeddedRegistry
 
     return EmbeddedRegistry(home, rules=rules)
+
+
+def deployer(home: Path, *, log: Any = None) -> Any:
+    """Rollouts on local model servers."""
+    from modelway.deploy.embedded import EmbeddedDeployer
+
+    return EmbeddedDeployer(home, log=log)
+
+
+def metrics_sink(home: Path) -> Any:
+    """Monitoring observations in SQLite under ``$MODELWAY_HOME/monitoring``."""
+    from modelway.monitoring.sinks import SqliteMetricsSink
+
+    return SqliteMetricsSink(home)
+
+
+def alerter(home: Path, webhook_url: str | None = None) -> Any:
+    """Alerts as log lines (and an optional webhook)."""
+    from modelway.monitoring.sinks import LogAlerter
+
+    return LogAlerter(home, webhook_url)
