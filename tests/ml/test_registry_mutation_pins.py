@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.linear_model import Ridge
 
 from modelway.registry import ModelCandidate, RegistryError, audit
 from modelway.registry.embedded import EmbeddedRegistry
@@ -26,7 +25,7 @@ def candidate(alpha: float = 1.0, gates_passed: bool = True) -> ModelCandidate:
     from modelway.stages.model_card import build_model_card
 
     card = build_model_card(name="m", task="regression", intended_use="tests", metrics={"r2": 0.5}, checks=[])
-    return ModelCandidate(name="m", model=Ridge(alpha=alpha), schema=SCHEMA, metrics={"r2": 0.5}, model_card=card,
+    return ModelCandidate(name="m", model={"alpha": alpha}, family="sklearn.linear_model.Ridge", schema=SCHEMA, metrics={"r2": 0.5}, model_card=card,
                           gates_passed=gates_passed, data_versions={"d": "v1"})
 
 
