@@ -25,7 +25,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
+import py_compile
 import shlex
 import shutil
 import signal
@@ -94,6 +96,12 @@ def sync_copy() -> None:
     link = WORK / "platform" / "modelway" / "policies"
     if not link.is_symlink():
         link.symlink_to(Path("..", "..", "policies"))
+    # Bytecode checked by source hash, not mtime: every mutant run imports the package and the
+    # tests from these instead of compiling them again, and a mutated file (whose hash differs)
+    # is always compiled from its current source, however fast mutmut rewrites it.
+    for folder in ("platform", "policies", "tests"):
+        compileall.compile_dir(WORK / folder, quiet=2, workers=1, force=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
 
 
 def basetemp() -> Path:

@@ -1,8 +1,9 @@
-"""Pins on the artifact store, cache keys and run store that mutation testing found loose.
+"""Pins on the artifact store and cache keys that mutation testing found loose.
 
 Each test fails on a plausible one-point change of the code (see ``make mutate``); properties
 (Hypothesis) say the general rule where examples cannot: the store returns the bytes it was
-given or refuses, and a cache key changes exactly when a result-relevant input changes.
+given or refuses, and a cache key changes exactly when a result-relevant input changes. The
+run store's pins are in test_run_store_mutation_pins.py.
 """
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ from hypothesis import strategies as st
 
 from modelway.artifacts.store import ArtifactStore, CorruptArtifact, content_hash, payload_digest
 from modelway.dsl.settings import StepSettings, cache_relevant, parse_settings, resolve_settings
-from modelway.errors import UserError
 from modelway.runtime import fingerprint
-from modelway.store.runs import RunStore
 
 QUICK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -246,37 +245,3 @@ def test_a_cached_artifact_deleted_before_a_rerun_is_recomputed(home: Path, tmp_
     assert executed(doc) == ["total"]
     assert doc["outputs"] == first["outputs"] == {"result": 303}
     assert executed(cli_json("run", str(path), "--in-process", home=home)) == []
-
-
-# --- run store: run-id prefixes ----------------------------------------------------------------
-def _runs(home: Path, *run_ids: str) -> RunStore:
-    store = RunStore(home)
-    for run_id in run_ids:
-        store.create_run(run_id, "p", None, {}, "process", True, {}, [])
-    return store
-
-
-def test_an_ambiguous_run_id_prefix_is_refused_naming_two_candidates(tmp_path: Path) -> None:
-    store = _runs(tmp_path, "20261203-aaa1", "20261203-aaa2", "20261203-bbb1")
-    with pytest.raises(UserError) as caught:
-        store.resolve_run_id("20261203-aaa")
-    assert str(caught.value) == ("run id prefix '20261203-aaa' is ambiguous (20261203-aaa1, 20261203-aaa2, ...)")
-    with pytest.raises(UserError, match="ambiguous"):
-        store.resolve_run_id("2026")
-
-
-def test_a_unique_prefix_an_exact_id_and_an_unknown_prefix(tmp_path: Path) -> None:
-    store = _runs(tmp_path, "20261203-aaa1", "20261203-aaa12", "20261203-bbb1")
-    assert store.resolve_run_id("20261203-b") == "20261203-bbb1"
-    assert store.resolve_run_id("20261203-aaa1") == "20261203-aaa1"  # exact, though also a prefix of aaa12
-    assert store.resolve_run_id("20261203-aaa12") == "20261203-aaa12"
-    assert store.resolve_run_id("20261203-c") is None
-    assert store.resolve_run_id("3") is None
-
-
-def test_latest_and_last_name_the_newest_run(tmp_path: Path) -> None:
-    store = _runs(tmp_path)
-    assert store.resolve_run_id("latest") is None
-    store.create_run("20261203-zzz", "p", None, {}, "process", True, {}, [])
-    store.create_run("20261203-aaa", "p", None, {}, "process", True, {}, [])  # newer, though it sorts first
-    assert store.resolve_run_id("latest") == store.resolve_run_id("last") == "20261203-aaa"
