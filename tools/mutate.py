@@ -58,7 +58,7 @@ class Module:
     path: str
     tests: list[str]
     counts: dict[str, int] = field(default_factory=dict)
-    survivors: list[tuple[int, int, str]] = field(default_factory=list)  # (mutant id, line number, source line)
+    survivors: list[tuple[int, int, str, int]] = field(default_factory=list)  # (mutant id, line index, source line, mutation index)
     equivalent: list[tuple[int, int, str]] = field(default_factory=list)  # (mutant id, line number, reason)
     stopped_by_budget: bool = False
 
@@ -163,14 +163,20 @@ def read_results(module: Module, equivalent: list[dict]) -> None:
         if reason is not None:
             module.equivalent.append((mutant_id, line_number + 1, reason))
         else:
-            module.survivors.append((mutant_id, line_number + 1, line.strip()))
+            module.survivors.append((mutant_id, line_number, line, index))
 
 
-def show(mutant_id: int, python: str) -> str:
-    done = subprocess.run([python, "-m", "mutmut", "show", str(mutant_id)], cwd=WORK, capture_output=True,
-                          text=True, timeout=60)
-    lines = [l for l in done.stdout.splitlines() if l.startswith(("-", "+")) and not l.startswith(("---", "+++"))]
-    return " | ".join(l.strip() for l in lines) or done.stdout.strip()
+def show(path: str, line_number: int, line: str, index: int) -> str:
+    """The survivor as "- old | + new", computed by mutmut's own mutator from the checkout's
+    source. (Not `mutmut show`: it rewrites the cache's line table from the file on disk, which
+    during a run holds a mutant, and the run then fails to find its lines.)"""
+    from mutmut import Context, RelativeMutationID, mutate
+
+    source = (ROOT / path).read_text()
+    mutant, applied = mutate(Context(source=source, dict_synonyms=[], mutation_id=RelativeMutationID(
+        filename=path, line=line, index=index, line_number=line_number)))
+    new = mutant.split("\n")[line_number].strip() if applied else "(not applicable to the current source)"
+    return f"-    {line.strip()} | +    {new}"
 
 
 def render(modules: list[Module], python: str, diffs: bool) -> str:
@@ -188,9 +194,9 @@ def render(modules: list[Module], python: str, diffs: bool) -> str:
     for m in modules:
         if m.survivors:
             out.append(f"\nsurvivors in {m.path}:")
-            for mutant_id, line_number, line in m.survivors:
-                detail = show(mutant_id, python) if diffs else line
-                out.append(f"  #{mutant_id} line {line_number}: {detail}")
+            for mutant_id, line_number, line, index in m.survivors:
+                detail = show(m.path, line_number, line, index) if diffs else line.strip()
+                out.append(f"  #{mutant_id} line {line_number + 1}: {detail}")
         if m.equivalent:
             out.append(f"\nequivalent (not scored) in {m.path}:")
             out.extend(f"  #{mutant_id} line {line_number}: {reason}" for mutant_id, line_number, reason in m.equivalent)

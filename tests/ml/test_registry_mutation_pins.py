@@ -309,3 +309,38 @@ def test_a_log_from_before_signing_gets_its_mac_column() -> None:
     assert "mac" in {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
     audit.append(db, actor="a", event="registered", model="m", version="1.0.0", payload={})
     assert audit.verify_chain(db).ok
+
+
+def test_the_log_reads_back_exactly_what_was_appended() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    audit.ensure_schema(db)
+    written = [audit.append(db, actor="a", event="registered", model="m", version="1.0.0", payload={"i": 0}),
+               audit.append(db, actor="b", event="approved", model="m", version="1.0.0", payload={"r": "ok"}),
+               audit.append(db, actor="c", event="registered", model="n", version="2.0.0", payload={})]
+    assert audit.entries(db) == written  # seq, time, actor, ..., previous hash, hash, signature: every field
+    assert [e.prev_hash for e in written] == [audit.GENESIS, written[0].hash, written[1].hash]
+    assert audit.entries(db, model="m") == written[:2]
+    assert audit.entries(db, model="m", version="2.0.0") == []
+    assert audit.entries(db, version="2.0.0") == written[2:]
+
+
+def test_a_payload_is_stored_in_one_canonical_form_whatever_its_key_order() -> None:
+    # The hash covers the stored text: the same decision written with its keys in another order
+    # must not read back differently (a reviewer diffing two exports would see a change).
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    audit.ensure_schema(db)
+    audit.append(db, actor="a", event="approved", model="m", version="1", payload={"status": "Approved", "reason": "ok"})
+    audit.append(db, actor="a", event="approved", model="m", version="2", payload={"reason": "ok", "status": "Approved"})
+    assert [r[0] for r in db.execute("SELECT payload FROM audit_log ORDER BY seq")] == [
+        '{"reason": "ok", "status": "Approved"}'] * 2
+
+
+def test_a_decision_is_refused_while_the_key_of_a_signed_log_is_missing(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="prod", actor="ci").version
+    registry.anchor.key_file.unlink()
+    with pytest.raises(RegistryError) as caught:
+        registry.approve("m", version, actor="alice", reason="reviewed")
+    assert str(caught.value) == (f"the audit key {registry.anchor.key_file} is missing but the audit log is signed "
+                                 "with it; restore the key file (nothing was written)")
+    assert registry.get("m", version).status == "Pending"
+    assert [e.event for e in registry.audit_entries("m", version)] == ["registered"]
