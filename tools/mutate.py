@@ -190,7 +190,14 @@ def render(modules: list[Module], python: str, diffs: bool) -> str:
         out.append(f"{m.name:<34}{'-' if score is None else f'{score:.1%}':>7}{m.killed:>8}{len(m.survivors):>10}"
                    f"{m.counts.get('bad_timeout', 0):>9}{m.counts.get('untested', 0):>10}{len(m.equivalent):>12}{note}")
     overall = f"{total_killed / total_denominator:.1%}" if total_denominator else "-"
-    out.append(f"{'all modules above':<34}{overall:>7}")
+    # Say what the total covers: a module never run, or cut short, is not in it (no whole-package
+    # figure is implied by modules that were not scored).
+    unscored = [m.name for m in modules if m.score is None]
+    partial = [m.name for m in modules if m.score is not None and m.counts.get("untested")]
+    covers = f"  ({len(modules) - len(unscored)} of {len(modules)} modules scored"
+    covers += f"; partly: {', '.join(partial)}" if partial else ""
+    covers += f"; not run: {', '.join(unscored)}" if unscored else ""
+    out.append(f"{'all modules above':<34}{overall:>7}{covers})")
     for m in modules:
         if m.survivors:
             out.append(f"\nsurvivors in {m.path}:")

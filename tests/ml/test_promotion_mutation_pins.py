@@ -113,3 +113,13 @@ def test_an_invalid_rules_file_is_one_line_naming_the_file_and_the_field(tmp_pat
     assert message.startswith(f"invalid promotion rules in {rules}: {where}"), message
     assert "\n" not in message and ": :" not in message
     assert caught.value.__suppress_context__
+
+
+def test_a_rules_file_that_is_not_yaml_names_the_file_line_and_the_variable(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("environments:\n  prod: {auto_approve: false}\n  prod: {auto_approve: true}\n")
+    with pytest.raises(ConfigError) as caught:  # a duplicate key: never last-one-wins
+        load_promotion_rules(rules)
+    assert str(caught.value) == (f"invalid promotion rules in {rules}:3: duplicate key 'prod' (the first is on line 2)"
+                                 " (MODELWAY_PROMOTION_RULES)")
+    assert caught.value.__suppress_context__
