@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -313,8 +314,109 @@ def test_a_failed_transaction_writes_nothing(store: RunStore) -> None:
 def test_a_store_opened_before_a_fork_refuses_to_write_in_the_child(store: RunStore,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runs_module.os, "getpid", lambda: store._pid + 1)
-    with pytest.raises(RuntimeError, match="RunStore connection used across fork; open a new RunStore in the child"):
+    with pytest.raises(RuntimeError) as caught:
         store.log("r", None, "x")
+    assert str(caught.value) == "RunStore connection used across fork; open a new RunStore in the child"
+
+
+def test_a_home_whose_parents_do_not_exist_yet_is_created(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "a" / "b")
+    assert store.path == tmp_path / "a" / "b" / "modelway.db" and store.path.is_file()
+    store.close()
+
+
+def test_steps_may_write_and_read_from_other_threads(store: RunStore) -> None:
+    # Steps log from worker threads through the process's one connection.
+    _run(store)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            store.log("20261203-aaa", "load", "from a thread")
+            store.get_run("20261203-aaa")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert errors == []
+    assert _kinds(store, "20261203-aaa")[-1] == ("load", "log", None, "from a thread")
+
+
+def test_reopening_a_current_store_keeps_its_runs_and_its_settings(tmp_path: Path) -> None:
+    first = RunStore(tmp_path)
+    _run(first)
+    second = RunStore(tmp_path)
+    assert second.get_run("20261203-aaa")["pipeline"] == "p"
+    for store in (first, second):  # NORMAL: durable in WAL mode, without an fsync per event
+        assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+        store.close()
+
+
+def test_a_schema_created_by_another_process_first_is_used_not_refused(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two runs starting at once on a new home: the other one creates the schema between this
+    # store's first look (empty) and its write lock. It then finds the current version: no error.
+    original = RunStore.tx
+    raced: list[bool] = []
+
+    def tx_after_the_other_process(self):
+        if not raced:
+            raced.append(True)
+            other = sqlite3.connect(self.path, isolation_level=None)
+            for statement in runs_module.SCHEMA.split(";"):
+                if statement.strip():
+                    other.execute(statement)
+            other.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            other.close()
+        return original(self)
+
+    monkeypatch.setattr(RunStore, "tx", tx_after_the_other_process)
+    store = RunStore(tmp_path)
+    assert raced and store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    _run(store)
+    store.close()
+
+
+def test_a_store_that_stays_locked_is_retried_50_times_with_growing_waits(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    holder = sqlite3.connect(tmp_path / "modelway.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the new database's write lock
+    waits: list[float] = []
+    monkeypatch.setattr(runs_module, "BUSY_TIMEOUT_S", 0.0)
+    monkeypatch.setattr(runs_module.time, "sleep", waits.append)
+    monkeypatch.setattr(runs_module.random, "random", lambda: 0.5)
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        RunStore(tmp_path)
+    assert str(caught.value) == f"{tmp_path / 'modelway.db'}: database stayed locked while creating the schema"
+    assert waits == pytest.approx([0.02 + 0.5 * 0.05 * (attempt + 1) for attempt in range(50)])
+    holder.execute("ROLLBACK")
+    holder.close()
+
+
+@pytest.mark.parametrize("message, retried", [("database is locked", True), ("database busy", True),
+                                              ("disk I/O error", False)])
+def test_only_a_locked_or_busy_database_is_retried_while_creating_the_schema(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, message: str, retried: bool) -> None:
+    original = RunStore.tx
+    failures = [message]
+
+    def flaky_tx(self):
+        if failures:
+            raise sqlite3.OperationalError(failures.pop())
+        return original(self)
+
+    waits: list[float] = []
+    monkeypatch.setattr(RunStore, "tx", flaky_tx)
+    monkeypatch.setattr(runs_module.time, "sleep", waits.append)
+    if retried:
+        RunStore(tmp_path).close()
+        assert len(waits) == 1
+    else:
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            RunStore(tmp_path)
+        assert waits == []
 
 
 def test_a_new_store_is_at_the_current_schema_in_wal_mode(tmp_path: Path) -> None:
@@ -390,6 +492,11 @@ def test_a_read_only_home_is_readable_and_refuses_writes(tmp_path: Path, monkeyp
     assert store.read_only is True
     assert store.get_run("20261203-aaa")["pipeline"] == "p"
     assert store.get_run("20261203-aaa")["params"] == {"n": 3}  # rows come back as named columns
+    seen: list = []
+    reader = threading.Thread(target=lambda: seen.append(store.resolve_run_id("latest")))  # steps read from threads
+    reader.start()
+    reader.join()
+    assert seen == ["20261203-aaa"]
     with pytest.raises(OSError) as caught:
         store.log("20261203-aaa", None, "x")
     assert caught.value.errno == errno.EROFS and caught.value.filename == str(tmp_path / "modelway.db")
