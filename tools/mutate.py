@@ -147,7 +147,11 @@ def read_results(module: Module, equivalent: list[dict]) -> None:
     cache = WORK / ".mutmut-cache"
     if not cache.exists():
         return
-    db = sqlite3.connect(cache)
+    # Read a copy: a reader's lock on the live cache makes a running mutmut's commit fail
+    # ("database is locked") and stops that run (e.g. --report-only while make mutate runs).
+    snapshot = WORK.parent / "report.db"
+    shutil.copyfile(cache, snapshot)
+    db = sqlite3.connect(snapshot)
     rows = db.execute(
         "SELECT m.id, m.status, l.line_number, l.line, m.'index' FROM Mutant m JOIN Line l ON m.line = l.id "
         "JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ? ORDER BY l.line_number, m.'index'",

@@ -6,6 +6,7 @@ store returns the bytes it was given, or refuses.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,121 @@ def test_storing_again_over_a_corrupted_copy_repairs_it(tmp_path: Path) -> None:
     assert store.put({"a": 1}).hash == ref.hash
     assert store.get(ref.hash) == {"a": 1}
     assert len(list((tmp_path / "quarantine").iterdir())) == 1
+
+
+# --- what a refusal says, and where things go ------------------------------------------------
+def test_a_corrupt_artifact_names_itself_and_why() -> None:
+    error = CorruptArtifact("ab" * 32, "edited")
+    assert (str(error), error.digest, error.why) == ("artifact abababababab is corrupted: edited", "ab" * 32, "edited")
+
+
+def test_a_stored_value_has_its_reference_and_metadata(tmp_path: Path) -> None:
+    import json
+
+    store = ArtifactStore(tmp_path)
+    ref = store.put({"b": 1, "a": [1, 2]})
+    assert (ref.kind, ref.type, ref.size) == ("json", "builtins.dict", len(store.data_path(ref.hash).read_bytes()))
+    assert store.path_of(ref.hash) == tmp_path / "artifacts" / ref.hash[:2] / ref.hash
+    assert store.exists(ref.hash) and not store.exists("cd" * 32)
+    meta = store.meta(ref.hash)
+    assert {k: meta[k] for k in ("hash", "kind", "type", "size")} == {"hash": ref.hash, "kind": "json",
+                                                                      "type": "builtins.dict", "size": ref.size}
+    assert "data_name" not in meta and meta["created_at"] > 0
+    assert store.verified_path(ref.hash) == store.data_path(ref.hash) == store.path_of(ref.hash) / "data.json"
+    assert json.loads(store.data_path(ref.hash).read_text()) == {"a": [1, 2], "b": 1}
+    assert list(store.tmp.iterdir()) == []  # the temp folder became the artifact
+
+
+def test_a_stored_text_has_its_reference_and_metadata(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    ref = store.put_text("héllo", suffix=".md")
+    assert (ref.kind, ref.type, ref.size) == ("text", "builtins.str", 6)
+    assert store.meta(ref.hash)["data_name"] == "data.md"
+    assert store.verified_path(ref.hash) == store.path_of(ref.hash) / "data.md"
+    assert store.get(ref.hash) == "héllo"
+    assert store.get(store.put_text("plain").hash) == "plain"
+    assert store.data_path(store.put_text("plain").hash).name == "data.txt"
+
+
+def test_put_text_refusals_name_the_problem(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    with pytest.raises(TypeError) as caught:
+        store.put_text(b"bytes")
+    assert str(caught.value) == "put_text expects a str, got bytes"
+    with pytest.raises(ValueError) as caught:
+        store.put_text("x", suffix="md")
+    assert str(caught.value) == "invalid suffix 'md': use a dot and up to 16 letters/digits, e.g. '.md'"
+
+
+def test_a_stored_file_and_directory_are_handed_out_by_verified_path(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "home")
+    source = tmp_path / "data.csv"
+    source.write_text("a,b\n1,2\n")
+    file_ref = store.put_path(source)
+    assert (file_ref.kind, file_ref.size) == ("file", 8)
+    assert store.get(file_ref.hash).read_text() == "a,b\n1,2\n"
+    folder = _tree(tmp_path / "ds", {"x.csv": b"1", "sub/y.csv": b"22"})
+    dir_ref = store.put_path(folder)
+    assert (dir_ref.kind, dir_ref.size) == ("dir", 3)
+    assert sorted(p.name for p in store.verified_path(dir_ref.hash).rglob("*.csv")) == ["x.csv", "y.csv"]
+
+
+@pytest.mark.parametrize("damage, why", [
+    ("delete data", "cannot read {data} (No such file or directory)"),
+    ("garble meta", "unreadable meta.json in {folder} ("),
+    ("data is a file", "{data} is not a directory"),
+])
+def test_each_kind_of_damage_is_named(tmp_path: Path, damage: str, why: str) -> None:
+    store = ArtifactStore(tmp_path / "home")
+    if damage == "data is a file":
+        ref = store.put_path(_tree(tmp_path / "ds", {"x.csv": b"1"}))
+    else:
+        ref = store.put([1, 2])
+    folder = store.path_of(ref.hash)
+    data = store.data_path(ref.hash)
+    if damage == "delete data":
+        data.unlink()
+    elif damage == "garble meta":
+        (folder / "meta.json").write_text("{not json")
+    else:
+        shutil.rmtree(data)
+        data.write_text("1")
+    with pytest.raises(CorruptArtifact) as caught:
+        store.verify(ref.hash)
+    assert caught.value.why.startswith(why.format(data=data, folder=folder)), caught.value.why
+
+
+def test_a_file_artifact_whose_data_became_a_directory_is_refused(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "home")
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"123")
+    ref = store.put_path(source)
+    data = store.data_path(ref.hash)
+    data.unlink()
+    data.mkdir()
+    with pytest.raises(CorruptArtifact) as caught:
+        store.get(ref.hash)
+    assert caught.value.why == f"{data} is not a file"
+
+
+def test_a_changed_value_is_refused_naming_the_file(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    ref = store.put([1, 2])
+    store.data_path(ref.hash).write_bytes(b"[1,3]")
+    with pytest.raises(CorruptArtifact) as caught:
+        store.get(ref.hash)
+    assert caught.value.why == (f"the content of {store.data_path(ref.hash)} no longer matches its sha256 "
+                                "(edited or replaced)")
+    with pytest.raises(KeyError) as missing:
+        store.get("cd" * 32)
+    assert missing.value.args[0] == f"artifact {'cd' * 6} is not in the store {tmp_path / 'artifacts'}"
+
+
+def test_quarantine_moves_the_artifact_aside_once(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    ref = store.put([1])
+    moved = store.quarantine(ref.hash)
+    assert moved.parent == tmp_path / "quarantine" and moved.name.startswith(ref.hash + ".")
+    assert (moved / "meta.json").is_file() and not store.exists(ref.hash)
+    assert store.quarantine(ref.hash) is None
+    assert store.get(store.put([1]).hash) == [1]  # a fresh copy takes its place
