@@ -320,3 +320,23 @@ def test_an_empty_report_and_its_json():
     assert report.to_json() == {"project": "", "program_dir": "", "stack": "", "policies_run": 0, "resources": 0,
                                 "providers": 0, "violations": [], "waived": [], "warnings": []}
     assert Report.from_state(report.to_state()) == report
+
+
+def test_a_full_report_survives_the_trip_from_the_checker_worker():
+    import json
+
+    from modelway.policy_check.report import PolicyInfo, WaivedFinding
+
+    report = Report(resources=7, violations=[finding("mandatory"), finding("advisory")],
+                    waived=[WaivedFinding(finding("mandatory"), "HSM", "sec@example.com", "2027-01-31")],
+                    warnings=["w1", "w2"], policies=[PolicyInfo("p", "d", "mandatory", "high", "fix", ("A", "B"), "c")],
+                    stack="prod", program="infra/__main__.py", project="modelway", program_dir="infra", providers=2)
+    state = json.loads(json.dumps(report.to_state()))  # plain data, as it crosses the process boundary
+    back = Report.from_state(state)
+    assert back == report
+    assert back.policies[0].mirrors == ("A", "B") and back.to_json() == report.to_json()
+    for key in ("providers", "project", "program_dir"):  # a state from a worker before these existed
+        del state[key]
+    old = Report.from_state(state)
+    assert (old.providers, old.project, old.program_dir, old.stack, old.program) == (0, "", "", "prod",
+                                                                                    "infra/__main__.py")
