@@ -99,6 +99,12 @@ def test_list_runs_newest_first_filtered_and_limited(store: RunStore) -> None:
     assert store.list_runs(pipeline="b", status="succeeded") == []
 
 
+def test_list_runs_shows_the_newest_20_by_default(store: RunStore) -> None:
+    for i in range(21):
+        _run(store, f"r{i:02d}")
+    assert [r["run_id"] for r in store.list_runs()] == [f"r{i:02d}" for i in range(20, 0, -1)]
+
+
 # --- run ids -------------------------------------------------------------------------------------
 def test_an_ambiguous_run_id_prefix_is_refused_naming_two_candidates(store: RunStore) -> None:
     for run_id in ("20261203-aaa1", "20261203-aaa2", "20261203-bbb1"):
