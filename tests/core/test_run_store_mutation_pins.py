@@ -70,6 +70,16 @@ def test_steps_are_recorded_pending_in_order_with_their_upstream_and_settings(st
         ("load", 0, "p.load", "pending", [], {"retries": 1}, {}, False, 0),
         ("train", 1, "p.train", "pending", ["load"], {}, {}, False, 0)]
     assert store.steps("20261203-zzz") == []
+    assert all(s["cached"] is False for s in steps)  # a bool in `runs show --json`, not 0
+
+
+def test_a_step_row_without_upstream_or_settings_reads_as_empty(store: RunStore) -> None:
+    # Rows written by hand or by tools that leave the optional columns out.
+    with store.tx() as c:
+        c.execute("INSERT INTO steps (run_id, name, position, status, cached) VALUES ('r', 's', 0, 'cached', 1)")
+    step = store.steps("r")[0]
+    assert (step["upstream"], step["settings"], step["inputs"], step["cached"]) == ([], {}, {}, True)
+    assert step["cached"] is True
 
 
 def test_finishing_a_run_records_status_error_outputs_and_an_event(store: RunStore) -> None:
