@@ -344,3 +344,16 @@ def test_a_decision_is_refused_while_the_key_of_a_signed_log_is_missing(registry
                                  "with it; restore the key file (nothing was written)")
     assert registry.get("m", version).status == "Pending"
     assert [e.event for e in registry.audit_entries("m", version)] == ["registered"]
+
+
+def test_a_recorded_lifecycle_event_is_signed_and_the_log_still_verifies(registry: EmbeddedRegistry,
+                                                                         approved: str) -> None:
+    # Deployments record their decisions through record_event: signed like every registry event,
+    # so `modelway audit verify` stays green after a deployment and the witness moves on.
+    entry = registry.record_event("m", approved, actor="deployer", event="deployed", payload={"endpoint": "e"})
+    assert entry.mac is not None
+    assert registry.anchor.witness()["seq"] == entry.seq
+    result = registry.verify_audit()
+    assert (result.ok, result.entries, result.problems) == (True, 3, [])
+    with pytest.raises(ValueError, match="must not carry 'status'"):
+        registry.record_event("m", approved, actor="x", event="deployed", payload={"status": "Approved"})
