@@ -357,3 +357,23 @@ def test_a_recorded_lifecycle_event_is_signed_and_the_log_still_verifies(registr
     assert (result.ok, result.entries, result.problems) == (True, 3, [])
     with pytest.raises(ValueError, match="must not carry 'status'"):
         registry.record_event("m", approved, actor="x", event="deployed", payload={"status": "Approved"})
+
+
+def test_each_chain_problem_is_one_exact_line() -> None:
+    db = _chain(3)
+    db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    assert audit.verify_chain(db).problems == [
+        "entry 2 (registered m 1.0.1) was modified: its content no longer matches its hash"]
+    db = _chain(2)
+    db.execute("UPDATE audit_head SET seq = 1")
+    assert audit.verify_chain(db).problems == [
+        "audit head (seq 1) does not match the last entry (seq 2): entries were appended or altered outside the "
+        "registry"]
+
+
+def test_a_log_with_every_entry_deleted_is_caught_by_its_head() -> None:
+    db = _chain(3)
+    db.execute("DELETE FROM audit_log")
+    result = audit.verify_chain(db)
+    assert (result.ok, result.entries) == (False, 0)
+    assert result.problems == ["entries 1..3 deleted: the head records 3 entries, the log ends at 0"]
