@@ -377,3 +377,32 @@ def test_a_log_with_every_entry_deleted_is_caught_by_its_head() -> None:
     result = audit.verify_chain(db)
     assert (result.ok, result.entries) == (False, 0)
     assert result.problems == ["entries 1..3 deleted: the head records 3 entries, the log ends at 0"]
+
+
+def _anchor(tmp_path: Path):
+    from modelway.registry.anchor import AuditAnchor
+
+    return AuditAnchor(key_file=tmp_path / "keys" / "audit.key", witness_file=tmp_path / "audit-head.json")
+
+
+def test_a_log_from_before_signing_is_named_unanchored_until_the_next_event(tmp_path: Path) -> None:
+    db = _chain(2)  # written by a registry from before signing: no key, no signatures
+    anchor = _anchor(tmp_path)
+    assert audit.verify_chain(db, anchor).problems == [
+        f"the audit key {anchor.key_file} is missing: the log is not anchored (a home from before signing, or the key "
+        "and signatures were removed); the next registry event anchors it"]
+    audit.append(db, anchor=anchor, actor="alice", event="approved", model="m", version="1.0.1", payload={})
+    assert audit.verify_chain(db, anchor).problems == []  # old unsigned entries, then signed ones: fine
+
+
+def test_the_newest_entries_dropped_behind_the_witness_are_named(registry: EmbeddedRegistry, approved: str) -> None:
+    for event in ("deployed", "undeployed"):
+        registry.record_event("m", approved, actor="deployer", event=event, payload={})
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_delete")
+    db.execute("DELETE FROM audit_log WHERE seq = 4")
+    seq, digest = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    db.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq, digest))  # the chain alone is consistent again
+    db.close()
+    assert registry.verify_audit().problems == [
+        "entries up to 4 were witnessed but the log ends at 3 (newest entries deleted)"]
