@@ -365,3 +365,24 @@ def test_a_wrong_value_shows_what_was_given_unless_it_is_a_section() -> None:
                                      "StorageConfig (got 5)"
     assert _error({"storage": [1]}) == "modelway:storage: Input should be a valid dictionary or instance of " \
                                        "StorageConfig"
+
+
+def test_log_retention_accepts_exactly_the_values_cloudwatch_accepts() -> None:
+    accepted = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+                3653)
+    for days in accepted:
+        assert PlatformConfig.from_mapping(_nested("observability.log_retention_days", days),
+                                           stack="dev").observability.log_retention_days == days
+    for days in {d + 1 for d in accepted} - set(accepted):  # each neighbour CloudWatch would reject
+        assert _error(_nested("observability.log_retention_days", days)) == (
+            "modelway:observability.log_retention_days: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, "
+            f"150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653, got {days}")
+
+
+def test_a_validated_config_cannot_be_changed_afterwards() -> None:
+    config = PlatformConfig.from_mapping({}, stack="dev")
+    for section, key, value in ((config, "region", "eu-west-1"), (config.storage, "force_destroy", True),
+                                (config.observability, "log_retention_days", 1), (config.gpu_pool.node_groups[0],
+                                                                                 "max_size", 9)):
+        with pytest.raises(Exception, match="frozen"):
+            setattr(section, key, value)
