@@ -246,6 +246,9 @@ def test_prod_refuses_force_destroy_even_with_retention_on() -> None:
                                  "p3, p3dn, p4d, p4de, p5, p5e, p5en (e.g. g5.xlarge)"),
     (["g5.xlarge", "m5.xlarge"], "unknown GPU instance type 'm5.xlarge'; allowed families"),
     (["g5.xlarge", "g5.xlarge"], "list at least 2 different GPU instance types so spot capacity can be found"),
+    (["g5.xlarge", "g5.12xlarge"], "g5.12xlarge (4 GPU, 48 vCPU, 192 GiB) differs from g5.xlarge (1 GPU, 4 vCPU, 16 GiB)"),
+    (["g5.12xlarge", "g5.xlarge", "g6.xlarge"],
+     "g5.xlarge (1 GPU, 4 vCPU, 16 GiB) differs from g5.12xlarge (4 GPU, 48 vCPU, 192 GiB)"),
     (["g5.xlarge", "g6.xlarge", "g5.12xlarge"],
      "g5.12xlarge (4 GPU, 48 vCPU, 192 GiB) differs from g5.xlarge (1 GPU, 4 vCPU, 16 GiB): one node group holds "
      "one shape (the cluster autoscaler scales it from zero by one type's GPUs, vCPUs and memory); put it in "
