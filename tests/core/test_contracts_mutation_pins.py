@@ -389,3 +389,20 @@ def test_a_validated_config_cannot_be_changed_afterwards() -> None:
                                                                                  "max_size", 9)):
         with pytest.raises(Exception, match="frozen"):
             setattr(section, key, value)
+
+
+@pytest.mark.parametrize("path, values", [
+    ("gpu_pool.spot_allocation_strategy", ["price-capacity-optimized", "capacity-optimized", "lowest-price"]),
+    ("gpu_pool.autoscaling_service_role", ["create", "existing"]),
+    ("network.nat_gateways", ["none", "single", "per-az"]),
+    ("cluster.mode", ["none", "create"]),
+    ("registries.model_approval_status", ["PendingManualApproval", "Approved"]),
+    ("registries.tracking_server_size", ["Small", "Medium", "Large"]),
+])
+def test_every_documented_choice_is_accepted_when_written_out(path: str, values: list[str]) -> None:
+    for value in values:
+        config = PlatformConfig.from_mapping(_nested(path, value), stack="dev").model_dump()
+        node = config
+        for part in path.split("."):
+            node = node[part]
+        assert node == value
