@@ -406,3 +406,11 @@ def test_every_documented_choice_is_accepted_when_written_out(path: str, values:
         for part in path.split("."):
             node = node[part]
         assert node == value
+
+
+def test_registry_lists_need_at_least_one_entry_and_one_is_enough() -> None:
+    assert PlatformConfig.from_mapping({"registries": {"model_families": ["fraud"]}},
+                                       stack="dev").registries.model_families == ["fraud"]
+    for key in ("model_families", "ecr_repositories"):
+        assert _error({"registries": {key: []}}) == (
+            f"modelway:registries.{key}: List should have at least 1 item after validation, not 0")
