@@ -97,8 +97,9 @@ def test_prod_approval_with_a_blank_reason_is_refused(registry: EmbeddedRegistry
 
 def test_a_version_that_failed_its_gates_cannot_be_approved_in_prod(registry: EmbeddedRegistry) -> None:
     version = registry.register(candidate(gates_passed=False), environment="prod", actor="ci").version
-    with pytest.raises(RegistryError, match="failed its gates; prod does not allow approving it"):
+    with pytest.raises(RegistryError) as caught:
         registry.approve("m", version, actor="alice", reason="ok")
+    assert str(caught.value) == f"m {version} failed its gates; prod does not allow approving it"
 
 
 @pytest.mark.parametrize("environment, gates, status", [
@@ -406,3 +407,49 @@ def test_the_newest_entries_dropped_behind_the_witness_are_named(registry: Embed
     db.close()
     assert registry.verify_audit().problems == [
         "entries up to 4 were witnessed but the log ends at 3 (newest entries deleted)"]
+
+
+def test_each_refusal_is_one_exact_line(registry: EmbeddedRegistry) -> None:
+    import dataclasses
+
+    def refusal(call) -> str:
+        with pytest.raises(RegistryError) as caught:
+            call()
+        return str(caught.value)
+
+    assert refusal(lambda: registry.get("nope")) == "model 'nope' is not registered; known models: none"
+    version = registry.register(candidate(), environment="prod", actor="ci").version
+    failed = registry.register(candidate(2.0, gates_passed=False), environment="staging", actor="ci").version
+    assert refusal(lambda: registry.get("nope")) == "model 'nope' is not registered; known models: ['m']"
+    assert refusal(lambda: registry.get("m", "9.9.9")) == (
+        "model 'm' has no version 9.9.9; see `modelway models list --name m`")
+    assert refusal(lambda: registry.register(dataclasses.replace(candidate(), name="Bad Name"), environment="prod",
+                                             actor="ci")) == (
+        "invalid model name 'Bad Name': use lowercase letters, digits, '.', '_' or '-'")
+    assert refusal(lambda: registry.approve("m", version, actor=" ", reason="ok")) == (
+        f"a human approver is required to approve m {version}: pass --by NAME with a non-empty name (got ' ')")
+    assert refusal(lambda: registry.reject("m", version, actor="", reason="ok")) == (
+        f"a human person is required to reject m {version}: pass --by NAME with a non-empty name (got '')")
+    assert refusal(lambda: registry.reject("m", version, actor="bob", reason=" ")) == (
+        f"prod requires a reason to reject m {version}; pass --reason '...'")
+    assert refusal(lambda: registry.approve("m", version, actor="ci", reason="ok")) == (
+        f"ci registered m {version} and cannot also approve it for prod (separation of duties); another person must "
+        "approve it, or set allow_self_approval: true for prod in the promotion rules")
+    assert refusal(lambda: registry.revoke("m", version, actor="bob", reason="x")) == (
+        f"m {version} is Pending; only Approved versions can be revoked")
+    assert refusal(lambda: registry.revoke("m", version, actor="bob", reason=" ")) == (
+        f"revoking m {version} requires a reason; pass --reason '...'")
+    assert refusal(lambda: registry.reject("m", failed, actor="bob", reason="x")) == (
+        f"m {failed} is Rejected; only Pending versions can be approved or rejected")
+    registry.approve("m", version, actor="alice", reason="ok")
+    assert refusal(lambda: registry.approve("m", version, actor="bob", reason="ok")) == (
+        f"m {version} is Approved; only Pending versions can be approved or rejected")
+
+
+def test_a_version_that_failed_its_gates_is_refused_in_exact_words(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(gates_passed=False), environment="prod", actor="ci")
+    assert (version.status, version.decided_by, version.decision_reason) == (
+        "Rejected", AUTO_APPROVER, "gates failed; prod requires every gate to pass")
+    dev = registry.register(candidate(3.0), environment="dev", actor="ci")
+    assert (dev.status, dev.decided_by, dev.decision_reason) == (
+        "Approved", AUTO_APPROVER, "all gates passed; dev approves automatically")
