@@ -134,7 +134,7 @@ def test_the_champion_is_the_newest_approved_version_of_the_environment(registry
     ("environment", "dev", "field environment is 'dev' but it was registered with 'prod'"),
     ("artifact_sha256", "0" * 64, "field artifact_sha256 is '" + "0" * 64 + "' but it was registered with"),
     ("metrics_json", json.dumps({"r2": 0.99}), "field metrics_json differs from the metrics it was registered with"),
-    ("status", "Rejected", "is Rejected in the registry but the audit log says Approved"),
+    ("status", "Rejected", "model m 1.0.0 is Rejected in the registry but the audit log says Approved"),
     ("decided_by", "mallory", "field decided_by is 'mallory' but the audit log says 'alice'"),
     ("decision_reason", "whatever", "field decision_reason is 'whatever' but the audit log says 'reviewed'"),
 ])
@@ -145,6 +145,23 @@ def test_an_edited_model_row_fails_audit_verification(registry: EmbeddedRegistry
     result = registry.verify_audit()
     assert not result.ok
     assert any(problem in p for p in result.problems), result.problems
+    if column != "artifact_sha256":  # (that one also names the artifact file, below)
+        assert result.problems == [problem if problem.startswith("model m") else f"model m {approved}: {problem}"]
+
+
+def test_a_replaced_missing_or_orphaned_artifact_is_one_exact_line(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="prod", actor="ci")
+    artifact = Path(version.artifact_uri.removeprefix("file://"))
+    artifact.write_bytes(b"x")
+    assert registry.verify_audit().problems == [
+        f"model m {version.version}: artifact file {artifact} has sha256 2d711642b726… but artifact_sha256 is "
+        f"{version.artifact_sha256[:12]}… (corrupted or replaced)"]
+    artifact.unlink()
+    assert registry.verify_audit().problems == [f"model m {version.version}: artifact file {artifact} is missing"]
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("DELETE FROM model_versions")
+    assert registry.verify_audit().problems == [
+        f"model m {version.version}: 1 audit event(s) but no model_versions row (the row was deleted)"]
 
 
 def test_a_rewritten_last_audit_entry_with_its_hash_recomputed_fails(registry: EmbeddedRegistry, approved: str) -> None:
