@@ -268,3 +268,18 @@ def test_quarantine_moves_the_artifact_aside_once(tmp_path: Path) -> None:
     assert (moved / "meta.json").is_file() and not store.exists(ref.hash)
     assert store.quarantine(ref.hash) is None
     assert store.get(store.put([1]).hash) == [1]  # a fresh copy takes its place
+
+
+def test_a_value_json_cannot_hold_is_pickled_and_verified_like_any_other(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    ref = store.put({1, 2, 3})
+    assert (ref.kind, ref.type) == ("pickle", "builtins.set")
+    assert ref.size == store.data_path(ref.hash).stat().st_size
+    assert store.data_path(ref.hash).name == "data.pkl"
+    assert store.get(ref.hash) == {1, 2, 3}
+    assert store.put({3, 2, 1}).hash == ref.hash and list(store.tmp.iterdir()) == []
+    raw = bytearray(store.data_path(ref.hash).read_bytes())
+    raw[-2] ^= 1
+    store.data_path(ref.hash).write_bytes(bytes(raw))
+    with pytest.raises(CorruptArtifact, match="no longer matches its sha256"):
+        store.get(ref.hash)  # refused before anything is unpickled
