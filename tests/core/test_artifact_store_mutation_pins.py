@@ -283,3 +283,26 @@ def test_a_value_json_cannot_hold_is_pickled_and_verified_like_any_other(tmp_pat
     store.data_path(ref.hash).write_bytes(bytes(raw))
     with pytest.raises(CorruptArtifact, match="no longer matches its sha256"):
         store.get(ref.hash)  # refused before anything is unpickled
+
+
+def test_artifact_names_are_a_stable_on_disk_format(tmp_path: Path) -> None:
+    # Pinned: a changed way of naming would orphan every stored artifact and cache entry of an
+    # existing $MODELWAY_HOME (each would be recomputed, or refused as corrupt).
+    import hashlib
+
+    hello = hashlib.sha256(b"hello").hexdigest()
+    assert payload_digest("text", hello, "data.md") == "44830edabfcad9bed90e194abbd0bde103de9d895e360cf557e8b859e60878f9"
+    assert payload_digest("text", hello) == "c0520911667cfef8fad6a71e519739e145d3885c2d0f46bc5153e370892cb50e"
+    assert payload_digest("json", hello) == "d720656a25b37cda8e7746d264494fd60461e93273fb9e2b7d3c983e4b9f98b4"
+    folder = _tree(tmp_path / "d", {"a.txt": b"1", "sub/b.txt": b"22"})
+    assert content_hash("dir", folder) == ("36a5fff777c224dba68dd7d6635068757498b55c9bc91416bc9df6e1cd5af55c", 3)
+    assert content_hash("file", folder / "a.txt") == (
+        "915e8ca73832d66fd47b2a3c938fd855809c5abc3493355af841f542a234762e", 1)
+
+
+def test_a_reference_cannot_be_changed_after_the_fact(tmp_path: Path) -> None:
+    import dataclasses
+
+    ref = ArtifactStore(tmp_path).put([1])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ref.hash = "0" * 64
