@@ -306,3 +306,12 @@ def test_a_reference_cannot_be_changed_after_the_fact(tmp_path: Path) -> None:
     ref = ArtifactStore(tmp_path).put([1])
     with pytest.raises(dataclasses.FrozenInstanceError):
         ref.hash = "0" * 64
+
+
+def test_a_home_is_opened_again_with_its_layout(tmp_path: Path) -> None:
+    home = tmp_path / "new" / "home"
+    first = ArtifactStore(home)
+    ref = first.put([1])
+    again = ArtifactStore(home)  # every command opens the store of an existing home
+    assert (again.root, again.tmp) == (home / "artifacts", home / "tmp")
+    assert again.get(ref.hash) == [1]
