@@ -315,3 +315,57 @@ def test_a_home_is_opened_again_with_its_layout(tmp_path: Path) -> None:
     again = ArtifactStore(home)  # every command opens the store of an existing home
     assert (again.root, again.tmp) == (home / "artifacts", home / "tmp")
     assert again.get(ref.hash) == [1]
+
+
+class Frame:
+    """A frame whose columnar write fails half-way (as pandas does on non-string column names)."""
+
+    def __init__(self, rows: list) -> None:
+        self.rows = rows
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Frame) and other.rows == self.rows
+
+    def to_parquet(self, target, index: bool) -> None:
+        Path(target).write_bytes(b"PAR1 half written")
+        raise ValueError("parquet must have string column names")
+
+
+def test_a_frame_parquet_cannot_store_is_pickled_whole_leaving_no_partial_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from modelway.artifacts import serializers
+
+    kind_of = serializers.kind_of
+    monkeypatch.setattr(serializers, "kind_of", lambda v: "parquet" if isinstance(v, Frame) else kind_of(v))
+    store = ArtifactStore(tmp_path)
+    ref = store.put(Frame([1, 2]))
+    assert (ref.kind, ref.type) == ("pickle", f"{Frame.__module__}.Frame")
+    assert sorted(os.listdir(store.path_of(ref.hash))) == ["data.pkl", "meta.json"]
+    assert store.meta(ref.hash)["kind"] == "pickle" and ref.size == store.data_path(ref.hash).stat().st_size
+    assert store.get(ref.hash) == Frame([1, 2])
+    assert list(store.tmp.iterdir()) == []
+
+
+def test_a_value_already_stored_intact_is_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ArtifactStore(tmp_path)
+    writes: list[str] = []
+    write_new = store._write_new
+    monkeypatch.setattr(store, "_write_new", lambda digest, *a, **k: (writes.append(digest), write_new(digest, *a, **k)))
+    value_ref = store.put({"a": 1})
+    text_ref = store.put_text("t", suffix=".md")
+    assert writes == [value_ref.hash, text_ref.hash]
+    store.put({"a": 1})
+    store.put_text("t", suffix=".md")
+    assert writes == [value_ref.hash, text_ref.hash]  # verified in place, not rewritten
+    assert store.meta(text_ref.hash)["type"] == "builtins.str"
+
+
+def test_a_folder_left_without_its_meta_is_named_exactly(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    ref = store.put([1, 2, 3])
+    (store.path_of(ref.hash) / "meta.json").unlink()
+    with pytest.raises(CorruptArtifact) as caught:
+        store.get(ref.hash)
+    assert caught.value.why == f"its meta.json is missing from {store.path_of(ref.hash)}"
