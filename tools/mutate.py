@@ -25,7 +25,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
+import py_compile
 import shlex
 import shutil
 import signal
@@ -46,6 +48,9 @@ COPIED = ("platform", "policies", "tests", "pipelines", "infra", "benchmarks", "
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".modelway", "mlruns", ".pytest_cache", ".hypothesis",
                                  "*.egg-info")
 KILLED = ("ok_killed", "ok_suspicious", "bad_timeout")
+# pytest for one mutant. mutmut 2 counts only exit code 1 as a kill; a mutant that breaks the
+# module's import makes pytest exit 2 (collection error), which the tests did notice: also 1.
+RUNNER = "import sys, pytest; code = int(pytest.main(sys.argv[1:])); sys.exit(1 if code == 2 else code)"
 
 
 @dataclass
@@ -56,7 +61,7 @@ class Module:
     path: str
     tests: list[str]
     counts: dict[str, int] = field(default_factory=dict)
-    survivors: list[tuple[int, int, str]] = field(default_factory=list)  # (mutant id, line number, source line)
+    survivors: list[tuple[int, int, str, int]] = field(default_factory=list)  # (mutant id, line index, source line, mutation index)
     equivalent: list[tuple[int, int, str]] = field(default_factory=list)  # (mutant id, line number, reason)
     stopped_by_budget: bool = False
 
@@ -94,14 +99,32 @@ def sync_copy() -> None:
     link = WORK / "platform" / "modelway" / "policies"
     if not link.is_symlink():
         link.symlink_to(Path("..", "..", "policies"))
+    # Bytecode checked by source hash, not mtime: every mutant run imports the package and the
+    # tests from these instead of compiling them again, and a mutated file (whose hash differs)
+    # is always compiled from its current source, however fast mutmut rewrites it.
+    for folder in ("platform", "policies", "tests"):
+        compileall.compile_dir(WORK / folder, quiet=2, workers=1, force=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+
+
+def basetemp() -> Path:
+    """pytest's temp root for the mutant runs: in memory where there is a tmpfs, because the tests'
+    atomic writes fsync every file and on a shared disk that wait is most of a mutant's cost."""
+    shm = Path("/dev/shm")
+    parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else WORK
+    return parent / f"modelway-mutate-{os.getuid()}-{ROOT.name}"
 
 
 def run_module(module: Module, budget_s: int, python: str) -> None:
-    """mutmut on one file, killed (SIGINT, so mutmut restores the file) when the budget is spent."""
-    runner = shlex.join([python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                         "--no-header", *module.tests])
+    """mutmut on one file, stopped when the budget is spent (the copy is then refreshed)."""
+    runner = shlex.join([python, "-c", RUNNER, "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                         "--no-header", "--assert=plain", f"--basetemp={basetemp()}", *module.tests])
     env = {**os.environ, "PYTHONPATH": f"{WORK / 'platform'}{os.pathsep}{WORK}",
-           "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
+           # A mutant costs one pytest start: skip the third-party plugins (xdist, anyio, typeguard;
+           # Hypothesis runs without its plugin) and assertion rewriting, both a pass/fail no-op,
+           # which together take about half of that start on a small machine.
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     command = [python, "-m", "mutmut", "run", "--paths-to-mutate", module.path, "--tests-dir", "tests",
                "--runner", runner, "--no-progress", "--simple-output"]
     log = (WORK / f"mutmut-{module.name.replace('/', '-')}.log").open("w")
@@ -110,15 +133,16 @@ def run_module(module: Module, budget_s: int, python: str) -> None:
     try:
         process.wait(timeout=budget_s)
     except subprocess.TimeoutExpired:
+        # SIGKILL, not SIGINT: an interrupted pytest exits non-zero, which mutmut would record as
+        # a killed mutant, and mutmut ignores SIGINT while a mutant runs. Killed outright, the
+        # mutant in flight stays untested; its change is still in the copy, undone just below.
         module.stopped_by_budget = True
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
     finally:
         log.close()
+        shutil.rmtree(basetemp(), ignore_errors=True)
+        sync_copy()
 
 
 def read_results(module: Module, equivalent: list[dict]) -> None:
@@ -126,7 +150,11 @@ def read_results(module: Module, equivalent: list[dict]) -> None:
     cache = WORK / ".mutmut-cache"
     if not cache.exists():
         return
-    db = sqlite3.connect(cache)
+    # Read a copy: a reader's lock on the live cache makes a running mutmut's commit fail
+    # ("database is locked") and stops that run (e.g. --report-only while make mutate runs).
+    snapshot = WORK.parent / "report.db"
+    shutil.copyfile(cache, snapshot)
+    db = sqlite3.connect(snapshot)
     rows = db.execute(
         "SELECT m.id, m.status, l.line_number, l.line, m.'index' FROM Mutant m JOIN Line l ON m.line = l.id "
         "JOIN SourceFile s ON l.sourcefile = s.id WHERE s.filename = ? ORDER BY l.line_number, m.'index'",
@@ -142,14 +170,20 @@ def read_results(module: Module, equivalent: list[dict]) -> None:
         if reason is not None:
             module.equivalent.append((mutant_id, line_number + 1, reason))
         else:
-            module.survivors.append((mutant_id, line_number + 1, line.strip()))
+            module.survivors.append((mutant_id, line_number, line, index))
 
 
-def show(mutant_id: int, python: str) -> str:
-    done = subprocess.run([python, "-m", "mutmut", "show", str(mutant_id)], cwd=WORK, capture_output=True,
-                          text=True, timeout=60)
-    lines = [l for l in done.stdout.splitlines() if l.startswith(("-", "+")) and not l.startswith(("---", "+++"))]
-    return " | ".join(l.strip() for l in lines) or done.stdout.strip()
+def show(path: str, line_number: int, line: str, index: int) -> str:
+    """The survivor as "- old | + new", computed by mutmut's own mutator from the checkout's
+    source. (Not `mutmut show`: it rewrites the cache's line table from the file on disk, which
+    during a run holds a mutant, and the run then fails to find its lines.)"""
+    from mutmut import Context, RelativeMutationID, mutate
+
+    source = (ROOT / path).read_text()
+    mutant, applied = mutate(Context(source=source, dict_synonyms=[], mutation_id=RelativeMutationID(
+        filename=path, line=line, index=index, line_number=line_number)))
+    new = mutant.split("\n")[line_number].strip() if applied else "(not applicable to the current source)"
+    return f"-    {line.strip()} | +    {new}"
 
 
 def render(modules: list[Module], python: str, diffs: bool) -> str:
@@ -163,13 +197,20 @@ def render(modules: list[Module], python: str, diffs: bool) -> str:
         out.append(f"{m.name:<34}{'-' if score is None else f'{score:.1%}':>7}{m.killed:>8}{len(m.survivors):>10}"
                    f"{m.counts.get('bad_timeout', 0):>9}{m.counts.get('untested', 0):>10}{len(m.equivalent):>12}{note}")
     overall = f"{total_killed / total_denominator:.1%}" if total_denominator else "-"
-    out.append(f"{'all modules above':<34}{overall:>7}")
+    # Say what the total covers: a module never run, or cut short, is not in it (no whole-package
+    # figure is implied by modules that were not scored).
+    unscored = [m.name for m in modules if m.score is None]
+    partial = [m.name for m in modules if m.score is not None and m.counts.get("untested")]
+    covers = f"  ({len(modules) - len(unscored)} of {len(modules)} modules scored"
+    covers += f"; partly: {', '.join(partial)}" if partial else ""
+    covers += f"; not run: {', '.join(unscored)}" if unscored else ""
+    out.append(f"{'all modules above':<34}{overall:>7}{covers})")
     for m in modules:
         if m.survivors:
             out.append(f"\nsurvivors in {m.path}:")
-            for mutant_id, line_number, line in m.survivors:
-                detail = show(mutant_id, python) if diffs else line
-                out.append(f"  #{mutant_id} line {line_number}: {detail}")
+            for mutant_id, line_number, line, index in m.survivors:
+                detail = show(m.path, line_number, line, index) if diffs else line.strip()
+                out.append(f"  #{mutant_id} line {line_number + 1}: {detail}")
         if m.equivalent:
             out.append(f"\nequivalent (not scored) in {m.path}:")
             out.extend(f"  #{mutant_id} line {line_number}: {reason}" for mutant_id, line_number, reason in m.equivalent)

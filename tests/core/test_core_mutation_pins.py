@@ -1,8 +1,9 @@
-"""Pins on the artifact store, cache keys and run store that mutation testing found loose.
+"""Pins on the cache keys that mutation testing found loose.
 
-Each test fails on a plausible one-point change of the code (see ``make mutate``); properties
-(Hypothesis) say the general rule where examples cannot: the store returns the bytes it was
-given or refuses, and a cache key changes exactly when a result-relevant input changes.
+Each test fails on a plausible one-point change of the code (see ``make mutate``); a property
+(Hypothesis) says the general rule where examples cannot: a cache key changes exactly when a
+result-relevant input changes. The artifact store's pins are in
+test_artifact_store_mutation_pins.py, the run store's in test_run_store_mutation_pins.py.
 """
 from __future__ import annotations
 
@@ -14,147 +15,11 @@ from core_helpers import cli_json, executed, write_pipeline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelway.artifacts.store import ArtifactStore, CorruptArtifact, content_hash, payload_digest
+from modelway.artifacts.store import ArtifactStore
 from modelway.dsl.settings import StepSettings, cache_relevant, parse_settings, resolve_settings
-from modelway.errors import UserError
 from modelway.runtime import fingerprint
-from modelway.store.runs import RunStore
 
 QUICK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-# --- content-addressed store: names ------------------------------------------------------------
-def _tree(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
-
-
-def test_two_directories_with_the_same_contents_under_different_names_are_one_artifact(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path / "home")
-    files = {"a.csv": b"x,y\n1,2\n", "sub/b.txt": b"hello"}
-    first = store.put_path(_tree(tmp_path / "january", files))
-    second = store.put_path(_tree(tmp_path / "copy-of-january", files))
-    assert first.hash == second.hash and first.kind == "dir"
-    assert first.size == second.size == len(b"x,y\n1,2\n") + len(b"hello")
-    assert len(list((tmp_path / "home" / "artifacts").glob("*/*"))) == 1
-    stored = store.get(first.hash)
-    assert sorted(p.relative_to(stored).as_posix() for p in stored.rglob("*") if p.is_file()) == ["a.csv", "sub/b.txt"]
-
-
-@pytest.mark.parametrize("change", [
-    lambda root: (root / "a.csv").write_bytes(b"x,y\n1,3\n"),           # one byte of content
-    lambda root: (root / "a.csv").rename(root / "c.csv"),                # a file's name
-    lambda root: (root / "sub" / "b.txt").rename(root / "b.txt"),        # a file's folder
-    lambda root: (root / "empty.txt").write_bytes(b""),                   # one more (empty) file
-])
-def test_a_directory_artifact_changes_name_with_any_file_name_or_content(tmp_path: Path, change) -> None:
-    store = ArtifactStore(tmp_path / "home")
-    files = {"a.csv": b"x,y\n1,2\n", "sub/b.txt": b"hello"}
-    before = store.put_path(_tree(tmp_path / "d", files)).hash
-    change(tmp_path / "d")
-    assert store.put_path(tmp_path / "d").hash != before
-
-
-def test_a_file_and_a_directory_holding_it_are_different_artifacts(tmp_path: Path) -> None:
-    _tree(tmp_path / "d", {"a.txt": b"same"})
-    assert content_hash("dir", tmp_path / "d")[0] != content_hash("file", tmp_path / "d" / "a.txt")[0]
-
-
-def test_the_same_text_under_two_extensions_is_two_artifacts(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path / "home")
-    md = store.put_text("# Report\n", suffix=".md")
-    txt = store.put_text("# Report\n", suffix=".txt")
-    assert md.hash != txt.hash
-    assert store.data_path(md.hash).name == "data.md" and store.data_path(txt.hash).name == "data.txt"
-    assert store.get(md.hash) == store.get(txt.hash) == "# Report\n"
-    assert store.put_text("# Report\n").hash == txt.hash  # .txt is the default suffix
-    assert md.size == txt.size == len("# Report\n".encode())
-
-
-def test_the_kind_is_part_of_the_name() -> None:
-    sha = "0" * 64
-    assert len({payload_digest("json", sha), payload_digest("pickle", sha), payload_digest("text", sha)}) == 3
-    assert payload_digest("text", sha, "data.md") != payload_digest("text", sha, "data.txt")
-    assert payload_digest("text", sha) == payload_digest("text", sha, "data.txt")
-
-
-@pytest.mark.parametrize("suffix", ["md", ".", "../x", ".a/b", "." + "a" * 17, ".-x"])
-def test_put_text_refuses_a_suffix_that_is_not_a_plain_extension(tmp_path: Path, suffix: str) -> None:
-    with pytest.raises(ValueError, match="invalid suffix"):
-        ArtifactStore(tmp_path).put_text("x", suffix=suffix)
-
-
-def test_put_text_accepts_the_longest_plain_extension(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path)
-    ref = store.put_text("x", suffix="." + "a" * 16)
-    assert store.data_path(ref.hash).name == "data." + "a" * 16
-
-
-def test_a_relabelled_data_name_is_refused_not_followed(tmp_path: Path) -> None:
-    import json
-
-    store = ArtifactStore(tmp_path)
-    ref = store.put_text("hello", suffix=".md")
-    meta_path = store.path_of(ref.hash) / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    meta["data_name"] = "../../escape.md"
-    meta_path.write_text(json.dumps(meta))
-    with pytest.raises(CorruptArtifact, match="unreadable meta.json"):
-        store.get(ref.hash)
-
-
-# --- content-addressed store: the bytes it was given, or a refusal -------------------------------
-values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12,
-)
-
-
-@QUICK
-@given(value=values)
-def test_the_store_returns_what_it_was_given(tmp_path_factory: pytest.TempPathFactory, value) -> None:
-    store = ArtifactStore(tmp_path_factory.mktemp("store"))
-    ref = store.put(value)
-    assert store.get(ref.hash) == value
-    assert store.put(value).hash == ref.hash  # stored once, named by its content
-
-
-@QUICK
-@given(text=st.text(max_size=200), data=st.data())
-def test_a_stored_text_with_any_one_byte_changed_is_refused(tmp_path_factory: pytest.TempPathFactory, text: str,
-                                                            data: st.DataObject) -> None:
-    store = ArtifactStore(tmp_path_factory.mktemp("store"))
-    ref = store.put_text(text + "!")
-    path = store.data_path(ref.hash)
-    raw = bytearray(path.read_bytes())
-    index = data.draw(st.integers(0, len(raw) - 1))
-    raw[index] ^= data.draw(st.integers(1, 255))
-    path.write_bytes(bytes(raw))
-    with pytest.raises(CorruptArtifact, match="no longer matches its sha256"):
-        store.get(ref.hash)
-
-
-def test_a_missing_artifact_is_a_key_error_and_a_folder_without_meta_is_corrupt(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path)
-    with pytest.raises(KeyError):
-        store.get("ab" * 32)
-    ref = store.put([1, 2, 3])
-    (store.path_of(ref.hash) / "meta.json").unlink()
-    assert not store.exists(ref.hash)
-    with pytest.raises(CorruptArtifact, match="its meta.json is missing"):
-        store.get(ref.hash)
-
-
-def test_storing_again_over_a_corrupted_copy_repairs_it(tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path)
-    ref = store.put({"a": 1})
-    (store.data_path(ref.hash)).write_bytes(b'{"a":2}')
-    assert store.put({"a": 1}).hash == ref.hash
-    assert store.get(ref.hash) == {"a": 1}
-    assert len(list((tmp_path / "quarantine").iterdir())) == 1
 
 
 # --- cache keys ----------------------------------------------------------------------------------
@@ -246,37 +111,3 @@ def test_a_cached_artifact_deleted_before_a_rerun_is_recomputed(home: Path, tmp_
     assert executed(doc) == ["total"]
     assert doc["outputs"] == first["outputs"] == {"result": 303}
     assert executed(cli_json("run", str(path), "--in-process", home=home)) == []
-
-
-# --- run store: run-id prefixes ----------------------------------------------------------------
-def _runs(home: Path, *run_ids: str) -> RunStore:
-    store = RunStore(home)
-    for run_id in run_ids:
-        store.create_run(run_id, "p", None, {}, "process", True, {}, [])
-    return store
-
-
-def test_an_ambiguous_run_id_prefix_is_refused_naming_two_candidates(tmp_path: Path) -> None:
-    store = _runs(tmp_path, "20261203-aaa1", "20261203-aaa2", "20261203-bbb1")
-    with pytest.raises(UserError) as caught:
-        store.resolve_run_id("20261203-aaa")
-    assert str(caught.value) == ("run id prefix '20261203-aaa' is ambiguous (20261203-aaa1, 20261203-aaa2, ...)")
-    with pytest.raises(UserError, match="ambiguous"):
-        store.resolve_run_id("2026")
-
-
-def test_a_unique_prefix_an_exact_id_and_an_unknown_prefix(tmp_path: Path) -> None:
-    store = _runs(tmp_path, "20261203-aaa1", "20261203-aaa12", "20261203-bbb1")
-    assert store.resolve_run_id("20261203-b") == "20261203-bbb1"
-    assert store.resolve_run_id("20261203-aaa1") == "20261203-aaa1"  # exact, though also a prefix of aaa12
-    assert store.resolve_run_id("20261203-aaa12") == "20261203-aaa12"
-    assert store.resolve_run_id("20261203-c") is None
-    assert store.resolve_run_id("3") is None
-
-
-def test_latest_and_last_name_the_newest_run(tmp_path: Path) -> None:
-    store = _runs(tmp_path)
-    assert store.resolve_run_id("latest") is None
-    store.create_run("20261203-zzz", "p", None, {}, "process", True, {}, [])
-    store.create_run("20261203-aaa", "p", None, {}, "process", True, {}, [])  # newer, though it sorts first
-    assert store.resolve_run_id("latest") == store.resolve_run_id("last") == "20261203-aaa"

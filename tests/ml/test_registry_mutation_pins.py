@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.linear_model import Ridge
 
 from modelway.registry import ModelCandidate, RegistryError, audit
 from modelway.registry.embedded import EmbeddedRegistry
@@ -26,7 +25,7 @@ def candidate(alpha: float = 1.0, gates_passed: bool = True) -> ModelCandidate:
     from modelway.stages.model_card import build_model_card
 
     card = build_model_card(name="m", task="regression", intended_use="tests", metrics={"r2": 0.5}, checks=[])
-    return ModelCandidate(name="m", model=Ridge(alpha=alpha), schema=SCHEMA, metrics={"r2": 0.5}, model_card=card,
+    return ModelCandidate(name="m", model={"alpha": alpha}, family="sklearn.linear_model.Ridge", schema=SCHEMA, metrics={"r2": 0.5}, model_card=card,
                           gates_passed=gates_passed, data_versions={"d": "v1"})
 
 
@@ -98,8 +97,9 @@ def test_prod_approval_with_a_blank_reason_is_refused(registry: EmbeddedRegistry
 
 def test_a_version_that_failed_its_gates_cannot_be_approved_in_prod(registry: EmbeddedRegistry) -> None:
     version = registry.register(candidate(gates_passed=False), environment="prod", actor="ci").version
-    with pytest.raises(RegistryError, match="failed its gates; prod does not allow approving it"):
+    with pytest.raises(RegistryError) as caught:
         registry.approve("m", version, actor="alice", reason="ok")
+    assert str(caught.value) == f"m {version} failed its gates; prod does not allow approving it"
 
 
 @pytest.mark.parametrize("environment, gates, status", [
@@ -134,7 +134,7 @@ def test_the_champion_is_the_newest_approved_version_of_the_environment(registry
     ("environment", "dev", "field environment is 'dev' but it was registered with 'prod'"),
     ("artifact_sha256", "0" * 64, "field artifact_sha256 is '" + "0" * 64 + "' but it was registered with"),
     ("metrics_json", json.dumps({"r2": 0.99}), "field metrics_json differs from the metrics it was registered with"),
-    ("status", "Rejected", "is Rejected in the registry but the audit log says Approved"),
+    ("status", "Rejected", "model m 1.0.0 is Rejected in the registry but the audit log says Approved"),
     ("decided_by", "mallory", "field decided_by is 'mallory' but the audit log says 'alice'"),
     ("decision_reason", "whatever", "field decision_reason is 'whatever' but the audit log says 'reviewed'"),
 ])
@@ -145,6 +145,23 @@ def test_an_edited_model_row_fails_audit_verification(registry: EmbeddedRegistry
     result = registry.verify_audit()
     assert not result.ok
     assert any(problem in p for p in result.problems), result.problems
+    if column != "artifact_sha256":  # (that one also names the artifact file, below)
+        assert result.problems == [problem if problem.startswith("model m") else f"model m {approved}: {problem}"]
+
+
+def test_a_replaced_missing_or_orphaned_artifact_is_one_exact_line(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="prod", actor="ci")
+    artifact = Path(version.artifact_uri.removeprefix("file://"))
+    artifact.write_bytes(b"x")
+    assert registry.verify_audit().problems == [
+        f"model m {version.version}: artifact file {artifact} has sha256 2d711642b726… but artifact_sha256 is "
+        f"{version.artifact_sha256[:12]}… (corrupted or replaced)"]
+    artifact.unlink()
+    assert registry.verify_audit().problems == [f"model m {version.version}: artifact file {artifact} is missing"]
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("DELETE FROM model_versions")
+    assert registry.verify_audit().problems == [
+        f"model m {version.version}: 1 audit event(s) but no model_versions row (the row was deleted)"]
 
 
 def test_a_rewritten_last_audit_entry_with_its_hash_recomputed_fails(registry: EmbeddedRegistry, approved: str) -> None:
@@ -310,3 +327,146 @@ def test_a_log_from_before_signing_gets_its_mac_column() -> None:
     assert "mac" in {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
     audit.append(db, actor="a", event="registered", model="m", version="1.0.0", payload={})
     assert audit.verify_chain(db).ok
+
+
+def test_the_log_reads_back_exactly_what_was_appended() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    audit.ensure_schema(db)
+    written = [audit.append(db, actor="a", event="registered", model="m", version="1.0.0", payload={"i": 0}),
+               audit.append(db, actor="b", event="approved", model="m", version="1.0.0", payload={"r": "ok"}),
+               audit.append(db, actor="c", event="registered", model="n", version="2.0.0", payload={})]
+    assert audit.entries(db) == written  # seq, time, actor, ..., previous hash, hash, signature: every field
+    assert [e.prev_hash for e in written] == [audit.GENESIS, written[0].hash, written[1].hash]
+    assert audit.entries(db, model="m") == written[:2]
+    assert audit.entries(db, model="m", version="2.0.0") == []
+    assert audit.entries(db, version="2.0.0") == written[2:]
+
+
+def test_a_payload_is_stored_in_one_canonical_form_whatever_its_key_order() -> None:
+    # The hash covers the stored text: the same decision written with its keys in another order
+    # must not read back differently (a reviewer diffing two exports would see a change).
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    audit.ensure_schema(db)
+    audit.append(db, actor="a", event="approved", model="m", version="1", payload={"status": "Approved", "reason": "ok"})
+    audit.append(db, actor="a", event="approved", model="m", version="2", payload={"reason": "ok", "status": "Approved"})
+    assert [r[0] for r in db.execute("SELECT payload FROM audit_log ORDER BY seq")] == [
+        '{"reason": "ok", "status": "Approved"}'] * 2
+
+
+def test_a_decision_is_refused_while_the_key_of_a_signed_log_is_missing(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="prod", actor="ci").version
+    registry.anchor.key_file.unlink()
+    with pytest.raises(RegistryError) as caught:
+        registry.approve("m", version, actor="alice", reason="reviewed")
+    assert str(caught.value) == (f"the audit key {registry.anchor.key_file} is missing but the audit log is signed "
+                                 "with it; restore the key file (nothing was written)")
+    assert registry.get("m", version).status == "Pending"
+    assert [e.event for e in registry.audit_entries("m", version)] == ["registered"]
+
+
+def test_a_recorded_lifecycle_event_is_signed_and_the_log_still_verifies(registry: EmbeddedRegistry,
+                                                                         approved: str) -> None:
+    # Deployments record their decisions through record_event: signed like every registry event,
+    # so `modelway audit verify` stays green after a deployment and the witness moves on.
+    entry = registry.record_event("m", approved, actor="deployer", event="deployed", payload={"endpoint": "e"})
+    assert entry.mac is not None
+    assert registry.anchor.witness()["seq"] == entry.seq
+    result = registry.verify_audit()
+    assert (result.ok, result.entries, result.problems) == (True, 3, [])
+    with pytest.raises(ValueError, match="must not carry 'status'"):
+        registry.record_event("m", approved, actor="x", event="deployed", payload={"status": "Approved"})
+
+
+def test_each_chain_problem_is_one_exact_line() -> None:
+    db = _chain(3)
+    db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    assert audit.verify_chain(db).problems == [
+        "entry 2 (registered m 1.0.1) was modified: its content no longer matches its hash"]
+    db = _chain(2)
+    db.execute("UPDATE audit_head SET seq = 1")
+    assert audit.verify_chain(db).problems == [
+        "audit head (seq 1) does not match the last entry (seq 2): entries were appended or altered outside the "
+        "registry"]
+
+
+def test_a_log_with_every_entry_deleted_is_caught_by_its_head() -> None:
+    db = _chain(3)
+    db.execute("DELETE FROM audit_log")
+    result = audit.verify_chain(db)
+    assert (result.ok, result.entries) == (False, 0)
+    assert result.problems == ["entries 1..3 deleted: the head records 3 entries, the log ends at 0"]
+
+
+def _anchor(tmp_path: Path):
+    from modelway.registry.anchor import AuditAnchor
+
+    return AuditAnchor(key_file=tmp_path / "keys" / "audit.key", witness_file=tmp_path / "audit-head.json")
+
+
+def test_a_log_from_before_signing_is_named_unanchored_until_the_next_event(tmp_path: Path) -> None:
+    db = _chain(2)  # written by a registry from before signing: no key, no signatures
+    anchor = _anchor(tmp_path)
+    assert audit.verify_chain(db, anchor).problems == [
+        f"the audit key {anchor.key_file} is missing: the log is not anchored (a home from before signing, or the key "
+        "and signatures were removed); the next registry event anchors it"]
+    audit.append(db, anchor=anchor, actor="alice", event="approved", model="m", version="1.0.1", payload={})
+    assert audit.verify_chain(db, anchor).problems == []  # old unsigned entries, then signed ones: fine
+
+
+def test_the_newest_entries_dropped_behind_the_witness_are_named(registry: EmbeddedRegistry, approved: str) -> None:
+    for event in ("deployed", "undeployed"):
+        registry.record_event("m", approved, actor="deployer", event=event, payload={})
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_delete")
+    db.execute("DELETE FROM audit_log WHERE seq = 4")
+    seq, digest = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    db.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq, digest))  # the chain alone is consistent again
+    db.close()
+    assert registry.verify_audit().problems == [
+        "entries up to 4 were witnessed but the log ends at 3 (newest entries deleted)"]
+
+
+def test_each_refusal_is_one_exact_line(registry: EmbeddedRegistry) -> None:
+    import dataclasses
+
+    def refusal(call) -> str:
+        with pytest.raises(RegistryError) as caught:
+            call()
+        return str(caught.value)
+
+    assert refusal(lambda: registry.get("nope")) == "model 'nope' is not registered; known models: none"
+    version = registry.register(candidate(), environment="prod", actor="ci").version
+    failed = registry.register(candidate(2.0, gates_passed=False), environment="staging", actor="ci").version
+    assert refusal(lambda: registry.get("nope")) == "model 'nope' is not registered; known models: ['m']"
+    assert refusal(lambda: registry.get("m", "9.9.9")) == (
+        "model 'm' has no version 9.9.9; see `modelway models list --name m`")
+    assert refusal(lambda: registry.register(dataclasses.replace(candidate(), name="Bad Name"), environment="prod",
+                                             actor="ci")) == (
+        "invalid model name 'Bad Name': use lowercase letters, digits, '.', '_' or '-'")
+    assert refusal(lambda: registry.approve("m", version, actor=" ", reason="ok")) == (
+        f"a human approver is required to approve m {version}: pass --by NAME with a non-empty name (got ' ')")
+    assert refusal(lambda: registry.reject("m", version, actor="", reason="ok")) == (
+        f"a human person is required to reject m {version}: pass --by NAME with a non-empty name (got '')")
+    assert refusal(lambda: registry.reject("m", version, actor="bob", reason=" ")) == (
+        f"prod requires a reason to reject m {version}; pass --reason '...'")
+    assert refusal(lambda: registry.approve("m", version, actor="ci", reason="ok")) == (
+        f"ci registered m {version} and cannot also approve it for prod (separation of duties); another person must "
+        "approve it, or set allow_self_approval: true for prod in the promotion rules")
+    assert refusal(lambda: registry.revoke("m", version, actor="bob", reason="x")) == (
+        f"m {version} is Pending; only Approved versions can be revoked")
+    assert refusal(lambda: registry.revoke("m", version, actor="bob", reason=" ")) == (
+        f"revoking m {version} requires a reason; pass --reason '...'")
+    assert refusal(lambda: registry.reject("m", failed, actor="bob", reason="x")) == (
+        f"m {failed} is Rejected; only Pending versions can be approved or rejected")
+    registry.approve("m", version, actor="alice", reason="ok")
+    assert refusal(lambda: registry.approve("m", version, actor="bob", reason="ok")) == (
+        f"m {version} is Approved; only Pending versions can be approved or rejected")
+
+
+def test_a_version_that_failed_its_gates_is_refused_in_exact_words(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(gates_passed=False), environment="prod", actor="ci")
+    assert (version.status, version.decided_by, version.decision_reason) == (
+        "Rejected", AUTO_APPROVER, "gates failed; prod requires every gate to pass")
+    dev = registry.register(candidate(3.0), environment="dev", actor="ci")
+    assert (dev.status, dev.decided_by, dev.decision_reason) == (
+        "Approved", AUTO_APPROVER, "all gates passed; dev approves automatically")

@@ -6,6 +6,8 @@ offline checker do.
 """
 from __future__ import annotations
 
+import json
+import os
 from typing import Any, Iterable, Mapping
 
 from policies.catalog import by_name
@@ -13,6 +15,21 @@ from policies.core import Outcome, use_stack
 from policies.harness import policy_resource, resource_args, stack_args
 
 Res = tuple  # (type, props) or (type, props, name)
+# Set to a file path, every evaluation below is appended to it as one JSON line (inputs and the
+# exact messages): how tests/policies/golden/policy_cases.jsonl was recorded from these tests.
+RECORD = os.environ.get("MODELWAY_RECORD_POLICY_CASES")
+
+
+def _record(case: dict[str, Any], outcome: Outcome) -> None:
+    if not RECORD:
+        return
+    case = {**case, "violations": [v.message for v in outcome.violations], "notes": [n.message for n in outcome.notes]}
+    try:
+        line = json.dumps(case, sort_keys=True)
+    except (TypeError, ValueError):
+        return  # props with unknown (preview) values or objects: not replayable from JSON
+    with open(RECORD, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
 
 
 def evaluate(policy: str, resource_type: str, props: Mapping[str, Any], *, config: Mapping[str, Any] | None = None,
@@ -21,7 +38,10 @@ def evaluate(policy: str, resource_type: str, props: Mapping[str, Any], *, confi
     rule = by_name(policy)
     assert rule.kind == "resource", f"{policy} is a stack policy; use evaluate_stack"
     assert rule.applies_to(resource_type), f"{policy} does not look at {resource_type}"
-    return rule.evaluate(resource_args(resource_type, props, config=config, provider_props=provider_props))
+    outcome = rule.evaluate(resource_args(resource_type, props, config=config, provider_props=provider_props))
+    _record({"policy": policy, "resource_type": resource_type, "props": props, "config": config,
+             "provider_props": provider_props}, outcome)
+    return outcome
 
 
 def evaluate_stack(policy: str, resources: Iterable[Res], *, config: Mapping[str, Any] | None = None,
@@ -32,15 +52,19 @@ def evaluate_stack(policy: str, resources: Iterable[Res], *, config: Mapping[str
     """
     rule = by_name(policy)
     assert rule.kind == "stack", f"{policy} is a resource policy; use evaluate"
+    resources = list(resources)
     built = []
     for i, item in enumerate(resources):
         resource_type, props, *rest = item
         built.append(policy_resource(resource_type, props, name=rest[0] if rest else f"r{i}"))
     use_stack(stack, stack_config)
     try:
-        return rule.evaluate(stack_args(built, config=config))
+        outcome = rule.evaluate(stack_args(built, config=config))
     finally:
         use_stack(None)
+    _record({"policy": policy, "resources": [list(r) for r in resources], "config": config, "stack": stack,
+             "stack_config": stack_config}, outcome)
+    return outcome
 
 
 def _messages(outcome: Outcome) -> list[str]:

@@ -320,3 +320,49 @@ def test_an_empty_report_and_its_json():
     assert report.to_json() == {"project": "", "program_dir": "", "stack": "", "policies_run": 0, "resources": 0,
                                 "providers": 0, "violations": [], "waived": [], "warnings": []}
     assert Report.from_state(report.to_state()) == report
+
+
+def test_a_full_report_survives_the_trip_from_the_checker_worker():
+    import json
+
+    from modelway.policy_check.report import PolicyInfo, WaivedFinding
+
+    report = Report(resources=7, violations=[finding("mandatory"), finding("advisory")],
+                    waived=[WaivedFinding(finding("mandatory"), "HSM", "sec@example.com", "2027-01-31")],
+                    warnings=["w1", "w2"], policies=[PolicyInfo("p", "d", "mandatory", "high", "fix", ("A", "B"), "c")],
+                    stack="prod", program="infra/__main__.py", project="modelway", program_dir="infra", providers=2)
+    state = json.loads(json.dumps(report.to_state()))  # plain data, as it crosses the process boundary
+    back = Report.from_state(state)
+    assert back == report
+    assert back.policies[0].mirrors == ("A", "B") and back.to_json() == report.to_json()
+    for key in ("providers", "project", "program_dir"):  # a state from a worker before these existed
+        del state[key]
+    old = Report.from_state(state)
+    assert (old.providers, old.project, old.program_dir, old.stack, old.program) == (0, "", "", "prod",
+                                                                                    "infra/__main__.py")
+
+
+# --- observability: what a rule says when it cannot decide -----------------------------------
+UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine passes a value known only after apply
+
+
+@pytest.mark.parametrize("policy, resource_type, props, note", [
+    ("logs-retention", "aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": UNKNOWN_VALUE},
+     "retentionInDays is not known yet"),
+    ("logs-retention", "aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": "forever"},
+     "retentionInDays 'forever' is not a number"),
+    ("logs-kms", "aws:cloudwatch/logGroup:LogGroup", {"kmsKeyId": UNKNOWN_VALUE}, "kmsKeyId is not known yet"),
+    ("sns-kms", "aws:sns/topic:Topic", {"kmsMasterKeyId": UNKNOWN_VALUE}, "kmsMasterKeyId is not known yet"),
+])
+def test_an_undecidable_value_is_a_note_never_a_pass_or_a_violation(policy, resource_type, props, note):
+    outcome = evaluate(policy, resource_type, props)
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == ([], [note])
+
+
+def test_log_retention_counts_a_numeric_string_and_the_configured_minimum():
+    outcome = evaluate("logs-retention", "aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": "14"},
+                       config={"minRetentionDays": 14})
+    assert (outcome.violations, outcome.notes) == ([], [])
+    outcome = evaluate("logs-retention", "aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": "13"},
+                       config={"minRetentionDays": 14})
+    assert [v.message for v in outcome.violations] == ["retentionInDays is 13; keep logs at least 14 days"]

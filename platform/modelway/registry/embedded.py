@@ -344,7 +344,8 @@ class EmbeddedRegistry(ModelRegistry):
             raise ValueError("record_event payloads must not carry 'status' (reserved for approval decisions)")
         self.get(name, version)
         with self._transaction() as db:
-            return audit.append(db, actor=actor, event=event, model=name, version=version, payload=payload)
+            return audit.append(db, anchor=self.anchor, actor=actor, event=event, model=name, version=version,
+                                payload=payload)
 
     # --- integrity -----------------------------------------------------------------------
 
