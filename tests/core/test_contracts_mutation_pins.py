@@ -112,6 +112,7 @@ DEFAULTS = {
                       "activate_cost_allocation_tag": True},
     "audit": {"cloudtrail": True},
     "tags": {"owner": "ml-platform", "cost_center": "ml", "extra": {}},
+    "pipelines": [],
 }
 
 
@@ -348,7 +349,7 @@ def test_a_config_string_that_is_not_json_is_validated_as_the_text_it_is() -> No
 def test_an_unknown_key_lists_the_keys_allowed_there_and_counts_the_rest() -> None:
     assert _error({"bogus": 1}) == (
         "unknown key modelway:bogus; allowed keys here: environment, region, storage, identity, network, cluster, "
-        "gpu_pool, registries, kubernetes, observability, audit, tags")
+        "gpu_pool, registries, kubernetes, observability, audit, tags, pipelines")
     assert _error({"kubernetes": {"quota": {"bogus": 1}}}) == (
         "unknown key modelway:kubernetes.quota.bogus; allowed keys here: gpus, cpu, memory")
     assert _error({"gpu_pool": {"node_groups": [{"name": "a", "instance_types": ["g5.xlarge", "g6.xlarge"],
