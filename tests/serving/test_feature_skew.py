@@ -40,7 +40,8 @@ def derived():
 
 def _serve_and_send(home: Path, endpoint: str, version: str, rows: list[dict]) -> list[int]:
     deployer = EmbeddedDeployer(home)
-    deployer.deploy(DeployRequest(endpoint=endpoint, model=EP, version=version))
+    # the contract's response-time limit is not what this test is about (a loaded host can miss 1 s)
+    deployer.deploy(DeployRequest(endpoint=endpoint, model=EP, version=version, contract_max_p95_ms=60_000))
     store = DeploymentStore(home)
     _, state = store.require(endpoint)
     state.capture_rate = 1.0

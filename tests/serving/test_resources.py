@@ -34,7 +34,7 @@ def test_a_version_that_needs_more_memory_and_scores_slower_is_alerted(home, cre
     v1 = register(home, credit)
     fat = register(home, credit, Bloated(credit.model, 30, 0.05), tag="bloated")
     same = register(home, credit, Slow(credit.model, 0.0), tag="same")
-    EmbeddedDeployer(home).deploy(DeployRequest(endpoint=EP, model=EP, version=v1))
+    EmbeddedDeployer(home).deploy(DeployRequest(endpoint=EP, model=EP, version=v1, contract_max_p95_ms=60_000))
     stream = io.StringIO()
 
     _serving(home, fat, v1)
