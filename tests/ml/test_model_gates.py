@@ -2,6 +2,8 @@
 robustness (schema, latency, size, stability) — each passes on a good model and fails on a targeted bad case."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -178,6 +180,33 @@ def test_latency_limits_pass_and_fail(credit_model):
     assert not single.passed and single.message.startswith("p95 single-row predict latency ")
     assert "limit 0.001 ms" in single.message
     assert not tight["robustness.latency.batch_p95"].passed
+
+
+class _BusyThenFast:
+    """Predicts slowly during its first ``slow_calls`` calls (a machine busy for a moment), then fast."""
+
+    def __init__(self, slow_calls: int, delay_s: float = 0.03) -> None:
+        self.calls, self.slow_calls, self.delay_s = 0, slow_calls, delay_s
+
+    def predict(self, frame):
+        self.calls += 1
+        if self.calls <= self.slow_calls:
+            time.sleep(self.delay_s)
+        return [0] * len(frame)
+
+
+def test_a_latency_breach_must_reproduce_to_fail_the_gate(credit_model):
+    _, _, test, features = credit_model
+    gate = RobustnessGate(latency_runs=10, max_p95_single_ms=20, max_p95_batch_ms=20)
+    # 1 warm-up + 10 single-row calls slow: the first measurement breaches, the second does not
+    busy = by_name(latency_checks(_BusyThenFast(slow_calls=11), test[features], gate))
+    single = busy["robustness.latency.single_row_p95"]
+    assert single.passed and "best of 2 measurements" in single.message and single.observed < 20
+    # always slow: every attempt breaches, and the check says how often it measured
+    slow = by_name(latency_checks(_BusyThenFast(slow_calls=10**6), test[features], gate))
+    single = slow["robustness.latency.single_row_p95"]
+    assert not single.passed and single.observed >= 30 and "best of 3 measurements" in single.message
+    assert not slow["robustness.latency.batch_p95"].passed
 
 
 def test_artifact_size_and_stability(credit_model):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -94,37 +94,72 @@ def schema_checks(model: Any, X: pd.DataFrame) -> list[CheckResult]:
     return checks
 
 
+LATENCY_ATTEMPTS = 3  # a breach must reproduce: a busy machine slows one measurement, a slow model all
+
+
 def latency_checks(model: Any, X: pd.DataFrame, gate: RobustnessGate) -> list[CheckResult]:
-    """p95 latency of single-row and batch ``predict`` calls (after one warm-up call)."""
+    """p95 latency of single-row and batch ``predict`` calls (after one warm-up call).
+
+    A p95 over its limit is measured again, up to ``LATENCY_ATTEMPTS`` times, and the best
+    measurement is judged: the gate is about the model, and another process taking the CPU
+    for a moment is not the model's latency. A model that is really too slow breaches on
+    every attempt.
+    """
     rng = np.random.default_rng(gate.seed)
     rows = rng.integers(0, len(X), size=gate.latency_runs)
-    model.predict(X.iloc[[0]])  # warm-up: lazy imports and caches are not latency
-    single = []
-    for i in rows:
-        row = X.iloc[[int(i)]]
-        t0 = time.perf_counter()
-        model.predict(row)
-        single.append((time.perf_counter() - t0) * 1000)
     batch_frame = X.sample(n=min(gate.batch_size, len(X)), random_state=gate.seed, replace=len(X) < gate.batch_size)
-    batch = []
-    for _ in range(max(3, gate.latency_runs // 6)):
-        t0 = time.perf_counter()
-        model.predict(batch_frame)
-        batch.append((time.perf_counter() - t0) * 1000)
-    p95_single = float(np.percentile(single, 95))
-    p95_batch = float(np.percentile(batch, 95))
+    model.predict(X.iloc[[0]])  # warm-up: lazy imports and caches are not latency
+
+    def single_row_p95() -> tuple[float, int]:
+        times = []
+        for i in rows:
+            row = X.iloc[[int(i)]]
+            t0 = time.perf_counter()
+            model.predict(row)
+            times.append((time.perf_counter() - t0) * 1000)
+        return float(np.percentile(times, 95)), len(times)
+
+    def batch_p95() -> tuple[float, int]:
+        times = []
+        for _ in range(max(3, gate.latency_runs // 6)):
+            t0 = time.perf_counter()
+            model.predict(batch_frame)
+            times.append((time.perf_counter() - t0) * 1000)
+        return float(np.percentile(times, 95)), len(times)
+
+    p95_single, calls, single_attempts = _best_p95(single_row_p95, gate.max_p95_single_ms)
+    p95_batch, _, batch_attempts = _best_p95(batch_p95, gate.max_p95_batch_ms)
     return [
         CheckResult(
             "robustness.latency.single_row_p95", p95_single <= gate.max_p95_single_ms,
-            f"p95 single-row predict latency {p95_single:.2f} ms, limit {gate.max_p95_single_ms} ms ({len(single)} calls)",
+            f"p95 single-row predict latency {p95_single:.2f} ms, limit {gate.max_p95_single_ms} ms ({calls} calls"
+            f"{_attempts_note(single_attempts)})",
             observed=round(p95_single, 4), limit=gate.max_p95_single_ms, category="robustness",
         ),
         CheckResult(
             "robustness.latency.batch_p95", p95_batch <= gate.max_p95_batch_ms,
-            f"p95 batch predict latency {p95_batch:.2f} ms for {len(batch_frame)} rows, limit {gate.max_p95_batch_ms} ms",
+            f"p95 batch predict latency {p95_batch:.2f} ms for {len(batch_frame)} rows, limit {gate.max_p95_batch_ms} ms"
+            f"{_attempts_note(batch_attempts, parenthesis=True)}",
             observed=round(p95_batch, 4), limit=gate.max_p95_batch_ms, category="robustness",
         ),
     ]
+
+
+def _best_p95(measure: Callable[[], tuple[float, int]], limit: float) -> tuple[float, int, int]:
+    """(best p95, calls per measurement, measurements taken): measure again while over ``limit``."""
+    best, calls = measure()
+    attempts = 1
+    while best > limit and attempts < LATENCY_ATTEMPTS:
+        p95, calls = measure()
+        best, attempts = min(best, p95), attempts + 1
+    return best, calls, attempts
+
+
+def _attempts_note(attempts: int, parenthesis: bool = False) -> str:
+    if attempts == 1:
+        return ""
+    note = f"best of {attempts} measurements"
+    return f" ({note})" if parenthesis else f", {note}"
 
 
 def stability_check(model: Any, X: pd.DataFrame, gate: RobustnessGate) -> CheckResult:
