@@ -95,6 +95,18 @@ def test_a_candidate_that_fails_its_contract_tests_never_gets_traffic(live, home
     assert deployer.store.history(EP)[-1]["action"] == "refused"
 
 
+def test_a_contract_response_time_breach_must_reproduce(live, home, credit):
+    from modelway.deploy.contract import RESPONSE_TIME_ATTEMPTS, run_contract_tests
+    from modelway.registry import get_registry
+
+    _, _, v1, _, _ = live
+    report = run_contract_tests(get_registry(home), home, EP, v1, v1, max_p95_ms=0.001, latency_requests=3)
+    (detail,) = [d for name, ok, d in report.checks if name == "response time" and not ok]
+    assert detail.endswith(f"(limit 0 ms, best of {RESPONSE_TIME_ATTEMPTS} measurements)")
+    roomy = run_contract_tests(get_registry(home), home, EP, v1, v1, max_p95_ms=60_000, latency_requests=3)
+    assert roomy.passed and "best of" not in dict((n, d) for n, _, d in roomy.checks)["response time"]
+
+
 @pytest.mark.parametrize("bad, breach", [
     (lambda m: FailsAfter(m, 40), "error rate"),
     (lambda m: Slow(m, 0.3), "p95 latency"),

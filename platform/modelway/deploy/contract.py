@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ class ContractReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "checks": [{"name": n, "passed": ok, "detail": d} for n, ok, d in self.checks]}
+
+
+RESPONSE_TIME_ATTEMPTS = 3
 
 
 def run_contract_tests(registry: Any, home: Path, model: str, candidate: str, incumbent: str | None, *,
@@ -95,15 +99,23 @@ def run_contract_tests(registry: Any, home: Path, model: str, candidate: str, in
             _check_400(report, "missing field is a 400", client.invoke(missing), first_name)
             wrong = dict(rows[0], **{first_name: "not-a-number" if first_kind == "numeric" else 12345})
             _check_400(report, "wrong type is a 400", client.invoke(wrong), first_name)
-            import time
 
-            latencies = []
-            for i in range(latency_requests):
-                start = time.perf_counter()
-                client.invoke(rows[i % len(rows)])
-                latencies.append((time.perf_counter() - start) * 1000)
-            p95 = float(np.percentile(latencies, 95))
-            report.checks.append(("response time", p95 <= max_p95_ms, f"p95 {p95:.1f} ms (limit {max_p95_ms:.0f} ms)"))
+            def response_p95() -> float:
+                latencies = []
+                for i in range(latency_requests):
+                    start = time.perf_counter()
+                    client.invoke(rows[i % len(rows)])
+                    latencies.append((time.perf_counter() - start) * 1000)
+                return float(np.percentile(latencies, 95))
+
+            # A breach must reproduce: a machine busy for a moment slows one measurement, a slow
+            # endpoint every one of them; the best of up to RESPONSE_TIME_ATTEMPTS is judged.
+            p95, attempts = response_p95(), 1
+            while p95 > max_p95_ms and attempts < RESPONSE_TIME_ATTEMPTS:
+                p95, attempts = min(p95, response_p95()), attempts + 1
+            best_of = f", best of {attempts} measurements" if attempts > 1 else ""
+            report.checks.append(("response time", p95 <= max_p95_ms,
+                                  f"p95 {p95:.1f} ms (limit {max_p95_ms:.0f} ms{best_of})"))
         finally:
             client.close()
     return report
