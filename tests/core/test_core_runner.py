@@ -530,7 +530,8 @@ MIXED_FAILURE = """
 import os, time
 from modelway import pipeline, step
 
-@step(timeout="1s", retries=1, retry_delay="0s")
+# retries outlast hog's failure however busy the machine: the run must stop them between attempts
+@step(timeout="1s", retries=20, retry_delay="0s")
 def sleeper() -> int:
     time.sleep(30)
     return 1
