@@ -28,13 +28,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modelway import active_backends
 from modelway.artifacts.serializers import is_jsonable
 from modelway.artifacts.store import CorruptArtifact
 from modelway.dsl.graph import OutputRef, PipelineGraph, StepNode, iter_refs, map_refs
 from modelway.dsl.loader import load_pipeline
+from modelway.dsl.pipeline import Pipeline
 from modelway.dsl.settings import cache_relevant
 from modelway.errors import UserError
 from modelway.lineage.collect import collect, file_sha256
@@ -46,6 +47,7 @@ from modelway.runtime.errors import RunCancelled, StepFailed
 from modelway.runtime.executors import Executor, InProcessExecutor, Outcome, ProcessExecutor, Task
 from modelway.runtime.preload import Preloader
 from modelway.settings import get_settings
+from modelway.store.runs import RunStore
 
 
 @dataclass
@@ -117,7 +119,7 @@ def new_run_id() -> str:
 
 
 def run_pipeline(
-    pipeline: Any,
+    pipeline: Pipeline,
     params: dict[str, Any] | None = None,
     *,
     executor: str | None = None,
@@ -223,7 +225,7 @@ def _home(home: Path | None) -> Path:
     return Path(home).absolute() if home is not None else get_settings().resolved_home()
 
 
-def _pick_executor(requested: str | None, pipeline: Any) -> str:
+def _pick_executor(requested: str | None, pipeline: Pipeline) -> str:
     if requested:
         if requested not in ("process", "inprocess"):
             raise UserError(f"executor must be 'process' or 'inprocess', got {requested!r}")
@@ -231,7 +233,7 @@ def _pick_executor(requested: str | None, pipeline: Any) -> str:
     return getattr(pipeline, "executor", None) or get_settings().executor
 
 
-def _pick_workers(requested: int | None, pipeline: Any) -> int:
+def _pick_workers(requested: int | None, pipeline: Pipeline) -> int:
     return requested or getattr(pipeline, "workers", None) or get_settings().workers or os.cpu_count() or 1
 
 
@@ -239,14 +241,14 @@ def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if is_jsonable(v) else str(v)) for k, v in params.items()}
 
 
-def _record_dataset_inputs(run_store: Any, run_id: str, graph: PipelineGraph) -> None:
+def _record_dataset_inputs(run_store: RunStore, run_id: str, graph: PipelineGraph) -> None:
     for node in graph.nodes.values():
         for value in node.inputs.values():
             for ref in iter_refs(value, DatasetRef):
                 run_store.record_dataset_usage(run_id, node.name, ref.name, ref.version)
 
 
-def _make_executor(kind: str, graph: PipelineGraph, on_log: Any) -> Executor:
+def _make_executor(kind: str, graph: PipelineGraph, on_log: Callable[[str, str], None] | None) -> Executor:
     """The executor for a run: local processes or in-process, given GPUs when steps ask for them,
     behind a stack's routing (SageMaker, Kubernetes) when the CLI installed a stack's backends."""
     local: Executor = ProcessExecutor(on_log=on_log) if kind == "process" else InProcessExecutor()
