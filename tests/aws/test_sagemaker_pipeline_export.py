@@ -6,7 +6,8 @@ regex, as SageMaker does, and runs the IfSteps or the Fail step.
 
 Not exercised: SageMaker Pipelines' own validation and scheduling (moto stores the
 definition without checking it; each step's arguments are checked against botocore's
-``CreateTrainingJob`` model instead), and the ``aws.sagemaker.Pipeline`` Pulumi resource.
+``CreateTrainingJob`` model instead). The ``aws.sagemaker.Pipeline`` Pulumi resource is
+tested with Pulumi mocks in tests/infra/test_infra_pipelines.py.
 """
 from __future__ import annotations
 
