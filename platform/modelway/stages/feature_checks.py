@@ -41,7 +41,7 @@ class FeatureChecks:
     importance_gate: bool = False
     """False: features without measurable benefit are reported (advisory); True: they fail the run."""
     max_rows: int = 1500
-    cost_rows: int = 1000
+    cost_rows: int = 500
     cost_runs: int = 3
     max_bytes_per_row: float | None = None
     max_latency_share: float | None = None
@@ -95,6 +95,7 @@ def cost_check(model: Any, X: pd.DataFrame, config: FeatureChecks) -> tuple[Chec
         (True, ['a', 'b'])
     """
     X, _ = _sample(X, None, config, config.cost_rows)
+    model.predict(X.head(1))  # warm-up once: lazy imports and caches are no feature's cost
     baseline = _median_predict_ms(model, X, config.cost_runs)
     table: dict[str, dict[str, float]] = {}
     for column in X.columns:
@@ -130,7 +131,6 @@ def _sample(X: pd.DataFrame, y: np.ndarray | None, config: FeatureChecks, rows: 
 
 
 def _median_predict_ms(model: Any, X: pd.DataFrame, runs: int) -> float:
-    model.predict(X.head(1))  # warm-up
     times = []
     for _ in range(max(1, runs)):
         t0 = time.perf_counter()
