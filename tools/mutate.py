@@ -232,6 +232,16 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         modules = [m for m in modules if m.name in args.modules]
+    try:  # mutmut reads pyproject.toml with the older `toml` package: what it cannot parse, no module runs
+        import toml
+
+        toml.load(ROOT / "pyproject.toml")
+    except ImportError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - any parse error, named in one line
+        print(f"pyproject.toml: mutmut cannot read it ({exc}); keep [tool.modelway.mutate] in plain tables",
+              file=sys.stderr)
+        return 2
     budget = args.budget or int(config.get("budget_s", 600))
     python = sys.executable
     if not args.report_only:
