@@ -128,21 +128,47 @@ def run_module(module: Module, budget_s: int, python: str) -> None:
     command = [python, "-m", "mutmut", "run", "--paths-to-mutate", module.path, "--tests-dir", "tests",
                "--runner", runner, "--no-progress", "--simple-output"]
     log = (WORK / f"mutmut-{module.name.replace('/', '-')}.log").open("w")
-    process = subprocess.Popen(command, cwd=WORK, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    deadline = time.monotonic() + budget_s
     try:
-        process.wait(timeout=budget_s)
-    except subprocess.TimeoutExpired:
-        # SIGKILL, not SIGINT: an interrupted pytest exits non-zero, which mutmut would record as
-        # a killed mutant, and mutmut ignores SIGINT while a mutant runs. Killed outright, the
-        # mutant in flight stays untested; its change is still in the copy, undone just below.
-        module.stopped_by_budget = True
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        _run_until(command, env, log, deadline, module)
+        # mutmut's cache lookup keys lines by their text: of two identical lines (two
+        # `if anchor is not None:`), the second's mutants take the first's status and are never
+        # run. Run each mutant still untested by its id, which mutmut always runs.
+        for mutant_id in _untested(module.path):
+            if module.stopped_by_budget:
+                break
+            _run_until([*command[:4], str(mutant_id), *command[4:]], env, log, deadline, module)
     finally:
         log.close()
         shutil.rmtree(basetemp(), ignore_errors=True)
         sync_copy()
+
+
+def _run_until(command: list[str], env: dict[str, str], log, deadline: float, module: Module) -> None:
+    process = subprocess.Popen(command, cwd=WORK, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        # SIGKILL, not SIGINT: an interrupted pytest exits non-zero, which mutmut would record as
+        # a killed mutant, and mutmut ignores SIGINT while a mutant runs. Killed outright, the
+        # mutant in flight stays untested; its change is still in the copy, undone by the caller.
+        module.stopped_by_budget = True
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _untested(path: str) -> list[int]:
+    cache = WORK / ".mutmut-cache"
+    if not cache.exists():
+        return []
+    db = sqlite3.connect(cache)
+    try:
+        return [row[0] for row in db.execute(
+            "SELECT m.id FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id "
+            "WHERE s.filename = ? AND m.status = 'untested'", (path,))]
+    finally:
+        db.close()
 
 
 def read_results(module: Module, equivalent: list[dict]) -> None:
