@@ -470,3 +470,32 @@ def test_a_version_that_failed_its_gates_is_refused_in_exact_words(registry: Emb
     dev = registry.register(candidate(3.0), environment="dev", actor="ci")
     assert (dev.status, dev.decided_by, dev.decision_reason) == (
         "Approved", AUTO_APPROVER, "all gates passed; dev approves automatically")
+
+
+def test_a_registry_home_is_created_with_its_parents_and_opened_again(tmp_path: Path) -> None:
+    home = tmp_path / "new" / "home"
+    first = EmbeddedRegistry(home)
+    version = first.register(candidate(), environment="dev", actor="ci").version
+    again = EmbeddedRegistry(home)  # every command opens the registry of an existing home
+    assert again.db_path == home / "registry" / "registry.db" and again.db_path.is_file()
+    assert again.get("m", version).status == "Approved"
+
+
+def test_the_card_writer_renders_the_card_with_its_version_and_decision(tmp_path: Path) -> None:
+    written: list[tuple[dict, Path]] = []
+
+    def writer(card: dict, folder: Path) -> dict:
+        written.append((card, folder))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "card.md").write_text(card["name"])
+        return {"md": folder / "card.md"}
+
+    registry = EmbeddedRegistry(tmp_path, card_writer=writer)
+    version = registry.register(candidate(), environment="prod", actor="ci")
+    assert version.model_card_path == str(tmp_path / "registry" / "cards" / "m" / version.version / "card.md")
+    card, folder = written[0]
+    assert (card["version"], card["environment"], folder) == (version.version, "prod",
+                                                             tmp_path / "registry" / "cards" / "m" / version.version)
+    registry.approve("m", version.version, actor="alice", reason="reviewed")
+    approval = written[-1][0]["approval"]
+    assert (approval["status"], approval["decided_by"], approval["reason"]) == ("Approved", "alice", "reviewed")

@@ -317,6 +317,7 @@ def test_a_waived_finding_json_carries_the_waiver():
 def test_an_empty_report_and_its_json():
     report = Report(resources=0)
     assert (report.violations, report.waived, report.warnings, report.policies) == ([], [], [], [])
+    assert (report.stack, report.program, report.project, report.program_dir, report.providers) == ("", "", "", "", 0)
     assert report.to_json() == {"project": "", "program_dir": "", "stack": "", "policies_run": 0, "resources": 0,
                                 "providers": 0, "violations": [], "waived": [], "warnings": []}
     assert Report.from_state(report.to_state()) == report
