@@ -367,3 +367,45 @@ def test_log_retention_counts_a_numeric_string_and_the_configured_minimum():
     outcome = evaluate("logs-retention", "aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": "13"},
                        config={"minRetentionDays": 14})
     assert [v.message for v in outcome.violations] == ["retentionInDays is 13; keep logs at least 14 days"]
+
+
+# --- s3-public-access-blocked: the account-level block ---------------------------------------
+ACCOUNT_PAB = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+ALL_FLAGS = {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
+             "restrictPublicBuckets": True}
+
+
+def _pab_messages(resources):
+    from policy_helpers import evaluate_stack
+
+    outcome = evaluate_stack("s3-public-access-blocked", resources)
+    return [v.message for v in outcome.violations], [n.message for n in outcome.notes]
+
+
+def test_an_account_block_with_all_four_flags_covers_buckets_without_their_own():
+    assert _pab_messages([(BUCKET, {"bucket": "d"}, "d"), (ACCOUNT_PAB, ALL_FLAGS, "acct")]) == ([], [])
+
+
+@pytest.mark.parametrize("flag", sorted(ALL_FLAGS))
+def test_an_account_block_with_any_flag_off_or_unknown_covers_nothing(flag):
+    for value in (False, UNKNOWN_VALUE):
+        violations, _notes = _pab_messages([(BUCKET, {"bucket": "d"}, "d"),
+                                            (ACCOUNT_PAB, {**ALL_FLAGS, flag: value}, "acct")])
+        assert violations == ['bucket "d" has no BucketPublicAccessBlock (all four flags true)'], (flag, value)
+
+
+def test_without_an_account_block_each_bucket_needs_its_own():
+    assert _pab_messages([(BUCKET, {"bucket": "d"}, "d")])[0] == [
+        'bucket "d" has no BucketPublicAccessBlock (all four flags true)']
+
+
+@pytest.mark.parametrize("algorithm, passes", [("aws:kms", True), ("aws:kms:dsse", True), ("AES256", False)])
+def test_both_kms_algorithms_with_a_customer_key_pass_the_cmk_rule(algorithm, passes):
+    resources = [(BUCKET, {"bucket": "data"}, "data"), (SSE, {"bucket": "data", "rules": [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm,
+                                                "kmsMasterKeyId": "arn:aws:kms:eu-west-1:123456789012:key/1"}}]})]
+    if passes:
+        assert_stack_passes("s3-encryption-cmk", resources)
+    else:
+        assert [v.message for v in assert_stack_violates("s3-encryption-cmk", resources)] == [
+            'bucket "data" uses AES256 default encryption; use aws:kms with a customer-managed key']
