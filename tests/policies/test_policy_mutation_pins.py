@@ -371,6 +371,7 @@ def test_log_retention_counts_a_numeric_string_and_the_configured_minimum():
 
 # --- s3-public-access-blocked: the account-level block ---------------------------------------
 ACCOUNT_PAB = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 ALL_FLAGS = {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
              "restrictPublicBuckets": True}
 
@@ -409,3 +410,33 @@ def test_both_kms_algorithms_with_a_customer_key_pass_the_cmk_rule(algorithm, pa
     else:
         assert [v.message for v in assert_stack_violates("s3-encryption-cmk", resources)] == [
             'bucket "data" uses AES256 default encryption; use aws:kms with a customer-managed key']
+
+
+# --- s3-no-public-acl: every public ACL and grantee ------------------------------------------
+@pytest.mark.parametrize("acl", ["public-read", "public-read-write", "authenticated-read"])
+def test_every_public_canned_acl_is_refused(acl):
+    outcome = evaluate("s3-no-public-acl", BUCKET, {"bucket": "d", "acl": acl})
+    assert [v.message for v in outcome.violations] == [
+        f"canned ACL {acl!r} makes the bucket public; use private (or BucketOwnerEnforced ownership)"]
+
+
+@pytest.mark.parametrize("group", ["AllUsers", "AuthenticatedUsers"])
+def test_a_grant_to_either_public_group_is_refused(group):
+    uri = f"http://acs.amazonaws.com/groups/global/{group}"
+    outcome = evaluate("s3-no-public-acl", BUCKET, {"bucket": "d", "grants": [{"uri": uri, "type": "Group"}]})
+    assert [v.message for v in outcome.violations] == [f"ACL grant to {group} makes the bucket public"]
+
+
+def test_an_unknown_acl_is_a_note():
+    outcome = evaluate("s3-no-public-acl", BUCKET, {"bucket": "d", "acl": UNKNOWN_VALUE})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["acl is not known yet"])
+
+
+def test_a_bucket_block_names_every_flag_off_and_every_flag_unknown():
+    violations, notes = _pab_messages([
+        (BUCKET, {"bucket": "d"}, "d"),
+        (PAB, {"bucket": "d", **ALL_FLAGS, "blockPublicAcls": False, "ignorePublicAcls": False,
+               "blockPublicPolicy": UNKNOWN_VALUE, "restrictPublicBuckets": UNKNOWN_VALUE})])
+    assert violations == ['bucket "d": public access block has blockPublicAcls, ignorePublicAcls not true']
+    assert notes == ['bucket "d": blockPublicPolicy, restrictPublicBuckets not known yet']
