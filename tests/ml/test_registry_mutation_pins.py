@@ -554,3 +554,14 @@ def test_a_failed_decision_leaves_the_witness_where_it_was(tmp_path: Path) -> No
     assert registry.get("m", version).status == "Pending"
     assert registry.anchor.witness() == before
     assert registry.verify_audit().problems == []
+
+
+def test_a_registered_version_records_its_family_and_its_content_addressed_artifact(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci")
+    assert version.family == "sklearn.linear_model.Ridge"  # the candidate's own family, not the object's type
+    assert version.artifact_uri == (registry.root / "artifacts" / f"{version.artifact_sha256}.pkl").as_uri()
+    again = registry.register(candidate(), environment="dev", actor="ci")
+    assert (again.version, again.already_registered) == (version.version, True)
+    with pytest.raises(RegistryError) as caught:
+        registry.get("nope", version.version)
+    assert str(caught.value) == "model 'nope' is not registered; known models: ['m']"
