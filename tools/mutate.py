@@ -49,8 +49,11 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".modelway", "mlruns", 
                                  "*.egg-info")
 KILLED = ("ok_killed", "ok_suspicious", "bad_timeout")
 # pytest for one mutant. mutmut 2 counts only exit code 1 as a kill; a mutant that breaks the
-# module's import makes pytest exit 2 (collection error), which the tests did notice: also 1.
-RUNNER = "import sys, pytest; code = int(pytest.main(sys.argv[1:])); sys.exit(1 if code == 2 else code)"
+# module's import makes pytest exit 2 (collection error), and one that crashes the test process
+# (e.g. os.kill(pid, 0) turned into a SIGHUP to itself) ends it by a signal: the tests noticed
+# both, so both become 1.
+RUNNER = ("import subprocess, sys; code = subprocess.call([sys.executable, '-m', 'pytest', *sys.argv[1:]]); "
+          "sys.exit(1 if code == 2 or code < 0 else code)")
 
 
 @dataclass

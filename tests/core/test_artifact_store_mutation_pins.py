@@ -397,3 +397,26 @@ def test_leftover_temp_folders_of_gone_processes_are_removed_and_counted(tmp_pat
     assert store.clean_stale_tmp() == 0
     assert store.clean_stale_tmp(include_own=True) == len(kept)
     assert {p.name for p in store.tmp.iterdir()} == {"notapid-x"}
+
+
+def test_only_a_text_artifact_reads_its_data_name_from_meta(tmp_path: Path) -> None:
+    import json
+
+    store = ArtifactStore(tmp_path)
+    ref = store.put({"a": 1})
+    meta_path = store.path_of(ref.hash) / "meta.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "data_name": "data.md"}))
+    assert store.get(ref.hash) == {"a": 1}  # a JSON artifact's payload is always data.json
+
+
+def test_an_escaping_data_name_is_refused_in_exact_words(tmp_path: Path) -> None:
+    import json
+
+    store = ArtifactStore(tmp_path)
+    ref = store.put_text("hello", suffix=".md")
+    folder = store.path_of(ref.hash)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "data_name": "../../escape.md"}))
+    with pytest.raises(CorruptArtifact) as caught:
+        store.get(ref.hash)
+    assert caught.value.why == f"unreadable meta.json in {folder} (invalid data_name '../../escape.md')"
