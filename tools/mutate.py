@@ -49,8 +49,11 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".modelway", "mlruns", 
                                  "*.egg-info")
 KILLED = ("ok_killed", "ok_suspicious", "bad_timeout")
 # pytest for one mutant. mutmut 2 counts only exit code 1 as a kill; a mutant that breaks the
-# module's import makes pytest exit 2 (collection error), which the tests did notice: also 1.
-RUNNER = "import sys, pytest; code = int(pytest.main(sys.argv[1:])); sys.exit(1 if code == 2 else code)"
+# module's import makes pytest exit 2 (collection error), and one that crashes the test process
+# (e.g. os.kill(pid, 0) turned into a SIGHUP to itself) ends it by a signal: the tests noticed
+# both, so both become 1.
+RUNNER = ("import subprocess, sys; code = subprocess.call([sys.executable, '-m', 'pytest', *sys.argv[1:]]); "
+          "sys.exit(1 if code == 2 or code < 0 else code)")
 
 
 @dataclass
@@ -128,21 +131,47 @@ def run_module(module: Module, budget_s: int, python: str) -> None:
     command = [python, "-m", "mutmut", "run", "--paths-to-mutate", module.path, "--tests-dir", "tests",
                "--runner", runner, "--no-progress", "--simple-output"]
     log = (WORK / f"mutmut-{module.name.replace('/', '-')}.log").open("w")
-    process = subprocess.Popen(command, cwd=WORK, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    deadline = time.monotonic() + budget_s
     try:
-        process.wait(timeout=budget_s)
-    except subprocess.TimeoutExpired:
-        # SIGKILL, not SIGINT: an interrupted pytest exits non-zero, which mutmut would record as
-        # a killed mutant, and mutmut ignores SIGINT while a mutant runs. Killed outright, the
-        # mutant in flight stays untested; its change is still in the copy, undone just below.
-        module.stopped_by_budget = True
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        _run_until(command, env, log, deadline, module)
+        # mutmut's cache lookup keys lines by their text: of two identical lines (two
+        # `if anchor is not None:`), the second's mutants take the first's status and are never
+        # run. Run each mutant still untested by its id, which mutmut always runs.
+        for mutant_id in _untested(module.path):
+            if module.stopped_by_budget:
+                break
+            _run_until([*command[:4], str(mutant_id), *command[4:]], env, log, deadline, module)
     finally:
         log.close()
         shutil.rmtree(basetemp(), ignore_errors=True)
         sync_copy()
+
+
+def _run_until(command: list[str], env: dict[str, str], log, deadline: float, module: Module) -> None:
+    process = subprocess.Popen(command, cwd=WORK, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        # SIGKILL, not SIGINT: an interrupted pytest exits non-zero, which mutmut would record as
+        # a killed mutant, and mutmut ignores SIGINT while a mutant runs. Killed outright, the
+        # mutant in flight stays untested; its change is still in the copy, undone by the caller.
+        module.stopped_by_budget = True
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _untested(path: str) -> list[int]:
+    cache = WORK / ".mutmut-cache"
+    if not cache.exists():
+        return []
+    db = sqlite3.connect(cache)
+    try:
+        return [row[0] for row in db.execute(
+            "SELECT m.id FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id "
+            "WHERE s.filename = ? AND m.status = 'untested'", (path,))]
+    finally:
+        db.close()
 
 
 def read_results(module: Module, equivalent: list[dict]) -> None:
@@ -232,6 +261,16 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         modules = [m for m in modules if m.name in args.modules]
+    try:  # mutmut reads pyproject.toml with the older `toml` package: what it cannot parse, no module runs
+        import toml
+
+        toml.load(ROOT / "pyproject.toml")
+    except ImportError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - any parse error, named in one line
+        print(f"pyproject.toml: mutmut cannot read it ({exc}); keep [tool.modelway.mutate] in plain tables",
+              file=sys.stderr)
+        return 2
     budget = args.budget or int(config.get("budget_s", 600))
     python = sys.executable
     if not args.report_only:

@@ -369,3 +369,54 @@ def test_a_folder_left_without_its_meta_is_named_exactly(tmp_path: Path) -> None
     with pytest.raises(CorruptArtifact) as caught:
         store.get(ref.hash)
     assert caught.value.why == f"its meta.json is missing from {store.path_of(ref.hash)}"
+
+
+def test_a_corrupted_copy_of_a_pickled_value_is_replaced_when_stored_again(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    ref = store.put({1, 2})
+    store.data_path(ref.hash).write_bytes(b"not a pickle")
+    assert store.put({2, 1}).hash == ref.hash  # the rename meets the corrupted copy: quarantined, then replaced
+    assert store.get(ref.hash) == {1, 2}
+    assert len(list((tmp_path / "quarantine").iterdir())) == 1 and list(store.tmp.iterdir()) == []
+
+
+NO_SUCH_PID = 4194304 + 1000  # above Linux's largest pid_max: never a live process
+
+
+def test_leftover_temp_folders_of_gone_processes_are_removed_and_counted(tmp_path: Path) -> None:
+    import os
+
+    store = ArtifactStore(tmp_path)
+    assert store._workdir().name.startswith(f"{os.getpid()}-")  # how a later process tells whose it is
+    for name in (f"{NO_SUCH_PID}-a", f"{NO_SUCH_PID}-b-c", "notapid-x", f"{os.getpid()}-interrupted"):
+        (store.tmp / name).mkdir(exist_ok=True)
+    (store.tmp / f"{NO_SUCH_PID}-file").write_text("x")
+    kept = {p.name for p in store.tmp.iterdir() if p.name.startswith(str(os.getpid()))}
+    assert store.clean_stale_tmp() == 3
+    assert {p.name for p in store.tmp.iterdir()} == {"notapid-x", *kept}
+    assert store.clean_stale_tmp() == 0
+    assert store.clean_stale_tmp(include_own=True) == len(kept)
+    assert {p.name for p in store.tmp.iterdir()} == {"notapid-x"}
+
+
+def test_only_a_text_artifact_reads_its_data_name_from_meta(tmp_path: Path) -> None:
+    import json
+
+    store = ArtifactStore(tmp_path)
+    ref = store.put({"a": 1})
+    meta_path = store.path_of(ref.hash) / "meta.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "data_name": "data.md"}))
+    assert store.get(ref.hash) == {"a": 1}  # a JSON artifact's payload is always data.json
+
+
+def test_an_escaping_data_name_is_refused_in_exact_words(tmp_path: Path) -> None:
+    import json
+
+    store = ArtifactStore(tmp_path)
+    ref = store.put_text("hello", suffix=".md")
+    folder = store.path_of(ref.hash)
+    meta = json.loads((folder / "meta.json").read_text())
+    (folder / "meta.json").write_text(json.dumps({**meta, "data_name": "../../escape.md"}))
+    with pytest.raises(CorruptArtifact) as caught:
+        store.get(ref.hash)
+    assert caught.value.why == f"unreadable meta.json in {folder} (invalid data_name '../../escape.md')"

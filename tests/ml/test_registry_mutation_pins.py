@@ -470,3 +470,98 @@ def test_a_version_that_failed_its_gates_is_refused_in_exact_words(registry: Emb
     dev = registry.register(candidate(3.0), environment="dev", actor="ci")
     assert (dev.status, dev.decided_by, dev.decision_reason) == (
         "Approved", AUTO_APPROVER, "all gates passed; dev approves automatically")
+
+
+def test_a_registry_home_is_created_with_its_parents_and_opened_again(tmp_path: Path) -> None:
+    home = tmp_path / "new" / "home"
+    first = EmbeddedRegistry(home)
+    version = first.register(candidate(), environment="dev", actor="ci").version
+    again = EmbeddedRegistry(home)  # every command opens the registry of an existing home
+    assert again.db_path == home / "registry" / "registry.db" and again.db_path.is_file()
+    assert again.get("m", version).status == "Approved"
+
+
+def test_the_card_writer_renders_the_card_with_its_version_and_decision(tmp_path: Path) -> None:
+    written: list[tuple[dict, Path]] = []
+
+    def writer(card: dict, folder: Path) -> dict:
+        written.append((card, folder))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "card.md").write_text(card["name"])
+        return {"md": folder / "card.md"}
+
+    registry = EmbeddedRegistry(tmp_path, card_writer=writer)
+    version = registry.register(candidate(), environment="prod", actor="ci")
+    assert version.model_card_path == str(tmp_path / "registry" / "cards" / "m" / version.version / "card.md")
+    card, folder = written[0]
+    assert (card["version"], card["environment"], folder) == (version.version, "prod",
+                                                             tmp_path / "registry" / "cards" / "m" / version.version)
+    registry.approve("m", version.version, actor="alice", reason="reviewed")
+    approval = written[-1][0]["approval"]
+    assert (approval["status"], approval["decided_by"], approval["reason"]) == ("Approved", "alice", "reviewed")
+
+
+def test_list_filters_by_model_newest_first(registry: EmbeddedRegistry) -> None:
+    import dataclasses
+
+    registry.register(candidate(1.0), environment="dev", actor="ci")
+    registry.register(candidate(2.0), environment="dev", actor="ci")
+    registry.register(dataclasses.replace(candidate(3.0), name="n"), environment="dev", actor="ci")
+    assert [(v.name, v.version) for v in registry.list("m")] == [("m", "1.1.0"), ("m", "1.0.0")]
+    assert [(v.name, v.version) for v in registry.list()] == [("m", "1.1.0"), ("m", "1.0.0"), ("n", "1.0.0")]
+
+
+def test_a_read_only_home_lists_and_verifies_without_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelway.registry import embedded
+
+    writer = EmbeddedRegistry(tmp_path)
+    version = writer.register(candidate(), environment="dev", actor="ci").version
+    with sqlite3.connect(writer.db_path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    monkeypatch.setattr(embedded, "writable", lambda path: False)
+    reader = EmbeddedRegistry(tmp_path)
+    assert reader.read_only is True
+    assert reader.get("m", version).status == "Approved" and reader.verify_audit().ok
+    monkeypatch.setattr(embedded, "writable", lambda path: True)
+    assert EmbeddedRegistry(tmp_path).read_only is False
+    assert EmbeddedRegistry(tmp_path / "fresh").read_only is False  # no database yet: nothing to protect
+
+
+def test_an_unreadable_registry_database_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    db_path = tmp_path / "registry" / "registry.db"
+    db_path.parent.mkdir()
+    db_path.write_bytes(b"this is not a database, just bytes " * 40)
+    with pytest.raises(RegistryError) as caught:
+        EmbeddedRegistry(tmp_path)
+    assert str(caught.value) == (f"the registry database {db_path} is unreadable (file is not a database); restore it "
+                                 "from a backup or move it aside (`modelway audit verify` then reports what lineage "
+                                 "says is missing)")
+
+
+def test_a_failed_decision_leaves_the_witness_where_it_was(tmp_path: Path) -> None:
+    def writer(card: dict, folder: Path) -> dict:
+        if "approval" in card:
+            raise OSError("disk full")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "card.md").write_text("card")
+        return {"md": folder / "card.md"}
+
+    registry = EmbeddedRegistry(tmp_path, card_writer=writer)
+    version = registry.register(candidate(), environment="prod", actor="ci").version
+    before = registry.anchor.witness()
+    with pytest.raises(OSError, match="disk full"):
+        registry.approve("m", version, actor="alice", reason="reviewed")
+    assert registry.get("m", version).status == "Pending"
+    assert registry.anchor.witness() == before
+    assert registry.verify_audit().problems == []
+
+
+def test_a_registered_version_records_its_family_and_its_content_addressed_artifact(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci")
+    assert version.family == "sklearn.linear_model.Ridge"  # the candidate's own family, not the object's type
+    assert version.artifact_uri == (registry.root / "artifacts" / f"{version.artifact_sha256}.pkl").as_uri()
+    again = registry.register(candidate(), environment="dev", actor="ci")
+    assert (again.version, again.already_registered) == (version.version, True)
+    with pytest.raises(RegistryError) as caught:
+        registry.get("nope", version.version)
+    assert str(caught.value) == "model 'nope' is not registered; known models: ['m']"

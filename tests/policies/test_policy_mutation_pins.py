@@ -317,6 +317,7 @@ def test_a_waived_finding_json_carries_the_waiver():
 def test_an_empty_report_and_its_json():
     report = Report(resources=0)
     assert (report.violations, report.waived, report.warnings, report.policies) == ([], [], [], [])
+    assert (report.stack, report.program, report.project, report.program_dir, report.providers) == ("", "", "", "", 0)
     assert report.to_json() == {"project": "", "program_dir": "", "stack": "", "policies_run": 0, "resources": 0,
                                 "providers": 0, "violations": [], "waived": [], "warnings": []}
     assert Report.from_state(report.to_state()) == report
@@ -366,3 +367,76 @@ def test_log_retention_counts_a_numeric_string_and_the_configured_minimum():
     outcome = evaluate("logs-retention", "aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": "13"},
                        config={"minRetentionDays": 14})
     assert [v.message for v in outcome.violations] == ["retentionInDays is 13; keep logs at least 14 days"]
+
+
+# --- s3-public-access-blocked: the account-level block ---------------------------------------
+ACCOUNT_PAB = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+ALL_FLAGS = {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
+             "restrictPublicBuckets": True}
+
+
+def _pab_messages(resources):
+    from policy_helpers import evaluate_stack
+
+    outcome = evaluate_stack("s3-public-access-blocked", resources)
+    return [v.message for v in outcome.violations], [n.message for n in outcome.notes]
+
+
+def test_an_account_block_with_all_four_flags_covers_buckets_without_their_own():
+    assert _pab_messages([(BUCKET, {"bucket": "d"}, "d"), (ACCOUNT_PAB, ALL_FLAGS, "acct")]) == ([], [])
+
+
+@pytest.mark.parametrize("flag", sorted(ALL_FLAGS))
+def test_an_account_block_with_any_flag_off_or_unknown_covers_nothing(flag):
+    for value in (False, UNKNOWN_VALUE):
+        violations, _notes = _pab_messages([(BUCKET, {"bucket": "d"}, "d"),
+                                            (ACCOUNT_PAB, {**ALL_FLAGS, flag: value}, "acct")])
+        assert violations == ['bucket "d" has no BucketPublicAccessBlock (all four flags true)'], (flag, value)
+
+
+def test_without_an_account_block_each_bucket_needs_its_own():
+    assert _pab_messages([(BUCKET, {"bucket": "d"}, "d")])[0] == [
+        'bucket "d" has no BucketPublicAccessBlock (all four flags true)']
+
+
+@pytest.mark.parametrize("algorithm, passes", [("aws:kms", True), ("aws:kms:dsse", True), ("AES256", False)])
+def test_both_kms_algorithms_with_a_customer_key_pass_the_cmk_rule(algorithm, passes):
+    resources = [(BUCKET, {"bucket": "data"}, "data"), (SSE, {"bucket": "data", "rules": [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": algorithm,
+                                                "kmsMasterKeyId": "arn:aws:kms:eu-west-1:123456789012:key/1"}}]})]
+    if passes:
+        assert_stack_passes("s3-encryption-cmk", resources)
+    else:
+        assert [v.message for v in assert_stack_violates("s3-encryption-cmk", resources)] == [
+            'bucket "data" uses AES256 default encryption; use aws:kms with a customer-managed key']
+
+
+# --- s3-no-public-acl: every public ACL and grantee ------------------------------------------
+@pytest.mark.parametrize("acl", ["public-read", "public-read-write", "authenticated-read"])
+def test_every_public_canned_acl_is_refused(acl):
+    outcome = evaluate("s3-no-public-acl", BUCKET, {"bucket": "d", "acl": acl})
+    assert [v.message for v in outcome.violations] == [
+        f"canned ACL {acl!r} makes the bucket public; use private (or BucketOwnerEnforced ownership)"]
+
+
+@pytest.mark.parametrize("group", ["AllUsers", "AuthenticatedUsers"])
+def test_a_grant_to_either_public_group_is_refused(group):
+    uri = f"http://acs.amazonaws.com/groups/global/{group}"
+    outcome = evaluate("s3-no-public-acl", BUCKET, {"bucket": "d", "grants": [{"uri": uri, "type": "Group"}]})
+    assert [v.message for v in outcome.violations] == [f"ACL grant to {group} makes the bucket public"]
+
+
+def test_an_unknown_acl_is_a_note():
+    outcome = evaluate("s3-no-public-acl", BUCKET, {"bucket": "d", "acl": UNKNOWN_VALUE})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["acl is not known yet"])
+
+
+def test_a_bucket_block_names_every_flag_off_and_every_flag_unknown():
+    violations, notes = _pab_messages([
+        (BUCKET, {"bucket": "d"}, "d"),
+        (PAB, {"bucket": "d", **ALL_FLAGS, "blockPublicAcls": False, "ignorePublicAcls": False,
+               "blockPublicPolicy": UNKNOWN_VALUE, "restrictPublicBuckets": UNKNOWN_VALUE})])
+    assert violations == ['bucket "d": public access block has blockPublicAcls, ignorePublicAcls not true']
+    assert notes == ['bucket "d": blockPublicPolicy, restrictPublicBuckets not known yet']
