@@ -40,7 +40,8 @@ class FeatureChecks:
     """A feature must improve the primary metric by more than this (and by more than 2 std)."""
     importance_gate: bool = False
     """False: features without measurable benefit are reported (advisory); True: they fail the run."""
-    max_rows: int = 1500
+    max_rows: int = 1000
+    """Held-out rows sampled for permutation importance (all of them when fewer)."""
     cost_rows: int = 500
     cost_runs: int = 3
     max_bytes_per_row: float | None = None
