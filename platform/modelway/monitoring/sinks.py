@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from modelway.monitoring.base import Alert, Metric
+from modelway.sqlite_wal import connect_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS metrics (ts REAL NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, labels TEXT NOT NULL);
@@ -42,13 +43,9 @@ def _db_path(home: Path) -> Path:
 
 @contextmanager
 def _connect(path: Path) -> Iterator[sqlite3.Connection]:
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
+    with connect_wal(path) as db:
         db.executescript(SCHEMA)
         yield db
-    finally:
-        db.close()
 
 
 class SqliteMetricsSink:

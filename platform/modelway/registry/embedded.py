@@ -57,6 +57,7 @@ from modelway.settings import get_settings
 
 # Writes a model card's documents into a directory; returns their paths by kind ("md", "html", "json").
 CardWriter = Callable[[dict[str, Any], Path], dict[str, Path]]
+from modelway.sqlite_wal import connect_wal
 from modelway.store.faults import writable
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -131,14 +132,13 @@ class EmbeddedRegistry(ModelRegistry):
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        if self.read_only:  # SQLite cannot create the WAL index there; nothing can write through it either
-            db = sqlite3.connect(f"{self.db_path.absolute().as_uri()}?immutable=1", uri=True, isolation_level=None)
-        else:
-            db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        if not self.read_only:
+            with connect_wal(self.db_path) as db:
+                yield db
+            return
+        # SQLite cannot create the WAL index in a read-only home; nothing can write through it either
+        db = sqlite3.connect(f"{self.db_path.absolute().as_uri()}?immutable=1", uri=True, isolation_level=None)
         try:
-            if not self.read_only:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA busy_timeout=30000")
             yield db
         finally:
             db.close()

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from modelway.errors import UserError
+from modelway.sqlite_wal import connect_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS endpoints (
@@ -106,13 +107,8 @@ class DeploymentStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
+        with connect_wal(self.path) as db:
             yield db
-        finally:
-            db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

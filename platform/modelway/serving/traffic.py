@@ -25,6 +25,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from modelway.sqlite_wal import connect_wal
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS traffic (
     request_id TEXT NOT NULL, ts REAL NOT NULL, version TEXT NOT NULL, revision INTEGER NOT NULL,
@@ -99,13 +101,8 @@ class TrafficLog:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
+        with connect_wal(self.path) as db:
             yield db
-        finally:
-            db.close()
 
     def record(self, rec: TrafficRecord) -> None:
         with self._lock:

@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from modelway.sqlite_wal import connect_wal
 from modelway.triggers.config import PipelineTriggers, TriggersConfig, TriggerSpec
 
 SCHEMA = """
@@ -75,13 +76,8 @@ class TriggerState:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
+        with connect_wal(self.path, row_factory=sqlite3.Row) as db:
             yield db
-        finally:
-            db.close()
 
     def get(self, pipeline: str, trigger: str, now: float) -> sqlite3.Row:
         with self._connect() as db:
