@@ -172,6 +172,17 @@ def test_explain_steps_a_row_through_the_registered_booster_and_its_shapley_valu
     assert doc["base_value"] + sum(c["contribution"] for c in doc["contributions"]) == pytest.approx(expected, abs=1e-9)
     assert {c["feature"] for c in doc["contributions"]} == set(features) and doc["replay_matches"]
     assert [s["name"] for s in doc["stages"]] == ["input", "encode", "clf"]
+    # a row as clients send it (without the derived loan_to_income): the version's feature function fills it in
+    from modelway.datasets.credit_features import add_derived_features
+
+    raw = {k: v for k, v in row.items() if k != "loan_to_income"}
+    served = add_derived_features(pd.DataFrame([raw]))
+    from_raw = mw("explain", f"credit-risk@{result['version']}", "--row", json.dumps(raw), "--json")
+    assert from_raw.code == 0, from_raw.stderr
+    assert from_raw.json()["output_value"] == pytest.approx(float(model.predict_proba(served[features])[0, 1]), abs=1e-9)
+    no_income = {k: v for k, v in raw.items() if k != "annual_income"}
+    refused = mw("explain", f"credit-risk@{result['version']}", "--row", json.dumps(no_income))
+    assert refused.code == 2 and refused.stderr.startswith("error: --row JSON: missing column(s) ['annual_income']")
     assert doc["stages"][1]["values"]["remainder__annual_income"] == pytest.approx(row["annual_income"])
     assert set(doc["ignored_columns"]) >= {"applicant_id", "gender", "default"} and doc["artifact_sha256"] == result["artifact_sha256"]
     # the same row as CSV, in text: every stage and every feature's contribution, largest first

@@ -40,7 +40,7 @@ def explain(
     from modelway.profiling.profile import load_baseline
     from modelway.registry import get_registry
     from modelway.settings import get_settings
-    from modelway.stages.explain import explain_row, reference_rows as draw_reference, row_frame
+    from modelway.stages.explain import explain_row, reference_rows as draw_reference, row_frame, with_derived_features
 
     home = get_settings().resolved_home()
     registry = get_registry(home)
@@ -50,6 +50,8 @@ def explain(
     if schema is None:
         raise UserError(f"{name} {mv.version} was not registered with an input schema (not a Modelway GuardedModel); "
                         "explain needs the model's columns")
+    # the features the version's feature function derives are computed as the server computes them
+    values = with_derived_features(values, mv.schema, where)
     frame = row_frame(values, schema, where)
     ignored = sorted(set(values) - set(schema.feature_names))
     profile = load_baseline(home, name, mv.version, required=False)

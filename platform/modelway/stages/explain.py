@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from modelway.errors import UserError
+from modelway.features import client_fields, resolve
 from modelway.profiling.profile import BaselineProfile
 
 MAX_EXACT_FEATURES = 14
@@ -164,6 +165,26 @@ def _one_object(doc: Any, where: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise RowError(f"{where} must be a JSON object (column -> value), got {type(doc).__name__}")
     return doc
+
+
+def with_derived_features(values: dict[str, Any], registered_schema: dict[str, Any], where: str) -> dict[str, Any]:
+    """``values`` plus the features the version's registered feature function derives, when the row
+    leaves them out: a row is what a client sends the server, and the server derives them the same way
+    (the training code, imported by name). A derived value the row does give is kept as given.
+    """
+    spec = registered_schema.get("feature_function") or {}
+    derived = [name for name in spec.get("outputs") or () if name not in values]
+    if not derived:
+        return values
+    fields = client_fields(registered_schema)
+    missing = [name for name, _ in fields if name not in values]
+    if missing:
+        raise RowError(f"{where}: missing column(s) {missing}; the model needs {[n for n, _ in fields]} "
+                       f"(its feature function derives {derived})")
+    raw = pd.DataFrame({name: [_number(values[name], name, where) if kind == "numeric" else values[name]]
+                        for name, kind in fields})
+    frame = resolve(spec["ref"])(raw)
+    return {**values, **{name: _plain(frame[name].iloc[0]) for name in derived}}
 
 
 def row_frame(values: dict[str, Any], schema: Any, where: str) -> pd.DataFrame:
