@@ -215,8 +215,10 @@ class SageMakerEndpointDeployer:
         while True:
             candidate = self._stats(req.endpoint, req.version, started)
             incumbent = self._stats(req.endpoint, record.incumbent, started)
-            verdict = check(candidate, incumbent, req.guardrails)
-            if not verdict.ok or candidate.requests >= req.window_requests or time.monotonic() >= deadline:
+            complete = candidate.requests >= req.window_requests or time.monotonic() >= deadline
+            # interim looks stop only on overwhelming evidence; the nominal alphas judge the complete window
+            verdict = check(candidate, incumbent, req.guardrails, final=complete)
+            if not verdict.ok or complete:
                 return StepReport(dict(record.weights), record.revision, round(time.time() - started, 3),
                                   verdict.to_dict())
             time.sleep(self.poll_s)
