@@ -139,7 +139,9 @@ def outcome_of(description: dict[str, Any], result: dict[str, Any] | None, durat
 
 
 @dataclass
-class _Job:
+class RemoteJob:
+    """A step attempt running remotely (a SageMaker training job, a Kubernetes Job), polled with backoff."""
+
     task: Task
     name: str
     result_key: str
@@ -147,6 +149,22 @@ class _Job:
     delay: float
     last_status: str = ""
     submitted: float = field(default_factory=time.monotonic)
+
+
+def wait_for_jobs(jobs: dict[str, RemoteJob], poll_due: Callable[[], list[tuple[Task, Outcome]]],
+                  timeout: float | None) -> list[tuple[Task, Outcome]]:
+    """The ``Executor.wait`` of the remote executors: poll the jobs that are due until one finishes,
+    none is left, or ``timeout`` passes, sleeping until the next job is due in between."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        finished = poll_due()
+        if finished or not jobs:
+            return finished
+        next_poll = min(job.next_poll for job in jobs.values())
+        until = next_poll if deadline is None else min(next_poll, deadline)
+        time.sleep(max(0.0, until - time.monotonic()))
+        if deadline is not None and time.monotonic() >= deadline:
+            return poll_due()
 
 
 class SageMakerExecutor:
@@ -164,7 +182,7 @@ class SageMakerExecutor:
         self.image_tag = image_tag or os.environ.get("MODELWAY_IMAGE_TAG") or "latest"
         self.poll_min, self.poll_max = poll_s
         self.on_log = on_log
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, RemoteJob] = {}
         self._image: str | None = None
 
     # -- Executor -----------------------------------------------------------------------
@@ -193,19 +211,10 @@ class SageMakerExecutor:
                 f"image {request['AlgorithmSpecification']['TrainingImage']}")
         run_store.log(task.run_id, task.name, note, kind="note")  # lineage: where this attempt ran
         self._log(task.name, note)
-        self._jobs[task.name] = _Job(task, name, staged.result_key, time.monotonic(), self.poll_min)
+        self._jobs[task.name] = RemoteJob(task, name, staged.result_key, time.monotonic(), self.poll_min)
 
     def wait(self, timeout: float | None) -> list[tuple[Task, Outcome]]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            finished = self._poll_due()
-            if finished or not self._jobs:
-                return finished
-            next_poll = min(job.next_poll for job in self._jobs.values())
-            until = next_poll if deadline is None else min(next_poll, deadline)
-            time.sleep(max(0.0, until - time.monotonic()))
-            if deadline is not None and time.monotonic() >= deadline:
-                return self._poll_due()
+        return wait_for_jobs(self._jobs, self._poll_due, timeout)
 
     def cancel_all(self) -> list[Task]:
         tasks = []

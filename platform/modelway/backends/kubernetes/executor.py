@@ -27,14 +27,16 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any, Callable
 
 from modelway.backends.aws.sagemaker_jobs import (
+    RemoteJob,
     SageMakerExecutor,
     read_result,
     result_outcome,
     stage_remote_step,
+    wait_for_jobs,
 )
 from modelway.backends.kubernetes.jobs import job_manifest, target_for, validate_manifest
 from modelway.errors import UserError
@@ -57,17 +59,6 @@ def k8s_job_name(run_id: str, step: str, attempt: int) -> str:
     return raw
 
 
-@dataclass
-class _Job:
-    task: Task
-    name: str
-    result_key: str
-    next_poll: float
-    delay: float
-    submitted: float = field(default_factory=time.monotonic)
-    last_status: str = ""
-
-
 class KubernetesExecutor:
     """Runs step attempts as Kubernetes Jobs (see the module doc); an :class:`~modelway.runtime.executors.Executor`."""
 
@@ -79,18 +70,16 @@ class KubernetesExecutor:
         self.outputs = backends.outputs
         self.target = target_for(self.outputs, team)
         if self.outputs.workload_service_account:  # the team's pods reach S3 through its workload role
-            from dataclasses import replace
 
             self.target = replace(self.target, service_account=self.outputs.workload_service_account)
         if self.outputs.spot_priority_class:
-            from dataclasses import replace
 
             self.target = replace(self.target, priority_class=self.outputs.spot_priority_class)
         self._api_client = api_client
         self.poll_min, self.poll_max = poll_s
         self.on_log = on_log
         self._images = SageMakerExecutor(backends)  # the same training image, resolved to its digest once
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, RemoteJob] = {}
 
     def batch(self) -> Any:
         """``BatchV1Api`` on the configured cluster (kubeconfig, else in-cluster)."""
@@ -135,20 +124,10 @@ class KubernetesExecutor:
 
         stores(task.home)[0].log(task.run_id, task.name, note, kind="note")  # lineage: where this attempt ran
         self._log(task.name, note)
-        self._jobs[task.name] = _Job(task, name, staged.result_key, time.monotonic(), self.poll_min)
+        self._jobs[task.name] = RemoteJob(task, name, staged.result_key, time.monotonic(), self.poll_min)
 
     def wait(self, timeout: float | None) -> list[tuple[Task, Outcome]]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            finished = self._poll_due()
-            if finished or not self._jobs:
-                return finished
-            until = min(job.next_poll for job in self._jobs.values())
-            if deadline is not None:
-                until = min(until, deadline)
-            time.sleep(max(0.0, until - time.monotonic()))
-            if deadline is not None and time.monotonic() >= deadline:
-                return self._poll_due()
+        return wait_for_jobs(self._jobs, self._poll_due, timeout)
 
     def cancel_all(self) -> list[Task]:
         tasks = []
