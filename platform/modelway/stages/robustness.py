@@ -110,56 +110,55 @@ def latency_checks(model: Any, X: pd.DataFrame, gate: RobustnessGate) -> list[Ch
     batch_frame = X.sample(n=min(gate.batch_size, len(X)), random_state=gate.seed, replace=len(X) < gate.batch_size)
     model.predict(X.iloc[[0]])  # warm-up: lazy imports and caches are not latency
 
-    def single_row_p95() -> tuple[float, int]:
+    def single_row_p95() -> float:
         times = []
         for i in rows:
             row = X.iloc[[int(i)]]
             t0 = time.perf_counter()
             model.predict(row)
             times.append((time.perf_counter() - t0) * 1000)
-        return float(np.percentile(times, 95)), len(times)
+        return float(np.percentile(times, 95))
 
-    def batch_p95() -> tuple[float, int]:
+    def batch_p95() -> float:
         times = []
         for _ in range(max(3, gate.latency_runs // 6)):
             t0 = time.perf_counter()
             model.predict(batch_frame)
             times.append((time.perf_counter() - t0) * 1000)
-        return float(np.percentile(times, 95)), len(times)
+        return float(np.percentile(times, 95))
 
-    p95_single, calls, single_attempts = _best_p95(single_row_p95, gate.max_p95_single_ms)
-    p95_batch, _, batch_attempts = _best_p95(batch_p95, gate.max_p95_batch_ms)
+    p95_single, single_attempts = best_of(single_row_p95, gate.max_p95_single_ms)
+    p95_batch, batch_attempts = best_of(batch_p95, gate.max_p95_batch_ms)
+    single_note = f", best of {single_attempts} measurements" if single_attempts > 1 else ""
+    batch_note = f" (best of {batch_attempts} measurements)" if batch_attempts > 1 else ""
     return [
         CheckResult(
             "robustness.latency.single_row_p95", p95_single <= gate.max_p95_single_ms,
-            f"p95 single-row predict latency {p95_single:.2f} ms, limit {gate.max_p95_single_ms} ms ({calls} calls"
-            f"{_attempts_note(single_attempts)})",
+            f"p95 single-row predict latency {p95_single:.2f} ms, limit {gate.max_p95_single_ms} ms ({len(rows)} calls"
+            f"{single_note})",
             observed=round(p95_single, 4), limit=gate.max_p95_single_ms, category="robustness",
         ),
         CheckResult(
             "robustness.latency.batch_p95", p95_batch <= gate.max_p95_batch_ms,
             f"p95 batch predict latency {p95_batch:.2f} ms for {len(batch_frame)} rows, limit {gate.max_p95_batch_ms} ms"
-            f"{_attempts_note(batch_attempts, parenthesis=True)}",
+            f"{batch_note}",
             observed=round(p95_batch, 4), limit=gate.max_p95_batch_ms, category="robustness",
         ),
     ]
 
 
-def _best_p95(measure: Callable[[], tuple[float, int]], limit: float) -> tuple[float, int, int]:
-    """(best p95, calls per measurement, measurements taken): measure again while over ``limit``."""
-    best, calls = measure()
-    attempts = 1
-    while best > limit and attempts < LATENCY_ATTEMPTS:
-        p95, calls = measure()
-        best, attempts = min(best, p95), attempts + 1
-    return best, calls, attempts
+def best_of(measure: Callable[[], float], limit: float, attempts: int = LATENCY_ATTEMPTS) -> tuple[float, int]:
+    """(best value, measurements taken): ``measure`` again, up to ``attempts`` times, while the best is over ``limit``.
 
-
-def _attempts_note(attempts: int, parenthesis: bool = False) -> str:
-    if attempts == 1:
-        return ""
-    note = f"best of {attempts} measurements"
-    return f" ({note})" if parenthesis else f", {note}"
+    Example:
+        >>> readings = iter([120.0, 80.0, 500.0])
+        >>> best_of(lambda: next(readings), limit=100)
+        (80.0, 2)
+    """
+    best, taken = measure(), 1
+    while best > limit and taken < attempts:
+        best, taken = min(best, measure()), taken + 1
+    return best, taken
 
 
 def stability_check(model: Any, X: pd.DataFrame, gate: RobustnessGate) -> CheckResult:
