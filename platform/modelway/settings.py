@@ -1,8 +1,10 @@
 """Runtime settings of Modelway, read once from the environment (prefix ``MODELWAY_``).
 
-Every ``MODELWAY_*`` variable is read here and nowhere else. The model is a plain frozen
-pydantic model filled from ``os.environ``: pydantic-settings would do the same, but importing
-it (with its cloud secret providers) costs about a tenth of a second on every command.
+Every ``MODELWAY_*`` variable is read here and nowhere else. The model is a frozen
+:class:`~modelway.light_models.LightModel` filled from ``os.environ``: pydantic-settings would do the
+same, but importing it (with its cloud secret providers) costs about a tenth of a second on every
+command, and pydantic itself is imported only when a variable needs converting (``MODELWAY_HOME``
+and the other text and path variables do not).
 
 Example:
     >>> from modelway.settings import Settings
@@ -14,16 +16,17 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from annotated_types import Gt
 
 from modelway.errors import ConfigError
+from modelway.light_models import InvalidFields, LightModel
 
 PREFIX = "MODELWAY_"
 
 
-class Settings(BaseModel):
+class Settings(LightModel):
     """Where Modelway keeps its state, how it runs pipelines by default, and who is acting.
 
     Example:
@@ -33,33 +36,33 @@ class Settings(BaseModel):
         3
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    home: Path = Field(default=Path(".modelway"), description="Artifacts, run store and registry live here.")
-    executor: Literal["process", "inprocess"] = Field(
-        default="process", description="Default step executor: one process per step, or in the runner process."
-    )
-    workers: PositiveInt | None = Field(default=None, description="Concurrent steps; default = number of cores.")
-    preload: bool = Field(
-        default=True, description="Import the modules pipelines declare in preload=[...] before forking steps "
-        "(MODELWAY_PRELOAD=0 turns it off, e.g. to measure what it saves)."
-    )
-    env: str | None = Field(default=None, description="Environment models are registered for when a pipeline "
-                            "does not say (dev, staging, prod; checked where it is used, default dev).")
-    user: str | None = Field(default=None, description="Who is acting (approvals, card owner); default: the login name.")
-    ml_threads: PositiveInt = Field(default=1, description="Native (OpenMP/BLAS) threads per training or "
-                                    "evaluation step.")
-    tracking_uri: str | None = Field(default=None, description="MLflow tracking URI; default: a SQLite store "
-                                     "under the home.")
-    promotion_rules: Path | None = Field(default=None, description="YAML file with the approval rules per environment.")
-    cache_dir: Path | None = Field(default=None, description="A folder the user chose for caches shared by many "
-                                   "homes (e.g. the empty MLflow store template); unset: nothing is written outside the home.")
+    home: Path = Path(".modelway")  # artifacts, run store and registry live here
+    executor: Literal["process", "inprocess"] = "process"  # one process per step, or in the runner process
+    workers: Annotated[int, Gt(0)] | None = None  # concurrent steps; default = number of cores
+    # import the modules pipelines declare in preload=[...] before forking steps (MODELWAY_PRELOAD=0
+    # turns it off, e.g. to measure what it saves)
+    preload: bool = True
+    # environment models are registered for when a pipeline does not say (dev, staging, prod;
+    # checked where it is used, default dev)
+    env: str | None = None
+    user: str | None = None  # who is acting (approvals, card owner); default: the login name
+    ml_threads: Annotated[int, Gt(0)] = 1  # native (OpenMP/BLAS) threads per training or evaluation step
+    tracking_uri: str | None = None  # MLflow tracking URI; default: a SQLite store under the home
+    promotion_rules: Path | None = None  # YAML file with the approval rules per environment
+    # a folder the user chose for caches shared by many homes (e.g. the empty MLflow store
+    # template); unset: nothing is written outside the home
+    cache_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Settings from ``MODELWAY_*`` variables (names are case-insensitive, unknown ones ignored)."""
         environ = os.environ if environ is None else environ
-        return cls.model_validate({k[len(PREFIX):].lower(): v for k, v in environ.items() if k.upper().startswith(PREFIX)})
+        given = {k[len(PREFIX):].lower(): v for k, v in environ.items() if k.upper().startswith(PREFIX)}
+        values = {k: v for k, v in given.items() if k in cls.FIELDS}  # unknown variables are ignored
+        for key in _PATHS:  # a path from the environment is text: Path() is all pydantic would do
+            if isinstance(values.get(key), str) and values[key]:
+                values[key] = Path(values[key])
+        return cls(**values)
 
     def resolved_home(self) -> Path:
         """The home directory as an absolute path (created on first use by the stores)."""
@@ -81,7 +84,7 @@ def get_settings() -> Settings:
     env_key = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(PREFIX)))
     try:
         return _cached(env_key)
-    except ValidationError as exc:  # name the variable and the allowed values
+    except InvalidFields as exc:  # name the variable and the allowed values
         raise ConfigError(f"invalid MODELWAY_* environment setting: {_one_line(exc)}") from None
 
 
@@ -121,5 +124,8 @@ def ui_command() -> str:
     return f"mlflow ui --backend-store-uri {tracking_uri()}"
 
 
-def _one_line(exc: ValidationError) -> str:
+_PATHS = ("home", "promotion_rules", "cache_dir")
+
+
+def _one_line(exc: InvalidFields) -> str:
     return "; ".join(f"{PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())

@@ -33,7 +33,7 @@ LAYERS: list[set[str]] = [
     {"settings", "contracts", "datasets", "extras", "profiling", "evidence_blocks"},
     {"features"},                      # feature functions: imported by datasets, training (stages) and the server
     {"config_files"},                  # the one strict JSON/YAML reader the contracts and configs use
-    {"errors", "files", "html_blocks", "exits", "active_backends", "sqlite_wal"},
+    {"errors", "files", "html_blocks", "exits", "active_backends", "sqlite_wal", "light_models"},
 ]
 RANK = {name: len(LAYERS) - i for i, layer in enumerate(LAYERS) for name in layer}
 ROOT = "<root>"

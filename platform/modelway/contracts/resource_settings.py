@@ -7,8 +7,11 @@ Example:
 from __future__ import annotations
 
 import re
+from typing import Annotated, Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, field_validator
+from annotated_types import Ge, Gt
+
+from modelway.light_models import LightModel
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T|B)?\s*$")
 _MEMORY_FACTOR = {
@@ -53,41 +56,54 @@ def parse_duration(value: str | float | int) -> float:
     return seconds
 
 
-class ResourceSettings(BaseModel):
+class Checked:
+    """``Annotated`` metadata: ``check`` runs before pydantic's own validation of the field
+    (it raises ``ValueError`` for a bad value and returns the value to keep).
+
+    pydantic calls :meth:`__get_pydantic_core_schema__` when it validates the field, so this module
+    does not import pydantic (only a validation does).
+    """
+
+    def __init__(self, check: Callable[[Any], object]) -> None:
+        self.check = check
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+
+def kept_as_text(parse: Callable[[Any], object]) -> Callable[[Any], object]:
+    """A check for an optional quantity: ``None`` stays, anything else must parse and is kept
+    as the user wrote it ("8Gi", "2h")."""
+    def check(value: object) -> object:
+        if value is None:
+            return None
+        parse(value)
+        return str(value)
+    return check
+
+
+class ResourceSettings(LightModel):
     """Resources for one step; step values override pipeline values, which override these defaults.
 
     ``memory`` and ``max_runtime`` keep the user's spelling ("8Gi", "2h"); use
-    :attr:`memory_bytes` / :attr:`max_runtime_s` for numbers.
+    :attr:`memory_bytes` / :attr:`max_runtime_s` for numbers. Fields: ``cpu`` (cores, may be
+    fractional), ``memory`` (Kubernetes quantity), ``gpus``, ``spot`` (spot/preemptible capacity:
+    use checkpoints), ``instance_type`` (a hint, e.g. 'ml.g5.xlarge'), ``max_runtime`` (hard limit
+    for the step on a backend, e.g. '2h').
 
     Example:
         >>> ResourceSettings(cpu=2, memory="4Gi", max_runtime="1h").max_runtime_s
         3600.0
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cpu: PositiveFloat | None = Field(default=None, description="CPU cores (may be fractional).")
-    memory: str | None = Field(default=None, description="Memory limit, Kubernetes quantity, e.g. '8Gi'.")
-    gpus: NonNegativeInt = Field(default=0, description="Number of GPUs.")
-    spot: bool = Field(default=False, description="Run on spot/preemptible capacity (use checkpoints).")
-    instance_type: str | None = Field(default=None, description="Instance type hint, e.g. 'ml.g5.xlarge'.")
-    max_runtime: str | None = Field(default=None, description="Hard limit for the step on a backend, e.g. '2h'.")
-
-    @field_validator("memory", mode="before")
-    @classmethod
-    def _check_memory(cls, value: object) -> object:
-        if value is None:
-            return None
-        parse_memory(value)  # type: ignore[arg-type]
-        return str(value)
-
-    @field_validator("max_runtime", mode="before")
-    @classmethod
-    def _check_runtime(cls, value: object) -> object:
-        if value is None:
-            return None
-        parse_duration(value)  # type: ignore[arg-type]
-        return str(value)
+    cpu: Annotated[float, Gt(0)] | None = None
+    memory: Annotated[str | None, Checked(kept_as_text(parse_memory))] = None
+    gpus: Annotated[int, Ge(0)] = 0
+    spot: bool = False
+    instance_type: str | None = None
+    max_runtime: Annotated[str | None, Checked(kept_as_text(parse_duration))] = None
 
     @property
     def memory_bytes(self) -> int | None:

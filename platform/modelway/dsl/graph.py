@@ -227,7 +227,7 @@ class PipelineGraph:
                     "function": _function_label(self.nodes[name].step),
                     "upstream": self.nodes[name].upstream,
                     "inputs": {k: wire(v) for k, v in self.nodes[name].inputs.items()},
-                    "settings": self.nodes[name].settings.model_dump(mode="json"),
+                    "settings": self.nodes[name].settings.as_dict(json=True),
                 }
                 for name in self.order
             ],

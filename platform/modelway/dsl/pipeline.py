@@ -1,6 +1,7 @@
 """The ``@pipeline`` decorator: a typed function whose body wires steps into a DAG."""
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -52,24 +53,30 @@ class Pipeline:
         self.preload = preload
         self._params_model: Any = None
 
+    def _parameters(self) -> tuple[dict[str, Any], list[inspect.Parameter]]:
+        """The parameters' resolved annotations and the parameters (checked, without pydantic)."""
+        try:  # include_extras keeps Annotated constraints such as Field(ge=2)
+            hints = typing.get_type_hints(self.fn, include_extras=True)
+        except Exception as exc:  # an unresolvable annotation would silently drop validation
+            raise DefinitionError(
+                f"pipeline {self.name!r}: cannot resolve its parameter annotations ({exc})"
+            ) from None
+        params = list(inspect.signature(self.fn).parameters.values())
+        if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+            raise DefinitionError(f"pipeline {self.name!r}: *args/**kwargs parameters are not supported")
+        return hints, params
+
     @property
     def params_model(self) -> Any:
         """The pydantic model of the pipeline's parameters (built from its signature)."""
         if self._params_model is None:
             from pydantic import ConfigDict, create_model
 
-            try:  # include_extras keeps Annotated constraints such as Field(ge=2)
-                hints = typing.get_type_hints(self.fn, include_extras=True)
-            except Exception as exc:  # an unresolvable annotation would silently drop validation
-                raise DefinitionError(
-                    f"pipeline {self.name!r}: cannot resolve its parameter annotations ({exc})"
-                ) from None
+            hints, params = self._parameters()
             fields: dict[str, Any] = {}
-            for pname, param in inspect.signature(self.fn).parameters.items():
-                if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                    raise DefinitionError(f"pipeline {self.name!r}: *args/**kwargs parameters are not supported")
+            for param in params:
                 default = ... if param.default is param.empty else param.default
-                fields[pname] = (hints.get(pname, Any), default)
+                fields[param.name] = (hints.get(param.name, Any), default)
             model_name = "".join(part.title() for part in self.name.split("_")) + "Params"
             self._params_model = create_model(
                 model_name, __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
@@ -81,6 +88,12 @@ class Pipeline:
 
         Raises UserError with one line naming the parameter.
         """
+        if not params and self._params_model is None:
+            # Nothing given: the defaults, as pydantic would return them (it does not validate
+            # defaults; a mutable one is copied), without importing pydantic for a plain run.
+            _, parameters = self._parameters()
+            if all(p.default is not p.empty for p in parameters):
+                return {p.name: copy.deepcopy(p.default) for p in parameters}
         from pydantic import ValidationError
 
         model = self.params_model
@@ -100,6 +113,8 @@ class Pipeline:
 
     def parse_cli_params(self, pairs: list[str]) -> dict[str, Any]:
         """Turn ``["k=v", ...]`` into raw values: JSON where it parses (numbers, lists), else the string."""
+        if not pairs:
+            return {}
         fields = self.params_model.model_fields
         raw: dict[str, Any] = {}
         given: dict[str, str] = {}

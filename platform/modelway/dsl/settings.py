@@ -10,50 +10,44 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, field_validator
+from annotated_types import Ge
 
-from modelway.contracts.resource_settings import ResourceSettings, parse_duration
+from modelway.contracts.resource_settings import Checked, ResourceSettings, kept_as_text, parse_duration
 from modelway.errors import DefinitionError
+from modelway.light_models import InvalidFields, LightModel
 
-RESOURCE_KEYS = tuple(ResourceSettings.model_fields)
+RESOURCE_KEYS = ResourceSettings.FIELDS
 # Settings that can change what a step computes (hardware numerics), so they enter the cache key.
 RESULT_AFFECTING_RESOURCES = ("gpus", "instance_type")
 
 
-class StepSettings(BaseModel):
+def _delay_text(value: object) -> object:
+    """A retry delay may be zero (retry at once, kept as "0"); a time limit may not."""
+    if _is_zero(value):
+        return "0"
+    parse_duration(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+class StepSettings(LightModel):
     """Execution settings of a step (or pipeline-wide defaults for its steps).
+
+    Fields: ``retries`` (extra attempts after a failure), ``retry_delay`` (wait before the first
+    retry; doubles each time), ``timeout`` (per-attempt time limit, e.g. '30m'), ``cache`` (reuse
+    outputs of an identical earlier execution) and ``resources``.
 
     Example:
         >>> StepSettings(retries=2, timeout="30m").timeout_s
         1800.0
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    retries: NonNegativeInt = Field(default=0, description="Extra attempts after a failure.")
-    retry_delay: str = Field(default="1s", description="Wait before the first retry; doubles each time.")
-    timeout: str | None = Field(default=None, description="Per-attempt time limit, e.g. '30m'.")
-    cache: bool = Field(default=True, description="Reuse outputs of an identical earlier execution.")
-    resources: ResourceSettings = Field(default_factory=ResourceSettings)
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _check_duration(cls, value: object) -> object:
-        if value is None:
-            return None
-        parse_duration(value)  # type: ignore[arg-type]
-        return str(value)
-
-    @field_validator("retry_delay", mode="before")
-    @classmethod
-    def _check_delay(cls, value: object) -> object:
-        # a delay may be zero (retry at once); a time limit may not
-        if _is_zero(value):
-            return "0"
-        parse_duration(value)  # type: ignore[arg-type]
-        return str(value)
+    retries: Annotated[int, Ge(0)] = 0
+    retry_delay: Annotated[str, Checked(_delay_text)] = "1s"
+    timeout: Annotated[str | None, Checked(kept_as_text(parse_duration))] = None
+    cache: bool = True
+    resources: ResourceSettings = ResourceSettings()
 
     @property
     def timeout_s(self) -> float | None:
@@ -80,7 +74,7 @@ def _is_zero(value: object) -> bool:
     return isinstance(value, str) and any(c == "0" for c in value) and bool(_ZERO_DURATION.match(value))
 
 
-ALLOWED_KEYS = tuple(k for k in StepSettings.model_fields) + RESOURCE_KEYS
+ALLOWED_KEYS = StepSettings.FIELDS + RESOURCE_KEYS
 
 
 def parse_settings(where: str, options: dict[str, Any]) -> StepSettings:
@@ -104,12 +98,12 @@ def parse_settings(where: str, options: dict[str, Any]) -> StepSettings:
         if isinstance(resources, dict):
             resources = ResourceSettings(**resources)
         if flat_resources:
-            base = resources.model_dump(exclude_unset=True) if resources is not None else {}
+            base = {k: getattr(resources, k) for k in resources.fields_set} if resources is not None else {}
             resources = ResourceSettings(**{**base, **flat_resources})
         if resources is not None:
             values["resources"] = resources
         return StepSettings(**values)
-    except ValidationError as exc:
+    except InvalidFields as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "settings"
         msg = err["msg"].removeprefix("Value error, ")
@@ -118,12 +112,12 @@ def parse_settings(where: str, options: dict[str, Any]) -> StepSettings:
         raise DefinitionError(f"{where}: {exc}") from None
 
 
-def _merge(high: BaseModel, low: BaseModel, cls: type[BaseModel]) -> dict[str, Any]:
+def _merge(high: LightModel, low: LightModel, cls: type[LightModel]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for key in cls.model_fields:
-        if key in high.model_fields_set:
+    for key in cls.FIELDS:
+        if key in high.fields_set:
             merged[key] = getattr(high, key)
-        elif key in low.model_fields_set:
+        elif key in low.fields_set:
             merged[key] = getattr(low, key)
     return merged
 
@@ -132,7 +126,7 @@ def resolve_settings(step: StepSettings, pipeline: StepSettings | None) -> StepS
     """Effective settings of a step: step > pipeline > defaults, field by field (resources too).
 
     Example:
-        >>> resolve_settings(StepSettings(retries=1), StepSettings(retries=3, cache=False)).model_dump()["cache"]
+        >>> resolve_settings(StepSettings(retries=1), StepSettings(retries=3, cache=False)).cache
         False
     """
     pipeline = pipeline or StepSettings()

@@ -145,7 +145,7 @@ def run_pipeline(
     run_id = run_id or new_run_id()
     lineage = collect(pipeline_file, _jsonable_params(graph.params))
     steps = [{"name": n, "func": graph.nodes[n].step.qualname, "upstream": graph.nodes[n].upstream,
-              "settings": graph.nodes[n].settings.model_dump(exclude_defaults=True)} for n in graph.order]
+              "settings": graph.nodes[n].settings.as_dict(exclude_defaults=True)} for n in graph.order]
     run_store.create_run(run_id, graph.pipeline_name, str(pipeline_file) if pipeline_file else None,
                          _jsonable_params(graph.params), executor_name, use_cache, lineage, steps)
     _record_dataset_inputs(run_store, run_id, graph)

@@ -1,0 +1,102 @@
+"""Settings objects (step settings, resources, runtime settings) validate like pydantic, but a
+plain run never imports pydantic: values taken as they are must be exactly what pydantic returns."""
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelway.contracts.resource_settings import ResourceSettings
+from modelway.dsl.settings import StepSettings, parse_settings, resolve_settings
+from modelway.light_models import InvalidFields, LightModel
+from modelway.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+CLASSES = [ResourceSettings, StepSettings, Settings]
+
+values = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(-2, 2, allow_nan=False),
+                   st.text(max_size=4), st.sampled_from(["0", "8Gi", "30m", "process", "1.5", "true"]),
+                   st.builds(Path, st.sampled_from(["a", "/tmp/x", "."])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(cls=st.sampled_from(CLASSES), data=st.data())
+def test_a_value_taken_as_it_is_is_what_pydantic_returns(cls: type[LightModel], data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from([f for f in cls.FIELDS if f != "resources"]))
+    value = data.draw(values)
+    try:
+        expected = cls._validate({name: value})[name]
+    except InvalidFields as exc:
+        with pytest.raises(InvalidFields) as caught:
+            cls(**{name: value})
+        assert [(e["loc"], e["msg"]) for e in caught.value.errors()] == [(e["loc"], e["msg"]) for e in exc.errors()]
+        return
+    got = getattr(cls(**{name: value}), name)
+    assert (got, type(got)) == (expected, type(expected))
+
+
+def test_only_values_that_need_converting_go_to_pydantic() -> None:
+    assert ResourceSettings._takes_as_is("spot", True)
+    assert ResourceSettings._takes_as_is("instance_type", "ml.g5.xlarge")
+    assert ResourceSettings._takes_as_is("instance_type", None)
+    assert not ResourceSettings._takes_as_is("gpus", 1)          # constrained (>= 0)
+    assert not ResourceSettings._takes_as_is("spot", 1)          # an int for a bool: pydantic decides
+    assert not ResourceSettings._takes_as_is("memory", "8Gi")    # checked quantity
+    assert not ResourceSettings._takes_as_is("bogus", 1)         # unknown: pydantic names it
+    assert Settings._takes_as_is("home", Path("/x")) and not Settings._takes_as_is("home", "/x")
+    assert not Settings._takes_as_is("executor", "inprocess")     # Literal
+
+
+def test_errors_name_the_field_and_unknown_fields_are_refused() -> None:
+    with pytest.raises(InvalidFields, match=r"^gpus: Input should be greater than or equal to 0$"):
+        ResourceSettings(gpus=-1)
+    with pytest.raises(InvalidFields, match=r"^colour: Extra inputs are not permitted$"):
+        ResourceSettings(colour="red")
+    with pytest.raises(InvalidFields, match=r"^memory: Value error, invalid memory '8 lots'"):
+        ResourceSettings(memory="8 lots")
+
+
+def test_frozen_equal_hashable_and_picklable_with_the_fields_set() -> None:
+    resources = ResourceSettings(gpus=2, memory="8Gi")
+    with pytest.raises(AttributeError, match="frozen"):
+        resources.gpus = 3  # type: ignore[misc]
+    assert resources == ResourceSettings(memory="8Gi", gpus=2) != ResourceSettings(gpus=2)
+    assert hash(resources) == hash(ResourceSettings(memory="8Gi", gpus=2))
+    copy = pickle.loads(pickle.dumps(resources))
+    assert copy == resources and copy.fields_set == {"gpus", "memory"} and copy.memory_bytes == 8 * 2**30
+    assert ResourceSettings(gpus=0).fields_set == {"gpus"} and ResourceSettings().fields_set == frozenset()
+
+
+def test_as_dict_nests_and_leaves_out_defaults_on_request() -> None:
+    step = StepSettings(retries=1, resources=ResourceSettings(gpus=1))
+    assert step.as_dict(exclude_defaults=True) == {"retries": 1, "resources": {"gpus": 1}}
+    assert step.as_dict()["resources"]["spot"] is False
+    assert Settings(home=Path("/srv/mw")).as_dict(json=True)["home"] == "/srv/mw"
+
+
+def test_a_value_set_to_its_default_on_the_step_still_beats_the_pipeline() -> None:
+    pipeline = parse_settings("pipeline 'p'", {"retries": 2, "gpus": 1, "cache": False})
+    step = parse_settings("step 's'", {"retries": 0, "gpus": 0})
+    resolved = resolve_settings(step, pipeline)
+    assert (resolved.retries, resolved.resources.gpus, resolved.cache) == (0, 0, False)
+
+
+def test_a_plain_run_never_imports_pydantic(tmp_path: Path) -> None:
+    pipe = tmp_path / "one.py"
+    pipe.write_text("from modelway import pipeline, step\n\n@step\ndef double(n: int) -> int:\n    return 2 * n\n\n"
+                    "@pipeline\ndef one(n: int = 3) -> int:\n    return double(n)\n")
+    code = ("import sys\nfrom modelway.cli.main import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    print('exit', exc.code)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'pydantic_core', 'typer', 'rich'}))\n")
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(pipe), "--plain"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60,
+                          env={"PYTHONPATH": str(REPO / "platform"), "PATH": "/usr/bin:/bin",
+                               "MODELWAY_HOME": str(tmp_path / "home"), "MODELWAY_USER": "ana"})
+    assert proc.returncode == 0, proc.stderr
+    assert "result: 6" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
