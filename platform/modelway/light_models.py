@@ -13,6 +13,9 @@ not already exactly what the field holds:
 - anything else (a constrained field, a string for a number, an unknown key) goes through a
   pydantic model generated from the same annotations, so coercions and messages are pydantic's.
 
+Constraints are written with :class:`Bounds` (``Annotated[int, Bounds(ge=0)]``): pydantic's own
+number constraints and messages, without importing annotated-types on the plain path.
+
 Errors are :class:`InvalidFields` (a ``ValueError``) with pydantic's error list, so callers can
 name the key without importing pydantic.
 
@@ -51,6 +54,31 @@ class InvalidFields(ValueError):
     def errors(self) -> list[dict[str, Any]]:
         """Every refused value, as pydantic reported it."""
         return self._errors
+
+
+class Bounds:
+    """``Annotated`` metadata: bounds on a number (``ge``, ``gt``, ``le``, ``lt``), checked by pydantic
+    with its own messages ("Input should be greater than or equal to 0").
+
+    Example:
+        >>> Bounds(ge=0)
+        Bounds(ge=0)
+    """
+
+    def __init__(self, **bounds: float) -> None:
+        unknown = set(bounds) - {"ge", "gt", "le", "lt"}
+        if unknown:
+            raise TypeError(f"Bounds: unknown bound {sorted(unknown)[0]!r} (ge, gt, le, lt)")
+        self.bounds = bounds
+
+    def __repr__(self) -> str:
+        return f"Bounds({', '.join(f'{k}={v!r}' for k, v in self.bounds.items())})"
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        schema = handler(source)
+        if schema.get("type") not in ("int", "float"):
+            raise TypeError(f"Bounds apply to int and float fields, not {source!r}")
+        return {**schema, **self.bounds}  # int_schema / float_schema take the bounds as keys
 
 
 class LightModel:

@@ -18,10 +18,8 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from annotated_types import Gt
-
 from modelway.errors import ConfigError
-from modelway.light_models import InvalidFields, LightModel
+from modelway.light_models import Bounds, InvalidFields, LightModel
 
 PREFIX = "MODELWAY_"
 
@@ -38,7 +36,7 @@ class Settings(LightModel):
 
     home: Path = Path(".modelway")  # artifacts, run store and registry live here
     executor: Literal["process", "inprocess"] = "process"  # one process per step, or in the runner process
-    workers: Annotated[int, Gt(0)] | None = None  # concurrent steps; default = number of cores
+    workers: Annotated[int, Bounds(gt=0)] | None = None  # concurrent steps; default = number of cores
     # import the modules pipelines declare in preload=[...] before forking steps (MODELWAY_PRELOAD=0
     # turns it off, e.g. to measure what it saves)
     preload: bool = True
@@ -46,7 +44,7 @@ class Settings(LightModel):
     # checked where it is used, default dev)
     env: str | None = None
     user: str | None = None  # who is acting (approvals, card owner); default: the login name
-    ml_threads: Annotated[int, Gt(0)] = 1  # native (OpenMP/BLAS) threads per training or evaluation step
+    ml_threads: Annotated[int, Bounds(gt=0)] = 1  # native (OpenMP/BLAS) threads per training or evaluation step
     tracking_uri: str | None = None  # MLflow tracking URI; default: a SQLite store under the home
     promotion_rules: Path | None = None  # YAML file with the approval rules per environment
     # a folder the user chose for caches shared by many homes (e.g. the empty MLflow store

@@ -100,3 +100,19 @@ def test_a_plain_run_never_imports_pydantic(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "result: 6" in proc.stdout
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
+
+
+def test_bounds_are_pydantic_number_constraints_and_nothing_else() -> None:
+    from typing import Annotated
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from modelway.light_models import Bounds
+
+    assert TypeAdapter(Annotated[int, Bounds(ge=0, lt=3)]).validate_python("2") == 2
+    with pytest.raises(ValidationError, match="Input should be less than 3"):
+        TypeAdapter(Annotated[int, Bounds(ge=0, lt=3)]).validate_python(3)
+    with pytest.raises(TypeError, match="Bounds apply to int and float fields"):
+        TypeAdapter(Annotated[str, Bounds(ge=0)])
+    with pytest.raises(TypeError, match="unknown bound 'min'"):
+        Bounds(min=0)

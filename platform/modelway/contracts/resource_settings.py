@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Callable
 
-from annotated_types import Ge, Gt
-
-from modelway.light_models import LightModel
+from modelway.light_models import Bounds, LightModel
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T|B)?\s*$")
 _MEMORY_FACTOR = {
@@ -98,9 +96,9 @@ class ResourceSettings(LightModel):
         3600.0
     """
 
-    cpu: Annotated[float, Gt(0)] | None = None
+    cpu: Annotated[float, Bounds(gt=0)] | None = None
     memory: Annotated[str | None, Checked(kept_as_text(parse_memory))] = None
-    gpus: Annotated[int, Ge(0)] = 0
+    gpus: Annotated[int, Bounds(ge=0)] = 0
     spot: bool = False
     instance_type: str | None = None
     max_runtime: Annotated[str | None, Checked(kept_as_text(parse_duration))] = None

@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from annotated_types import Ge
-
 from modelway.contracts.resource_settings import Checked, ResourceSettings, kept_as_text, parse_duration
 from modelway.errors import DefinitionError
-from modelway.light_models import InvalidFields, LightModel
+from modelway.light_models import Bounds, InvalidFields, LightModel
 
 RESOURCE_KEYS = ResourceSettings.FIELDS
 # Settings that can change what a step computes (hardware numerics), so they enter the cache key.
@@ -43,7 +41,7 @@ class StepSettings(LightModel):
         1800.0
     """
 
-    retries: Annotated[int, Ge(0)] = 0
+    retries: Annotated[int, Bounds(ge=0)] = 0
     retry_delay: Annotated[str, Checked(_delay_text)] = "1s"
     timeout: Annotated[str | None, Checked(kept_as_text(parse_duration))] = None
     cache: bool = True
