@@ -43,6 +43,7 @@ from modelway.deploy.contract import run_contract_tests
 from modelway.deploy.guardrails import GuardrailResult, ab_test, check
 from modelway.serving.state import DeploymentStore, EndpointState
 from modelway.errors import UserError
+from modelway.registry import get_registry
 from modelway.serving.traffic import TrafficLog, traffic_path
 
 APPLY_TIMEOUT_S = 15.0
@@ -61,8 +62,6 @@ class EmbeddedDeployer:
     @property
     def registry(self) -> Any:
         if self._registry is None:
-            from modelway.registry import get_registry
-
             self._registry = get_registry(self.home)
         return self._registry
 

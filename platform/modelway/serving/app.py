@@ -55,6 +55,7 @@ from starlette.routing import Route
 from modelway.serving.state import DeploymentStore, EndpointState
 from modelway.errors import UserError
 from modelway.features import resolve
+from modelway.registry import get_registry
 from modelway.serving.capture import CaptureWriter
 from modelway.serving.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from modelway.serving.payload import PayloadError, parse_body, row_count
@@ -115,8 +116,6 @@ class ModelServer:
 
     def __init__(self, endpoint: str, *, home: Path, registry: Any = None, state: EndpointState | None = None,
                  poll_s: float = 0.2, capture_seed: int | None = None):
-        from modelway.registry import get_registry
-
         self.endpoint = endpoint
         self.home = Path(home)
         self.registry = registry or get_registry(self.home)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelway.backends.aws.clients import AwsClients
+from modelway.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,6 @@ class EndpointVariants:
             if status == "InService":
                 return described
             if status in ("Failed", "OutOfService", "Deleting") or time.monotonic() > deadline:
-                from modelway.errors import UserError
-
                 raise UserError(f"endpoint {endpoint} is {status}: {described.get('FailureReason') or 'not in service'}")
             time.sleep(poll_s)
 

@@ -34,7 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelway.backends.aws.sagemaker_jobs import stack_network, training_job_request
+from modelway.artifacts.store import ArtifactStore
+from modelway.backends.aws.artifacts import PREFIX
+from modelway.backends.aws.sagemaker_jobs import code_bundle, stack_network, training_job_request
+from modelway.dsl.loader import load_pipeline
 
 DEFAULT_INSTANCE = "ml.m5.large"
 EXECUTION_ID = {"Get": "Execution.PipelineExecutionId"}
@@ -120,11 +123,6 @@ def stage_pipeline(file: Path, pipeline: str | None, params: dict[str, str], hom
     uploaded by anything that writes S3 (the Pulumi program declares them as bucket objects).
     """
     import shutil
-
-    from modelway.artifacts.store import ArtifactStore
-    from modelway.backends.aws.artifacts import PREFIX
-    from modelway.backends.aws.sagemaker_jobs import code_bundle
-    from modelway.dsl.loader import load_pipeline
 
     pipe = load_pipeline(file, pipeline)
     graph = pipe.build(pipe.parse_cli_params([f"{k}={v}" for k, v in sorted(params.items())]))

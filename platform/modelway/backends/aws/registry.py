@@ -37,6 +37,8 @@ from modelway.registry.base import (
     ModelVersion,
     RegistryError,
 )
+from modelway.registry.embedded import EmbeddedRegistry, _uri_to_path
+from modelway.registry.semver import parse
 
 TO_SAGEMAKER = {ModelStatus.PENDING.value: "PendingManualApproval", ModelStatus.APPROVED.value: "Approved",
                 ModelStatus.REJECTED.value: "Rejected", ModelStatus.REVOKED.value: "Rejected"}
@@ -46,8 +48,6 @@ class SageMakerRegistry(ModelRegistry):
     """:class:`~modelway.registry.base.ModelRegistry` on SageMaker model package groups (see the module doc)."""
 
     def __init__(self, home: Path | None, clients: AwsClients, outputs: Any, *, rules: Any = None) -> None:
-        from modelway.registry.embedded import EmbeddedRegistry
-
         self.local = EmbeddedRegistry(home, rules=rules)
         self.clients = clients
         self.outputs = outputs
@@ -109,7 +109,6 @@ class SageMakerRegistry(ModelRegistry):
                 continue
             for package in self._packages(family):
                 versions.append(self._version_of(package))
-        from modelway.registry.semver import parse
 
         versions.sort(key=lambda v: (v.name, parse(v.version)), reverse=True)
         return sorted(versions, key=lambda v: v.name)  # stable: newest first within each model
@@ -215,8 +214,6 @@ class SageMakerRegistry(ModelRegistry):
 
     def _publish(self, version: ModelVersion) -> None:
         """Upload artifact, metrics and the version record; create the model package."""
-        from modelway.registry.embedded import _uri_to_path  # the embedded artifact's path
-
         prefix = f"{version.name}/{version.version}"
         blob = _uri_to_path(version.artifact_uri).read_bytes()
         if hashlib.sha256(blob).hexdigest() != version.artifact_sha256:

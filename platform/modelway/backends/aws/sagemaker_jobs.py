@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from modelway.artifacts.store import ArtifactRef
 from modelway.backends.aws.clients import AwsClients
 from modelway.errors import ConfigError
+from modelway.runtime.context import stores
 from modelway.runtime.executors import Executor, Outcome, Task
 
 ENTRY_POINT = ["python", "-m", "modelway.backends.remote"]
@@ -190,8 +192,6 @@ class SageMakerExecutor:
         return len(self._jobs)
 
     def submit(self, task: Task) -> None:
-        from modelway.runtime.context import stores
-
         run_store, _ = stores(task.home)
         name = job_name(task.run_id, task.name, task.attempt)
         staged = stage_remote_step(self.backends, task)
@@ -296,8 +296,6 @@ def stage_remote_step(backends: Any, task: Task) -> StagedStep:
     ``modelway_spec`` and ``modelway_outputs`` (its hyperparameters, ``SM_HPS``) and writes
     ``result_key``.
     """
-    from modelway.runtime.context import stores
-
     _, artifacts = stores(task.home)
     prefix = f"jobs/{task.run_id}/{task.name}"
     bundle = _code_bundle(task)
@@ -341,8 +339,6 @@ def read_result(backends: Any, key: str) -> dict[str, Any] | None:
 
 def result_outcome(result: dict[str, Any], duration_s: float) -> Outcome:
     """A ``result.json`` as the runner's Outcome (the step's output, or its own error)."""
-    from modelway.artifacts.store import ArtifactRef
-
     if result.get("ok"):
         out = result["output"]
         return Outcome(True, output=ArtifactRef(out["hash"], out["kind"], out["size"], out["type"]),

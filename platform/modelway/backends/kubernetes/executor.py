@@ -40,6 +40,7 @@ from modelway.backends.aws.sagemaker_jobs import (
 )
 from modelway.backends.kubernetes.jobs import job_manifest, target_for, validate_manifest
 from modelway.errors import UserError
+from modelway.runtime.context import stores
 from modelway.runtime.executors import Outcome, Task
 
 
@@ -120,7 +121,6 @@ class KubernetesExecutor:
             raise UserError(f"Kubernetes: cannot create Job {name} in namespace {self.target.namespace}: "
                             f"{exc.status} {exc.reason}") from None
         note = f"Kubernetes Job {self.target.namespace}/{name} ({resources.gpus} GPU(s){', spot' if resources.spot else ''})"
-        from modelway.runtime.context import stores
 
         stores(task.home)[0].log(task.run_id, task.name, note, kind="note")  # lineage: where this attempt ran
         self._log(task.name, note)
