@@ -18,12 +18,8 @@ import datetime
 from pathlib import Path
 
 from modelway.errors import UserError
-from modelway.policy_check.config import read_json
 from modelway.policy_check.report import Finding, Report, WaivedFinding
 from modelway.policy_check.selection import Selection
-from modelway.policy_check.waivers import load_waivers
-from modelway.rendering.api import DEFAULT_TIMEOUT_S, run_worker
-from modelway.rendering.project import find_project_dir, load_program_spec
 
 
 def pack_dir() -> Path:
@@ -73,6 +69,13 @@ def check_stacks(program_dir: Path | None, stacks: list[str | None], *, config: 
     fresh Pulumi context. ``config`` applies to every stack; without it each stack gets the
     pack's ``config.<stack>.json``.
     """
+    # Not at the top: `policy pack-path` and `policy list` import this package (so does every
+    # policy_check module), and need neither the renderer nor the waivers' YAML reader.
+    from modelway.policy_check.config import read_json
+    from modelway.policy_check.waivers import load_waivers
+    from modelway.rendering.api import DEFAULT_TIMEOUT_S, run_worker
+    from modelway.rendering.project import find_project_dir, load_program_spec
+
     project_dir = find_project_dir(program_dir)
     for path, what in ((config, "policy config"), (waivers, "waivers file")):
         if path is not None and not Path(path).is_file():
