@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from modelway.deploy.approval import check_deployable
 from modelway.deploy.base import DeployRefused, DeployRequest, DeployResult, StepReport
@@ -46,13 +46,17 @@ from modelway.errors import UserError
 from modelway.registry import get_registry
 from modelway.serving.traffic import TrafficLog, traffic_path
 
+if TYPE_CHECKING:
+    from modelway.registry.base import ModelRegistry
+
 APPLY_TIMEOUT_S = 15.0
 
 
 class EmbeddedDeployer:
     """:class:`~modelway.deploy.base.Deployer` of the embedded default."""
 
-    def __init__(self, home: Path, registry: Any = None, *, poll_s: float = 0.1, log: Any = None):
+    def __init__(self, home: Path, registry: ModelRegistry | None = None, *, poll_s: float = 0.1,
+                 log: Callable[[str], None] | None = None):
         self.home = Path(home)
         self.log = log or (lambda message: None)  # progress lines (the CLI prints them)
         self._registry = registry
@@ -60,7 +64,7 @@ class EmbeddedDeployer:
         self.poll_s = poll_s
 
     @property
-    def registry(self) -> Any:
+    def registry(self) -> ModelRegistry:
         if self._registry is None:
             self._registry = get_registry(self.home)
         return self._registry

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,6 +43,9 @@ from modelway.profiling.profile import load_baseline
 from modelway.registry import get_registry
 from modelway.serving.capture import read_capture
 from modelway.serving.state import DeploymentStore
+
+if TYPE_CHECKING:
+    from modelway.registry.base import ModelRegistry
 
 
 class MonitorConfig(BaseModel):
@@ -142,7 +145,7 @@ def captured_frame(home: Path, endpoint: str, since: float) -> tuple[Any, Any, d
     return frame, np.asarray(preds, dtype="float64"), counts
 
 
-def file_frame(registry: Any, model: str, version: str, path: Path) -> tuple[Any, Any]:
+def file_frame(registry: ModelRegistry, model: str, version: str, path: Path) -> tuple[Any, Any]:
     """(inputs, predictions of ``version``) for a CSV or Parquet file of feature rows."""
     import pandas as pd
 
@@ -192,7 +195,7 @@ def _resources(log: Any, version: str, previous: str | None, cfg: MonitorConfig,
 
 def run_monitor(home: Path, model: str, *, endpoint: str | None = None, window_s: float = 3600.0,
                 data: Path | None = None, config: MonitorConfig | None = None, sink: MetricsSink | None = None,
-                alerter: Alerter | None = None, registry: Any = None, now: float | None = None) -> MonitorReport:
+                alerter: Alerter | None = None, registry: ModelRegistry | None = None, now: float | None = None) -> MonitorReport:
     """One monitor pass (see the module docstring); results to ``sink``, breaches to ``alerter``."""
     from modelway.serving.traffic import TrafficLog, traffic_path
 

@@ -11,12 +11,15 @@ import gc
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from modelway.errors import UserError
 from modelway.files import atomic_write_text
 from modelway.rendering import fast_imports
 from modelway.rendering.project import ProgramSpec, load_program_spec
+
+if TYPE_CHECKING:
+    from modelway.rendering.result import RenderResult
 
 
 def serve(argv: list[str], work: Callable[[list[str]], Any]) -> int:
@@ -34,7 +37,7 @@ def serve(argv: list[str], work: Callable[[list[str]], Any]) -> int:
     return 0
 
 
-def render_fresh(spec: ProgramSpec, *, strict_invokes: bool, preview: bool = False) -> Any:
+def render_fresh(spec: ProgramSpec, *, strict_invokes: bool, preview: bool = False) -> RenderResult:
     """Render ``spec`` in this (fresh) process, loading only the provider modules the program uses."""
     fast_imports.install()  # before anything imports the provider SDKs
     from modelway.rendering.engine import render_in_process

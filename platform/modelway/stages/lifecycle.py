@@ -24,7 +24,7 @@ from __future__ import annotations
 import pickle
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelway.lineage.datasets import add_dataset
 from modelway.registry import get_registry
@@ -39,6 +39,9 @@ from modelway.stages.ml_tests import MLTests
 from modelway.stages.model_card import build_model_card, render_html, render_markdown
 from modelway.stages.results import Evaluation, Split, TrainedModel
 from modelway.stages.robustness import RobustnessGate
+
+if TYPE_CHECKING:
+    from modelway.registry.base import ModelRegistry
 
 
 def _ctx() -> Any:
@@ -297,7 +300,7 @@ def evaluate(
     *,
     model_name: str,
     environment: str | None = None,
-    registry: Any = None,
+    registry: ModelRegistry | None = None,
 ) -> Evaluation:
     """Run the model tests; attach the report; raise GateFailed if any check failed."""
     with limited_threads():

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from modelway.monitoring.sinks import SqliteMetricsSink
 from modelway.runtime.context import stores
@@ -172,7 +172,7 @@ def condition(spec: TriggerSpec, state: sqlite3.Row, home: Path, now: float) -> 
 # --- evaluation --------------------------------------------------------------------------------
 
 def evaluate(config: TriggersConfig, home: Path, *, base_dir: Path, dry_run: bool = False, wait: bool = False,
-             now: float | None = None, log: Any = None) -> list[Decision]:
+             now: float | None = None, log: Callable[[str], None] | None = None) -> list[Decision]:
     """Decide (and unless ``dry_run`` launch) the pipelines whose triggers fire; see the module docstring."""
     log = log or (lambda message: None)
     now = now or time.time()

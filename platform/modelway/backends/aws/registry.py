@@ -25,7 +25,7 @@ import hashlib
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelway.backends.aws.clients import AwsClients
 from modelway.registry.audit import VerifyResult
@@ -40,6 +40,10 @@ from modelway.registry.base import (
 from modelway.registry.embedded import EmbeddedRegistry, _uri_to_path
 from modelway.registry.semver import parse
 
+if TYPE_CHECKING:
+    from modelway.contracts.stack_outputs import StackOutputs
+    from modelway.registry.promotion import PromotionRules
+
 TO_SAGEMAKER = {ModelStatus.PENDING.value: "PendingManualApproval", ModelStatus.APPROVED.value: "Approved",
                 ModelStatus.REJECTED.value: "Rejected", ModelStatus.REVOKED.value: "Rejected"}
 
@@ -47,7 +51,8 @@ TO_SAGEMAKER = {ModelStatus.PENDING.value: "PendingManualApproval", ModelStatus.
 class SageMakerRegistry(ModelRegistry):
     """:class:`~modelway.registry.base.ModelRegistry` on SageMaker model package groups (see the module doc)."""
 
-    def __init__(self, home: Path | None, clients: AwsClients, outputs: Any, *, rules: Any = None) -> None:
+    def __init__(self, home: Path | None, clients: AwsClients, outputs: StackOutputs, *,
+                 rules: PromotionRules | None = None) -> None:
         self.local = EmbeddedRegistry(home, rules=rules)
         self.clients = clients
         self.outputs = outputs
