@@ -23,6 +23,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from modelway.backends.mapping import use
+from modelway.backends.stack import ResolvedStack, outputs_digest
+from modelway.contracts.stack_outputs import StackOutputs
+from modelway.dsl.loader import load_pipeline
+from modelway.runtime.context import stores
+from modelway.runtime.executors import Task, execute
+
 
 def sm_root() -> Path:
     """``/opt/ml``, or ``$MODELWAY_SM_ROOT``."""
@@ -48,13 +55,6 @@ def _split(uri: str) -> tuple[str, str]:
 def run(hps: dict[str, str]) -> int:
     """Run the step named by the spec in ``hps``; returns the process exit code (0 = the step succeeded)."""
     import boto3
-
-    from modelway.backends.mapping import use  # composition root of the container (see the module doc)
-    from modelway.backends.stack import ResolvedStack, outputs_digest
-    from modelway.contracts.stack_outputs import StackOutputs
-    from modelway.dsl.loader import load_pipeline
-    from modelway.runtime.context import stores
-    from modelway.runtime.executors import Task, execute
 
     s3 = boto3.client("s3")
     bucket, key = _split(hps["modelway_outputs"])

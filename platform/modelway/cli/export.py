@@ -11,6 +11,8 @@ from typing import Optional
 import typer
 
 from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
+from modelway.errors import ConfigError, UserError
+from modelway.files import atomic_write_text
 
 export_app = typer.Typer(help="Export pipelines to other orchestrators.", no_args_is_help=True)
 
@@ -29,8 +31,6 @@ def export_sagemaker(
     from modelway.backends.aws.pipelines_export import argument_problems, compile_definition, training_steps
     from modelway.backends.aws.sagemaker_jobs import SageMakerExecutor, code_bundle
     from modelway.dsl.loader import load_pipeline
-    from modelway.errors import ConfigError, UserError
-    from modelway.files import atomic_write_text
     from modelway.runtime.context import stores
     from modelway.settings import get_settings
 

@@ -12,7 +12,11 @@ from typing import Any, Optional
 
 import typer
 
+from modelway import active_backends
 from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
+from modelway.registry import RegistryError, get_registry
+from modelway.settings import current_user, get_settings, ui_command
+from modelway.store.faults import check_home
 
 models_app = typer.Typer(help="Registered model versions and their approvals.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log of registry and approval events.", no_args_is_help=True)
@@ -29,18 +33,12 @@ def _on_stack(
 
 
 def _on_a_stack() -> bool:
-    from modelway import active_backends
-
     return active_backends.current() is not None
 
 
 def _registry(*, create: bool = False) -> Any:
     """The registry of $MODELWAY_HOME (or the stack's); unless ``create``, a home without one is a one-line
     error naming the home looked in (and nothing is created there)."""
-    from modelway.registry import RegistryError, get_registry
-    from modelway.settings import get_settings
-    from modelway.store.faults import check_home
-
     home = check_home(get_settings().resolved_home())
     if not create and not _on_a_stack() and not (home / "registry" / "registry.db").exists():
         raise RegistryError(f"no model registry in {home} (MODELWAY_HOME); register a model first, "
@@ -51,9 +49,6 @@ def _registry(*, create: bool = False) -> Any:
 
 
 def _has_registry() -> bool:
-    from modelway.settings import get_settings
-    from modelway.store.faults import check_home
-
     return _on_a_stack() or (check_home(get_settings().resolved_home()) / "registry" / "registry.db").exists()
 
 
@@ -75,8 +70,6 @@ def models_list(
 ) -> None:
     """List model versions (newest first per model) with status and environment."""
     if not _has_registry():
-        from modelway.settings import get_settings
-
         if as_json:
             _print_json([])
         else:
@@ -112,7 +105,6 @@ def models_show(
         doc["audit"] = history
         _print_json(doc)
         return
-    from modelway.settings import ui_command
 
     print(f"model      {v.name} {v.version}  ({v.version_reason})")
     decided = f" by {v.decided_by} at {v.decided_at}" + (f": {v.decision_reason}" if v.decision_reason else "") if v.decided_by else ""
@@ -142,8 +134,6 @@ def models_show(
 
 
 def _decide(action: str, name: str, version: str, reason: Optional[str], by: Optional[str], as_json: bool) -> None:
-    from modelway.settings import current_user
-
     registry = _registry()
     actor = current_user() if by is None else by  # an explicit --by "" is refused, not replaced
     fn = registry.approve if action == "approve" else registry.reject
@@ -193,8 +183,6 @@ def models_revoke(
 ) -> None:
     """Retire an Approved version (e.g. a bad champion): Revoked, audited with who, when and why;
     it is never picked as the champion again."""
-    from modelway.settings import current_user
-
     v = _registry().revoke(name, version, actor=current_user() if by is None else by, reason=reason)
     if as_json:
         _print_json(v.to_dict(full=False))
@@ -205,12 +193,8 @@ def models_revoke(
 @audit_app.command("verify")
 def audit_verify(as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Recompute the audit chain and cross-check versions, artifacts and run lineage; exit 1 on any problem."""
-    from modelway.settings import get_settings
-
     home = get_settings().resolved_home()
     if not home.exists():
-        from modelway.registry import RegistryError
-
         raise RegistryError(f"no Modelway home at {home} (MODELWAY_HOME); nothing to verify")
     # a home whose registry was deleted is verified too: the run lineage says what is missing
     result = _registry(create=True).verify_audit()

@@ -14,6 +14,7 @@ import typer
 
 from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
 from modelway.errors import UserError
+from modelway.registry import get_registry
 
 triggers_app = typer.Typer(help="Continuous training: launch pipelines when their triggers fire.", no_args_is_help=True)
 
@@ -102,7 +103,6 @@ def baseline(
     """Compute a version's baseline profile from its training data (versions registered before profiles existed)."""
     from modelway.monitoring.monitor import file_frame
     from modelway.profiling.profile import build_profile, save_baseline
-    from modelway.registry import get_registry
 
     name, _, version = ref.partition("@")
     if not version:

@@ -10,6 +10,8 @@ import typer
 
 from modelway.errors import UserError
 from modelway.files import atomic_write_text
+from modelway.policy_check import check_stacks, default_config, pack_dir
+from modelway.policy_check.selection import Selection
 
 
 class ReportFormat(str, Enum):
@@ -54,9 +56,6 @@ def check(
 
     Example: modelway policy check --stack prod -o sarif=policy.sarif -o junit=policy.xml
     """
-    from modelway.policy_check import check_stacks
-    from modelway.policy_check.selection import Selection
-
     if as_json:
         report_format = "json"
     stdout_format = _format(report_format, "--format")
@@ -104,7 +103,6 @@ def list_policies(
     """
     import json
 
-    from modelway.policy_check import default_config
     from modelway.policy_check.config import PackSettings
 
     settings = PackSettings.load(config if config is not None else default_config(stack))
@@ -133,8 +131,6 @@ def pack_path() -> None:
 
     Example: pulumi preview --policy-pack "$(modelway policy pack-path)"
     """
-    from modelway.policy_check import pack_dir
-
     print(pack_dir())
 
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import typer
 
+from modelway.rendering import render_program
+from modelway.rendering.project import find_project_dir
+
 
 class OutputFormat(str, Enum):
     table = "table"
@@ -31,9 +34,6 @@ def render(
 
     Example: modelway render --stack prod --format json
     """
-    from modelway.rendering import render_program
-    from modelway.rendering.project import find_project_dir
-
     result = render_program(find_project_dir(project_dir), stack, strict_invokes=strict_invokes, timeout=timeout)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -14,6 +14,7 @@ import typer
 
 from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
 from modelway.errors import UserError
+from modelway.serving.state import DeploymentStore
 
 deployments_app = typer.Typer(help="Endpoints: routing state, per-variant numbers, decision history.",
                               no_args_is_help=True)
@@ -246,8 +247,6 @@ def deployments_list(
     as_json: bool = typer.Option(False, "--json", help="Print the endpoints as JSON."),
 ) -> None:
     """Endpoints and what each serves."""
-    from modelway.serving.state import DeploymentStore
-
     store = DeploymentStore(_home())
     names = store.endpoints()
     if as_json:

@@ -26,6 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelway.registry import ModelCandidate, get_registry
+from modelway.serving.client import Client
+from modelway.settings import get_settings
+
 REPO = Path.cwd()
 MODELWAY = [sys.executable, "-m", "modelway.cli.main"]
 
@@ -76,8 +80,6 @@ class Applicants:
     def _run(self, k: int) -> None:
         from modelway.datasets import credit
         from modelway.deploy.embedded import EmbeddedDeployer
-        from modelway.serving.client import Client
-        from modelway.settings import get_settings
 
         client = Client(self.url)
         deployer = EmbeddedDeployer(get_settings().resolved_home())
@@ -111,8 +113,6 @@ class Applicants:
 
 def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from modelway.registry import ModelCandidate, get_registry
-    from modelway.settings import get_settings
 
     home = get_settings().resolved_home()
     print(f"== 1. the demo model (home {home})")

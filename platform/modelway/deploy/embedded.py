@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from modelway.deploy.approval import check_deployable
 from modelway.deploy.base import DeployRefused, DeployRequest, DeployResult, StepReport
@@ -43,7 +43,11 @@ from modelway.deploy.contract import run_contract_tests
 from modelway.deploy.guardrails import GuardrailResult, ab_test, check
 from modelway.serving.state import DeploymentStore, EndpointState
 from modelway.errors import UserError
+from modelway.registry import get_registry
 from modelway.serving.traffic import TrafficLog, traffic_path
+
+if TYPE_CHECKING:
+    from modelway.registry.base import ModelRegistry
 
 APPLY_TIMEOUT_S = 15.0
 
@@ -51,7 +55,8 @@ APPLY_TIMEOUT_S = 15.0
 class EmbeddedDeployer:
     """:class:`~modelway.deploy.base.Deployer` of the embedded default."""
 
-    def __init__(self, home: Path, registry: Any = None, *, poll_s: float = 0.1, log: Any = None):
+    def __init__(self, home: Path, registry: ModelRegistry | None = None, *, poll_s: float = 0.1,
+                 log: Callable[[str], None] | None = None):
         self.home = Path(home)
         self.log = log or (lambda message: None)  # progress lines (the CLI prints them)
         self._registry = registry
@@ -59,10 +64,8 @@ class EmbeddedDeployer:
         self.poll_s = poll_s
 
     @property
-    def registry(self) -> Any:
+    def registry(self) -> ModelRegistry:
         if self._registry is None:
-            from modelway.registry import get_registry
-
             self._registry = get_registry(self.home)
         return self._registry
 

@@ -29,15 +29,23 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelway.config_files import load_yaml_text
 from modelway.errors import ConfigError, UserError
+from modelway.features import resolve
 from modelway.monitoring.base import Alert, Alerter, Metric, MetricsSink
+from modelway.monitoring.sinks import LogAlerter, SqliteMetricsSink
 from modelway.profiling.drift import DriftReport, DriftThresholds, compare
 from modelway.profiling.profile import load_baseline
+from modelway.registry import get_registry
+from modelway.serving.capture import read_capture
+from modelway.serving.state import DeploymentStore
+
+if TYPE_CHECKING:
+    from modelway.registry.base import ModelRegistry
 
 
 class MonitorConfig(BaseModel):
@@ -119,8 +127,6 @@ def captured_frame(home: Path, endpoint: str, since: float) -> tuple[Any, Any, d
     import numpy as np
     import pandas as pd
 
-    from modelway.serving.capture import read_capture
-
     records = read_capture(home, endpoint, since=since)
     ok = [r for r in records if r.get("status") == 200 and r.get("inputs")]
     rejected = [r for r in records if r.get("status") == 400]
@@ -139,7 +145,7 @@ def captured_frame(home: Path, endpoint: str, since: float) -> tuple[Any, Any, d
     return frame, np.asarray(preds, dtype="float64"), counts
 
 
-def file_frame(registry: Any, model: str, version: str, path: Path) -> tuple[Any, Any]:
+def file_frame(registry: ModelRegistry, model: str, version: str, path: Path) -> tuple[Any, Any]:
     """(inputs, predictions of ``version``) for a CSV or Parquet file of feature rows."""
     import pandas as pd
 
@@ -152,8 +158,6 @@ def file_frame(registry: Any, model: str, version: str, path: Path) -> tuple[Any
     estimator = registry.load_model(model, version)
     schema = registry.get(model, version).schema
     if schema.get("feature_function") and not set(schema["feature_function"]["outputs"]) <= set(frame.columns):
-        from modelway.features import resolve
-
         frame = resolve(schema["feature_function"]["ref"])(frame)  # raw rows: derive as training and serving do
     features = [n for n, _ in schema["features"]]
     missing = [f for f in features if f not in frame.columns]
@@ -191,11 +195,8 @@ def _resources(log: Any, version: str, previous: str | None, cfg: MonitorConfig,
 
 def run_monitor(home: Path, model: str, *, endpoint: str | None = None, window_s: float = 3600.0,
                 data: Path | None = None, config: MonitorConfig | None = None, sink: MetricsSink | None = None,
-                alerter: Alerter | None = None, registry: Any = None, now: float | None = None) -> MonitorReport:
+                alerter: Alerter | None = None, registry: ModelRegistry | None = None, now: float | None = None) -> MonitorReport:
     """One monitor pass (see the module docstring); results to ``sink``, breaches to ``alerter``."""
-    from modelway.serving.state import DeploymentStore
-    from modelway.monitoring.sinks import LogAlerter, SqliteMetricsSink
-    from modelway.registry import get_registry
     from modelway.serving.traffic import TrafficLog, traffic_path
 
     cfg = config or MonitorConfig()

@@ -69,6 +69,8 @@ def check_stacks(program_dir: Path | None, stacks: list[str | None], *, config: 
     fresh Pulumi context. ``config`` applies to every stack; without it each stack gets the
     pack's ``config.<stack>.json``.
     """
+    # Not at the top: `policy pack-path` and `policy list` import this package (so does every
+    # policy_check module), and need neither the renderer nor the waivers' YAML reader.
     from modelway.policy_check.config import read_json
     from modelway.policy_check.waivers import load_waivers
     from modelway.rendering.api import DEFAULT_TIMEOUT_S, run_worker

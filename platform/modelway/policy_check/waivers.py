@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from modelway.errors import ConfigError
+from modelway.rendering.strict_yaml import load_yaml_text
 
 REQUIRED = ("policy", "urn", "reason", "approver", "expires")
 
@@ -52,8 +53,6 @@ def load_waivers(path: Path, known_policies: Iterable[str] | None) -> list[Waive
     ``known_policies=None`` skips the policy-name check (a quick structural check before the
     pack is imported).
     """
-    from modelway.rendering.strict_yaml import load_yaml_text
-
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:

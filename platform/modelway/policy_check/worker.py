@@ -14,19 +14,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelway.policy_check.config import PackSettings
+from modelway.policy_check.engine import evaluate
+from modelway.policy_check.selection import Selection
+from modelway.policy_check.waivers import load_waivers
+from modelway.rendering import fast_imports
+from modelway.rendering.project import load_program_spec
+from modelway.rendering.worker import render_fresh
+
 
 def _check(args: list[str]) -> list[dict[str, Any]]:
     project_dir_text, job_text = args
     job = json.loads(job_text)
-    from modelway.rendering import fast_imports
 
     fast_imports.install()  # before the pack (or anything else) imports a provider SDK
-    from modelway.policy_check.config import PackSettings
-    from modelway.policy_check.engine import evaluate
-    from modelway.policy_check.selection import Selection
-    from modelway.policy_check.waivers import load_waivers
-    from modelway.rendering.project import load_program_spec
-    from modelway.rendering.worker import render_fresh
 
     project_dir = Path(project_dir_text)
     selection = Selection.from_json(job["selection"])

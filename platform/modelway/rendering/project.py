@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from modelway.errors import UserError
+from modelway.rendering.strict_yaml import load_yaml_text
 
 # The engine hands config to the language host as strings; secrets it cannot decrypt
 # here are replaced by this placeholder (and a warning says so).
@@ -36,8 +37,6 @@ class ProgramSpec:
 
 
 def _read_yaml(path: Path) -> Any:
-    from modelway.rendering.strict_yaml import load_yaml_text
-
     # Strict: two equal keys (e.g. a second `modelway:storage:`) are an error, not "last wins".
     return load_yaml_text(path.read_text(encoding="utf-8"), path) or {}
 

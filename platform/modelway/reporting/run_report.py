@@ -23,19 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from modelway.errors import UserError
+from modelway.files import atomic_write_text
 from modelway.stages.model_card import evidence_section
 from modelway.html_blocks import (
     badge, card_section, checks_table, confusion_matrix_html, dag_svg, esc, examples_table, failing_columns, fairness_section,
     fmt, hyperparameters_html, kv_table, page, residual_svg, table,
 )
+from modelway.monitoring.report import monitoring_history, monitoring_section
+from modelway.registry import get_registry
+from modelway.registry.promotion import AUTO_APPROVER
+from modelway.runtime.context import stores
+from modelway.runtime.run_details import run_details
+from modelway.settings import get_settings
 
 
 def collect_run(run_id: str, home: Path | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data (steps, attachments by name, outputs, model)."""
-    from modelway.runtime.run_details import run_details
-    from modelway.runtime.context import stores
-    from modelway.settings import get_settings
-
     home = home or get_settings().resolved_home()
     if not (home / "modelway.db").is_file():  # reading a report never creates a home
         raise UserError(f"runs report: there is no Modelway home at {home}; run this in your project "
@@ -66,8 +69,6 @@ def collect_run(run_id: str, home: Path | None = None) -> dict[str, Any]:
     registered = outputs.get("register")
     monitoring = None
     if isinstance(registered, dict) and registered.get("model"):
-        from modelway.monitoring.report import monitoring_history
-
         monitoring = monitoring_history(home, registered["model"])  # the model's life after this run, if it is served
     return {"run": run, "attachments": attached, "outputs": outputs, "model": _registry_record(registered, home),
             "monitoring": monitoring}
@@ -78,8 +79,6 @@ def _registry_record(registered: Any, home: Path) -> dict[str, Any] | None:
     if not (isinstance(registered, dict) and registered.get("model") and registered.get("version")):
         return None
     try:
-        from modelway.registry import get_registry
-
         return get_registry(home).get(registered["model"], registered["version"]).to_dict(full=False)
     except Exception:  # a deleted or unreadable registry still leaves the run's own record
         return None
@@ -160,8 +159,6 @@ def render_run_report(data: dict[str, Any]) -> str:
     if registered and registered.get("version"):
         body.append("<h2>Registered model</h2>" + _registered_table(registered, model))
     if data.get("monitoring"):
-        from modelway.monitoring.report import monitoring_section
-
         body.append(monitoring_section(data["monitoring"]))
     lineage = run.get("lineage") or {}
     if lineage:
@@ -180,14 +177,10 @@ def write_run_report(run_id: str, output: Path | None = None, home: Path | None 
 
     The default path is ``$MODELWAY_HOME/reports/<run id>.html``.
     """
-    from modelway.files import atomic_write_text
-
     if output is not None and not output.parent.is_dir():  # a path the user typed: never create its folders
         raise UserError(f"report path {output}: directory {output.parent} does not exist")
     data = collect_run(run_id, home)
     if output is None:
-        from modelway.settings import get_settings
-
         output = (home or get_settings().resolved_home()) / "reports" / f"{data['run']['run_id']}.html"
     if output.is_dir():
         raise UserError(f"report path {output} is a directory; pass a file name such as {output / 'report.html'}")
@@ -269,8 +262,6 @@ def _registered_table(registered: dict[str, Any], model: dict[str, Any] | None) 
         ("status", f"{badge(ok, str(status))}" + ("" if model else " <span class=muted>(as recorded by the run)</span>")),
     ]
     if model.get("decided_by"):
-        from modelway.registry.promotion import AUTO_APPROVER
-
         who = f"{esc(AUTO_APPROVER)} (automatic, environment rules)" if model["decided_by"] == AUTO_APPROVER else esc(model["decided_by"])
         rows.append(("decided by", f"{who} at {esc(model.get('decided_at'))}"))
         if model.get("decision_reason"):

@@ -44,7 +44,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -55,12 +55,16 @@ from starlette.routing import Route
 from modelway.serving.state import DeploymentStore, EndpointState
 from modelway.errors import UserError
 from modelway.features import resolve
+from modelway.registry import get_registry
 from modelway.serving.capture import CaptureWriter
 from modelway.serving.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from modelway.serving.payload import PayloadError, parse_body, row_count
 from modelway.serving.resources import measure_load, probe_predict
 from modelway.serving.traffic import TrafficLog, TrafficRecord, traffic_path
 from modelway.serving.variant import Variant, first_prediction
+
+if TYPE_CHECKING:
+    from modelway.registry.base import ModelRegistry
 
 VARIANT_HEADER = "X-Modelway-Variant"
 KEY_HEADER = "X-Modelway-Key"
@@ -113,10 +117,8 @@ class ModelServer:
     tests use it). Otherwise the endpoint's persisted state is loaded and followed.
     """
 
-    def __init__(self, endpoint: str, *, home: Path, registry: Any = None, state: EndpointState | None = None,
+    def __init__(self, endpoint: str, *, home: Path, registry: ModelRegistry | None = None, state: EndpointState | None = None,
                  poll_s: float = 0.2, capture_seed: int | None = None):
-        from modelway.registry import get_registry
-
         self.endpoint = endpoint
         self.home = Path(home)
         self.registry = registry or get_registry(self.home)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelway.runtime.fingerprint import distribution_versions
 from modelway.stages.gates import CheckResult
 
 CORE_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy")
@@ -26,8 +27,6 @@ def model_libraries(model: Any) -> dict[str, str]:
         >>> "scikit-learn" in model_libraries(Ridge())
         True
     """
-    from modelway.runtime.fingerprint import distribution_versions
-
     tops = {"numpy", "pandas", "sklearn", "scipy"}
     stack = [model]
     while stack:

@@ -12,6 +12,7 @@ from pathlib import Path
 from modelway.contracts.environments import ENVIRONMENTS, Environment
 from modelway.errors import ConfigError
 from modelway.lineage.collect import git_info
+from modelway.registry.promotion import load_promotion_rules
 from modelway.settings import current_user, get_settings
 
 __all__ = ["build_time_settings", "current_user", "git_commit", "limited_threads", "ml_threads", "modelway_home",
@@ -56,8 +57,6 @@ def build_time_settings(env: str | None = None) -> tuple[Environment, dict]:
         >>> env, rules["environments"]["staging"]["auto_approve"]
         ('staging', True)
     """
-    from modelway.registry.promotion import load_promotion_rules
-
     target, rules = target_environment(env), load_promotion_rules()
     rules.for_env(target)  # rules without the run's environment are refused now, not at `register`
     return target, rules.model_dump(mode="json")

@@ -24,19 +24,27 @@ from __future__ import annotations
 import pickle
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from modelway.lineage.datasets import add_dataset
+from modelway.registry import get_registry
+from modelway.runtime.context import current_or_none, stores
+from modelway.stages import mlflow_view, tracking
+from modelway.stages.env import git_commit, limited_threads, target_environment
 from modelway.stages.evaluation import QualityGate
 from modelway.stages.fairness import FairnessGate
 from modelway.stages.gates import CheckResult, GateReport
+from modelway.stages.ml_test_score import ml_test_score
 from modelway.stages.ml_tests import MLTests
+from modelway.stages.model_card import build_model_card, render_html, render_markdown
 from modelway.stages.results import Evaluation, Split, TrainedModel
 from modelway.stages.robustness import RobustnessGate
 
+if TYPE_CHECKING:
+    from modelway.registry.base import ModelRegistry
+
 
 def _ctx() -> Any:
-    from modelway.runtime.context import current_or_none
-
     return current_or_none()
 
 
@@ -90,8 +98,6 @@ def register_dataset(name: str, df: Any) -> str:
         return data_version(df)
     import tempfile
     from pathlib import Path
-
-    from modelway.lineage.datasets import add_dataset
 
     with tempfile.TemporaryDirectory(prefix="modelway-data-") as tmp:
         path = Path(tmp) / f"{name}.parquet"
@@ -160,7 +166,6 @@ def train(
     Tracking happens once per run in :func:`track` (or in :func:`evaluate` when the model
     tests fail), so MLflow's import and connection are paid once; ``track=True`` logs here.
     """
-    from modelway.stages.env import limited_threads
     from modelway.stages.model_schema import GuardedModel, ModelSchema
     from modelway.stages.training import context_checkpointer, train_with_search
 
@@ -194,8 +199,6 @@ def track(split: Split, trained: TrainedModel, evaluation: Evaluation | None) ->
 
     Returns the MLflow run id.
     """
-    from modelway.stages import mlflow_view, tracking
-
     ctx = _ctx()
     summary, model = trained.training, trained.model
     experiment = trained.experiment or "modelway"
@@ -211,8 +214,6 @@ def track(split: Split, trained: TrainedModel, evaluation: Evaluation | None) ->
     params.update({k: v for k, v in summary["best_params"].items()})
     artifacts: dict[str, Any] = {"validation_report.json": split.validation, "training.json": summary}
     if evaluation is not None:
-        from modelway.stages.model_card import render_html, render_markdown
-
         tags["modelway.gates"] = "passed" if evaluation.passed else "failed"
         artifacts.update({"evaluation_report.json": evaluation.report, "model_card.json": evaluation.card,
                           "model_card.md": render_markdown(evaluation.card), "model_card.html": render_html(evaluation.card)})
@@ -241,7 +242,6 @@ def track(split: Split, trained: TrainedModel, evaluation: Evaluation | None) ->
 def _pipeline_run(ctx: Any) -> dict[str, Any]:
     if ctx is None:
         return {}
-    from modelway.runtime.context import stores
 
     return stores(ctx.home)[0].get_run(ctx.run_id) or {}
 
@@ -249,7 +249,6 @@ def _pipeline_run(ctx: Any) -> dict[str, Any]:
 def _finished_steps(ctx: Any) -> list[dict[str, Any]]:
     if ctx is None:
         return []
-    from modelway.runtime.context import stores
 
     return [s for s in stores(ctx.home)[0].steps(ctx.run_id) if s.get("status") in ("succeeded", "cached")]
 
@@ -301,11 +300,9 @@ def evaluate(
     *,
     model_name: str,
     environment: str | None = None,
-    registry: Any = None,
+    registry: ModelRegistry | None = None,
 ) -> Evaluation:
     """Run the model tests; attach the report; raise GateFailed if any check failed."""
-    from modelway.stages.env import limited_threads
-
     with limited_threads():
         return _evaluate(split, trained, config, model_name=model_name, environment=environment, registry=registry)
 
@@ -314,10 +311,8 @@ def _evaluate(split: Split, trained: TrainedModel, config: EvaluationConfig, *, 
               environment: str | None, registry: Any) -> Evaluation:
     import numpy as np
 
-    from modelway.stages.env import git_commit, target_environment
     from modelway.stages.evaluation import compute_metrics, predict_for_metrics, quality_checks, slice_metrics
     from modelway.stages.fairness import fairness_report
-    from modelway.stages.model_card import build_model_card
     from modelway.stages.robustness import robustness_checks
 
     model = trained.model
@@ -357,7 +352,6 @@ def _evaluate(split: Split, trained: TrainedModel, config: EvaluationConfig, *, 
     card["label"] = config.label
     card["libraries"] = evidence.get("libraries", {})
     card["evidence"] = _card_evidence(evidence)
-    from modelway.stages.ml_test_score import ml_test_score
 
     card["ml_test_score"] = ml_test_score([*split.validation.get("checks", []), *card["checks"]], training=card["training"])
     predictions: dict[str, Any] = {}
@@ -400,8 +394,6 @@ def _champion_metrics(registry: Any, name: str, environment: str, test: Any, fea
     from modelway.stages.model_schema import SchemaMismatch
 
     if registry is None:
-        from modelway.registry import get_registry
-
         registry = get_registry()
     envs = ("prod",) if environment == "prod" else ("prod", environment)
     champion = registry.champion(name, envs)

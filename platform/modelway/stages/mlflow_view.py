@@ -23,7 +23,10 @@ import contextlib
 import io
 from typing import Any
 
+from modelway.lineage.collect import git_info
 from modelway.settings import current_user, tracking_uri
+from modelway.stages.env import modelway_home
+from modelway.stages.tracking import _mlflow
 
 
 def champion_alias(environment: str) -> str:
@@ -34,8 +37,6 @@ def champion_alias(environment: str) -> str:
 def source_tags(*, pipeline_file: str | None, run_name: str, description: str = "") -> dict[str, str]:
     """The ``mlflow.*`` tags MLflow's UI shows in a run's header (source, user, commit, branch)."""
     from pathlib import Path
-
-    from modelway.lineage.collect import git_info
 
     where = Path(pipeline_file).resolve().parent if pipeline_file else Path(".")
     git = git_info(where)
@@ -97,8 +98,6 @@ def run_link(experiment_id: str, run_id: str) -> str:
 def mirror_version(*, mlflow_run_id: str, name: str, version: str, environment: str, status: str) -> str | None:
     """Register the run's logged model in MLflow's registry (idempotent per Modelway version) and set the champion alias
     when approved. Returns the MLflow model version, or None when the run has no logged model."""
-    from modelway.stages.tracking import _mlflow
-
     mlflow = _mlflow()
     client = mlflow.MlflowClient()
     try:
@@ -133,8 +132,6 @@ def _logged_model_uri(client: Any, run_id: str) -> str | None:
 
 
 def _source_uri(versions: dict[str, str]) -> str:
-    from modelway.stages.env import modelway_home
-
     return (modelway_home() / "datasets").as_uri()
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from modelway.errors import UserError
+from modelway.features import outputs_of, reference
 
 
 class SchemaMismatch(UserError):
@@ -69,7 +70,6 @@ class ModelSchema:
             specs.append(FeatureSpec(str(name), "numeric" if numeric else "categorical", str(col.dtype)))
         if feature_function is None:
             return cls(tuple(specs), task, tuple(_plain(c) for c in classes))
-        from modelway.features import outputs_of, reference
 
         derived = outputs_of(feature_function)
         absent = [d for d in derived if d not in X.columns]

@@ -28,11 +28,13 @@ from typing import Any
 
 from modelway.errors import UserError
 from modelway.registry import ModelCandidate, get_registry
+from modelway.registry.promotion import PromotionRules, load_promotion_rules
 from modelway.registry.semver import estimator_family
 from modelway.runtime.context import artifact_store, current_or_none, stores
 from modelway.runtime.lineage import record_model
 from modelway.settings import ui_command
 from modelway.stages.env import current_user, git_commit, modelway_home, target_environment
+from modelway.stages.gates import GateReport
 from modelway.stages.model_card import write_model_card
 from modelway.stages.results import Evaluation, ModelPackage, Registration, Split, TrainedModel
 
@@ -178,14 +180,14 @@ def _require_reviewed_code(env: str, promotion_rules: dict[str, Any] | None, ctx
     """ML Test Score M1: refuse (prod) or warn about code that is uncommitted or unpushed."""
     from pathlib import Path
 
-    from modelway.registry.promotion import PromotionRules, load_promotion_rules
+    # Not at the top (nor the MLflow view and the run history below): stages.steps imports this
+    # module, so every pipeline file that uses the library steps would load them (and `logging`)
+    # in the runner's process, about 15 ms of each run, cached or not.
     from modelway.stages.spec_review import enforce_reviewed_code
 
     rules = PromotionRules.model_validate(promotion_rules) if promotion_rules else load_promotion_rules()
     where = Path(".")
     if ctx is not None:
-        from modelway.runtime.context import stores
-
         pipeline_file = ((stores(ctx.home)[0].get_run(ctx.run_id) or {}).get("pipeline_file"))
         if pipeline_file and Path(pipeline_file).exists():
             where = Path(pipeline_file).resolve().parent
@@ -211,8 +213,6 @@ def mirror_to_mlflow(mlflow_run_id: str, name: str, version: str, environment: s
 
 def _performance_history(ctx: Any) -> None:
     """ML Test Score Mon6: this run's step time and peak memory against the previous succeeded run (advisory)."""
-    from modelway.runtime.context import stores
-    from modelway.stages.gates import GateReport
     from modelway.stages.run_history import history_checks
 
     report = GateReport("performance history", history_checks(stores(ctx.home)[0], ctx.run_id, ctx.pipeline_name))

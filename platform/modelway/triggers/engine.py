@@ -31,9 +31,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+from modelway.monitoring.sinks import SqliteMetricsSink
+from modelway.runtime.context import stores
 from modelway.sqlite_wal import connect_wal
+from modelway.triggers import incremental
 from modelway.triggers.config import PipelineTriggers, TriggersConfig, TriggerSpec
 
 SCHEMA = """
@@ -132,8 +135,6 @@ def condition(spec: TriggerSpec, state: sqlite3.Row, home: Path, now: float) -> 
         due = croniter(spec.cron, datetime.fromtimestamp(since, timezone.utc)).get_next(float)
         return due <= now, f"schedule '{spec.cron}' was due at {_iso(due)}" if due <= now else f"next run {_iso(due)}", None
     if spec.kind in ("drift", "performance"):
-        from modelway.monitoring.sinks import SqliteMetricsSink
-
         name = "drift.features_drifted" if spec.kind == "drift" else spec.metric
         seen = [m for m in SqliteMetricsSink(home).query(name, {"model": spec.model}) if m.ts > (state["last_fired"] or 0)]
         if not seen:
@@ -146,8 +147,6 @@ def condition(spec: TriggerSpec, state: sqlite3.Row, home: Path, now: float) -> 
         holds = latest.value < spec.below
         return holds, f"{name} of {spec.model} is {latest.value:.3f} at {_iso(latest.ts)} (threshold {spec.below})", None
     if spec.kind == "data":
-        from modelway.runtime.context import stores
-
         run_store, _ = stores(home)
         versions = run_store.datasets(spec.dataset)
         if not versions:
@@ -173,7 +172,7 @@ def condition(spec: TriggerSpec, state: sqlite3.Row, home: Path, now: float) -> 
 # --- evaluation --------------------------------------------------------------------------------
 
 def evaluate(config: TriggersConfig, home: Path, *, base_dir: Path, dry_run: bool = False, wait: bool = False,
-             now: float | None = None, log: Any = None) -> list[Decision]:
+             now: float | None = None, log: Callable[[str], None] | None = None) -> list[Decision]:
     """Decide (and unless ``dry_run`` launch) the pipelines whose triggers fire; see the module docstring."""
     log = log or (lambda message: None)
     now = now or time.time()
@@ -228,8 +227,6 @@ def evaluate(config: TriggersConfig, home: Path, *, base_dir: Path, dry_run: boo
 def _incremental(store: TriggerState, home: Path, name: str, pipe: PipelineTriggers, holding: list[tuple[str, str, str | None]],
                  reason: str, now: float) -> Decision | None:
     """Run a partial_fit update for a firing incremental trigger; None means: launch the pipeline instead."""
-    from modelway.triggers import incremental
-
     specs = {s.name: s for s in pipe.triggers}
     for trigger, _, marker in holding:
         spec = specs[trigger]
@@ -309,8 +306,6 @@ def reap(store: TriggerState, home: Path) -> None:
 
 def record_trigger_lineage(home: Path, run_id: str, trigger: dict[str, Any]) -> None:
     """Add ``trigger`` to the lineage record of ``run_id`` (``modelway runs show`` prints it)."""
-    from modelway.runtime.context import stores
-
     run_store, _ = stores(home)
     run = run_store.get_run(run_id) or {}
     lineage = dict(run.get("lineage") or {})

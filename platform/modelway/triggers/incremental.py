@@ -27,6 +27,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from modelway.registry import ModelCandidate, get_registry
+from modelway.serving.capture import read_capture
+from modelway.serving.state import DeploymentStore
+
 
 def _inner(model: Any) -> Any:
     return getattr(model, "model", model)
@@ -43,7 +47,6 @@ def labelled_rows(home: Path, endpoint: str, since: float) -> tuple[Any, Any]:
 
     import pandas as pd
 
-    from modelway.serving.capture import read_capture
     from modelway.serving.traffic import traffic_path
 
     db = sqlite3.connect(f"{traffic_path(home, endpoint).as_uri()}?mode=ro", uri=True, timeout=30)
@@ -68,9 +71,7 @@ def update(home: Path, endpoint: str, *, since: float, reason: str, trigger: dic
     """Update the endpoint's serving model on new labelled rows and register the result (see module docstring)."""
     import numpy as np
 
-    from modelway.serving.state import DeploymentStore
     from modelway.profiling.profile import profile_model, save_baseline
-    from modelway.registry import ModelCandidate, get_registry
 
     registry = registry or get_registry(home)
     _, state = DeploymentStore(home).require(endpoint)

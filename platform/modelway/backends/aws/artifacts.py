@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from modelway.artifacts import serializers
 from modelway.artifacts.store import ArtifactRef, ArtifactStore, _data_name, content_hash, payload_digest
 from modelway.backends.aws.clients import AwsClients, transfer_config
 from modelway.errors import UserError
@@ -168,6 +169,4 @@ class S3ArtifactStore(ArtifactStore):
 
 
 def _default_name(kind: str) -> str:
-    from modelway.artifacts import serializers
-
     return serializers.DATA_NAME[kind]

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelway.backends.aws.clients import AwsClients
+from modelway.errors import UserError
+
+if TYPE_CHECKING:
+    from modelway.contracts.stack_outputs import StackOutputs
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def guarded_update(alarm_names: list[str], canary_percent: int = 10, wait_s: int
 class EndpointVariants:
     """Production variants of the stack's SageMaker endpoints (see the module doc)."""
 
-    def __init__(self, clients: AwsClients, outputs: Any, *, capture_percent: int = 100) -> None:
+    def __init__(self, clients: AwsClients, outputs: StackOutputs, *, capture_percent: int = 100) -> None:
         self.clients = clients
         self.outputs = outputs
         self.capture_percent = capture_percent
@@ -118,8 +122,6 @@ class EndpointVariants:
             if status == "InService":
                 return described
             if status in ("Failed", "OutOfService", "Deleting") or time.monotonic() > deadline:
-                from modelway.errors import UserError
-
                 raise UserError(f"endpoint {endpoint} is {status}: {described.get('FailureReason') or 'not in service'}")
             time.sleep(poll_s)
 

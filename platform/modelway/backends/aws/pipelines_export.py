@@ -32,9 +32,16 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from modelway.backends.aws.sagemaker_jobs import stack_network, training_job_request
+from modelway.artifacts.store import ArtifactStore
+from modelway.backends.aws.artifacts import PREFIX
+from modelway.backends.aws.sagemaker_jobs import code_bundle, stack_network, training_job_request
+from modelway.dsl.loader import load_pipeline
+
+if TYPE_CHECKING:
+    from modelway.contracts.stack_outputs import StackOutputs
+    from modelway.dsl.graph import PipelineGraph, StepNode
 
 DEFAULT_INSTANCE = "ml.m5.large"
 EXECUTION_ID = {"Get": "Execution.PipelineExecutionId"}
@@ -42,13 +49,13 @@ GATE_METRIC = "modelway_gate_passed"
 GATE_METRIC_REGEX = GATE_METRIC + r"=([01])"
 
 
-def is_gate_step(node: Any) -> bool:
+def is_gate_step(node: StepNode) -> bool:
     """Whether the step returns the model tests' Evaluation (its gate decides whether the rest runs)."""
     returned = node.step.return_annotation()
     return getattr(returned, "__name__", None) == "Evaluation" and "stages" in getattr(returned, "__module__", "")
 
 
-def compile_definition(graph: Any, outputs: Any, stack: str, *, image: str, bundle_hash: str, params_hash: str,
+def compile_definition(graph: PipelineGraph, outputs: StackOutputs, stack: str, *, image: str, bundle_hash: str, params_hash: str,
                        pipeline_file: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]], str]:
     """(definition, specs to upload by S3 key, export prefix) for a built pipeline graph on a stack's outputs.
 
@@ -120,11 +127,6 @@ def stage_pipeline(file: Path, pipeline: str | None, params: dict[str, str], hom
     uploaded by anything that writes S3 (the Pulumi program declares them as bucket objects).
     """
     import shutil
-
-    from modelway.artifacts.store import ArtifactStore
-    from modelway.backends.aws.artifacts import PREFIX
-    from modelway.backends.aws.sagemaker_jobs import code_bundle
-    from modelway.dsl.loader import load_pipeline
 
     pipe = load_pipeline(file, pipeline)
     graph = pipe.build(pipe.parse_cli_params([f"{k}={v}" for k, v in sorted(params.items())]))

@@ -25,7 +25,7 @@ import hashlib
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelway.backends.aws.clients import AwsClients
 from modelway.registry.audit import VerifyResult
@@ -37,6 +37,12 @@ from modelway.registry.base import (
     ModelVersion,
     RegistryError,
 )
+from modelway.registry.embedded import EmbeddedRegistry, _uri_to_path
+from modelway.registry.semver import parse
+
+if TYPE_CHECKING:
+    from modelway.contracts.stack_outputs import StackOutputs
+    from modelway.registry.promotion import PromotionRules
 
 TO_SAGEMAKER = {ModelStatus.PENDING.value: "PendingManualApproval", ModelStatus.APPROVED.value: "Approved",
                 ModelStatus.REJECTED.value: "Rejected", ModelStatus.REVOKED.value: "Rejected"}
@@ -45,9 +51,8 @@ TO_SAGEMAKER = {ModelStatus.PENDING.value: "PendingManualApproval", ModelStatus.
 class SageMakerRegistry(ModelRegistry):
     """:class:`~modelway.registry.base.ModelRegistry` on SageMaker model package groups (see the module doc)."""
 
-    def __init__(self, home: Path | None, clients: AwsClients, outputs: Any, *, rules: Any = None) -> None:
-        from modelway.registry.embedded import EmbeddedRegistry
-
+    def __init__(self, home: Path | None, clients: AwsClients, outputs: StackOutputs, *,
+                 rules: PromotionRules | None = None) -> None:
         self.local = EmbeddedRegistry(home, rules=rules)
         self.clients = clients
         self.outputs = outputs
@@ -109,7 +114,6 @@ class SageMakerRegistry(ModelRegistry):
                 continue
             for package in self._packages(family):
                 versions.append(self._version_of(package))
-        from modelway.registry.semver import parse
 
         versions.sort(key=lambda v: (v.name, parse(v.version)), reverse=True)
         return sorted(versions, key=lambda v: v.name)  # stable: newest first within each model
@@ -215,8 +219,6 @@ class SageMakerRegistry(ModelRegistry):
 
     def _publish(self, version: ModelVersion) -> None:
         """Upload artifact, metrics and the version record; create the model package."""
-        from modelway.registry.embedded import _uri_to_path  # the embedded artifact's path
-
         prefix = f"{version.name}/{version.version}"
         blob = _uri_to_path(version.artifact_uri).read_bytes()
         if hashlib.sha256(blob).hexdigest() != version.artifact_sha256:

@@ -30,11 +30,18 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from modelway.artifacts.store import ArtifactRef
 from modelway.backends.aws.clients import AwsClients
 from modelway.errors import ConfigError
+from modelway.runtime.context import stores
 from modelway.runtime.executors import Executor, Outcome, Task
+
+if TYPE_CHECKING:
+    from modelway.backends.aws.stack_backends import AwsBackends
+    from modelway.contracts.stack_outputs import StackOutputs
+    from modelway.dsl.graph import StepNode
 
 ENTRY_POINT = ["python", "-m", "modelway.backends.remote"]
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
@@ -53,14 +60,14 @@ class JobNetwork:
     security_group_ids: tuple[str, ...]
 
 
-def stack_network(outputs: Any) -> JobNetwork | None:
+def stack_network(outputs: StackOutputs) -> JobNetwork | None:
     """The stack's subnets and jobs security group, when it has both (a stack without a VPC: None)."""
     if outputs.training_subnet_ids and outputs.training_security_group_ids:
         return JobNetwork(tuple(outputs.training_subnet_ids), tuple(outputs.training_security_group_ids))
     return None
 
 
-def is_sagemaker_step(node: Any) -> bool:
+def is_sagemaker_step(node: StepNode) -> bool:
     """Whether a step asks for a SageMaker instance type (``ml.*``)."""
     instance = node.settings.resources.instance_type
     return bool(instance and instance.startswith("ml."))
@@ -172,7 +179,7 @@ class SageMakerExecutor:
 
     name = "sagemaker"
 
-    def __init__(self, backends: Any, *, network: JobNetwork | None = None, image_tag: str | None = None,
+    def __init__(self, backends: AwsBackends, *, network: JobNetwork | None = None, image_tag: str | None = None,
                  poll_s: tuple[float, float] = (2.0, 30.0), on_log: Callable[[str, str], None] | None = None) -> None:
         self.backends = backends
         self.clients: AwsClients = backends.clients
@@ -190,8 +197,6 @@ class SageMakerExecutor:
         return len(self._jobs)
 
     def submit(self, task: Task) -> None:
-        from modelway.runtime.context import stores
-
         run_store, _ = stores(task.home)
         name = job_name(task.run_id, task.name, task.attempt)
         staged = stage_remote_step(self.backends, task)
@@ -289,15 +294,13 @@ class StagedStep:
     result_key: str
 
 
-def stage_remote_step(backends: Any, task: Task) -> StagedStep:
+def stage_remote_step(backends: AwsBackends, task: Task) -> StagedStep:
     """Upload what the container entry point needs (code bundle, parameters, spec, stack outputs) to the stack.
 
     The same for a SageMaker training job and a Kubernetes Job: the container reads
     ``modelway_spec`` and ``modelway_outputs`` (its hyperparameters, ``SM_HPS``) and writes
     ``result_key``.
     """
-    from modelway.runtime.context import stores
-
     _, artifacts = stores(task.home)
     prefix = f"jobs/{task.run_id}/{task.name}"
     bundle = _code_bundle(task)
@@ -318,7 +321,7 @@ def stage_remote_step(backends: Any, task: Task) -> StagedStep:
     return StagedStep(prefix, {"modelway_spec": spec_uri, "modelway_outputs": outputs_uri}, spec["result_key"])
 
 
-def put_json(backends: Any, key: str, doc: Any) -> str:
+def put_json(backends: AwsBackends, key: str, doc: Any) -> str:
     """A JSON document in the artifacts bucket under the stack's KMS key; returns its ``s3://`` URI."""
     bucket = backends.outputs.buckets.artifacts
     with backends.clients.call("s3:PutObject", f"s3://{bucket}/{key}"):
@@ -328,7 +331,7 @@ def put_json(backends: Any, key: str, doc: Any) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def read_result(backends: Any, key: str) -> dict[str, Any] | None:
+def read_result(backends: AwsBackends, key: str) -> dict[str, Any] | None:
     """The ``result.json`` a remote step wrote, or None when its container never got that far."""
     s3 = backends.clients.get("s3")
     bucket = backends.outputs.buckets.artifacts
@@ -341,8 +344,6 @@ def read_result(backends: Any, key: str) -> dict[str, Any] | None:
 
 def result_outcome(result: dict[str, Any], duration_s: float) -> Outcome:
     """A ``result.json`` as the runner's Outcome (the step's output, or its own error)."""
-    from modelway.artifacts.store import ArtifactRef
-
     if result.get("ok"):
         out = result["output"]
         return Outcome(True, output=ArtifactRef(out["hash"], out["kind"], out["size"], out["type"]),

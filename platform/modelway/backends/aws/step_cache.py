@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from modelway.backends.aws.artifacts import S3ArtifactStore
 from modelway.backends.aws.clients import AwsClients
 from modelway.store.runs import RunStore
 
@@ -40,8 +41,6 @@ class SharedCacheRunStore(RunStore):
     def add_dataset(self, name: str, version: str, ref: Any, source: str, files: int) -> bool:
         added = super().add_dataset(name, version, ref, source, files)
         if self.raw_data_bucket:
-            from modelway.backends.aws.artifacts import S3ArtifactStore
-
             raw = S3ArtifactStore(self.path.parent, self.clients, bucket=self.raw_data_bucket,
                                   kms_key_arn=self.kms_key_arn)
             raw.publish(ref.hash)  # the content, from this machine's cache

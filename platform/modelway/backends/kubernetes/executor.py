@@ -28,7 +28,7 @@ import os
 import re
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from modelway.backends.aws.sagemaker_jobs import (
     RemoteJob,
@@ -40,10 +40,15 @@ from modelway.backends.aws.sagemaker_jobs import (
 )
 from modelway.backends.kubernetes.jobs import job_manifest, target_for, validate_manifest
 from modelway.errors import UserError
+from modelway.runtime.context import stores
 from modelway.runtime.executors import Outcome, Task
 
+if TYPE_CHECKING:
+    from modelway.backends.aws.stack_backends import AwsBackends
+    from modelway.dsl.graph import StepNode
 
-def is_kubernetes_step(node: Any) -> bool:
+
+def is_kubernetes_step(node: StepNode) -> bool:
     """A step that asks for GPUs and names no SageMaker instance type (on a stack with a cluster)."""
     resources = node.settings.resources
     return bool(resources.gpus) and not (resources.instance_type or "").startswith("ml.")
@@ -64,7 +69,7 @@ class KubernetesExecutor:
 
     name = "kubernetes"
 
-    def __init__(self, backends: Any, *, team: str | None = None, api_client: Any = None,
+    def __init__(self, backends: AwsBackends, *, team: str | None = None, api_client: Any = None,
                  poll_s: tuple[float, float] = (2.0, 30.0), on_log: Callable[[str, str], None] | None = None) -> None:
         self.backends = backends
         self.outputs = backends.outputs
@@ -120,7 +125,6 @@ class KubernetesExecutor:
             raise UserError(f"Kubernetes: cannot create Job {name} in namespace {self.target.namespace}: "
                             f"{exc.status} {exc.reason}") from None
         note = f"Kubernetes Job {self.target.namespace}/{name} ({resources.gpus} GPU(s){', spot' if resources.spot else ''})"
-        from modelway.runtime.context import stores
 
         stores(task.home)[0].log(task.run_id, task.name, note, kind="note")  # lineage: where this attempt ran
         self._log(task.name, note)
