@@ -34,11 +34,10 @@ ALLOWED: dict[str, tuple[frozenset[str] | str, str]] = {
                             "start-up: this module is loaded for every `runs` command (it adds `runs report`); "
                             "the card writer, MLflow mirror and report cost ~130 ms each there. pipeline_runs: "
                             "imported under `except ImportError` in register()"),
-    "modelway.cli.explain": (frozenset({"modelway.settings"}), "start-up: pydantic, ~90 ms of `explain --help`"),
-    "modelway.cli.serving": (frozenset({"modelway.settings", "modelway.stages.env"}),
-                             "start-up: pydantic and the promotion rules' YAML, ~100 ms of `deployments list` "
+    "modelway.cli.serving": (frozenset({"modelway.stages.env"}),
+                             "start-up: the promotion rules' YAML and pydantic, ~100 ms of `deployments list` "
                              "and of each command's --help"),
-    "modelway.cli.monitoring": (frozenset({"modelway.settings", "modelway.monitoring.report",
+    "modelway.cli.monitoring": (frozenset({"modelway.monitoring.report",
                                            "modelway.triggers.config", "modelway.triggers.engine"}),
                                 "start-up: each serves one of monitor / baseline / triggers (~25-110 ms each)"),
     "modelway.cli.policy": (frozenset({"modelway.policy_check.config", "modelway.policy_check.output",
@@ -46,7 +45,7 @@ ALLOWED: dict[str, tuple[frozenset[str] | str, str]] = {
                             "start-up: `policy pack-path` (inside `pulumi preview --policy-pack $(...)`) needs "
                             "no report writers, SARIF models (attrs) or config reader"),
     "modelway.cli.export": (frozenset({"modelway.backends.aws.pipelines_export", "modelway.backends.aws.sagemaker_jobs",
-                                       "modelway.dsl.loader", "modelway.runtime.context", "modelway.settings"}),
+                                       "modelway.dsl.loader", "modelway.runtime.context"}),
                             "start-up: the DSL and the runtime, ~130 ms of `export --help`"),
     "modelway.policy_check": (frozenset({"modelway.policy_check.config", "modelway.policy_check.waivers",
                                          "modelway.rendering.api", "modelway.rendering.project"}),

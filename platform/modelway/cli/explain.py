@@ -15,6 +15,7 @@ import typer
 from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
 from modelway.errors import UserError
 from modelway.registry import get_registry
+from modelway.settings import get_settings
 
 STAGE_COLUMNS_SHOWN = 40  # per stage in the text view; --json has them all
 BAR_WIDTH = 24
@@ -39,7 +40,6 @@ def explain(
 
     values, where = read_row(row)  # a bad row is refused before anything is loaded
     from modelway.profiling.profile import load_baseline
-    from modelway.settings import get_settings
     from modelway.stages.explain import explain_row, reference_rows as draw_reference, row_frame, with_derived_features
 
     home = get_settings().resolved_home()

@@ -13,6 +13,7 @@ import typer
 from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
 from modelway.errors import ConfigError, UserError
 from modelway.files import atomic_write_text
+from modelway.settings import get_settings
 
 export_app = typer.Typer(help="Export pipelines to other orchestrators.", no_args_is_help=True)
 
@@ -32,8 +33,6 @@ def export_sagemaker(
     from modelway.backends.aws.sagemaker_jobs import SageMakerExecutor, code_bundle
     from modelway.dsl.loader import load_pipeline
     from modelway.runtime.context import stores
-    from modelway.settings import get_settings
-
     backends = use_stack(stack, outputs)
     if backends.resolved is None:
         raise ConfigError("export sagemaker: name the stack to export for with --stack NAME or --outputs FILE")

@@ -15,13 +15,12 @@ import typer
 from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
 from modelway.errors import UserError
 from modelway.registry import get_registry
+from modelway.settings import get_settings
 
 triggers_app = typer.Typer(help="Continuous training: launch pipelines when their triggers fire.", no_args_is_help=True)
 
 
 def _home() -> Path:
-    from modelway.settings import get_settings
-
     return get_settings().resolved_home()
 
 

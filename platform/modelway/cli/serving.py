@@ -15,14 +15,13 @@ import typer
 from modelway.cli.stack import OUTPUTS_HELP, STACK_HELP, use_stack
 from modelway.errors import UserError
 from modelway.serving.state import DeploymentStore
+from modelway.settings import get_settings
 
 deployments_app = typer.Typer(help="Endpoints: routing state, per-variant numbers, decision history.",
                               no_args_is_help=True)
 
 
 def _home() -> Path:
-    from modelway.settings import get_settings
-
     return get_settings().resolved_home()
 
 
