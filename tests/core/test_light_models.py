@@ -116,3 +116,54 @@ def test_bounds_are_pydantic_number_constraints_and_nothing_else() -> None:
         TypeAdapter(Annotated[str, Bounds(ge=0)])
     with pytest.raises(TypeError, match="unknown bound 'min'"):
         Bounds(min=0)
+
+
+# -- dsl.settings: what a user writes in @step(...) / @pipeline(...) -----------------------------
+
+@pytest.mark.parametrize("delay, stored, seconds", [
+    (0, "0", 0.0), (0.0, "0", 0.0), ("0", "0", 0.0), ("0s", "0", 0.0), ("0ms", "0", 0.0), ("0.0m", "0", 0.0),
+    (" 00 ", "0", 0.0), ("2s", "2s", 2.0), ("500ms", "500ms", 0.5), (3, "3", 3.0), ("10", "10", 10.0),
+])
+def test_a_retry_delay_may_be_zero_and_is_kept_as_written(delay: object, stored: str, seconds: float) -> None:
+    step = parse_settings("step 's'", {"retry_delay": delay})
+    assert (step.retry_delay, step.retry_delay_s) == (stored, seconds)
+
+
+def test_the_default_retry_delay_is_one_second() -> None:
+    assert (StepSettings().retry_delay, StepSettings().retry_delay_s) == ("1s", 1.0)
+
+
+@pytest.mark.parametrize("delay", [True, False, "", "ms", ".", "x0", "-0", "0x", "1 0"])
+def test_a_retry_delay_that_is_not_a_duration_is_refused(delay: object) -> None:
+    from modelway.errors import DefinitionError
+
+    with pytest.raises(DefinitionError, match=r"^step 's': setting 'retry_delay': invalid duration"):
+        parse_settings("step 's'", {"retry_delay": delay})
+
+
+def test_an_unknown_setting_lists_every_allowed_key_in_order() -> None:
+    from modelway.errors import DefinitionError
+
+    with pytest.raises(DefinitionError) as caught:
+        parse_settings("step 'train'", {"gpuz": 1, "zz": 2})
+    assert str(caught.value) == (
+        "step 'train': unknown setting 'gpuz' (allowed: retries, retry_delay, timeout, cache, resources, "
+        "cpu, memory, gpus, spot, instance_type, max_runtime)")
+
+
+def test_resources_given_as_a_dict_or_an_object_combine_with_flat_keys() -> None:
+    from modelway.errors import DefinitionError
+
+    as_dict = parse_settings("step 's'", {"resources": {"memory": "8Gi", "spot": True}, "gpus": 1})
+    as_object = parse_settings("step 's'", {"resources": ResourceSettings(memory="8Gi", spot=True), "gpus": 1})
+    for step in (as_dict, as_object):
+        assert (step.resources.memory, step.resources.spot, step.resources.gpus) == ("8Gi", True, 1)
+        assert step.resources.fields_set == {"memory", "spot", "gpus"}
+    assert parse_settings("step 's'", {"gpus": 2, "resources": {"gpus": 1}}).resources.gpus == 2  # flat wins
+    with pytest.raises(DefinitionError, match=r"^step 's': setting 'resources': Input should be an instance of "
+                                              r"ResourceSettings$"):
+        parse_settings("step 's'", {"resources": 5})
+    with pytest.raises(DefinitionError, match=r"^step 's': setting 'memory': invalid memory '8 lots'"):
+        parse_settings("step 's'", {"resources": {"memory": "8 lots"}})
+    with pytest.raises(DefinitionError, match=r"^step 's': keywords must be strings$"):
+        parse_settings("step 's'", {"resources": {1: 2}})
