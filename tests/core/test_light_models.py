@@ -218,3 +218,9 @@ def test_bounds_repr_and_every_bound_name() -> None:
     assert Bounds(le=1).bounds == {"le": 1} and Bounds(gt=0).bounds == {"gt": 0}
     with pytest.raises(TypeError, match=r"^Bounds: unknown bound 'min' \(ge, gt, le, lt\)$"):
         Bounds(min=0)
+
+
+def test_the_per_attempt_limit_is_the_timeout_else_the_resources_max_runtime() -> None:
+    assert parse_settings("step 's'", {"timeout": "30m", "max_runtime": "2h"}).timeout_s == 1800.0
+    assert parse_settings("step 's'", {"max_runtime": "2h"}).timeout_s == 7200.0
+    assert StepSettings().timeout_s is None
