@@ -84,16 +84,19 @@ class Bounds:
 class LightModel:
     """Base of frozen, keyword-only settings objects validated lazily by pydantic (module docstring)."""
 
-    __slots__ = ("_values", "fields_set")
-    FIELDS: ClassVar[tuple[str, ...]] = ()
-    _defaults: ClassVar[dict[str, Any]] = {}
-    _plain: ClassVar[dict[str, tuple[type, bool]] | None] = None  # field -> (plain type, optional)
-    _validator: ClassVar[Any] = None  # the generated pydantic model, built on first need
+    # Set for each subclass by __init_subclass__:
+    FIELDS: ClassVar[tuple[str, ...]]  # the field names, in declaration order
+    _defaults: ClassVar[dict[str, Any]]
+    _plain: ClassVar[dict[str, tuple[type, bool]] | None]  # field -> (plain type, optional), on first need
+    _validator: ClassVar[Any]  # the generated pydantic model, built on first need
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        names = [n for n in cls.__dict__.get("__annotations__", {}) if not n.startswith("_") and n != "FIELDS"]
-        cls._defaults = {n: cls.__dict__[n] for n in names}  # every field has a default (KeyError: say so)
+        names = list(cls.__dict__.get("__annotations__", {}))
+        missing = [n for n in names if n not in cls.__dict__]
+        if missing:
+            raise TypeError(f"{cls.__name__}.{missing[0]}: every field of a LightModel needs a default")
+        cls._defaults = {n: cls.__dict__[n] for n in names}
         cls.FIELDS = tuple(names)
         for name in names:  # the class attribute would shadow nothing, but keeps dir() honest
             delattr(cls, name)
@@ -202,5 +205,5 @@ def _pydantic_model(cls: type[LightModel]) -> Any:
 
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = {name: (hints[name], cls._defaults[name]) for name in cls.FIELDS}
-    return create_model(f"{cls.__name__}Validator", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+    return create_model(cls.__name__, __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True),
                         **fields)

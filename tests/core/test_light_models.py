@@ -112,7 +112,115 @@ def test_bounds_are_pydantic_number_constraints_and_nothing_else() -> None:
     assert TypeAdapter(Annotated[int, Bounds(ge=0, lt=3)]).validate_python("2") == 2
     with pytest.raises(ValidationError, match="Input should be less than 3"):
         TypeAdapter(Annotated[int, Bounds(ge=0, lt=3)]).validate_python(3)
-    with pytest.raises(TypeError, match="Bounds apply to int and float fields"):
+    with pytest.raises(TypeError, match=r"^Bounds apply to int and float fields, not <class .str.>$"):
         TypeAdapter(Annotated[str, Bounds(ge=0)])
     with pytest.raises(TypeError, match="unknown bound 'min'"):
         Bounds(min=0)
+
+
+# -- dsl.settings: what a user writes in @step(...) / @pipeline(...) -----------------------------
+
+@pytest.mark.parametrize("delay, stored, seconds", [
+    (0, "0", 0.0), (0.0, "0", 0.0), ("0", "0", 0.0), ("0s", "0", 0.0), ("0ms", "0", 0.0), ("0.0m", "0", 0.0),
+    (" 00 ", "0", 0.0), ("2s", "2s", 2.0), ("500ms", "500ms", 0.5), (3, "3", 3.0), ("10", "10", 10.0),
+])
+def test_a_retry_delay_may_be_zero_and_is_kept_as_written(delay: object, stored: str, seconds: float) -> None:
+    step = parse_settings("step 's'", {"retry_delay": delay})
+    assert (step.retry_delay, step.retry_delay_s) == (stored, seconds)
+
+
+def test_the_default_retry_delay_is_one_second() -> None:
+    assert (StepSettings().retry_delay, StepSettings().retry_delay_s) == ("1s", 1.0)
+
+
+@pytest.mark.parametrize("delay", [True, False, "", "ms", ".", "x0", "-0", "0x", "1 0"])
+def test_a_retry_delay_that_is_not_a_duration_is_refused(delay: object) -> None:
+    from modelway.errors import DefinitionError
+
+    with pytest.raises(DefinitionError, match=r"^step 's': setting 'retry_delay': invalid duration"):
+        parse_settings("step 's'", {"retry_delay": delay})
+
+
+def test_an_unknown_setting_lists_every_allowed_key_in_order() -> None:
+    from modelway.errors import DefinitionError
+
+    with pytest.raises(DefinitionError) as caught:
+        parse_settings("step 'train'", {"gpuz": 1, "zz": 2})
+    assert str(caught.value) == (
+        "step 'train': unknown setting 'gpuz' (allowed: retries, retry_delay, timeout, cache, resources, "
+        "cpu, memory, gpus, spot, instance_type, max_runtime)")
+
+
+def test_resources_given_as_a_dict_or_an_object_combine_with_flat_keys() -> None:
+    from modelway.errors import DefinitionError
+
+    as_dict = parse_settings("step 's'", {"resources": {"memory": "8Gi", "spot": True}, "gpus": 1})
+    as_object = parse_settings("step 's'", {"resources": ResourceSettings(memory="8Gi", spot=True), "gpus": 1})
+    for step in (as_dict, as_object):
+        assert (step.resources.memory, step.resources.spot, step.resources.gpus) == ("8Gi", True, 1)
+        assert step.resources.fields_set == {"memory", "spot", "gpus"}
+    assert parse_settings("step 's'", {"gpus": 2, "resources": {"gpus": 1}}).resources.gpus == 2  # flat wins
+    with pytest.raises(DefinitionError, match=r"^step 's': setting 'resources': Input should be an instance of "
+                                              r"ResourceSettings$"):
+        parse_settings("step 's'", {"resources": 5})
+    with pytest.raises(DefinitionError, match=r"^step 's': setting 'memory': invalid memory '8 lots'"):
+        parse_settings("step 's'", {"resources": {"memory": "8 lots"}})
+    with pytest.raises(DefinitionError, match=r"^step 's': keywords must be strings$"):
+        parse_settings("step 's'", {"resources": {1: 2}})
+
+
+# -- the LightModel machinery itself ----------------------------------------------------------
+
+class Job(LightModel):
+    name: str = "job"
+    tags: list[int] = []
+    either: int | str = 0
+    path: Path | None = None
+
+
+def test_every_field_needs_a_default() -> None:
+    with pytest.raises(TypeError, match=r"^Broken.size: every field of a LightModel needs a default$"):
+        class Broken(LightModel):
+            size: int
+
+
+def test_which_fields_are_plain_is_read_from_the_annotations() -> None:
+    from modelway.light_models import _plain_fields
+
+    assert _plain_fields(ResourceSettings) == {"spot": (bool, False), "instance_type": (str, True)}
+    assert _plain_fields(Job) == {"name": (str, False), "path": (Path, True)}
+    assert not Job._takes_as_is("either", 1) and Job._takes_as_is("path", None) and Job._takes_as_is("name", "x")
+
+
+def test_an_error_names_the_whole_location_and_carries_pydantics_list() -> None:
+    with pytest.raises(InvalidFields) as caught:
+        Job(tags=[1, "x"])
+    assert str(caught.value) == "tags.1: Input should be a valid integer, unable to parse string as an integer"
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("tags", 1), "int_parsing")]
+    assert "url" not in caught.value.errors()[0]
+
+
+def test_repr_messages_and_as_dict_of_paths() -> None:
+    job = Job(path=Path("/srv"))
+    assert repr(job) == "Job(name='job', tags=[], either=0, path=PosixPath('/srv'))"
+    with pytest.raises(AttributeError, match=r"^Job is frozen: cannot set 'name'$"):
+        job.name = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match=r"^'Job' object has no attribute 'size'$"):
+        job.size  # noqa: B018
+    assert job.as_dict()["path"] == Path("/srv") and job.as_dict(json=True)["path"] == "/srv"
+    assert Job(name="n").as_dict(json=True) == {"name": "n", "tags": [], "either": 0, "path": None}
+
+
+def test_bounds_repr_and_every_bound_name() -> None:
+    from modelway.light_models import Bounds
+
+    assert repr(Bounds(ge=0, lt=3)) == "Bounds(ge=0, lt=3)"
+    assert Bounds(le=1).bounds == {"le": 1} and Bounds(gt=0).bounds == {"gt": 0}
+    with pytest.raises(TypeError, match=r"^Bounds: unknown bound 'min' \(ge, gt, le, lt\)$"):
+        Bounds(min=0)
+
+
+def test_the_per_attempt_limit_is_the_timeout_else_the_resources_max_runtime() -> None:
+    assert parse_settings("step 's'", {"timeout": "30m", "max_runtime": "2h"}).timeout_s == 1800.0
+    assert parse_settings("step 's'", {"max_runtime": "2h"}).timeout_s == 7200.0
+    assert StepSettings().timeout_s is None

@@ -102,10 +102,9 @@ def parse_settings(where: str, options: dict[str, Any]) -> StepSettings:
             values["resources"] = resources
         return StepSettings(**values)
     except InvalidFields as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "settings"
+        err = exc.errors()[0]  # a field's own error: its loc is the field's name
         msg = err["msg"].removeprefix("Value error, ")
-        raise DefinitionError(f"{where}: setting {loc!r}: {msg}") from None
+        raise DefinitionError(f"{where}: setting {err['loc'][0]!r}: {msg}") from None
     except (TypeError, ValueError) as exc:
         raise DefinitionError(f"{where}: {exc}") from None
 
