@@ -136,8 +136,9 @@ def run_module(module: Module, budget_s: int, python: str) -> None:
         _run_until(command, env, log, deadline, module)
         # mutmut's cache lookup keys lines by their text: of two identical lines (two
         # `if anchor is not None:`), the second's mutants take the first's status and are never
-        # run. Run each mutant still untested by its id, which mutmut always runs.
-        for mutant_id in _untested(module.path):
+        # run. Run each mutant still untested by its id, which mutmut always runs, and each
+        # survivor on a line whose text occurs twice: its status may be the other line's.
+        for mutant_id in _needing_own_run(module.path):
             if module.stopped_by_budget:
                 break
             _run_until([*command[:4], str(mutant_id), *command[4:]], env, log, deadline, module)
@@ -161,7 +162,8 @@ def _run_until(command: list[str], env: dict[str, str], log, deadline: float, mo
         process.wait()
 
 
-def _untested(path: str) -> list[int]:
+def _needing_own_run(path: str) -> list[int]:
+    """Mutants of ``path`` mutmut's own loop leaves untested, or marks survived from a copied status."""
     cache = WORK / ".mutmut-cache"
     if not cache.exists():
         return []
@@ -169,7 +171,9 @@ def _untested(path: str) -> list[int]:
     try:
         return [row[0] for row in db.execute(
             "SELECT m.id FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id "
-            "WHERE s.filename = ? AND m.status = 'untested'", (path,))]
+            "WHERE s.filename = ? AND (m.status = 'untested' OR (m.status = 'bad_survived' AND "
+            "(SELECT COUNT(*) FROM Line o WHERE o.sourcefile = l.sourcefile AND TRIM(o.line) = TRIM(l.line)) > 1))",
+            (path,))]
     finally:
         db.close()
 
