@@ -64,6 +64,22 @@ def test_a_failed_advisory_check_is_a_warning_not_a_failure() -> None:
     assert "| drift.psi | warn (advisory) |" in report.to_markdown()
 
 
+def test_every_advisory_warning_is_named() -> None:
+    report = _report(CheckResult("drift.psi", False, "m", advisory=True), CheckResult("ok", True, "m"),
+                     CheckResult("drift.ks", False, "m", advisory=True))
+    assert report.summary() == "model tests passed: 3 checks (2 advisory warning(s): drift.psi, drift.ks)"
+
+
+def test_a_report_built_with_its_name_only_is_an_empty_passing_gate() -> None:
+    report, other = GateReport("data validation"), GateReport("model tests")
+    assert (report.checks, report.context, report.passed) == ([], {}, True)
+    assert report.to_dict() == {"gate": "data validation", "passed": True, "summary": "data validation passed: 0 checks",
+                                "checks": [], "context": {}}
+    report.extend([CheckResult("a", False, "m")])
+    report.context["seed"] = 1
+    assert (other.checks, other.context) == ([], {})  # each report its own list and dict
+
+
 def test_a_passed_advisory_check_is_not_a_warning() -> None:
     report = _report(CheckResult("drift.psi", True, "0.1", advisory=True))
     assert report.warnings == []
