@@ -93,7 +93,8 @@ def _search(module_name: str, search_path: tuple[str, ...]) -> str | None:
         roots = [entry or "." for entry in search_path]
     for root in roots:
         base = os.path.join(root, leaf)
-        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        # a package before a module of the same name, as Python's import finds them
+        for candidate in (os.path.join(base, "__init__.py"), base + ".py"):
             if os.path.isfile(candidate):
                 return candidate
     return None
