@@ -113,6 +113,7 @@ def _project_file(module_name: str) -> str | None:
 
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+)", re.MULTILINE)
 _FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE)
+_COMMENT = re.compile(r"#[^\n]*")
 
 
 def _imports_in(text: str, package: str) -> list[str]:
@@ -122,6 +123,9 @@ def _imports_in(text: str, package: str) -> list[str]:
     string only makes the fingerprint more conservative.
     """
     names: list[str] = []
+    # Comments out first: one inside a parenthesized ``from x import (a,  # note`` list would hide
+    # the names after it, or end the list at a ``)`` of its own.
+    text = _COMMENT.sub("", text)
     for match in _IMPORT.finditer(text):
         for part in match.group(1).split(","):
             name = part.split()[0] if part.split() else ""
