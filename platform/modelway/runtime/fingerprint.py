@@ -308,8 +308,9 @@ def _installed() -> dict[str, str]:
         except OSError:
             continue
         for item in names:
-            if item.endswith(".dist-info") and "-" in item:
-                name, version = item[: -len(".dist-info")].rsplit("-", 1)
+            stem = item[: -len(".dist-info")]
+            if item.endswith(".dist-info") and "-" in stem:  # a folder without a version is not one
+                name, version = stem.rsplit("-", 1)
                 found.setdefault(_normalize(name), version)  # the first on sys.path is the one imported
     return found
 
