@@ -5,7 +5,8 @@ The code part is the source of the step function plus, transitively:
 * the source of the project functions and classes it references (names in its bytecode
   resolved through its globals), and
 * the full text of project modules it imports inside its body (``from mypkg.train import
-  fit`` in a step that keeps heavy imports lazy), and of the project modules those import.
+  fit`` in a step that keeps heavy imports lazy), of the packages around them (``mypkg/__init__.py``,
+  which the import runs first), and of the project modules those import.
   Modules are located on ``sys.path`` and scanned, never imported, so a cached re-run stays fast.
 
 Project = files outside the Python installation and site-packages, excluding Modelway's
@@ -148,7 +149,8 @@ def _imports_in(text: str, package: str) -> list[str]:
 
 
 def _imported_project_files(source: str, package: str) -> list[tuple[str, str]]:
-    """(module, file) of project modules imported by ``source`` and, transitively, by those modules."""
+    """(module, file) of project modules imported by ``source`` and, transitively, by those modules
+    (with the packages that contain them, whose ``__init__`` an import runs)."""
     found: dict[str, str] = {}
     queue = [(name, package) for name in _imports_in(source, package)]
     while queue:
@@ -159,6 +161,9 @@ def _imported_project_files(source: str, package: str) -> list[tuple[str, str]]:
         if filename is None:
             continue
         found[name] = filename  # type: ignore[assignment]
+        parent = name.rpartition(".")[0]
+        if parent:  # importing a.b runs a/__init__.py first: its code counts too
+            queue.append((parent, package))
         mod_package = name if filename.endswith("__init__.py") else name.rpartition(".")[0]  # type: ignore[union-attr]
         queue.extend((sub, mod_package) for sub in _module_imports(filename, mod_package))  # type: ignore[arg-type]
     return sorted(found.items())
