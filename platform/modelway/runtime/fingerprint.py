@@ -189,7 +189,15 @@ def _source(obj: Any) -> str:
         return inspect.getsource(obj)
     except (OSError, TypeError):
         code = getattr(obj, "__code__", None)
-        return repr(code.co_code) if code is not None else repr(obj)
+        return _code_text(code) if code is not None else repr(obj)
+
+
+def _code_text(code: types.CodeType) -> str:
+    """Code without a source file as text: its bytecode with its constants and names (the bytecode
+    alone is the same for ``x + 1`` and ``x + 2``); nested code alike, as its repr has an address."""
+    consts = [_code_text(c) if isinstance(c, types.CodeType) else sorted(map(repr, c)) if isinstance(c, frozenset)
+              else repr(c) for c in code.co_consts]  # a frozenset's order varies between processes
+    return repr((code.co_code, consts, code.co_names))
 
 
 def _names_in_code(code: types.CodeType) -> set[str]:
