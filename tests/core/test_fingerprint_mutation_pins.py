@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import itertools
 import json
 import os
@@ -272,6 +273,8 @@ def test_a_step_reads_the_pipeline_parameters_when_its_code_names_params() -> No
     ("from ..m import a\n", "p.q", ["p.m", "p.m.a"]),
     ("from .m import a\n", "", ["m", "m.a"]),
     ("from . import a\n", "", []),
+    ("from . import a\nfrom x import b\n", "", ["x", "x.b"]),  # the one that resolves to nothing is skipped
+    ("from x import (Xa, bX)\nfrom y import Yb\n", "", ["x", "x.Xa", "x.bX", "y", "y.Yb"]),
 ])
 def test_imports_found_in_code(text: str, package: str, names: list[str]) -> None:
     assert fingerprint._imports_in(text, package) == names
@@ -283,6 +286,31 @@ def test_library_roots_are_the_installation_and_its_package_folders() -> None:
     expected = {sys.prefix, sys.base_prefix, sys.exec_prefix,
                 *(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(k))}
     assert set(fingerprint._library_roots()) == expected
+
+
+def test_every_folder_of_the_installation_is_a_library_root(monkeypatch) -> None:
+    folders = {"stdlib": "/py/std", "platstdlib": "/py/platstd", "purelib": "/py/pure", "platlib": "/py/plat",
+               "data": "/py/data", "scripts": "/py/bin"}
+    monkeypatch.setattr(fingerprint.sysconfig, "get_paths", lambda: folders)
+    assert set(fingerprint._library_roots.__wrapped__()) == {
+        sys.prefix, sys.base_prefix, sys.exec_prefix, "/py/std", "/py/platstd", "/py/pure", "/py/plat"}
+    monkeypatch.setattr(fingerprint.sysconfig, "get_paths", lambda: {**folders, "platlib": "", "stdlib": None})
+    assert set(fingerprint._library_roots.__wrapped__()) == {  # an empty or missing folder is no root
+        sys.prefix, sys.base_prefix, sys.exec_prefix, "/py/platstd", "/py/pure"}
+
+
+def test_the_installation_is_read_once_per_process(monkeypatch) -> None:
+    calls = []
+    get_paths = sysconfig.get_paths
+    monkeypatch.setattr(fingerprint.sysconfig, "get_paths", lambda: calls.append(1) or get_paths())
+    fingerprint._library_roots.cache_clear()
+    try:
+        roots = fingerprint._library_roots()
+        read = len(calls)
+        assert fingerprint._library_roots() == roots and fingerprint._is_project_file("/tmp/x.py") in (True, False)
+        assert len(calls) == read
+    finally:
+        fingerprint._library_roots.cache_clear()
 
 
 def test_project_files_are_outside_the_installation_and_any_package_folder(tmp_path: Path) -> None:
@@ -336,6 +364,12 @@ def test_a_module_is_located_without_importing_it(project: Project, tmp_path: Pa
     assert fingerprint._locate("mwfp_ns.inner") is None
     assert fingerprint._locate("mwfp_missing.sub") is None
     assert fingerprint._locate("json") == sys.modules["json"].__file__  # imported already: its file
+    elsewhere = tmp_path / "elsewhere" / "pipe_file.py"  # a pipeline file loaded by its path, not on sys.path
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("X = 1\n")
+    spec = importlib.util.spec_from_file_location("mwfp_loaded_by_path", elsewhere)
+    monkeypatch.setitem(sys.modules, "mwfp_loaded_by_path", importlib.util.module_from_spec(spec))
+    assert fingerprint._locate("mwfp_loaded_by_path") == str(elsewhere)
     assert fingerprint._locate("sys") is None
     assert "mwfp_loc" not in sys.modules and "mwfp_solo" not in sys.modules
     # "" on sys.path is the current folder
@@ -381,6 +415,16 @@ def test_project_file_of_a_module(project: Project) -> None:
     assert fingerprint._project_file("modelway.dsl.graph") is None
 
 
+def test_submodules_of_a_library_are_never_searched(monkeypatch) -> None:
+    # a step importing from a big library costs one look at the library's top-level package
+    searched: list[str] = []
+    search = fingerprint._search
+    monkeypatch.setattr(fingerprint, "_search", lambda name, path: searched.append(name) or search(name, path))
+    assert fingerprint._project_file("hypothesis.mwfp_not_a_module") is None
+    assert fingerprint._project_file("hypothesis.strategies.mwfp_not_a_module") is None
+    assert searched == []
+
+
 def test_project_modules_imported_transitively(project: Project) -> None:
     init = project.write("mwfp_tr/__init__.py", "from .util import helper\n")
     util = project.write("mwfp_tr/util.py", "from . import consts\nimport json\n\ndef helper():\n    return 1\n")
@@ -392,6 +436,14 @@ def test_project_modules_imported_transitively(project: Project) -> None:
     assert found == [("mwfp_tr", str(init)), ("mwfp_tr.consts", str(consts)), ("mwfp_tr.deep", str(deep)),
                      ("mwfp_tr.deep.leaf", str(leaf)), ("mwfp_tr.util", str(util))]
     assert fingerprint._imported_project_files("import json\nimport hypothesis\n", "") == []
+
+
+def test_relative_imports_of_a_package_init_resolve_inside_the_package(project: Project) -> None:
+    init = project.write("mwfp_rel/__init__.py", "from .only import Y\n")
+    only = project.write("mwfp_rel/only.py", "from . import sibling\nY = 1\n")
+    sibling = project.write("mwfp_rel/sibling.py", "")
+    assert fingerprint._imported_project_files("import mwfp_rel\n", "") == [
+        ("mwfp_rel", str(init)), ("mwfp_rel.only", str(only)), ("mwfp_rel.sibling", str(sibling))]
 
 
 def test_an_imported_module_brings_the_packages_around_it(project: Project) -> None:
@@ -615,6 +667,38 @@ def test_a_function_in_a_package_init_resolves_its_relative_imports(project: Pro
     assert versions["calls"] == [[]]
 
 
+def test_a_project_file_that_is_not_utf8_is_still_hashed(project: Project, versions) -> None:
+    project.write("mwfp_latin.py", "def run():\n    from mwfp_latin_dep import X\n    return X\n")
+    dep = project.root / "mwfp_latin_dep.py"
+    dep.write_bytes(b"X = 'caf\xe9'  # latin-1\n")
+    run = project.load("mwfp_latin").run
+    before = code_hash(run)
+    dep.write_bytes(b"X = 'th\xe9'  # latin-1\n")
+    stamp = time.time_ns() + next(_TICK) * 1_000_000
+    os.utime(dep, ns=(stamp, stamp))
+    assert code_hash(run) != before
+
+
+def test_a_project_file_is_read_once_per_version(project: Project, versions, monkeypatch) -> None:
+    dep = project.write("mwfp_once_dep.py", "X = 1\n")
+    run = project.write("mwfp_once.py", "def run():\n    from mwfp_once_dep import X\n    return X\n")
+    opened: list[str] = []
+
+    def counting_open(file, *args, **kwargs):
+        opened.append(str(file))
+        return open(file, *args, **kwargs)
+
+    monkeypatch.setattr(fingerprint, "open", counting_open, raising=False)
+    step_fn = project.load("mwfp_once").run
+    first = code_hash(step_fn)
+    assert code_hash(step_fn) == first
+    assert opened.count(str(dep)) == 1  # a cached re-run does not read unchanged project files again
+    project.write("mwfp_once_dep.py", "X = 2\n")
+    assert code_hash(step_fn) != first
+    assert opened.count(str(dep)) == 2
+    assert str(run) not in opened  # the step's own module: its source, through inspect
+
+
 @pytest.mark.parametrize(("one", "other"), [
     ("def f(x):\n    return x + 1\n", "def f(x):\n    return x + 2\n"),  # same bytecode, other constant
     ("def f(x):\n    return x.a\n", "def f(x):\n    return x.b\n"),  # other name
@@ -729,6 +813,18 @@ def test_installed_distributions_from_the_folders_on_sys_path(tmp_path: Path, mo
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(sys, "path", [str(first), str(tmp_path / "missing"), "", str(second)])
     assert fingerprint._installed.__wrapped__() == {"foo-bar": "1.0", "my-pkg": "2.1", "cwd-pkg": "0.1", "baz": "3.0rc1"}
+
+
+def test_the_distributions_scan_runs_once_per_process(monkeypatch) -> None:
+    scans = []
+    monkeypatch.setattr(metadata, "packages_distributions", lambda: scans.append(1) or {"mwfp_top": ["mwfp-dist"]})
+    fingerprint._packages_distributions.cache_clear()
+    try:
+        assert fingerprint._packages_distributions() == {"mwfp_top": ["mwfp-dist"]}
+        assert fingerprint._packages_distributions() == {"mwfp_top": ["mwfp-dist"]}
+    finally:
+        fingerprint._packages_distributions.cache_clear()
+    assert scans == [1]
 
 
 def test_installed_distributions_are_listed_once_per_process(monkeypatch) -> None:

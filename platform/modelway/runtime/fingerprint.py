@@ -43,7 +43,7 @@ def _library_roots() -> tuple[str, ...]:
         path = sysconfig.get_paths().get(key)
         if path:
             roots.add(path)
-    return tuple(sorted(roots, key=len, reverse=True))
+    return tuple(sorted(roots))
 
 
 def _is_project_file(filename: str | None) -> bool:
@@ -141,9 +141,9 @@ def _imports_in(text: str, package: str) -> list[str]:
         if not base:
             continue
         names.append(base)
-        for part in imported.strip("()").replace("\n", " ").split(","):
+        for part in imported.strip("()").split(","):
             words = part.split()
-            if words and words[0] != "*" and words[0].isidentifier():
+            if words and words[0].isidentifier():  # not `*`
                 names.append(f"{base}.{words[0]}")
     return names
 
