@@ -81,7 +81,8 @@ def versions(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     def fake(tops: list[str]) -> dict[str, str]:
         state["calls"].append(list(tops))
-        return {top: state["version"] for top in tops}
+        # distributions need not come in the tops' order (sklearn -> scikit-learn, yaml -> PyYAML)
+        return {top: state["version"] for top in reversed(tops)}
 
     monkeypatch.setattr(fingerprint, "distribution_versions", fake)
     return state
@@ -645,6 +646,31 @@ def test_references_of_functions_and_classes(project: Project, versions) -> None
     assert fingerprint._is_project_callable(steps) is False  # a module is not a callable
 
 
+SHARED = """
+def alpha(x):
+    return x + {alpha}
+
+
+def beta(x):
+    return x * 2
+
+
+def gamma(x):
+    return beta(x) - 1
+
+
+def uses_three(x):
+    return alpha(x) + beta(x) + gamma(x)
+"""
+
+
+def test_every_function_reached_counts_when_two_paths_reach_the_same_one(project: Project, versions) -> None:
+    project.write("mwfp_shared.py", SHARED.format(alpha=1))
+    before = code_hash(project.load("mwfp_shared").uses_three)
+    project.write("mwfp_shared.py", SHARED.format(alpha=2))
+    assert code_hash(project.load("mwfp_shared").uses_three) != before
+
+
 def test_mutual_recursion_is_hashed_once(project: Project, versions) -> None:
     steps = _code_project(project)
     assert code_hash(steps.ping) == code_hash(steps.ping)
@@ -658,12 +684,26 @@ def test_a_function_in_a_package_init_resolves_its_relative_imports(project: Pro
     before = code_hash(package.run)
     project.write("mwfp_pkg/dep.py", "Y = 2\n")
     assert code_hash(package.run) != before
+    # a function in a submodule: its relative imports resolve against the package around it
+    project.write("mwfp_pkg/mod.py", "def run(x):\n    from .dep import Y\n    return x + Y\n")
+    mod = project.load("mwfp_pkg.mod")
+    before = code_hash(mod.run)
+    project.write("mwfp_pkg/dep.py", "Y = 3\n")
+    assert code_hash(mod.run) != before
     # the package module's own imports resolve against the package itself
     project.write("mwfp_pkg2/__init__.py", "from .yaml_io import read\n")
     project.write("mwfp_pkg2/yaml_io.py", "def read():\n    return 1\n")
     project.write("mwfp_use.py", "def run():\n    import mwfp_pkg2\n    return mwfp_pkg2.read()\n")
     versions["calls"].clear()
     code_hash(project.load("mwfp_use").run)
+    assert versions["calls"] == [[]]
+    # and a submodule's against the package around it
+    project.write("mwfp_pkg3/__init__.py", "")
+    project.write("mwfp_pkg3/mod.py", "from .yaml_io import read\n")
+    project.write("mwfp_pkg3/yaml_io.py", "def read():\n    return 1\n")
+    project.write("mwfp_use3.py", "def run():\n    from mwfp_pkg3 import mod\n    return mod.read()\n")
+    versions["calls"].clear()
+    code_hash(project.load("mwfp_use3").run)
     assert versions["calls"] == [[]]
 
 
@@ -725,11 +765,11 @@ def double(x):
 
 def test_the_code_hash_of_known_code_is_stable(project: Project, versions) -> None:
     # A different digest for the same code would re-run every cached step of every user once.
-    project.write("mwfp_golden_dep.py", "import yaml\nOFFSET = 3\n")
+    project.write("mwfp_golden_dep.py", "import yaml\nimport pydantic\nOFFSET = 3\n")
     project.write("mwfp_golden.py", GOLDEN)
     double = project.load("mwfp_golden").double
-    assert code_hash(double) == "fd1284f64706d44d95531f446796ba6fe80d4d0df16e81fe1d41ea2eff44e1da"
-    assert versions["calls"] == [["yaml"]]
+    assert code_hash(double) == "ce32d97208d294cfd761276016c7aa10dfc3bdc410db57b97a10dae0b595e356"
+    assert versions["calls"] == [["pydantic", "yaml"]]
 
 
 # --- library versions -----------------------------------------------------------------------------
@@ -737,6 +777,11 @@ def test_third_party_names_among_imports() -> None:
     modules = {"numpy.linalg", "json", "sys", "modelway.stages", "modelway", "", ".rel", "yaml", "pydantic.fields",
                "hypothesis", "mwfp_not_installed"}
     assert fingerprint._third_party_tops(modules) == ["hypothesis", "mwfp_not_installed", "numpy", "pydantic", "yaml"]
+
+
+def test_modelway_is_not_a_third_party_library_even_when_installed(monkeypatch) -> None:
+    monkeypatch.setattr(fingerprint, "_is_project_file", lambda filename: False)  # as from site-packages
+    assert fingerprint._third_party_tops({"modelway.stages.gates", "modelway", "mwfp_lib.x"}) == ["mwfp_lib"]
 
 
 def test_project_packages_are_not_third_party(project: Project) -> None:
