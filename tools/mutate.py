@@ -138,7 +138,8 @@ def run_module(module: Module, budget_s: int, python: str) -> None:
         _run_until(command, env, log, deadline, module)
         # mutmut's cache lookup keys lines by their text: of two identical lines (two
         # `if anchor is not None:`), the second's mutants take the first's status and are never
-        # run. Run each mutant still untested by its id, which mutmut always runs.
+        # run. Run each mutant still untested by its id, which mutmut always runs, and each
+        # survivor on such a line (its status is from an earlier run: the tests changed since).
         for mutant_id in _untested(module.path):
             if module.stopped_by_budget:
                 break
@@ -164,6 +165,8 @@ def _run_until(command: list[str], env: dict[str, str], log, deadline: float, mo
 
 
 def _untested(path: str) -> list[int]:
+    """Mutants of ``path`` mutmut's own pass leaves alone: untested ones, and survivors on a line
+    whose text another line has (run by id, mutmut re-runs them only if the tests changed)."""
     cache = WORK / ".mutmut-cache"
     if not cache.exists():
         return []
@@ -171,7 +174,9 @@ def _untested(path: str) -> list[int]:
     try:
         return [row[0] for row in db.execute(
             "SELECT m.id FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id "
-            "WHERE s.filename = ? AND m.status = 'untested'", (path,))]
+            "WHERE s.filename = ? AND (m.status = 'untested' OR (m.status = 'bad_survived' AND "
+            "(SELECT count(*) FROM Line twin WHERE twin.sourcefile = l.sourcefile AND twin.line = l.line) > 1))",
+            (path,))]
     finally:
         db.close()
 
