@@ -5,14 +5,24 @@ failure and none after another one; the waits between them double from ``retry_d
 SageMaker job that failed for a transient cloud reason goes through the step's retries, a
 job that failed in the step's own code does not get extra ones from the cloud's wording; a
 remote job is polled less and less often, never less than once per ceiling. The runs that
-show the same end to end are in test_core_runner.py and tests/aws/.
+show the same end to end are in test_core_runner.py and tests/aws/. Which local failures are
+retryable is decided by the executors, pinned at the end on single attempts run in this process
+(a timed-out attempt, retryable, in test_core_runner.py: the alarm is the executor's).
 """
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelway import pipeline, step
+from modelway.artifacts.store import ArtifactStore
+from modelway.runtime.errors import StepFailed
+from modelway.runtime.executors import Outcome, Task, execute
 from modelway.runtime.retry import backoff_s, next_poll_s, sagemaker_retryable, should_retry, transient
 
 QUICK = settings(max_examples=60, deadline=None)
@@ -105,3 +115,95 @@ def test_a_stopped_sagemaker_job_is_tried_again_whatever_the_reason() -> None:
     assert sagemaker_retryable("Stopped", "AlgorithmError: exit 1") is True
     assert sagemaker_retryable("Completed", "AlgorithmError: exit 1") is False
     assert sagemaker_retryable("stopped", "AlgorithmError: exit 1") is False  # SageMaker's status, exactly
+
+
+# --- which local failures the executors mark retryable -------------------------------------------------
+# One attempt run here, in this process (what the in-process executor does): no pipeline run, no fork.
+def _attempt(home: Path, build: Any, name: str, timeout_s: float | None = None,
+             input_hashes: dict[str, str] | None = None) -> Outcome:
+    node = build().build().nodes[name]
+    task = Task(name=name, node=node, attempt=1, input_hashes=input_hashes or {}, run_id="20261204-000000-abcdef",
+                pipeline_name="p", home=home, params={}, timeout_s=timeout_s)
+    return execute(task, in_runner=True)
+
+
+def _single(fn: Any) -> Any:
+    def build() -> Any:
+        @pipeline
+        def p() -> Any:
+            return fn()
+        return p
+    return build
+
+
+@step
+def _raises_a_bug() -> int:
+    raise RuntimeError("flaky network")
+
+
+@step
+def _fails_a_gate() -> int:
+    raise StepFailed("AUC 0.61 is below the 0.70 gate")
+
+
+@step
+def _returns_the_wrong_type() -> int:
+    return "5"  # type: ignore[return-value]
+
+
+@step
+def _returns_a_generator() -> object:
+    return (i for i in range(3))
+
+
+@step
+def _exits() -> int:
+    sys.exit(3)
+
+
+def test_a_bug_is_retryable(tmp_path: Path) -> None:
+    outcome = _attempt(tmp_path, _single(_raises_a_bug), "_raises_a_bug")
+    assert (outcome.ok, outcome.retryable, outcome.deliberate) == (False, True, False)
+    assert outcome.error == "RuntimeError: flaky network"
+
+
+def test_a_deliberate_failure_goes_through_the_steps_retries_too(tmp_path: Path) -> None:
+    outcome = _attempt(tmp_path, _single(_fails_a_gate), "_fails_a_gate")
+    assert (outcome.ok, outcome.retryable, outcome.deliberate) == (False, True, True)
+    assert outcome.error == "AUC 0.61 is below the 0.70 gate"
+
+
+@pytest.mark.parametrize(("fn", "error"), [
+    (_returns_the_wrong_type, "returned str but is annotated -> int"),
+    (_returns_a_generator, "step '_returns_a_generator' returned a builtins.generator that cannot be stored"),
+    (_exits, "the step called sys.exit(3); a step must return a value or raise, not exit the process"),
+])
+def test_failures_the_same_code_repeats_are_final(tmp_path: Path, fn: Any, error: str) -> None:
+    outcome = _attempt(tmp_path, _single(fn), fn.name)
+    assert (outcome.ok, outcome.retryable) == (False, False)
+    assert outcome.error.startswith(error), outcome.error
+
+
+@step
+def _produce() -> dict:
+    return {"value": 21}
+
+
+@step
+def _consume(d: dict) -> int:
+    return d["value"] * 2
+
+
+def test_an_input_that_fails_verification_is_final(tmp_path: Path) -> None:
+    def build() -> Any:
+        @pipeline
+        def p() -> int:
+            return _consume(_produce())
+        return p
+
+    store = ArtifactStore(tmp_path)
+    ref = store.put({"value": 21})
+    (store.path_of(ref.hash) / "data.json").write_text('{"value":500}')  # edited after it was stored
+    outcome = _attempt(tmp_path, build, "_consume", input_hashes={"_produce": ref.hash})
+    assert (outcome.ok, outcome.retryable) == (False, False)
+    assert outcome.error.startswith("its input from step '_produce' is unusable: artifact ")
