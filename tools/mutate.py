@@ -51,8 +51,10 @@ KILLED = ("ok_killed", "ok_suspicious", "bad_timeout")
 # pytest for one mutant. mutmut 2 counts only exit code 1 as a kill; a mutant that breaks the
 # module's import makes pytest exit 2 (collection error), and one that crashes the test process
 # (e.g. os.kill(pid, 0) turned into a SIGHUP to itself) ends it by a signal: the tests noticed
-# both, so both become 1.
-RUNNER = ("import subprocess, sys; code = subprocess.call([sys.executable, '-m', 'pytest', *sys.argv[1:]]); "
+# both, so both become 1. mutmut's timeout (a mutant that loops forever) kills this runner only:
+# pytest gets PR_SET_PDEATHSIG so it goes too, instead of holding mutmut's terminal open until the budget ends.
+RUNNER = ("import ctypes, signal, subprocess, sys; code = subprocess.call([sys.executable, '-m', 'pytest', *sys.argv[1:]], "
+          "preexec_fn=lambda: ctypes.CDLL(None).prctl(1, signal.SIGKILL)); "
           "sys.exit(1 if code == 2 or code < 0 else code)")
 
 
@@ -137,8 +139,8 @@ def run_module(module: Module, budget_s: int, python: str) -> None:
         # mutmut's cache lookup keys lines by their text: of two identical lines (two
         # `if anchor is not None:`), the second's mutants take the first's status and are never
         # run. Run each mutant still untested by its id, which mutmut always runs, and each
-        # survivor on a line whose text occurs twice: its status may be the other line's.
-        for mutant_id in _needing_own_run(module.path):
+        # survivor on such a line (its status is from an earlier run: the tests changed since).
+        for mutant_id in _untested(module.path):
             if module.stopped_by_budget:
                 break
             _run_until([*command[:4], str(mutant_id), *command[4:]], env, log, deadline, module)
@@ -162,8 +164,9 @@ def _run_until(command: list[str], env: dict[str, str], log, deadline: float, mo
         process.wait()
 
 
-def _needing_own_run(path: str) -> list[int]:
-    """Mutants of ``path`` mutmut's own loop leaves untested, or marks survived from a copied status."""
+def _untested(path: str) -> list[int]:
+    """Mutants of ``path`` mutmut's own pass leaves alone: untested ones, and survivors on a line
+    whose text another line has (run by id, mutmut re-runs them only if the tests changed)."""
     cache = WORK / ".mutmut-cache"
     if not cache.exists():
         return []
@@ -172,7 +175,7 @@ def _needing_own_run(path: str) -> list[int]:
         return [row[0] for row in db.execute(
             "SELECT m.id FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile s ON l.sourcefile = s.id "
             "WHERE s.filename = ? AND (m.status = 'untested' OR (m.status = 'bad_survived' AND "
-            "(SELECT COUNT(*) FROM Line o WHERE o.sourcefile = l.sourcefile AND TRIM(o.line) = TRIM(l.line)) > 1))",
+            "(SELECT count(*) FROM Line twin WHERE twin.sourcefile = l.sourcefile AND TRIM(twin.line) = TRIM(l.line)) > 1))",
             (path,))]
     finally:
         db.close()

@@ -5,7 +5,8 @@ The code part is the source of the step function plus, transitively:
 * the source of the project functions and classes it references (names in its bytecode
   resolved through its globals), and
 * the full text of project modules it imports inside its body (``from mypkg.train import
-  fit`` in a step that keeps heavy imports lazy), and of the project modules those import.
+  fit`` in a step that keeps heavy imports lazy), of the packages around them (``mypkg/__init__.py``,
+  which the import runs first), and of the project modules those import.
   Modules are located on ``sys.path`` and scanned, never imported, so a cached re-run stays fast.
 
 Project = files outside the Python installation and site-packages, excluding Modelway's
@@ -42,7 +43,7 @@ def _library_roots() -> tuple[str, ...]:
         path = sysconfig.get_paths().get(key)
         if path:
             roots.add(path)
-    return tuple(sorted(roots, key=len, reverse=True))
+    return tuple(sorted(roots))
 
 
 def _is_project_file(filename: str | None) -> bool:
@@ -93,7 +94,8 @@ def _search(module_name: str, search_path: tuple[str, ...]) -> str | None:
         roots = [entry or "." for entry in search_path]
     for root in roots:
         base = os.path.join(root, leaf)
-        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        # a package before a module of the same name, as Python's import finds them
+        for candidate in (os.path.join(base, "__init__.py"), base + ".py"):
             if os.path.isfile(candidate):
                 return candidate
     return None
@@ -112,6 +114,7 @@ def _project_file(module_name: str) -> str | None:
 
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w. \t,]+)", re.MULTILINE)
 _FROM = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)", re.MULTILINE)
+_COMMENT = re.compile(r"#[^\n]*")
 
 
 def _imports_in(text: str, package: str) -> list[str]:
@@ -121,6 +124,9 @@ def _imports_in(text: str, package: str) -> list[str]:
     string only makes the fingerprint more conservative.
     """
     names: list[str] = []
+    # Comments out first: one inside a parenthesized ``from x import (a,  # note`` list would hide
+    # the names after it, or end the list at a ``)`` of its own.
+    text = _COMMENT.sub("", text)
     for match in _IMPORT.finditer(text):
         for part in match.group(1).split(","):
             name = part.split()[0] if part.split() else ""
@@ -135,15 +141,16 @@ def _imports_in(text: str, package: str) -> list[str]:
         if not base:
             continue
         names.append(base)
-        for part in imported.strip("()").replace("\n", " ").split(","):
+        for part in imported.strip("()").split(","):
             words = part.split()
-            if words and words[0] != "*" and words[0].isidentifier():
+            if words and words[0].isidentifier():  # not `*`
                 names.append(f"{base}.{words[0]}")
     return names
 
 
 def _imported_project_files(source: str, package: str) -> list[tuple[str, str]]:
-    """(module, file) of project modules imported by ``source`` and, transitively, by those modules."""
+    """(module, file) of project modules imported by ``source`` and, transitively, by those modules
+    (with the packages that contain them, whose ``__init__`` an import runs)."""
     found: dict[str, str] = {}
     queue = [(name, package) for name in _imports_in(source, package)]
     while queue:
@@ -154,6 +161,9 @@ def _imported_project_files(source: str, package: str) -> list[tuple[str, str]]:
         if filename is None:
             continue
         found[name] = filename  # type: ignore[assignment]
+        parent = name.rpartition(".")[0]
+        if parent:  # importing a.b runs a/__init__.py first: its code counts too
+            queue.append((parent, package))
         mod_package = name if filename.endswith("__init__.py") else name.rpartition(".")[0]  # type: ignore[union-attr]
         queue.extend((sub, mod_package) for sub in _module_imports(filename, mod_package))  # type: ignore[arg-type]
     return sorted(found.items())
@@ -179,7 +189,15 @@ def _source(obj: Any) -> str:
         return inspect.getsource(obj)
     except (OSError, TypeError):
         code = getattr(obj, "__code__", None)
-        return repr(code.co_code) if code is not None else repr(obj)
+        return _code_text(code) if code is not None else repr(obj)
+
+
+def _code_text(code: types.CodeType) -> str:
+    """Code without a source file as text: its bytecode with its constants and names (the bytecode
+    alone is the same for ``x + 1`` and ``x + 2``); nested code alike, as its repr has an address."""
+    consts = [_code_text(c) if isinstance(c, types.CodeType) else sorted(map(repr, c)) if isinstance(c, frozenset)
+              else repr(c) for c in code.co_consts]  # a frozenset's order varies between processes
+    return repr((code.co_code, consts, code.co_names))
 
 
 def _names_in_code(code: types.CodeType) -> set[str]:
@@ -303,8 +321,9 @@ def _installed() -> dict[str, str]:
         except OSError:
             continue
         for item in names:
-            if item.endswith(".dist-info") and "-" in item:
-                name, version = item[: -len(".dist-info")].rsplit("-", 1)
+            stem = item[: -len(".dist-info")]
+            if item.endswith(".dist-info") and "-" in stem:  # a folder without a version is not one
+                name, version = stem.rsplit("-", 1)
                 found.setdefault(_normalize(name), version)  # the first on sys.path is the one imported
     return found
 

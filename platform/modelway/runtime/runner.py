@@ -46,6 +46,7 @@ from modelway.runtime.display import NullDisplay, make_display
 from modelway.runtime.errors import RunCancelled, StepFailed
 from modelway.runtime.executors import Executor, InProcessExecutor, Outcome, ProcessExecutor, Task
 from modelway.runtime.preload import Preloader
+from modelway.runtime.retry import backoff_s, should_retry
 from modelway.settings import get_settings
 from modelway.store.runs import RunStore
 
@@ -535,13 +536,13 @@ class Scheduler:
             return
         state.error = outcome.error or "failed"
         state.deliberate = outcome.deliberate
-        retry = outcome.retryable and state.tries <= settings.retries
+        retry = should_retry(outcome.retryable, state.tries, settings.retries)
         self.store.step_failed(self.run_id, state.name, attempt=task.attempt, status="retrying" if retry else "failed",
                                error=state.error, traceback=outcome.traceback, duration_s=outcome.duration_s,
                                cpu_s=outcome.cpu_s, peak_rss_mb=outcome.peak_rss_mb)
         if retry:
             state.status = "pending"
-            state.retry_at = time.monotonic() + settings.retry_delay_s * (2 ** (state.tries - 1))
+            state.retry_at = time.monotonic() + backoff_s(settings.retry_delay_s, state.tries)
             self.display.update(state.name, "retrying", {"attempt": task.attempt, "error": state.error})
             return
         state.status = "failed"

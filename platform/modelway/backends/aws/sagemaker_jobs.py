@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from modelway.artifacts.store import ArtifactRef
 from modelway.backends.aws.clients import AwsClients
 from modelway.errors import ConfigError
+from modelway.runtime import retry
 from modelway.runtime.context import stores
 from modelway.runtime.executors import Executor, Outcome, Task
 
@@ -48,8 +49,6 @@ CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 DEFAULT_MAX_RUNTIME_S = 24 * 3600
 # spot: wait up to this much longer than the run time for capacity (MaxWaitTimeInSeconds >= MaxRuntimeInSeconds)
 SPOT_WAIT_FACTOR = 2
-RETRYABLE_FAILURES = re.compile(r"capacity|interrupt|spot|throttl|internal(server)?error|MaxWaitTimeExceeded",
-                                re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,7 @@ def outcome_of(description: dict[str, Any], result: dict[str, Any] | None, durat
         return Outcome(False, error=f"SageMaker job {name} completed but wrote no result.json; is the image's entry "
                        f"point `{' '.join(ENTRY_POINT)}`?", duration_s=duration_s, retryable=False)
     reason = description.get("FailureReason") or description.get("SecondaryStatus") or status
-    retryable = status == "Stopped" or bool(RETRYABLE_FAILURES.search(reason))
+    retryable = retry.sagemaker_retryable(status, reason)
     if status == "Stopped":
         reason = f"stopped ({description.get('SecondaryStatus', 'Stopped')}): spot capacity was reclaimed or MaxWait passed"
     return Outcome(False, error=f"SageMaker job {name} {status.lower()}: {reason}", duration_s=duration_s,
@@ -273,7 +272,7 @@ class SageMakerExecutor:
                 finished.append((job.task, outcome_of(description, result, time.monotonic() - job.submitted)))
                 del self._jobs[step]
             else:
-                job.delay = min(self.poll_max, job.delay * 1.5)
+                job.delay = retry.next_poll_s(job.delay, self.poll_max)
                 job.next_poll = now + job.delay
         return finished
 

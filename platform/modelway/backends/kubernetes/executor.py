@@ -40,6 +40,7 @@ from modelway.backends.aws.sagemaker_jobs import (
 )
 from modelway.backends.kubernetes.jobs import job_manifest, target_for, validate_manifest
 from modelway.errors import UserError
+from modelway.runtime import retry
 from modelway.runtime.context import stores
 from modelway.runtime.executors import Outcome, Task
 
@@ -161,7 +162,7 @@ class KubernetesExecutor:
                 finished.append((job.task, job_outcome(job.name, status, result, time.monotonic() - job.submitted)))
                 del self._jobs[step]
             else:
-                job.delay = min(self.poll_max, job.delay * 1.5)
+                job.delay = retry.next_poll_s(job.delay, self.poll_max)
                 job.next_poll = now + job.delay
         return finished
 
