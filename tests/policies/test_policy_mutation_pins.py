@@ -440,3 +440,37 @@ def test_a_bucket_block_names_every_flag_off_and_every_flag_unknown():
                "blockPublicPolicy": UNKNOWN_VALUE, "restrictPublicBuckets": UNKNOWN_VALUE})])
     assert violations == ['bucket "d": public access block has blockPublicAcls, ignorePublicAcls not true']
     assert notes == ['bucket "d": blockPublicPolicy, restrictPublicBuckets not known yet']
+
+
+# --- storage: values not known yet are never read as absent; grantee URIs with a trailing slash ---
+@pytest.mark.parametrize("group", ["AllUsers", "AuthenticatedUsers"])
+def test_a_public_group_uri_with_a_trailing_slash_is_the_same_group(group):
+    grants = {"bucket": "d", "accessControlPolicy": {"grants": [
+        {"grantee": {"type": "Group", "uri": f"http://acs.amazonaws.com/groups/global/{group}/"},
+         "permission": "READ"}]}}
+    outcome = evaluate("s3-no-public-acl", "aws:s3/bucketAclV2:BucketAclV2", grants)
+    assert [v.message for v in outcome.violations] == [f"ACL grant to {group} makes the bucket public"]
+
+
+@pytest.mark.parametrize("props", [{"customerMasterKeySpec": UNKNOWN_VALUE}, {"keySpec": UNKNOWN_VALUE},
+                                   {"customerMasterKeySpec": UNKNOWN_VALUE, "keySpec": "SYMMETRIC_DEFAULT"}])
+def test_a_key_spec_not_known_yet_is_a_note_even_without_rotation(props):
+    # an asymmetric key cannot rotate: until the spec is known, a missing rotation is not a violation
+    outcome = evaluate("kms-key-rotation", KEY_TYPE, props)
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["keySpec is not known yet"])
+
+
+@pytest.mark.parametrize("props", [{}, {"keySpec": "SYMMETRIC_DEFAULT"}, {"customerMasterKeySpec": "SYMMETRIC_DEFAULT"}])
+def test_a_symmetric_key_without_rotation_is_a_violation(props):
+    assert assert_violates("kms-key-rotation", KEY_TYPE, {**props, "enableKeyRotation": False}) == [
+        "enableKeyRotation is not true"]
+
+
+@pytest.mark.parametrize("grant", [{"grantee": {"type": "Group", "uri": UNKNOWN_VALUE}, "permission": "READ"},
+                                   {"grantee": UNKNOWN_VALUE, "permission": "READ"}])
+def test_a_nested_grantee_not_known_yet_is_a_note(grant):
+    outcome = evaluate("s3-no-public-acl", "aws:s3/bucketAclV2:BucketAclV2",
+                       {"bucket": "d", "accessControlPolicy": {"grants": [grant]}})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["a grant's grantee is not known yet"])
