@@ -442,7 +442,89 @@ def test_a_bucket_block_names_every_flag_off_and_every_flag_unknown():
     assert notes == ['bucket "d": blockPublicPolicy, restrictPublicBuckets not known yet']
 
 
-# --- storage: values not known yet are never read as absent; grantee URIs with a trailing slash ---
+# --- storage rules: every branch's exact words, and the resource each one names -------------------
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+TIERING = "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration"
+KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1111"
+
+
+def _stack(policy, resources, **kwargs):
+    """(violations, notes) of a stack rule, each as (message, name of the resource it points at)."""
+    from policy_helpers import evaluate_stack
+
+    outcome = evaluate_stack(policy, resources, **kwargs)
+    name = lambda urn: urn.rsplit("::", 1)[-1] if urn else None  # noqa: E731
+    return ([(v.message, name(v.urn)) for v in outcome.violations], [(n.message, name(n.urn)) for n in outcome.notes])
+
+
+def _sse(bucket: str, algorithm, key=None, name: str | None = None) -> tuple:
+    default = {"sseAlgorithm": algorithm, **({"kmsMasterKeyId": key} if key is not None else {})}
+    return (SSE, {"bucket": bucket, "rules": [{"applyServerSideEncryptionByDefault": default}]}, name or f"{bucket}-sse")
+
+
+def _logs_into(source: str, target: str) -> tuple:
+    return (LOGGING, {"bucket": source, "targetBucket": target}, f"{source}-logging")
+
+
+LOG_SOURCES = [(BUCKET, {"bucket": "a"}, "a"), _sse("a", "aws:kms", KEY_ARN), _logs_into("a", "logs"),
+               (BUCKET, {"bucket": "b"}, "b"), _sse("b", "aws:kms", KEY_ARN), _logs_into("b", "logs"),
+               (BUCKET, {"bucket": "logs"}, "logs")]
+
+
+def test_a_log_target_without_encryption_names_every_bucket_logging_into_it():
+    assert _stack("s3-encryption-cmk", LOG_SOURCES) == ([(
+        'bucket "logs" receives server access logs from "a", "b" but declares no default encryption; declare '
+        "SSE-S3 (AES256) explicitly", "logs")], [])
+
+
+def test_a_log_target_encrypted_with_kms_names_every_source_and_the_algorithm():
+    assert _stack("s3-encryption-cmk", [*LOG_SOURCES, _sse("logs", "aws:kms", KEY_ARN)]) == ([(
+        'bucket "logs" is the access-log target of "a", "b": AWS cannot deliver server access logs to an SSE-KMS '
+        "bucket, use AES256 (found 'aws:kms')", "logs")], [])
+    assert _stack("s3-encryption-cmk", [*LOG_SOURCES, _sse("logs", "AES256")]) == ([], [])
+
+
+def test_a_log_target_whose_algorithm_is_not_known_yet_is_a_note():
+    assert _stack("s3-encryption-cmk", [*LOG_SOURCES, _sse("logs", UNKNOWN_VALUE)]) == (
+        [], [('bucket "logs": sseAlgorithm is not known yet', "logs")])
+
+
+@pytest.mark.parametrize("algorithm, key, violations, notes", [
+    (None, None, ['bucket "data" uses no default encryption; use aws:kms with a customer-managed key'], []),
+    ("", None, ['bucket "data" uses no default encryption; use aws:kms with a customer-managed key'], []),
+    (UNKNOWN_VALUE, KEY_ARN, [], ['bucket "data": sseAlgorithm is not known yet']),
+    ("aws:kms", UNKNOWN_VALUE, [], ['bucket "data": kmsMasterKeyId is not known yet']),
+    ("aws:kms", None, ['bucket "data" uses aws:kms without kmsMasterKeyId (the AWS-managed aws/s3 key); set a '
+                       "customer-managed key"], []),
+])
+def test_each_default_encryption_outcome_in_exact_words(algorithm, key, violations, notes):
+    got = _stack("s3-encryption-cmk", [(BUCKET, {"bucket": "data"}, "data"), _sse("data", algorithm, key)])
+    assert got == ([(m, "data") for m in violations], [(m, "data") for m in notes])
+
+
+def test_an_encryption_setting_of_no_known_bucket_is_checked_on_its_own():
+    got = _stack("s3-encryption-cmk", [(BUCKET, {"bucket": "data"}, "data"), _sse("data", "aws:kms", KEY_ARN),
+                                       _sse("elsewhere", "AES256", name="stray-sse")])
+    assert got == ([('bucket "stray-sse" uses AES256 default encryption; use aws:kms with a customer-managed key',
+                     "stray-sse")], [])
+
+
+def test_a_setting_whose_bucket_is_not_known_yet_is_a_note_naming_it():
+    resources = [(BUCKET, {"bucket": "data"}, "data"), _sse("data", "aws:kms", KEY_ARN),
+                 _sse(UNKNOWN_VALUE, "aws:kms", KEY_ARN, name="later-sse")]
+    assert _stack("s3-encryption-cmk", resources) == ([], [("later-sse: the bucket it configures is not known yet",
+                                                             "later-sse")])
+
+
+def test_a_public_access_block_of_no_known_bucket_is_named_by_itself():
+    block = (PAB, {"bucket": "elsewhere", **ALL_FLAGS, "ignorePublicAcls": False}, "stray-pab")
+    assert _stack("s3-public-access-blocked", [block]) == (
+        [('"stray-pab": public access block has ignorePublicAcls not true', "stray-pab")], [])
+
+
+# --- s3-no-public-acl: grantees ---------------------------------------------------------------
 @pytest.mark.parametrize("group", ["AllUsers", "AuthenticatedUsers"])
 def test_a_public_group_uri_with_a_trailing_slash_is_the_same_group(group):
     grants = {"bucket": "d", "accessControlPolicy": {"grants": [
@@ -450,6 +532,149 @@ def test_a_public_group_uri_with_a_trailing_slash_is_the_same_group(group):
          "permission": "READ"}]}}
     outcome = evaluate("s3-no-public-acl", "aws:s3/bucketAclV2:BucketAclV2", grants)
     assert [v.message for v in outcome.violations] == [f"ACL grant to {group} makes the bucket public"]
+
+
+@pytest.mark.parametrize("uri", ["http://acs.amazonaws.com/groups/s3/LogDelivery",
+                                 "http://acs.amazonaws.com/groups/global/AllUsersGroup"])
+def test_a_grant_to_another_group_passes(uri):
+    assert_passes("s3-no-public-acl", BUCKET, {"bucket": "d", "grants": [{"uri": uri, "type": "Group"}]})
+
+
+def test_a_grant_whose_grantee_is_not_known_yet_is_a_note():
+    outcome = evaluate("s3-no-public-acl", BUCKET, {"bucket": "d", "grants": [{"uri": UNKNOWN_VALUE}]})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["a grant's grantee is not known yet"])
+
+
+# --- s3-tls-only: every condition operator, an unlinked policy, undecidable statements -------------
+def test_a_tls_deny_after_another_condition_operator_still_counts():
+    resources = tls_statement("Deny")
+    document = json.loads(resources[1][1]["policy"])
+    document["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceVpce": "vpce-1"},
+                                             "Bool": {"aws:SecureTransport": "false"}}
+    resources[1][1]["policy"] = json.dumps(document)
+    assert_stack_passes("s3-tls-only", resources)
+
+
+def test_a_bucket_policy_of_no_known_bucket_is_checked_and_named_by_itself():
+    public = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"}
+    resources = [(BUCKET, {"bucket": "data"}, "data"),
+                 (POLICY, {"bucket": "data", "policy": tls_statement("Deny")[1][1]["policy"]}, "data-policy"),
+                 (POLICY, {"bucket": "elsewhere", "policy": json.dumps({"Statement": [public]})}, "stray-policy")]
+    assert _stack("s3-tls-only", resources) == ([
+        ('bucket "stray-policy": policy allows Principal "*" (statement 1)', "stray-policy"),
+        ('bucket "stray-policy": no bucket policy statement denies aws:SecureTransport=false', "stray-policy"),
+    ], [])
+
+
+def test_a_bucket_policy_statement_not_known_yet_is_a_note_naming_the_bucket():
+    statement = {"Effect": UNKNOWN_VALUE, "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::data/*",
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    deny = json.loads(tls_statement("Deny")[1][1]["policy"])["Statement"][0]
+    resources = [(BUCKET, {"bucket": "data"}, "data"),
+                 (POLICY, {"bucket": "data", "policy": {"Statement": [deny, statement]}}, "data-policy")]
+    assert _stack("s3-tls-only", resources) == (
+        [], [('bucket "data" policy statement 2: Effect or Principal is not known yet', "data-policy")])
+
+
+# --- s3-versioning: which buckets hold data, and the inline flag ------------------------------------
+def _versioning(*resources):
+    return _stack("s3-versioning", list(resources))[0]
+
+
+def test_a_purpose_tag_decides_over_the_name():
+    # the tag wins both ways: a "data" bucket tagged as scratch, a "scratch" bucket tagged as models
+    assert _versioning((BUCKET, {"bucket": "data", "tags": {"purpose": "scratch"}}, "data")) == []
+    assert _versioning((BUCKET, {"bucket": "data", "tags": {"modelway:purpose": "scratch"}}, "data")) == []
+    assert _versioning((BUCKET, {"bucket": "scratch", "tags": {"purpose": "models"}}, "scratch")) == [
+        ('data/artifact/model bucket "scratch" does not have versioning Enabled', "scratch")]
+    assert _versioning((BUCKET, {"bucket": "scratch", "tags": {"modelway:purpose": "models"}}, "scratch")) == [
+        ('data/artifact/model bucket "scratch" does not have versioning Enabled', "scratch")]
+    # no purpose tag (or tags that are not a mapping): the names decide
+    assert _versioning((BUCKET, {"bucket": "data", "tags": {"owner": "ml"}}, "data")) == [
+        ('data/artifact/model bucket "data" does not have versioning Enabled', "data")]
+
+
+def test_the_logical_name_the_physical_name_and_the_prefix_each_mark_a_data_bucket():
+    missing = 'data/artifact/model bucket {} does not have versioning Enabled'
+    assert _versioning((BUCKET, {}, "models")) == [(missing.format('"models"'), "models")]
+    assert _versioning((BUCKET, {"bucket": "ml-data"}, "store")) == [(missing.format('"store" (ml-data)'), "store")]
+    assert _versioning((BUCKET, {"bucketPrefix": "checkpoints-"}, "store")) == [(missing.format('"store"'), "store")]
+    assert _versioning((BUCKET, {"bucketPrefix": "scratch-"}, "store")) == []
+
+
+def test_a_data_bucket_that_receives_access_logs_needs_no_versioning():
+    assert _versioning((BUCKET, {"bucket": "app"}, "app"), _logs_into("app", "data-logs"),
+                       (BUCKET, {"bucket": "data-logs"}, "data-logs")) == []
+
+
+def test_every_bucket_is_checked_after_one_that_needs_no_versioning():
+    assert _versioning((BUCKET, {"bucket": "scratch"}, "scratch"), (BUCKET, {"bucket": "raw-data"}, "raw-data")) == [
+        ('data/artifact/model bucket "raw-data" does not have versioning Enabled', "raw-data")]
+
+
+@pytest.mark.parametrize("enabled, violations, notes", [
+    (True, [], []),
+    (False, ['data/artifact/model bucket "data" does not have versioning Enabled'], []),
+    (UNKNOWN_VALUE, [], ['bucket "data": versioning status is not known yet']),
+])
+def test_inline_versioning_enabled_off_or_not_known(enabled, violations, notes):
+    got = _stack("s3-versioning", [(BUCKET, {"bucket": "data", "versioning": {"enabled": enabled}}, "data")])
+    assert got == ([(m, "data") for m in violations], [(m, "data") for m in notes])
+
+
+def test_a_versioning_status_not_known_yet_is_a_note():
+    side = (VERSIONING, {"bucket": "data", "versioningConfiguration": {"status": UNKNOWN_VALUE}}, "data-versioning")
+    assert _stack("s3-versioning", [(BUCKET, {"bucket": "data"}, "data"), side]) == (
+        [], [('bucket "data": versioning status is not known yet', "data")])
+
+
+# --- s3-access-logging ----------------------------------------------------------------------------
+def test_every_bucket_after_the_log_bucket_is_still_checked():
+    resources = [(BUCKET, {"bucket": "logs"}, "logs"), (BUCKET, {"bucket": "data"}, "data"),
+                 _logs_into("data", "logs"), (BUCKET, {"bucket": "other"}, "other")]
+    assert _stack("s3-access-logging", resources) == ([
+        ('bucket "other" has no server access logging (BucketLogging or inline logging)', "other")], [])
+
+
+# --- s3-lifecycle-tiering: each tiering key, intelligent tiering ----------------------------------------
+@pytest.mark.parametrize("key", ["transitions", "noncurrentVersionTransitions", "noncurrentVersionTransition",
+                                 "noncurrentVersionExpiration", "expiration", "transition"])
+def test_each_tiering_key_of_an_enabled_rule_counts(key):
+    rules = [{"id": "r", "status": "Enabled", key: [{"days": 30}]}]
+    assert _stack("s3-lifecycle-tiering", [(BUCKET, {"bucket": "d"}, "d"),
+                                           (LIFECYCLE, {"bucket": "d", "rules": rules}, "d-lc")]) == ([], [])
+    no_tiering = [{"id": "r", "status": "Enabled", "filter": {"prefix": "tmp/"}}]
+    assert _stack("s3-lifecycle-tiering", [(BUCKET, {"bucket": "d"}, "d"),
+                                           (LIFECYCLE, {"bucket": "d", "rules": no_tiering}, "d-lc")])[0] == [
+        ('bucket "d" has no lifecycle rule moving older objects to cheaper tiers or expiring noncurrent versions', "d")]
+
+
+@pytest.mark.parametrize("props, ok", [({}, True), ({"status": "Enabled"}, True), ({"status": "Disabled"}, False)])
+def test_intelligent_tiering_counts_unless_disabled(props, ok):
+    got = _stack("s3-lifecycle-tiering", [(BUCKET, {"bucket": "d"}, "d"),
+                                          (TIERING, {"bucket": "d", "name": "all", **props}, "d-tiering")])
+    assert got == ([] if ok else [('bucket "d" has no lifecycle rule moving older objects to cheaper tiers or '
+                                   "expiring noncurrent versions", "d")], [])
+
+
+# --- kms ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("props", [{"keySpec": "RSA_2048"}, {"customerMasterKeySpec": "ECC_NIST_P256"}])
+def test_an_asymmetric_key_needs_no_rotation_whichever_spec_field(props):
+    assert_passes("kms-key-rotation", KEY_TYPE, props)
+
+
+def test_a_rotation_not_known_yet_is_a_note():
+    outcome = evaluate("kms-key-rotation", KEY_TYPE, {"enableKeyRotation": UNKNOWN_VALUE})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["enableKeyRotation is not known yet"])
+
+
+def test_a_key_policy_statement_not_known_yet_is_a_note():
+    statement = {"Effect": UNKNOWN_VALUE, "Principal": "*", "Action": "kms:*", "Resource": "*"}
+    outcome = evaluate("kms-no-public-principal", KEY_TYPE, {"policy": {"Statement": [statement]}})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["key policy statement 1: Effect or Principal is not known yet"])
 
 
 @pytest.mark.parametrize("props", [{"customerMasterKeySpec": UNKNOWN_VALUE}, {"keySpec": UNKNOWN_VALUE},
