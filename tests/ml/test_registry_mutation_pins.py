@@ -565,3 +565,134 @@ def test_a_registered_version_records_its_family_and_its_content_addressed_artif
     with pytest.raises(RegistryError) as caught:
         registry.get("nope", version.version)
     assert str(caught.value) == "model 'nope' is not registered; known models: ['m']"
+
+
+# --- one version per candidate: the idempotence check, the identity index, the concurrent-registration retry ---
+def _card(**fields) -> dict:
+    return {"name": "m", "intended_use": "tests", "created_at": "2026-12-01T10:00:00+00:00", "run_id": "run-1",
+            "mlflow_run_id": "mlflow-1", "checks": [{"name": "p95", "value": 12.5}], **fields}
+
+
+def _candidate(**fields) -> ModelCandidate:
+    base = {"name": "m", "model": {"alpha": 1.0}, "family": "sklearn.linear_model.Ridge", "schema": SCHEMA,
+            "metrics": {"r2": 0.5}, "model_card": _card(), "data_versions": {"d": "v1"}}
+    return ModelCandidate(**{**base, **fields})
+
+
+def test_a_second_run_of_the_same_model_registers_nothing_whatever_its_run_specific_fields(
+        registry: EmbeddedRegistry) -> None:
+    first = registry.register(_candidate(), environment="dev", actor="ci")
+    entries = registry.audit_entries()
+    # another run of the same pipeline: its own run ids, card time and per-run measurements
+    again = registry.register(_candidate(run_id="run-2", mlflow_run_id="mlflow-2", lineage={"run": "run-2"},
+                                         model_card=_card(created_at="2026-12-02T11:00:00+00:00", run_id="run-2",
+                                                          mlflow_run_id="mlflow-2",
+                                                          checks=[{"name": "p95", "value": 14.0}])),
+                              environment="dev", actor="ci2")
+    assert (first.already_registered, again.already_registered, again.version) == (False, True, first.version)
+    assert (again.run_id, again.mlflow_run_id) == (None, None)  # the stored version, not the new candidate
+    assert registry.audit_entries() == entries and [v.version for v in registry.list()] == ["1.0.0"]
+
+
+@pytest.mark.parametrize("change", [
+    {"metrics": {"r2": 0.6}}, {"fairness": {"gap": 0.1}}, {"hyperparameters": {"alpha": 2}}, {"code_commit": "abc123"},
+    {"data_versions": {"d": "v2"}}, {"gates_passed": False}, {"family": "sklearn.linear_model.Lasso"},
+    {"schema": {**SCHEMA, "task": "classification"}}, {"model_card": _card(intended_use="other tests")},
+    {"model_card": None},
+])
+def test_the_same_artifact_with_other_metadata_is_a_new_version(registry: EmbeddedRegistry, change: dict) -> None:
+    registry.register(_candidate(), environment="dev", actor="ci")
+    other = registry.register(_candidate(**change), environment="dev", actor="ci")
+    assert other.already_registered is False and other.version != "1.0.0"
+    assert len(registry.list()) == 2
+
+
+def test_the_same_candidate_in_another_environment_is_a_new_version(registry: EmbeddedRegistry) -> None:
+    registry.register(_candidate(), environment="dev", actor="ci")
+    staging = registry.register(_candidate(), environment="staging", actor="ci")
+    assert (staging.version, staging.environment, staging.already_registered) == ("1.0.1", "staging", False)
+
+
+def test_a_version_from_before_the_identity_column_is_still_found_by_its_metadata(tmp_path: Path) -> None:
+    registry = EmbeddedRegistry(tmp_path)
+    registry.register(_candidate(), environment="dev", actor="ci")
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("UPDATE model_versions SET identity = NULL")  # as the migration leaves an older row
+    db.close()
+    again = EmbeddedRegistry(tmp_path).register(_candidate(), environment="dev", actor="ci")
+    assert (again.version, again.already_registered) == ("1.0.0", True)
+
+
+def test_a_registry_from_before_the_identity_column_gets_it_and_its_unique_index(tmp_path: Path) -> None:
+    root = tmp_path / "registry"
+    root.mkdir()
+    from modelway.registry.embedded import SCHEMA as TABLES
+
+    db = sqlite3.connect(root / "registry.db", isolation_level=None)
+    db.executescript(TABLES.replace("    identity TEXT,\n", ""))  # the table as it was before
+    db.close()
+    registry = EmbeddedRegistry(tmp_path)
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    assert "identity" in {row[1] for row in db.execute("PRAGMA table_info(model_versions)")}
+    indexes = {row[1]: (row[2], row[4]) for row in db.execute("PRAGMA index_list(model_versions)")}
+    assert indexes["model_versions_identity"] == (1, 1)  # unique, partial (rows from before have no identity)
+    db.close()
+    assert registry.register(_candidate(), environment="dev", actor="ci").version == "1.0.0"
+    assert EmbeddedRegistry(tmp_path).register(_candidate(), environment="dev", actor="ci").already_registered
+
+
+def test_the_database_refuses_a_second_row_with_the_same_identity(registry: EmbeddedRegistry) -> None:
+    registry.register(_candidate(), environment="dev", actor="ci")
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    columns = [row[1] for row in db.execute("PRAGMA table_info(model_versions)")]
+    copied = ", ".join("'9.9.9'" if c == "version" else c for c in columns)
+    with pytest.raises(sqlite3.IntegrityError, match="model_versions.identity"):
+        db.execute(f"INSERT INTO model_versions SELECT {copied} FROM model_versions")
+    db.execute(f"INSERT INTO model_versions SELECT {copied.replace('identity', 'NULL')} FROM model_versions")
+    db.close()
+
+
+def test_a_registration_that_lost_the_race_returns_the_version_the_other_process_registered(
+        registry: EmbeddedRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[str] = []
+    register_once = registry._register_once
+
+    def racing(*args):
+        attempts.append(args[2])  # the actor
+        if len(attempts) == 1:  # another process commits the same candidate between our read and our insert
+            EmbeddedRegistry(registry.home).register(_candidate(), environment="dev", actor="other")
+            raise sqlite3.IntegrityError("UNIQUE constraint failed: model_versions.identity")
+        return register_once(*args)
+
+    monkeypatch.setattr(registry, "_register_once", racing)
+    version = registry.register(_candidate(), environment="dev", actor="ci")
+    assert (version.version, version.already_registered, attempts) == ("1.0.0", True, ["ci", "ci"])
+    assert [e.actor for e in registry.audit_entries()][0] == "other"
+
+
+def test_registration_gives_up_after_three_identity_conflicts(registry: EmbeddedRegistry,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = []
+
+    def conflicting(*args):
+        attempts.append(1)
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: model_versions.identity")
+
+    monkeypatch.setattr(registry, "_register_once", conflicting)
+    with pytest.raises(RegistryError) as caught:
+        registry.register(_candidate(), environment="dev", actor="ci")
+    assert str(caught.value) == "registering m kept conflicting with concurrent registrations; retry"
+    assert len(attempts) == 3
+
+
+def test_another_integrity_error_is_not_retried(registry: EmbeddedRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = []
+
+    def failing(*args):
+        attempts.append(1)
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: model_versions.name, model_versions.version")
+
+    monkeypatch.setattr(registry, "_register_once", failing)
+    with pytest.raises(sqlite3.IntegrityError, match="model_versions.name, model_versions.version"):
+        registry.register(_candidate(), environment="dev", actor="ci")
+    assert len(attempts) == 1
