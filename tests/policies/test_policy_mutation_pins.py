@@ -699,3 +699,127 @@ def test_a_nested_grantee_not_known_yet_is_a_note(grant):
                        {"bucket": "d", "accessControlPolicy": {"grants": [grant]}})
     assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
         [], ["a grant's grantee is not known yet"])
+
+
+# --- the checker's engine: where each finding and note points, what every policy is given -----------------
+NO_POLICY_TYPE = "random:index/randomId:RandomId"  # no resource policy looks at it
+REGISTRY_NOTE = ("no model families are declared (stack config modelway:registries or policy parameter "
+                 "modelFamilies) and no pipeline registers models")
+
+
+def _budget(report: Report) -> Finding:
+    [budget] = [f for f in report.violations if f.policy == "budget-exists"]  # a stack finding naming no resource
+    return budget
+
+
+def test_a_stack_finding_is_the_stack_of_the_project_the_urns_name():
+    budget = _budget(check(rendered(bad_key()), PackSettings.defaults(), today=EXPIRES))
+    assert (budget.resource_type, budget.urn, budget.name, budget.file, budget.line) == (
+        "pulumi:pulumi:Stack", "urn:pulumi:prod::demo::pulumi:pulumi:Stack::demo-prod", "demo-prod", "", 0)
+
+
+@pytest.mark.parametrize("project, expected", [("", "project"), ("infra", "infra")])
+def test_without_a_pulumi_urn_the_stack_is_named_by_the_given_project(project, expected):
+    odd = RenderedResource(NO_POLICY_TYPE, "x", "arn:aws:s3:::other::x", "", {})  # "::" but not a Pulumi URN
+    kwargs = {"project": project} if project else {}
+    for result in (rendered(), rendered(odd)):
+        budget = _budget(check(result, PackSettings.defaults(), today=EXPIRES, **kwargs))
+        assert (budget.urn, budget.name) == (f"urn:pulumi:prod::{expected}::pulumi:pulumi:Stack::{expected}-prod",
+                                             f"{expected}-prod")
+    # the first Pulumi URN decides, after resources without one
+    budget = _budget(check(rendered(odd, bad_key()), PackSettings.defaults(), today=EXPIRES, **kwargs))
+    assert budget.urn == "urn:pulumi:prod::demo::pulumi:pulumi:Stack::demo-prod"
+
+
+def test_a_finding_points_at_the_resource_a_rule_names_with_its_declaring_line():
+    bucket = RenderedResource("aws:s3/bucket:Bucket", "data", "urn:pulumi:prod::demo::aws:s3/bucket:Bucket::data", "",
+                              {"bucket": "data", "tags": TAGS}, file="infra/storage.py", line=42)
+    key = RenderedResource(KEY_TYPE, "k", "urn:pulumi:prod::demo::aws:kms/key:Key::k", "",
+                           {"enableKeyRotation": False, "tags": TAGS}, file="infra/kms.py", line=7)
+    report = check(rendered(bucket, key), PackSettings.defaults(), today=EXPIRES)
+    found = {(f.policy, f.resource_type, f.urn, f.name, f.file, f.line) for f in report.violations}
+    # a stack rule's violation (s3-encryption-cmk) and a resource rule's (kms-key-rotation) alike
+    assert ("s3-encryption-cmk", "aws:s3/bucket:Bucket", bucket.urn, "data", "infra/storage.py", 42) in found
+    assert ("kms-key-rotation", KEY_TYPE, key.urn, "k", "infra/kms.py", 7) in found
+
+
+def test_a_note_is_a_warning_naming_the_resource_or_else_the_stack():
+    key = res(KEY_TYPE, "k", {"enableKeyRotation": UNKNOWN_VALUE, "tags": TAGS})
+    report = check(rendered(key), PackSettings.defaults(), today=EXPIRES)
+    assert "kms-key-rotation: not evaluated on urn:pulumi:prod::demo::aws:kms/key:Key::k: enableKeyRotation is not " \
+           "known yet" in report.warnings
+    assert (f"model-registry-per-model: not evaluated on urn:pulumi:prod::demo::pulumi:pulumi:Stack::demo-prod: "
+            f"{REGISTRY_NOTE}") in report.warnings
+
+
+def test_every_resource_is_checked_after_one_no_resource_policy_applies_to():
+    report = check(rendered(res(NO_POLICY_TYPE, "id", {}), bad_key()), PackSettings.defaults(), today=EXPIRES)
+    assert [(f.policy, f.name) for f in report.violations if f.policy == "kms-key-rotation"] == [
+        ("kms-key-rotation", "bad-key")]
+
+
+def test_a_skipped_policy_runs_nowhere_and_is_named_in_a_warning():
+    from modelway.policy_check.selection import Selection
+
+    report = check(rendered(bad_key()), PackSettings.defaults(), today=EXPIRES,
+                   selection=Selection(skip=("kms-key-rotation",)))
+    assert not [f for f in report.violations if f.policy == "kms-key-rotation"]
+    assert "1 policies not run (--check/--skip-check): kms-key-rotation" in report.warnings
+    assert "kms-key-rotation" not in [p.name for p in report.policies]
+
+
+PROVIDER = "urn:pulumi:prod::demo::pulumi:providers:aws::tagged"
+DEFAULT_TAGS = json.dumps({"tags": TAGS})  # the engine passes object-valued provider settings as JSON text
+
+
+def _untagged_key(provider: str = "") -> RenderedResource:
+    return RenderedResource(KEY_TYPE, "k", "urn:pulumi:prod::demo::aws:kms/key:Key::k", "",
+                            {"enableKeyRotation": True}, provider=provider)
+
+
+def _required_tags(result: RenderResult) -> list[str]:
+    return [f.name for f in check(result, PackSettings.defaults(), today=EXPIRES).violations
+            if f.policy == "required-tags"]
+
+
+def test_the_explicit_provider_s_inputs_are_what_a_policy_sees_as_its_provider():
+    provider = RenderedResource("pulumi:providers:aws", "tagged", PROVIDER, "", {"defaultTags": DEFAULT_TAGS})
+    result = RenderResult("prod", [provider, _untagged_key(PROVIDER)], {}, [], {})
+    assert _required_tags(result) == []
+    report = check(result, PackSettings.defaults(), today=EXPIRES)
+    assert (report.resources, report.providers) == (1, 1)  # providers are counted apart, never checked
+    # the default provider's config does not apply to a resource with its own provider
+    untagged = RenderedResource("pulumi:providers:aws", "tagged", PROVIDER, "", {})
+    assert _required_tags(RenderResult("prod", [untagged, _untagged_key(PROVIDER)], {}, [],
+                                       {"aws:defaultTags": DEFAULT_TAGS})) == ["k"]
+
+
+@pytest.mark.parametrize("provider", ["", "urn:pulumi:prod::demo::pulumi:providers:aws::not-rendered"])
+def test_otherwise_the_stack_config_of_the_resource_s_package_is_its_provider(provider):
+    assert _required_tags(RenderResult("prod", [_untagged_key(provider)], {}, [],
+                                       {"aws:defaultTags": DEFAULT_TAGS})) == []
+    # another package's config is not the aws provider's
+    assert _required_tags(RenderResult("prod", [_untagged_key(provider)], {}, [],
+                                       {"gcp:defaultTags": DEFAULT_TAGS})) == ["k"]
+
+
+def test_every_policy_is_given_each_resource_s_parent(monkeypatch):
+    from modelway.policies import core
+
+    seen: dict[str, set] = {"resource": set(), "stack": set()}
+    resource_evaluate, stack_evaluate = core.ResourceRule.evaluate, core.StackRule.evaluate
+
+    def spy_resource(self, args):
+        seen["resource"].add((args.name, args.opts.parent))
+        return resource_evaluate(self, args)
+
+    def spy_stack(self, args):
+        seen["stack"].update((r.name, r.opts.parent) for r in args.resources)
+        return stack_evaluate(self, args)
+
+    monkeypatch.setattr(core.ResourceRule, "evaluate", spy_resource)
+    monkeypatch.setattr(core.StackRule, "evaluate", spy_stack)
+    component = "urn:pulumi:prod::demo::modelway:storage:Store::store"
+    child = RenderedResource(KEY_TYPE, "child", "urn:pulumi:prod::demo::aws:kms/key:Key::child", component, {})
+    check(rendered(child, bad_key("top")), PackSettings.defaults(), today=EXPIRES)
+    assert seen == {"resource": {("child", component), ("top", None)}, "stack": {("child", component), ("top", None)}}
