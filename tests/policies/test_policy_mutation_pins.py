@@ -823,3 +823,64 @@ def test_every_policy_is_given_each_resource_s_parent(monkeypatch):
     child = RenderedResource(KEY_TYPE, "child", "urn:pulumi:prod::demo::aws:kms/key:Key::child", component, {})
     check(rendered(child, bad_key("top")), PackSettings.defaults(), today=EXPIRES)
     assert seen == {"resource": {("child", component), ("top", None)}, "stack": {("child", component), ("top", None)}}
+
+
+def test_min_level_hides_lower_findings_and_waived_ones_and_says_how_many():
+    from modelway.policy_check.selection import Selection
+
+    key = res(KEY_TYPE, "bad-key", {"enableKeyRotation": False})  # untagged: required-tags (mandatory) too
+    waiver_for_tags = Waiver("required-tags", "urn:*", "tags come from the account", "sec@example.com", EXPIRES)
+    settings = PackSettings.defaults()
+    settings.levels["kms-key-rotation"] = "advisory"
+    everything = check(rendered(key), settings, waivers=[waiver_for_tags], today=EXPIRES)
+    assert sorted((f.policy, f.level) for f in everything.violations) == [("budget-exists", "advisory"),
+                                                                         ("kms-key-rotation", "advisory")]
+    assert [w.finding.policy for w in everything.waived] == ["required-tags"]
+    assert not any("--min-level" in w for w in everything.warnings)
+    shown = check(rendered(key), settings, waivers=[waiver_for_tags], today=EXPIRES,
+                  selection=Selection(min_level="mandatory"))
+    assert (shown.violations, [w.finding.policy for w in shown.waived]) == ([], ["required-tags"])
+    assert "2 findings below --min-level mandatory not shown" in shown.warnings
+    settings.levels["required-tags"] = "advisory"  # now the waived finding is below the level too
+    shown = check(rendered(key), settings, waivers=[waiver_for_tags], today=EXPIRES,
+                  selection=Selection(min_level="mandatory"))
+    assert (shown.violations, shown.waived) == ([], [])
+
+
+def test_an_expired_waiver_is_one_exact_warning():
+    report = check(rendered(bad_key()), PackSettings.defaults(), waivers=[waiver()],
+                   today=EXPIRES + datetime.timedelta(days=1))
+    assert [w for w in report.warnings if "waiver" in w] == [
+        "waiver for kms-key-rotation on urn:pulumi:prod::demo::aws:kms/key:Key::bad-* (approved by sec@example.com) "
+        "expired on 2027-01-31; its violations count again"]
+
+
+def test_a_stack_policy_sees_the_engine_id_unless_the_inputs_carry_one(monkeypatch):
+    from modelway.policies import core
+
+    seen = {}
+    stack_evaluate = core.StackRule.evaluate
+
+    def spy(self, args):
+        seen.update({r.name: r.props.get("id", "absent") for r in args.resources})
+        return stack_evaluate(self, args)
+
+    monkeypatch.setattr(core.StackRule, "evaluate", spy)
+    with_id = RenderedResource("aws:s3/bucket:Bucket", "a", "urn:pulumi:prod::demo::aws:s3/bucket:Bucket::a", "",
+                               {"tags": TAGS}, id="a-1a2b3c4")
+    own_id = RenderedResource("aws:s3/bucket:Bucket", "b", "urn:pulumi:prod::demo::aws:s3/bucket:Bucket::b", "",
+                              {"tags": TAGS, "id": "from-inputs"}, id="b-5d6e7f8")
+    no_id = RenderedResource("aws:s3/bucket:Bucket", "c", "urn:pulumi:prod::demo::aws:s3/bucket:Bucket::c", "",
+                             {"tags": TAGS})
+    check(rendered(with_id, own_id, no_id), PackSettings.defaults(), today=EXPIRES)
+    assert seen == {"a": "a-1a2b3c4", "b": "from-inputs", "c": "absent"}
+
+
+def test_the_report_describes_each_policy_that_ran():
+    report = check(rendered(bad_key()), PackSettings.defaults(), today=EXPIRES)
+    info = {p.name: p for p in report.policies}
+    assert (info["kms-no-public-principal"].severity, info["kms-no-public-principal"].level,
+            info["kms-no-public-principal"].concern, info["kms-no-public-principal"].mirrors) == (
+        "critical", "mandatory", "storage", ("CKV_AWS_33",))
+    assert info["kms-key-rotation"].remediation == "Set enableKeyRotation=True on the aws.kms.Key."
+    assert info["s3-lifecycle-tiering"].severity == "low"

@@ -101,7 +101,7 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
                                  parent=resource.parent or None)
             record(policy, policy.evaluate(args), resource)
 
-    # Stack policies: one list of PolicyResource for all of them (outputs when the render has them).
+    # Stack policies: one list of PolicyResource for all of them.
     stack_resources = [
         PolicyResource(r.type, _stack_props(r), r.urn, r.name,
                        options(r.parent or None), provider(_provider_props(r, providers, result.config)),
@@ -132,10 +132,9 @@ def _stack_props(resource: Any) -> dict[str, Any]:
     Resources name each other by id (an ASG's launch template, a bucket's settings); the
     id is not an input, so without it those links could not be followed.
     """
-    props = dict(getattr(resource, "outputs", None) or resource.inputs)
-    resource_id = getattr(resource, "id", "")
-    if resource_id and "id" not in props:
-        props["id"] = resource_id
+    props = dict(resource.inputs)
+    if resource.id and "id" not in props:
+        props["id"] = resource.id
     return props
 
 
@@ -156,8 +155,8 @@ def _apply_waivers(report: Report, findings: list[Finding], waivers: list[Waiver
                                    f"expired on {waiver.expires.isoformat()}; its violations count again")
         elif i not in used:
             report.warnings.append(f"waiver for {waiver.policy} on {waiver.urn} matches no violation; remove it")
-    order = {"mandatory": 0, "advisory": 1}
-    report.violations.sort(key=lambda f: (order.get(f.level, 2), f.policy, f.urn))
+    # mandatory first (the only other level is advisory: a config cannot disable a policy)
+    report.violations.sort(key=lambda f: (f.level != "mandatory", f.policy, f.urn))
 
 
 def _info(policy: Any, settings: PackSettings) -> PolicyInfo:
@@ -165,8 +164,8 @@ def _info(policy: Any, settings: PackSettings) -> PolicyInfo:
         name=policy.name,
         description=policy.description,
         level=settings.level(policy.name),
-        severity=policy.severity.value if policy.severity is not None else "medium",
-        remediation=policy.remediation_steps or "",
+        severity=policy.severity.value,  # every rule has one (core's rules default to HIGH)
+        remediation=policy.remediation_steps,
         mirrors=tuple(policy.mirrors),
         concern=policy.concern,
     )
