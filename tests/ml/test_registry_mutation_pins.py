@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelway.registry import ModelCandidate, RegistryError, audit
+from modelway.registry import ArtifactIntegrityError, ModelCandidate, RegistryError, audit
 from modelway.registry.embedded import EmbeddedRegistry
 from modelway.registry.promotion import AUTO_APPROVER
 
@@ -696,3 +696,104 @@ def test_another_integrity_error_is_not_retried(registry: EmbeddedRegistry, monk
     with pytest.raises(sqlite3.IntegrityError, match="model_versions.name, model_versions.version"):
         registry.register(_candidate(), environment="dev", actor="ci")
     assert len(attempts) == 1
+
+
+# --- loading a model: the bytes its signed registration recorded, or one exact refusal ---------------
+def _load_refusal(registry: EmbeddedRegistry, version: str) -> str:
+    with pytest.raises(ArtifactIntegrityError) as caught:
+        registry.load_model("m", version)
+    return str(caught.value)
+
+
+def _writable_log(registry: EmbeddedRegistry) -> sqlite3.Connection:
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("DROP TRIGGER audit_log_no_delete")
+    return db
+
+
+def test_each_version_loads_its_own_model_and_no_version_means_the_newest(registry: EmbeddedRegistry) -> None:
+    first = registry.register(candidate(1.0), environment="dev", actor="ci").version
+    registry.register(candidate(2.0), environment="dev", actor="ci")
+    assert registry.load_model("m", first) == {"alpha": 1.0}
+    assert registry.load_model("m") == {"alpha": 2.0}
+
+
+def test_a_row_pointed_at_another_artifact_is_refused(registry: EmbeddedRegistry) -> None:
+    first = registry.register(candidate(1.0), environment="dev", actor="ci")
+    other = registry.register(candidate(2.0), environment="dev", actor="ci")
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("UPDATE model_versions SET artifact_sha256 = ?, artifact_uri = ? WHERE version = ?",
+                   (other.artifact_sha256, other.artifact_uri, first.version))
+    assert _load_refusal(registry, first.version) == (
+        f"m {first.version}: the registry row says artifact sha256 {other.artifact_sha256[:12]}… but it was registered "
+        f"with {first.artifact_sha256[:12]}… (the row was edited); refusing to load it")
+
+
+def test_a_missing_or_replaced_artifact_file_is_refused(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci")
+    path = registry.root / "artifacts" / f"{version.artifact_sha256}.pkl"
+    path.write_bytes(b"x")
+    assert _load_refusal(registry, version.version) == (
+        f"artifact of m {version.version} at {path} has sha256 2d711642b726… but it was registered with "
+        f"{version.artifact_sha256[:12]}…; refusing to load a tampered or corrupted model")
+    path.unlink()
+    assert _load_refusal(registry, version.version) == (
+        f"artifact of m {version.version} is missing at {path}; the registry cannot load it")
+
+
+def test_a_version_without_its_registration_event_is_refused(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci").version
+    db = _writable_log(registry)
+    db.execute("DELETE FROM audit_log WHERE event = 'registered'")
+    db.close()
+    assert _load_refusal(registry, version) == f"m {version} has no registration audit event; refusing to load it"
+
+
+def test_an_edited_registration_event_is_refused_whether_or_not_its_hash_was_recomputed(
+        registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(1.0), environment="dev", actor="ci")
+    other = registry.register(candidate(2.0), environment="dev", actor="ci")
+    db = _writable_log(registry)
+    seq, ts, actor, event, model, version_text, payload, prev = db.execute(
+        "SELECT seq, ts, actor, event, model, version, payload, prev_hash FROM audit_log WHERE event = 'registered' "
+        "AND version = ?", (version.version,)).fetchone()
+    forged = payload.replace(version.artifact_sha256, other.artifact_sha256)
+    db.execute("UPDATE audit_log SET payload = ? WHERE seq = ?", (forged, seq))
+    db.execute("UPDATE model_versions SET artifact_sha256 = ?, artifact_uri = ? WHERE version = ?",
+               (other.artifact_sha256, other.artifact_uri, version.version))
+    assert _load_refusal(registry, version.version) == (
+        f"the registration audit event of m {version.version} was modified; refusing to load it "
+        "(see `modelway audit verify`)")
+    digest = audit.entry_hash(seq, ts, actor, event, model, version_text, forged, prev)
+    db.execute("UPDATE audit_log SET hash = ? WHERE seq = ?", (digest, seq))  # consistent, but not signed so
+    db.close()
+    not_signed = (f"the registration audit event of m {version.version} is not signed by this registry's audit key "
+                  f"({registry.anchor.key_file}); refusing to load it (see `modelway audit verify`)")
+    assert _load_refusal(registry, version.version) == not_signed
+    registry.anchor.key_file.unlink()  # without the key no signature can be checked: refused too
+    assert _load_refusal(registry, other.version) == not_signed.replace(version.version, other.version)
+
+
+def test_a_registration_from_before_signing_loads_once_the_chain_is_anchored(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci").version
+    db = _writable_log(registry)
+    db.execute("UPDATE audit_log SET mac = NULL")  # a home from before signing: no signatures, no key, no witness
+    db.close()
+    registry.anchor.key_file.unlink()
+    registry.anchor.witness_file.unlink()
+    assert _load_refusal(registry, version).startswith(f"the registration audit event of m {version} is not signed")
+    registry.record_event("m", version, actor="deployer", event="deployed", payload={})  # creates the key, signs
+    assert registry.load_model("m", version) == {"alpha": 1.0}
+
+
+@pytest.mark.parametrize("payload", [{"environment": "dev"}, {"environment": "dev", "artifact_sha256": 7}])
+def test_a_signed_registration_without_an_artifact_sha256_is_refused(registry: EmbeddedRegistry, payload) -> None:
+    registry.register(candidate(), environment="dev", actor="ci")
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    columns = [row[1] for row in db.execute("PRAGMA table_info(model_versions)")]
+    copied = ", ".join({"version": "'9.9.9'", "major": "9", "identity": "NULL"}.get(c, c) for c in columns)
+    db.execute(f"INSERT INTO model_versions SELECT {copied} FROM model_versions")
+    audit.append(db, anchor=registry.anchor, actor="ci", event="registered", model="m", version="9.9.9", payload=payload)
+    db.close()
+    assert _load_refusal(registry, "9.9.9") == "the registration audit event of m 9.9.9 records no artifact sha256"
