@@ -797,3 +797,51 @@ def test_a_signed_registration_without_an_artifact_sha256_is_refused(registry: E
     audit.append(db, anchor=registry.anchor, actor="ci", event="registered", model="m", version="9.9.9", payload=payload)
     db.close()
     assert _load_refusal(registry, "9.9.9") == "the registration audit event of m 9.9.9 records no artifact sha256"
+
+
+# --- verification against the run store's lineage and rows written outside the registry ------------
+def _lineage(home: Path, *rows: tuple[str, str, str | None, float]) -> None:
+    """The run store's record of the versions its runs registered (store/runs.py's model_versions table)."""
+    db = sqlite3.connect(home / "modelway.db", isolation_level=None)
+    db.execute("CREATE TABLE model_versions (model TEXT NOT NULL, version TEXT NOT NULL, run_id TEXT, step TEXT, "
+               "artifact TEXT, created_at REAL NOT NULL, PRIMARY KEY (model, version))")
+    for model, version, run_id, created_at in rows:
+        db.execute("INSERT INTO model_versions VALUES (?, ?, ?, 'register', NULL, ?)", (model, version, run_id, created_at))
+    db.close()
+
+
+def test_versions_the_run_store_says_were_registered_but_the_registry_lost_are_named(tmp_path: Path) -> None:
+    registry = EmbeddedRegistry(tmp_path)
+    kept = registry.register(candidate(), environment="dev", actor="ci").version
+    _lineage(tmp_path, ("m", "9.0.0", "run-9", 2.0), ("m", kept, "run-1", 0.5), ("other", "1.0.0", "run-5", 1.0))
+    assert registry.verify_audit().problems == [
+        "model other 1.0.0: run run-5 registered it (run store lineage) but the registry has no record of it "
+        "(registry.db deleted or replaced)",
+        "model m 9.0.0: run run-9 registered it (run store lineage) but the registry has no record of it "
+        "(registry.db deleted or replaced)"]  # oldest first
+
+
+def test_a_lost_row_whose_audit_events_remain_is_named_once(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci").version
+    _lineage(registry.home, ("m", version, "run-1", 1.0))
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("DELETE FROM model_versions")
+    assert registry.verify_audit().problems == [
+        f"model m {version}: 2 audit event(s) but no model_versions row (the row was deleted)"]
+
+
+def test_a_run_store_without_a_lineage_table_adds_nothing(registry: EmbeddedRegistry) -> None:
+    registry.register(candidate(), environment="dev", actor="ci")
+    sqlite3.connect(registry.home / "modelway.db").close()  # a home whose runs never registered a model
+    assert registry.verify_audit().problems == []
+
+
+def test_a_row_inserted_outside_the_registry_is_named(registry: EmbeddedRegistry) -> None:
+    registry.register(candidate(), environment="dev", actor="ci")
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    columns = [row[1] for row in db.execute("PRAGMA table_info(model_versions)")]
+    copied = ", ".join({"version": "'9.9.9'", "major": "9", "identity": "NULL"}.get(c, c) for c in columns)
+    db.execute(f"INSERT INTO model_versions SELECT {copied} FROM model_versions")
+    db.close()
+    assert registry.verify_audit().problems == [
+        "model m 9.9.9 has no audit entries (registered outside the registry)"]
