@@ -373,8 +373,9 @@ def test_a_recorded_lifecycle_event_is_signed_and_the_log_still_verifies(registr
     assert registry.anchor.witness()["seq"] == entry.seq
     result = registry.verify_audit()
     assert (result.ok, result.entries, result.problems) == (True, 3, [])
-    with pytest.raises(ValueError, match="must not carry 'status'"):
+    with pytest.raises(ValueError) as caught:
         registry.record_event("m", approved, actor="x", event="deployed", payload={"status": "Approved"})
+    assert str(caught.value) == "record_event payloads must not carry 'status' (reserved for approval decisions)"
 
 
 def test_each_chain_problem_is_one_exact_line() -> None:
@@ -498,7 +499,8 @@ def test_the_card_writer_renders_the_card_with_its_version_and_decision(tmp_path
                                                              tmp_path / "registry" / "cards" / "m" / version.version)
     registry.approve("m", version.version, actor="alice", reason="reviewed")
     approval = written[-1][0]["approval"]
-    assert (approval["status"], approval["decided_by"], approval["reason"]) == ("Approved", "alice", "reviewed")
+    decided_at = registry.get("m", version.version).decided_at
+    assert approval == {"status": "Approved", "decided_by": "alice", "decided_at": decided_at, "reason": "reviewed"}
 
 
 def test_list_filters_by_model_newest_first(registry: EmbeddedRegistry) -> None:
@@ -845,3 +847,56 @@ def test_a_row_inserted_outside_the_registry_is_named(registry: EmbeddedRegistry
     db.close()
     assert registry.verify_audit().problems == [
         "model m 9.9.9 has no audit entries (registered outside the registry)"]
+
+
+# --- what a registration and a decision record -------------------------------------------------------
+def test_the_registration_event_records_exactly_what_verification_compares(registry: EmbeddedRegistry) -> None:
+    version = registry.register(_candidate(run_id="run-7", fairness={"gap": 0.1}), environment="prod", actor="ci")
+    [registered] = registry.audit_entries("m", version.version)
+    assert (registered.event, registered.actor) == ("registered", "ci")
+    assert registered.payload == {"environment": "prod", "artifact_sha256": version.artifact_sha256, "run_id": "run-7",
+                                  "version_reason": version.version_reason, "gates_passed": True, "status": "Pending",
+                                  "metrics": {"r2": 0.5}}
+    assert (version.fairness, version.run_id) == ({"gap": 0.1}, "run-7")
+    assert registry.register(_candidate(model={"alpha": 2.0}), environment="prod", actor="ci").fairness is None
+
+
+def test_without_a_card_writer_the_card_is_kept_in_the_database_only(registry: EmbeddedRegistry) -> None:
+    version = registry.register(_candidate(), environment="prod", actor="ci")
+    assert version.model_card_path is None
+    assert (version.model_card["version"], version.model_card["environment"]) == (version.version, "prod")
+    assert not (registry.root / "cards").exists()
+
+
+def test_a_decision_records_when_it_was_made(registry: EmbeddedRegistry) -> None:
+    import datetime as dt
+
+    version = registry.register(_candidate(), environment="prod", actor="ci").version
+    decided = registry.approve("m", version, actor="alice", reason="reviewed")
+    assert dt.datetime.fromisoformat(decided.decided_at).tzinfo is not None
+    last = registry.audit_entries("m", version)[-1]
+    assert last.payload == {"status": "Approved", "reason": "reviewed", "decided_at": decided.decided_at}
+
+
+def test_the_registrant_may_reject_their_own_version(registry: EmbeddedRegistry) -> None:
+    # separation of duties guards approvals only: withdrawing one's own candidate is always allowed
+    version = registry.register(_candidate(), environment="prod", actor="ci").version
+    rejected = registry.reject("m", version, actor="ci", reason="wrong training window")
+    assert (rejected.status, rejected.decided_by) == ("Rejected", "ci")
+
+
+def test_a_decision_on_a_version_whose_stored_card_was_removed_leaves_the_files_alone(tmp_path: Path) -> None:
+    written: list[dict] = []
+
+    def writer(card: dict, folder: Path) -> dict:
+        written.append(card)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "card.md").write_text(card["name"])
+        return {"md": folder / "card.md"}
+
+    registry = EmbeddedRegistry(tmp_path, card_writer=writer)
+    version = registry.register(_candidate(), environment="prod", actor="ci").version
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("UPDATE model_versions SET card_json = NULL")
+    assert registry.approve("m", version, actor="alice", reason="reviewed").status == "Approved"
+    assert len(written) == 1  # only the registration rendered it
