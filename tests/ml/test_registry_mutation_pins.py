@@ -900,3 +900,48 @@ def test_a_decision_on_a_version_whose_stored_card_was_removed_leaves_the_files_
         db.execute("UPDATE model_versions SET card_json = NULL")
     assert registry.approve("m", version, actor="alice", reason="reviewed").status == "Approved"
     assert len(written) == 1  # only the registration rendered it
+
+
+def test_a_pending_version_whose_row_claims_a_decision_fails_verification(registry: EmbeddedRegistry) -> None:
+    # no decision in the log: the registration's own status (Pending) is what the row must say
+    version = registry.register(_candidate(), environment="prod", actor="ci").version
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("UPDATE model_versions SET status = 'Approved'")
+    assert registry.verify_audit().problems == [
+        f"model m {version} is Approved in the registry but the audit log says Pending"]
+
+
+def test_a_version_reads_back_every_field_it_was_registered_with(registry: EmbeddedRegistry) -> None:
+    stored = _candidate(hyperparameters={"alpha": 1.0}, lineage={"run": "run-1"}, code_commit="abc123")
+    registry.register(stored, environment="dev", actor="ci")
+    version = registry.get("m")
+    assert (version.schema, version.metrics, version.hyperparameters, version.data_versions, version.lineage,
+            version.code_commit, version.fairness) == (
+        SCHEMA, {"r2": 0.5}, {"alpha": 1.0}, {"d": "v1"}, {"run": "run-1"}, "abc123", None)
+
+
+def test_a_corrupted_artifact_is_replaced_when_the_same_model_is_registered_again(registry: EmbeddedRegistry) -> None:
+    version = registry.register(_candidate(), environment="dev", actor="ci")
+    path = registry.root / "artifacts" / f"{version.artifact_sha256}.pkl"
+    good = path.read_bytes()
+    path.write_bytes(b"x")
+    assert registry.register(_candidate(), environment="dev", actor="ci").already_registered
+    assert path.read_bytes() == good and registry.load_model("m") == {"alpha": 1.0}
+
+
+def test_metadata_is_compared_whatever_its_key_order(registry: EmbeddedRegistry) -> None:
+    registry.register(_candidate(metrics={"r2": 0.5, "mae": 1.0}, hyperparameters={"a": 1, "b": 2}),
+                      environment="dev", actor="ci")
+    again = registry.register(_candidate(metrics={"mae": 1.0, "r2": 0.5}, hyperparameters={"b": 2, "a": 1}),
+                              environment="dev", actor="ci")
+    assert (again.version, again.already_registered) == ("1.0.0", True)
+
+
+def test_numpy_scalars_are_stored_as_numbers_and_other_objects_as_text(registry: EmbeddedRegistry) -> None:
+    import numpy as np
+
+    version = registry.register(_candidate(metrics={"r2": np.float32(0.5), "n": np.int64(3)},
+                                           hyperparameters={"path": Path("/data/train.csv")}),
+                                environment="dev", actor="ci")
+    assert version.metrics == {"r2": 0.5, "n": 3} and type(version.metrics["n"]) is int
+    assert version.hyperparameters == {"path": "/data/train.csv"}
