@@ -103,8 +103,15 @@ def check_s3_public_access_blocked(resources: Sequence[StackResource], ctx: Cont
 
 # --- s3-no-public-acl -------------------------------------------------------------------------
 PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
-PUBLIC_GRANTEE_URIS = ("http://acs.amazonaws.com/groups/global/AllUsers",
-                       "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")
+# The two public grantee groups, by URI (a trailing "/" names the same group).
+PUBLIC_GRANTEES = {"http://acs.amazonaws.com/groups/global/AllUsers": "AllUsers",
+                   "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "AuthenticatedUsers"}
+
+
+def _first_set(*values: Any) -> Any:
+    """The first value that is set, a value not known yet included (``UNKNOWN`` is falsy, so an
+    ``a or b`` chain would skip it and read the next one as if the first were absent); else None."""
+    return next((v for v in values if v is UNKNOWN or v), None)
 
 
 def check_s3_no_public_acl(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
@@ -115,11 +122,11 @@ def check_s3_no_public_acl(resource_type: str, props: Mapping[str, Any], ctx: Co
         yield f"canned ACL {acl!r} makes the bucket public; use private (or BucketOwnerEnforced ownership)"
     grants = as_list(props.get("grants")) + as_list(get(props, "accessControlPolicy", "grants"))
     for grant in grants:
-        uri = get(grant, "grantee", "uri") or get(grant, "uri")
+        uri = _first_set(get(grant, "grantee", "uri"), get(grant, "uri"))
         if uri is UNKNOWN:
             yield Note("a grant's grantee is not known yet")
-        elif isinstance(uri, str) and uri.rstrip("/") in PUBLIC_GRANTEE_URIS:
-            yield f"ACL grant to {uri.rsplit('/', 1)[-1]} makes the bucket public"
+        elif isinstance(uri, str) and uri.removesuffix("/") in PUBLIC_GRANTEES:
+            yield f"ACL grant to {PUBLIC_GRANTEES[uri.removesuffix('/')]} makes the bucket public"
 
 
 # --- s3-tls-only ------------------------------------------------------------------------------
@@ -242,7 +249,7 @@ def check_s3_lifecycle_tiering(resources: Sequence[StackResource], ctx: Context)
 
 # --- kms --------------------------------------------------------------------------------------
 def check_kms_key_rotation(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
-    spec = props.get("customerMasterKeySpec") or props.get("keySpec") or "SYMMETRIC_DEFAULT"
+    spec = _first_set(props.get("customerMasterKeySpec"), props.get("keySpec"), "SYMMETRIC_DEFAULT")
     if spec is UNKNOWN:
         yield Note("keySpec is not known yet")
         return

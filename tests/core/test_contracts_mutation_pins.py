@@ -415,3 +415,62 @@ def test_registry_lists_need_at_least_one_entry_and_one_is_enough() -> None:
     for key in ("model_families", "ecr_repositories"):
         assert _error({"registries": {key: []}}) == (
             f"modelway:registries.{key}: List should have at least 1 item after validation, not 0")
+
+
+# --- tags: the lengths AWS accepts for a tag value -------------------------------------------------
+@pytest.mark.parametrize("key", ["owner", "cost_center"])
+def test_a_tag_value_of_one_to_256_characters_is_accepted_and_257_refused(key: str) -> None:
+    for value in ("a", "a" * 256):
+        assert getattr(PlatformConfig.from_mapping({"tags": {key: value}}, stack="dev").tags, key) == value
+    assert _error({"tags": {key: "a" * 257}}).startswith(
+        f"modelway:tags.{key}: String should have at most 256 characters (got 'aaaa")
+
+
+# --- pipelines the stack deploys -------------------------------------------------------------------
+def test_a_pipeline_given_as_a_path_is_a_deployment_with_the_defaults() -> None:
+    config = PlatformConfig.from_mapping({"pipelines": ["pipelines/credit_risk.py"]}, stack="dev")
+    [deployment] = config.pipelines
+    assert (deployment.file, deployment.pipeline, deployment.params, deployment.image_tag) == (
+        "pipelines/credit_risk.py", None, {}, "latest")
+    full = PlatformConfig.from_mapping({"pipelines": [{"file": "p.py", "pipeline": "train", "params": {"rows": "10"},
+                                                       "image_tag": "abc123"}]}, stack="dev").pipelines[0]
+    assert (full.file, full.pipeline, full.params, full.image_tag) == ("p.py", "train", {"rows": "10"}, "abc123")
+
+
+@pytest.mark.parametrize("pipelines, message", [
+    (["pipelines/credit_risk.txt"], "modelway:pipelines[0].file: String should match pattern '\\.py$' "
+                                    "(got 'pipelines/credit_risk.txt')"),
+    ([{"pipeline": "train"}], "modelway:pipelines[0].file: Field required"),
+    ([{"file": "p.py", "bogus": 1}],
+     "unknown key modelway:pipelines[0].bogus; allowed keys here: file, pipeline, params, image_tag"),
+])
+def test_a_malformed_pipeline_deployment_is_one_exact_line(pipelines: list, message: str) -> None:
+    assert _error({"pipelines": pipelines}) == message
+
+
+def test_an_unknown_key_is_named_as_written() -> None:
+    assert _error({"Xray": True}) == (
+        "unknown key modelway:Xray; allowed keys here: environment, region, storage, identity, network, cluster, "
+        "gpu_pool, registries, kubernetes, observability, audit, tags, pipelines")
+
+
+def test_a_custom_stack_without_an_environment_is_told_what_to_set() -> None:
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_mapping({}, stack="prod-eu")
+    assert str(caught.value) == ("modelway:environment: the stack 'prod-eu' is not dev, staging or prod; set "
+                                 "modelway:environment to one of them")
+
+
+def test_every_modelway_key_is_read_after_another_namespace_s_key() -> None:
+    config = PlatformConfig.from_pulumi_values({"aws:region": "eu-west-1", "modelway:storage": '{"model_lock_days": 30}',
+                                                "kubernetes:context": "x", "modelway:tags": '{"owner": "team"}'},
+                                               stack="dev")
+    assert (config.storage.model_lock_days, config.tags.owner, config.region) == (30, "team", "eu-west-1")
+
+
+def test_only_an_object_or_a_list_is_decoded_from_a_config_string() -> None:
+    # "42" is valid JSON, but a scalar stays the text the user wrote (and is validated as such)
+    with pytest.raises(ConfigError) as caught:
+        PlatformConfig.from_pulumi_values({"modelway:region": "42"}, stack="dev")
+    assert str(caught.value) == ("modelway:region: String should match pattern '^[a-z]{2}(-gov)?-[a-z]+-\\d$' "
+                                 "(got '42')")

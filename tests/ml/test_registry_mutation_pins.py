@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelway.registry import ModelCandidate, RegistryError, audit
+from modelway.registry import ArtifactIntegrityError, ModelCandidate, RegistryError, audit
 from modelway.registry.embedded import EmbeddedRegistry
 from modelway.registry.promotion import AUTO_APPROVER
 
@@ -373,8 +373,9 @@ def test_a_recorded_lifecycle_event_is_signed_and_the_log_still_verifies(registr
     assert registry.anchor.witness()["seq"] == entry.seq
     result = registry.verify_audit()
     assert (result.ok, result.entries, result.problems) == (True, 3, [])
-    with pytest.raises(ValueError, match="must not carry 'status'"):
+    with pytest.raises(ValueError) as caught:
         registry.record_event("m", approved, actor="x", event="deployed", payload={"status": "Approved"})
+    assert str(caught.value) == "record_event payloads must not carry 'status' (reserved for approval decisions)"
 
 
 def test_each_chain_problem_is_one_exact_line() -> None:
@@ -498,7 +499,8 @@ def test_the_card_writer_renders_the_card_with_its_version_and_decision(tmp_path
                                                              tmp_path / "registry" / "cards" / "m" / version.version)
     registry.approve("m", version.version, actor="alice", reason="reviewed")
     approval = written[-1][0]["approval"]
-    assert (approval["status"], approval["decided_by"], approval["reason"]) == ("Approved", "alice", "reviewed")
+    decided_at = registry.get("m", version.version).decided_at
+    assert approval == {"status": "Approved", "decided_by": "alice", "decided_at": decided_at, "reason": "reviewed"}
 
 
 def test_list_filters_by_model_newest_first(registry: EmbeddedRegistry) -> None:
@@ -565,3 +567,381 @@ def test_a_registered_version_records_its_family_and_its_content_addressed_artif
     with pytest.raises(RegistryError) as caught:
         registry.get("nope", version.version)
     assert str(caught.value) == "model 'nope' is not registered; known models: ['m']"
+
+
+# --- one version per candidate: the idempotence check, the identity index, the concurrent-registration retry ---
+def _card(**fields) -> dict:
+    return {"name": "m", "intended_use": "tests", "created_at": "2026-12-01T10:00:00+00:00", "run_id": "run-1",
+            "mlflow_run_id": "mlflow-1", "checks": [{"name": "p95", "value": 12.5}], **fields}
+
+
+def _candidate(**fields) -> ModelCandidate:
+    base = {"name": "m", "model": {"alpha": 1.0}, "family": "sklearn.linear_model.Ridge", "schema": SCHEMA,
+            "metrics": {"r2": 0.5}, "model_card": _card(), "data_versions": {"d": "v1"}}
+    return ModelCandidate(**{**base, **fields})
+
+
+def test_a_second_run_of_the_same_model_registers_nothing_whatever_its_run_specific_fields(
+        registry: EmbeddedRegistry) -> None:
+    first = registry.register(_candidate(), environment="dev", actor="ci")
+    entries = registry.audit_entries()
+    # another run of the same pipeline: its own run ids, card time and per-run measurements
+    again = registry.register(_candidate(run_id="run-2", mlflow_run_id="mlflow-2", lineage={"run": "run-2"},
+                                         model_card=_card(created_at="2026-12-02T11:00:00+00:00", run_id="run-2",
+                                                          mlflow_run_id="mlflow-2",
+                                                          checks=[{"name": "p95", "value": 14.0}])),
+                              environment="dev", actor="ci2")
+    assert (first.already_registered, again.already_registered, again.version) == (False, True, first.version)
+    assert (again.run_id, again.mlflow_run_id) == (None, None)  # the stored version, not the new candidate
+    assert registry.audit_entries() == entries and [v.version for v in registry.list()] == ["1.0.0"]
+
+
+@pytest.mark.parametrize("change", [
+    {"metrics": {"r2": 0.6}}, {"fairness": {"gap": 0.1}}, {"hyperparameters": {"alpha": 2}}, {"code_commit": "abc123"},
+    {"data_versions": {"d": "v2"}}, {"gates_passed": False}, {"family": "sklearn.linear_model.Lasso"},
+    {"schema": {**SCHEMA, "task": "classification"}}, {"model_card": _card(intended_use="other tests")},
+    {"model_card": None},
+])
+def test_the_same_artifact_with_other_metadata_is_a_new_version(registry: EmbeddedRegistry, change: dict) -> None:
+    registry.register(_candidate(), environment="dev", actor="ci")
+    other = registry.register(_candidate(**change), environment="dev", actor="ci")
+    assert other.already_registered is False and other.version != "1.0.0"
+    assert len(registry.list()) == 2
+
+
+def test_the_same_candidate_in_another_environment_is_a_new_version(registry: EmbeddedRegistry) -> None:
+    registry.register(_candidate(), environment="dev", actor="ci")
+    staging = registry.register(_candidate(), environment="staging", actor="ci")
+    assert (staging.version, staging.environment, staging.already_registered) == ("1.0.1", "staging", False)
+
+
+def test_a_version_from_before_the_identity_column_is_still_found_by_its_metadata(tmp_path: Path) -> None:
+    registry = EmbeddedRegistry(tmp_path)
+    registry.register(_candidate(), environment="dev", actor="ci")
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("UPDATE model_versions SET identity = NULL")  # as the migration leaves an older row
+    db.close()
+    again = EmbeddedRegistry(tmp_path).register(_candidate(), environment="dev", actor="ci")
+    assert (again.version, again.already_registered) == ("1.0.0", True)
+
+
+def test_a_registry_from_before_the_identity_column_gets_it_and_its_unique_index(tmp_path: Path) -> None:
+    root = tmp_path / "registry"
+    root.mkdir()
+    from modelway.registry.embedded import SCHEMA as TABLES
+
+    db = sqlite3.connect(root / "registry.db", isolation_level=None)
+    db.executescript(TABLES.replace("    identity TEXT,\n", ""))  # the table as it was before
+    db.close()
+    registry = EmbeddedRegistry(tmp_path)
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    assert "identity" in {row[1] for row in db.execute("PRAGMA table_info(model_versions)")}
+    indexes = {row[1]: (row[2], row[4]) for row in db.execute("PRAGMA index_list(model_versions)")}
+    assert indexes["model_versions_identity"] == (1, 1)  # unique, partial (rows from before have no identity)
+    db.close()
+    assert registry.register(_candidate(), environment="dev", actor="ci").version == "1.0.0"
+    assert EmbeddedRegistry(tmp_path).register(_candidate(), environment="dev", actor="ci").already_registered
+
+
+def test_the_database_refuses_a_second_row_with_the_same_identity(registry: EmbeddedRegistry) -> None:
+    registry.register(_candidate(), environment="dev", actor="ci")
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    columns = [row[1] for row in db.execute("PRAGMA table_info(model_versions)")]
+    copied = ", ".join("'9.9.9'" if c == "version" else c for c in columns)
+    with pytest.raises(sqlite3.IntegrityError, match="model_versions.identity"):
+        db.execute(f"INSERT INTO model_versions SELECT {copied} FROM model_versions")
+    db.execute(f"INSERT INTO model_versions SELECT {copied.replace('identity', 'NULL')} FROM model_versions")
+    db.close()
+
+
+def test_a_registration_that_lost_the_race_returns_the_version_the_other_process_registered(
+        registry: EmbeddedRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[str] = []
+    register_once = registry._register_once
+
+    def racing(*args):
+        attempts.append(args[2])  # the actor
+        if len(attempts) == 1:  # another process commits the same candidate between our read and our insert
+            EmbeddedRegistry(registry.home).register(_candidate(), environment="dev", actor="other")
+            raise sqlite3.IntegrityError("UNIQUE constraint failed: model_versions.identity")
+        return register_once(*args)
+
+    monkeypatch.setattr(registry, "_register_once", racing)
+    version = registry.register(_candidate(), environment="dev", actor="ci")
+    assert (version.version, version.already_registered, attempts) == ("1.0.0", True, ["ci", "ci"])
+    assert [e.actor for e in registry.audit_entries()][0] == "other"
+
+
+def test_registration_gives_up_after_three_identity_conflicts(registry: EmbeddedRegistry,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = []
+
+    def conflicting(*args):
+        attempts.append(1)
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: model_versions.identity")
+
+    monkeypatch.setattr(registry, "_register_once", conflicting)
+    with pytest.raises(RegistryError) as caught:
+        registry.register(_candidate(), environment="dev", actor="ci")
+    assert str(caught.value) == "registering m kept conflicting with concurrent registrations; retry"
+    assert len(attempts) == 3
+
+
+def test_another_integrity_error_is_not_retried(registry: EmbeddedRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts = []
+
+    def failing(*args):
+        attempts.append(1)
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: model_versions.name, model_versions.version")
+
+    monkeypatch.setattr(registry, "_register_once", failing)
+    with pytest.raises(sqlite3.IntegrityError, match="model_versions.name, model_versions.version"):
+        registry.register(_candidate(), environment="dev", actor="ci")
+    assert len(attempts) == 1
+
+
+# --- loading a model: the bytes its signed registration recorded, or one exact refusal ---------------
+def _load_refusal(registry: EmbeddedRegistry, version: str) -> str:
+    with pytest.raises(ArtifactIntegrityError) as caught:
+        registry.load_model("m", version)
+    return str(caught.value)
+
+
+def _writable_log(registry: EmbeddedRegistry) -> sqlite3.Connection:
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("DROP TRIGGER audit_log_no_delete")
+    return db
+
+
+def test_each_version_loads_its_own_model_and_no_version_means_the_newest(registry: EmbeddedRegistry) -> None:
+    first = registry.register(candidate(1.0), environment="dev", actor="ci").version
+    registry.register(candidate(2.0), environment="dev", actor="ci")
+    assert registry.load_model("m", first) == {"alpha": 1.0}
+    assert registry.load_model("m") == {"alpha": 2.0}
+
+
+def test_a_row_pointed_at_another_artifact_is_refused(registry: EmbeddedRegistry) -> None:
+    first = registry.register(candidate(1.0), environment="dev", actor="ci")
+    other = registry.register(candidate(2.0), environment="dev", actor="ci")
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("UPDATE model_versions SET artifact_sha256 = ?, artifact_uri = ? WHERE version = ?",
+                   (other.artifact_sha256, other.artifact_uri, first.version))
+    assert _load_refusal(registry, first.version) == (
+        f"m {first.version}: the registry row says artifact sha256 {other.artifact_sha256[:12]}… but it was registered "
+        f"with {first.artifact_sha256[:12]}… (the row was edited); refusing to load it")
+
+
+def test_a_missing_or_replaced_artifact_file_is_refused(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci")
+    path = registry.root / "artifacts" / f"{version.artifact_sha256}.pkl"
+    path.write_bytes(b"x")
+    assert _load_refusal(registry, version.version) == (
+        f"artifact of m {version.version} at {path} has sha256 2d711642b726… but it was registered with "
+        f"{version.artifact_sha256[:12]}…; refusing to load a tampered or corrupted model")
+    path.unlink()
+    assert _load_refusal(registry, version.version) == (
+        f"artifact of m {version.version} is missing at {path}; the registry cannot load it")
+
+
+def test_a_version_without_its_registration_event_is_refused(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci").version
+    db = _writable_log(registry)
+    db.execute("DELETE FROM audit_log WHERE event = 'registered'")
+    db.close()
+    assert _load_refusal(registry, version) == f"m {version} has no registration audit event; refusing to load it"
+
+
+def test_an_edited_registration_event_is_refused_whether_or_not_its_hash_was_recomputed(
+        registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(1.0), environment="dev", actor="ci")
+    other = registry.register(candidate(2.0), environment="dev", actor="ci")
+    db = _writable_log(registry)
+    seq, ts, actor, event, model, version_text, payload, prev = db.execute(
+        "SELECT seq, ts, actor, event, model, version, payload, prev_hash FROM audit_log WHERE event = 'registered' "
+        "AND version = ?", (version.version,)).fetchone()
+    forged = payload.replace(version.artifact_sha256, other.artifact_sha256)
+    db.execute("UPDATE audit_log SET payload = ? WHERE seq = ?", (forged, seq))
+    db.execute("UPDATE model_versions SET artifact_sha256 = ?, artifact_uri = ? WHERE version = ?",
+               (other.artifact_sha256, other.artifact_uri, version.version))
+    assert _load_refusal(registry, version.version) == (
+        f"the registration audit event of m {version.version} was modified; refusing to load it "
+        "(see `modelway audit verify`)")
+    digest = audit.entry_hash(seq, ts, actor, event, model, version_text, forged, prev)
+    db.execute("UPDATE audit_log SET hash = ? WHERE seq = ?", (digest, seq))  # consistent, but not signed so
+    db.close()
+    not_signed = (f"the registration audit event of m {version.version} is not signed by this registry's audit key "
+                  f"({registry.anchor.key_file}); refusing to load it (see `modelway audit verify`)")
+    assert _load_refusal(registry, version.version) == not_signed
+    registry.anchor.key_file.unlink()  # without the key no signature can be checked: refused too
+    assert _load_refusal(registry, other.version) == not_signed.replace(version.version, other.version)
+
+
+def test_a_registration_from_before_signing_loads_once_the_chain_is_anchored(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci").version
+    db = _writable_log(registry)
+    db.execute("UPDATE audit_log SET mac = NULL")  # a home from before signing: no signatures, no key, no witness
+    db.close()
+    registry.anchor.key_file.unlink()
+    registry.anchor.witness_file.unlink()
+    assert _load_refusal(registry, version).startswith(f"the registration audit event of m {version} is not signed")
+    registry.record_event("m", version, actor="deployer", event="deployed", payload={})  # creates the key, signs
+    assert registry.load_model("m", version) == {"alpha": 1.0}
+
+
+@pytest.mark.parametrize("payload", [{"environment": "dev"}, {"environment": "dev", "artifact_sha256": 7}])
+def test_a_signed_registration_without_an_artifact_sha256_is_refused(registry: EmbeddedRegistry, payload) -> None:
+    registry.register(candidate(), environment="dev", actor="ci")
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    columns = [row[1] for row in db.execute("PRAGMA table_info(model_versions)")]
+    copied = ", ".join({"version": "'9.9.9'", "major": "9", "identity": "NULL"}.get(c, c) for c in columns)
+    db.execute(f"INSERT INTO model_versions SELECT {copied} FROM model_versions")
+    audit.append(db, anchor=registry.anchor, actor="ci", event="registered", model="m", version="9.9.9", payload=payload)
+    db.close()
+    assert _load_refusal(registry, "9.9.9") == "the registration audit event of m 9.9.9 records no artifact sha256"
+
+
+# --- verification against the run store's lineage and rows written outside the registry ------------
+def _lineage(home: Path, *rows: tuple[str, str, str | None, float]) -> None:
+    """The run store's record of the versions its runs registered (store/runs.py's model_versions table)."""
+    db = sqlite3.connect(home / "modelway.db", isolation_level=None)
+    db.execute("CREATE TABLE model_versions (model TEXT NOT NULL, version TEXT NOT NULL, run_id TEXT, step TEXT, "
+               "artifact TEXT, created_at REAL NOT NULL, PRIMARY KEY (model, version))")
+    for model, version, run_id, created_at in rows:
+        db.execute("INSERT INTO model_versions VALUES (?, ?, ?, 'register', NULL, ?)", (model, version, run_id, created_at))
+    db.close()
+
+
+def test_versions_the_run_store_says_were_registered_but_the_registry_lost_are_named(tmp_path: Path) -> None:
+    registry = EmbeddedRegistry(tmp_path)
+    kept = registry.register(candidate(), environment="dev", actor="ci").version
+    _lineage(tmp_path, ("m", "9.0.0", "run-9", 2.0), ("m", kept, "run-1", 0.5), ("other", "1.0.0", "run-5", 1.0))
+    assert registry.verify_audit().problems == [
+        "model other 1.0.0: run run-5 registered it (run store lineage) but the registry has no record of it "
+        "(registry.db deleted or replaced)",
+        "model m 9.0.0: run run-9 registered it (run store lineage) but the registry has no record of it "
+        "(registry.db deleted or replaced)"]  # oldest first
+
+
+def test_a_lost_row_whose_audit_events_remain_is_named_once(registry: EmbeddedRegistry) -> None:
+    version = registry.register(candidate(), environment="dev", actor="ci").version
+    _lineage(registry.home, ("m", version, "run-1", 1.0))
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("DELETE FROM model_versions")
+    assert registry.verify_audit().problems == [
+        f"model m {version}: 2 audit event(s) but no model_versions row (the row was deleted)"]
+
+
+def test_a_run_store_without_a_lineage_table_adds_nothing(registry: EmbeddedRegistry) -> None:
+    registry.register(candidate(), environment="dev", actor="ci")
+    sqlite3.connect(registry.home / "modelway.db").close()  # a home whose runs never registered a model
+    assert registry.verify_audit().problems == []
+
+
+def test_a_row_inserted_outside_the_registry_is_named(registry: EmbeddedRegistry) -> None:
+    registry.register(candidate(), environment="dev", actor="ci")
+    db = sqlite3.connect(registry.db_path, isolation_level=None)
+    columns = [row[1] for row in db.execute("PRAGMA table_info(model_versions)")]
+    copied = ", ".join({"version": "'9.9.9'", "major": "9", "identity": "NULL"}.get(c, c) for c in columns)
+    db.execute(f"INSERT INTO model_versions SELECT {copied} FROM model_versions")
+    db.close()
+    assert registry.verify_audit().problems == [
+        "model m 9.9.9 has no audit entries (registered outside the registry)"]
+
+
+# --- what a registration and a decision record -------------------------------------------------------
+def test_the_registration_event_records_exactly_what_verification_compares(registry: EmbeddedRegistry) -> None:
+    version = registry.register(_candidate(run_id="run-7", fairness={"gap": 0.1}), environment="prod", actor="ci")
+    [registered] = registry.audit_entries("m", version.version)
+    assert (registered.event, registered.actor) == ("registered", "ci")
+    assert registered.payload == {"environment": "prod", "artifact_sha256": version.artifact_sha256, "run_id": "run-7",
+                                  "version_reason": version.version_reason, "gates_passed": True, "status": "Pending",
+                                  "metrics": {"r2": 0.5}}
+    assert (version.fairness, version.run_id) == ({"gap": 0.1}, "run-7")
+    assert registry.register(_candidate(model={"alpha": 2.0}), environment="prod", actor="ci").fairness is None
+
+
+def test_without_a_card_writer_the_card_is_kept_in_the_database_only(registry: EmbeddedRegistry) -> None:
+    version = registry.register(_candidate(), environment="prod", actor="ci")
+    assert version.model_card_path is None
+    assert (version.model_card["version"], version.model_card["environment"]) == (version.version, "prod")
+    assert not (registry.root / "cards").exists()
+
+
+def test_a_decision_records_when_it_was_made(registry: EmbeddedRegistry) -> None:
+    import datetime as dt
+
+    version = registry.register(_candidate(), environment="prod", actor="ci").version
+    decided = registry.approve("m", version, actor="alice", reason="reviewed")
+    assert dt.datetime.fromisoformat(decided.decided_at).tzinfo is not None
+    last = registry.audit_entries("m", version)[-1]
+    assert last.payload == {"status": "Approved", "reason": "reviewed", "decided_at": decided.decided_at}
+
+
+def test_the_registrant_may_reject_their_own_version(registry: EmbeddedRegistry) -> None:
+    # separation of duties guards approvals only: withdrawing one's own candidate is always allowed
+    version = registry.register(_candidate(), environment="prod", actor="ci").version
+    rejected = registry.reject("m", version, actor="ci", reason="wrong training window")
+    assert (rejected.status, rejected.decided_by) == ("Rejected", "ci")
+
+
+def test_a_decision_on_a_version_whose_stored_card_was_removed_leaves_the_files_alone(tmp_path: Path) -> None:
+    written: list[dict] = []
+
+    def writer(card: dict, folder: Path) -> dict:
+        written.append(card)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "card.md").write_text(card["name"])
+        return {"md": folder / "card.md"}
+
+    registry = EmbeddedRegistry(tmp_path, card_writer=writer)
+    version = registry.register(_candidate(), environment="prod", actor="ci").version
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("UPDATE model_versions SET card_json = NULL")
+    assert registry.approve("m", version, actor="alice", reason="reviewed").status == "Approved"
+    assert len(written) == 1  # only the registration rendered it
+
+
+def test_a_pending_version_whose_row_claims_a_decision_fails_verification(registry: EmbeddedRegistry) -> None:
+    # no decision in the log: the registration's own status (Pending) is what the row must say
+    version = registry.register(_candidate(), environment="prod", actor="ci").version
+    with sqlite3.connect(registry.db_path) as db:
+        db.execute("UPDATE model_versions SET status = 'Approved'")
+    assert registry.verify_audit().problems == [
+        f"model m {version} is Approved in the registry but the audit log says Pending"]
+
+
+def test_a_version_reads_back_every_field_it_was_registered_with(registry: EmbeddedRegistry) -> None:
+    stored = _candidate(hyperparameters={"alpha": 1.0}, lineage={"run": "run-1"}, code_commit="abc123")
+    registry.register(stored, environment="dev", actor="ci")
+    version = registry.get("m")
+    assert (version.schema, version.metrics, version.hyperparameters, version.data_versions, version.lineage,
+            version.code_commit, version.fairness) == (
+        SCHEMA, {"r2": 0.5}, {"alpha": 1.0}, {"d": "v1"}, {"run": "run-1"}, "abc123", None)
+
+
+def test_a_corrupted_artifact_is_replaced_when_the_same_model_is_registered_again(registry: EmbeddedRegistry) -> None:
+    version = registry.register(_candidate(), environment="dev", actor="ci")
+    path = registry.root / "artifacts" / f"{version.artifact_sha256}.pkl"
+    good = path.read_bytes()
+    path.write_bytes(b"x")
+    assert registry.register(_candidate(), environment="dev", actor="ci").already_registered
+    assert path.read_bytes() == good and registry.load_model("m") == {"alpha": 1.0}
+
+
+def test_metadata_is_compared_whatever_its_key_order(registry: EmbeddedRegistry) -> None:
+    registry.register(_candidate(metrics={"r2": 0.5, "mae": 1.0}, hyperparameters={"a": 1, "b": 2}),
+                      environment="dev", actor="ci")
+    again = registry.register(_candidate(metrics={"mae": 1.0, "r2": 0.5}, hyperparameters={"b": 2, "a": 1}),
+                              environment="dev", actor="ci")
+    assert (again.version, again.already_registered) == ("1.0.0", True)
+
+
+def test_numpy_scalars_are_stored_as_numbers_and_other_objects_as_text(registry: EmbeddedRegistry) -> None:
+    import numpy as np
+
+    version = registry.register(_candidate(metrics={"r2": np.float32(0.5), "n": np.int64(3)},
+                                           hyperparameters={"path": Path("/data/train.csv")}),
+                                environment="dev", actor="ci")
+    assert version.metrics == {"r2": 0.5, "n": 3} and type(version.metrics["n"]) is int
+    assert version.hyperparameters == {"path": "/data/train.csv"}

@@ -440,3 +440,447 @@ def test_a_bucket_block_names_every_flag_off_and_every_flag_unknown():
                "blockPublicPolicy": UNKNOWN_VALUE, "restrictPublicBuckets": UNKNOWN_VALUE})])
     assert violations == ['bucket "d": public access block has blockPublicAcls, ignorePublicAcls not true']
     assert notes == ['bucket "d": blockPublicPolicy, restrictPublicBuckets not known yet']
+
+
+# --- storage rules: every branch's exact words, and the resource each one names -------------------
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+TIERING = "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration"
+KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1111"
+
+
+def _stack(policy, resources, **kwargs):
+    """(violations, notes) of a stack rule, each as (message, name of the resource it points at)."""
+    from policy_helpers import evaluate_stack
+
+    outcome = evaluate_stack(policy, resources, **kwargs)
+    name = lambda urn: urn.rsplit("::", 1)[-1] if urn else None  # noqa: E731
+    return ([(v.message, name(v.urn)) for v in outcome.violations], [(n.message, name(n.urn)) for n in outcome.notes])
+
+
+def _sse(bucket: str, algorithm, key=None, name: str | None = None) -> tuple:
+    default = {"sseAlgorithm": algorithm, **({"kmsMasterKeyId": key} if key is not None else {})}
+    return (SSE, {"bucket": bucket, "rules": [{"applyServerSideEncryptionByDefault": default}]}, name or f"{bucket}-sse")
+
+
+def _logs_into(source: str, target: str) -> tuple:
+    return (LOGGING, {"bucket": source, "targetBucket": target}, f"{source}-logging")
+
+
+LOG_SOURCES = [(BUCKET, {"bucket": "a"}, "a"), _sse("a", "aws:kms", KEY_ARN), _logs_into("a", "logs"),
+               (BUCKET, {"bucket": "b"}, "b"), _sse("b", "aws:kms", KEY_ARN), _logs_into("b", "logs"),
+               (BUCKET, {"bucket": "logs"}, "logs")]
+
+
+def test_a_log_target_without_encryption_names_every_bucket_logging_into_it():
+    assert _stack("s3-encryption-cmk", LOG_SOURCES) == ([(
+        'bucket "logs" receives server access logs from "a", "b" but declares no default encryption; declare '
+        "SSE-S3 (AES256) explicitly", "logs")], [])
+
+
+def test_a_log_target_encrypted_with_kms_names_every_source_and_the_algorithm():
+    assert _stack("s3-encryption-cmk", [*LOG_SOURCES, _sse("logs", "aws:kms", KEY_ARN)]) == ([(
+        'bucket "logs" is the access-log target of "a", "b": AWS cannot deliver server access logs to an SSE-KMS '
+        "bucket, use AES256 (found 'aws:kms')", "logs")], [])
+    assert _stack("s3-encryption-cmk", [*LOG_SOURCES, _sse("logs", "AES256")]) == ([], [])
+
+
+def test_a_log_target_whose_algorithm_is_not_known_yet_is_a_note():
+    assert _stack("s3-encryption-cmk", [*LOG_SOURCES, _sse("logs", UNKNOWN_VALUE)]) == (
+        [], [('bucket "logs": sseAlgorithm is not known yet', "logs")])
+
+
+@pytest.mark.parametrize("algorithm, key, violations, notes", [
+    (None, None, ['bucket "data" uses no default encryption; use aws:kms with a customer-managed key'], []),
+    ("", None, ['bucket "data" uses no default encryption; use aws:kms with a customer-managed key'], []),
+    (UNKNOWN_VALUE, KEY_ARN, [], ['bucket "data": sseAlgorithm is not known yet']),
+    ("aws:kms", UNKNOWN_VALUE, [], ['bucket "data": kmsMasterKeyId is not known yet']),
+    ("aws:kms", None, ['bucket "data" uses aws:kms without kmsMasterKeyId (the AWS-managed aws/s3 key); set a '
+                       "customer-managed key"], []),
+])
+def test_each_default_encryption_outcome_in_exact_words(algorithm, key, violations, notes):
+    got = _stack("s3-encryption-cmk", [(BUCKET, {"bucket": "data"}, "data"), _sse("data", algorithm, key)])
+    assert got == ([(m, "data") for m in violations], [(m, "data") for m in notes])
+
+
+def test_an_encryption_setting_of_no_known_bucket_is_checked_on_its_own():
+    got = _stack("s3-encryption-cmk", [(BUCKET, {"bucket": "data"}, "data"), _sse("data", "aws:kms", KEY_ARN),
+                                       _sse("elsewhere", "AES256", name="stray-sse")])
+    assert got == ([('bucket "stray-sse" uses AES256 default encryption; use aws:kms with a customer-managed key',
+                     "stray-sse")], [])
+
+
+def test_a_setting_whose_bucket_is_not_known_yet_is_a_note_naming_it():
+    resources = [(BUCKET, {"bucket": "data"}, "data"), _sse("data", "aws:kms", KEY_ARN),
+                 _sse(UNKNOWN_VALUE, "aws:kms", KEY_ARN, name="later-sse")]
+    assert _stack("s3-encryption-cmk", resources) == ([], [("later-sse: the bucket it configures is not known yet",
+                                                             "later-sse")])
+
+
+def test_a_public_access_block_of_no_known_bucket_is_named_by_itself():
+    block = (PAB, {"bucket": "elsewhere", **ALL_FLAGS, "ignorePublicAcls": False}, "stray-pab")
+    assert _stack("s3-public-access-blocked", [block]) == (
+        [('"stray-pab": public access block has ignorePublicAcls not true', "stray-pab")], [])
+
+
+# --- s3-no-public-acl: grantees ---------------------------------------------------------------
+@pytest.mark.parametrize("group", ["AllUsers", "AuthenticatedUsers"])
+def test_a_public_group_uri_with_a_trailing_slash_is_the_same_group(group):
+    grants = {"bucket": "d", "accessControlPolicy": {"grants": [
+        {"grantee": {"type": "Group", "uri": f"http://acs.amazonaws.com/groups/global/{group}/"},
+         "permission": "READ"}]}}
+    outcome = evaluate("s3-no-public-acl", "aws:s3/bucketAclV2:BucketAclV2", grants)
+    assert [v.message for v in outcome.violations] == [f"ACL grant to {group} makes the bucket public"]
+
+
+@pytest.mark.parametrize("uri", ["http://acs.amazonaws.com/groups/s3/LogDelivery",
+                                 "http://acs.amazonaws.com/groups/global/AllUsersGroup"])
+def test_a_grant_to_another_group_passes(uri):
+    assert_passes("s3-no-public-acl", BUCKET, {"bucket": "d", "grants": [{"uri": uri, "type": "Group"}]})
+
+
+def test_a_grant_whose_grantee_is_not_known_yet_is_a_note():
+    outcome = evaluate("s3-no-public-acl", BUCKET, {"bucket": "d", "grants": [{"uri": UNKNOWN_VALUE}]})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["a grant's grantee is not known yet"])
+
+
+# --- s3-tls-only: every condition operator, an unlinked policy, undecidable statements -------------
+def test_a_tls_deny_after_another_condition_operator_still_counts():
+    resources = tls_statement("Deny")
+    document = json.loads(resources[1][1]["policy"])
+    document["Statement"][0]["Condition"] = {"StringEquals": {"aws:SourceVpce": "vpce-1"},
+                                             "Bool": {"aws:SecureTransport": "false"}}
+    resources[1][1]["policy"] = json.dumps(document)
+    assert_stack_passes("s3-tls-only", resources)
+
+
+def test_a_bucket_policy_of_no_known_bucket_is_checked_and_named_by_itself():
+    public = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"}
+    resources = [(BUCKET, {"bucket": "data"}, "data"),
+                 (POLICY, {"bucket": "data", "policy": tls_statement("Deny")[1][1]["policy"]}, "data-policy"),
+                 (POLICY, {"bucket": "elsewhere", "policy": json.dumps({"Statement": [public]})}, "stray-policy")]
+    assert _stack("s3-tls-only", resources) == ([
+        ('bucket "stray-policy": policy allows Principal "*" (statement 1)', "stray-policy"),
+        ('bucket "stray-policy": no bucket policy statement denies aws:SecureTransport=false', "stray-policy"),
+    ], [])
+
+
+def test_a_bucket_policy_statement_not_known_yet_is_a_note_naming_the_bucket():
+    statement = {"Effect": UNKNOWN_VALUE, "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::data/*",
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    deny = json.loads(tls_statement("Deny")[1][1]["policy"])["Statement"][0]
+    resources = [(BUCKET, {"bucket": "data"}, "data"),
+                 (POLICY, {"bucket": "data", "policy": {"Statement": [deny, statement]}}, "data-policy")]
+    assert _stack("s3-tls-only", resources) == (
+        [], [('bucket "data" policy statement 2: Effect or Principal is not known yet', "data-policy")])
+
+
+# --- s3-versioning: which buckets hold data, and the inline flag ------------------------------------
+def _versioning(*resources):
+    return _stack("s3-versioning", list(resources))[0]
+
+
+def test_a_purpose_tag_decides_over_the_name():
+    # the tag wins both ways: a "data" bucket tagged as scratch, a "scratch" bucket tagged as models
+    assert _versioning((BUCKET, {"bucket": "data", "tags": {"purpose": "scratch"}}, "data")) == []
+    assert _versioning((BUCKET, {"bucket": "data", "tags": {"modelway:purpose": "scratch"}}, "data")) == []
+    assert _versioning((BUCKET, {"bucket": "scratch", "tags": {"purpose": "models"}}, "scratch")) == [
+        ('data/artifact/model bucket "scratch" does not have versioning Enabled', "scratch")]
+    assert _versioning((BUCKET, {"bucket": "scratch", "tags": {"modelway:purpose": "models"}}, "scratch")) == [
+        ('data/artifact/model bucket "scratch" does not have versioning Enabled', "scratch")]
+    # no purpose tag (or tags that are not a mapping): the names decide
+    assert _versioning((BUCKET, {"bucket": "data", "tags": {"owner": "ml"}}, "data")) == [
+        ('data/artifact/model bucket "data" does not have versioning Enabled', "data")]
+
+
+def test_the_logical_name_the_physical_name_and_the_prefix_each_mark_a_data_bucket():
+    missing = 'data/artifact/model bucket {} does not have versioning Enabled'
+    assert _versioning((BUCKET, {}, "models")) == [(missing.format('"models"'), "models")]
+    assert _versioning((BUCKET, {"bucket": "ml-data"}, "store")) == [(missing.format('"store" (ml-data)'), "store")]
+    assert _versioning((BUCKET, {"bucketPrefix": "checkpoints-"}, "store")) == [(missing.format('"store"'), "store")]
+    assert _versioning((BUCKET, {"bucketPrefix": "scratch-"}, "store")) == []
+
+
+def test_a_data_bucket_that_receives_access_logs_needs_no_versioning():
+    assert _versioning((BUCKET, {"bucket": "app"}, "app"), _logs_into("app", "data-logs"),
+                       (BUCKET, {"bucket": "data-logs"}, "data-logs")) == []
+
+
+def test_every_bucket_is_checked_after_one_that_needs_no_versioning():
+    assert _versioning((BUCKET, {"bucket": "scratch"}, "scratch"), (BUCKET, {"bucket": "raw-data"}, "raw-data")) == [
+        ('data/artifact/model bucket "raw-data" does not have versioning Enabled', "raw-data")]
+
+
+@pytest.mark.parametrize("enabled, violations, notes", [
+    (True, [], []),
+    (False, ['data/artifact/model bucket "data" does not have versioning Enabled'], []),
+    (UNKNOWN_VALUE, [], ['bucket "data": versioning status is not known yet']),
+])
+def test_inline_versioning_enabled_off_or_not_known(enabled, violations, notes):
+    got = _stack("s3-versioning", [(BUCKET, {"bucket": "data", "versioning": {"enabled": enabled}}, "data")])
+    assert got == ([(m, "data") for m in violations], [(m, "data") for m in notes])
+
+
+def test_a_versioning_status_not_known_yet_is_a_note():
+    side = (VERSIONING, {"bucket": "data", "versioningConfiguration": {"status": UNKNOWN_VALUE}}, "data-versioning")
+    assert _stack("s3-versioning", [(BUCKET, {"bucket": "data"}, "data"), side]) == (
+        [], [('bucket "data": versioning status is not known yet', "data")])
+
+
+# --- s3-access-logging ----------------------------------------------------------------------------
+def test_every_bucket_after_the_log_bucket_is_still_checked():
+    resources = [(BUCKET, {"bucket": "logs"}, "logs"), (BUCKET, {"bucket": "data"}, "data"),
+                 _logs_into("data", "logs"), (BUCKET, {"bucket": "other"}, "other")]
+    assert _stack("s3-access-logging", resources) == ([
+        ('bucket "other" has no server access logging (BucketLogging or inline logging)', "other")], [])
+
+
+# --- s3-lifecycle-tiering: each tiering key, intelligent tiering ----------------------------------------
+@pytest.mark.parametrize("key", ["transitions", "noncurrentVersionTransitions", "noncurrentVersionTransition",
+                                 "noncurrentVersionExpiration", "expiration", "transition"])
+def test_each_tiering_key_of_an_enabled_rule_counts(key):
+    rules = [{"id": "r", "status": "Enabled", key: [{"days": 30}]}]
+    assert _stack("s3-lifecycle-tiering", [(BUCKET, {"bucket": "d"}, "d"),
+                                           (LIFECYCLE, {"bucket": "d", "rules": rules}, "d-lc")]) == ([], [])
+    no_tiering = [{"id": "r", "status": "Enabled", "filter": {"prefix": "tmp/"}}]
+    assert _stack("s3-lifecycle-tiering", [(BUCKET, {"bucket": "d"}, "d"),
+                                           (LIFECYCLE, {"bucket": "d", "rules": no_tiering}, "d-lc")])[0] == [
+        ('bucket "d" has no lifecycle rule moving older objects to cheaper tiers or expiring noncurrent versions', "d")]
+
+
+@pytest.mark.parametrize("props, ok", [({}, True), ({"status": "Enabled"}, True), ({"status": "Disabled"}, False)])
+def test_intelligent_tiering_counts_unless_disabled(props, ok):
+    got = _stack("s3-lifecycle-tiering", [(BUCKET, {"bucket": "d"}, "d"),
+                                          (TIERING, {"bucket": "d", "name": "all", **props}, "d-tiering")])
+    assert got == ([] if ok else [('bucket "d" has no lifecycle rule moving older objects to cheaper tiers or '
+                                   "expiring noncurrent versions", "d")], [])
+
+
+# --- kms ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("props", [{"keySpec": "RSA_2048"}, {"customerMasterKeySpec": "ECC_NIST_P256"}])
+def test_an_asymmetric_key_needs_no_rotation_whichever_spec_field(props):
+    assert_passes("kms-key-rotation", KEY_TYPE, props)
+
+
+def test_a_rotation_not_known_yet_is_a_note():
+    outcome = evaluate("kms-key-rotation", KEY_TYPE, {"enableKeyRotation": UNKNOWN_VALUE})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["enableKeyRotation is not known yet"])
+
+
+def test_a_key_policy_statement_not_known_yet_is_a_note():
+    statement = {"Effect": UNKNOWN_VALUE, "Principal": "*", "Action": "kms:*", "Resource": "*"}
+    outcome = evaluate("kms-no-public-principal", KEY_TYPE, {"policy": {"Statement": [statement]}})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["key policy statement 1: Effect or Principal is not known yet"])
+
+
+@pytest.mark.parametrize("props", [{"customerMasterKeySpec": UNKNOWN_VALUE}, {"keySpec": UNKNOWN_VALUE},
+                                   {"customerMasterKeySpec": UNKNOWN_VALUE, "keySpec": "SYMMETRIC_DEFAULT"}])
+def test_a_key_spec_not_known_yet_is_a_note_even_without_rotation(props):
+    # an asymmetric key cannot rotate: until the spec is known, a missing rotation is not a violation
+    outcome = evaluate("kms-key-rotation", KEY_TYPE, props)
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["keySpec is not known yet"])
+
+
+@pytest.mark.parametrize("props", [{}, {"keySpec": "SYMMETRIC_DEFAULT"}, {"customerMasterKeySpec": "SYMMETRIC_DEFAULT"}])
+def test_a_symmetric_key_without_rotation_is_a_violation(props):
+    assert assert_violates("kms-key-rotation", KEY_TYPE, {**props, "enableKeyRotation": False}) == [
+        "enableKeyRotation is not true"]
+
+
+@pytest.mark.parametrize("grant", [{"grantee": {"type": "Group", "uri": UNKNOWN_VALUE}, "permission": "READ"},
+                                   {"grantee": UNKNOWN_VALUE, "permission": "READ"}])
+def test_a_nested_grantee_not_known_yet_is_a_note(grant):
+    outcome = evaluate("s3-no-public-acl", "aws:s3/bucketAclV2:BucketAclV2",
+                       {"bucket": "d", "accessControlPolicy": {"grants": [grant]}})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ["a grant's grantee is not known yet"])
+
+
+# --- the checker's engine: where each finding and note points, what every policy is given -----------------
+NO_POLICY_TYPE = "random:index/randomId:RandomId"  # no resource policy looks at it
+REGISTRY_NOTE = ("no model families are declared (stack config modelway:registries or policy parameter "
+                 "modelFamilies) and no pipeline registers models")
+
+
+def _budget(report: Report) -> Finding:
+    [budget] = [f for f in report.violations if f.policy == "budget-exists"]  # a stack finding naming no resource
+    return budget
+
+
+def test_a_stack_finding_is_the_stack_of_the_project_the_urns_name():
+    budget = _budget(check(rendered(bad_key()), PackSettings.defaults(), today=EXPIRES))
+    assert (budget.resource_type, budget.urn, budget.name, budget.file, budget.line) == (
+        "pulumi:pulumi:Stack", "urn:pulumi:prod::demo::pulumi:pulumi:Stack::demo-prod", "demo-prod", "", 0)
+
+
+@pytest.mark.parametrize("project, expected", [("", "project"), ("infra", "infra")])
+def test_without_a_pulumi_urn_the_stack_is_named_by_the_given_project(project, expected):
+    odd = RenderedResource(NO_POLICY_TYPE, "x", "arn:aws:s3:::other::x", "", {})  # "::" but not a Pulumi URN
+    kwargs = {"project": project} if project else {}
+    for result in (rendered(), rendered(odd)):
+        budget = _budget(check(result, PackSettings.defaults(), today=EXPIRES, **kwargs))
+        assert (budget.urn, budget.name) == (f"urn:pulumi:prod::{expected}::pulumi:pulumi:Stack::{expected}-prod",
+                                             f"{expected}-prod")
+    # the first Pulumi URN decides, after resources without one
+    budget = _budget(check(rendered(odd, bad_key()), PackSettings.defaults(), today=EXPIRES, **kwargs))
+    assert budget.urn == "urn:pulumi:prod::demo::pulumi:pulumi:Stack::demo-prod"
+
+
+def test_a_finding_points_at_the_resource_a_rule_names_with_its_declaring_line():
+    bucket = RenderedResource("aws:s3/bucket:Bucket", "data", "urn:pulumi:prod::demo::aws:s3/bucket:Bucket::data", "",
+                              {"bucket": "data", "tags": TAGS}, file="infra/storage.py", line=42)
+    key = RenderedResource(KEY_TYPE, "k", "urn:pulumi:prod::demo::aws:kms/key:Key::k", "",
+                           {"enableKeyRotation": False, "tags": TAGS}, file="infra/kms.py", line=7)
+    report = check(rendered(bucket, key), PackSettings.defaults(), today=EXPIRES)
+    found = {(f.policy, f.resource_type, f.urn, f.name, f.file, f.line) for f in report.violations}
+    # a stack rule's violation (s3-encryption-cmk) and a resource rule's (kms-key-rotation) alike
+    assert ("s3-encryption-cmk", "aws:s3/bucket:Bucket", bucket.urn, "data", "infra/storage.py", 42) in found
+    assert ("kms-key-rotation", KEY_TYPE, key.urn, "k", "infra/kms.py", 7) in found
+
+
+def test_a_note_is_a_warning_naming_the_resource_or_else_the_stack():
+    key = res(KEY_TYPE, "k", {"enableKeyRotation": UNKNOWN_VALUE, "tags": TAGS})
+    report = check(rendered(key), PackSettings.defaults(), today=EXPIRES)
+    assert "kms-key-rotation: not evaluated on urn:pulumi:prod::demo::aws:kms/key:Key::k: enableKeyRotation is not " \
+           "known yet" in report.warnings
+    assert (f"model-registry-per-model: not evaluated on urn:pulumi:prod::demo::pulumi:pulumi:Stack::demo-prod: "
+            f"{REGISTRY_NOTE}") in report.warnings
+
+
+def test_every_resource_is_checked_after_one_no_resource_policy_applies_to():
+    report = check(rendered(res(NO_POLICY_TYPE, "id", {}), bad_key()), PackSettings.defaults(), today=EXPIRES)
+    assert [(f.policy, f.name) for f in report.violations if f.policy == "kms-key-rotation"] == [
+        ("kms-key-rotation", "bad-key")]
+
+
+def test_a_skipped_policy_runs_nowhere_and_is_named_in_a_warning():
+    from modelway.policy_check.selection import Selection
+
+    report = check(rendered(bad_key()), PackSettings.defaults(), today=EXPIRES,
+                   selection=Selection(skip=("kms-key-rotation",)))
+    assert not [f for f in report.violations if f.policy == "kms-key-rotation"]
+    assert "1 policies not run (--check/--skip-check): kms-key-rotation" in report.warnings
+    assert "kms-key-rotation" not in [p.name for p in report.policies]
+
+
+PROVIDER = "urn:pulumi:prod::demo::pulumi:providers:aws::tagged"
+DEFAULT_TAGS = json.dumps({"tags": TAGS})  # the engine passes object-valued provider settings as JSON text
+
+
+def _untagged_key(provider: str = "") -> RenderedResource:
+    return RenderedResource(KEY_TYPE, "k", "urn:pulumi:prod::demo::aws:kms/key:Key::k", "",
+                            {"enableKeyRotation": True}, provider=provider)
+
+
+def _required_tags(result: RenderResult) -> list[str]:
+    return [f.name for f in check(result, PackSettings.defaults(), today=EXPIRES).violations
+            if f.policy == "required-tags"]
+
+
+def test_the_explicit_provider_s_inputs_are_what_a_policy_sees_as_its_provider():
+    provider = RenderedResource("pulumi:providers:aws", "tagged", PROVIDER, "", {"defaultTags": DEFAULT_TAGS})
+    result = RenderResult("prod", [provider, _untagged_key(PROVIDER)], {}, [], {})
+    assert _required_tags(result) == []
+    report = check(result, PackSettings.defaults(), today=EXPIRES)
+    assert (report.resources, report.providers) == (1, 1)  # providers are counted apart, never checked
+    # the default provider's config does not apply to a resource with its own provider
+    untagged = RenderedResource("pulumi:providers:aws", "tagged", PROVIDER, "", {})
+    assert _required_tags(RenderResult("prod", [untagged, _untagged_key(PROVIDER)], {}, [],
+                                       {"aws:defaultTags": DEFAULT_TAGS})) == ["k"]
+
+
+@pytest.mark.parametrize("provider", ["", "urn:pulumi:prod::demo::pulumi:providers:aws::not-rendered"])
+def test_otherwise_the_stack_config_of_the_resource_s_package_is_its_provider(provider):
+    assert _required_tags(RenderResult("prod", [_untagged_key(provider)], {}, [],
+                                       {"aws:defaultTags": DEFAULT_TAGS})) == []
+    # another package's config is not the aws provider's
+    assert _required_tags(RenderResult("prod", [_untagged_key(provider)], {}, [],
+                                       {"gcp:defaultTags": DEFAULT_TAGS})) == ["k"]
+
+
+def test_every_policy_is_given_each_resource_s_parent(monkeypatch):
+    from modelway.policies import core
+
+    seen: dict[str, set] = {"resource": set(), "stack": set()}
+    resource_evaluate, stack_evaluate = core.ResourceRule.evaluate, core.StackRule.evaluate
+
+    def spy_resource(self, args):
+        seen["resource"].add((args.name, args.opts.parent))
+        return resource_evaluate(self, args)
+
+    def spy_stack(self, args):
+        seen["stack"].update((r.name, r.opts.parent) for r in args.resources)
+        return stack_evaluate(self, args)
+
+    monkeypatch.setattr(core.ResourceRule, "evaluate", spy_resource)
+    monkeypatch.setattr(core.StackRule, "evaluate", spy_stack)
+    component = "urn:pulumi:prod::demo::modelway:storage:Store::store"
+    child = RenderedResource(KEY_TYPE, "child", "urn:pulumi:prod::demo::aws:kms/key:Key::child", component, {})
+    check(rendered(child, bad_key("top")), PackSettings.defaults(), today=EXPIRES)
+    assert seen == {"resource": {("child", component), ("top", None)}, "stack": {("child", component), ("top", None)}}
+
+
+def test_min_level_hides_lower_findings_and_waived_ones_and_says_how_many():
+    from modelway.policy_check.selection import Selection
+
+    key = res(KEY_TYPE, "bad-key", {"enableKeyRotation": False})  # untagged: required-tags (mandatory) too
+    waiver_for_tags = Waiver("required-tags", "urn:*", "tags come from the account", "sec@example.com", EXPIRES)
+    settings = PackSettings.defaults()
+    settings.levels["kms-key-rotation"] = "advisory"
+    everything = check(rendered(key), settings, waivers=[waiver_for_tags], today=EXPIRES)
+    assert sorted((f.policy, f.level) for f in everything.violations) == [("budget-exists", "advisory"),
+                                                                         ("kms-key-rotation", "advisory")]
+    assert [w.finding.policy for w in everything.waived] == ["required-tags"]
+    assert not any("--min-level" in w for w in everything.warnings)
+    shown = check(rendered(key), settings, waivers=[waiver_for_tags], today=EXPIRES,
+                  selection=Selection(min_level="mandatory"))
+    assert (shown.violations, [w.finding.policy for w in shown.waived]) == ([], ["required-tags"])
+    assert "2 findings below --min-level mandatory not shown" in shown.warnings
+    settings.levels["required-tags"] = "advisory"  # now the waived finding is below the level too
+    shown = check(rendered(key), settings, waivers=[waiver_for_tags], today=EXPIRES,
+                  selection=Selection(min_level="mandatory"))
+    assert (shown.violations, shown.waived) == ([], [])
+
+
+def test_an_expired_waiver_is_one_exact_warning():
+    report = check(rendered(bad_key()), PackSettings.defaults(), waivers=[waiver()],
+                   today=EXPIRES + datetime.timedelta(days=1))
+    assert [w for w in report.warnings if "waiver" in w] == [
+        "waiver for kms-key-rotation on urn:pulumi:prod::demo::aws:kms/key:Key::bad-* (approved by sec@example.com) "
+        "expired on 2027-01-31; its violations count again"]
+
+
+def test_a_stack_policy_sees_the_engine_id_unless_the_inputs_carry_one(monkeypatch):
+    from modelway.policies import core
+
+    seen = {}
+    stack_evaluate = core.StackRule.evaluate
+
+    def spy(self, args):
+        seen.update({r.name: r.props.get("id", "absent") for r in args.resources})
+        return stack_evaluate(self, args)
+
+    monkeypatch.setattr(core.StackRule, "evaluate", spy)
+    with_id = RenderedResource("aws:s3/bucket:Bucket", "a", "urn:pulumi:prod::demo::aws:s3/bucket:Bucket::a", "",
+                               {"tags": TAGS}, id="a-1a2b3c4")
+    own_id = RenderedResource("aws:s3/bucket:Bucket", "b", "urn:pulumi:prod::demo::aws:s3/bucket:Bucket::b", "",
+                              {"tags": TAGS, "id": "from-inputs"}, id="b-5d6e7f8")
+    no_id = RenderedResource("aws:s3/bucket:Bucket", "c", "urn:pulumi:prod::demo::aws:s3/bucket:Bucket::c", "",
+                             {"tags": TAGS})
+    check(rendered(with_id, own_id, no_id), PackSettings.defaults(), today=EXPIRES)
+    assert seen == {"a": "a-1a2b3c4", "b": "from-inputs", "c": "absent"}
+
+
+def test_the_report_describes_each_policy_that_ran():
+    report = check(rendered(bad_key()), PackSettings.defaults(), today=EXPIRES)
+    info = {p.name: p for p in report.policies}
+    assert (info["kms-no-public-principal"].severity, info["kms-no-public-principal"].level,
+            info["kms-no-public-principal"].concern, info["kms-no-public-principal"].mirrors) == (
+        "critical", "mandatory", "storage", ("CKV_AWS_33",))
+    assert info["kms-key-rotation"].remediation == "Set enableKeyRotation=True on the aws.kms.Key."
+    assert info["s3-lifecycle-tiering"].severity == "low"

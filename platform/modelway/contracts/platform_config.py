@@ -495,7 +495,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     for part in loc:
         if isinstance(part, int) and item is not None:  # an element of a list of sections
             model, item = item, None
-            continue
+            continue  # the next part names a field of the element's section
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return None
         annotation = model.model_fields[part].annotation

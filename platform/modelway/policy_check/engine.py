@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any, Iterable
 
 from modelway.policy_check.config import PackSettings
@@ -22,13 +23,16 @@ from modelway.policy_check.selection import Selection
 from modelway.policy_check.waivers import Waiver
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+# urn:pulumi:<stack>::<project>::<type>::<name>
+PULUMI_URN = re.compile(r"urn:pulumi:[^:]+::([^:]+)::")
 
 
 def _project_of(result: Any, fallback: str) -> str:
+    """The project named by the first resource's Pulumi URN, else ``fallback``."""
     for resource in result.resources:
-        parts = resource.urn.split("::")
-        if len(parts) >= 2 and parts[0].startswith("urn:pulumi:"):
-            return parts[1]
+        match = PULUMI_URN.match(resource.urn)
+        if match:
+            return match.group(1)
     return fallback
 
 
@@ -36,8 +40,7 @@ def _provider_props(resource: Any, providers: dict[str, Any], config: dict[str, 
     """Inputs of the resource's explicit provider, else the default provider's config (``aws:*`` keys)."""
     if resource.provider and resource.provider in providers:
         return dict(providers[resource.provider].inputs)
-    package = resource.type.split(":", 1)[0]
-    prefix = f"{package}:"
+    prefix = resource.type.partition(":")[0] + ":"
     props = {key[len(prefix):]: value for key, value in config.items() if key.startswith(prefix)}
     return props or None
 
@@ -75,22 +78,20 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
     def record(policy: Any, outcome: Any, default: Any) -> None:
         level = settings.level(policy.name)
         for violation in outcome.violations:
-            target = by_urn.get(violation.urn or "", default)
+            target = by_urn.get(violation.urn, default)
             if target is None:
                 findings.append(Finding(policy.name, level, STACK_TYPE, stack_urn, stack_name, violation.message))
             else:
                 findings.append(Finding(policy.name, level, target.type, target.urn, target.name, violation.message,
-                                        getattr(target, "file", ""), getattr(target, "line", 0)))
+                                        target.file, target.line))
         for note in outcome.notes:
             where = note.urn or stack_urn
             notes.append(f"{policy.name}: not evaluated on {where}: {note.message}")
 
     # Resource policies: only those whose type filter matches, each with its own config.
-    by_type: dict[str, list[Any]] = {}
+    by_type = {t: [p for p in resource_policies if p.applies_to(t)] for t in {r.type for r in resources}}
     for resource in resources:
-        applicable = by_type.get(resource.type)
-        if applicable is None:
-            applicable = by_type[resource.type] = [p for p in resource_policies if p.applies_to(resource.type)]
+        applicable = by_type[resource.type]
         if not applicable:
             continue
         provider_props = _provider_props(resource, providers, result.config)
@@ -100,7 +101,7 @@ def evaluate(result: Any, settings: PackSettings, *, waivers: Iterable[Waiver] =
                                  parent=resource.parent or None)
             record(policy, policy.evaluate(args), resource)
 
-    # Stack policies: one list of PolicyResource for all of them (outputs when the render has them).
+    # Stack policies: one list of PolicyResource for all of them.
     stack_resources = [
         PolicyResource(r.type, _stack_props(r), r.urn, r.name,
                        options(r.parent or None), provider(_provider_props(r, providers, result.config)),
@@ -131,10 +132,9 @@ def _stack_props(resource: Any) -> dict[str, Any]:
     Resources name each other by id (an ASG's launch template, a bucket's settings); the
     id is not an input, so without it those links could not be followed.
     """
-    props = dict(getattr(resource, "outputs", None) or resource.inputs)
-    resource_id = getattr(resource, "id", "")
-    if resource_id and "id" not in props:
-        props["id"] = resource_id
+    props = dict(resource.inputs)
+    if resource.id and "id" not in props:
+        props["id"] = resource.id
     return props
 
 
@@ -155,8 +155,8 @@ def _apply_waivers(report: Report, findings: list[Finding], waivers: list[Waiver
                                    f"expired on {waiver.expires.isoformat()}; its violations count again")
         elif i not in used:
             report.warnings.append(f"waiver for {waiver.policy} on {waiver.urn} matches no violation; remove it")
-    order = {"mandatory": 0, "advisory": 1}
-    report.violations.sort(key=lambda f: (order.get(f.level, 2), f.policy, f.urn))
+    # mandatory first (the only other level is advisory: a config cannot disable a policy)
+    report.violations.sort(key=lambda f: (f.level != "mandatory", f.policy, f.urn))
 
 
 def _info(policy: Any, settings: PackSettings) -> PolicyInfo:
@@ -164,8 +164,8 @@ def _info(policy: Any, settings: PackSettings) -> PolicyInfo:
         name=policy.name,
         description=policy.description,
         level=settings.level(policy.name),
-        severity=policy.severity.value if policy.severity is not None else "medium",
-        remediation=policy.remediation_steps or "",
+        severity=policy.severity.value,  # every rule has one (core's rules default to HIGH)
+        remediation=policy.remediation_steps,
         mirrors=tuple(policy.mirrors),
         concern=policy.concern,
     )
