@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
 from .gpu_instances import SHAPES
-from .values import UNKNOWN, as_list, falsy, get, to_int, truthy
+from .values import UNKNOWN, as_list, falsy, first_set, get, to_int, truthy
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -202,7 +202,9 @@ class GpuPool:
             self.template = self._resolve(props.get("launchTemplate"), templates)
         else:
             mixed = props.get("mixedInstancesPolicy")
-            ref = get(mixed, "launchTemplate", "launchTemplateSpecification") or props.get("launchTemplate")
+            # first_set, not `or`: a specification not known yet must not fall through to the (absent)
+            # plain launchTemplate, which would drop the pool as "no GPUs" instead of a note
+            ref = first_set(get(mixed, "launchTemplate", "launchTemplateSpecification"), props.get("launchTemplate"))
             self.template = self._resolve(ref, templates)
             for override in as_list(get(mixed, "launchTemplate", "overrides")):
                 if isinstance(get(override, "instanceType"), str):

@@ -178,6 +178,30 @@ def test_unknown_launch_template_reference_is_not_evaluated():
     assert outcome.violations == [] and "not known yet" in outcome.notes[0].message
 
 
+UNKNOWN_OBJECT = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"  # pulumi_policy's "unknown object" during preview
+
+
+@pytest.mark.parametrize("policy", ["gpu-pool-spot", "gpu-pool-scale-to-zero", "gpu-pool-homogeneous"])
+@pytest.mark.parametrize("mixed", [{"launchTemplate": {"launchTemplateSpecification": UNKNOWN_OBJECT}},
+                                   UNKNOWN_OBJECT], ids=["specification", "whole-policy"])
+def test_a_mixed_instances_launch_template_not_known_yet_is_a_note(policy, mixed):
+    # it may name a GPU template: never dropped as a CPU pool (the unknown was read as absent)
+    outcome = evaluate_stack(policy, [(ASG, {"minSize": 2, "maxSize": 4, "mixedInstancesPolicy": mixed}, "pool")])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ['pool "pool": its launch template is not known yet, so whether it runs GPUs cannot be told'])
+
+
+def test_a_mixed_instances_launch_template_is_followed_and_a_cpu_one_passes():
+    gpu = (LT, {"name": "gpu-nodes", "instanceType": "p4d.24xlarge"}, "gpu-nodes")
+    cpu = (LT, {"name": "cpu-nodes", "instanceType": "m6i.large"}, "cpu-nodes")
+    asg = (ASG, {"minSize": 2, "maxSize": 4, "mixedInstancesPolicy": {"launchTemplate": {
+        "launchTemplateSpecification": {"launchTemplateName": "gpu-nodes"}}}}, "pool")
+    assert assert_stack_violates("gpu-pool-scale-to-zero", [gpu, asg], contains="minSize 2")[0].message == (
+        'GPU pool "pool" (p4d.24xlarge) has minSize 2; set 0 so idle GPUs cost nothing')
+    asg[1]["mixedInstancesPolicy"]["launchTemplate"]["launchTemplateSpecification"] = {"launchTemplateName": "cpu-nodes"}
+    assert_stack_passes("gpu-pool-scale-to-zero", [cpu, asg])
+
+
 # --- gpu-pool-homogeneous ---------------------------------------------------------------------
 def pool_of(*types: str) -> tuple:
     return (ASG, {"minSize": 0, "mixedInstancesPolicy": {"launchTemplate": {
