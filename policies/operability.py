@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
 from .documents import read_document
-from .values import UNKNOWN, as_list, get, is_unknown, statements, str_list, to_int
+from .values import UNKNOWN, as_list, first_set, get, is_unknown, statements, str_list, to_int
 
 KMS_KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
@@ -212,17 +212,36 @@ def check_k8s_namespace_egress_data_plane(resources: Sequence[StackResource], ct
 
 
 # ---- gpu-pool-cluster-addons -------------------------------------------------------------------
-def _gpu_types(resource: StackResource, templates: Mapping[str, StackResource]) -> list[str]:
+def _gpu_types(resource: StackResource, templates: Mapping[str, StackResource]) -> tuple[list[str], list[str]]:
+    """A pool's GPU instance types, and what that tells them apart from is not known yet (names, for a note)."""
     props = resource.props
-    types = [str(t) for t in str_list(props.get("instanceTypes"))]
-    types += [str(get(o, "instanceType")) for o in
-              as_list(get(props, "mixedInstancesPolicy", "launchTemplate", "overrides"))]
-    template_id = get(props, "launchTemplate", "id") or get(
-        props, "mixedInstancesPolicy", "launchTemplate", "launchTemplateSpecification", "launchTemplateId")
+    unknown: list[str] = []
+    listed = props.get("instanceTypes")
+    overrides = get(props, "mixedInstancesPolicy", "launchTemplate", "overrides")
+    override_types = [get(o, "instanceType") for o in as_list(overrides)]
+    if listed is UNKNOWN or UNKNOWN in as_list(listed):
+        unknown.append("instanceTypes")
+    if overrides is UNKNOWN:
+        unknown.append("the mixed-instances overrides list")
+    elif UNKNOWN in override_types:
+        unknown.append("an override's instanceType")
+    types = [str(t) for t in str_list(listed)]
+    types += [str(t) for t in override_types if t is not UNKNOWN]
+    # first_set, not `or`: an id not known yet must not fall through to the other (absent) reference
+    template_id = first_set(get(props, "launchTemplate", "id"), get(
+        props, "mixedInstancesPolicy", "launchTemplate", "launchTemplateSpecification", "launchTemplateId"))
+    if template_id is UNKNOWN:
+        unknown.append("the launch template")
     template = templates.get(str(template_id)) if isinstance(template_id, str) else None
     if template is not None and isinstance(template.props.get("instanceType"), str):
         types.append(template.props["instanceType"])
-    return [t for t in types if _GPU_TYPE.match(t)]
+    return [t for t in types if _GPU_TYPE.match(t)], unknown
+
+
+def _sizes(resource: StackResource) -> tuple[Any, Any]:
+    """minSize and maxSize: an ASG's own, a managed node group's scalingConfig (0 is a size, not a missing one)."""
+    source = resource.props if resource.type == ASG else get(resource.props, "scalingConfig")
+    return get(source, "minSize"), get(source, "maxSize")
 
 
 def _installed(resources: Sequence[StackResource], needles: tuple[str, ...]) -> bool:
@@ -241,18 +260,44 @@ def _installed(resources: Sequence[StackResource], needles: tuple[str, ...]) -> 
     return False
 
 
+def _not_known(names: list[str]) -> str:
+    return f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} not known yet"
+
+
 def check_gpu_pool_cluster_addons(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     """A GPU node pool comes with the NVIDIA device plugin and, when it can scale, an autoscaler."""
     templates = {r.id: r for r in resources if r.type == LAUNCH_TEMPLATE and r.id}
-    pools = [r for r in resources if r.type in (ASG, NODE_GROUP) and _gpu_types(r, templates)]
+    pools, undecided = [], []
+    for r in resources:
+        if r.type in (ASG, NODE_GROUP):
+            gpu_types, unknown = _gpu_types(r, templates)
+            if gpu_types:
+                pools.append(r)
+            elif unknown:
+                undecided.append((r, unknown))
+    plugin = _installed(resources, ("nvidia-device-plugin", "k8s-device-plugin", "gpu-operator"))
+    autoscaler = _installed(resources, ("cluster-autoscaler", "karpenter"))
+    if not (plugin and autoscaler):  # with both add-ons any pool passes: what it runs does not matter
+        for r, unknown in undecided:
+            yield Note(f"{r.name}: {_not_known(unknown)}, so whether it is a GPU pool cannot be told",
+                       r.urn)
     if not pools:
         return
-    if not _installed(resources, ("nvidia-device-plugin", "k8s-device-plugin", "gpu-operator")):
+    if not plugin:
         yield Violation(f"{pools[0].name}: a GPU node pool but no NVIDIA device plugin (Helm release or DaemonSet): "
                         "the nodes never advertise nvidia.com/gpu and GPU pods never schedule", pools[0].urn)
-    scalable = [p for p in pools if to_int(get(p.props, "minSize") or get(p.props, "scalingConfig", "minSize"))
-                != to_int(get(p.props, "maxSize") or get(p.props, "scalingConfig", "maxSize"))]
-    if scalable and not _installed(resources, ("cluster-autoscaler", "karpenter")):
+    if autoscaler:
+        return
+    scalable = []
+    for pool in pools:
+        minimum, maximum = _sizes(pool)
+        unknown = [key for key, value in (("minSize", minimum), ("maxSize", maximum)) if value is UNKNOWN]
+        if unknown:
+            yield Note(f"{pool.name}: {_not_known(unknown)}, so whether the GPU pool may scale cannot "
+                       "be told", pool.urn)
+        elif to_int(minimum) != to_int(maximum):
+            scalable.append(pool)
+    if scalable:
         yield Violation(f"{scalable[0].name}: a GPU pool that may scale (min != max) but no cluster-autoscaler or "
                         "Karpenter: nothing ever changes its size, pending GPU pods wait forever", scalable[0].urn)
 

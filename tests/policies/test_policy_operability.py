@@ -178,3 +178,75 @@ def test_gpu_pool_with_both_add_ons_passes():
     cpu_only = (ASG, {"minSize": 0, "maxSize": 4, "mixedInstancesPolicy": {"launchTemplate": {
         "overrides": [{"instanceType": "m6i.large"}]}}})
     assert_stack_passes("gpu-pool-cluster-addons", [cpu_only])
+
+
+# a pool's launch template, instance types or sizes not known yet: a note, never a pass or a made-up violation
+UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi_policy's wire sentinels during preview
+UNKNOWN_NUMBER = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
+UNKNOWN_ARRAY = "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2"
+GPU_LT = (LT, {"id": "lt-1", "instanceType": "p4d.24xlarge"}, "gpu-lt")
+
+
+def outcome_of(*resources) -> tuple[list[str], list[str]]:
+    outcome = evaluate_stack("gpu-pool-cluster-addons", resources)
+    return [v.message for v in outcome.violations], [n.message for n in outcome.notes]
+
+
+def test_a_pool_whose_launch_template_is_not_known_yet_is_a_note():
+    # the id was read as absent (`a or b`), so a pool that may run GPUs passed without a device plugin
+    by_id = (ASG, {"minSize": 0, "maxSize": 4, "launchTemplate": {"id": UNKNOWN_STRING}}, "pool")
+    by_mixed = (ASG, {"minSize": 0, "maxSize": 4, "mixedInstancesPolicy": {"launchTemplate": {
+        "launchTemplateSpecification": {"launchTemplateId": UNKNOWN_STRING}}}}, "pool")
+    note = "pool: the launch template is not known yet, so whether it is a GPU pool cannot be told"
+    assert outcome_of(GPU_LT, by_id, AUTOSCALER) == ([], [note])
+    assert outcome_of(GPU_LT, by_mixed) == ([], [note])
+    assert outcome_of(by_id, PLUGIN, AUTOSCALER) == ([], [])  # with both add-ons any pool passes
+    # known: the template is followed by id
+    known = (ASG, {"minSize": 0, "maxSize": 4, "launchTemplate": {"id": "lt-1"}}, "pool")
+    assert outcome_of(GPU_LT, known, AUTOSCALER) == ([
+        "pool: a GPU node pool but no NVIDIA device plugin (Helm release or DaemonSet): the nodes never advertise "
+        "nvidia.com/gpu and GPU pods never schedule"], [])
+
+
+def test_a_pool_whose_instance_types_are_not_known_yet_is_a_note():
+    node_group = (NODE_GROUP, {"instanceTypes": UNKNOWN_ARRAY, "scalingConfig": {"minSize": 0, "maxSize": 2}}, "ng")
+    assert outcome_of(node_group, PLUGIN) == (
+        [], ["ng: instanceTypes is not known yet, so whether it is a GPU pool cannot be told"])
+    mixed = (ASG, {"minSize": 0, "maxSize": 4, "mixedInstancesPolicy": {"launchTemplate": {
+        "overrides": [{"instanceType": "m6i.large"}, {"instanceType": UNKNOWN_STRING}]}}}, "asg")
+    assert outcome_of(mixed, AUTOSCALER) == (
+        [], ["asg: an override's instanceType is not known yet, so whether it is a GPU pool cannot be told"])
+    whole = (ASG, {**mixed[1], "mixedInstancesPolicy": {"launchTemplate": {"overrides": UNKNOWN_ARRAY}}}, "asg")
+    assert outcome_of(whole, AUTOSCALER) == (
+        [], ["asg: the mixed-instances overrides list is not known yet, so whether it is a GPU pool cannot be told"])
+    # one known GPU type is enough to tell
+    gpu_mixed = (ASG, {**mixed[1], "mixedInstancesPolicy": {"launchTemplate": {
+        "overrides": [{"instanceType": "g5.xlarge"}, {"instanceType": UNKNOWN_STRING}]}}}, "asg")
+    assert outcome_of(gpu_mixed, PLUGIN, AUTOSCALER) == ([], [])
+    assert outcome_of(gpu_mixed, AUTOSCALER)[0][0].startswith("asg: a GPU node pool but no NVIDIA device plugin")
+
+
+def test_a_gpu_pools_size_not_known_yet_is_a_note():
+    # an unknown minSize was read as absent: min None != max 4 made up "may scale"; both unknown passed
+    asg = GPU_ASG[1]
+    assert outcome_of((ASG, {**asg, "minSize": UNKNOWN_NUMBER}, "gpu"), PLUGIN) == (
+        [], ["gpu: minSize is not known yet, so whether the GPU pool may scale cannot be told"])
+    assert outcome_of((ASG, {**asg, "minSize": UNKNOWN_NUMBER, "maxSize": UNKNOWN_NUMBER}, "gpu"), PLUGIN) == (
+        [], ["gpu: minSize, maxSize are not known yet, so whether the GPU pool may scale cannot be told"])
+    assert outcome_of((ASG, {**asg, "maxSize": UNKNOWN_NUMBER}, "gpu"), PLUGIN, AUTOSCALER) == ([], [])
+
+
+def test_a_node_groups_size_is_its_scaling_config():
+    def node_group(minimum: int, maximum: int) -> tuple:
+        return (NODE_GROUP, {"instanceTypes": ["g5.xlarge"],
+                             "scalingConfig": {"minSize": minimum, "maxSize": maximum}}, "ng")
+
+    assert outcome_of(node_group(0, 0), PLUGIN) == ([], [])
+    assert outcome_of(node_group(2, 2), PLUGIN) == ([], [])
+    assert outcome_of(node_group(0, 3), PLUGIN) == ([
+        "ng: a GPU pool that may scale (min != max) but no cluster-autoscaler or Karpenter: nothing ever changes its "
+        "size, pending GPU pods wait forever"], [])
+    unknown = (NODE_GROUP, {"instanceTypes": ["g5.xlarge"], "scalingConfig": {"minSize": 0, "maxSize": UNKNOWN_NUMBER}},
+               "ng")
+    assert outcome_of(unknown, PLUGIN) == (
+        [], ["ng: maxSize is not known yet, so whether the GPU pool may scale cannot be told"])
