@@ -314,9 +314,11 @@ def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx:
         name = r.props.get("name")
         if r.type == SSM_PARAMETER and isinstance(name, str) and "approval" in name.lower():
             evidence += 1
-            if r.props.get("value") != MANUAL:
-                yield Violation(f"SSM parameter {name} is {r.props.get('value')!r}; {environment} requires {MANUAL}",
-                                r.urn)
+            value = r.props.get("value")
+            if value is UNKNOWN:  # e.g. set from another resource's output: not "Approved", not yet anything
+                yield Note(f"SSM parameter {name}: its value is not known yet", r.urn)
+            elif value != MANUAL:
+                yield Violation(f"SSM parameter {name} is {value!r}; {environment} requires {MANUAL}", r.urn)
     if not evidence:
         yield Note(f"nothing in stack {stack.name or '?'} says how models are registered "
                    "(no modelway:registries config, no RegisterModel step)")

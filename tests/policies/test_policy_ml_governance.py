@@ -119,6 +119,24 @@ def test_prod_requires_manual_approval_on_register_steps_resolving_parameters():
     assert_stack_violates("prod-requires-manual-approval", [bad], stack="prod", contains='"RegisterModel"')
 
 
+SSM = "aws:ssm/parameter:Parameter"
+
+
+def test_prod_requires_manual_approval_on_an_approval_ssm_parameter():
+    def outcome(value):
+        result = evaluate_stack("prod-requires-manual-approval",
+                                [(SSM, {"name": "/modelway/prod/model-approval", "value": value}, "approval")],
+                                stack="prod")
+        return [v.message for v in result.violations], [n.message for n in result.notes]
+
+    assert outcome("PendingManualApproval") == ([], [])
+    assert outcome("Approved") == (
+        ["SSM parameter /modelway/prod/model-approval is 'Approved'; prod requires PendingManualApproval"], [])
+    # a value not known yet (another resource's output) was reported as the value '<unknown>', a violation
+    assert outcome("04da6b54-80e4-46f7-96ec-b56ff0331ba9") == (
+        [], ["SSM parameter /modelway/prod/model-approval: its value is not known yet"])
+
+
 def test_stack_name_and_config_come_from_the_pulumi_cli_environment(monkeypatch):
     # What the Pulumi CLI hands a policy pack: the (qualified) stack name and the stack config.
     monkeypatch.setenv("PULUMI_STACK", "acme/modelway/prod")
