@@ -119,6 +119,21 @@ def test_prod_requires_manual_approval_on_register_steps_resolving_parameters():
     assert_stack_violates("prod-requires-manual-approval", [bad], stack="prod", contains='"RegisterModel"')
 
 
+@pytest.mark.parametrize(("check_type", "expected"), [
+    ("04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+     ([], ["pipeline p: part of the definition is not known yet, so it cannot be inspected"])),
+    ("DATA_QUALITY", ([], [])),
+    (None, (['pipeline p: training step "Train" runs without a data validation step before it'], [])),
+], ids=["unknown", "data-quality", "absent"])
+def test_a_definition_object_with_a_value_not_known_yet_is_not_inspected(check_type, expected):
+    # a definition given as an object (not JSON text) may hold unknowns: a CheckType not known yet was read
+    # as none (`or`), so the check step did not count as validation and training was reported unvalidated
+    check = {"Name": "Check", "Type": "QualityCheck", **({"CheckType": check_type} if check_type else {})}
+    steps = [check, {"Name": "Train", "Type": "Training", "DependsOn": ["Check"]}]
+    outcome = evaluate_stack("pipeline-has-quality-gate", [(PIPELINE, {"pipelineDefinition": {"Steps": steps}}, "p")])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == expected
+
+
 SSM = "aws:ssm/parameter:Parameter"
 
 
