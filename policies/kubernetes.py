@@ -164,8 +164,13 @@ def check_k8s_resource_limits(resource_type: str, props: Mapping[str, Any], ctx:
             yield item
             continue
         label, container = item
-        missing = [f"{section}.{res}" for section in ("requests", "limits") for res in ("cpu", "memory")
-                   if not get(container, "resources", section, res)]
+        values = {f"{section}.{res}": get(container, "resources", section, res)
+                  for section in ("requests", "limits") for res in ("cpu", "memory")}
+        # UNKNOWN is falsy: one not known yet is named as such, never reported as missing
+        unknown = [key for key, value in values.items() if value is UNKNOWN]
+        missing = [key for key, value in values.items() if not value and value is not UNKNOWN]
+        if unknown:
+            yield Note(f"{label}: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not known yet")
         if missing:
             yield f"{label} has no {', '.join(missing)}"
 

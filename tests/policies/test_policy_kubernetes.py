@@ -144,6 +144,25 @@ def test_no_host_path_cronjob():
                     contains="docker")
 
 
+UNKNOWN_RESOURCES = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"  # the engine's "object not known yet"
+
+
+@pytest.mark.parametrize(("resources", "violations", "notes"), [
+    ({"requests": {"cpu": "1", "memory": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, "limits": RESOURCES["limits"]},
+     [], ["container b: requests.memory is not known yet"]),
+    ({"requests": {"cpu": "1", "memory": "1Gi"}, "limits": UNKNOWN_RESOURCES},
+     [], ["container b: limits.cpu, limits.memory are not known yet"]),
+    (UNKNOWN_RESOURCES, [],
+     ["container b: requests.cpu, requests.memory, limits.cpu, limits.memory are not known yet"]),
+    ({"requests": {"memory": "1Gi"}, "limits": UNKNOWN_RESOURCES},
+     ["container b has no requests.cpu"], ["container b: limits.cpu, limits.memory are not known yet"]),
+], ids=["value", "section", "resources", "with-a-missing-one"])
+def test_resource_limits_not_known_yet_are_a_note_not_missing(resources, violations, notes):
+    # UNKNOWN is falsy: a request or limit not known yet was reported as missing
+    outcome = evaluate("k8s-resource-limits", DEPLOYMENT, deployment(container("b", resources=resources)))
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (violations, notes)
+
+
 def gpu_job(namespace: str) -> tuple:
     trainer = container("trainer", resources={"limits": {"nvidia.com/gpu": 1, "cpu": "4", "memory": "16Gi"}})
     return (JOB, {"metadata": {"namespace": namespace}, "spec": {"template": {"spec": {"containers": [trainer]}}}},
