@@ -181,16 +181,38 @@ def check_eks_pods_no_node_role(resource_type: str, props: Mapping[str, Any], ct
 
 
 # ---- k8s-namespace-egress-data-plane -----------------------------------------------------------
-def _denies_all_egress(spec: Mapping[str, Any]) -> bool:
+def _denies_all_egress(spec: Any) -> bool:
     return "Egress" in str_list(get(spec, "policyTypes")) and not as_list(get(spec, "egress"))
 
 
-def _allows_beyond_dns(spec: Mapping[str, Any]) -> bool:
+def _port_values(rule: Any) -> list[Any]:
+    return [get(p, "port") for p in as_list(get(rule, "ports"))]
+
+
+def _allows_beyond_dns(spec: Any) -> bool:
+    """Whether a known egress rule allows more than DNS (a rule, or port, not known yet proves nothing)."""
     for rule in as_list(get(spec, "egress")):
-        ports = [to_int(get(p, "port")) for p in as_list(get(rule, "ports"))]
-        if not ports or any(p not in (53,) for p in ports):
+        if rule is UNKNOWN or get(rule, "ports") is UNKNOWN:
+            continue
+        ports = _port_values(rule)
+        if not ports or any(p is not UNKNOWN and to_int(p) not in (53,) for p in ports):
             return True
     return False
+
+
+def _may_allow(spec: Any) -> bool:
+    """Whether an egress rule not known yet (the list, a rule, its ports, a port) may allow more than DNS."""
+    egress = get(spec, "egress")
+    return spec is UNKNOWN or egress is UNKNOWN or any(
+        rule is UNKNOWN or get(rule, "ports") is UNKNOWN or UNKNOWN in _port_values(rule) for rule in as_list(egress))
+
+
+def _may_deny_all(spec: Any) -> bool:
+    """Whether a policy not known to deny all egress may, by a policyTypes or egress list not known yet."""
+    types, egress = get(spec, "policyTypes"), get(spec, "egress")
+    types_unknown = types is UNKNOWN or UNKNOWN in as_list(types)
+    return spec is UNKNOWN or (egress is UNKNOWN and (types_unknown or "Egress" in str_list(types))) or (
+        types_unknown and not as_list(egress))
 
 
 def check_k8s_namespace_egress_data_plane(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
@@ -204,8 +226,17 @@ def check_k8s_namespace_egress_data_plane(resources: Sequence[StackResource], ct
                 continue
             by_namespace.setdefault(str(namespace or "default"), []).append(resource)
     for namespace, policies in sorted(by_namespace.items()):
-        denying = [p for p in policies if _denies_all_egress(get(p.props, "spec") or {})]
-        if denying and not any(_allows_beyond_dns(get(p.props, "spec") or {}) for p in policies):
+        # no `spec or {}`: a spec not known yet (falsy UNKNOWN) would read as an empty, harmless one
+        if any(_allows_beyond_dns(get(p.props, "spec")) for p in policies):
+            continue
+        denying = [p for p in policies if _denies_all_egress(get(p.props, "spec"))]
+        # what is not known yet matters where it could change the answer: a rule that may allow the data
+        # plane beside a policy known to deny, else a policy that may deny all egress
+        unknown = [p for p in policies if (_may_allow if denying else _may_deny_all)(get(p.props, "spec"))]
+        if unknown:
+            yield Note(f"namespace {namespace}: the egress rules of {', '.join(p.name for p in unknown)} are not "
+                       "known yet", unknown[0].urn)
+        elif denying:
             yield Violation(f"namespace {namespace}: egress is denied except DNS, so pods cannot reach S3, STS, ECR "
                             "or the tracking server; add a NetworkPolicy allowing TCP 443 to the VPC endpoints and "
                             "the services the workloads use", denying[0].urn)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from policy_helpers import (
     assert_passes,
     assert_stack_passes,
@@ -154,6 +156,61 @@ def test_namespace_with_dns_only_egress_fails():
 def test_namespace_with_https_to_the_data_plane_passes():
     assert_stack_passes("k8s-namespace-egress-data-plane", [DENY, DNS_ONLY, HTTPS])
     assert_stack_passes("k8s-namespace-egress-data-plane", [DNS_ONLY])  # nothing denied: nothing to check
+
+
+def netpol(name: str, spec) -> tuple:
+    return (NETPOL, {"metadata": {"name": name, "namespace": "ml"}, "spec": spec}, name)
+
+
+UNKNOWN_OBJECT, UNKNOWN_LIST = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff", "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2"
+MAY_ALLOW = {  # beside a policy that denies all egress: each may allow the data plane
+    "spec": UNKNOWN_OBJECT,
+    "egress": {"podSelector": {}, "policyTypes": ["Egress"], "egress": UNKNOWN_LIST},
+    "port": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+        {"ports": [{"protocol": "TCP", "port": "3eeb2bf0-c639-47a8-9e75-3b44932eb421"}]}]},
+}
+MAY_DENY = {  # with no policy known to deny all egress: each may deny it
+    "spec": UNKNOWN_OBJECT,
+    "policy-types": {"podSelector": {}, "policyTypes": UNKNOWN_LIST},
+    "egress": {"podSelector": {}, "policyTypes": ["Egress"], "egress": UNKNOWN_LIST},
+}
+NOTE = ([], ["namespace ml: the egress rules of other are not known yet"])
+
+
+@pytest.mark.parametrize("part", sorted(MAY_ALLOW))
+def test_egress_rules_that_may_allow_the_data_plane_are_a_note(part):
+    # an unknown spec read as {} (`spec or {}`) made up a violation; an unknown egress list or port read as
+    # "allows everything" passed a namespace that may allow only DNS
+    other = netpol("other", MAY_ALLOW[part])
+    outcome = evaluate_stack("k8s-namespace-egress-data-plane", [DENY, DNS_ONLY, other])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == NOTE
+    # a known rule to the data plane settles it, whatever else is unknown
+    assert_stack_passes("k8s-namespace-egress-data-plane", [DENY, DNS_ONLY, other, HTTPS])
+
+
+@pytest.mark.parametrize("part", sorted(MAY_DENY))
+def test_egress_rules_that_may_deny_all_egress_are_a_note(part):
+    # an unknown policyTypes/egress read as none passed a namespace whose pods may reach nothing but DNS
+    outcome = evaluate_stack("k8s-namespace-egress-data-plane", [DNS_ONLY, netpol("other", MAY_DENY[part])])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == NOTE
+
+
+def test_egress_an_unknown_that_changes_nothing_is_no_note():
+    # policyTypes not known yet without egress rules cannot allow anything: the known deny-all decides
+    no_rules = netpol("other", MAY_DENY["policy-types"])
+    assert assert_stack_violates("k8s-namespace-egress-data-plane", [DENY, no_rules])[0].message.startswith(
+        "namespace ml: egress is denied except DNS")
+    https = netpol("other", {"podSelector": {}, "policyTypes": UNKNOWN_LIST, "egress": HTTPS[1]["spec"]["egress"]})
+    assert_stack_passes("k8s-namespace-egress-data-plane", [DENY, https])
+
+
+def test_egress_a_known_https_port_beside_an_unknown_one_allows_the_data_plane():
+    mixed = netpol("mixed", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [
+        {"port": "3eeb2bf0-c639-47a8-9e75-3b44932eb421"}, {"protocol": "TCP", "port": 443}]}]})
+    assert_stack_passes("k8s-namespace-egress-data-plane", [DENY, mixed])
+    dns = netpol("dns", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": 53}]}]})
+    assert assert_stack_violates("k8s-namespace-egress-data-plane", [DENY, dns])[0].message.startswith(
+        "namespace ml: egress is denied except DNS")
 
 
 # ---- gpu-pool-cluster-addons --------------------------------------------------------------------
