@@ -272,7 +272,7 @@ class GpuPool:
 
 
 def _gpu_pools(resources: Sequence[StackResource]) -> tuple[list[GpuPool], list[GpuPool]]:
-    """GPU pools, and the pools whose launch template reference is not known yet (cannot tell)."""
+    """GPU pools, and the pools whose launch template or an instance type is not known yet (cannot tell)."""
     templates = _lookup(resources)
     pools = [GpuPool(r, templates) for r in resources if r.type in (ASG, EKS_NODE_GROUP)]
     return [p for p in pools if p.is_gpu], [p for p in pools if not p.is_gpu and (p.unknown_template or

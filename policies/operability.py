@@ -244,7 +244,7 @@ def check_k8s_namespace_egress_data_plane(resources: Sequence[StackResource], ct
 
 # ---- gpu-pool-cluster-addons -------------------------------------------------------------------
 def _gpu_types(resource: StackResource, templates: Mapping[str, StackResource]) -> tuple[list[str], list[str]]:
-    """A pool's GPU instance types, and what that tells them apart from is not known yet (names, for a note)."""
+    """A pool's GPU instance types, and what is not known yet that may add one (named, for a note)."""
     props = resource.props
     unknown: list[str] = []
     listed = props.get("instanceTypes")
@@ -308,10 +308,12 @@ def check_gpu_pool_cluster_addons(resources: Sequence[StackResource], ctx: Conte
                 undecided.append((r, unknown))
     plugin = _installed(resources, ("nvidia-device-plugin", "k8s-device-plugin", "gpu-operator"))
     autoscaler = _installed(resources, ("cluster-autoscaler", "karpenter"))
-    if not (plugin and autoscaler):  # with both add-ons any pool passes: what it runs does not matter
-        for r, unknown in undecided:
-            yield Note(f"{r.name}: {_not_known(unknown)}, so whether it is a GPU pool cannot be told",
-                       r.urn)
+    for r, unknown in undecided:
+        # only where a GPU pool would fail: no device plugin, or no autoscaler for a pool that may scale
+        minimum, maximum = _sizes(r)
+        fixed = UNKNOWN not in (minimum, maximum) and to_int(minimum) == to_int(maximum)
+        if not plugin or not (autoscaler or fixed):
+            yield Note(f"{r.name}: {_not_known(unknown)}, so whether it is a GPU pool cannot be told", r.urn)
     if not pools:
         return
     if not plugin:

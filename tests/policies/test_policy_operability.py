@@ -258,6 +258,9 @@ def test_a_pool_whose_launch_template_is_not_known_yet_is_a_note():
     assert outcome_of(GPU_LT, by_id, AUTOSCALER) == ([], [note])
     assert outcome_of(GPU_LT, by_mixed) == ([], [note])
     assert outcome_of(by_id, PLUGIN, AUTOSCALER) == ([], [])  # with both add-ons any pool passes
+    fixed = (ASG, {**by_id[1], "minSize": 2, "maxSize": 2}, "pool")
+    assert outcome_of(GPU_LT, fixed, PLUGIN) == ([], [])  # nor does a fixed-size pool beside the plugin
+    assert outcome_of(GPU_LT, fixed, AUTOSCALER) == ([], [note])
     # known: the template is followed by id
     known = (ASG, {"minSize": 0, "maxSize": 4, "launchTemplate": {"id": "lt-1"}}, "pool")
     assert outcome_of(GPU_LT, known, AUTOSCALER) == ([
