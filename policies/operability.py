@@ -275,20 +275,24 @@ def _sizes(resource: StackResource) -> tuple[Any, Any]:
     return get(source, "minSize"), get(source, "maxSize")
 
 
-def _installed(resources: Sequence[StackResource], needles: tuple[str, ...]) -> bool:
+def _installed(resources: Sequence[StackResource], needles: tuple[str, ...]) -> Any:
+    """Whether a Helm release or chart, a workload's image or an EKS add-on names one of ``needles``:
+    True, False, or UNKNOWN when none does but one's chart, name, image or add-on name is not known yet."""
+    unknown = False
     for resource in resources:
         if resource.type in HELM_TYPES:
-            text = f"{get(resource.props, 'chart') or ''} {get(resource.props, 'name') or ''}"
+            values = [get(resource.props, "chart"), get(resource.props, "name")]
         elif resource.type in WORKLOAD_TYPES:
-            containers = as_list(get(resource.props, "spec", "template", "spec", "containers"))
-            text = " ".join(str(get(c, "image") or "") for c in containers)
+            containers = get(resource.props, "spec", "template", "spec", "containers")
+            values = [containers] if containers is UNKNOWN else [get(c, "image") for c in as_list(containers)]
         elif resource.type == "aws:eks/addon:Addon":
-            text = str(resource.props.get("addonName") or "")
+            values = [resource.props.get("addonName")]
         else:
             continue
-        if any(needle in text for needle in needles):
+        if any(isinstance(v, str) and needle in v for v in values for needle in needles):
             return True
-    return False
+        unknown = unknown or UNKNOWN in values  # UNKNOWN is falsy: not known yet is not "not installed"
+    return UNKNOWN if unknown else False
 
 
 def _not_known(names: list[str]) -> str:
@@ -312,14 +316,17 @@ def check_gpu_pool_cluster_addons(resources: Sequence[StackResource], ctx: Conte
         # only where a GPU pool would fail: no device plugin, or no autoscaler for a pool that may scale
         minimum, maximum = _sizes(r)
         fixed = UNKNOWN not in (minimum, maximum) and to_int(minimum) == to_int(maximum)
-        if not plugin or not (autoscaler or fixed):
+        if plugin is not True or not (autoscaler is True or fixed):
             yield Note(f"{r.name}: {_not_known(unknown)}, so whether it is a GPU pool cannot be told", r.urn)
     if not pools:
         return
-    if not plugin:
+    if plugin is UNKNOWN:
+        yield Note(f"{pools[0].name}: whether the NVIDIA device plugin is installed cannot be told (a chart, release "
+                   "name, image or add-on name is not known yet)", pools[0].urn)
+    elif not plugin:
         yield Violation(f"{pools[0].name}: a GPU node pool but no NVIDIA device plugin (Helm release or DaemonSet): "
                         "the nodes never advertise nvidia.com/gpu and GPU pods never schedule", pools[0].urn)
-    if autoscaler:
+    if autoscaler is True:
         return
     scalable = []
     for pool in pools:
@@ -330,7 +337,10 @@ def check_gpu_pool_cluster_addons(resources: Sequence[StackResource], ctx: Conte
                        "be told", pool.urn)
         elif to_int(minimum) != to_int(maximum):
             scalable.append(pool)
-    if scalable:
+    if scalable and autoscaler is UNKNOWN:
+        yield Note(f"{scalable[0].name}: whether a cluster-autoscaler or Karpenter is installed cannot be told (a "
+                   "chart, release name, image or add-on name is not known yet)", scalable[0].urn)
+    elif scalable:
         yield Violation(f"{scalable[0].name}: a GPU pool that may scale (min != max) but no cluster-autoscaler or "
                         "Karpenter: nothing ever changes its size, pending GPU pods wait forever", scalable[0].urn)
 

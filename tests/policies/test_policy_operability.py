@@ -310,3 +310,24 @@ def test_a_node_groups_size_is_its_scaling_config():
                "ng")
     assert outcome_of(unknown, PLUGIN) == (
         [], ["ng: maxSize is not known yet, so whether the GPU pool may scale cannot be told"])
+
+
+def test_add_ons_not_known_yet_are_a_note_not_missing():
+    # a chart, release name or image not known yet read as "" (`or ''`): "no NVIDIA device plugin"
+    unknown_release = (RELEASE, {"name": UNKNOWN_STRING, "chart": UNKNOWN_STRING}, "addon")
+    plugin_note = ("r0: whether the NVIDIA device plugin is installed cannot be told (a chart, release name, image or "
+                   "add-on name is not known yet)")
+    autoscaler_note = ("r0: whether a cluster-autoscaler or Karpenter is installed cannot be told (a chart, release "
+                       "name, image or add-on name is not known yet)")
+    assert outcome_of(GPU_ASG, unknown_release) == ([], [plugin_note, autoscaler_note])
+    assert outcome_of(GPU_ASG, unknown_release, PLUGIN) == ([], [autoscaler_note])
+    assert outcome_of(GPU_ASG, unknown_release, PLUGIN, AUTOSCALER) == ([], [])
+    unknown_image = ("kubernetes:apps/v1:DaemonSet", {"spec": {"template": {"spec": {"containers": [
+        {"name": "plugin", "image": UNKNOWN_STRING}]}}}}, "ds")
+    assert outcome_of(GPU_ASG, unknown_image, AUTOSCALER) == ([], [plugin_note])
+    known_image = ("kubernetes:apps/v1:DaemonSet", {"spec": {"template": {"spec": {"containers": [
+        {"name": "plugin", "image": "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"}]}}}}, "ds")
+    assert outcome_of(GPU_ASG, known_image, AUTOSCALER) == ([], [])
+    assert outcome_of(GPU_ASG, (RELEASE, {"name": "cert-manager", "chart": "cert-manager"}), AUTOSCALER)[0][0] == (
+        "r0: a GPU node pool but no NVIDIA device plugin (Helm release or DaemonSet): the nodes never advertise "
+        "nvidia.com/gpu and GPU pods never schedule")
