@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
 from .gpu_instances import SHAPES
-from .values import UNKNOWN, as_list, falsy, get, to_int, truthy
+from .values import UNKNOWN, as_list, falsy, first_set, get, to_int, truthy
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -195,16 +195,24 @@ class GpuPool:
         self.instance_types: list[str] = []
         self.requirements: list[dict[str, Any]] = []
         self.unknown_template = False
+        self.unknown_types = False  # an instance type (or requirements) not known yet: not read as "no GPU"
         self.template: StackResource | None = None
         used: list[StackResource] = []
         if resource.type == EKS_NODE_GROUP:
-            self.instance_types = [t for t in as_list(props.get("instanceTypes")) if isinstance(t, str)]
+            listed = props.get("instanceTypes")
+            self.instance_types = [t for t in as_list(listed) if isinstance(t, str)]
+            self.unknown_types = listed is UNKNOWN or UNKNOWN in as_list(listed)
             self.template = self._resolve(props.get("launchTemplate"), templates)
         else:
             mixed = props.get("mixedInstancesPolicy")
-            ref = get(mixed, "launchTemplate", "launchTemplateSpecification") or props.get("launchTemplate")
+            # first_set, not `or`: a specification not known yet must not fall through to the (absent)
+            # plain launchTemplate, which would drop the pool as "no GPUs" instead of a note
+            ref = first_set(get(mixed, "launchTemplate", "launchTemplateSpecification"), props.get("launchTemplate"))
             self.template = self._resolve(ref, templates)
-            for override in as_list(get(mixed, "launchTemplate", "overrides")):
+            overrides = get(mixed, "launchTemplate", "overrides")
+            for override in as_list(overrides):
+                if UNKNOWN in (get(override, "instanceType"), get(override, "instanceRequirements")):
+                    self.unknown_types = True
                 if isinstance(get(override, "instanceType"), str):
                     self.instance_types.append(get(override, "instanceType"))
                 if isinstance(get(override, "instanceRequirements"), dict):
@@ -264,16 +272,18 @@ class GpuPool:
 
 
 def _gpu_pools(resources: Sequence[StackResource]) -> tuple[list[GpuPool], list[GpuPool]]:
-    """GPU pools, and the pools whose launch template reference is not known yet (cannot tell)."""
+    """GPU pools, and the pools whose launch template or an instance type is not known yet (cannot tell)."""
     templates = _lookup(resources)
     pools = [GpuPool(r, templates) for r in resources if r.type in (ASG, EKS_NODE_GROUP)]
-    return [p for p in pools if p.is_gpu], [p for p in pools if not p.is_gpu and p.unknown_template]
+    return [p for p in pools if p.is_gpu], [p for p in pools if not p.is_gpu and (p.unknown_template or
+                                                                                 p.unknown_types)]
 
 
 def _undecided(pools: list[GpuPool]) -> Iterator[Note]:
     for pool in pools:
-        yield Note(f'pool "{pool.resource.name}": its launch template is not known yet, so whether it runs '
-                   "GPUs cannot be told", pool.resource.urn)
+        what = "its launch template is" if pool.unknown_template else "one of its instance types is"
+        yield Note(f'pool "{pool.resource.name}": {what} not known yet, so whether it runs GPUs cannot be told',
+                   pool.resource.urn)
 
 
 def check_gpu_pool_spot(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
@@ -318,6 +328,10 @@ def check_gpu_pool_homogeneous(resources: Sequence[StackResource], ctx: Context)
                 yield Violation(f"GPU pool {pool.label}: instance requirements allow types of different shapes "
                                 f"({', '.join(loose)} not pinned to one value); list instance types of one "
                                 "shape instead", pool.resource.urn)
+        if pool.unknown_types:
+            yield Note(f"GPU pool {pool.label}: one of its instance types is not known yet, homogeneity not checked",
+                       pool.resource.urn)
+            continue
         unknown = [t for t in pool.instance_types if t not in SHAPES]
         if unknown:
             yield Note(f"GPU pool {pool.label}: shape of {', '.join(unknown)} unknown to the pack, "

@@ -15,7 +15,7 @@ import re
 from typing import Any, Iterator, Mapping, Sequence
 
 from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
-from .values import UNKNOWN, as_list, get, truthy
+from .values import UNKNOWN, as_list, first_set, get, truthy
 
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
 ROLE, CLUSTER_ROLE = f"{RBAC}:Role", f"{RBAC}:ClusterRole"
@@ -164,8 +164,13 @@ def check_k8s_resource_limits(resource_type: str, props: Mapping[str, Any], ctx:
             yield item
             continue
         label, container = item
-        missing = [f"{section}.{res}" for section in ("requests", "limits") for res in ("cpu", "memory")
-                   if not get(container, "resources", section, res)]
+        values = {f"{section}.{res}": get(container, "resources", section, res)
+                  for section in ("requests", "limits") for res in ("cpu", "memory")}
+        # UNKNOWN is falsy: one not known yet is named as such, never reported as missing
+        unknown = [key for key, value in values.items() if value is UNKNOWN]
+        missing = [key for key, value in values.items() if not value and value is not UNKNOWN]
+        if unknown:
+            yield Note(f"{label}: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not known yet")
         if missing:
             yield f"{label} has no {', '.join(missing)}"
 
@@ -224,19 +229,27 @@ def _gpu_count(container: Any) -> float:
 
 def check_k8s_gpu_quota(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     quota_namespaces: set[str] = set()
+    unknown_quota = False
     for r in resources:
         if r.type == RESOURCE_QUOTA:
+            # first_set, not `or "default"`: a namespace not known yet (e.g. an auto-named Namespace's
+            # name) is not the default namespace
+            namespace = first_set(get(r.props, "metadata", "namespace"), "default")
             hard = get(r.props, "spec", "hard")
-            if isinstance(hard, dict) and f"requests.{GPU_RESOURCE}" in hard:
-                quota_namespaces.add(str(get(r.props, "metadata", "namespace") or "default"))
+            if namespace is UNKNOWN or hard is UNKNOWN:
+                unknown_quota = True
+            elif isinstance(hard, dict) and f"requests.{GPU_RESOURCE}" in hard:
+                quota_namespaces.add(str(namespace))
     for r in resources:
         spec = pod_spec(r.type, r.props)
         if not spec or spec is UNKNOWN:
             continue
         if any(_gpu_count(c) > 0 for _label, c in containers(spec)):
-            namespace = get(r.props, "metadata", "namespace") or "default"
+            namespace = first_set(get(r.props, "metadata", "namespace"), "default")
             if namespace is UNKNOWN:
                 yield Note(f"{r.name}: namespace is not known yet", r.urn)
+            elif str(namespace) not in quota_namespaces and unknown_quota:
+                yield Note(f"{r.name}: a ResourceQuota's namespace or limits are not known yet", r.urn)
             elif str(namespace) not in quota_namespaces:
                 yield Violation(f'{r.name} requests {GPU_RESOURCE} in namespace "{namespace}", which has no '
                                 f"ResourceQuota on requests.{GPU_RESOURCE}", r.urn)

@@ -149,10 +149,24 @@ def pipelines(resources: Sequence[StackResource]) -> Iterator[Any]:
         except json.JSONDecodeError as exc:
             yield Note(f"pipeline {r.name}: the definition is not valid JSON ({exc.msg})", r.urn)
             continue
-        if isinstance(definition, dict):
+        if isinstance(definition, dict) and _has_unknown(definition):
+            # only a definition given as an object can hold unknowns (JSON text is known or unknown as a whole);
+            # the graph reads step types, check types and approval statuses with `or` and `!=`, where an
+            # unknown would pass for absent
+            yield Note(f"pipeline {r.name}: part of the definition is not known yet, so it cannot be inspected",
+                       r.urn)
+        elif isinstance(definition, dict):
             yield r, PipelineGraph(definition)
         else:
             yield Note(f"pipeline {r.name}: the definition is not a JSON object, so it cannot be inspected", r.urn)
+
+
+def _has_unknown(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    return isinstance(value, list) and any(_has_unknown(v) for v in value)
 
 
 # --- pipeline-has-quality-gate ----------------------------------------------------------------
@@ -314,9 +328,11 @@ def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx:
         name = r.props.get("name")
         if r.type == SSM_PARAMETER and isinstance(name, str) and "approval" in name.lower():
             evidence += 1
-            if r.props.get("value") != MANUAL:
-                yield Violation(f"SSM parameter {name} is {r.props.get('value')!r}; {environment} requires {MANUAL}",
-                                r.urn)
+            value = r.props.get("value")
+            if value is UNKNOWN:  # e.g. set from another resource's output: not "Approved", not yet anything
+                yield Note(f"SSM parameter {name}: its value is not known yet", r.urn)
+            elif value != MANUAL:
+                yield Violation(f"SSM parameter {name} is {value!r}; {environment} requires {MANUAL}", r.urn)
     if not evidence:
         yield Note(f"nothing in stack {stack.name or '?'} says how models are registered "
                    "(no modelway:registries config, no RegisterModel step)")

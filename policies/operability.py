@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
 from .documents import read_document
-from .values import UNKNOWN, as_list, get, is_unknown, statements, str_list, to_int
+from .values import UNKNOWN, as_list, first_set, get, is_unknown, statements, str_list, to_int
 
 KMS_KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
@@ -181,16 +181,38 @@ def check_eks_pods_no_node_role(resource_type: str, props: Mapping[str, Any], ct
 
 
 # ---- k8s-namespace-egress-data-plane -----------------------------------------------------------
-def _denies_all_egress(spec: Mapping[str, Any]) -> bool:
+def _denies_all_egress(spec: Any) -> bool:
     return "Egress" in str_list(get(spec, "policyTypes")) and not as_list(get(spec, "egress"))
 
 
-def _allows_beyond_dns(spec: Mapping[str, Any]) -> bool:
+def _port_values(rule: Any) -> list[Any]:
+    return [get(p, "port") for p in as_list(get(rule, "ports"))]
+
+
+def _allows_beyond_dns(spec: Any) -> bool:
+    """Whether a known egress rule allows more than DNS (a rule, or port, not known yet proves nothing)."""
     for rule in as_list(get(spec, "egress")):
-        ports = [to_int(get(p, "port")) for p in as_list(get(rule, "ports"))]
-        if not ports or any(p not in (53,) for p in ports):
+        if rule is UNKNOWN or get(rule, "ports") is UNKNOWN:
+            continue
+        ports = _port_values(rule)
+        if not ports or any(p is not UNKNOWN and to_int(p) not in (53,) for p in ports):
             return True
     return False
+
+
+def _may_allow(spec: Any) -> bool:
+    """Whether an egress rule not known yet (the list, a rule, its ports, a port) may allow more than DNS."""
+    egress = get(spec, "egress")
+    return spec is UNKNOWN or egress is UNKNOWN or any(
+        rule is UNKNOWN or get(rule, "ports") is UNKNOWN or UNKNOWN in _port_values(rule) for rule in as_list(egress))
+
+
+def _may_deny_all(spec: Any) -> bool:
+    """Whether a policy not known to deny all egress may, by a policyTypes or egress list not known yet."""
+    types, egress = get(spec, "policyTypes"), get(spec, "egress")
+    types_unknown = types is UNKNOWN or UNKNOWN in as_list(types)
+    return spec is UNKNOWN or (egress is UNKNOWN and (types_unknown or "Egress" in str_list(types))) or (
+        types_unknown and not as_list(egress))
 
 
 def check_k8s_namespace_egress_data_plane(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
@@ -204,55 +226,121 @@ def check_k8s_namespace_egress_data_plane(resources: Sequence[StackResource], ct
                 continue
             by_namespace.setdefault(str(namespace or "default"), []).append(resource)
     for namespace, policies in sorted(by_namespace.items()):
-        denying = [p for p in policies if _denies_all_egress(get(p.props, "spec") or {})]
-        if denying and not any(_allows_beyond_dns(get(p.props, "spec") or {}) for p in policies):
+        # no `spec or {}`: a spec not known yet (falsy UNKNOWN) would read as an empty, harmless one
+        if any(_allows_beyond_dns(get(p.props, "spec")) for p in policies):
+            continue
+        denying = [p for p in policies if _denies_all_egress(get(p.props, "spec"))]
+        # what is not known yet matters where it could change the answer: a rule that may allow the data
+        # plane beside a policy known to deny, else a policy that may deny all egress
+        unknown = [p for p in policies if (_may_allow if denying else _may_deny_all)(get(p.props, "spec"))]
+        if unknown:
+            yield Note(f"namespace {namespace}: the egress rules of {', '.join(p.name for p in unknown)} are not "
+                       "known yet", unknown[0].urn)
+        elif denying:
             yield Violation(f"namespace {namespace}: egress is denied except DNS, so pods cannot reach S3, STS, ECR "
                             "or the tracking server; add a NetworkPolicy allowing TCP 443 to the VPC endpoints and "
                             "the services the workloads use", denying[0].urn)
 
 
 # ---- gpu-pool-cluster-addons -------------------------------------------------------------------
-def _gpu_types(resource: StackResource, templates: Mapping[str, StackResource]) -> list[str]:
+def _gpu_types(resource: StackResource, templates: Mapping[str, StackResource]) -> tuple[list[str], list[str]]:
+    """A pool's GPU instance types, and what is not known yet that may add one (named, for a note)."""
     props = resource.props
-    types = [str(t) for t in str_list(props.get("instanceTypes"))]
-    types += [str(get(o, "instanceType")) for o in
-              as_list(get(props, "mixedInstancesPolicy", "launchTemplate", "overrides"))]
-    template_id = get(props, "launchTemplate", "id") or get(
-        props, "mixedInstancesPolicy", "launchTemplate", "launchTemplateSpecification", "launchTemplateId")
+    unknown: list[str] = []
+    listed = props.get("instanceTypes")
+    overrides = get(props, "mixedInstancesPolicy", "launchTemplate", "overrides")
+    override_types = [get(o, "instanceType") for o in as_list(overrides)]
+    if listed is UNKNOWN or UNKNOWN in as_list(listed):
+        unknown.append("instanceTypes")
+    if overrides is UNKNOWN:
+        unknown.append("the mixed-instances overrides list")
+    elif UNKNOWN in override_types:
+        unknown.append("an override's instanceType")
+    types = [str(t) for t in str_list(listed)]
+    types += [str(t) for t in override_types if t is not UNKNOWN]
+    # first_set, not `or`: an id not known yet must not fall through to the other (absent) reference
+    template_id = first_set(get(props, "launchTemplate", "id"), get(
+        props, "mixedInstancesPolicy", "launchTemplate", "launchTemplateSpecification", "launchTemplateId"))
+    if template_id is UNKNOWN:
+        unknown.append("the launch template")
     template = templates.get(str(template_id)) if isinstance(template_id, str) else None
     if template is not None and isinstance(template.props.get("instanceType"), str):
         types.append(template.props["instanceType"])
-    return [t for t in types if _GPU_TYPE.match(t)]
+    return [t for t in types if _GPU_TYPE.match(t)], unknown
 
 
-def _installed(resources: Sequence[StackResource], needles: tuple[str, ...]) -> bool:
+def _sizes(resource: StackResource) -> tuple[Any, Any]:
+    """minSize and maxSize: an ASG's own, a managed node group's scalingConfig (0 is a size, not a missing one)."""
+    source = resource.props if resource.type == ASG else get(resource.props, "scalingConfig")
+    return get(source, "minSize"), get(source, "maxSize")
+
+
+def _installed(resources: Sequence[StackResource], needles: tuple[str, ...]) -> Any:
+    """Whether a Helm release or chart, a workload's image or an EKS add-on names one of ``needles``:
+    True, False, or UNKNOWN when none does but one's chart, name, image or add-on name is not known yet."""
+    unknown = False
     for resource in resources:
         if resource.type in HELM_TYPES:
-            text = f"{get(resource.props, 'chart') or ''} {get(resource.props, 'name') or ''}"
+            values = [get(resource.props, "chart"), get(resource.props, "name")]
         elif resource.type in WORKLOAD_TYPES:
-            containers = as_list(get(resource.props, "spec", "template", "spec", "containers"))
-            text = " ".join(str(get(c, "image") or "") for c in containers)
+            containers = get(resource.props, "spec", "template", "spec", "containers")
+            values = [containers] if containers is UNKNOWN else [get(c, "image") for c in as_list(containers)]
         elif resource.type == "aws:eks/addon:Addon":
-            text = str(resource.props.get("addonName") or "")
+            values = [resource.props.get("addonName")]
         else:
             continue
-        if any(needle in text for needle in needles):
+        if any(isinstance(v, str) and needle in v for v in values for needle in needles):
             return True
-    return False
+        unknown = unknown or UNKNOWN in values  # UNKNOWN is falsy: not known yet is not "not installed"
+    return UNKNOWN if unknown else False
+
+
+def _not_known(names: list[str]) -> str:
+    return f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} not known yet"
 
 
 def check_gpu_pool_cluster_addons(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     """A GPU node pool comes with the NVIDIA device plugin and, when it can scale, an autoscaler."""
     templates = {r.id: r for r in resources if r.type == LAUNCH_TEMPLATE and r.id}
-    pools = [r for r in resources if r.type in (ASG, NODE_GROUP) and _gpu_types(r, templates)]
+    pools, undecided = [], []
+    for r in resources:
+        if r.type in (ASG, NODE_GROUP):
+            gpu_types, unknown = _gpu_types(r, templates)
+            if gpu_types:
+                pools.append(r)
+            elif unknown:
+                undecided.append((r, unknown))
+    plugin = _installed(resources, ("nvidia-device-plugin", "k8s-device-plugin", "gpu-operator"))
+    autoscaler = _installed(resources, ("cluster-autoscaler", "karpenter"))
+    for r, unknown in undecided:
+        # only where a GPU pool would fail: no device plugin, or no autoscaler for a pool that may scale
+        minimum, maximum = _sizes(r)
+        fixed = UNKNOWN not in (minimum, maximum) and to_int(minimum) == to_int(maximum)
+        if plugin is not True or not (autoscaler is True or fixed):
+            yield Note(f"{r.name}: {_not_known(unknown)}, so whether it is a GPU pool cannot be told", r.urn)
     if not pools:
         return
-    if not _installed(resources, ("nvidia-device-plugin", "k8s-device-plugin", "gpu-operator")):
+    if plugin is UNKNOWN:
+        yield Note(f"{pools[0].name}: whether the NVIDIA device plugin is installed cannot be told (a chart, release "
+                   "name, image or add-on name is not known yet)", pools[0].urn)
+    elif not plugin:
         yield Violation(f"{pools[0].name}: a GPU node pool but no NVIDIA device plugin (Helm release or DaemonSet): "
                         "the nodes never advertise nvidia.com/gpu and GPU pods never schedule", pools[0].urn)
-    scalable = [p for p in pools if to_int(get(p.props, "minSize") or get(p.props, "scalingConfig", "minSize"))
-                != to_int(get(p.props, "maxSize") or get(p.props, "scalingConfig", "maxSize"))]
-    if scalable and not _installed(resources, ("cluster-autoscaler", "karpenter")):
+    if autoscaler is True:
+        return
+    scalable = []
+    for pool in pools:
+        minimum, maximum = _sizes(pool)
+        unknown = [key for key, value in (("minSize", minimum), ("maxSize", maximum)) if value is UNKNOWN]
+        if unknown:
+            yield Note(f"{pool.name}: {_not_known(unknown)}, so whether the GPU pool may scale cannot "
+                       "be told", pool.urn)
+        elif to_int(minimum) != to_int(maximum):
+            scalable.append(pool)
+    if scalable and autoscaler is UNKNOWN:
+        yield Note(f"{scalable[0].name}: whether a cluster-autoscaler or Karpenter is installed cannot be told (a "
+                   "chart, release name, image or add-on name is not known yet)", scalable[0].urn)
+    elif scalable:
         yield Violation(f"{scalable[0].name}: a GPU pool that may scale (min != max) but no cluster-autoscaler or "
                         "Karpenter: nothing ever changes its size, pending GPU pods wait forever", scalable[0].urn)
 

@@ -100,7 +100,10 @@ def check_sagemaker_endpoint_safe_rollout(resource_type: str, props: Mapping[str
     if deployment is UNKNOWN:
         yield Note("deploymentConfig is not known yet")
         return
-    if not get(deployment, "blueGreenUpdatePolicy") and not get(deployment, "rollingUpdatePolicy"):
+    updates = [get(deployment, "blueGreenUpdatePolicy"), get(deployment, "rollingUpdatePolicy")]
+    if not any(updates) and UNKNOWN in updates:  # UNKNOWN is falsy: not known yet is not "no policy"
+        yield Note("deploymentConfig update policy is not known yet")
+    elif not any(updates):
         yield "no blue/green (or rolling) deploymentConfig; updates replace all instances at once"
     alarms = get(deployment, "autoRollbackConfiguration", "alarms")
     if alarms is UNKNOWN:

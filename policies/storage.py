@@ -19,6 +19,7 @@ from .values import (
     UNKNOWN,
     as_list,
     falsy,
+    first_set,
     get,
     is_allow,
     statements,
@@ -108,12 +109,6 @@ PUBLIC_GRANTEES = {"http://acs.amazonaws.com/groups/global/AllUsers": "AllUsers"
                    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "AuthenticatedUsers"}
 
 
-def _first_set(*values: Any) -> Any:
-    """The first value that is set, a value not known yet included (``UNKNOWN`` is falsy, so an
-    ``a or b`` chain would skip it and read the next one as if the first were absent); else None."""
-    return next((v for v in values if v is UNKNOWN or v), None)
-
-
 def check_s3_no_public_acl(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
     acl = props.get("acl")
     if acl is UNKNOWN:
@@ -122,7 +117,7 @@ def check_s3_no_public_acl(resource_type: str, props: Mapping[str, Any], ctx: Co
         yield f"canned ACL {acl!r} makes the bucket public; use private (or BucketOwnerEnforced ownership)"
     grants = as_list(props.get("grants")) + as_list(get(props, "accessControlPolicy", "grants"))
     for grant in grants:
-        uri = _first_set(get(grant, "grantee", "uri"), get(grant, "uri"))
+        uri = first_set(get(grant, "grantee", "uri"), get(grant, "uri"))
         if uri is UNKNOWN:
             yield Note("a grant's grantee is not known yet")
         elif isinstance(uri, str) and uri.removesuffix("/") in PUBLIC_GRANTEES:
@@ -249,7 +244,7 @@ def check_s3_lifecycle_tiering(resources: Sequence[StackResource], ctx: Context)
 
 # --- kms --------------------------------------------------------------------------------------
 def check_kms_key_rotation(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
-    spec = _first_set(props.get("customerMasterKeySpec"), props.get("keySpec"), "SYMMETRIC_DEFAULT")
+    spec = first_set(props.get("customerMasterKeySpec"), props.get("keySpec"), "SYMMETRIC_DEFAULT")
     if spec is UNKNOWN:
         yield Note("keySpec is not known yet")
         return

@@ -83,15 +83,22 @@ def check_budget_exists(resources: Sequence[StackResource], ctx: Context) -> Ite
     if not budgets:
         yield Violation("the stack declares no aws.budgets.Budget; add one with notifications")
         return
+    notes = []  # what is not known yet matters only when no budget is known to notify anyone
     for budget in budgets:
         notifications = budget.props.get("notifications")
         if notifications is UNKNOWN:
-            yield Note(f"budget {budget.name}: notifications are not known yet", budget.urn)
+            notes.append(Note(f"budget {budget.name}: notifications are not known yet", budget.urn))
             continue
-        reachable = [n for n in as_list(notifications)
-                     if get(n, "subscriberEmailAddresses") or get(n, "subscriberSnsTopicArns")]
-        if reachable:
+        subscribers = [(get(n, "subscriberEmailAddresses"), get(n, "subscriberSnsTopicArns"))
+                       for n in as_list(notifications)]
+        if any(emails or topics for emails, topics in subscribers):  # a list of unknown ARNs is a subscriber
             return
+        # UNKNOWN is falsy: a subscriber list not known yet must not read as "nobody"
+        if any(UNKNOWN in pair for pair in subscribers):
+            notes.append(Note(f"budget {budget.name}: a notification's subscribers are not known yet", budget.urn))
+    if notes:
+        yield from notes
+        return
     yield Violation("no budget notifies anyone; add notifications with subscriber emails or SNS topics",
                     budgets[0].urn)
 

@@ -106,6 +106,22 @@ def get(obj: Any, *path: str | int, default: Any = None) -> Any:
     return default if current is None else current
 
 
+def first_set(*values: Any) -> Any:
+    """The first value that is set, a value not known yet included; ``None`` when none is.
+
+    ``UNKNOWN`` is falsy, so an ``a or b`` chain skips it and reads the next value as if the
+    first were absent: an unknown value would pass (or fail) as the fallback. Falsy known
+    values (``None``, ``""``, ``0``, ``[]``) are skipped, as ``or`` skips them.
+
+    Example:
+        >>> first_set(None, UNKNOWN, "b")
+        <unknown>
+        >>> first_set("", None, "default")
+        'default'
+    """
+    return next((v for v in values if v is UNKNOWN or v), None)
+
+
 def as_list(value: Any) -> list[Any]:
     """``None`` → ``[]``, a list stays, anything else (a single block or string) becomes ``[value]``."""
     if value is None:

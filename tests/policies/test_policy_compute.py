@@ -178,6 +178,65 @@ def test_unknown_launch_template_reference_is_not_evaluated():
     assert outcome.violations == [] and "not known yet" in outcome.notes[0].message
 
 
+UNKNOWN_OBJECT = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"  # pulumi_policy's "unknown object" during preview
+
+
+@pytest.mark.parametrize("policy", ["gpu-pool-spot", "gpu-pool-scale-to-zero", "gpu-pool-homogeneous"])
+@pytest.mark.parametrize("mixed", [{"launchTemplate": {"launchTemplateSpecification": UNKNOWN_OBJECT}},
+                                   UNKNOWN_OBJECT], ids=["specification", "whole-policy"])
+def test_a_mixed_instances_launch_template_not_known_yet_is_a_note(policy, mixed):
+    # it may name a GPU template: never dropped as a CPU pool (the unknown was read as absent)
+    outcome = evaluate_stack(policy, [(ASG, {"minSize": 2, "maxSize": 4, "mixedInstancesPolicy": mixed}, "pool")])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ['pool "pool": its launch template is not known yet, so whether it runs GPUs cannot be told'])
+
+
+def test_a_mixed_instances_launch_template_is_followed_and_a_cpu_one_passes():
+    gpu = (LT, {"name": "gpu-nodes", "instanceType": "p4d.24xlarge"}, "gpu-nodes")
+    cpu = (LT, {"name": "cpu-nodes", "instanceType": "m6i.large"}, "cpu-nodes")
+    asg = (ASG, {"minSize": 2, "maxSize": 4, "mixedInstancesPolicy": {"launchTemplate": {
+        "launchTemplateSpecification": {"launchTemplateName": "gpu-nodes"}}}}, "pool")
+    assert assert_stack_violates("gpu-pool-scale-to-zero", [gpu, asg], contains="minSize 2")[0].message == (
+        'GPU pool "pool" (p4d.24xlarge) has minSize 2; set 0 so idle GPUs cost nothing')
+    asg[1]["mixedInstancesPolicy"]["launchTemplate"]["launchTemplateSpecification"] = {"launchTemplateName": "cpu-nodes"}
+    assert_stack_passes("gpu-pool-scale-to-zero", [cpu, asg])
+
+
+UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+UNKNOWN_ARRAY = "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2"
+CPU_LT = (LT, {"name": "cpu-nodes", "instanceType": "m6i.large"}, "cpu-nodes")
+
+
+def on_cpu_template(*overrides: dict) -> tuple:
+    return (ASG, {"minSize": 2, "maxSize": 4, "mixedInstancesPolicy": {"launchTemplate": {
+        "launchTemplateSpecification": {"launchTemplateName": "cpu-nodes"}, "overrides": list(overrides)}}}, "pool")
+
+
+@pytest.mark.parametrize("policy", ["gpu-pool-spot", "gpu-pool-scale-to-zero", "gpu-pool-homogeneous"])
+@pytest.mark.parametrize("pool", [
+    on_cpu_template({"instanceType": "m6i.xlarge"}, {"instanceType": UNKNOWN_STRING}),
+    (NODE_GROUP, {"instanceTypes": UNKNOWN_ARRAY, "scalingConfig": {"minSize": 2}}, "pool"),
+    (NODE_GROUP, {"instanceTypes": ["m6i.large", UNKNOWN_STRING], "scalingConfig": {"minSize": 2}}, "pool"),
+], ids=["override", "node-group-list", "node-group-element"])
+def test_a_pool_instance_type_not_known_yet_is_a_note(policy, pool):
+    # an instance type not known yet was dropped, so the pool counted as CPU-only and passed
+    outcome = evaluate_stack(policy, [CPU_LT, pool])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ['pool "pool": one of its instance types is not known yet, so whether it runs GPUs cannot be told'])
+    known = (CPU_LT, on_cpu_template({"instanceType": "m6i.xlarge"}))
+    assert evaluate_stack(policy, known).notes == [] and evaluate_stack(policy, known).violations == []
+
+
+def test_a_gpu_pool_with_an_instance_type_not_known_yet():
+    pool = on_cpu_template({"instanceType": "g5.2xlarge"}, {"instanceType": UNKNOWN_STRING})
+    # what is known already decides the minimum size ...
+    assert assert_stack_violates("gpu-pool-scale-to-zero", [CPU_LT, pool], contains="minSize 2")
+    # ... but not whether every type has the same shape
+    outcome = evaluate_stack("gpu-pool-homogeneous", [CPU_LT, pool])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ['GPU pool "pool" (g5.2xlarge): one of its instance types is not known yet, homogeneity not checked'])
+
+
 # --- gpu-pool-homogeneous ---------------------------------------------------------------------
 def pool_of(*types: str) -> tuple:
     return (ASG, {"minSize": 0, "mixedInstancesPolicy": {"launchTemplate": {

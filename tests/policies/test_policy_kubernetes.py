@@ -144,6 +144,25 @@ def test_no_host_path_cronjob():
                     contains="docker")
 
 
+UNKNOWN_RESOURCES = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"  # the engine's "object not known yet"
+
+
+@pytest.mark.parametrize(("resources", "violations", "notes"), [
+    ({"requests": {"cpu": "1", "memory": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, "limits": RESOURCES["limits"]},
+     [], ["container b: requests.memory is not known yet"]),
+    ({"requests": {"cpu": "1", "memory": "1Gi"}, "limits": UNKNOWN_RESOURCES},
+     [], ["container b: limits.cpu, limits.memory are not known yet"]),
+    (UNKNOWN_RESOURCES, [],
+     ["container b: requests.cpu, requests.memory, limits.cpu, limits.memory are not known yet"]),
+    ({"requests": {"memory": "1Gi"}, "limits": UNKNOWN_RESOURCES},
+     ["container b has no requests.cpu"], ["container b: limits.cpu, limits.memory are not known yet"]),
+], ids=["value", "section", "resources", "with-a-missing-one"])
+def test_resource_limits_not_known_yet_are_a_note_not_missing(resources, violations, notes):
+    # UNKNOWN is falsy: a request or limit not known yet was reported as missing
+    outcome = evaluate("k8s-resource-limits", DEPLOYMENT, deployment(container("b", resources=resources)))
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (violations, notes)
+
+
 def gpu_job(namespace: str) -> tuple:
     trainer = container("trainer", resources={"limits": {"nvidia.com/gpu": 1, "cpu": "4", "memory": "16Gi"}})
     return (JOB, {"metadata": {"namespace": namespace}, "spec": {"template": {"spec": {"containers": [trainer]}}}},
@@ -156,6 +175,43 @@ def test_gpu_quota_stack_view():
     violations = assert_stack_violates("k8s-gpu-quota", [quota, gpu_job("ml"), gpu_job("research")],
                                        contains='"research"')
     assert len(violations) == 1 and violations[0].urn.endswith("train-research")
+
+
+UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # e.g. the name of an auto-named Namespace
+UNKNOWN_OBJECT = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"
+
+
+def gpu_quota_outcome(*resources) -> tuple[list[str], list[str]]:
+    outcome = evaluate_stack("k8s-gpu-quota", resources)
+    return [v.message for v in outcome.violations], [n.message for n in outcome.notes]
+
+
+def test_gpu_quota_a_workload_namespace_not_known_yet_is_a_note_not_default():
+    # `namespace or "default"` read an unknown namespace as "default" (the note below was dead code):
+    # a violation when default has no GPU quota, a silent pass when it has one
+    job = (JOB, {**gpu_job("x")[1], "metadata": {"namespace": UNKNOWN_STRING}}, "train")
+    default_quota = (QUOTA, {"metadata": {}, "spec": {"hard": {"requests.nvidia.com/gpu": "4"}}}, "q")
+    assert gpu_quota_outcome(job) == ([], ["train: namespace is not known yet"])
+    assert gpu_quota_outcome(default_quota, job) == ([], ["train: namespace is not known yet"])
+    # no namespace at all is the default namespace
+    in_default = (JOB, {**gpu_job("x")[1], "metadata": {}}, "train")
+    assert gpu_quota_outcome(default_quota, in_default) == ([], [])
+    assert gpu_quota_outcome(in_default) == (
+        ['train requests nvidia.com/gpu in namespace "default", which has no ResourceQuota on requests.nvidia.com/gpu'],
+        [])
+
+
+@pytest.mark.parametrize("unknown_quota", [
+    {"metadata": {"namespace": UNKNOWN_STRING}, "spec": {"hard": {"requests.nvidia.com/gpu": "4"}}},
+    {"metadata": {"namespace": "research"}, "spec": {"hard": UNKNOWN_OBJECT}},
+], ids=["namespace", "limits"])
+def test_gpu_quota_a_quota_not_known_yet_is_a_note(unknown_quota):
+    # a quota in a namespace not known yet counted for "default"; it may be the workload's
+    quota = (QUOTA, unknown_quota, "q")
+    assert gpu_quota_outcome(quota, gpu_job("research")) == (
+        [], ["train-research: a ResourceQuota's namespace or limits are not known yet"])
+    known = (QUOTA, {"metadata": {"namespace": "research"}, "spec": {"hard": {"requests.nvidia.com/gpu": "4"}}}, "k")
+    assert gpu_quota_outcome(quota, known, gpu_job("research")) == ([], [])  # a known quota covers it
 
 
 NAMESPACE = "kubernetes:core/v1:Namespace"

@@ -119,6 +119,39 @@ def test_prod_requires_manual_approval_on_register_steps_resolving_parameters():
     assert_stack_violates("prod-requires-manual-approval", [bad], stack="prod", contains='"RegisterModel"')
 
 
+@pytest.mark.parametrize(("check_type", "expected"), [
+    ("04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+     ([], ["pipeline p: part of the definition is not known yet, so it cannot be inspected"])),
+    ("DATA_QUALITY", ([], [])),
+    (None, (['pipeline p: training step "Train" runs without a data validation step before it'], [])),
+], ids=["unknown", "data-quality", "absent"])
+def test_a_definition_object_with_a_value_not_known_yet_is_not_inspected(check_type, expected):
+    # a definition given as an object (not JSON text) may hold unknowns: a CheckType not known yet was read
+    # as none (`or`), so the check step did not count as validation and training was reported unvalidated
+    check = {"Name": "Check", "Type": "QualityCheck", **({"CheckType": check_type} if check_type else {})}
+    steps = [check, {"Name": "Train", "Type": "Training", "DependsOn": ["Check"]}]
+    outcome = evaluate_stack("pipeline-has-quality-gate", [(PIPELINE, {"pipelineDefinition": {"Steps": steps}}, "p")])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == expected
+
+
+SSM = "aws:ssm/parameter:Parameter"
+
+
+def test_prod_requires_manual_approval_on_an_approval_ssm_parameter():
+    def outcome(value):
+        result = evaluate_stack("prod-requires-manual-approval",
+                                [(SSM, {"name": "/modelway/prod/model-approval", "value": value}, "approval")],
+                                stack="prod")
+        return [v.message for v in result.violations], [n.message for n in result.notes]
+
+    assert outcome("PendingManualApproval") == ([], [])
+    assert outcome("Approved") == (
+        ["SSM parameter /modelway/prod/model-approval is 'Approved'; prod requires PendingManualApproval"], [])
+    # a value not known yet (another resource's output) was reported as the value '<unknown>', a violation
+    assert outcome("04da6b54-80e4-46f7-96ec-b56ff0331ba9") == (
+        [], ["SSM parameter /modelway/prod/model-approval: its value is not known yet"])
+
+
 def test_stack_name_and_config_come_from_the_pulumi_cli_environment(monkeypatch):
     # What the Pulumi CLI hands a policy pack: the (qualified) stack name and the stack config.
     monkeypatch.setenv("PULUMI_STACK", "acme/modelway/prod")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from policy_helpers import assert_passes, assert_violates
+import pytest
+from policy_helpers import assert_passes, assert_violates, evaluate
 
 REPO = "aws:ecr/repository:Repository"
 REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
@@ -66,6 +67,24 @@ def test_sagemaker_endpoint_safe_rollout():
     no_alarms = {"deploymentConfig": {"blueGreenUpdatePolicy": good["deploymentConfig"]["blueGreenUpdatePolicy"]}}
     assert_violates("sagemaker-endpoint-safe-rollout", ENDPOINT, no_alarms, contains="autoRollbackConfiguration")
     assert_violates("sagemaker-endpoint-safe-rollout", ENDPOINT, {}, contains="blue/green")
+
+
+UNKNOWN_OBJECT = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"  # the engine's "object not known yet"
+ALARMS = {"alarms": [{"alarmName": "endpoint-5xx"}]}
+
+
+@pytest.mark.parametrize(("update", "violations", "notes"), [
+    ({"blueGreenUpdatePolicy": UNKNOWN_OBJECT}, [], ["deploymentConfig update policy is not known yet"]),
+    ({"rollingUpdatePolicy": UNKNOWN_OBJECT}, [], ["deploymentConfig update policy is not known yet"]),
+    ({"rollingUpdatePolicy": {"maximumBatchSize": {"type": "INSTANCE_COUNT", "value": 1}},
+      "blueGreenUpdatePolicy": UNKNOWN_OBJECT}, [], []),
+    ({}, ["no blue/green (or rolling) deploymentConfig; updates replace all instances at once"], []),
+], ids=["blue-green-unknown", "rolling-unknown", "one-known", "none"])
+def test_sagemaker_endpoint_update_policy_not_known_yet_is_a_note(update, violations, notes):
+    # a policy not known yet (falsy UNKNOWN) was read as none: "updates replace all instances at once"
+    outcome = evaluate("sagemaker-endpoint-safe-rollout", ENDPOINT,
+                       {"deploymentConfig": {**update, "autoRollbackConfiguration": ALARMS}})
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (violations, notes)
 
 
 def test_sagemaker_endpoint_data_capture():

@@ -69,3 +69,42 @@ def test_auto_scaling_groups_are_tagged_through_their_tags_blocks():
     assert_violates("required-tags", ASG, asg_tags({"owner": "ml"}), contains="cost-center, environment")
     assert_violates("required-tags", ASG, {"minSize": 0}, provider_props={"defaultTags": {"tags": TAGS}},
                     contains="defaultTags do not apply to Auto Scaling groups")
+
+
+UNKNOWN_ARRAY = "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2"  # pulumi_policy's "unknown array" during preview
+UNKNOWN_OBJECT = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"
+
+
+def budget_outcome(*budgets: dict) -> tuple[list[str], list[str]]:
+    from policy_helpers import evaluate_stack
+
+    outcome = evaluate_stack("budget-exists", [(BUDGET, b, f"budget-{i}") for i, b in enumerate(budgets)])
+    return [v.message for v in outcome.violations], [n.message for n in outcome.notes]
+
+
+def notifying(**subscribers) -> dict:
+    return {"budgetType": "COST", "notifications": [{"comparisonOperator": "GREATER_THAN", "threshold": 80,
+                                                      **subscribers}]}
+
+
+def test_budget_subscribers_not_known_yet_are_a_note_not_a_violation():
+    # an unknown subscriber list is falsy: it was read as "nobody", a violation for a budget that may notify
+    note = "budget budget-0: a notification's subscribers are not known yet"
+    assert budget_outcome(notifying(subscriberSnsTopicArns=UNKNOWN_ARRAY)) == ([], [note])
+    assert budget_outcome(notifying(subscriberEmailAddresses=[], subscriberSnsTopicArns=UNKNOWN_ARRAY)) == ([], [note])
+    assert budget_outcome({"budgetType": "COST", "notifications": [UNKNOWN_OBJECT]}) == ([], [note])
+    # notifications not known yet: a note, and no "nobody" violation beside it
+    assert budget_outcome({"budgetType": "COST", "notifications": UNKNOWN_ARRAY}) == (
+        [], ["budget budget-0: notifications are not known yet"])
+
+
+def test_budget_known_subscribers_decide_whatever_is_unknown():
+    unknown = notifying(subscriberSnsTopicArns=UNKNOWN_ARRAY)
+    assert budget_outcome(unknown, notifying(subscriberEmailAddresses=["ml@example.com"])) == ([], [])
+    assert budget_outcome(notifying(subscriberEmailAddresses=["ml@example.com"], subscriberSnsTopicArns=UNKNOWN_ARRAY)
+                          ) == ([], [])
+    # a topic whose ARN is not known yet is still a subscriber
+    assert budget_outcome(notifying(subscriberSnsTopicArns=["04da6b54-80e4-46f7-96ec-b56ff0331ba9"])) == ([], [])
+    nobody = "no budget notifies anyone; add notifications with subscriber emails or SNS topics"
+    assert budget_outcome(notifying(subscriberEmailAddresses=[], subscriberSnsTopicArns=[])) == ([nobody], [])
+    assert budget_outcome(notifying()) == ([nobody], [])
