@@ -216,15 +216,20 @@ def check_k8s_no_host_path(resource_type: str, props: Mapping[str, Any], ctx: Co
 
 
 # --- GPU quotas (stack) -----------------------------------------------------------------------
-def _gpu_count(container: Any) -> float:
-    total = 0.0
+def _gpu_count(container: Any) -> Any:
+    """The GPUs a container asks for (the larger of request and limit), or ``UNKNOWN`` when no
+    known count is positive and one is not known yet (it may ask for GPUs)."""
+    total, unknown = 0.0, False
     for section in ("requests", "limits"):
         value = get(container, "resources", section, GPU_RESOURCE)
+        if value is UNKNOWN:
+            unknown = True
+            continue
         try:
-            total = max(total, float(value)) if value is not None and value is not UNKNOWN else total
+            total = max(total, float(value)) if value is not None else total
         except (TypeError, ValueError):
             total = max(total, 1.0)
-    return total
+    return UNKNOWN if unknown and total == 0 else total
 
 
 def check_k8s_gpu_quota(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
@@ -244,12 +249,19 @@ def check_k8s_gpu_quota(resources: Sequence[StackResource], ctx: Context) -> Ite
         spec = pod_spec(r.type, r.props)
         if not spec or spec is UNKNOWN:
             continue
-        if any(_gpu_count(c) > 0 for _label, c in containers(spec)):
+        counts = [_gpu_count(c) for _label, c in containers(spec)]
+        uses_gpus = any(n is not UNKNOWN and n > 0 for n in counts)
+        # a GPU count not known yet may be one: never read as zero (a silent pass)
+        may_use_gpus = not uses_gpus and any(n is UNKNOWN for n in counts)
+        if uses_gpus or may_use_gpus:
             namespace = first_set(get(r.props, "metadata", "namespace"), "default")
             if namespace is UNKNOWN:
                 yield Note(f"{r.name}: namespace is not known yet", r.urn)
             elif str(namespace) not in quota_namespaces and unknown_quota:
                 yield Note(f"{r.name}: a ResourceQuota's namespace or limits are not known yet", r.urn)
+            elif str(namespace) not in quota_namespaces and may_use_gpus:
+                yield Note(f'{r.name}: its {GPU_RESOURCE} count is not known yet (namespace "{namespace}" has no '
+                           f"ResourceQuota on requests.{GPU_RESOURCE})", r.urn)
             elif str(namespace) not in quota_namespaces:
                 yield Violation(f'{r.name} requests {GPU_RESOURCE} in namespace "{namespace}", which has no '
                                 f"ResourceQuota on requests.{GPU_RESOURCE}", r.urn)

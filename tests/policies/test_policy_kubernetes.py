@@ -214,6 +214,27 @@ def test_gpu_quota_a_quota_not_known_yet_is_a_note(unknown_quota):
     assert gpu_quota_outcome(quota, known, gpu_job("research")) == ([], [])  # a known quota covers it
 
 
+@pytest.mark.parametrize("section", ["limits", "requests"])
+def test_gpu_quota_a_gpu_count_not_known_yet_is_a_note_not_zero(section):
+    # an unknown nvidia.com/gpu count was read as 0: a workload that may use GPUs passed silently
+    maybe = container("trainer", resources={section: {"nvidia.com/gpu": UNKNOWN_STRING, "cpu": "4"}})
+    job = (JOB, {"metadata": {"namespace": "research"}, "spec": {"template": {"spec": {"containers": [maybe]}}}},
+           "train")
+    assert gpu_quota_outcome(job) == ([], [
+        'train: its nvidia.com/gpu count is not known yet (namespace "research" has no ResourceQuota on '
+        "requests.nvidia.com/gpu)"])
+    quota = (QUOTA, {"metadata": {"namespace": "research"}, "spec": {"hard": {"requests.nvidia.com/gpu": "4"}}}, "q")
+    assert gpu_quota_outcome(quota, job) == ([], [])  # covered whatever the count
+    # a known positive count in the other section decides: a violation, as before
+    both = container("trainer", resources={section: {"nvidia.com/gpu": UNKNOWN_STRING},
+                                           ("requests" if section == "limits" else "limits"): {"nvidia.com/gpu": 1}})
+    known = (JOB, {"metadata": {"namespace": "research"}, "spec": {"template": {"spec": {"containers": [both]}}}},
+             "train")
+    assert gpu_quota_outcome(known) == (
+        ['train requests nvidia.com/gpu in namespace "research", which has no ResourceQuota on requests.nvidia.com/gpu'],
+        [])
+
+
 NAMESPACE = "kubernetes:core/v1:Namespace"
 LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
 
