@@ -181,6 +181,14 @@ def _requirements_have_gpus(requirements: Any) -> bool:
     return (minimum or 0) >= 1 or "gpu" in types or "nvidia" in makers
 
 
+def _requirements_unknown(requirements: dict[str, Any]) -> bool:
+    """Whether an accelerator field of attribute-based selection is not known yet."""
+    fields = (get(requirements, "acceleratorCount"), get(requirements, "acceleratorCount", "min"),
+              get(requirements, "acceleratorTypes"), get(requirements, "acceleratorManufacturers"))
+    return UNKNOWN in fields or any(UNKNOWN in as_list(get(requirements, k))
+                                    for k in ("acceleratorTypes", "acceleratorManufacturers"))
+
+
 class GpuPool:
     """An ASG or EKS node group with what is known of its instance types and purchase options.
 
@@ -223,11 +231,16 @@ class GpuPool:
         if self.template is not None:
             used.insert(0, self.template)
         for template in used:
+            if UNKNOWN in (template.props.get("instanceType"), template.props.get("instanceRequirements")):
+                self.unknown_types = True
             if isinstance(template.props.get("instanceType"), str):
                 self.instance_types.append(template.props["instanceType"])
             if isinstance(template.props.get("instanceRequirements"), dict):
                 self.requirements.append(template.props["instanceRequirements"])
         self.instance_types = list(dict.fromkeys(self.instance_types))
+        # attribute-based selection whose accelerator fields are not known yet may ask for GPUs
+        if any(_requirements_unknown(r) for r in self.requirements):
+            self.unknown_types = True
 
     def _resolve(self, ref: Any, templates: dict[str, StackResource]) -> StackResource | None:
         if ref is UNKNOWN or any(get(ref, k) is UNKNOWN for k in ("id", "name", "launchTemplateId",

@@ -227,6 +227,28 @@ def test_a_pool_instance_type_not_known_yet_is_a_note(policy, pool):
     assert evaluate_stack(policy, known).notes == [] and evaluate_stack(policy, known).violations == []
 
 
+@pytest.mark.parametrize("policy", ["gpu-pool-spot", "gpu-pool-scale-to-zero", "gpu-pool-homogeneous"])
+@pytest.mark.parametrize("template", [
+    {"name": "t", "instanceType": UNKNOWN_STRING},
+    {"name": "t", "instanceRequirements": UNKNOWN_OBJECT},
+    {"name": "t", "instanceRequirements": {"vcpuCount": {"min": 4}, "acceleratorCount": {"min": UNKNOWN_STRING}}},
+    {"name": "t", "instanceRequirements": {"vcpuCount": {"min": 4}, "acceleratorTypes": UNKNOWN_ARRAY}},
+    {"name": "t", "instanceRequirements": {"vcpuCount": {"min": 4}, "acceleratorManufacturers": [UNKNOWN_STRING]}},
+], ids=["template-type", "requirements", "accelerator-count", "accelerator-types", "manufacturer"])
+def test_a_template_type_or_accelerator_not_known_yet_is_a_note(policy, template):
+    # read as "no GPU", these pools counted as CPU-only and passed silently
+    outcome = evaluate_stack(policy, [(LT, template, "t"), cpu_asg_on({"name": "t"})])
+    assert ([v.message for v in outcome.violations], [n.message for n in outcome.notes]) == (
+        [], ['pool "pool": one of its instance types is not known yet, so whether it runs GPUs cannot be told'])
+
+
+def test_known_accelerators_still_decide_beside_an_unknown_field():
+    gpu = (LT, {"name": "t", "instanceRequirements": {"acceleratorCount": {"min": 1, "max": UNKNOWN_STRING},
+                                                      "acceleratorManufacturers": [UNKNOWN_STRING]}}, "t")
+    assert assert_stack_violates("gpu-pool-scale-to-zero", [gpu, cpu_asg_on({"name": "t"})],
+                                 contains="minSize 2")
+
+
 def test_a_gpu_pool_with_an_instance_type_not_known_yet():
     pool = on_cpu_template({"instanceType": "g5.2xlarge"}, {"instanceType": UNKNOWN_STRING})
     # what is known already decides the minimum size ...
