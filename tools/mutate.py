@@ -89,24 +89,24 @@ def load_config() -> tuple[dict, list[Module], list[dict]]:
     return config, modules, list(config.get("equivalent", []))
 
 
-def sync_copy() -> None:
+def sync_copy(work: Path = WORK) -> None:
     """Refresh the copy from the checkout (this also undoes a mutant left by an interrupted run)."""
-    WORK.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         source = ROOT / name
-        target = WORK / name
+        target = work / name
         if source.is_dir():
             shutil.copytree(source, target, ignore=IGNORED, dirs_exist_ok=True)
         elif source.is_file():
             shutil.copy2(source, target)
-    link = WORK / "platform" / "modelway" / "policies"
+    link = work / "platform" / "modelway" / "policies"
     if not link.is_symlink():
         link.symlink_to(Path("..", "..", "policies"))
     # Bytecode checked by source hash, not mtime: every mutant run imports the package and the
     # tests from these instead of compiling them again, and a mutated file (whose hash differs)
     # is always compiled from its current source, however fast mutmut rewrites it.
     for folder in ("platform", "policies", "tests"):
-        compileall.compile_dir(WORK / folder, quiet=2, workers=1, force=True,
+        compileall.compile_dir(work / folder, quiet=2, workers=1, force=True,
                                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
 
 
