@@ -89,10 +89,10 @@ def load_config() -> tuple[dict, list[Module], list[dict]]:
     return config, modules, list(config.get("equivalent", []))
 
 
-def sync_copy(work: Path = WORK) -> None:
+def sync_copy(work: Path = WORK, names: tuple[str, ...] = COPIED) -> None:
     """Refresh the copy from the checkout (this also undoes a mutant left by an interrupted run)."""
     work.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
+    for name in names:
         source = ROOT / name
         target = work / name
         if source.is_dir():

@@ -52,6 +52,18 @@ WHOLE = ROOT / ".mutate" / "whole"  # the copy the coverage run and the sampled 
 COVERAGE = ROOT / ".mutate" / "coverage"
 PACKAGE = "platform/modelway"
 CONTEXT_ENV = "MODELWAY_COVERAGE_CONTEXT"
+# The whole suite reads more of the checkout than the per-module pin files (action.yml, .github/,
+# ...): the copy takes every tracked top-level entry but the tools themselves.
+def _copied() -> tuple[str, ...]:
+    try:
+        tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        tracked = ""
+    top = {line.split("/", 1)[0] for line in tracked.splitlines() if line}
+    return tuple(sorted((top | set(base.COPIED)) - {"tools", ".gitignore"}))
+
+
+COPIED = _copied()
 IMPORT_TIME = ""  # coverage's context for lines run outside any test (collection: imports)
 # The same pytest flags as the per-module runs (see tools/mutate.py's RUNNER and run_module).
 PYTEST_FLAGS = ("-p", "no:cacheprovider", "-p", "no:randomly", "--no-header", "--assert=plain")
@@ -61,7 +73,7 @@ def source_key(root: Path = ROOT) -> str:
     """sha256 over every file the copy takes (names and bytes): the coverage data of an earlier
     run is reused only for exactly these sources, tests and settings."""
     digest = hashlib.sha256()
-    for name in base.COPIED:
+    for name in COPIED:
         path = root / name
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
         for file in files:
@@ -189,7 +201,7 @@ def coverage_index(python: str, log=print, refresh: bool = False) -> dict:
         log("sources or tests changed since the last coverage run: measuring again")
     shutil.rmtree(COVERAGE, ignore_errors=True)
     (COVERAGE / "data").mkdir(parents=True)
-    base.sync_copy(WHOLE)
+    base.sync_copy(WHOLE, COPIED)
     rc, subprocess_rc = _rcfile(COVERAGE, WHOLE), _rcfile(COVERAGE, WHOLE, subprocess=True)
     outcomes_path = COVERAGE / "outcomes.json"
     temp = base.basetemp().with_name(base.basetemp().name + "-coverage")
@@ -198,7 +210,7 @@ def coverage_index(python: str, log=print, refresh: bool = False) -> dict:
     with (COVERAGE / "pytest.log").open("w") as out:
         code = subprocess.call(
             [python, str(Path(__file__).resolve()), "collect", str(rc), str(subprocess_rc), str(outcomes_path), "-q", *PYTEST_FLAGS,
-             f"--basetemp={temp}", "tests"],
+             "--continue-on-collection-errors", f"--basetemp={temp}", "tests"],
             cwd=WHOLE, env=mutant_env(), stdout=out, stderr=subprocess.STDOUT)
     shutil.rmtree(temp, ignore_errors=True)
     log(f"  suite under coverage: exit {code} in {time.monotonic() - started:.0f}s")
