@@ -240,8 +240,333 @@ def build_index(data_dir: Path, work: Path, outcomes: dict[str, dict]) -> dict:
         if not rel.startswith(PACKAGE + "/"):
             continue
         by_line = data.contexts_by_lineno(filename)
-        lines[rel] = {str(n): sorted(set(c for c in contexts)) for n, contexts in by_line.items()}
+        lines[rel] = {str(n): sorted({_normalize(c) for c in contexts}) for n, contexts in by_line.items()}
     return {"tests": outcomes, "lines": lines}
+
+
+def _normalize(context: str) -> str:
+    # A process that had both the static context (from the environment) and a dynamic one
+    # records "test|test".
+    head, sep, tail = context.partition("|")
+    return head if sep and head == tail else context
+
+
+# --------------------------------------------------------------------------------------------
+# 2. The sample
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mutant:
+    """One of mutmut's mutations: ``line_number`` 0-based as in mutmut, ``index`` which of the
+    line's mutations."""
+
+    path: str  # relative to the repository root
+    line_number: int
+    index: int
+    line: str
+
+    @property
+    def package(self) -> str:
+        """The sub-package under modelway (cli, stages, ...), "(top level)" for modelway/x.py."""
+        parts = Path(self.path).relative_to(PACKAGE).parts
+        return parts[0] if len(parts) > 1 else "(top level)"
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}:{self.line_number + 1}:{self.index}"
+
+
+def all_mutants(root: Path = ROOT, package: str = PACKAGE) -> list[Mutant]:
+    """Every mutant mutmut makes in every file of the package, in a fixed order (files sorted,
+    then mutmut's order within a file)."""
+    from mutmut import Context, list_mutations
+
+    mutants = []
+    for file in sorted((root / package).rglob("*.py")):
+        rel = file.relative_to(root).as_posix()
+        for mid in list_mutations(Context(source=file.read_text(), filename=rel, dict_synonyms=[])):
+            mutants.append(Mutant(rel, mid.line_number, mid.index, mid.line))
+    return mutants
+
+
+def draw(mutants: list[Mutant], size: int, seed: int) -> list[Mutant]:
+    """A uniform random sample without replacement, in random order: any prefix of it (a run cut
+    by the budget) is itself a uniform sample."""
+    return random.Random(seed).sample(mutants, min(size, len(mutants)))
+
+
+def mutated_source(mutant: Mutant, source: str) -> str | None:
+    """The file's source with this one mutation applied (None: mutmut no longer applies it)."""
+    from mutmut import Context, RelativeMutationID, mutate
+
+    new, applied = mutate(Context(source=source, dict_synonyms=[], filename=mutant.path, mutation_id=RelativeMutationID(
+        filename=mutant.path, line=mutant.line, index=mutant.index, line_number=mutant.line_number)))
+    return new if applied else None
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Test selection and one mutant's run
+# --------------------------------------------------------------------------------------------
+
+def statement_lines(source: str, line: int) -> list[int]:
+    """The lines (1-based) of the innermost statement that holds ``line``: for a compound
+    statement (if, def, with, ...) its header only, decorators included. Coverage records a
+    statement on some of its lines only (its first, mostly), mutmut mutates a token on any."""
+    import ast
+
+    best: tuple[int, int] | None = None
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.stmt):
+            continue
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        body = getattr(node, "body", None)
+        end = (body[0].lineno - 1) if isinstance(body, list) and body and body[0].lineno > node.lineno else node.end_lineno
+        if start <= line <= max(start, end) and (best is None or max(start, end) - start < best[1] - best[0]):
+            best = (start, max(start, end))
+    return list(range(best[0], best[1] + 1)) if best else [line]
+
+
+@dataclass
+class Selection:
+    """The tests to run against one mutant: ``tests`` fastest first, within the cap;
+    ``capped`` how many covering tests the cap left out; ``import_only``: the line runs only when
+    the module is imported, so the tests are those that ran any line of its file."""
+
+    tests: list[str]
+    capped: int = 0
+    import_only: bool = False
+    seconds: float = 0.0
+
+
+def select(mutant: Mutant, index: dict, source: str, cap_s: float, cap_tests: int) -> Selection:
+    """The passing tests that executed the mutant's statement (see the module docstring)."""
+    passed = {t: o["duration"] for t, o in index["tests"].items() if o["outcome"] == "passed"}
+    by_line = index["lines"].get(mutant.path, {})
+    contexts: set[str] = set()
+    for n in statement_lines(source, mutant.line_number + 1):
+        contexts.update(by_line.get(str(n), ()))
+    tests = {t for t in contexts if t in passed}
+    import_only = not tests and IMPORT_TIME in contexts
+    if import_only:
+        tests = {t for ts in by_line.values() for t in ts if t in passed}
+    ordered = sorted(tests, key=lambda t: (passed[t], t))
+    chosen, spent = [], 0.0
+    for test in ordered:
+        if chosen and (spent + passed[test] > cap_s or len(chosen) >= cap_tests):
+            break
+        chosen.append(test)
+        spent += passed[test]
+    return Selection(chosen, len(ordered) - len(chosen), import_only, spent)
+
+
+@dataclass
+class Result:
+    """One sampled mutant's outcome. ``status``: killed, survived, timeout, or not run (the
+    budget ran out before it); ``why`` says which kind of survivor; ``killer`` the failing test."""
+
+    mutant: Mutant
+    status: str
+    why: str = ""
+    killer: str = ""
+    tests: int = 0
+    capped: int = 0
+    seconds: float = 0.0
+
+
+def run_mutant(mutant: Mutant, index: dict, python: str, cap_s: float, cap_tests: int,
+               deadline: float, work: Path = WHOLE) -> Result:
+    """Write the mutant into the copy, run its tests with -x, put the file back."""
+    target = work / mutant.path
+    original = target.read_text()
+    new = mutated_source(mutant, original)
+    if new is None:
+        return Result(mutant, "not run", "mutmut no longer applies it to this source")
+    selection = select(mutant, index, original, cap_s, cap_tests)
+    if not selection.tests:
+        return Result(mutant, "survived", "no passing test runs this line")
+    # Generous: the tests' time under coverage, 4 times over, plus a pytest start on a busy machine.
+    limit = min(60 + 4 * selection.seconds, max(1.0, deadline - time.monotonic()))
+    temp = base.basetemp().with_name(base.basetemp().name + "-whole")
+    command = [python, "-c", base.RUNNER, "-x", "-q", *PYTEST_FLAGS, f"--basetemp={temp}", *selection.tests]
+    started = time.monotonic()
+    target.write_text(new)
+    try:
+        process = subprocess.Popen(command, cwd=work, env=mutant_env(work), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            output, _ = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            budget_out = time.monotonic() >= deadline
+            return Result(mutant, "not run" if budget_out else "timeout",
+                          "budget spent while it ran" if budget_out else f"ran past {limit:.0f}s",
+                          tests=len(selection.tests), capped=selection.capped, seconds=time.monotonic() - started)
+    finally:
+        target.write_text(original)
+        shutil.rmtree(temp, ignore_errors=True)
+    return classify(mutant, selection, process.returncode, output, time.monotonic() - started)
+
+
+def classify(mutant: Mutant, selection: Selection, returncode: int, output: str, seconds: float = 0.0) -> Result:
+    """A mutant's status from its pytest run (through tools/mutate.py's RUNNER: 1 = a test failed,
+    or the mutant broke an import or crashed the process). Only that is a kill: any other exit
+    (no test collected, a usage error) is no evidence, so the mutant counts as survived."""
+    common = dict(tests=len(selection.tests), capped=selection.capped, seconds=seconds)
+    if returncode == 1:
+        return Result(mutant, "killed", killer=_failed_test(output), **common)
+    if returncode == 0:
+        why = (f"{selection.capped} covering tests left out by the cap" if selection.capped
+               else "the tests that run it passed")
+        return Result(mutant, "survived", why + (" (line runs at import only)" if selection.import_only else ""), **common)
+    return Result(mutant, "survived", f"pytest exit {returncode}, counted as survived", **common)
+
+
+def _failed_test(output: str) -> str:
+    """The node id of the first FAILED/ERROR in pytest's short summary (-ra), or the test file
+    that failed to import ("ERROR tests/x.py")."""
+    for line in output.splitlines():
+        for tag in ("FAILED ", "ERROR "):
+            if line.startswith(tag):
+                return line[len(tag):].split(" - ")[0].strip()
+    return ""
+
+
+def recheck_killers(results: list[Result], python: str, work: Path = WHOLE) -> list[str]:
+    """Run the tests that killed mutants once more, unmutated, in one pytest: a test that fails
+    without any mutant did not notice the mutant (an order dependence, a flaky test), so its
+    kills are withdrawn. Returns the withdrawn tests."""
+    killers = sorted({r.killer for r in results if r.status == "killed" and "::" in r.killer})
+    if not killers:
+        return []
+    temp = base.basetemp().with_name(base.basetemp().name + "-recheck")
+    done = subprocess.run([python, "-c", base.RUNNER, "-q", *PYTEST_FLAGS, f"--basetemp={temp}", *killers],
+                          cwd=work, env=mutant_env(work), capture_output=True, text=True)
+    shutil.rmtree(temp, ignore_errors=True)
+    bad = sorted({line.split(" ", 1)[1].split(" - ")[0].strip() for line in done.stdout.splitlines()
+                  if line.startswith(("FAILED ", "ERROR "))})
+    for r in results:
+        if r.status == "killed" and r.killer in bad:
+            r.status, r.why = "survived", f"its killer {r.killer} fails unmutated too (kill withdrawn)"
+    return bad
+
+
+# --------------------------------------------------------------------------------------------
+# 4. The figure
+# --------------------------------------------------------------------------------------------
+
+def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% for z=1.96); (0, 1) when n is 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = killed / n
+    denominator = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def is_equivalent(mutant: Mutant, equivalent: list[dict]) -> str | None:
+    """The reason given in pyproject for this mutant being equivalent, if it is listed there."""
+    return next((e["reason"] for e in equivalent if e["path"] == mutant.path
+                 and e["line"].strip() == mutant.line.strip() and int(e.get("index", mutant.index)) == mutant.index), None)
+
+
+def render(results: list[Result], sampled: int, population: int, seed: int, equivalent: list[dict],
+           index: dict, diffs: bool = True) -> str:
+    run = [r for r in results if r.status != "not run"]
+    equiv = [r for r in run if r.status == "survived" and is_equivalent(r.mutant, equivalent)]
+    scored = [r for r in run if r not in equiv]
+    killed = sum(r.status == "killed" for r in scored)
+    timeout = sum(r.status == "timeout" for r in scored)
+    survived = sum(r.status == "survived" for r in scored)
+    n = len(scored)
+    low, high = wilson(killed, n)
+    tests = index["tests"]
+    out = [
+        f"whole package ({PACKAGE}): {population} mutants; sample of {sampled} drawn with seed {seed}, "
+        f"{len(run)} run" + (f" ({sampled - len(run)} not run: budget)" if len(run) < sampled else ""),
+        f"coverage run: {len(tests)} tests, {sum(o['outcome'] == 'passed' for o in tests.values())} passed "
+        f"(only those select tests), {index.get('seconds', '?')}s",
+        f"killed {killed}  survived {survived}  timeout {timeout}  equivalent {len(equiv)} (not scored)",
+        f"score {killed / n:.1%} of {n}, 95% CI {low:.1%}-{high:.1%} (Wilson)" if n else "score - (no mutant run)",
+        "",
+        f"{'package':<16}{'sampled':>8}{'killed':>8}{'survived':>10}{'timeout':>9}{'score':>8}",
+    ]
+    packages = sorted({r.mutant.package for r in scored})
+    for package in packages:
+        rs = [r for r in scored if r.mutant.package == package]
+        k = sum(r.status == "killed" for r in rs)
+        out.append(f"{package:<16}{len(rs):>8}{k:>8}{sum(r.status == 'survived' for r in rs):>10}"
+                   f"{sum(r.status == 'timeout' for r in rs):>9}{k / len(rs):>8.0%}")
+    reasons: dict[str, int] = {}
+    for r in scored:
+        if r.status != "killed":
+            kind = r.why.split(" (")[0] if r.status == "survived" else "timeout"
+            kind = "covering tests left out by the cap" if "left out by the cap" in kind else kind
+            reasons[kind] = reasons.get(kind, 0) + 1
+    if reasons:
+        out.append("\nnot killed, by reason: " + "; ".join(f"{v} {k}" for k, v in sorted(reasons.items(), key=lambda x: -x[1])))
+    survivors = sorted((r for r in scored if r.status != "killed"), key=lambda r: (r.mutant.path, r.mutant.line_number))
+    if survivors:
+        out.append("\nsurvivors (file:line, the change, why):")
+        for r in survivors:
+            change = show(r.mutant) if diffs else r.mutant.line.strip()
+            out.append(f"  {r.mutant.path}:{r.mutant.line_number + 1} [{r.status}: {r.why}]\n      {change}")
+    if equiv:
+        out.append("\nequivalent (listed in pyproject, not scored):")
+        out.extend(f"  {r.mutant.path}:{r.mutant.line_number + 1}: {is_equivalent(r.mutant, equivalent)}" for r in equiv)
+    return "\n".join(out)
+
+
+def show(mutant: Mutant) -> str:
+    source = (ROOT / mutant.path).read_text()
+    new = mutated_source(mutant, source)
+    if new is None:
+        return f"-    {mutant.line.strip()} | (not applicable to the current source)"
+    return f"-    {mutant.line.strip()} | +    {new.split(chr(10))[mutant.line_number].strip()}"
+
+
+def run(sample: int, seed: int, budget_s: int, cap_s: float, cap_tests: int, python: str, equivalent: list[dict],
+        report_only: bool = False, diffs: bool = True, refresh: bool = False) -> str:
+    """The whole-package mode of tools/mutate.py: coverage index (reused if current), the sample,
+    each mutant within the budget (results kept: a later run with the same seed and sources
+    continues), the recheck of the killers, the report."""
+    index = coverage_index(python, refresh=refresh) if not report_only else json.loads((COVERAGE / "index.json").read_text())
+    mutants = all_mutants()
+    chosen = draw(mutants, sample, seed)
+    state_path = ROOT / ".mutate" / "whole-results.json"
+    state_key = f"{index['key']}:{seed}:{cap_s}:{cap_tests}"
+    saved = json.loads(state_path.read_text()) if state_path.exists() else {}
+    done: dict[str, dict] = saved.get("results", {}) if saved.get("key") == state_key else {}
+    # The budget bounds the mutants' runs; the coverage run (once per source state) comes before.
+    deadline = time.monotonic() + budget_s
+    if not report_only:
+        base.sync_copy(WHOLE, COPIED)
+        print(f"{len(mutants)} mutants in {PACKAGE}; sample {len(chosen)} (seed {seed}); "
+              f"{sum(m.key in done for m in chosen)} already run", flush=True)
+        for i, mutant in enumerate(chosen, 1):
+            if mutant.key in done:
+                continue
+            if time.monotonic() >= deadline:
+                print("budget spent; run again to continue", flush=True)
+                break
+            result = run_mutant(mutant, index, python, cap_s, cap_tests, deadline)
+            if result.status != "not run":
+                done[mutant.key] = {k: v for k, v in result.__dict__.items() if k != "mutant"}
+                state_path.write_text(json.dumps({"key": state_key, "results": done}))
+            print(f"  [{i}/{len(chosen)}] {result.status:<8} {mutant.path}:{mutant.line_number + 1} "
+                  f"({result.tests} tests, {result.seconds:.0f}s){' ' + result.why if result.why else ''}", flush=True)
+    results = [Result(m, **done[m.key]) if m.key in done else Result(m, "not run") for m in chosen]
+    if not report_only:
+        withdrawn = recheck_killers(results, python)
+        if withdrawn:
+            print(f"kills withdrawn (the test fails unmutated too): {', '.join(withdrawn)}", flush=True)
+            for r in results:
+                if r.mutant.key in done:
+                    done[r.mutant.key] = {k: v for k, v in r.__dict__.items() if k != "mutant"}
+            state_path.write_text(json.dumps({"key": state_key, "results": done}))
+    return render(results, len(chosen), len(mutants), seed, equivalent, index, diffs)
 
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "collect":
