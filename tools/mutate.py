@@ -21,6 +21,10 @@ Usage::
     python tools/mutate.py                          # every module, default budget each
     python tools/mutate.py policy_check/waivers.py  # some modules (names as in pyproject)
     python tools/mutate.py --budget 300 --report-only
+    python tools/mutate.py --whole-package --sample 200 --seed 1 --budget 3600  # whole-package estimate
+
+``--whole-package`` estimates one score over all of platform/modelway from a seeded sample of
+mutants, each run against the tests that execute its line (tools/mutate_whole.py says how).
 """
 from __future__ import annotations
 

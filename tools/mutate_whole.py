@@ -532,10 +532,15 @@ def run(sample: int, seed: int, budget_s: int, cap_s: float, cap_tests: int, pyt
     """The whole-package mode of tools/mutate.py: coverage index (reused if current), the sample,
     each mutant within the budget (results kept: a later run with the same seed and sources
     continues), the recheck of the killers, the report."""
-    index = coverage_index(python, refresh=refresh) if not report_only else json.loads((COVERAGE / "index.json").read_text())
+    if report_only:
+        if not (COVERAGE / "index.json").exists():
+            return "no whole-package run yet (python tools/mutate.py --whole-package)"
+        index = json.loads((COVERAGE / "index.json").read_text())
+    else:
+        index = coverage_index(python, refresh=refresh)
     mutants = all_mutants()
     chosen = draw(mutants, sample, seed)
-    state_path = ROOT / ".mutate" / "whole-results.json"
+    state_path = COVERAGE / "results.json"  # goes with the coverage data it was measured on
     state_key = f"{index['key']}:{seed}:{cap_s}:{cap_tests}"
     saved = json.loads(state_path.read_text()) if state_path.exists() else {}
     done: dict[str, dict] = saved.get("results", {}) if saved.get("key") == state_key else {}
