@@ -51,7 +51,33 @@ ROOT = base.ROOT
 WHOLE = ROOT / ".mutate" / "whole"  # the copy the coverage run and the sampled mutants use
 COVERAGE = ROOT / ".mutate" / "coverage"
 PACKAGE = "platform/modelway"
-CONTEXT_ENV = "MODELWAY_COVERAGE_CONTEXT"
+# The running test, for the processes the tests start. Not a MODELWAY_ variable: the suite's CLI
+# helper drops those from the environment it gives the CLI.
+CONTEXT_ENV = "MUTATE_COVERAGE_CONTEXT"
+CONTEXT_PLUGIN = "_mutate_coverage_context"
+# A coverage plugin for subprocesses: their context is the test running when they start, read
+# from a file the pytest process rewrites at each test. Not from the environment alone: a
+# fixture that outlives a test (the suite's CLI helper, module-scoped) hands its later tests'
+# subprocesses the environment it copied at its start.
+PLUGIN_SOURCE = '''"""Written by tools/mutate_whole.py for its coverage run; deleted after it."""
+import coverage
+
+
+class CurrentTest(coverage.CoveragePlugin):
+    def __init__(self, path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                self.label = f.read()
+        except OSError:
+            self.label = ""
+
+    def dynamic_context(self, frame):
+        return self.label or None
+
+
+def coverage_init(reg, options):
+    reg.add_dynamic_context(CurrentTest(options["file"]))
+'''
 # The whole suite reads more of the checkout than the per-module pin files (action.yml, .github/,
 # ...): the copy takes every tracked top-level entry but the tools themselves.
 def _copied() -> tuple[str, ...]:
@@ -102,13 +128,12 @@ def _rcfile(data_dir: Path, work: Path, subprocess: bool = False) -> Path:
     they save their data when terminated (a server stopped by SIGTERM). Not so in forked
     children: a handler there would outlive the fork into worker pools that are SIGTERMed."""
     rc = data_dir / ("coveragerc-subprocess" if subprocess else "coveragerc")
-    rc.write_text(
-        "[run]\n"
-        f"source = {work / PACKAGE}\n"
-        f"data_file = {data_dir / 'data' / '.coverage'}\n"
-        "parallel = True\n"
-        + ("sigterm = True\n" if subprocess else "")
-        + f"context = ${{{CONTEXT_ENV}}}\n")
+    common = f"[run]\nsource = {work / PACKAGE}\ndata_file = {data_dir / 'data' / '.coverage'}\nparallel = True\n"
+    if subprocess:
+        rc.write_text(common + f"sigterm = True\nplugins = {CONTEXT_PLUGIN}\n\n"
+                      f"[{CONTEXT_PLUGIN}]\nfile = {data_dir / 'current-test'}\n")
+    else:
+        rc.write_text(common + f"context = ${{{CONTEXT_ENV}}}\n")
     return rc
 
 
@@ -118,10 +143,13 @@ def collect(rcfile: str, subprocess_rcfile: str, outcomes_path: str, pytest_args
     import pytest
 
     current = {"context": IMPORT_TIME}
+    current_file = Path(rcfile).parent / "current-test"
 
     def switch(context: str) -> None:
         current["context"] = context
         os.environ[CONTEXT_ENV] = context
+        current_file.with_suffix(".tmp").write_text(context, encoding="utf-8")
+        current_file.with_suffix(".tmp").replace(current_file)
         cov = coverage.Coverage.current()
         if cov is not None:
             cov.switch_context(context)
@@ -175,6 +203,8 @@ def collect(rcfile: str, subprocess_rcfile: str, outcomes_path: str, pytest_args
             switch(IMPORT_TIME)
 
     os.environ["COVERAGE_PROCESS_START"] = subprocess_rcfile
+    switch_file = Path(rcfile).parent / "current-test"
+    switch_file.write_text(IMPORT_TIME, encoding="utf-8")
     os.environ[CONTEXT_ENV] = IMPORT_TIME
     cov = coverage.Coverage(config_file=rcfile, data_suffix=True)
     cov.start()
@@ -203,6 +233,8 @@ def coverage_index(python: str, log=print, refresh: bool = False) -> dict:
     (COVERAGE / "data").mkdir(parents=True)
     base.sync_copy(WHOLE, COPIED)
     rc, subprocess_rc = _rcfile(COVERAGE, WHOLE), _rcfile(COVERAGE, WHOLE, subprocess=True)
+    plugin = WHOLE / f"{CONTEXT_PLUGIN}.py"  # importable by the subprocesses: the copy is on their PYTHONPATH
+    plugin.write_text(PLUGIN_SOURCE)
     outcomes_path = COVERAGE / "outcomes.json"
     temp = base.basetemp().with_name(base.basetemp().name + "-coverage")
     log(f"coverage run of the whole suite (once per source state; log in {(COVERAGE / 'pytest.log').relative_to(ROOT)})")
@@ -213,9 +245,11 @@ def coverage_index(python: str, log=print, refresh: bool = False) -> dict:
              "--continue-on-collection-errors", f"--basetemp={temp}", "tests"],
             cwd=WHOLE, env=mutant_env(), stdout=out, stderr=subprocess.STDOUT)
     shutil.rmtree(temp, ignore_errors=True)
+    plugin.unlink()
     log(f"  suite under coverage: exit {code} in {time.monotonic() - started:.0f}s")
     index = build_index(COVERAGE, WHOLE, json.loads(outcomes_path.read_text()))
     index["key"] = key
+    index["id"] = os.urandom(6).hex()  # results measured against this index go with it
     index["seconds"] = round(time.monotonic() - started)
     index_path.write_text(json.dumps(index))
     return index
@@ -541,7 +575,7 @@ def run(sample: int, seed: int, budget_s: int, cap_s: float, cap_tests: int, pyt
     mutants = all_mutants()
     chosen = draw(mutants, sample, seed)
     state_path = COVERAGE / "results.json"  # goes with the coverage data it was measured on
-    state_key = f"{index['key']}:{seed}:{cap_s}:{cap_tests}"
+    state_key = f"{index['key']}:{index.get('id')}:{seed}:{cap_s}:{cap_tests}"
     saved = json.loads(state_path.read_text()) if state_path.exists() else {}
     done: dict[str, dict] = saved.get("results", {}) if saved.get("key") == state_key else {}
     # The budget bounds the mutants' runs; the coverage run (once per source state) comes before.
