@@ -8,10 +8,16 @@ takes minutes), so the figure is an estimate, built to err low, never high:
    id as the coverage context (switched at each test's setup, call and teardown), records for
    every line of the package the tests that executed it. Processes the tests start are measured
    too: forked children (the process executor's step processes, multiprocessing pools) carry on
-   the test's context; subprocesses (the CLI, servers) start coverage from the same
-   configuration, their context taken from the environment the test gave them. The data is kept
-   under ``.mutate/coverage/``, keyed by a hash of the sources and tests, and reused while
-   neither changes.
+   the test's context; subprocesses (the CLI, servers) start coverage from their own settings
+   (COVERAGE_PROCESS_START, read by coverage's .pth) and take the test running at their start
+   from a file the pytest process keeps current. Not seen: a subprocess whose environment drops
+   COVERAGE_PROCESS_START or points PYTHONPATH elsewhere (then it does not run the copy's code
+   either), a process ended by SIGKILL (a step killed at its time or memory limit) or a pool
+   worker ended by SIGTERM, which save nothing. Lines run while test modules are imported have
+   no test (the empty context); a module- or session-scoped fixture's lines go to the first
+   test that set it up; a thread that outlives its test records under whichever test runs. The
+   data is kept under ``.mutate/coverage/``, keyed by a hash of the sources and tests (every
+   tracked top-level entry but tools/), and reused while neither changes.
 2. **The sample.** Every mutant mutmut would make in every file of platform/modelway (its own
    operators, so the figure compares with the per-module scores), in a fixed order; ``--sample N``
    of them drawn uniformly with ``--seed S``.
@@ -25,9 +31,11 @@ takes minutes), so the figure is an estimate, built to err low, never high:
    against the score as well. At the end, the tests that killed mutants are run once more on the
    unmutated copy: a kill by a test that fails there too is withdrawn (counted as survived).
 
-The score is killed / sampled, with a 95% Wilson interval. Every shortcut above can only turn
-a kill into a survivor, so the interval is conservative: the whole-suite score lies at or above
-it, up to sampling error.
+The score is killed / (mutants run - those listed as equivalent in pyproject), with a 95%
+Wilson interval. Every shortcut above can only turn a kill into a survivor (a test not run, a
+timeout not counted as a kill as mutmut would), so the estimate is conservative: the score of
+the whole suite over all mutants is at or above what this estimates; the interval adds the
+sampling error only.
 """
 from __future__ import annotations
 
@@ -41,7 +49,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
