@@ -241,7 +241,9 @@ def coverage_index(python: str, log=print, refresh: bool = False) -> dict:
     (COVERAGE / "data").mkdir(parents=True)
     base.sync_copy(WHOLE, COPIED)
     rc, subprocess_rc = _rcfile(COVERAGE, WHOLE), _rcfile(COVERAGE, WHOLE, subprocess=True)
-    plugin = WHOLE / f"{CONTEXT_PLUGIN}.py"  # importable by the subprocesses: the copy is on their PYTHONPATH
+    # Importable wherever the copy's package is: tests that set PYTHONPATH give the CLI only
+    # platform/ (a subprocess that cannot import it prints coverage's error and fails its test).
+    plugin = WHOLE / "platform" / f"{CONTEXT_PLUGIN}.py"
     plugin.write_text(PLUGIN_SOURCE)
     outcomes_path = COVERAGE / "outcomes.json"
     temp = base.basetemp().with_name(base.basetemp().name + "-coverage")
