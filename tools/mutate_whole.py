@@ -62,30 +62,11 @@ PACKAGE = "platform/modelway"
 # The running test, for the processes the tests start. Not a MODELWAY_ variable: the suite's CLI
 # helper drops those from the environment it gives the CLI.
 CONTEXT_ENV = "MUTATE_COVERAGE_CONTEXT"
-CONTEXT_PLUGIN = "_mutate_coverage_context"
-# A coverage plugin for subprocesses: their context is the test running when they start, read
-# from a file the pytest process rewrites at each test. Not from the environment alone: a
-# fixture that outlives a test (the suite's CLI helper, module-scoped) hands its later tests'
-# subprocesses the environment it copied at its start.
-PLUGIN_SOURCE = '''"""Written by tools/mutate_whole.py for its coverage run; deleted after it."""
-import coverage
-
-
-class CurrentTest(coverage.CoveragePlugin):
-    def __init__(self, path):
-        try:
-            with open(path, encoding="utf-8") as f:
-                self.label = f.read()
-        except OSError:
-            self.label = ""
-
-    def dynamic_context(self, frame):
-        return self.label or None
-
-
-def coverage_init(reg, options):
-    reg.add_dynamic_context(CurrentTest(options["file"]))
-'''
+# Subprocesses read their settings from a file the pytest process rewrites at each test, with that
+# test as the static context: not from the environment, which a fixture that outlives a test (the
+# suite's CLI helper is module-scoped) copied at its start, and not through a coverage plugin,
+# which a grandchild with a PYTHONPATH of its own could not import (coverage then writes its
+# error into the output the tests check).
 # The whole suite reads more of the checkout than the per-module pin files (action.yml, .github/,
 # ...): the copy takes every tracked top-level entry but the tools themselves.
 def _copied() -> tuple[str, ...]:
@@ -136,13 +117,19 @@ def _rcfile(data_dir: Path, work: Path, subprocess: bool = False) -> Path:
     they save their data when terminated (a server stopped by SIGTERM). Not so in forked
     children: a handler there would outlive the fork into worker pools that are SIGTERMed."""
     rc = data_dir / ("coveragerc-subprocess" if subprocess else "coveragerc")
-    common = f"[run]\nsource = {work / PACKAGE}\ndata_file = {data_dir / 'data' / '.coverage'}\nparallel = True\n"
-    if subprocess:
-        rc.write_text(common + f"sigterm = True\nplugins = {CONTEXT_PLUGIN}\n\n"
-                      f"[{CONTEXT_PLUGIN}]\nfile = {data_dir / 'current-test'}\n")
-    else:
-        rc.write_text(common + f"context = ${{{CONTEXT_ENV}}}\n")
+    rc.write_text(subprocess_settings(data_dir, work, IMPORT_TIME) if subprocess else
+                  _common_settings(data_dir, work) + f"context = ${{{CONTEXT_ENV}}}\n")
     return rc
+
+
+def _common_settings(data_dir: Path, work: Path) -> str:
+    return f"[run]\nsource = {work / PACKAGE}\ndata_file = {data_dir / 'data' / '.coverage'}\nparallel = True\n"
+
+
+def subprocess_settings(data_dir: Path, work: Path, context: str) -> str:
+    """The subprocesses' settings while ``context`` runs (``$`` doubled: coverage expands
+    environment variables in its settings)."""
+    return _common_settings(data_dir, work) + "sigterm = True\ncontext = " + context.replace("$", "$$") + "\n"
 
 
 def collect(rcfile: str, subprocess_rcfile: str, outcomes_path: str, pytest_args: list[str]) -> int:
@@ -151,13 +138,19 @@ def collect(rcfile: str, subprocess_rcfile: str, outcomes_path: str, pytest_args
     import pytest
 
     current = {"context": IMPORT_TIME}
-    current_file = Path(rcfile).parent / "current-test"
+    subprocess_rc = Path(subprocess_rcfile)
+    source_line, data_line = Path(rcfile).read_text().splitlines()[1:3]
+    data_dir = Path(data_line.split(" = ", 1)[1]).parent.parent
+    work = Path(source_line.split(" = ", 1)[1]).parents[1]
 
     def switch(context: str) -> None:
+        if context == current["context"]:
+            return
         current["context"] = context
         os.environ[CONTEXT_ENV] = context
-        current_file.with_suffix(".tmp").write_text(context, encoding="utf-8")
-        current_file.with_suffix(".tmp").replace(current_file)
+        temp = subprocess_rc.with_suffix(".tmp")
+        temp.write_text(subprocess_settings(data_dir, work, context), encoding="utf-8")
+        temp.replace(subprocess_rc)
         cov = coverage.Coverage.current()
         if cov is not None:
             cov.switch_context(context)
@@ -211,8 +204,6 @@ def collect(rcfile: str, subprocess_rcfile: str, outcomes_path: str, pytest_args
             switch(IMPORT_TIME)
 
     os.environ["COVERAGE_PROCESS_START"] = subprocess_rcfile
-    switch_file = Path(rcfile).parent / "current-test"
-    switch_file.write_text(IMPORT_TIME, encoding="utf-8")
     os.environ[CONTEXT_ENV] = IMPORT_TIME
     cov = coverage.Coverage(config_file=rcfile, data_suffix=True)
     cov.start()
@@ -241,10 +232,6 @@ def coverage_index(python: str, log=print, refresh: bool = False) -> dict:
     (COVERAGE / "data").mkdir(parents=True)
     base.sync_copy(WHOLE, COPIED)
     rc, subprocess_rc = _rcfile(COVERAGE, WHOLE), _rcfile(COVERAGE, WHOLE, subprocess=True)
-    # Importable wherever the copy's package is: tests that set PYTHONPATH give the CLI only
-    # platform/ (a subprocess that cannot import it prints coverage's error and fails its test).
-    plugin = WHOLE / "platform" / f"{CONTEXT_PLUGIN}.py"
-    plugin.write_text(PLUGIN_SOURCE)
     outcomes_path = COVERAGE / "outcomes.json"
     temp = base.basetemp().with_name(base.basetemp().name + "-coverage")
     log(f"coverage run of the whole suite (once per source state; log in {(COVERAGE / 'pytest.log').relative_to(ROOT)})")
@@ -255,7 +242,6 @@ def coverage_index(python: str, log=print, refresh: bool = False) -> dict:
              "--continue-on-collection-errors", f"--basetemp={temp}", "tests"],
             cwd=WHOLE, env=mutant_env(), stdout=out, stderr=subprocess.STDOUT)
     shutil.rmtree(temp, ignore_errors=True)
-    plugin.unlink()
     log(f"  suite under coverage: exit {code} in {time.monotonic() - started:.0f}s")
     index = build_index(COVERAGE, WHOLE, json.loads(outcomes_path.read_text()))
     index["key"] = key
