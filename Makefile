@@ -39,13 +39,19 @@ bench: $(STAMP)
 MUTATE_STAMP := $(VENV)/.mutate-stamp
 MODULES ?=
 BUDGET  ?=
+# `make mutate WHOLE=1 [SAMPLE=200 SEED=1 BUDGET=3600]`: the whole-package score, estimated from a
+# seeded sample of mutants, each tested by the tests that run its line (tools/mutate_whole.py).
+WHOLE   ?=
+SAMPLE  ?=
+SEED    ?=
 
 $(MUTATE_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,mutate]'
 	@touch $(MUTATE_STAMP)
 
 mutate: $(MUTATE_STAMP)
-	nice -n 19 $(PY) tools/mutate.py $(if $(BUDGET),--budget $(BUDGET)) $(MODULES)
+	nice -n 19 $(PY) tools/mutate.py $(if $(BUDGET),--budget $(BUDGET)) $(if $(WHOLE),--whole-package \
+	  $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(SEED),--seed $(SEED)),$(MODULES))
 
 clean:
 	rm -rf .modelway mlruns .pytest_cache .mutate

@@ -21,6 +21,10 @@ Usage::
     python tools/mutate.py                          # every module, default budget each
     python tools/mutate.py policy_check/waivers.py  # some modules (names as in pyproject)
     python tools/mutate.py --budget 300 --report-only
+    python tools/mutate.py --whole-package --sample 200 --seed 1 --budget 3600  # whole-package estimate
+
+``--whole-package`` estimates one score over all of platform/modelway from a seeded sample of
+mutants, each run against the tests that execute its line (tools/mutate_whole.py says how).
 """
 from __future__ import annotations
 
@@ -91,24 +95,24 @@ def load_config() -> tuple[dict, list[Module], list[dict]]:
     return config, modules, list(config.get("equivalent", []))
 
 
-def sync_copy() -> None:
+def sync_copy(work: Path = WORK, names: tuple[str, ...] = COPIED) -> None:
     """Refresh the copy from the checkout (this also undoes a mutant left by an interrupted run)."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
+    work.mkdir(parents=True, exist_ok=True)
+    for name in names:
         source = ROOT / name
-        target = WORK / name
+        target = work / name
         if source.is_dir():
             shutil.copytree(source, target, ignore=IGNORED, dirs_exist_ok=True)
         elif source.is_file():
             shutil.copy2(source, target)
-    link = WORK / "platform" / "modelway" / "policies"
+    link = work / "platform" / "modelway" / "policies"
     if not link.is_symlink():
         link.symlink_to(Path("..", "..", "policies"))
     # Bytecode checked by source hash, not mtime: every mutant run imports the package and the
     # tests from these instead of compiling them again, and a mutated file (whose hash differs)
     # is always compiled from its current source, however fast mutmut rewrites it.
     for folder in ("platform", "policies", "tests"):
-        compileall.compile_dir(WORK / folder, quiet=2, workers=1, force=True,
+        compileall.compile_dir(work / folder, quiet=2, workers=1, force=True,
                                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
 
 
@@ -259,8 +263,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, help="seconds per module (default: pyproject's budget_s)")
     parser.add_argument("--report-only", action="store_true", help="print the last results, run nothing")
     parser.add_argument("--no-diffs", action="store_true", help="name survivors by line, without their diff")
+    whole = parser.add_argument_group("whole package (a sampled estimate; see tools/mutate_whole.py)")
+    whole.add_argument("--whole-package", action="store_true",
+                       help="estimate the score over all of platform/modelway from a sample of mutants")
+    whole.add_argument("--sample", type=int, default=200, help="mutants in the sample (default 200)")
+    whole.add_argument("--seed", type=int, default=1, help="the sample's random seed (default 1)")
+    whole.add_argument("--cap-s", type=float, default=60.0,
+                       help="per mutant, the covering tests' measured seconds to run at most (default 60)")
+    whole.add_argument("--cap-tests", type=int, default=100, help="per mutant, tests to run at most (default 100)")
+    whole.add_argument("--refresh-coverage", action="store_true", help="measure the coverage again even if current")
     args = parser.parse_args(argv)
     config, modules, equivalent = load_config()
+    if args.whole_package:
+        import mutate_whole
+
+        if args.modules:
+            print("--whole-package takes no module names", file=sys.stderr)
+            return 2
+        text = mutate_whole.run(args.sample, args.seed, args.budget or int(config.get("whole_budget_s", 3600)),
+                                args.cap_s, args.cap_tests, sys.executable, equivalent,
+                                report_only=args.report_only, diffs=not args.no_diffs, refresh=args.refresh_coverage)
+        path = REPORT.with_name("whole-report.txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n")
+        print(text)
+        print(f"\n(report written to {path.relative_to(ROOT)})")
+        return 0
     if args.modules:
         unknown = sorted(set(args.modules) - {m.name for m in modules})
         if unknown:
