@@ -98,7 +98,7 @@ class LightModel:
             raise TypeError(f"{cls.__name__}.{missing[0]}: every field of a LightModel needs a default")
         cls._defaults = {n: cls.__dict__[n] for n in names}
         cls.FIELDS = tuple(names)
-        for name in names:  # the class attribute would shadow nothing, but keeps dir() honest
+        for name in names:  # a class attribute would be found before __getattr__ and shadow the value
             delattr(cls, name)
         cls._plain = None
         cls._validator = None
