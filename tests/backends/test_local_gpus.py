@@ -5,6 +5,7 @@ discovery test needs ``nvidia-smi`` and a GPU, and is skipped (with the reason) 
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -28,7 +29,7 @@ def one_gpu(i: int) -> list:
 
 @step(gpus=2)
 def two_gpus(i: int) -> str:
-    return os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "") + "|" + os.environ.get("CUDA_DEVICE_ORDER", "")
 
 
 @pipeline
@@ -64,7 +65,8 @@ def test_parallel_steps_never_share_a_device(tmp_path):
         for dev_b, start_b, end_b in singles[i + 1:]:
             if start_a < end_b and start_b < end_a:
                 assert dev_a != dev_b
-    assert done["two_gpus"][1] == "0,1"
+    assert done["two_gpus"][1] == "0,1|PCI_BUS_ID"  # nvidia-smi's numbering, also for the step's framework
+    assert "CUDA_DEVICE_ORDER" not in os.environ  # the runner's own environment is left as it was
 
 
 def test_too_few_gpus_is_one_line_and_not_retried(tmp_path):
@@ -96,3 +98,52 @@ def test_discovery_matches_nvidia_smi(tmp_path):
     if len(devices) >= 2:
         assert result.status == "succeeded", result.error
         assert {device for device, _, _ in result.output_values()[:3]} <= set(devices)
+    else:
+        assert result.status == "failed"
+        assert f"needs 2 GPU(s) but this machine has 1 GPU(s) ({devices[0]})" in result.error
+
+
+def test_visible_devices_by_index_uuid_or_none():
+    from modelway.runtime.gpus import visible_devices
+
+    listing = "0, GPU-aaa\n1, GPU-bbb\n2, GPU-ccc\n"
+    assert visible_devices(listing, None) == ["0", "1", "2"]
+    assert visible_devices(listing, "2,0") == ["2", "0"]
+    assert visible_devices(listing, "GPU-ccc, 1") == ["2", "1"]
+    assert visible_devices(listing, "1,7,2") == ["1"]  # CUDA ignores everything from the first unknown entry on
+    assert visible_devices(listing, "1,1") == ["1"]
+    assert visible_devices(listing, "") == [] and visible_devices(listing, "-1") == []
+
+
+@step(gpus=1)
+def matmul_on_gpu(n: int) -> dict:
+    import torch  # imported in the step's own process only: the runner never initialises CUDA before forking
+
+    x = torch.randn(n, n, device="cuda")
+    gram = x @ x.T
+    props = torch.cuda.get_device_properties(0)
+    return {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"), "order": os.environ.get("CUDA_DEVICE_ORDER"),
+            "count": torch.cuda.device_count(), "name": props.name, "uuid": str(getattr(props, "uuid", "")),
+            "psd": bool(torch.linalg.eigvalsh(gram.double()).min().item() > -1e-6 * n)}
+
+
+@pipeline
+def gpu_matmuls() -> list:
+    return [matmul_on_gpu(256) for _ in range(2)]
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is None or importlib.util.find_spec("torch") is None,
+                    reason="needs nvidia-smi, a GPU and PyTorch")
+def test_a_gpu_step_computes_on_exactly_its_own_device(tmp_path):
+    devices = discover_gpus()
+    listing = subprocess.run(["nvidia-smi", "--query-gpu=index,name,uuid", "--format=csv,noheader"],
+                             capture_output=True, text=True).stdout
+    by_index = {row[0]: row[1:] for row in ([c.strip() for c in line.split(",")] for line in listing.splitlines())}
+    result = run_pipeline(gpu_matmuls, {}, executor="process", display="none", home=tmp_path)
+    assert result.status == "succeeded", result.error
+    for seen in result.output_values():
+        assert seen["visible"] in devices and seen["order"] == "PCI_BUS_ID"
+        assert seen["count"] == 1  # the step sees its own device and no other
+        name, uuid = by_index[seen["visible"]]
+        assert seen["name"] == name and seen["uuid"].removeprefix("GPU-") in uuid
+        assert seen["psd"]  # the Gram matrix computed on the GPU is positive semi-definite

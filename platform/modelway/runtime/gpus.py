@@ -1,7 +1,10 @@
 """Local GPUs for steps with ``gpus=N``: each such step gets N devices of its own through ``CUDA_VISIBLE_DEVICES``.
 
 Devices are discovered with ``nvidia-smi`` (the NVML command-line front end; honouring a
-``CUDA_VISIBLE_DEVICES`` already set for the runner). :class:`GpuScheduling` wraps the local
+``CUDA_VISIBLE_DEVICES`` already set for the runner, by index or by ``GPU-`` UUID). nvidia-smi
+numbers devices in PCI bus order while CUDA numbers them fastest first unless told otherwise,
+so a step also gets ``CUDA_DEVICE_ORDER=PCI_BUS_ID``: on a machine with mixed GPUs, index 0 then
+means the same device to the step's framework as to nvidia-smi. :class:`GpuScheduling` wraps the local
 executor: a step starts only when N devices are free (never two steps on one device), waits
 in a queue otherwise, and fails at once with one line when the machine has fewer than N.
 Step processes are forked, so the device list is put in the environment for the fork.
@@ -24,18 +27,34 @@ def discover_gpus() -> list[str]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index,uuid", "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
         return []
     if out.returncode != 0:
         return []
-    found = [line.strip() for line in out.stdout.splitlines() if line.strip()]
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:  # the runner itself was given a subset
-        allowed = [v.strip() for v in visible.split(",") if v.strip()]
-        found = [d for d in found if d in allowed]
-    return found
+    return visible_devices(out.stdout, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def visible_devices(nvidia_smi_csv: str, visible: str | None) -> list[str]:
+    """The indices in ``nvidia-smi --query-gpu=index,uuid`` output that ``CUDA_VISIBLE_DEVICES``
+    (None: not set) lets this process use, in the order it names them.
+
+    >>> csv = "0, GPU-aaa\\n1, GPU-bbb\\n"
+    >>> visible_devices(csv, None), visible_devices(csv, "1"), visible_devices(csv, "GPU-bbb,0")
+    (['0', '1'], ['1'], ['1', '0'])
+    >>> visible_devices(csv, ""), visible_devices(csv, "-1")
+    ([], [])
+    """
+    rows = [[cell.strip() for cell in line.split(",")] for line in nvidia_smi_csv.splitlines() if line.strip()]
+    indices = [row[0] for row in rows]
+    if visible is None:
+        return indices
+    by_name = {name: row[0] for row in rows for name in row}  # an index or a UUID names its device
+    named = [by_name.get(v.strip()) for v in visible.split(",") if v.strip()]
+    # CUDA stops at the first entry that names no device ("-1" is the usual way to hide them all).
+    usable = named[:named.index(None)] if None in named else named
+    return list(dict.fromkeys(usable))
 
 
 class GpuScheduling:
@@ -101,15 +120,17 @@ class GpuScheduling:
     def _submit_with_devices(self, task: Task, ids: list[str]) -> None:
         # The forked step process inherits the environment at fork time (inside submit).
         with _ENV_LOCK:
-            before = os.environ.get("CUDA_VISIBLE_DEVICES")
+            before = {name: os.environ.get(name) for name in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")}
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(ids)
+            os.environ["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"  # nvidia-smi's numbering (see the module doc)
             try:
                 self.inner.submit(task)
             finally:
-                if before is None:
-                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-                else:
-                    os.environ["CUDA_VISIBLE_DEVICES"] = before
+                for name, value in before.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
 
 
 def needs_gpus(nodes: Any) -> bool:
