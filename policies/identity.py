@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping
 
 from .core import Context, Note, ResourceRule, Severity
 from .documents import has_unknown, public_allows, read_document
-from .values import UNKNOWN, as_list, get, is_allow, statements, str_list
+from .values import UNKNOWN, as_list, get, is_allow, str_list
 
 # Identity-policy documents: where they sit on each resource type.
 DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -72,11 +72,18 @@ def _statements(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
             yield item
             continue
         label, document = item
-        for i, statement in enumerate(statements(document), start=1):
-            sid = statement.get("Sid")
-            where = f"statement {sid}" if sid else f"statement {i}"
+        listed = document.get("Statement")
+        if listed is UNKNOWN:  # read as one statement that is not a dict, it was skipped: a clean pass
+            yield Note(f"{label} statements are not known yet")
+            continue
+        for i, statement in enumerate(as_list(listed), start=1):
+            where = f"statement {statement.get('Sid') or i}" if isinstance(statement, dict) else f"statement {i}"
             where = where if label == "policy" else f"{label} {where}"
-            if statement.get("Effect") is UNKNOWN:
+            if statement is UNKNOWN:  # it may allow anything
+                yield Note(f"{where} is not known yet")
+            elif not isinstance(statement, dict):
+                continue
+            elif statement.get("Effect") is UNKNOWN:
                 yield Note(f"{where}: Effect is not known yet")
             elif is_allow(statement):
                 # Still checked on what is known, but never a clean pass with parts unknown.
@@ -131,6 +138,8 @@ def check_iam_no_admin_managed_policy(resource_type: str, props: Mapping[str, An
     if value is UNKNOWN:
         yield Note("attached policy ARN is not known yet")
         return
+    if UNKNOWN in as_list(value):  # str_list drops it: it may be an admin policy
+        yield Note("an attached policy ARN is not known yet")
     for arn in str_list(value):
         if ADMIN_MANAGED_POLICIES.search(arn):
             yield f"attaches {arn.rsplit('/', 1)[-1]} ({arn}); grant least-privilege policies instead"
