@@ -50,6 +50,9 @@ ATTACHMENT_TYPES: dict[str, str] = {
 ADMIN_MANAGED_POLICIES = re.compile(r":policy/(AdministratorAccess|PowerUserAccess)$")
 SERVICE_WILDCARD = re.compile(r"^[a-z0-9-]+:\*$", re.IGNORECASE)
 SCOPED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\$\{[^}]+\}):role/[^*?]*[^*?/][^*?]*$")
+# A Resource pattern's text before its first wildcard that may still continue as "arn:<partition>:iam::"
+# (shorter than "arn:aws" it only has to be the start of that): "arn:aws:*" matches every role ARN.
+IAM_ARN_START = re.compile(r"arn:aws[a-z-]*(:|:i|:ia|:iam|:iam:)?")
 
 
 def documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
@@ -117,6 +120,21 @@ def check_iam_no_service_wildcard_on_all(resource_type: str, props: Mapping[str,
             yield f'{where} allows {", ".join(wild)} on Resource "*"'
 
 
+def _may_name_any_role(resource: str) -> bool:
+    """Whether a Resource can name roles beyond one specific role: "*", an IAM ARN that is not one
+    role's, or a pattern whose wildcard can stand for a role ARN's account, name or more."""
+    if SCOPED_ROLE_ARN.match(resource):
+        return False
+    if resource.startswith("arn:") and ":iam::" in resource:
+        return True
+    # "arn:aws:*" has no ":iam::", yet matches every role ARN; "arn:aws:s3:::*" matches none
+    wildcard = re.search(r"[*?]", resource)
+    if wildcard is None:
+        return False
+    before = resource[:wildcard.start()]
+    return "arn:aws".startswith(before) or IAM_ARN_START.fullmatch(before) is not None
+
+
 def check_iam_passrole_scoped(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
     for item in _statements(resource_type, props):
         if isinstance(item, Note):
@@ -126,9 +144,7 @@ def check_iam_passrole_scoped(resource_type: str, props: Mapping[str, Any], ctx:
         actions = str_list(statement.get("Action"))
         if not any(fnmatch.fnmatchcase("iam:passrole", a.lower()) for a in actions):
             continue
-        # Only resources that can name roles matter: "*", or IAM ARNs that are not one specific role.
-        loose = [r for r in str_list(statement.get("Resource"))
-                 if r == "*" or (r.startswith("arn:") and ":iam::" in r and not SCOPED_ROLE_ARN.match(r))]
+        loose = [r for r in str_list(statement.get("Resource")) if _may_name_any_role(r)]
         if loose:
             yield f"{where} allows iam:PassRole on {', '.join(loose)}; name specific role ARNs"
 
