@@ -194,8 +194,9 @@ def image_tag(image: str) -> str | None:
     """The tag of an image reference (None when untagged); digests count as pinned."""
     if "@" in image:
         return "@digest"
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
+    # the tag follows the first ":" of the last path segment (a registry's ":port" comes before it);
+    # "repo/serving:" has an empty tag, which pins nothing
+    return image.rpartition("/")[2].partition(":")[2] or None
 
 
 def check_k8s_no_latest_tag(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:

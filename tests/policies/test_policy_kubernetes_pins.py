@@ -361,7 +361,7 @@ def test_a_container_without_resources_names_all_four():
 @pytest.mark.parametrize("image, tag", [
     ("repo/serving:1.4.2", "1.4.2"), ("localhost:5000/team/serving:2", "2"), ("localhost:5000/serving", None),
     ("serving", None), ("serving:latest", "latest"), (f"repo/serving@{DIGEST}", "@digest"),
-    (f"repo/serving:1.4@{DIGEST}", "@digest"),
+    (f"repo/serving:1.4@{DIGEST}", "@digest"), ("repo/serving:", None), ("localhost:5000/serving:", None),
 ])
 def test_image_tag(image, tag):
     assert image_tag(image) == tag
@@ -376,6 +376,7 @@ BY_TAG = "container b image {} is pinned by tag, not digest (use image@sha256:..
     ("repo/serving:latest", NOT_PINNED, NOT_PINNED),
     ("repo/serving:latest-gpu", None, BY_TAG),
     ("localhost:5000/serving", NOT_PINNED, NOT_PINNED),
+    ("repo/serving:", NOT_PINNED, NOT_PINNED),                        # an empty tag pins nothing
     (f"repo/serving@{DIGEST}", None, None),
     (f"repo/serving:1.4@{DIGEST}", None, None),
     ("repo/serving@sha256:" + "4f" * 31, None, BY_TAG),            # 62 hex digits: no digest
