@@ -567,3 +567,26 @@ def test_namespace_quota_a_quota_not_known_yet_is_a_note_where_one_is_missing(un
     assert stack_messages("k8s-namespace-quota", unknown, namespace("ml"), covered, namespace("research"),
                           quota("research", {"cpu": "1"})) == (
         [], ['namespace "research": a ResourceQuota\'s namespace or limits are not known yet'])
+
+
+# --- a note never ends the check: what comes after it is still checked -----------------------------
+BAD = container("bad", image="repo/x:latest", resources={}, securityContext={"privileged": True,
+                                                                             "runAsNonRoot": False})
+
+
+@pytest.mark.parametrize("policy, violations", [
+    ("k8s-no-privileged", ["container bad is privileged"]),
+    ("k8s-run-as-non-root", [ROOT.format("bad")]),
+    ("k8s-resource-limits", ["container bad has no requests.cpu, requests.memory, limits.cpu, limits.memory"]),
+    ("k8s-no-latest-tag", [NOT_PINNED.replace("container b ", "container bad ").format("repo/x:latest")]),
+])
+def test_pod_rules_check_the_known_containers_after_a_note(policy, violations):
+    props = at_path(DEPLOYMENT, {"initContainers": UNKNOWN_LIST, "containers": [BAD]})
+    assert messages(policy, DEPLOYMENT, props) == (violations, ["initContainers are not known yet"])
+
+
+def test_rbac_rules_are_checked_after_a_rule_not_known_yet():
+    rules = [UNKNOWN_OBJECT, {"apiGroups": [""], "resources": ["secrets"], "verbs": ["bind", "list"]}]
+    assert messages("k8s-rbac-no-escalation-verbs", ROLE, {"rules": rules}) == (
+        ["rule 2 grants bind", "rule 2 can read all secrets (list without resourceNames)"],
+        ["rule 1 is not known yet"])
