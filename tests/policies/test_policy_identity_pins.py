@@ -46,9 +46,11 @@ def test_a_statement_not_known_yet_is_a_note_and_the_others_are_still_checked():
 def test_a_statement_list_not_known_yet_is_a_note():
     assert messages("iam-no-admin-wildcard", POLICY, {"policy": {"Statement": UNKNOWN_LIST}}) == (
         [], ["policy statements are not known yet"])
-    inline = [{"name": "mixed", "policy": {"Statement": UNKNOWN_LIST}}]
+    # and the next document is still checked
+    inline = [{"name": "mixed", "policy": {"Statement": UNKNOWN_LIST}}, {"name": "admin", "policy": doc(ALL)}]
     assert messages("iam-no-admin-wildcard", ROLE, {"inlinePolicies": inline}) == (
-        [], ["inline policy mixed statements are not known yet"])
+        ['inline policy admin statement 1 allows Action "*" on Resource "*"'],
+        ["inline policy mixed statements are not known yet"])
 
 
 def test_a_trust_statement_not_known_yet_is_a_note():
