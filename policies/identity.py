@@ -158,7 +158,7 @@ def check_iam_no_admin_managed_policy(resource_type: str, props: Mapping[str, An
         yield Note("an attached policy ARN is not known yet")
     for arn in str_list(value):
         if ADMIN_MANAGED_POLICIES.search(arn):
-            yield f"attaches {arn.rsplit('/', 1)[-1]} ({arn}); grant least-privilege policies instead"
+            yield f"attaches {arn.rpartition('/')[2]} ({arn}); grant least-privilege policies instead"
 
 
 def check_iam_trust_not_public(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:

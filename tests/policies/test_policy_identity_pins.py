@@ -238,7 +238,7 @@ def test_actions_that_do_not_grant_passrole_are_not_checked(action):
     ("arn:aws-us-gov:iam::123456789012:role/team/execution", False),
     ("arn:aws:iam::${AWS::AccountId}:role/execution", False), ("arn:aws:iam::123456789012:role/a", False),
     ("arn:aws:s3:::data/*", False), ("arn:aws:lambda:*", False), ("arn:aws:s3:::*", False), ("b*", False),
-    ("arn:gcp:*", False), ("role/*", False),
+    ("arn:gcp:*", False), ("role/*", False), ("arn:aws:s3:::data", False), ("execution", False),
 ])
 def test_passrole_resources_that_can_name_other_roles_are_loose(resource, loose):
     statement = {"Sid": "Pass", "Effect": "Allow", "Action": "iam:PassRole",
@@ -308,3 +308,16 @@ def test_every_public_trust_statement_is_named_and_a_note_passed_on():
     assert messages("iam-trust-not-public", ROLE, {"assumeRolePolicy": UNKNOWN_STRING}) == (
         [], ["assumeRolePolicy is not known yet"])
     assert messages("iam-trust-not-public", ROLE, {"assumeRolePolicy": json.dumps(doc(service))}) == ([], [])
+
+
+@pytest.mark.parametrize("policy, statement, violation", [
+    ("iam-no-service-wildcard-on-all", {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+     'statement 2 allows s3:* on Resource "*"'),
+    ("iam-passrole-scoped", {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+     f"statement 2 {PASS_ROLE.format('*')}"),
+    ("iam-no-admin-wildcard", ALL, 'statement 2 allows Action "*" on Resource "*"'),
+])
+def test_statements_after_a_note_are_still_checked(policy, statement, violation):
+    maybe = {**statement, "Effect": UNKNOWN_STRING}
+    assert messages(policy, ROLE_POLICY, {"policy": doc(maybe, statement)}) == (
+        [violation], ["statement 1: Effect is not known yet"])
