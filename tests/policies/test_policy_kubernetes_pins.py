@@ -250,15 +250,31 @@ def test_cluster_admin_role_or_subject_not_known_yet_is_a_note():
 
 
 # --- pod templates: every workload kind, every container kind ------------------------------------
+# Where each workload kind keeps its pod spec (the Kubernetes API), spelled out here rather than
+# read from the rule's own table, which a test must not trust.
+TEMPLATE = ("spec", "template", "spec")
+WORKLOAD_POD_SPECS = {
+    "kubernetes:core/v1:Pod": ("spec",), "kubernetes:core/v1:PodTemplate": ("template", "spec"),
+    "kubernetes:core/v1:ReplicationController": TEMPLATE, "kubernetes:apps/v1:Deployment": TEMPLATE,
+    "kubernetes:apps/v1:StatefulSet": TEMPLATE, "kubernetes:apps/v1:DaemonSet": TEMPLATE,
+    "kubernetes:apps/v1:ReplicaSet": TEMPLATE, "kubernetes:batch/v1:Job": TEMPLATE,
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+
 def at_path(resource_type: str, spec: dict) -> dict:
     """Props with ``spec`` at the pod spec's place in this workload kind."""
     props: dict = spec
-    for key in reversed(POD_SPEC_PATHS[resource_type]):
+    for key in reversed(WORKLOAD_POD_SPECS[resource_type]):
         props = {key: props}
     return props
 
 
-@pytest.mark.parametrize("resource_type", sorted(POD_SPEC_PATHS))
+def test_the_pod_rules_read_exactly_these_workload_kinds():
+    assert sorted(POD_SPEC_PATHS) == sorted(WORKLOAD_POD_SPECS)
+
+
+@pytest.mark.parametrize("resource_type", sorted(WORKLOAD_POD_SPECS))
 def test_every_workload_kind_has_its_pod_spec_read(resource_type):
     spec = {"containers": [container(securityContext={"privileged": True})]}
     assert messages("k8s-no-privileged", resource_type, at_path(resource_type, spec)) == (
