@@ -574,6 +574,9 @@ def test_namespace_quota_a_name_not_known_yet_is_a_note():
             [], ["namespace auto: its name is not known yet"])
     notes = evaluate_stack("k8s-namespace-quota", [namespace(None, "auto")]).notes
     assert [n.urn.rsplit("::", 1)[-1] for n in notes] == ["auto"]
+    # the namespaces after it are still checked
+    assert stack_messages("k8s-namespace-quota", namespace(UNKNOWN_STRING, "auto"), namespace("ml")) == (
+        [no_quota("ml", "cpu and memory")], ["namespace auto: its name is not known yet"])
 
 
 @pytest.mark.parametrize("unknown", [quota(UNKNOWN_STRING, {"cpu": "1", "memory": "1Gi"}, "u"),
