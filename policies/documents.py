@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .core import Note
-from .values import UNKNOWN, DocumentError, is_allow, is_public_principal, parse_document, statements
+from .values import UNKNOWN, DocumentError, as_list, is_allow, is_public_principal, parse_document
 
 
 def has_unknown(value: Any) -> bool:
@@ -51,7 +51,16 @@ def public_allows(value: Any, what: str) -> Iterator[Any]:
         if isinstance(document, Note):
             yield document
             continue
-        for i, statement in enumerate(statements(document), start=1):
+        listed = document.get("Statement")
+        if listed is UNKNOWN:  # as_list would make it one statement that is no dict, skipped: a clean pass
+            yield Note(f"{what} statements are not known yet")
+            continue
+        for i, statement in enumerate(as_list(listed), start=1):
+            if statement is UNKNOWN:  # it may allow anyone
+                yield Note(f"{what} statement {i} is not known yet")
+                continue
+            if not isinstance(statement, dict):
+                continue
             label = str(statement.get("Sid") or i)
             principal = statement.get("Principal")
             if is_allow(statement) and is_public_principal(principal):

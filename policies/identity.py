@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping
 
 from .core import Context, Note, ResourceRule, Severity
 from .documents import has_unknown, public_allows, read_document
-from .values import UNKNOWN, as_list, get, is_allow, statements, str_list
+from .values import UNKNOWN, as_list, get, is_allow, str_list
 
 # Identity-policy documents: where they sit on each resource type.
 DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -50,6 +50,9 @@ ATTACHMENT_TYPES: dict[str, str] = {
 ADMIN_MANAGED_POLICIES = re.compile(r":policy/(AdministratorAccess|PowerUserAccess)$")
 SERVICE_WILDCARD = re.compile(r"^[a-z0-9-]+:\*$", re.IGNORECASE)
 SCOPED_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\$\{[^}]+\}):role/[^*?]*[^*?/][^*?]*$")
+# A Resource pattern's text before its first wildcard that may still continue as "arn:<partition>:iam::"
+# (shorter than "arn:aws" it only has to be the start of that): "arn:aws:*" matches every role ARN.
+IAM_ARN_START = re.compile(r"arn:aws[a-z-]*(:|:i|:ia|:iam|:iam:)?")
 
 
 def documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
@@ -72,11 +75,18 @@ def _statements(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
             yield item
             continue
         label, document = item
-        for i, statement in enumerate(statements(document), start=1):
-            sid = statement.get("Sid")
-            where = f"statement {sid}" if sid else f"statement {i}"
+        listed = document.get("Statement")
+        if listed is UNKNOWN:  # read as one statement that is not a dict, it was skipped: a clean pass
+            yield Note(f"{label} statements are not known yet")
+            continue
+        for i, statement in enumerate(as_list(listed), start=1):
+            where = f"statement {statement.get('Sid') or i}" if isinstance(statement, dict) else f"statement {i}"
             where = where if label == "policy" else f"{label} {where}"
-            if statement.get("Effect") is UNKNOWN:
+            if statement is UNKNOWN:  # it may allow anything
+                yield Note(f"{where} is not known yet")
+            elif not isinstance(statement, dict):
+                continue
+            elif statement.get("Effect") is UNKNOWN:
                 yield Note(f"{where}: Effect is not known yet")
             elif is_allow(statement):
                 # Still checked on what is known, but never a clean pass with parts unknown.
@@ -110,6 +120,21 @@ def check_iam_no_service_wildcard_on_all(resource_type: str, props: Mapping[str,
             yield f'{where} allows {", ".join(wild)} on Resource "*"'
 
 
+def _may_name_any_role(resource: str) -> bool:
+    """Whether a Resource can name roles beyond one specific role: "*", an IAM ARN that is not one
+    role's, or a pattern whose wildcard can stand for a role ARN's account, name or more."""
+    if SCOPED_ROLE_ARN.match(resource):
+        return False
+    if resource.startswith("arn:") and ":iam::" in resource:
+        return True
+    # "arn:aws:*" has no ":iam::", yet matches every role ARN; "arn:aws:s3:::*" matches none
+    wildcard = re.search(r"[*?]", resource)
+    if wildcard is None:
+        return False
+    before = resource[:wildcard.start()]
+    return "arn:aws".startswith(before) or IAM_ARN_START.fullmatch(before) is not None
+
+
 def check_iam_passrole_scoped(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
     for item in _statements(resource_type, props):
         if isinstance(item, Note):
@@ -119,9 +144,7 @@ def check_iam_passrole_scoped(resource_type: str, props: Mapping[str, Any], ctx:
         actions = str_list(statement.get("Action"))
         if not any(fnmatch.fnmatchcase("iam:passrole", a.lower()) for a in actions):
             continue
-        # Only resources that can name roles matter: "*", or IAM ARNs that are not one specific role.
-        loose = [r for r in str_list(statement.get("Resource"))
-                 if r == "*" or (r.startswith("arn:") and ":iam::" in r and not SCOPED_ROLE_ARN.match(r))]
+        loose = [r for r in str_list(statement.get("Resource")) if _may_name_any_role(r)]
         if loose:
             yield f"{where} allows iam:PassRole on {', '.join(loose)}; name specific role ARNs"
 
@@ -131,9 +154,11 @@ def check_iam_no_admin_managed_policy(resource_type: str, props: Mapping[str, An
     if value is UNKNOWN:
         yield Note("attached policy ARN is not known yet")
         return
+    if UNKNOWN in as_list(value):  # str_list drops it: it may be an admin policy
+        yield Note("an attached policy ARN is not known yet")
     for arn in str_list(value):
         if ADMIN_MANAGED_POLICIES.search(arn):
-            yield f"attaches {arn.rsplit('/', 1)[-1]} ({arn}); grant least-privilege policies instead"
+            yield f"attaches {arn.rpartition('/')[2]} ({arn}); grant least-privilege policies instead"
 
 
 def check_iam_trust_not_public(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:

@@ -83,8 +83,12 @@ def check_k8s_rbac_no_escalation_verbs(resource_type: str, props: Mapping[str, A
         if found:
             yield f"rule {i} grants {', '.join(found)}"
         resources = [str(r) for r in as_list(rule.get("resources"))]
-        if ({"secrets", "*"} & set(resources)) and set(READ_VERBS) & set(verbs) and not rule.get("resourceNames"):
-            yield f"rule {i} can read all secrets ({', '.join(v for v in verbs if v in READ_VERBS)} without resourceNames)"
+        if ({"secrets", "*"} & set(resources)) and set(READ_VERBS) & set(verbs):
+            names = rule.get("resourceNames")
+            if names is UNKNOWN:  # falsy, but it may name the secrets: not "without resourceNames"
+                yield Note(f"rule {i}: resourceNames not known yet")
+            elif not names:
+                yield f"rule {i} can read all secrets ({', '.join(v for v in verbs if v in READ_VERBS)} without resourceNames)"
 
 
 def check_k8s_no_cluster_admin_binding(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
@@ -137,19 +141,27 @@ def check_k8s_no_privileged(resource_type: str, props: Mapping[str, Any], ctx: C
             continue
         label, container = item
         security = container.get("securityContext")
-        if truthy(get(security, "privileged")):
+        privileged, escalation = get(security, "privileged"), get(security, "allowPrivilegeEscalation")
+        # UNKNOWN is falsy: a flag not known yet may be true, so it is named, never a clean pass
+        unknown = [f"securityContext.{key}" for key, value in (("privileged", privileged),
+                                                               ("allowPrivilegeEscalation", escalation))
+                   if value is UNKNOWN]
+        if unknown:
+            yield Note(f"{label}: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not known yet")
+        if truthy(privileged):
             yield f"{label} is privileged"
-        if truthy(get(security, "allowPrivilegeEscalation")):
+        if truthy(escalation):
             yield f"{label} sets allowPrivilegeEscalation=true"
 
 
 def check_k8s_run_as_non_root(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
-    spec = pod_spec(resource_type, props)
-    if spec is UNKNOWN:
-        yield Note("the pod spec is not known yet")
-        return
-    pod_level = get(spec, "securityContext", "runAsNonRoot")
-    for label, container in containers(spec):
+    # _pod_items, not containers(): a container list not known yet is a note, not "no containers"
+    pod_level = get(pod_spec(resource_type, props), "securityContext", "runAsNonRoot")
+    for item in _pod_items(resource_type, props):
+        if isinstance(item, Note):
+            yield item
+            continue
+        label, container = item
         own = get(container, "securityContext", "runAsNonRoot")
         effective = own if own is not None else pod_level
         if effective is UNKNOWN:
@@ -182,8 +194,9 @@ def image_tag(image: str) -> str | None:
     """The tag of an image reference (None when untagged); digests count as pinned."""
     if "@" in image:
         return "@digest"
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
+    # the tag follows the first ":" of the last path segment (a registry's ":port" comes before it);
+    # "repo/serving:" has an empty tag, which pins nothing
+    return image.rpartition("/")[2].partition(":")[2] or None
 
 
 def check_k8s_no_latest_tag(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[Any]:
@@ -210,8 +223,13 @@ def check_k8s_no_host_path(resource_type: str, props: Mapping[str, Any], ctx: Co
     if spec is UNKNOWN or volumes is UNKNOWN:
         yield Note("the pod volumes are not known yet")
         return
-    for volume in as_list(volumes):
-        if get(volume, "hostPath") is not None:
+    for i, volume in enumerate(as_list(volumes), start=1):
+        # UNKNOWN is not None, but a volume (or its hostPath) not known yet may be no hostPath mount at all
+        if volume is UNKNOWN:
+            yield Note(f"volume {i} is not known yet")
+        elif (host_path := get(volume, "hostPath")) is UNKNOWN:
+            yield Note(f"volume {get(volume, 'name')!s}: hostPath is not known yet")
+        elif host_path is not None:
             yield f"volume {get(volume, 'name')!s} mounts hostPath {get(volume, 'hostPath', 'path')!s}"
 
 
@@ -246,13 +264,19 @@ def check_k8s_gpu_quota(resources: Sequence[StackResource], ctx: Context) -> Ite
             elif isinstance(hard, dict) and f"requests.{GPU_RESOURCE}" in hard:
                 quota_namespaces.add(str(namespace))
     for r in resources:
-        spec = pod_spec(r.type, r.props)
-        if not spec or spec is UNKNOWN:
-            continue
-        counts = [_gpu_count(c) for _label, c in containers(spec)]
+        # a pod spec, container list or GPU count not known yet may ask for GPUs: never read as none
+        # (a silent pass); each is named in the note when the namespace has no GPU quota
+        unknown: list[str] = []
+        counts = []
+        for item in _pod_items(r.type, r.props):
+            if isinstance(item, Note):
+                unknown.append(item.message)
+            else:
+                counts.append(_gpu_count(item[1]))
         uses_gpus = any(n is not UNKNOWN and n > 0 for n in counts)
-        # a GPU count not known yet may be one: never read as zero (a silent pass)
-        may_use_gpus = not uses_gpus and any(n is UNKNOWN for n in counts)
+        if any(n is UNKNOWN for n in counts):
+            unknown.append(f"its {GPU_RESOURCE} count is not known yet")
+        may_use_gpus = not uses_gpus and bool(unknown)
         if uses_gpus or may_use_gpus:
             namespace = first_set(get(r.props, "metadata", "namespace"), "default")
             if namespace is UNKNOWN:
@@ -260,7 +284,7 @@ def check_k8s_gpu_quota(resources: Sequence[StackResource], ctx: Context) -> Ite
             elif str(namespace) not in quota_namespaces and unknown_quota:
                 yield Note(f"{r.name}: a ResourceQuota's namespace or limits are not known yet", r.urn)
             elif str(namespace) not in quota_namespaces and may_use_gpus:
-                yield Note(f'{r.name}: its {GPU_RESOURCE} count is not known yet (namespace "{namespace}" has no '
+                yield Note(f'{r.name}: {"; ".join(unknown)} (namespace "{namespace}" has no '
                            f"ResourceQuota on requests.{GPU_RESOURCE})", r.urn)
             elif str(namespace) not in quota_namespaces:
                 yield Violation(f'{r.name} requests {GPU_RESOURCE} in namespace "{namespace}", which has no '
