@@ -1,0 +1,1 @@
+"""Pins on the registries rules that mutation testing found loose."""
