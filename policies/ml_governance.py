@@ -141,7 +141,8 @@ def pipelines(resources: Sequence[StackResource]) -> Iterator[Any]:
             yield Note(f"pipeline {r.name}: the definition is not known yet", r.urn)
             continue
         if raw is None:
-            where = "in S3" if r.props.get("pipelineDefinitionS3Location") else "missing"
+            # `is not None`: a location not known yet (UNKNOWN, falsy) is still a location, not "missing"
+            where = "in S3" if r.props.get("pipelineDefinitionS3Location") is not None else "missing"
             yield Note(f"pipeline {r.name}: the definition is {where}, so it cannot be inspected", r.urn)
             continue
         try:
@@ -206,11 +207,27 @@ def _jobs(steps: Sequence[Any]) -> Iterator[dict[str, Any]]:
             yield from _jobs(as_list(arguments.get("IfSteps")) + as_list(arguments.get("ElseSteps")))
 
 
-def _kms_gaps(step: Mapping[str, Any]) -> list[str]:
+def _job_definitions(step: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """``(prefix, arguments)`` of each job a step starts, where its RoleArn and KMS fields are.
+
+    A Tuning step's arguments are a CreateHyperParameterTuningJob request: the role, output and
+    volume settings of its training jobs are in ``TrainingJobDefinition`` (or each element of
+    ``TrainingJobDefinitions``), not at the top, where the other job steps have them.
+    """
     args = step.get("Arguments") or {}
-    if step.get("Type") == "Processing":
+    if step.get("Type") != "Tuning":
+        return [("", args)]
+    single = get(args, "TrainingJobDefinition")
+    found = [(f"TrainingJobDefinitions[{i}].", d) for i, d in enumerate(as_list(get(args, "TrainingJobDefinitions")))]
+    if single is not None or not found:  # neither given: the single definition is the one missing its keys
+        found.insert(0, ("TrainingJobDefinition.", single))
+    return found
+
+
+def _kms_gaps(kind: Any, args: Any) -> list[str]:
+    if kind == "Processing":
         wanted = [("ProcessingOutputConfig", "KmsKeyId"), ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId")]
-    elif step.get("Type") == "Transform":
+    elif kind == "Transform":
         wanted = [("TransformOutput", "KmsKeyId")]
     else:
         wanted = [("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId")]
@@ -219,14 +236,22 @@ def _kms_gaps(step: Mapping[str, Any]) -> list[str]:
 
 def check_pipeline_steps_use_stack_role_and_kms(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     # roles are declared by name (their ARNs are only known after create): compare the ARN's last segment
-    roles = {str(r.props.get("name")) for r in resources if r.type == "aws:iam/role:Role" and isinstance(
-        r.props.get("name"), str)}
+    names = [r.props.get("name") for r in resources if r.type == "aws:iam/role:Role"]
+    roles = {name for name in names if isinstance(name, str)}
     for r in resources:
         if r.type != PIPELINE:
             continue
         pipeline_role = r.props.get("roleArn")
-        if isinstance(pipeline_role, str) and roles and pipeline_role.rsplit("/", 1)[-1] not in roles:
-            yield Violation(f"pipeline {r.name} runs as {pipeline_role}, which is not a role of this stack", r.urn)
+        if pipeline_role is UNKNOWN:  # e.g. the execution role's ARN before it exists: not "no role"
+            yield Note(f"pipeline {r.name}: roleArn is not known yet, so neither it nor its steps' roles can be "
+                       "compared with the stack's roles", r.urn)
+        elif isinstance(pipeline_role, str) and roles and pipeline_role.rsplit("/", 1)[-1] not in roles:
+            if UNKNOWN in names:  # the role it names may be the one whose name is not known yet
+                yield Note(f"pipeline {r.name} runs as {pipeline_role}; a role of this stack has a name not "
+                           "known yet, so whether it is one of them cannot be told", r.urn)
+            else:
+                yield Violation(f"pipeline {r.name} runs as {pipeline_role}, which is not a role of this stack",
+                                r.urn)
     for item in pipelines(resources):
         if isinstance(item, Note):
             continue  # pipeline-has-quality-gate reports unreadable definitions
@@ -234,13 +259,14 @@ def check_pipeline_steps_use_stack_role_and_kms(resources: Sequence[StackResourc
         pipeline_role = resource.props.get("roleArn")
         for step in _jobs(as_list(graph.definition.get("Steps"))):
             name = step.get("Name")
-            role = get(step, "Arguments", "RoleArn")
-            if isinstance(pipeline_role, str) and isinstance(role, str) and role != pipeline_role:
-                yield Violation(f'pipeline {resource.name}: step "{name}" runs as {role}, not the pipeline\'s '
-                                f"execution role {pipeline_role}", resource.urn)
-            for field_path in _kms_gaps(step):
-                yield Violation(f'pipeline {resource.name}: step "{name}" has no {field_path}: its outputs and '
-                                "volumes are not encrypted with the stack's key", resource.urn)
+            for prefix, args in _job_definitions(step):
+                role = get(args, "RoleArn")
+                if isinstance(pipeline_role, str) and isinstance(role, str) and role != pipeline_role:
+                    yield Violation(f'pipeline {resource.name}: step "{name}" runs as {role}, not the pipeline\'s '
+                                    f"execution role {pipeline_role}", resource.urn)
+                for field_path in _kms_gaps(step.get("Type"), args):
+                    yield Violation(f'pipeline {resource.name}: step "{name}" has no {prefix}{field_path}: its '
+                                    "outputs and volumes are not encrypted with the stack's key", resource.urn)
 
 
 # --- model-registry-per-model -----------------------------------------------------------------
@@ -301,6 +327,14 @@ def check_model_registry_per_model(resources: Sequence[StackResource], ctx: Cont
 
 
 # --- prod-requires-manual-approval ------------------------------------------------------------
+def _status(value: Any) -> str:
+    """A register step's approval status as a message names it: none given is SageMaker's default
+    (Approved); an empty or non-text one is quoted, not taken for that default."""
+    if value is None:
+        return "Approved (default)"
+    return value if isinstance(value, str) and value else repr(value)
+
+
 def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     stack = ctx.stack or StackInfo()
     environment = ctx.config.get("environment") or stack.value("modelway:environment") or stack.name
@@ -308,12 +342,14 @@ def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx:
         return
     evidence = 0
     registries = stack.value("modelway:registries")
-    status = get(registries, "model_approval_status") or get(registries, "modelApprovalStatus")
+    # the first key that is set decides: not `a or b`, which read a known empty status ("") as absent, so
+    # the stack was reported as saying nothing about approval instead of registering without it
+    key, status = next(((k, v) for k in ("model_approval_status", "modelApprovalStatus")
+                        if (v := get(registries, k)) is not None), ("", None))
     if status is not None:
         evidence += 1
         if status != MANUAL:
-            yield Violation(f"stack config modelway:registries.model_approval_status is {status!r}; "
-                            f"{environment} requires {MANUAL}")
+            yield Violation(f"stack config modelway:registries.{key} is {status!r}; {environment} requires {MANUAL}")
     for item in pipelines(resources):
         if isinstance(item, Note):
             continue
@@ -322,13 +358,16 @@ def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx:
             evidence += 1
             value = graph.parameter_default(get(graph.steps[step], "Arguments", "ModelApprovalStatus"))
             if value != MANUAL:
-                yield Violation(f'pipeline {resource.name}: step "{step}" registers models as '
-                                f"{value or 'Approved (default)'}; {environment} requires {MANUAL}", resource.urn)
+                yield Violation(f'pipeline {resource.name}: step "{step}" registers models as {_status(value)}; '
+                                f"{environment} requires {MANUAL}", resource.urn)
     for r in resources:
         name = r.props.get("name")
         if r.type == SSM_PARAMETER and isinstance(name, str) and "approval" in name.lower():
             evidence += 1
+            # a plain-text status is as often set as insecureValue (shown in diffs) as value
             value = r.props.get("value")
+            if value is None:
+                value = r.props.get("insecureValue")
             if value is UNKNOWN:  # e.g. set from another resource's output: not "Approved", not yet anything
                 yield Note(f"SSM parameter {name}: its value is not known yet", r.urn)
             elif value != MANUAL:
