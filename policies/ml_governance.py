@@ -85,7 +85,7 @@ class PipelineGraph:
     def role_of(self, name: str) -> set[str]:
         """What a step does: validate, train, evaluate, fairness, register (by type, check type, name)."""
         step = self.steps[name]
-        kind = str(step.get("Type", ""))
+        kind = step.get("Type")
         check_type = str(get(step, "CheckType") or get(step, "Arguments", "CheckType") or "")
         roles = set()
         if kind in ("Training", "Tuning", "AutoML") and not (_is_modelway_step(step) and not _TRAIN.search(name)):
@@ -109,7 +109,7 @@ class PipelineGraph:
         """Resolve ``{"Get": "Parameters.X"}`` to the parameter's default value."""
         ref = get(value, "Get")
         if isinstance(ref, str) and ref.startswith("Parameters."):
-            wanted = ref.split(".", 1)[1]
+            wanted = ref.removeprefix("Parameters.")
             for parameter in as_list(self.definition.get("Parameters")):
                 if get(parameter, "Name") == wanted:
                     return get(parameter, "DefaultValue")
@@ -183,8 +183,7 @@ def check_pipeline_has_quality_gate(resources: Sequence[StackResource], ctx: Con
                                 "step before it", resource.urn)
         for step in graph.with_role("register"):
             before = [graph.role_of(a) for a in graph.ancestors(step)]
-            missing = [role for role, label in (("evaluate", "quality evaluation"), ("fairness", "fairness check"))
-                       if not any(role in roles for roles in before)]
+            missing = [role for role in ("evaluate", "fairness") if not any(role in roles for roles in before)]
             if missing:
                 labels = {"evaluate": "quality evaluation", "fairness": "fairness check"}
                 yield Violation(f'pipeline {resource.name}: registration step "{step}" has no '
@@ -245,7 +244,7 @@ def check_pipeline_steps_use_stack_role_and_kms(resources: Sequence[StackResourc
         if pipeline_role is UNKNOWN:  # e.g. the execution role's ARN before it exists: not "no role"
             yield Note(f"pipeline {r.name}: roleArn is not known yet, so neither it nor its steps' roles can be "
                        "compared with the stack's roles", r.urn)
-        elif isinstance(pipeline_role, str) and roles and pipeline_role.rsplit("/", 1)[-1] not in roles:
+        elif isinstance(pipeline_role, str) and roles and pipeline_role.rpartition("/")[2] not in roles:
             if UNKNOWN in names:  # the role it names may be the one whose name is not known yet
                 yield Note(f"pipeline {r.name} runs as {pipeline_role}; a role of this stack has a name not "
                            "known yet, so whether it is one of them cannot be told", r.urn)
@@ -299,7 +298,7 @@ def _serves_family(name: str, group: StackResource, family: str, stack_name: str
     tags = group.props.get("tags")
     if isinstance(tags, Mapping) and tags.get("model-family") == family:
         return True
-    environment = stack_name.rsplit("/", 1)[-1]  # the CLI passes "org/project/stack"
+    environment = stack_name.rpartition("/")[2]  # the CLI passes "org/project/stack"
     return name == family or bool(environment) and name.endswith(f"-{environment}-{family}")
 
 

@@ -181,7 +181,8 @@ def test_parameter_default_resolves_parameter_references_only(value, expected):
     ({"pipelineDefinitionS3Location": {"bucket": "b", "objectKey": "k"}},
      "pipeline p: the definition is in S3, so it cannot be inspected"),
     # a location not known yet is a location all the same (it was called "missing")
-    ({"pipelineDefinitionS3Location": UNKNOWN_OBJECT}, "pipeline p: the definition is in S3, so it cannot be inspected"),
+    ({"pipelineDefinitionS3Location": UNKNOWN_OBJECT},
+     "pipeline p: the definition is in S3, so it cannot be inspected"),
     ({"pipelineDefinition": "{"},
      "pipeline p: the definition is not valid JSON (Expecting property name enclosed in double quotes)"),
     ({"pipelineDefinition": "[1]"}, "pipeline p: the definition is not a JSON object, so it cannot be inspected"),
@@ -200,12 +201,21 @@ def test_a_definition_given_as_an_object_is_inspected():
         ['pipeline p: training step "Train" runs without a data validation step before it'], [])
 
 
-def test_a_note_on_one_pipeline_does_not_stop_the_next_from_being_checked():
-    unreadable = (PIPELINE, {"pipelineDefinition": UNKNOWN_STRING}, "first")
-    assert run("pipeline-has-quality-gate", [unreadable, pipeline(step("Train", "Training"), name="second"),
-                                             (GROUP, {"modelPackageGroupName": "g"}, "g")]) == (
+@pytest.mark.parametrize("props, note", [
+    ({"pipelineDefinition": UNKNOWN_STRING}, "the definition is not known yet"),
+    ({}, "the definition is missing, so it cannot be inspected"),
+    ({"pipelineDefinition": "{"},
+     "the definition is not valid JSON (Expecting property name enclosed in double quotes)"),
+    ({"pipelineDefinition": {"Steps": [UNKNOWN_OBJECT]}}, "part of the definition is not known yet, so it cannot be "
+                                                          "inspected"),
+    ({"pipelineDefinition": "[]"}, "the definition is not a JSON object, so it cannot be inspected"),
+], ids=["unknown", "missing", "invalid", "partly-unknown", "not-an-object"])
+def test_a_note_on_one_pipeline_does_not_stop_the_next_from_being_checked(props, note):
+    resources = [(PIPELINE, props, "first"), pipeline(step("Train", "Training"), name="second"),
+                 (GROUP, {"modelPackageGroupName": "g"}, "g")]
+    assert run("pipeline-has-quality-gate", resources) == (
         ['pipeline second: training step "Train" runs without a data validation step before it'],
-        ["pipeline first: the definition is not known yet"])
+        [f"pipeline first: {note}"])
 
 
 # --- pipeline-has-quality-gate ---------------------------------------------------------------------------
@@ -271,8 +281,9 @@ def test_each_job_type_is_checked_for_its_own_kms_fields():
         no_key("prep", "ProcessingResources.ClusterConfig.VolumeKmsKeyId"),
         no_key("score", "TransformOutput.KmsKeyId"),
         no_key("train", "OutputDataConfig.KmsKeyId"), no_key("train", "ResourceConfig.VolumeKmsKeyId")], [])
+    volume = {"ClusterConfig": {"VolumeKmsKeyId": KEY}}
     encrypted = [step("prep", "Processing", Arguments={"ProcessingOutputConfig": {"KmsKeyId": KEY},
-                                                       "ProcessingResources": {"ClusterConfig": {"VolumeKmsKeyId": KEY}}}),
+                                                       "ProcessingResources": volume}),
                  step("score", "Transform", Arguments={"TransformOutput": {"KmsKeyId": KEY}}), training()]
     assert kms_run(*encrypted) == ([], [])
 
@@ -281,6 +292,8 @@ def test_steps_that_start_no_job_are_not_checked_for_kms_or_role():
     others = [step("check", "QualityCheck", Arguments={"RoleArn": "arn:aws:iam::1:role/other"}),
               step("register", "RegisterModel"), step("notify", "Lambda"), step("stop", "Fail"), "not a step"]
     assert kms_run(*others) == ([], [])
+    assert kms_run("not a step", training(kms=False)) == (
+        [no_key("train", "OutputDataConfig.KmsKeyId"), no_key("train", "ResourceConfig.VolumeKmsKeyId")], [])
 
 
 def test_a_tuning_step_is_read_in_its_training_job_definitions():
@@ -298,6 +311,13 @@ def test_a_tuning_step_is_read_in_its_training_job_definitions():
     assert kms_run(step("tune", "Tuning", Arguments={"TrainingJobDefinitions": [definition, plain]})) == (
         [no_key("tune", "TrainingJobDefinitions[1].OutputDataConfig.KmsKeyId"),
          no_key("tune", "TrainingJobDefinitions[1].ResourceConfig.VolumeKmsKeyId")], [])
+    # both given (the API takes one): each is checked, the single definition first
+    both = {"TrainingJobDefinition": plain, "TrainingJobDefinitions": [plain]}
+    assert kms_run(step("tune", "Tuning", Arguments=both)) == (
+        [no_key("tune", "TrainingJobDefinition.OutputDataConfig.KmsKeyId"),
+         no_key("tune", "TrainingJobDefinition.ResourceConfig.VolumeKmsKeyId"),
+         no_key("tune", "TrainingJobDefinitions[0].OutputDataConfig.KmsKeyId"),
+         no_key("tune", "TrainingJobDefinitions[0].ResourceConfig.VolumeKmsKeyId")], [])
     assert kms_run(step("tune", "Tuning", Arguments={"HyperParameterTuningJobConfig": {}})) == (
         [no_key("tune", "TrainingJobDefinition.OutputDataConfig.KmsKeyId"),
          no_key("tune", "TrainingJobDefinition.ResourceConfig.VolumeKmsKeyId")], [])
@@ -323,6 +343,10 @@ def test_a_step_role_is_compared_only_when_both_roles_are_known_text():
 def test_the_pipeline_role_is_a_stack_role_by_the_last_segment_of_its_arn():
     in_path = "arn:aws:iam::123456789012:role/service/modelway-prod-sagemaker-execution"
     assert kms_run(training(role=in_path), role=in_path) == ([], [])
+    # a bare name (no "/") is compared whole
+    assert kms_run(training(role=None), role="modelway-prod-sagemaker-execution") == ([], [])
+    assert kms_run(training(role=None), role="elsewhere") == (
+        ["pipeline p runs as elsewhere, which is not a role of this stack"], [])
     other = "arn:aws:iam::1:role/modelway-prod-sagemaker-execution-2"
     assert kms_run(training(role=other), role=other) == (
         [f"pipeline p runs as {other}, which is not a role of this stack"], [])
