@@ -305,22 +305,22 @@ def _serves_family(name: str, group: StackResource, family: str, stack_name: str
 def check_model_registry_per_model(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     groups = _group_names(resources)
     families = model_families(ctx)
-    stack_name = (ctx.stack or StackInfo()).name or ""
+    stack_name = (ctx.stack or StackInfo()).name
     for family in families:
         if not any(_serves_family(name, group, family, stack_name) for name, group in groups.items()):
             yield Violation(f'model family "{family}" has no SageMaker model package group')
-    registered = 0
+    registers = False  # whether a pipeline registers models: then the stack does say how
     for item in pipelines(resources):
         if isinstance(item, Note):
             continue  # pipeline-has-quality-gate reports unreadable definitions
         resource, graph = item
         for step in graph.with_role("register"):
-            registered += 1
+            registers = True
             target = graph.parameter_default(get(graph.steps[step], "Arguments", "ModelPackageGroupName"))
             if isinstance(target, str) and target not in groups:
                 yield Violation(f'pipeline {resource.name}: step "{step}" registers into "{target}", which is not a '
                                 "model package group of this stack", resource.urn)
-    if not families and not registered:
+    if not families and not registers:
         yield Note("no model families are declared (stack config modelway:registries or policy parameter "
                    "modelFamilies) and no pipeline registers models")
 
@@ -339,14 +339,16 @@ def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx:
     environment = ctx.config.get("environment") or stack.value("modelway:environment") or stack.name
     if environment not in ctx.config["environments"]:
         return
-    evidence = 0
+    evidence = False  # whether anything says how models are registered
     registries = stack.value("modelway:registries")
     # the first key that is set decides: not `a or b`, which read a known empty status ("") as absent, so
     # the stack was reported as saying nothing about approval instead of registering without it
-    key, status = next(((k, v) for k in ("model_approval_status", "modelApprovalStatus")
-                        if (v := get(registries, k)) is not None), ("", None))
+    for key in ("model_approval_status", "modelApprovalStatus"):
+        status = get(registries, key)
+        if status is not None:
+            break
     if status is not None:
-        evidence += 1
+        evidence = True
         if status != MANUAL:
             yield Violation(f"stack config modelway:registries.{key} is {status!r}; {environment} requires {MANUAL}")
     for item in pipelines(resources):
@@ -354,7 +356,7 @@ def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx:
             continue
         resource, graph = item
         for step in graph.with_role("register"):
-            evidence += 1
+            evidence = True
             value = graph.parameter_default(get(graph.steps[step], "Arguments", "ModelApprovalStatus"))
             if value != MANUAL:
                 yield Violation(f'pipeline {resource.name}: step "{step}" registers models as {_status(value)}; '
@@ -362,7 +364,7 @@ def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx:
     for r in resources:
         name = r.props.get("name")
         if r.type == SSM_PARAMETER and isinstance(name, str) and "approval" in name.lower():
-            evidence += 1
+            evidence = True
             # a plain-text status is as often set as insecureValue (shown in diffs) as value
             value = r.props.get("value")
             if value is None:
