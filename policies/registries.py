@@ -30,7 +30,7 @@ def check_ecr_immutable_tags(resource_type: str, props: Mapping[str, Any], ctx: 
     mutability = props.get("imageTagMutability")
     if mutability is UNKNOWN:
         yield Note("imageTagMutability is not known yet")
-    elif not str(mutability or "MUTABLE").startswith("IMMUTABLE"):
+    elif not (isinstance(mutability, str) and mutability.startswith("IMMUTABLE")):  # IMMUTABLE_WITH_EXCLUSION too
         yield f"imageTagMutability is {mutability or 'MUTABLE (default)'}; set IMMUTABLE so tags cannot be overwritten"
 
 
