@@ -280,12 +280,27 @@ def model_families(ctx: Context) -> list[str]:
 
 
 def _group_names(resources: Sequence[StackResource]) -> dict[str, StackResource]:
+    """The stack's model package groups by name (a group whose name is not known yet is left out)."""
     groups = {}
     for r in resources:
         if r.type == MODEL_PACKAGE_GROUP:
             name = r.props.get("modelPackageGroupName")
-            groups[name if isinstance(name, str) else r.name] = r
+            if name is not UNKNOWN:
+                groups[name if isinstance(name, str) else r.name] = r
     return groups
+
+
+def _groups_not_known_yet(resources: Sequence[StackResource], *, by_tag: bool) -> str:
+    """The groups (resource names) whose name, or with ``by_tag`` also model-family tag, is not known
+    yet (preview): such a group may be the one a family or a pipeline needs."""
+    pending = []
+    for r in resources:
+        if r.type == MODEL_PACKAGE_GROUP:
+            tags = r.props.get("tags")
+            tag_unknown = tags is UNKNOWN or isinstance(tags, Mapping) and tags.get("model-family") is UNKNOWN
+            if r.props.get("modelPackageGroupName") is UNKNOWN or by_tag and tag_unknown:
+                pending.append(r.name)
+    return ", ".join(pending)
 
 
 def _serves_family(name: str, group: StackResource, family: str, stack_name: str) -> bool:
@@ -304,10 +319,17 @@ def _serves_family(name: str, group: StackResource, family: str, stack_name: str
 
 def check_model_registry_per_model(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     groups = _group_names(resources)
+    # a group not known yet may be the one a family or a pipeline needs: "cannot tell", not a violation
+    pending, unnamed = _groups_not_known_yet(resources, by_tag=True), _groups_not_known_yet(resources, by_tag=False)
     families = model_families(ctx)
     stack_name = (ctx.stack or StackInfo()).name
     for family in families:
-        if not any(_serves_family(name, group, family, stack_name) for name, group in groups.items()):
+        if any(_serves_family(name, group, family, stack_name) for name, group in groups.items()):
+            continue
+        if pending:
+            yield Note(f'model family "{family}": no model package group serves it by a known name or tag, and '
+                       f"the name or tags of {pending} are not known yet")
+        else:
             yield Violation(f'model family "{family}" has no SageMaker model package group')
     registers = False  # whether a pipeline registers models: then the stack does say how
     for item in pipelines(resources):
@@ -318,8 +340,12 @@ def check_model_registry_per_model(resources: Sequence[StackResource], ctx: Cont
             registers = True
             target = graph.parameter_default(get(graph.steps[step], "Arguments", "ModelPackageGroupName"))
             if isinstance(target, str) and target not in groups:
-                yield Violation(f'pipeline {resource.name}: step "{step}" registers into "{target}", which is not a '
-                                "model package group of this stack", resource.urn)
+                if unnamed:
+                    yield Note(f'pipeline {resource.name}: step "{step}" registers into "{target}", not a known '
+                               f"model package group name, and the name of {unnamed} is not known yet", resource.urn)
+                else:
+                    yield Violation(f'pipeline {resource.name}: step "{step}" registers into "{target}", which is '
+                                    "not a model package group of this stack", resource.urn)
     if not families and not registers:
         yield Note("no model families are declared (stack config modelway:registries or policy parameter "
                    "modelFamilies) and no pipeline registers models")
