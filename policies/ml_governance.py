@@ -85,7 +85,7 @@ class PipelineGraph:
     def role_of(self, name: str) -> set[str]:
         """What a step does: validate, train, evaluate, fairness, register (by type, check type, name)."""
         step = self.steps[name]
-        kind = str(step.get("Type", ""))
+        kind = step.get("Type")
         check_type = str(get(step, "CheckType") or get(step, "Arguments", "CheckType") or "")
         roles = set()
         if kind in ("Training", "Tuning", "AutoML") and not (_is_modelway_step(step) and not _TRAIN.search(name)):
@@ -109,7 +109,7 @@ class PipelineGraph:
         """Resolve ``{"Get": "Parameters.X"}`` to the parameter's default value."""
         ref = get(value, "Get")
         if isinstance(ref, str) and ref.startswith("Parameters."):
-            wanted = ref.split(".", 1)[1]
+            wanted = ref.removeprefix("Parameters.")
             for parameter in as_list(self.definition.get("Parameters")):
                 if get(parameter, "Name") == wanted:
                     return get(parameter, "DefaultValue")
@@ -141,7 +141,8 @@ def pipelines(resources: Sequence[StackResource]) -> Iterator[Any]:
             yield Note(f"pipeline {r.name}: the definition is not known yet", r.urn)
             continue
         if raw is None:
-            where = "in S3" if r.props.get("pipelineDefinitionS3Location") else "missing"
+            # `is not None`: a location not known yet (UNKNOWN, falsy) is still a location, not "missing"
+            where = "in S3" if r.props.get("pipelineDefinitionS3Location") is not None else "missing"
             yield Note(f"pipeline {r.name}: the definition is {where}, so it cannot be inspected", r.urn)
             continue
         try:
@@ -182,8 +183,7 @@ def check_pipeline_has_quality_gate(resources: Sequence[StackResource], ctx: Con
                                 "step before it", resource.urn)
         for step in graph.with_role("register"):
             before = [graph.role_of(a) for a in graph.ancestors(step)]
-            missing = [role for role, label in (("evaluate", "quality evaluation"), ("fairness", "fairness check"))
-                       if not any(role in roles for roles in before)]
+            missing = [role for role in ("evaluate", "fairness") if not any(role in roles for roles in before)]
             if missing:
                 labels = {"evaluate": "quality evaluation", "fairness": "fairness check"}
                 yield Violation(f'pipeline {resource.name}: registration step "{step}" has no '
@@ -206,11 +206,27 @@ def _jobs(steps: Sequence[Any]) -> Iterator[dict[str, Any]]:
             yield from _jobs(as_list(arguments.get("IfSteps")) + as_list(arguments.get("ElseSteps")))
 
 
-def _kms_gaps(step: Mapping[str, Any]) -> list[str]:
+def _job_definitions(step: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """``(prefix, arguments)`` of each job a step starts, where its RoleArn and KMS fields are.
+
+    A Tuning step's arguments are a CreateHyperParameterTuningJob request: the role, output and
+    volume settings of its training jobs are in ``TrainingJobDefinition`` (or each element of
+    ``TrainingJobDefinitions``), not at the top, where the other job steps have them.
+    """
     args = step.get("Arguments") or {}
-    if step.get("Type") == "Processing":
+    if step.get("Type") != "Tuning":
+        return [("", args)]
+    single = get(args, "TrainingJobDefinition")
+    found = [(f"TrainingJobDefinitions[{i}].", d) for i, d in enumerate(as_list(get(args, "TrainingJobDefinitions")))]
+    if single is not None or not found:  # neither given: the single definition is the one missing its keys
+        found.insert(0, ("TrainingJobDefinition.", single))
+    return found
+
+
+def _kms_gaps(kind: Any, args: Any) -> list[str]:
+    if kind == "Processing":
         wanted = [("ProcessingOutputConfig", "KmsKeyId"), ("ProcessingResources", "ClusterConfig", "VolumeKmsKeyId")]
-    elif step.get("Type") == "Transform":
+    elif kind == "Transform":
         wanted = [("TransformOutput", "KmsKeyId")]
     else:
         wanted = [("OutputDataConfig", "KmsKeyId"), ("ResourceConfig", "VolumeKmsKeyId")]
@@ -219,14 +235,22 @@ def _kms_gaps(step: Mapping[str, Any]) -> list[str]:
 
 def check_pipeline_steps_use_stack_role_and_kms(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     # roles are declared by name (their ARNs are only known after create): compare the ARN's last segment
-    roles = {str(r.props.get("name")) for r in resources if r.type == "aws:iam/role:Role" and isinstance(
-        r.props.get("name"), str)}
+    names = [r.props.get("name") for r in resources if r.type == "aws:iam/role:Role"]
+    roles = {name for name in names if isinstance(name, str)}
     for r in resources:
         if r.type != PIPELINE:
             continue
         pipeline_role = r.props.get("roleArn")
-        if isinstance(pipeline_role, str) and roles and pipeline_role.rsplit("/", 1)[-1] not in roles:
-            yield Violation(f"pipeline {r.name} runs as {pipeline_role}, which is not a role of this stack", r.urn)
+        if pipeline_role is UNKNOWN:  # e.g. the execution role's ARN before it exists: not "no role"
+            yield Note(f"pipeline {r.name}: roleArn is not known yet, so neither it nor its steps' roles can be "
+                       "compared with the stack's roles", r.urn)
+        elif isinstance(pipeline_role, str) and roles and pipeline_role.rpartition("/")[2] not in roles:
+            if UNKNOWN in names:  # the role it names may be the one whose name is not known yet
+                yield Note(f"pipeline {r.name} runs as {pipeline_role}; a role of this stack has a name not "
+                           "known yet, so whether it is one of them cannot be told", r.urn)
+            else:
+                yield Violation(f"pipeline {r.name} runs as {pipeline_role}, which is not a role of this stack",
+                                r.urn)
     for item in pipelines(resources):
         if isinstance(item, Note):
             continue  # pipeline-has-quality-gate reports unreadable definitions
@@ -234,13 +258,14 @@ def check_pipeline_steps_use_stack_role_and_kms(resources: Sequence[StackResourc
         pipeline_role = resource.props.get("roleArn")
         for step in _jobs(as_list(graph.definition.get("Steps"))):
             name = step.get("Name")
-            role = get(step, "Arguments", "RoleArn")
-            if isinstance(pipeline_role, str) and isinstance(role, str) and role != pipeline_role:
-                yield Violation(f'pipeline {resource.name}: step "{name}" runs as {role}, not the pipeline\'s '
-                                f"execution role {pipeline_role}", resource.urn)
-            for field_path in _kms_gaps(step):
-                yield Violation(f'pipeline {resource.name}: step "{name}" has no {field_path}: its outputs and '
-                                "volumes are not encrypted with the stack's key", resource.urn)
+            for prefix, args in _job_definitions(step):
+                role = get(args, "RoleArn")
+                if isinstance(pipeline_role, str) and isinstance(role, str) and role != pipeline_role:
+                    yield Violation(f'pipeline {resource.name}: step "{name}" runs as {role}, not the pipeline\'s '
+                                    f"execution role {pipeline_role}", resource.urn)
+                for field_path in _kms_gaps(step.get("Type"), args):
+                    yield Violation(f'pipeline {resource.name}: step "{name}" has no {prefix}{field_path}: its '
+                                    "outputs and volumes are not encrypted with the stack's key", resource.urn)
 
 
 # --- model-registry-per-model -----------------------------------------------------------------
@@ -255,12 +280,27 @@ def model_families(ctx: Context) -> list[str]:
 
 
 def _group_names(resources: Sequence[StackResource]) -> dict[str, StackResource]:
+    """The stack's model package groups by name (a group whose name is not known yet is left out)."""
     groups = {}
     for r in resources:
         if r.type == MODEL_PACKAGE_GROUP:
             name = r.props.get("modelPackageGroupName")
-            groups[name if isinstance(name, str) else r.name] = r
+            if name is not UNKNOWN:
+                groups[name if isinstance(name, str) else r.name] = r
     return groups
+
+
+def _groups_not_known_yet(resources: Sequence[StackResource], *, by_tag: bool) -> str:
+    """The groups (resource names) whose name, or with ``by_tag`` also model-family tag, is not known
+    yet (preview): such a group may be the one a family or a pipeline needs."""
+    pending = []
+    for r in resources:
+        if r.type == MODEL_PACKAGE_GROUP:
+            tags = r.props.get("tags")
+            tag_unknown = tags is UNKNOWN or isinstance(tags, Mapping) and tags.get("model-family") is UNKNOWN
+            if r.props.get("modelPackageGroupName") is UNKNOWN or by_tag and tag_unknown:
+                pending.append(r.name)
+    return ", ".join(pending)
 
 
 def _serves_family(name: str, group: StackResource, family: str, stack_name: str) -> bool:
@@ -273,62 +313,88 @@ def _serves_family(name: str, group: StackResource, family: str, stack_name: str
     tags = group.props.get("tags")
     if isinstance(tags, Mapping) and tags.get("model-family") == family:
         return True
-    environment = stack_name.rsplit("/", 1)[-1]  # the CLI passes "org/project/stack"
+    environment = stack_name.rpartition("/")[2]  # the CLI passes "org/project/stack"
     return name == family or bool(environment) and name.endswith(f"-{environment}-{family}")
 
 
 def check_model_registry_per_model(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     groups = _group_names(resources)
+    # a group not known yet may be the one a family or a pipeline needs: "cannot tell", not a violation
+    pending, unnamed = _groups_not_known_yet(resources, by_tag=True), _groups_not_known_yet(resources, by_tag=False)
     families = model_families(ctx)
-    stack_name = (ctx.stack or StackInfo()).name or ""
+    stack_name = (ctx.stack or StackInfo()).name
     for family in families:
-        if not any(_serves_family(name, group, family, stack_name) for name, group in groups.items()):
+        if any(_serves_family(name, group, family, stack_name) for name, group in groups.items()):
+            continue
+        if pending:
+            yield Note(f'model family "{family}": no model package group serves it by a known name or tag, and '
+                       f"the name or tags of {pending} are not known yet")
+        else:
             yield Violation(f'model family "{family}" has no SageMaker model package group')
-    registered = 0
+    registers = False  # whether a pipeline registers models: then the stack does say how
     for item in pipelines(resources):
         if isinstance(item, Note):
             continue  # pipeline-has-quality-gate reports unreadable definitions
         resource, graph = item
         for step in graph.with_role("register"):
-            registered += 1
+            registers = True
             target = graph.parameter_default(get(graph.steps[step], "Arguments", "ModelPackageGroupName"))
             if isinstance(target, str) and target not in groups:
-                yield Violation(f'pipeline {resource.name}: step "{step}" registers into "{target}", which is not a '
-                                "model package group of this stack", resource.urn)
-    if not families and not registered:
+                if unnamed:
+                    yield Note(f'pipeline {resource.name}: step "{step}" registers into "{target}", not a known '
+                               f"model package group name, and the name of {unnamed} is not known yet", resource.urn)
+                else:
+                    yield Violation(f'pipeline {resource.name}: step "{step}" registers into "{target}", which is '
+                                    "not a model package group of this stack", resource.urn)
+    if not families and not registers:
         yield Note("no model families are declared (stack config modelway:registries or policy parameter "
                    "modelFamilies) and no pipeline registers models")
 
 
 # --- prod-requires-manual-approval ------------------------------------------------------------
+def _status(value: Any) -> str:
+    """A register step's approval status as a message names it: none given is SageMaker's default
+    (Approved); an empty or non-text one is quoted, not taken for that default."""
+    if value is None:
+        return "Approved (default)"
+    return value if isinstance(value, str) and value else repr(value)
+
+
 def check_prod_requires_manual_approval(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     stack = ctx.stack or StackInfo()
     environment = ctx.config.get("environment") or stack.value("modelway:environment") or stack.name
     if environment not in ctx.config["environments"]:
         return
-    evidence = 0
+    evidence = False  # whether anything says how models are registered
     registries = stack.value("modelway:registries")
-    status = get(registries, "model_approval_status") or get(registries, "modelApprovalStatus")
+    # the first key that is set decides: not `a or b`, which read a known empty status ("") as absent, so
+    # the stack was reported as saying nothing about approval instead of registering without it
+    for key in ("model_approval_status", "modelApprovalStatus"):
+        status = get(registries, key)
+        if status is not None:
+            break
     if status is not None:
-        evidence += 1
+        evidence = True
         if status != MANUAL:
-            yield Violation(f"stack config modelway:registries.model_approval_status is {status!r}; "
-                            f"{environment} requires {MANUAL}")
+            yield Violation(f"stack config modelway:registries.{key} is {status!r}; {environment} requires {MANUAL}")
     for item in pipelines(resources):
         if isinstance(item, Note):
             continue
         resource, graph = item
         for step in graph.with_role("register"):
-            evidence += 1
+            evidence = True
             value = graph.parameter_default(get(graph.steps[step], "Arguments", "ModelApprovalStatus"))
             if value != MANUAL:
-                yield Violation(f'pipeline {resource.name}: step "{step}" registers models as '
-                                f"{value or 'Approved (default)'}; {environment} requires {MANUAL}", resource.urn)
+                yield Violation(f'pipeline {resource.name}: step "{step}" registers models as {_status(value)}; '
+                                f"{environment} requires {MANUAL}", resource.urn)
     for r in resources:
         name = r.props.get("name")
         if r.type == SSM_PARAMETER and isinstance(name, str) and "approval" in name.lower():
-            evidence += 1
+            evidence = True
+            # a plain-text status is as often set as insecureValue (shown in diffs) as value
             value = r.props.get("value")
+            if value is None:
+                value = r.props.get("insecureValue")
             if value is UNKNOWN:  # e.g. set from another resource's output: not "Approved", not yet anything
                 yield Note(f"SSM parameter {name}: its value is not known yet", r.urn)
             elif value != MANUAL:

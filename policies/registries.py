@@ -30,7 +30,7 @@ def check_ecr_immutable_tags(resource_type: str, props: Mapping[str, Any], ctx: 
     mutability = props.get("imageTagMutability")
     if mutability is UNKNOWN:
         yield Note("imageTagMutability is not known yet")
-    elif not str(mutability or "MUTABLE").startswith("IMMUTABLE"):
+    elif not (isinstance(mutability, str) and mutability.startswith("IMMUTABLE")):  # IMMUTABLE_WITH_EXCLUSION too
         yield f"imageTagMutability is {mutability or 'MUTABLE (default)'}; set IMMUTABLE so tags cannot be overwritten"
 
 
@@ -124,6 +124,8 @@ def check_sagemaker_endpoint_data_capture(resource_type: str, props: Mapping[str
     percentage = get(capture, "initialSamplingPercentage")
     if enabled is UNKNOWN or percentage is UNKNOWN:
         yield Note("dataCaptureConfig values are not known yet")
+    elif enabled is None:  # the provider's default is false: a config without the flag captures nothing
+        yield "data capture is switched off (enableCapture is not set, and it defaults to false)"
     elif falsy(enabled) or percentage in (0, "0"):
         yield "data capture is switched off (enableCapture false or 0% sampling)"
 
