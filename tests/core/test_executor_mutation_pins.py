@@ -594,10 +594,12 @@ def _collect(executor: Any) -> list[tuple[Task, Outcome]]:
 
 
 @step
-def _logs_then_answers() -> int:
+def _logs_then_answers() -> dict:
     step_context().log("loading")
     step_context().log("training")
-    return 42
+    sum(i * i for i in range(200_000))  # some CPU of its own
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024.0}
 
 
 def test_a_step_process_reports_its_value_logs_cpu_and_memory(tmp_path: Path) -> None:
@@ -608,10 +610,98 @@ def test_a_step_process_reports_its_value_logs_cpu_and_memory(tmp_path: Path) ->
     assert executor.running() == 1
     [(task, outcome)] = _collect(executor)
     assert outcome.ok, outcome.error
-    assert artifact_store(tmp_path).get(outcome.output.hash) == 42
+    seen_in_step = artifact_store(tmp_path).get(outcome.output.hash)
     assert logs == [("_logs_then_answers", "loading"), ("_logs_then_answers", "training")]
-    assert outcome.cpu_s >= 0 and outcome.peak_rss_mb > 1  # the child's own usage, in MiB
+    # the child's own usage, measured after the step: at least what the step saw of it (MiB, Linux KiB / 1024)
+    assert outcome.cpu_s >= seen_in_step["cpu_s"] > 0
+    assert outcome.peak_rss_mb >= seen_in_step["peak_mb"] > 1
     assert executor.next_deadline() is None
+
+
+def _worker() -> None:
+    pass
+
+
+@step
+def _uses_a_worker_process() -> int:
+    import multiprocessing
+
+    worker = multiprocessing.get_context("fork").Process(target=_worker)
+    worker.start()  # a daemonic step process could not
+    worker.join()
+    return worker.exitcode
+
+
+def test_a_step_process_may_start_its_own_workers(tmp_path: Path) -> None:
+    executor = ProcessExecutor()
+    executor.submit(_task(tmp_path, _uses_a_worker_process))
+    [(_, outcome)] = _collect(executor)
+    assert outcome.ok, outcome.error
+    assert artifact_store(tmp_path).get(outcome.output.hash) == 0
+
+
+@step
+def _records_pid_and_sleeps() -> int:
+    Path(os.environ["MODELWAY_TEST_PID_FILE"]).write_text(str(os.getpid()))
+    time.sleep(30)
+    return 1
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _within(seconds: float, condition: Any) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_step_process_dies_with_its_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pid_file = tmp_path / "step.pid"
+    monkeypatch.setenv("MODELWAY_TEST_PID_FILE", str(pid_file))
+    task = _task(tmp_path, _records_pid_and_sleeps)
+
+    def runner() -> None:
+        executor = ProcessExecutor()
+        executor.submit(task)
+        executor.wait(60)
+
+    import multiprocessing
+
+    process = multiprocessing.get_context("fork").Process(target=runner)
+    process.start()
+    try:
+        assert _within(20, lambda: pid_file.exists() and pid_file.read_text())
+        step_pid = int(pid_file.read_text())
+    finally:
+        os.kill(process.pid, signal.SIGKILL)  # the runner dies without a chance to clean up
+        process.join()
+    assert _within(20, lambda: _gone(step_pid)), "the step process outlived its runner"
+
+
+def test_memory_of_a_step_counts_its_workers_and_theirs(tmp_path: Path) -> None:
+    import subprocess
+
+    root = subprocess.Popen(["sh", "-c", "sh -c 'sleep 30; :' & wait"])
+    try:
+        assert _within(20, lambda: len(psutil.Process(root.pid).children(recursive=True)) == 2)
+        tree = [psutil.Process(root.pid), *psutil.Process(root.pid).children(recursive=True)]
+        uss = [p.memory_full_info().uss for p in tree]
+        total = executors._memory_of(root.pid)
+        assert total > uss[0] + uss[1] > 0  # the grandchild's pages count too
+        assert total >= 0.9 * sum(uss)
+    finally:
+        for p in psutil.Process(root.pid).children(recursive=True):
+            p.kill()
+        root.kill()
+        root.wait()
 
 
 @step
@@ -640,7 +730,9 @@ def test_a_step_process_that_fails_outside_python_still_reports_one_line(tmp_pat
     executor = ProcessExecutor()
     executor.submit(_task(tmp_path, fn))
     [(_, outcome)] = _collect(executor)
-    assert (outcome.ok, outcome.error) == (False, error)
+    assert (outcome.ok, outcome.error, outcome.retryable) == (False, error, True)
+    if fn is _interrupted:  # raised past execute(): the step process still reports it, with where it came from
+        assert "raise KeyboardInterrupt(\"stop\")" in outcome.traceback
 
 
 def test_a_step_process_past_its_time_limit_is_stopped(tmp_path: Path) -> None:
@@ -649,6 +741,7 @@ def test_a_step_process_past_its_time_limit_is_stopped(tmp_path: Path) -> None:
     pid = next(iter(executor._running.values()))[1].pid
     [(_, outcome)] = _collect(executor)
     assert (outcome.ok, outcome.timed_out, outcome.error) == (False, True, "timed out after 0.1s")
+    assert 0.1 <= outcome.duration_s < 30  # measured from the start of the attempt
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
