@@ -53,13 +53,14 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".modelway", "mlruns", 
                                  "*.egg-info")
 KILLED = ("ok_killed", "ok_suspicious", "bad_timeout")
 # pytest for one mutant. mutmut 2 counts only exit code 1 as a kill; a mutant that breaks the
-# module's import makes pytest exit 2 (collection error), and one that crashes the test process
-# (e.g. os.kill(pid, 0) turned into a SIGHUP to itself) ends it by a signal: the tests noticed
-# both, so both become 1. mutmut's timeout (a mutant that loops forever) kills this runner only:
+# module's import makes pytest exit 2 (collection error), or 4 when the tests are named by node
+# id (`file::Class`: "found no collectors"; the same ids collected before the mutant), and one
+# that crashes the test process (e.g. os.kill(pid, 0) turned into a SIGHUP to itself) ends it by
+# a signal: the tests noticed all three, so all become 1. mutmut's timeout (a mutant that loops forever) kills this runner only:
 # pytest gets PR_SET_PDEATHSIG so it goes too, instead of holding mutmut's terminal open until the budget ends.
 RUNNER = ("import ctypes, signal, subprocess, sys; code = subprocess.call([sys.executable, '-m', 'pytest', *sys.argv[1:]], "
           "preexec_fn=lambda: ctypes.CDLL(None).prctl(1, signal.SIGKILL)); "
-          "sys.exit(1 if code == 2 or code < 0 else code)")
+          "sys.exit(1 if code in (2, 4) or code < 0 else code)")
 
 
 @dataclass
