@@ -10,6 +10,7 @@ clock, so both sides of each limit are exact; a few real forked attempts check t
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing.connection
 import os
 import resource
@@ -32,7 +33,7 @@ from modelway.contracts.resource_settings import ResourceSettings
 from modelway.runtime import executors, gpus
 from modelway.runtime.context import artifact_store, step_context
 from modelway.runtime.errors import StepFailed
-from modelway.runtime.executors import InProcessExecutor, Outcome, ProcessExecutor, Task, execute
+from modelway.runtime.executors import Executor, InProcessExecutor, Outcome, ProcessExecutor, Task, execute
 from modelway.runtime.gpus import GpuScheduling, discover_gpus, needs_gpus
 
 RUN_ID = "20261204-000000-abcdef"
@@ -112,6 +113,19 @@ def _add(a: int, b: int, c: int) -> int:
     return a + b + c
 
 
+def _takes_nothing(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def wrapper() -> Any:  # its signature, through __wrapped__, says it takes x: calling it with x fails
+        return fn(1)
+    return wrapper
+
+
+@step
+@_takes_nothing
+def _misdeclared(x: int) -> int:
+    return x
+
+
 class TestExecute:
     def test_a_successful_attempt_stores_its_value(self, tmp_path: Path) -> None:
         outcome, elapsed = _timed(lambda: execute(_task(tmp_path, _answer), in_runner=True))
@@ -148,6 +162,35 @@ class TestExecute:
         assert outcome.error == "the step called os._exit(4); a step must return a value or raise, not exit the process"
         assert 0 <= outcome.duration_s <= elapsed
 
+
+    def test_a_call_that_fails_in_the_runners_own_frame_keeps_it(self, tmp_path: Path) -> None:
+        # the step function could not even be entered: the runner's frame is the only one to show
+        @pipeline
+        def p() -> int:
+            return _misdeclared(5)
+
+        task = Task(name="_misdeclared", node=p.build().nodes["_misdeclared"], attempt=1, input_hashes={},
+                    run_id=RUN_ID, pipeline_name="p", home=tmp_path, params={}, timeout_s=None)
+        outcome = execute(task, in_runner=True)
+        assert outcome.error == "TypeError: _misdeclared() takes 0 positional arguments but 1 was given"
+        assert outcome.traceback.startswith("Traceback (most recent call last):\n")
+        assert ", in execute\n" in outcome.traceback
+
+    def test_an_unusable_input_reports_its_duration(self, tmp_path: Path) -> None:
+        @pipeline
+        def p() -> int:
+            out = _produce()
+            return _add(out["a"], out["b"], 0)
+
+        store = ArtifactStore(tmp_path)
+        ref = store.put({"a": 20, "b": 22})
+        (store.path_of(ref.hash) / "data.json").write_text('{"a": 1, "b": 2}')  # edited after it was stored
+        task = Task(name="_add", node=p.build().nodes["_add"], attempt=1, input_hashes={"_produce": ref.hash},
+                    run_id=RUN_ID, pipeline_name="p", home=tmp_path, params={}, timeout_s=None)
+        outcome, elapsed = _timed(lambda: execute(task, in_runner=True))
+        assert (outcome.ok, outcome.retryable, outcome.traceback) == (False, False, None)
+        assert outcome.error.startswith("its input from step '_produce' is unusable: ")
+        assert 0 <= outcome.duration_s <= elapsed
     def test_a_store_that_fails_is_a_retryable_failure_naming_the_step(self, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
         def disk_full(self: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -289,6 +332,18 @@ class TestInProcessExecutor:
         executor.submit(_task(tmp_path, _cancels))
         assert seen == [["_cancels"]]
         assert executor.cancel_all() == []
+
+
+    def test_in_process_nothing_to_cancel_before_the_first_attempt(self) -> None:
+        assert InProcessExecutor().cancel_all() == []
+
+    def test_in_process_a_step_calling_os_exit_does_not_end_the_runner(self, tmp_path: Path) -> None:
+        executor = InProcessExecutor()
+        assert isinstance(executor, Executor) and isinstance(ProcessExecutor(), Executor)
+        executor.submit(_task(tmp_path, _calls_os_exit))  # the test process would end here otherwise
+        [(_, outcome)] = executor.wait(None)
+        assert (outcome.ok, outcome.retryable) == (False, False)
+        assert outcome.error.startswith("the step called os._exit(4)")
 
 
 # --- the process executor: its decisions, on stand-in processes and a stand-in clock ------------------------
@@ -481,6 +536,17 @@ class TestProcessExecutorDecisions:
         assert h.logs == [("a", "one"), ("a", "two")]
         assert h.executor.running() == 1 and proc.calls == [] and not reader.closed
 
+
+    def test_a_running_step_does_not_hide_one_that_finished(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        h = _Harness(monkeypatch)
+        logging_reader = _Reader([executors._LogLine("a", "epoch 1")])
+        done = Outcome(True)
+        done_reader = _Reader([done])
+        h.start("a", _Proc(alive=True), logging_reader)
+        h.start("b", _Proc(alive=False, exitcode=0), done_reader)
+        h.ready = [logging_reader, done_reader]
+        assert [(t.name, o) for t, o in h.executor.wait(None)] == [("b", done)]
+        assert list(h.executor._running) == ["a"]
     def test_an_outcome_sent_just_before_exiting_is_the_one_reported(self, monkeypatch: pytest.MonkeyPatch) -> None:
         h = _Harness(monkeypatch)
         sent = Outcome(False, error="ValueError: x")
@@ -558,6 +624,26 @@ class TestProcessExecutorDecisions:
         me = psutil.Process()
         assert executors._memory_of(os.getpid()) >= me.memory_full_info().uss * 0.5 > 0
         assert executors._memory_of(2**22 + 12345) == 0  # no such process (above Linux's pid_max)
+
+
+    def test_memory_of_a_step_is_its_pages_and_every_descendants(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        class Fake:
+            def __init__(self, uss: int | None, children: list[Any] = ()) -> None:
+                self.uss, self._children = uss, list(children)
+
+            def children(self, recursive: bool = False) -> list[Any]:
+                if not recursive:
+                    return list(self._children)
+                return [d for c in self._children for d in (c, *c.children(recursive=True))]
+
+            def memory_full_info(self) -> Any:
+                if self.uss is None:
+                    raise psutil.NoSuchProcess(1)  # ended while its memory was read
+                return SimpleNamespace(uss=self.uss)
+
+        tree = Fake(1000, [Fake(None), Fake(20, [Fake(300)]), Fake(4000)])
+        monkeypatch.setattr(psutil, "Process", lambda pid: tree)
+        assert executors._memory_of(1) == 5320
 
 
 # --- the process executor: real step processes ----------------------------------------------------------
