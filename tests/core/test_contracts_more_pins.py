@@ -482,6 +482,8 @@ class TestPlatformMetrics:
         assert [spec.description for spec in ALARMS] == [
             "Feature drift of the deployed model exceeded the threshold", "The model's endpoint returned server errors",
             "A pipeline run failed"]
+        with pytest.raises(FrozenInstanceError):  # one definition for infra and the runtime: nobody changes it
+            drift.statistic = "Average"  # type: ignore[misc]
 
     def test_endpoint_and_alarm_names(self) -> None:
         assert endpoint_name("modelway-prod", "credit-risk") == "modelway-prod-credit-risk"
