@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import difflib
 import os
 import py_compile
 import shlex
@@ -223,8 +224,16 @@ def show(path: str, line_number: int, line: str, index: int) -> str:
     source = (ROOT / path).read_text()
     mutant, applied = mutate(Context(source=source, dict_synonyms=[], mutation_id=RelativeMutationID(
         filename=path, line=line, index=index, line_number=line_number)))
-    new = mutant.split("\n")[line_number].strip() if applied else "(not applicable to the current source)"
-    return f"-    {line.strip()} | +    {new}"
+    if not applied:
+        return f"-    {line.strip()} | +    (not applicable to the current source)"
+    # The first lines that differ: a mutant of a statement over several lines (`x = {...}` to
+    # `x = None`) has fewer lines, and its line number is the statement's last line.
+    before, after = source.split("\n"), mutant.split("\n")
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        if tag != "equal":
+            old = before[i1].strip() if i1 < i2 else ""
+            return f"-    {old} | +    {after[j1].strip() if j1 < j2 else '(deleted)'}"
+    return f"-    {line.strip()} | +    (no change)"
 
 
 def render(modules: list[Module], python: str, diffs: bool) -> str:
