@@ -142,6 +142,9 @@ class TestExecute:
         assert 'in _multiline_bug\n    raise ValueError("\\n  first line\\nsecond line")' in outcome.traceback
         assert "in execute" not in outcome.traceback  # the runner's own frame is no help to the user
         assert outcome.traceback.endswith("ValueError: \n  first line\nsecond line\n")
+        lines = outcome.traceback.splitlines()  # the frames as Python prints them, one after the other
+        assert lines[0] == "Traceback (most recent call last):" and lines[1].startswith('  File "')
+        assert lines[-5].startswith('  File "') and lines[-5].endswith(", in _multiline_bug")
         assert 0 <= outcome.duration_s <= elapsed
 
     def test_a_bug_without_a_message_is_its_class(self, tmp_path: Path) -> None:
@@ -658,7 +661,10 @@ def _collect(executor: Any) -> list[tuple[Task, Outcome]]:
 def _logs_then_answers() -> dict:
     step_context().log("loading")
     step_context().log("training")
-    sum(i * i for i in range(200_000))  # some CPU of its own
+    sum(i * i for i in range(200_000))  # some CPU of its own, in user mode
+    with open("/dev/zero", "rb", buffering=0) as zeros:  # and in the kernel
+        for _ in range(300):
+            zeros.read(2**20)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024.0}
 
