@@ -1039,7 +1039,7 @@ class TestGpuDiscovery:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
         assert discover_gpus() == []
 
-    @pytest.mark.parametrize("script", ["exit 1\n", "echo 0\nexit 6\n"])
+    @pytest.mark.parametrize("script", ["echo 0\nexit 1\n", "echo 0\nexit 6\n"])
     def test_a_failing_nvidia_smi_means_no_gpus(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
         _fake_nvidia_smi(tmp_path, monkeypatch, script)
         assert discover_gpus() == []
