@@ -666,7 +666,10 @@ def _logs_then_answers() -> dict:
         for _ in range(300):
             zeros.read(2**20)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024.0}
+    import multiprocessing  # the name its log records show as %(processName)s
+
+    return {"cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024.0,
+            "process": multiprocessing.current_process().name}
 
 
 def _worker() -> None:
@@ -743,6 +746,7 @@ class TestStepProcesses:
         # the child's own usage, measured after the step: at least what the step saw of it (MiB, Linux KiB / 1024)
         assert outcome.cpu_s >= seen_in_step["cpu_s"] > 0
         assert outcome.peak_rss_mb >= seen_in_step["peak_mb"] > 1
+        assert seen_in_step["process"] == "modelway-step-_logs_then_answers"
         assert executor.next_deadline() is None
 
     def test_a_step_process_may_start_its_own_workers(self, tmp_path: Path) -> None:
