@@ -15,7 +15,6 @@ import multiprocessing.connection
 import os
 import resource
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
