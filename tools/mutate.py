@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import difflib
 import os
 import py_compile
 import shlex
@@ -53,13 +54,14 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".modelway", "mlruns", 
                                  "*.egg-info")
 KILLED = ("ok_killed", "ok_suspicious", "bad_timeout")
 # pytest for one mutant. mutmut 2 counts only exit code 1 as a kill; a mutant that breaks the
-# module's import makes pytest exit 2 (collection error), and one that crashes the test process
-# (e.g. os.kill(pid, 0) turned into a SIGHUP to itself) ends it by a signal: the tests noticed
-# both, so both become 1. mutmut's timeout (a mutant that loops forever) kills this runner only:
+# module's import makes pytest exit 2 (collection error), or 4 when the tests are named by node
+# id (`file::Class`: "found no collectors"; the same ids collected before the mutant), and one
+# that crashes the test process (e.g. os.kill(pid, 0) turned into a SIGHUP to itself) ends it by
+# a signal: the tests noticed all three, so all become 1. mutmut's timeout (a mutant that loops forever) kills this runner only:
 # pytest gets PR_SET_PDEATHSIG so it goes too, instead of holding mutmut's terminal open until the budget ends.
 RUNNER = ("import ctypes, signal, subprocess, sys; code = subprocess.call([sys.executable, '-m', 'pytest', *sys.argv[1:]], "
           "preexec_fn=lambda: ctypes.CDLL(None).prctl(1, signal.SIGKILL)); "
-          "sys.exit(1 if code == 2 or code < 0 else code)")
+          "sys.exit(1 if code in (2, 4) or code < 0 else code)")
 
 
 @dataclass
@@ -222,8 +224,16 @@ def show(path: str, line_number: int, line: str, index: int) -> str:
     source = (ROOT / path).read_text()
     mutant, applied = mutate(Context(source=source, dict_synonyms=[], mutation_id=RelativeMutationID(
         filename=path, line=line, index=index, line_number=line_number)))
-    new = mutant.split("\n")[line_number].strip() if applied else "(not applicable to the current source)"
-    return f"-    {line.strip()} | +    {new}"
+    if not applied:
+        return f"-    {line.strip()} | +    (not applicable to the current source)"
+    # The first lines that differ: a mutant of a statement over several lines (`x = {...}` to
+    # `x = None`) has fewer lines, and its line number is the statement's last line.
+    before, after = source.split("\n"), mutant.split("\n")
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        if tag != "equal":
+            old = before[i1].strip() if i1 < i2 else ""
+            return f"-    {old} | +    {after[j1].strip() if j1 < j2 else '(deleted)'}"
+    return f"-    {line.strip()} | +    (no change)"
 
 
 def render(modules: list[Module], python: str, diffs: bool) -> str:

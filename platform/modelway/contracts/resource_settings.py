@@ -6,17 +6,21 @@ Example:
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Callable
 
 from modelway.light_models import Bounds, LightModel
 
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T|B)?\s*$")
+# A number as people and Python write it ("1.5", and "1e+20", which is how str() writes a large or
+# tiny float, and a Kubernetes quantity too): a number a field keeps as text must parse again.
+_NUMBER = r"(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+_MEMORY = re.compile(rf"^\s*{_NUMBER}\s*(Ki|Mi|Gi|Ti|K|M|G|T|B)?\s*$")
 _MEMORY_FACTOR = {
     None: 1, "B": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
 }
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION = re.compile(rf"^\s*{_NUMBER}\s*(ms|s|m|h|d)?\s*$")
 _DURATION_FACTOR = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -27,12 +31,17 @@ def parse_memory(value: str | int) -> int:
         >>> parse_memory("512Mi")
         536870912
     """
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):  # True is no number of bytes
+        if value < 0:
+            raise ValueError(f"invalid memory {value!r}: must not be negative")
         return value
     match = _MEMORY.match(str(value))
     if not match:
         raise ValueError(f"invalid memory {value!r}: use a number with Ki/Mi/Gi/Ti or K/M/G/T, e.g. '8Gi'")
-    return int(float(match.group(1)) * _MEMORY_FACTOR[match.group(2)])
+    amount = float(match.group(1)) * _MEMORY_FACTOR[match.group(2)]
+    if not math.isfinite(amount):  # int() of it would raise OverflowError, which no caller expects
+        raise ValueError(f"invalid memory {value!r}: too large")
+    return int(amount)
 
 
 def parse_duration(value: str | float | int) -> float:
@@ -43,12 +52,17 @@ def parse_duration(value: str | float | int) -> float:
         1800.0
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float
+            seconds = math.inf
     else:
         match = _DURATION.match(str(value))
         if not match:
             raise ValueError(f"invalid duration {value!r}: use a number with ms/s/m/h/d, e.g. '30m'")
         seconds = float(match.group(1)) * _DURATION_FACTOR[match.group(2)]
+    if not math.isfinite(seconds):  # inf or nan: no time limit or delay the runner could wait for
+        raise ValueError(f"invalid duration {value!r}: must be finite")
     if seconds <= 0:
         raise ValueError(f"invalid duration {value!r}: must be positive")
     return seconds

@@ -125,7 +125,8 @@ class StackOutputs(_Frozen):
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             key = ".".join(str(p) for p in error["loc"])
-            raise ConfigError(f"{source}: {key}: {error['msg']}") from None
+            where = f"{key}: " if key else ""  # no key: the whole document is wrong (not a JSON object)
+            raise ConfigError(f"{source}: {where}{error['msg']}") from None
 
     @classmethod
     def from_json_file(cls, path: Path) -> "StackOutputs":

@@ -249,11 +249,11 @@ class _LogLine:
         return (_LogLine, (self.step, self.message))
 
 
-def _child_main(task: Task, conn: Any) -> None:
+def _child_main(task: Task, conn: Any, runner_pid: int) -> None:
     # The parent decides about cancellation; a Ctrl-C in the terminal must not half-run the step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
+    _die_with_parent(runner_pid)
     forget_stores()  # the parent's connections stay in the parent
     if task.echo is not None:  # the runner shows log lines; this process never writes to its display
         import threading
@@ -294,13 +294,15 @@ def _load_libc() -> None:
             pass
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(runner_pid: int) -> None:
     """If the runner is killed (even with SIGKILL), its step processes die too (Linux prctl)."""
     if _LIBC is None:
         return
     try:
         _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before prctl took effect
+        # The runner died before prctl took effect: this process was handed to init, or to a
+        # subreaper (systemd --user, a container's init), so compare with the runner, not with 1.
+        if os.getppid() != runner_pid:
             os._exit(1)
     except (OSError, AttributeError):
         pass
@@ -324,7 +326,7 @@ class ProcessExecutor:
         reader, writer = self._mp.Pipe(duplex=False)
         # Not a daemon: a step may start its own worker processes (multiprocessing, joblib).
         # If the runner dies, PR_SET_PDEATHSIG still takes the step down with it.
-        proc = self._mp.Process(target=_child_main, args=(task, writer), name=f"modelway-step-{task.name}", daemon=False)
+        proc = self._mp.Process(target=_child_main, args=(task, writer, os.getpid()), name=f"modelway-step-{task.name}", daemon=False)
         sys.stdout.flush()
         sys.stderr.flush()
         proc.start()
