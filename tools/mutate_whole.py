@@ -22,8 +22,9 @@ takes minutes), so the figure is an estimate, built to err low, never high:
    operators, so the figure compares with the per-module scores), in a fixed order; ``--sample N``
    of them drawn uniformly with ``--seed S``.
 3. **Each mutant** is written into a copy of the tree (``.mutate/whole``) and tested by the tests
-   that executed its line and passed without it, fastest first, with ``-x``. Killed means one of
-   them failed. A mutant on a line no passing test executes is a survivor (nothing could see
+   that executed its line and passed without it, with ``-x``: first the tests whose file imports
+   the mutated module by name (the likely killers), then the others, each group fastest first.
+   Killed means one of them failed. A mutant on a line no passing test executes is a survivor (nothing could see
    it); a line executed only while modules are imported (a constant, a ``def`` line, a decorator)
    is tested by the tests that executed any line of its file. The tests cut by the per-mutant
    cap (``--cap-s``, in the tests' measured time) are not run: if the others pass, the mutant
@@ -39,11 +40,13 @@ sampling error only.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -51,6 +54,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mutate as base  # noqa: E402  (tools/ is not a package)
@@ -368,8 +372,11 @@ class Selection:
     seconds: float = 0.0
 
 
-def select(mutant: Mutant, index: dict, source: str, cap_s: float, cap_tests: int) -> Selection:
-    """The passing tests that executed the mutant's statement (see the module docstring)."""
+def select(mutant: Mutant, index: dict, source: str, cap_s: float, cap_tests: int,
+           names_module: "Callable[[str], bool] | None" = None) -> Selection:
+    """The passing tests that executed the mutant's statement (see the module docstring): first
+    those whose test file names the mutated module (they test it directly, so a killer is likely
+    among them), each group fastest first, within the cap."""
     passed = {t: o["duration"] for t, o in index["tests"].items() if o["outcome"] == "passed"}
     by_line = index["lines"].get(mutant.path, {})
     contexts: set[str] = set()
@@ -379,7 +386,8 @@ def select(mutant: Mutant, index: dict, source: str, cap_s: float, cap_tests: in
     import_only = not tests and IMPORT_TIME in contexts
     if import_only:
         tests = {t for ts in by_line.values() for t in ts if t in passed}
-    ordered = sorted(tests, key=lambda t: (passed[t], t))
+    direct = names_module or (lambda test: test_names_module(test, mutant.path))
+    ordered = sorted(tests, key=lambda t: (not direct(t), passed[t], t))
     chosen, spent = [], 0.0
     for test in ordered:
         if chosen and (spent + passed[test] > cap_s or len(chosen) >= cap_tests):
@@ -387,6 +395,24 @@ def select(mutant: Mutant, index: dict, source: str, cap_s: float, cap_tests: in
         chosen.append(test)
         spent += passed[test]
     return Selection(chosen, len(ordered) - len(chosen), import_only, spent)
+
+
+@functools.lru_cache(maxsize=None)
+def _test_file_text(path: str, root: Path = WHOLE) -> str:
+    try:
+        return (root / path).read_text()
+    except OSError:
+        return ""
+
+
+def test_names_module(test: str, module_path: str, root: Path = WHOLE) -> bool:
+    """Whether the file of a test (a node id) imports the module at ``module_path`` by name:
+    ``modelway.contracts.resource_settings`` or ``from modelway.contracts import resource_settings``."""
+    dotted = Path(module_path).relative_to(Path(PACKAGE).parent).with_suffix("").as_posix().replace("/", ".")
+    dotted = dotted.removesuffix(".__init__")
+    text = _test_file_text(test.split("::")[0], root)
+    parent, _, stem = dotted.rpartition(".")
+    return dotted in text or (f"from {parent} import" in text and re.search(rf"\b{stem}\b", text) is not None)
 
 
 @dataclass

@@ -119,6 +119,26 @@ def test_the_cap_leaves_out_the_slowest_tests_and_says_how_many(whole) -> None:
     assert (alone.tests, alone.capped) == (["t::slow"], 0)
 
 
+def test_tests_whose_file_imports_the_module_go_first(whole, tmp_path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/test_direct.py").write_text("from modelway.stages.gates import decide\n")
+    (tmp_path / "tests/test_parent.py").write_text("from modelway.stages import gates, lifecycle\n")
+    (tmp_path / "tests/test_near_miss.py").write_text("from modelway.stages import gatesx\nimport modelway.stages\n")
+    (tmp_path / "tests/test_init.py").write_text("import modelway.contracts\n")
+    assert whole.test_names_module("tests/test_direct.py::t", PATH, tmp_path)
+    assert whole.test_names_module("tests/test_parent.py::t", PATH, tmp_path)
+    assert not whole.test_names_module("tests/test_near_miss.py::t", PATH, tmp_path)
+    assert not whole.test_names_module("tests/missing.py::t", PATH, tmp_path)
+    assert whole.test_names_module("tests/test_init.py::t", "platform/modelway/contracts/__init__.py", tmp_path)
+    idx = index({7: ["t::slow", "t::fast", "t::mid"]}, TESTS)
+    chosen = whole.select(mutant(whole, line=7), idx, SOURCE, cap_s=60, cap_tests=100,
+                          names_module=lambda test: test == "t::slow")
+    assert chosen.tests == ["t::slow", "t::fast", "t::mid"]
+    capped = whole.select(mutant(whole, line=7), idx, SOURCE, cap_s=1, cap_tests=100,
+                          names_module=lambda test: test == "t::slow")
+    assert (capped.tests, capped.capped) == (["t::slow"], 2)
+
+
 def test_a_line_run_only_at_import_is_tested_by_every_test_of_its_file(whole) -> None:
     idx = index({1: [""], 7: ["t::mid", ""], 9: ["t::other", "t::broken"]}, TESTS)
     chosen = whole.select(mutant(whole, line=1, text="LIMIT = 3"), idx, SOURCE, cap_s=60, cap_tests=100)
