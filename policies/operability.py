@@ -40,35 +40,47 @@ _EKS_NODE = re.compile(r"node\.eks\.aws|/etc/eks/bootstrap\.sh|nodeadm")
 
 
 # ---- kms-key-policy-principals-exist --------------------------------------------------------------
-def _key_policy_principals(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+def _key_policy_principals(document: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(statement label, ARN) of every IAM principal; the ARN is UNKNOWN where the Principal, its AWS
+    list or an element of it is not known yet (str_list drops UNKNOWN: that would read as no principal)."""
     for i, statement in enumerate(statements(document), start=1):
-        principal = statement.get("Principal")
-        if isinstance(principal, dict):
-            for arn in str_list(principal.get("AWS")):
-                yield str(statement.get("Sid") or i), arn
+        principal, label = statement.get("Principal"), str(statement.get("Sid") or i)
+        aws = principal.get("AWS") if isinstance(principal, dict) else None
+        if principal is UNKNOWN or aws is UNKNOWN or UNKNOWN in as_list(aws):
+            yield label, UNKNOWN
+        for arn in str_list(aws):
+            yield label, arn
 
 
-def _declared_principals(resources: Sequence[StackResource]) -> tuple[set[str], set[str], set[str]]:
-    """(role ARNs, role names, service names of service-linked roles) the stack declares."""
+def _declared_principals(resources: Sequence[StackResource]) -> tuple[set[str], set[str], set[str],
+                                                                      dict[str, list[str]]]:
+    """(role ARNs, role names, service names of service-linked roles) the stack declares, and the roles
+    whose name ("role") or service name ("service") is not known yet: any of them may be a policy's principal."""
     arns, names, services = set(), set(), set()
+    undecided: dict[str, list[str]] = {"role": [], "service": []}
     for resource in resources:
         if resource.type == IAM_ROLE:
-            for key in ("arn",):
-                if isinstance(resource.props.get(key), str):
-                    arns.add(resource.props[key])
-            if isinstance(resource.props.get("name"), str):
-                names.add(resource.props["name"])
+            if isinstance(resource.props.get("arn"), str):
+                arns.add(resource.props["arn"])
+            name = resource.props.get("name")
+            if isinstance(name, str):
+                names.add(name)
+            elif name is UNKNOWN:
+                undecided["role"].append(resource.name)
         elif resource.type == SERVICE_LINKED_ROLE:
             if isinstance(resource.props.get("arn"), str):
                 arns.add(resource.props["arn"])
-            if isinstance(resource.props.get("awsServiceName"), str):
-                services.add(resource.props["awsServiceName"])
-    return arns, names, services
+            service = resource.props.get("awsServiceName")
+            if isinstance(service, str):
+                services.add(service)
+            elif service is UNKNOWN:
+                undecided["service"].append(resource.name)
+    return arns, names, services, undecided
 
 
 def check_kms_key_policy_principals_exist(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     """Every IAM principal of a key policy is the account root, declared in this stack, or listed as existing."""
-    arns, names, services = _declared_principals(resources)
+    arns, names, services, undecided = _declared_principals(resources)
     existing = [str(p) for p in as_list(ctx.config.get("existingPrincipals"))]
     for resource in resources:
         if resource.type not in (KMS_KEY, KEY_POLICY):
@@ -78,6 +90,10 @@ def check_kms_key_policy_principals_exist(resources: Sequence[StackResource], ct
                 yield Note(document.message, resource.urn)
                 continue
             for sid, arn in _key_policy_principals(document):
+                if arn is UNKNOWN:
+                    yield Note(f"key policy of {resource.name} statement {sid}: a principal is not known yet",
+                               resource.urn)
+                    continue
                 if _ROOT.match(arn) or arn in arns or any(fnmatch.fnmatchcase(arn, p) for p in existing):
                     continue
                 linked = _SERVICE_LINKED.match(arn)
@@ -85,6 +101,13 @@ def check_kms_key_policy_principals_exist(resources: Sequence[StackResource], ct
                     continue
                 role = _IAM_ROLE_ARN.match(arn)
                 if role and not linked and role.group(1) in names:
+                    continue
+                # a declared role whose name (service name) is not known yet may be this (service-linked) role
+                maybe = undecided["service"] if linked else undecided["role"] if role else []
+                if maybe:
+                    yield Note(f"key policy of {resource.name} statement {sid} names {arn}: whether the stack "
+                               f"creates it cannot be told (the name of {', '.join(maybe)} is not known yet)",
+                               resource.urn)
                     continue
                 why = ("a service-linked role exists only once something created it; declare "
                        "aws.iam.ServiceLinkedRole and take the ARN from it" if linked else
@@ -111,8 +134,12 @@ def check_s3_lifecycle_transitions_valid(resource_type: str, props: Mapping[str,
                 if is_unknown(value):
                     yield Note(f"rule {label}: transition days are not known yet")
                     continue
+                storage_class = get(transition, "storageClass")
+                if is_unknown(storage_class):  # str() would file it under "<unknown>", checked against nothing
+                    yield Note(f"rule {label}: a transition's storage class is not known yet")
+                    continue
                 if to_int(value) is not None:
-                    days[str(get(transition, "storageClass"))] = to_int(value)
+                    days[str(storage_class)] = to_int(value)
             ia = days.get("STANDARD_IA")
             if ia is None:
                 continue
@@ -264,8 +291,11 @@ def _gpu_types(resource: StackResource, templates: Mapping[str, StackResource]) 
     if template_id is UNKNOWN:
         unknown.append("the launch template")
     template = templates.get(str(template_id)) if isinstance(template_id, str) else None
-    if template is not None and isinstance(template.props.get("instanceType"), str):
-        types.append(template.props["instanceType"])
+    template_type = template.props.get("instanceType") if template is not None else None
+    if template_type is UNKNOWN:  # an instance type not known yet may be a GPU one
+        unknown.append("the launch template's instanceType")
+    elif isinstance(template_type, str):
+        types.append(template_type)
     return [t for t in types if _GPU_TYPE.match(t)], unknown
 
 
