@@ -163,7 +163,8 @@ class BucketIndex:
         """Where a bucket sends its server access logs (inline ``logging`` or ``BucketLogging``)."""
         targets = [get(block, "targetBucket") for block in as_list(bucket.props.get("logging"))]
         targets += [side.props.get("targetBucket") for side in bucket.side("logging")]
-        return [t for t in targets if t]
+        # a target not known yet (UNKNOWN is falsy) is still a target: logging is configured
+        return [t for t in targets if t is UNKNOWN or t]
 
 
 def sse_rules(resource: StackResource) -> list[tuple[Any, Any]]:
