@@ -1,0 +1,261 @@
+"""Pins on the rule wrapper (policies/core.py) that mutation testing found loose.
+
+Every rule reaches the Pulumi CLI, the offline checker and the tests through these wrappers:
+which messages become violations and which notes, on which resource (URN), what the CLI is told
+when nothing could be checked, and which parameters and stack a check sees. See ``make mutate``.
+"""
+from __future__ import annotations
+
+import pytest
+from pulumi_policy import EnforcementLevel, Severity
+from pulumi_policy.policy import _NotApplicableError
+
+from policies import core
+from policies.core import (
+    Context,
+    Note,
+    Outcome,
+    ResourceRule,
+    StackInfo,
+    StackResource,
+    StackRule,
+    Violation,
+    current_stack,
+    stack_resources,
+    use_stack,
+)
+from policies.harness import policy_resource, resource_args, stack_args
+from policies.levels import DEFAULT_LEVELS
+
+KEY = "aws:kms/key:Key"
+UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def resource_rule(check, resource_types=(KEY,), params=None, **kwargs) -> ResourceRule:
+    # the name must be one of the pack's (DEFAULT_LEVELS): s3-access-logging is advisory, kms-key-rotation mandatory
+    return ResourceRule(kwargs.pop("name", "kms-key-rotation"), "Keys rotate.", check=check,
+                        resource_types=resource_types, remediation="Rotate.", mirrors=["CKV_AWS_7"],
+                        concern="storage", params=params, **kwargs)
+
+
+def stack_rule(check, params=None, **kwargs) -> StackRule:
+    return StackRule(kwargs.pop("name", "budget-exists"), "A budget.", check=check, remediation="Add one.",
+                     mirrors=["cost"], concern="tagging", params=params, **kwargs)
+
+
+# ---- what a check yields becomes violations and notes, each on a resource ---------------------
+def test_yielded_strings_violations_and_notes_land_on_the_checked_resource_unless_they_name_one():
+    def check(resource_type, props, ctx):
+        yield "plain text"
+        yield Violation("own urn", "urn:elsewhere")
+        yield Violation("no urn")
+        yield Note("a note")
+        yield Note("noted elsewhere", "urn:other")
+
+    outcome = resource_rule(check).evaluate(resource_args(KEY, {}, urn="urn:key"))
+    assert outcome == Outcome(
+        violations=[Violation("plain text", "urn:key"), Violation("own urn", "urn:elsewhere"),
+                    Violation("no urn", "urn:key")],
+        notes=[Note("a note", "urn:key"), Note("noted elsewhere", "urn:other")])
+
+
+def test_outcome_and_messages_default_to_empty_and_no_urn():
+    assert (Outcome().violations, Outcome().notes) == ([], [])
+    assert Outcome().violations is not Outcome().violations
+    assert (Violation("m").urn, Note("m").urn) == (None, None)
+
+
+def test_a_check_that_raises_is_a_note_naming_the_error_and_the_policy():
+    def check(resource_type, props, ctx):
+        yield Violation("before")
+        raise ValueError("boom")
+
+    outcome = resource_rule(check).evaluate(resource_args(KEY, {}, urn="urn:key"))
+    assert outcome == Outcome(notes=[Note("could not evaluate (ValueError: boom); please report this to the "
+                                          "kms-key-rotation maintainers", "urn:key")])
+
+    def stack_check(resources, ctx):
+        raise KeyError("x")
+        yield  # pragma: no cover - a generator
+
+    assert stack_rule(stack_check).evaluate(stack_args([])) == Outcome(notes=[Note(
+        "could not evaluate (KeyError: 'x'); please report this to the budget-exists maintainers", None)])
+
+
+# ---- which resources a resource rule reads --------------------------------------------------------
+def test_a_resource_rule_reads_only_its_types_and_all_types_when_none_are_given():
+    seen = []
+
+    def check(resource_type, props, ctx):
+        seen.append(resource_type)
+        yield "bad"
+
+    rule = resource_rule(check)
+    assert rule.applies_to(KEY) and not rule.applies_to("aws:s3/bucket:Bucket")
+    assert rule.evaluate(resource_args("aws:s3/bucket:Bucket", {})) == Outcome() and seen == []
+    assert rule.resource_types == frozenset({KEY})
+    everything = resource_rule(check, resource_types=[])
+    assert everything.applies_to("aws:s3/bucket:Bucket")
+    assert [v.message for v in everything.evaluate(resource_args("aws:s3/bucket:Bucket", {})).violations] == ["bad"]
+    assert seen == ["aws:s3/bucket:Bucket"]
+
+
+def test_a_resource_check_sees_plain_props_and_its_context():
+    seen = {}
+
+    def check(resource_type, props, ctx):
+        seen.update(props=props, ctx=ctx)
+        return []
+
+    rule = resource_rule(check, params={"limit": {"type": "integer", "default": 3}, "extra": {"type": "string"}})
+    args = resource_args(KEY, {"a": UNKNOWN_STRING, "b": [1]}, name="k", urn="urn:k", config={"extra": "x"},
+                         provider_props={"region": UNKNOWN_STRING, "profile": "p"}, stack_tags={"team": "ml"})
+    rule.evaluate(args)
+    ctx = seen["ctx"]
+    assert repr(seen["props"]) == "{'a': <unknown>, 'b': [1]}"
+    assert (ctx.config, ctx.urn, ctx.name, ctx.stack_tags, ctx.stack) == (
+        {"limit": 3, "extra": "x"}, "urn:k", "k", {"team": "ml"}, None)
+    assert repr(ctx.provider_props) == "{'region': <unknown>, 'profile': 'p'}"
+    rule.evaluate(resource_args(KEY, {}))
+    assert seen["ctx"].provider_props is None
+
+
+# ---- parameters -------------------------------------------------------------------------------
+def test_params_are_the_schema_defaults_overlaid_with_the_configured_values():
+    rule = resource_rule(lambda *a: [], params={"a": {"type": "integer", "default": 1}, "b": {"type": "string"},
+                                               "c": {"type": "array", "default": ["x"]}})
+    assert rule.params(None) == {"a": 1, "c": ["x"]}
+    assert rule.params({"a": 2, "d": 4, "enforcementLevel": "advisory"}) == {"a": 2, "c": ["x"], "d": 4}
+    assert rule.config_schema.properties == {"a": {"type": "integer", "default": 1}, "b": {"type": "string"},
+                                             "c": {"type": "array", "default": ["x"]}}
+    bare = resource_rule(lambda *a: [])
+    assert bare.config_schema is None and bare.params({"x": 1, "enforcementLevel": "mandatory"}) == {"x": 1}
+    assert resource_rule(lambda *a: [], params={}).config_schema is None
+
+
+# ---- metadata ---------------------------------------------------------------------------------
+def test_a_rules_metadata_reaches_crossguard():
+    rule = resource_rule(lambda *a: [], name="s3-access-logging", severity=Severity.LOW)
+    assert (rule.name, rule.description, rule.severity, rule.remediation_steps) == (
+        "s3-access-logging", "Keys rotate.", Severity.LOW, "Rotate.")
+    assert rule.enforcement_level is EnforcementLevel.ADVISORY is DEFAULT_LEVELS["s3-access-logging"]
+    assert (rule.tags, rule.mirrors, rule.concern, rule.kind) == (["storage", "CKV_AWS_7"], ("CKV_AWS_7",), "storage",
+                                                                  "resource")
+    default = resource_rule(lambda *a: [])
+    assert default.severity == Severity.HIGH and default.enforcement_level is EnforcementLevel.MANDATORY
+    stack = stack_rule(lambda *a: [])
+    assert (stack.kind, stack.severity, stack.tags, stack.mirrors, stack.enforcement_level) == (
+        "stack", Severity.HIGH, ["tagging", "cost"], ("cost",), EnforcementLevel.ADVISORY)
+    assert stack_rule(lambda *a: [], severity=Severity.LOW).severity == Severity.LOW
+    with pytest.raises(KeyError):
+        resource_rule(lambda *a: [], name="not-in-the-pack")
+
+
+# ---- what the Pulumi CLI is told (validate) ------------------------------------------------------
+def collect(rule, args) -> tuple[list, str | None]:
+    reported = []
+    try:
+        rule.validate(args, lambda message, urn=None: reported.append((message, urn)))
+    except _NotApplicableError as exc:
+        return reported, exc.reason
+    return reported, None
+
+
+def test_validate_reports_each_violation_and_not_applicable_only_when_nothing_else():
+    def violations_and_notes(resource_type, props, ctx):
+        yield "one"
+        yield Note("n1")
+        yield Violation("two", "urn:x")
+
+    assert collect(resource_rule(violations_and_notes), resource_args(KEY, {})) == ([("one", None), ("two", None)],
+                                                                                    None)
+    notes = resource_rule(lambda *a: [Note("n1"), Note("n2")])
+    assert collect(notes, resource_args(KEY, {})) == ([], "n1; n2")
+    assert collect(resource_rule(lambda *a: []), resource_args(KEY, {})) == ([], None)
+
+
+def test_stack_validate_reports_each_violation_on_its_resource():
+    def check(resources, ctx):
+        yield Violation("on r", "urn:r")
+        yield "on the stack"
+        yield Note("n")
+
+    assert collect(stack_rule(check), stack_args([])) == ([("on r", "urn:r"), ("on the stack", None)], None)
+    assert collect(stack_rule(lambda *a: [Note("a"), Note("b")]), stack_args([])) == ([], "a; b")
+    assert collect(stack_rule(lambda *a: []), stack_args([])) == ([], None)
+
+
+def test_a_stack_check_sees_plain_resources_its_params_and_the_stack():
+    seen = {}
+
+    def check(resources, ctx):
+        seen.update(resources=resources, ctx=ctx)
+        return []
+
+    rule = stack_rule(check, params={"n": {"type": "integer", "default": 5}})
+    resource = policy_resource(KEY, {"policy": UNKNOWN_STRING}, name="k", provider_props={"p": UNKNOWN_STRING})
+    use_stack("prod", {"aws:region": "eu-west-1"})
+    try:
+        rule.evaluate(stack_args([resource], config={"m": 1}, stack_tags={"t": "v"}))
+    finally:
+        use_stack(None)
+    (view,) = seen["resources"]
+    assert (view.type, view.urn, view.name, repr(view.props), repr(view.provider_props)) == (
+        KEY, "urn:pulumi:test::modelway::aws:kms/key:Key::k", "k", "{'policy': <unknown>}", "{'p': <unknown>}")
+    ctx = seen["ctx"]
+    assert (ctx.config, ctx.stack_tags, ctx.stack) == ({"n": 5, "m": 1}, {"t": "v"},
+                                                       StackInfo("prod", {"aws:region": "eu-west-1"}))
+
+
+# ---- the stack being checked -------------------------------------------------------------------
+@pytest.mark.parametrize("raw, value", [
+    ('{"a": 1}', {"a": 1}),
+    ("[1, 2]", [1, 2]),
+    ("{not json", "{not json"),
+    ("plain", "plain"),
+    ("", ""),
+    (None, None),
+    (7, 7),
+])
+def test_stack_config_values_are_json_decoded_when_they_look_like_json(raw, value):
+    assert StackInfo("s", {"k": raw}).value("k") == value
+    assert StackInfo("s").value("missing") is None
+
+
+def test_use_stack_sets_and_clears_the_stack(monkeypatch):
+    monkeypatch.setenv("PULUMI_STACK", "org/project/staging")
+    use_stack("prod", {"k": "v"})
+    try:
+        assert current_stack() == StackInfo("prod", {"k": "v"})
+        use_stack("dev")
+        assert current_stack() == StackInfo("dev", {})
+    finally:
+        use_stack(None)
+    assert current_stack().name == "staging"  # the CLI's fully qualified name, its last part
+    monkeypatch.setenv("PULUMI_STACK", "prod")
+    assert current_stack().name == "prod"
+    monkeypatch.delenv("PULUMI_STACK")
+    assert current_stack().name == ""
+
+
+def test_stack_resources_are_built_once_per_list():
+    resources = [policy_resource(KEY, {"a": 1}, name="k")]
+    first = stack_resources(resources)
+    assert stack_resources(resources) is first
+    assert first == [StackResource(KEY, {"a": 1}, "urn:pulumi:test::modelway::aws:kms/key:Key::k", "k", None)]
+    other = [policy_resource(KEY, {"a": 2}, name="k")]
+    assert stack_resources(other)[0].props == {"a": 2}
+    assert stack_resources(resources) is not first and stack_resources(resources) == first
+    assert len(core._VIEWS) == 1
+
+
+def test_a_stack_resources_id_is_its_id_prop_when_it_is_text():
+    assert StackResource(KEY, {"id": "k-1"}, "u", "n").id == "k-1"
+    assert StackResource(KEY, {"id": UNKNOWN_STRING and None}, "u", "n").id is None
+    assert StackResource(KEY, {"id": 5}, "u", "n").id is None
+    assert StackResource(KEY, {}, "u", "n").id is None
+
+
+def test_context_defaults():
+    ctx = Context(config={})
+    assert (ctx.urn, ctx.name, ctx.provider_props, ctx.stack_tags, ctx.stack) == ("", "", None, {}, None)
