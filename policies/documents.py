@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .core import Note
-from .values import UNKNOWN, DocumentError, is_allow, is_public_principal, parse_document, statements
+from .values import UNKNOWN, DocumentError, as_list, is_allow, is_public_principal, parse_document, statements
 
 
 def has_unknown(value: Any) -> bool:
@@ -29,7 +29,10 @@ def has_unknown(value: Any) -> bool:
 
 
 def read_document(value: Any, what: str) -> Iterator[Any]:
-    """Yield the document (a dict), or one Note when it is unreadable or not known yet; nothing when absent."""
+    """Yield the document (a dict), or one Note when it is unreadable or not known yet; nothing when absent.
+
+    A document whose Statement (or one of its statements) is not known yet yields a Note, then the document.
+    """
     try:
         document = parse_document(value)
     except DocumentError as exc:
@@ -38,7 +41,13 @@ def read_document(value: Any, what: str) -> Iterator[Any]:
     if document is UNKNOWN:
         yield Note(f"{what} is not known yet")
     elif document is not None:
-        yield document
+        # statements() skips what is no dict: a Statement not known yet would read as none (a silent pass)
+        listed = document.get("Statement")
+        if listed is UNKNOWN:
+            yield Note(f"{what}: Statement is not known yet")
+        elif UNKNOWN in as_list(listed):
+            yield Note(f"{what}: a statement is not known yet")
+        yield document  # what is known is still checked
 
 
 def public_allows(value: Any, what: str) -> Iterator[Any]:

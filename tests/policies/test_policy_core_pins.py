@@ -259,3 +259,16 @@ def test_a_stack_resources_id_is_its_id_prop_when_it_is_text():
 def test_context_defaults():
     ctx = Context(config={})
     assert (ctx.urn, ctx.name, ctx.provider_props, ctx.stack_tags, ctx.stack) == ("", "", None, {}, None)
+
+
+def test_the_same_note_twice_is_reported_once_but_distinct_notes_and_violations_all_are():
+    def check(resource_type, props, ctx):
+        yield Note("n")
+        yield Note("n", "urn:key")       # the same note once the default URN is filled in
+        yield Note("n", "urn:other")
+        yield "v"
+        yield "v"
+
+    outcome = resource_rule(check).evaluate(resource_args(KEY, {}, urn="urn:key"))
+    assert outcome == Outcome(violations=[Violation("v", "urn:key"), Violation("v", "urn:key")],
+                              notes=[Note("n", "urn:key"), Note("n", "urn:other")])
