@@ -27,7 +27,6 @@ LIFECYCLE_TYPES = ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfigura
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 ASG = "aws:autoscaling/group:Group"
-NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart")
 WORKLOAD_TYPES = ("kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:Deployment")
@@ -213,25 +212,24 @@ def _denies_all_egress(spec: Any) -> bool:
 
 
 def _port_values(rule: Any) -> list[Any]:
+    """The ports of an egress rule; ``[UNKNOWN]`` where the rule or its ports list is not known yet (get
+    passes an unknown on), so the spec, the egress list, a rule, its ports or a port not known yet all
+    show as an UNKNOWN port."""
     return [get(p, "port") for p in as_list(get(rule, "ports"))]
 
 
 def _allows_beyond_dns(spec: Any) -> bool:
     """Whether a known egress rule allows more than DNS (a rule, or port, not known yet proves nothing)."""
     for rule in as_list(get(spec, "egress")):
-        if rule is UNKNOWN or get(rule, "ports") is UNKNOWN:
-            continue
         ports = _port_values(rule)
-        if not ports or any(p is not UNKNOWN and to_int(p) not in (53,) for p in ports):
+        if not ports or any(p is not UNKNOWN and to_int(p) != 53 for p in ports):
             return True
     return False
 
 
 def _may_allow(spec: Any) -> bool:
-    """Whether an egress rule not known yet (the list, a rule, its ports, a port) may allow more than DNS."""
-    egress = get(spec, "egress")
-    return spec is UNKNOWN or egress is UNKNOWN or any(
-        rule is UNKNOWN or get(rule, "ports") is UNKNOWN or UNKNOWN in _port_values(rule) for rule in as_list(egress))
+    """Whether an egress rule not known yet (the spec, the list, a rule, its ports, a port) may allow more than DNS."""
+    return any(UNKNOWN in _port_values(rule) for rule in as_list(get(spec, "egress")))
 
 
 def _may_deny_all(spec: Any) -> bool:

@@ -174,6 +174,29 @@ def test_key_policy_a_role_whose_name_is_not_known_yet_may_be_the_principal():
         [missing(APP_ROLE)], [])
 
 
+def test_key_policy_every_principal_after_a_settled_one_is_still_checked():
+    # each settled principal (root, declared ARN or name, service-linked role, not known yet) moves on to the
+    # next one of the statement: stopping there passed the undeclared principals after it
+    other = f"arn:aws:iam::{ACCOUNT}:role/other"
+    declared = [(SLR, {"awsServiceName": "autoscaling.amazonaws.com"}, "slr"), (ROLE, {"name": "app"}, "r")]
+    for first in (ROOT, SLR_ARN, APP_ROLE):
+        assert stack("kms-key-policy-principals-exist", *declared, key(allow({"AWS": [first, other]}))) == (
+            [missing(other)], [])
+    unknown_first = {"Statement": [allow({"AWS": [UNKNOWN_STRING, other]})]}
+    assert stack("kms-key-policy-principals-exist", (KEY, {"policy": unknown_first}, "key")) == (
+        [missing(other)], ["key policy of key statement S: a principal is not known yet"])
+    # a Statement list with a statement not known yet: the known statements are still read
+    partly = {"Statement": [UNKNOWN_OBJECT, allow({"AWS": other})]}
+    assert stack("kms-key-policy-principals-exist", (KEY, {"policy": partly}, "key")) == (
+        [missing(other)], ["key policy of key: a statement is not known yet"])
+    # a role whose name is not known yet may be one principal; the next one is still checked
+    unnamed = [(ROLE, {"name": UNKNOWN_STRING}, "r1"), (ROLE, {"name": UNKNOWN_STRING}, "r2")]
+    user = f"arn:aws:iam::{ACCOUNT}:user/u"
+    assert stack("kms-key-policy-principals-exist", *unnamed, key(allow({"AWS": [APP_ROLE, user]}))) == (
+        [missing(user)], [f"key policy of key statement S names {APP_ROLE}: whether the stack creates it cannot be "
+                          "told (the name of r1, r2 is not known yet)"])
+
+
 # ---- s3-lifecycle-transitions-valid -------------------------------------------------------------
 def lifecycle(*transitions, kind: str = "transitions", rule_id: str | None = "tier") -> dict:
     rule = {"status": "Enabled", kind: [dict(t) for t in transitions]}
@@ -243,6 +266,15 @@ def test_lifecycle_days_not_known_yet_is_a_note_and_the_rest_is_still_checked():
                                           "30"], ["rule tier: transition days are not known yet"])
 
 
+def test_lifecycle_the_transitions_after_one_not_known_yet_are_still_checked():
+    assert lifecycle_messages(lifecycle({"days": 10, "storageClass": UNKNOWN_STRING}, ia(5))) == (
+        ["rule tier: transitions to STANDARD_IA after 5 days; S3 requires at least 30"],
+        ["rule tier: a transition's storage class is not known yet"])
+    assert lifecycle_messages(lifecycle(ia(UNKNOWN_NUMBER), ia(5))) == (
+        ["rule tier: transitions to STANDARD_IA after 5 days; S3 requires at least 30"],
+        ["rule tier: transition days are not known yet"])
+
+
 def test_lifecycle_storage_class_not_known_yet_is_a_note_not_a_pass():
     # str(UNKNOWN) filed the transition under "<unknown>", checked against nothing: 10 days passed silently
     props = lifecycle({"days": 10, "storageClass": UNKNOWN_STRING})
@@ -283,6 +315,9 @@ def test_kubeconfig_default_provider_is_reported_once_for_the_first_resource():
 @pytest.mark.parametrize("kubeconfig", ["apiVersion: v1", {"apiVersion": "v1"}])
 def test_kubeconfig_set_as_text_or_object_passes(kubeconfig):
     assert kubeconfig_check(k8s("ns", {"kubeconfig": kubeconfig})) == []
+    # ... and the resources after it are still checked
+    assert kubeconfig_check(k8s("ok", {"kubeconfig": kubeconfig}), k8s("bad", {"context": "x"})) == [
+        ("Violation", NO_KUBECONFIG.format("bad"), "urn:bad")]
 
 
 @pytest.mark.parametrize("kubeconfig", [{}, 1, ["x"]])
@@ -385,6 +420,18 @@ def test_egress_a_rule_beyond_dns_in_any_policy_of_the_namespace_allows_the_data
 def test_egress_dns_only_rules_leave_the_namespace_denied(ports):
     assert messages(egress_outcome(netpol("deny", DENY_ALL, "ml"), netpol("dns", egress({"ports": ports}), "ml"))) \
         == ([EGRESS_VIOLATION.format("ml")], [])
+
+
+def test_egress_a_namespace_that_allows_the_data_plane_does_not_end_the_check():
+    outcome = egress_outcome(netpol("allow", egress({}), "a"), netpol("deny-a", DENY_ALL, "a"),
+                             netpol("deny-b", DENY_ALL, "b"))
+    assert messages(outcome) == ([EGRESS_VIOLATION.format("b")], [])
+
+
+def test_egress_a_rule_not_known_yet_does_not_hide_a_known_https_rule_after_it():
+    for unknown_rule in (UNKNOWN_OBJECT, {"ports": UNKNOWN_ARRAY}, {"ports": [{"port": UNKNOWN_NUMBER}]}):
+        spec = egress(unknown_rule, {"ports": [{"port": 443}]})
+        assert messages(egress_outcome(netpol("deny", DENY_ALL, "ml"), netpol("mixed", spec, "ml"))) == ([], [])
 
 
 def test_egress_a_rule_in_another_namespace_does_not_help():
