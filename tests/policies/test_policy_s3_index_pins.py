@@ -118,17 +118,38 @@ def test_a_side_whose_bucket_is_not_known_yet_is_kept_apart():
     assert [s.name for s in index.buckets[0].side("versioning")] == ["known"] and index.unlinked == {}
 
 
-def test_every_side_type_is_filed_under_its_kind_and_other_types_are_ignored():
-    resources = [bucket("data")] + [side("data", f"s{i}", t) for i, t in enumerate(SIDE_TYPES)]
-    resources.append(side("data", "other", "aws:s3/bucketObject:BucketObject"))
-    index = BucketIndex(resources)
-    kinds = {kind: sorted(s.name for s in sides) for kind, sides in index.buckets[0].sides.items()}
-    expected: dict[str, list[str]] = {}
-    for i, kind in enumerate(SIDE_TYPES.values()):
-        expected.setdefault(kind, []).append(f"s{i}")
-    assert kinds == {k: sorted(v) for k, v in expected.items()}
-    assert set(kinds) == {"encryption", "public_access_block", "policy", "versioning", "logging", "lifecycle",
-                          "intelligent_tiering", "acl"}
+# pulumi-aws v7 tokens and the deprecated V2 ones, spelled out: each is what a program's resource is typed as
+SIDES = {
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": "encryption",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": "encryption",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "public_access_block",
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+    "aws:s3/bucketVersioning:BucketVersioning": "versioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2": "versioning",
+    "aws:s3/bucketLogging:BucketLogging": "logging",
+    "aws:s3/bucketLoggingV2:BucketLoggingV2": "logging",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "lifecycle",
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": "lifecycle",
+    "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration": "intelligent_tiering",
+    "aws:s3/bucketAcl:BucketAcl": "acl",
+    "aws:s3/bucketAclV2:BucketAclV2": "acl",
+}
+
+
+@pytest.mark.parametrize("resource_type, kind", sorted(SIDES.items()))
+def test_every_side_type_is_filed_under_its_kind(resource_type, kind):
+    configured = side("data", "s", resource_type)
+    index = BucketIndex([bucket("data"), configured])
+    assert index.buckets[0].sides == {kind: [configured]}
+    assert BucketIndex([bucket("data"), side("elsewhere", "s", resource_type)]).unlinked == {kind: [
+        side("elsewhere", "s", resource_type)]}
+
+
+def test_other_types_pointing_at_a_bucket_are_ignored():
+    index = BucketIndex([bucket("data"), side("data", "o", "aws:s3/bucketObject:BucketObject"),
+                         side(UNKNOWN, "o2", "aws:s3/bucketObject:BucketObject")])
+    assert (index.buckets[0].sides, index.unlinked, index.unknown_refs) == ({}, {}, [])
+    assert SIDE_TYPES == SIDES
 
 
 def test_both_bucket_types_are_buckets_and_account_blocks_are_collected():
