@@ -272,3 +272,17 @@ def test_the_same_note_twice_is_reported_once_but_distinct_notes_and_violations_
     outcome = resource_rule(check).evaluate(resource_args(KEY, {}, urn="urn:key"))
     assert outcome == Outcome(violations=[Violation("v", "urn:key"), Violation("v", "urn:key")],
                               notes=[Note("n", "urn:key"), Note("n", "urn:other")])
+
+
+def test_the_public_names_exist_and_the_values_are_immutable():
+    import dataclasses
+
+    assert [name for name in core.__all__ if not hasattr(core, name)] == []
+    assert set(core.__all__) >= {"Context", "Note", "Outcome", "ResourceRule", "StackRule", "StackResource",
+                                 "Violation", "use_stack", "current_stack", "stack_resources"}
+    values = [Violation("m"), Note("m"), Context(config={}), StackResource(KEY, {}, "u", "n"), StackInfo()]
+    for value in values:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            value.urn = "changed"
+    assert StackInfo() == StackInfo("", {}) and StackResource(KEY, {}, "u", "n").provider_props is None
+    assert len({Violation("m"), Violation("m"), Note("m")}) == 2  # hashable: findings can be collected in sets
