@@ -180,10 +180,9 @@ def sse_rules(resource: StackResource) -> list[tuple[Any, Any]]:
         rules = as_list(resource.props.get("rules")) + as_list(resource.props.get("rule"))
     out = []
     for rule in rules:
+        # get() passes an unknown on: a rule, or its default, not known yet gives (UNKNOWN, UNKNOWN)
         default = get(rule, "applyServerSideEncryptionByDefault")
-        if default is UNKNOWN or rule is UNKNOWN:
-            out.append((UNKNOWN, UNKNOWN))
-        elif default is not None:
+        if default is not None:
             out.append((get(default, "sseAlgorithm"), get(default, "kmsMasterKeyId")))
     return out
 

@@ -109,6 +109,16 @@ def test_matches_reads_every_identifier_and_refuses_non_strings():
     named = Bucket(bucket("p", bucketPrefix="pre-", bucket="p-1"))
     assert [named.matches(r) for r in ("pre-x", "p-1a2b3c4")] == [False, False]
     assert Bucket(bucket("p", bucketPrefix="")).matches("x") is False
+    # a reference that is no text, or empty, names no bucket, whatever the bucket's own props hold
+    assert [auto.matches(r) for r in (7, ["data"], "")] == [False, False, False]
+    assert Bucket(bucket("p", bucket="")).matches("") is False
+
+
+def test_a_bucket_with_odd_identifiers_is_still_indexed_by_the_others():
+    odd = bucket("data", id=5, arn=["arn:aws:s3:::x"], bucket="")
+    index = BucketIndex([odd, side("data", "by-name"), side("5", "by-id")])
+    assert [s.name for s in index.buckets[0].side("versioning")] == ["by-name"]
+    assert [s.name for s in index.unlinked["versioning"]] == ["by-id"]
 
 
 def test_a_side_whose_bucket_is_not_known_yet_is_kept_apart():
