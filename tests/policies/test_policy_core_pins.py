@@ -286,3 +286,52 @@ def test_the_public_names_exist_and_the_values_are_immutable():
             value.urn = "changed"
     assert StackInfo() == StackInfo("", {}) and StackResource(KEY, {}, "u", "n").provider_props is None
     assert len({Violation("m"), Violation("m"), Note("m")}) == 2  # hashable: findings can be collected in sets
+
+
+def test_without_use_stack_the_stack_is_what_the_pulumi_cli_passes(monkeypatch):
+    import pulumi.runtime.config as runtime_config
+
+    monkeypatch.setenv("PULUMI_STACK", "org/project/prod")
+    monkeypatch.setenv("PULUMI_CONFIG", '{"aws:region": "eu-west-1", "modelway:registries": "[1]"}')
+    use_stack(None)
+    token = runtime_config.CONFIG.set({})  # config set in-process by other tests' Pulumi mocks is not ours
+    try:
+        stack = current_stack()
+    finally:
+        runtime_config.CONFIG.reset(token)
+    assert stack == StackInfo("prod", {"aws:region": "eu-west-1", "modelway:registries": "[1]"})
+    assert stack.value("modelway:registries") == [1]
+
+
+def test_a_stack_config_that_cannot_be_read_is_an_empty_one(monkeypatch):
+    import pulumi.runtime.config as runtime_config
+
+    def broken():
+        raise ValueError("PULUMI_CONFIG is not JSON")
+
+    monkeypatch.setattr(runtime_config, "get_config_env", broken)
+    monkeypatch.setenv("PULUMI_STACK", "dev")
+    use_stack(None)
+    assert current_stack() == StackInfo("dev", {}) and current_stack().value("k") is None
+
+
+def test_a_fresh_process_reads_the_stack_from_the_pulumi_cli():
+    # what `pulumi preview` runs: the pack never calls use_stack, so the module's initial state decides
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PULUMI_STACK": "org/p/staging", "PULUMI_CONFIG": "{}",
+           "PYTHONPATH": os.pathsep.join([str(root / "platform"), str(root)])}
+    out = subprocess.run([sys.executable, "-c", "from policies.core import current_stack; print(current_stack())"],
+                         env=env, capture_output=True, text=True, check=True, cwd=root).stdout
+    assert out.strip() == "StackInfo(name='staging', config={})"
+
+
+def test_a_rule_is_either_kind():
+    from policies.catalog import by_name
+
+    assert isinstance(by_name("budget-exists"), core.Rule) and isinstance(by_name("kms-key-rotation"), core.Rule)
+    assert not isinstance(Violation("m"), core.Rule)
