@@ -8,6 +8,9 @@ from policies import catalog
 
 def test_the_catalog_splits_by_kind_and_finds_by_name():
     assert catalog.PACK_NAME == "modelway"
+    # what `pulumi policy ls` shows of the pack
+    assert catalog.PACK_DESCRIPTION == ("Modelway governance: storage, identity, compute, registries, Kubernetes, "
+                                        "tagging, ML governance.")
     assert catalog.RESOURCE_POLICIES + catalog.STACK_POLICIES != []
     assert {p.name for p in catalog.RESOURCE_POLICIES} | {p.name for p in catalog.STACK_POLICIES} == {
         p.name for p in catalog.ALL_POLICIES}

@@ -30,3 +30,25 @@ def test_urns_and_argument_objects():
     assert policy_resource("t", {}, name="n", urn="urn:y").urn == "urn:y"
     stack = stack_args([r], config={"c": 2}, stack_tags={"s": "v"})
     assert (stack.resources, stack.get_config(), stack.stack_tags) == ([r], {"c": 2}, {"s": "v"})
+
+
+def test_what_crossguard_leaves_empty_is_empty():
+    opts = options()
+    timeouts = opts.custom_timeouts
+    assert (timeouts.create_seconds, timeouts.update_seconds, timeouts.delete_seconds) == (0, 0, 0)
+    assert opts.additional_secret_outputs == []
+    assert provider({"a": 1}).name == "default"
+    assert provider({"a": 1}, resource_type="pulumi:providers:kubernetes").urn == (
+        "urn:pulumi:test::modelway::pulumi:providers:kubernetes::default")
+    assert provider({"a": 1}, urn="urn:prov").urn == "urn:prov"
+    # no config given: the policy's schema defaults apply (CrossGuard passes none either)
+    assert resource_args("t", {}).get_config() == {} and stack_args([]).get_config() == {}
+    r = policy_resource("t", {}, name="n")
+    assert (r.provider, r.parent, r.dependencies, r.property_dependencies, r.opts.parent) == (None, None, [], {}, None)
+
+
+def test_the_props_and_config_are_copies():
+    props, config = {"a": 1}, {"c": 1}
+    args = resource_args("t", props, config=config)
+    props["a"], config["c"] = 2, 2
+    assert (args.props, args.get_config()) == ({"a": 1}, {"c": 1})
