@@ -7,6 +7,8 @@ says it better. See ``make mutate``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,6 +60,26 @@ def test_unwrap_reads_crossguards_proxies_raw():
     proxied = unknown_checking_proxy({"a": [SENTINELS[0], {"b": "x"}], "c": SENTINELS[1]})
     assert unwrap(proxied) == {"a": [UNKNOWN, {"b": "x"}], "c": UNKNOWN}
     assert unwrap(unknown_checking_proxy(["x", SENTINELS[2]])) == ["x", UNKNOWN]
+
+
+class _DictProxy(Mapping):
+    """A mapping that only shares the name of CrossGuard's proxy: read as a mapping, not as a proxy."""
+
+    def __init__(self, data):
+        self._data = data
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+
+def test_a_mapping_named_like_the_proxy_is_read_as_a_mapping():
+    assert unwrap(_DictProxy({"a": SENTINELS[0], "b": 1})) == {"a": UNKNOWN, "b": 1}
 
 
 def test_unwrap_copies_other_mappings_and_keeps_other_values():
