@@ -104,7 +104,9 @@ def _collect(items: Iterable[Any], default_urn: str | None) -> Outcome:
     outcome = Outcome()
     for item in items:
         if isinstance(item, Note):
-            outcome.notes.append(item if item.urn else Note(item.message, default_urn))
+            note = item if item.urn else Note(item.message, default_urn)
+            if note not in outcome.notes:  # two readers of one document may each note the same unknown
+                outcome.notes.append(note)
         elif isinstance(item, Violation):
             outcome.violations.append(item if item.urn else Violation(item.message, default_urn))
         else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .core import Note
-from .values import UNKNOWN, DocumentError, as_list, is_allow, is_public_principal, parse_document
+from .values import UNKNOWN, DocumentError, as_list, is_allow, is_public_principal, parse_document, statements
 
 
 def has_unknown(value: Any) -> bool:
@@ -29,7 +29,10 @@ def has_unknown(value: Any) -> bool:
 
 
 def read_document(value: Any, what: str) -> Iterator[Any]:
-    """Yield the document (a dict), or one Note when it is unreadable or not known yet; nothing when absent."""
+    """Yield the document (a dict), or one Note when it is unreadable or not known yet; nothing when absent.
+
+    A document whose Statement (or one of its statements) is not known yet yields a Note, then the document.
+    """
     try:
         document = parse_document(value)
     except DocumentError as exc:
@@ -38,7 +41,15 @@ def read_document(value: Any, what: str) -> Iterator[Any]:
     if document is UNKNOWN:
         yield Note(f"{what} is not known yet")
     elif document is not None:
-        yield document
+        # statements() skips what is no dict: a Statement not known yet would read as none (a silent pass)
+        listed = document.get("Statement")
+        if listed is UNKNOWN:
+            yield Note(f"{what} statements are not known yet")
+        else:
+            for i, statement in enumerate(as_list(listed), start=1):
+                if statement is UNKNOWN:  # it may allow anything
+                    yield Note(f"{what} statement {i} is not known yet")
+        yield document  # what is known is still checked
 
 
 def public_allows(value: Any, what: str) -> Iterator[Any]:
@@ -52,13 +63,9 @@ def public_allows(value: Any, what: str) -> Iterator[Any]:
             yield document
             continue
         listed = document.get("Statement")
-        if listed is UNKNOWN:  # as_list would make it one statement that is no dict, skipped: a clean pass
-            yield Note(f"{what} statements are not known yet")
+        if listed is UNKNOWN:  # read_document has noted it
             continue
         for i, statement in enumerate(as_list(listed), start=1):
-            if statement is UNKNOWN:  # it may allow anyone
-                yield Note(f"{what} statement {i} is not known yet")
-                continue
             if not isinstance(statement, dict):
                 continue
             label = str(statement.get("Sid") or i)

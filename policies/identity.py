@@ -76,17 +76,14 @@ def _statements(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
             continue
         label, document = item
         listed = document.get("Statement")
-        if listed is UNKNOWN:  # read as one statement that is not a dict, it was skipped: a clean pass
-            yield Note(f"{label} statements are not known yet")
+        if listed is UNKNOWN:  # read_document has noted it (read as one statement that is no dict: a clean pass)
             continue
         for i, statement in enumerate(as_list(listed), start=1):
             where = f"statement {statement.get('Sid') or i}" if isinstance(statement, dict) else f"statement {i}"
             where = where if label == "policy" else f"{label} {where}"
-            if statement is UNKNOWN:  # it may allow anything
-                yield Note(f"{where} is not known yet")
-            elif not isinstance(statement, dict):
+            if not isinstance(statement, dict):  # read_document has noted one not known yet
                 continue
-            elif statement.get("Effect") is UNKNOWN:
+            if statement.get("Effect") is UNKNOWN:
                 yield Note(f"{where}: Effect is not known yet")
             elif is_allow(statement):
                 # Still checked on what is known, but never a clean pass with parts unknown.

@@ -27,7 +27,6 @@ LIFECYCLE_TYPES = ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfigura
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 ASG = "aws:autoscaling/group:Group"
-NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart", "kubernetes:helm.sh/v4:Chart")
 WORKLOAD_TYPES = ("kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:Deployment")
@@ -40,35 +39,47 @@ _EKS_NODE = re.compile(r"node\.eks\.aws|/etc/eks/bootstrap\.sh|nodeadm")
 
 
 # ---- kms-key-policy-principals-exist --------------------------------------------------------------
-def _key_policy_principals(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+def _key_policy_principals(document: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(statement label, ARN) of every IAM principal; the ARN is UNKNOWN where the Principal, its AWS
+    list or an element of it is not known yet (str_list drops UNKNOWN: that would read as no principal)."""
     for i, statement in enumerate(statements(document), start=1):
-        principal = statement.get("Principal")
-        if isinstance(principal, dict):
-            for arn in str_list(principal.get("AWS")):
-                yield str(statement.get("Sid") or i), arn
+        principal, label = statement.get("Principal"), str(statement.get("Sid") or i)
+        aws = principal.get("AWS") if isinstance(principal, dict) else None
+        if principal is UNKNOWN or aws is UNKNOWN or UNKNOWN in as_list(aws):
+            yield label, UNKNOWN
+        for arn in str_list(aws):
+            yield label, arn
 
 
-def _declared_principals(resources: Sequence[StackResource]) -> tuple[set[str], set[str], set[str]]:
-    """(role ARNs, role names, service names of service-linked roles) the stack declares."""
+def _declared_principals(resources: Sequence[StackResource]) -> tuple[set[str], set[str], set[str],
+                                                                      dict[str, list[str]]]:
+    """(role ARNs, role names, service names of service-linked roles) the stack declares, and the roles
+    whose name ("role") or service name ("service") is not known yet: any of them may be a policy's principal."""
     arns, names, services = set(), set(), set()
+    undecided: dict[str, list[str]] = {"role": [], "service": []}
     for resource in resources:
         if resource.type == IAM_ROLE:
-            for key in ("arn",):
-                if isinstance(resource.props.get(key), str):
-                    arns.add(resource.props[key])
-            if isinstance(resource.props.get("name"), str):
-                names.add(resource.props["name"])
+            if isinstance(resource.props.get("arn"), str):
+                arns.add(resource.props["arn"])
+            name = resource.props.get("name")
+            if isinstance(name, str):
+                names.add(name)
+            elif name is UNKNOWN:
+                undecided["role"].append(resource.name)
         elif resource.type == SERVICE_LINKED_ROLE:
             if isinstance(resource.props.get("arn"), str):
                 arns.add(resource.props["arn"])
-            if isinstance(resource.props.get("awsServiceName"), str):
-                services.add(resource.props["awsServiceName"])
-    return arns, names, services
+            service = resource.props.get("awsServiceName")
+            if isinstance(service, str):
+                services.add(service)
+            elif service is UNKNOWN:
+                undecided["service"].append(resource.name)
+    return arns, names, services, undecided
 
 
 def check_kms_key_policy_principals_exist(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     """Every IAM principal of a key policy is the account root, declared in this stack, or listed as existing."""
-    arns, names, services = _declared_principals(resources)
+    arns, names, services, undecided = _declared_principals(resources)
     existing = [str(p) for p in as_list(ctx.config.get("existingPrincipals"))]
     for resource in resources:
         if resource.type not in (KMS_KEY, KEY_POLICY):
@@ -78,6 +89,10 @@ def check_kms_key_policy_principals_exist(resources: Sequence[StackResource], ct
                 yield Note(document.message, resource.urn)
                 continue
             for sid, arn in _key_policy_principals(document):
+                if arn is UNKNOWN:
+                    yield Note(f"key policy of {resource.name} statement {sid}: a principal is not known yet",
+                               resource.urn)
+                    continue
                 if _ROOT.match(arn) or arn in arns or any(fnmatch.fnmatchcase(arn, p) for p in existing):
                     continue
                 linked = _SERVICE_LINKED.match(arn)
@@ -85,6 +100,13 @@ def check_kms_key_policy_principals_exist(resources: Sequence[StackResource], ct
                     continue
                 role = _IAM_ROLE_ARN.match(arn)
                 if role and not linked and role.group(1) in names:
+                    continue
+                # a declared role whose name (service name) is not known yet may be this (service-linked) role
+                maybe = undecided["service"] if linked else undecided["role"] if role else []
+                if maybe:
+                    yield Note(f"key policy of {resource.name} statement {sid} names {arn}: whether the stack "
+                               f"creates it cannot be told (the name of {', '.join(maybe)} is not known yet)",
+                               resource.urn)
                     continue
                 why = ("a service-linked role exists only once something created it; declare "
                        "aws.iam.ServiceLinkedRole and take the ARN from it" if linked else
@@ -111,8 +133,12 @@ def check_s3_lifecycle_transitions_valid(resource_type: str, props: Mapping[str,
                 if is_unknown(value):
                     yield Note(f"rule {label}: transition days are not known yet")
                     continue
+                storage_class = get(transition, "storageClass")
+                if is_unknown(storage_class):  # str() would file it under "<unknown>", checked against nothing
+                    yield Note(f"rule {label}: a transition's storage class is not known yet")
+                    continue
                 if to_int(value) is not None:
-                    days[str(get(transition, "storageClass"))] = to_int(value)
+                    days[str(storage_class)] = to_int(value)
             ia = days.get("STANDARD_IA")
             if ia is None:
                 continue
@@ -186,25 +212,24 @@ def _denies_all_egress(spec: Any) -> bool:
 
 
 def _port_values(rule: Any) -> list[Any]:
+    """The ports of an egress rule; ``[UNKNOWN]`` where the rule or its ports list is not known yet (get
+    passes an unknown on), so the spec, the egress list, a rule, its ports or a port not known yet all
+    show as an UNKNOWN port."""
     return [get(p, "port") for p in as_list(get(rule, "ports"))]
 
 
 def _allows_beyond_dns(spec: Any) -> bool:
     """Whether a known egress rule allows more than DNS (a rule, or port, not known yet proves nothing)."""
     for rule in as_list(get(spec, "egress")):
-        if rule is UNKNOWN or get(rule, "ports") is UNKNOWN:
-            continue
         ports = _port_values(rule)
-        if not ports or any(p is not UNKNOWN and to_int(p) not in (53,) for p in ports):
+        if not ports or any(p is not UNKNOWN and to_int(p) != 53 for p in ports):
             return True
     return False
 
 
 def _may_allow(spec: Any) -> bool:
-    """Whether an egress rule not known yet (the list, a rule, its ports, a port) may allow more than DNS."""
-    egress = get(spec, "egress")
-    return spec is UNKNOWN or egress is UNKNOWN or any(
-        rule is UNKNOWN or get(rule, "ports") is UNKNOWN or UNKNOWN in _port_values(rule) for rule in as_list(egress))
+    """Whether an egress rule not known yet (the spec, the list, a rule, its ports, a port) may allow more than DNS."""
+    return any(UNKNOWN in _port_values(rule) for rule in as_list(get(spec, "egress")))
 
 
 def _may_deny_all(spec: Any) -> bool:
@@ -264,8 +289,11 @@ def _gpu_types(resource: StackResource, templates: Mapping[str, StackResource]) 
     if template_id is UNKNOWN:
         unknown.append("the launch template")
     template = templates.get(str(template_id)) if isinstance(template_id, str) else None
-    if template is not None and isinstance(template.props.get("instanceType"), str):
-        types.append(template.props["instanceType"])
+    template_type = template.props.get("instanceType") if template is not None else None
+    if template_type is UNKNOWN:  # an instance type not known yet may be a GPU one
+        unknown.append("the launch template's instanceType")
+    elif isinstance(template_type, str):
+        types.append(template_type)
     return [t for t in types if _GPU_TYPE.match(t)], unknown
 
 

@@ -163,7 +163,8 @@ class BucketIndex:
         """Where a bucket sends its server access logs (inline ``logging`` or ``BucketLogging``)."""
         targets = [get(block, "targetBucket") for block in as_list(bucket.props.get("logging"))]
         targets += [side.props.get("targetBucket") for side in bucket.side("logging")]
-        return [t for t in targets if t]
+        # a target not known yet (UNKNOWN is falsy) is still a target: logging is configured
+        return [t for t in targets if t is UNKNOWN or t]
 
 
 def sse_rules(resource: StackResource) -> list[tuple[Any, Any]]:
@@ -179,10 +180,9 @@ def sse_rules(resource: StackResource) -> list[tuple[Any, Any]]:
         rules = as_list(resource.props.get("rules")) + as_list(resource.props.get("rule"))
     out = []
     for rule in rules:
+        # get() passes an unknown on: a rule, or its default, not known yet gives (UNKNOWN, UNKNOWN)
         default = get(rule, "applyServerSideEncryptionByDefault")
-        if default is UNKNOWN or rule is UNKNOWN:
-            out.append((UNKNOWN, UNKNOWN))
-        elif default is not None:
+        if default is not None:
             out.append((get(default, "sseAlgorithm"), get(default, "kmsMasterKeyId")))
     return out
 

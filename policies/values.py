@@ -189,9 +189,10 @@ def str_list(value: Any) -> list[str]:
 
 
 def is_public_principal(principal: Any) -> bool:
-    """``"*"`` or ``{"AWS": "*"}`` (or any principal kind whose list holds ``"*"``)."""
-    if principal is None or principal is UNKNOWN:
-        return False
+    """``"*"`` or ``{"AWS": "*"}`` (or any principal kind whose list holds ``"*"``).
+
+    ``None`` and :data:`UNKNOWN` are not public (callers note an unknown principal themselves).
+    """
     if isinstance(principal, str):
         return principal.strip() == "*"
     if isinstance(principal, dict):

@@ -40,7 +40,7 @@ def doc(*statements) -> dict:
 def test_a_statement_not_known_yet_is_a_note_and_the_others_are_still_checked():
     # statements() skips what is not a dict, UNKNOWN included: an unknown statement passed silently
     assert messages("iam-no-admin-wildcard", POLICY, {"policy": doc(SCOPED, UNKNOWN_OBJECT, ALL)}) == (
-        ['statement 3 allows Action "*" on Resource "*"'], ["statement 2 is not known yet"])
+        ['statement 3 allows Action "*" on Resource "*"'], ["policy statement 2 is not known yet"])
 
 
 def test_a_statement_list_not_known_yet_is_a_note():
