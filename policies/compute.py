@@ -31,11 +31,15 @@ def check_ec2_imdsv2_required(resource_type: str, props: Mapping[str, Any], ctx:
     if options is UNKNOWN:
         yield Note("metadataOptions is not known yet")
         return
-    if get(options, "httpEndpoint") == "disabled":
+    endpoint = get(options, "httpEndpoint")
+    if endpoint == "disabled":
         return  # no metadata service at all
     tokens = get(options, "httpTokens")
     if tokens is UNKNOWN:
         yield Note("metadataOptions.httpTokens is not known yet")
+    elif tokens != "required" and endpoint is UNKNOWN:
+        # the endpoint may turn out disabled, and then no token setting matters
+        yield Note("metadataOptions.httpEndpoint is not known yet")
     elif tokens != "required":
         yield f"metadataOptions.httpTokens is {tokens or 'unset (defaults to optional)'!s}; set it to \"required\" (IMDSv2)"
 
@@ -56,11 +60,17 @@ def check_ec2_imds_hop_limit(resource_type: str, props: Mapping[str, Any], ctx: 
         yield Note(f"httpPutResponseHopLimit {limit!r} is not a number")
         return
     maximum, host = int(ctx.config["maxHopLimit"]), "container host"
+    strict = int(ctx.config["maxHopLimitWithoutContainers"])
     user_data = _user_data(resource_type, props)
+    if user_data is UNKNOWN and strict < to_int(limit) <= maximum:
+        # allowed on a container host, not on one without containers: the user data would tell
+        yield Note(f"userData is not known yet, so whether hop limit {limit} is allowed (≤ {maximum} on a container "
+                   f"host, ≤ {strict} without containers) cannot be told")
+        return
     # Only user data that plainly shows no container runtime earns the stricter limit (no user
     # data: e.g. EKS managed node groups inject their own, so nothing can be told).
     if isinstance(user_data, str) and user_data.strip() and not CONTAINER_HOST.search(user_data):
-        maximum, host = int(ctx.config["maxHopLimitWithoutContainers"]), "host without containers"
+        maximum, host = strict, "host without containers"
     if to_int(limit) > maximum:
         yield f"metadataOptions.httpPutResponseHopLimit is {limit}; keep it ≤ {maximum} on a {host}"
 
@@ -68,9 +78,17 @@ def check_ec2_imds_hop_limit(resource_type: str, props: Mapping[str, Any], ctx: 
 # --- EBS --------------------------------------------------------------------------------------
 def _block_devices(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
     if resource_type == LAUNCH_TEMPLATE:
-        return [(str(get(m, "deviceName") or f"mapping {i + 1}"), get(m, "ebs"))
-                for i, m in enumerate(as_list(props.get("blockDeviceMappings")))
-                if get(m, "virtualName") is None and get(m, "noDevice") is None]
+        devices = []
+        for i, m in enumerate(as_list(props.get("blockDeviceMappings"))):
+            kind = (get(m, "virtualName"), get(m, "noDevice"))
+            if any(k is not None and k is not UNKNOWN for k in kind):
+                continue  # an instance store volume, or a suppressed device: no EBS
+            ebs = get(m, "ebs")
+            # a mapping (or its kind) not known yet may be an EBS volume: never dropped unchecked
+            name = get(m, "deviceName")
+            devices.append((name if isinstance(name, str) and name else f"mapping {i + 1}",
+                            UNKNOWN if ebs is None and UNKNOWN in kind else ebs))
+        return devices
     if resource_type == INSTANCE:
         devices = [("root volume", props.get("rootBlockDevice"))] if props.get("rootBlockDevice") is not None else []
         devices += [(str(get(d, "deviceName") or "ebs volume"), d) for d in as_list(props.get("ebsBlockDevices"))]
@@ -270,7 +288,8 @@ class GpuPool:
     def uses_spot(self, max_on_demand_above_base: int) -> Any:
         props = self.resource.props
         if self.resource.type == EKS_NODE_GROUP:
-            return props.get("capacityType") == "SPOT"
+            capacity = props.get("capacityType")
+            return UNKNOWN if capacity is UNKNOWN else capacity == "SPOT"
         distribution = get(props, "mixedInstancesPolicy", "instancesDistribution")
         if distribution is not None:
             above_base = get(distribution, "onDemandPercentageAboveBaseCapacity")
@@ -280,7 +299,8 @@ class GpuPool:
             percentage = 100 if above_base is None else to_int(above_base)
             return percentage is not None and percentage <= max_on_demand_above_base
         if self.template is not None:
-            return get(self.template.props, "instanceMarketOptions", "marketType") == "spot"
+            market = get(self.template.props, "instanceMarketOptions", "marketType")
+            return UNKNOWN if market is UNKNOWN else market == "spot"
         return False
 
 
@@ -325,8 +345,12 @@ def check_gpu_pool_scale_to_zero(resources: Sequence[StackResource], ctx: Contex
                             pool.resource.urn)
 
 
-def _exact(requirements: dict[str, Any], key: str) -> bool:
-    low, high = to_int(get(requirements, key, "min")), to_int(get(requirements, key, "max"))
+def _exact(requirements: dict[str, Any], key: str) -> Any:
+    """Whether a range of attribute-based selection is pinned to one value; UNKNOWN when a bound is not known yet."""
+    low, high = get(requirements, key, "min"), get(requirements, key, "max")
+    if low is UNKNOWN or high is UNKNOWN:
+        return UNKNOWN
+    low, high = to_int(low), to_int(high)
     return low is not None and low == high
 
 
@@ -336,11 +360,19 @@ def check_gpu_pool_homogeneous(resources: Sequence[StackResource], ctx: Context)
     yield from _undecided(undecided)
     for pool in pools:
         for requirements in pool.requirements:
-            loose = [key for key in ("vcpuCount", "memoryMib", "acceleratorCount") if not _exact(requirements, key)]
-            if _requirements_have_gpus(requirements) and loose:
+            if not _requirements_have_gpus(requirements):
+                continue
+            pinned = {key: _exact(requirements, key) for key in ("vcpuCount", "memoryMib", "acceleratorCount")}
+            loose = [key for key, exact in pinned.items() if exact is False]
+            unknown = [key for key, exact in pinned.items() if exact is UNKNOWN]
+            if loose:
                 yield Violation(f"GPU pool {pool.label}: instance requirements allow types of different shapes "
                                 f"({', '.join(loose)} not pinned to one value); list instance types of one "
                                 "shape instead", pool.resource.urn)
+            elif unknown:
+                # an unknown bound is not an open one: it may well pin the value
+                yield Note(f"GPU pool {pool.label}: instance requirements {', '.join(unknown)} not known yet, "
+                           "homogeneity not checked", pool.resource.urn)
         if pool.unknown_types:
             yield Note(f"GPU pool {pool.label}: one of its instance types is not known yet, homogeneity not checked",
                        pool.resource.urn)
@@ -401,7 +433,11 @@ def check_eks_control_plane_logging(resource_type: str, props: Mapping[str, Any]
         yield Note("enabledClusterLogTypes is not known yet")
         return
     missing = [t for t in REQUIRED_LOG_TYPES if t not in as_list(enabled)]
-    if missing:
+    if missing and UNKNOWN in as_list(enabled):
+        # the element not known yet may be one of the missing types
+        yield Note(f"enabledClusterLogTypes holds a value not known yet, so whether it enables {', '.join(missing)} "
+                   "cannot be told")
+    elif missing:
         yield f"control plane log types {', '.join(missing)} are not enabled"
 
 
