@@ -201,10 +201,10 @@ def _requirements_have_gpus(requirements: Any) -> bool:
 
 def _requirements_unknown(requirements: dict[str, Any]) -> bool:
     """Whether an accelerator field of attribute-based selection is not known yet."""
-    fields = (get(requirements, "acceleratorCount"), get(requirements, "acceleratorCount", "min"),
-              get(requirements, "acceleratorTypes"), get(requirements, "acceleratorManufacturers"))
-    return UNKNOWN in fields or any(UNKNOWN in as_list(get(requirements, k))
-                                    for k in ("acceleratorTypes", "acceleratorManufacturers"))
+    # only the minimum count decides (see _requirements_have_gpus); `get` answers UNKNOWN for a path
+    # through an unknown block, and as_list turns an unknown list into [UNKNOWN]
+    return get(requirements, "acceleratorCount", "min") is UNKNOWN or any(
+        UNKNOWN in as_list(get(requirements, k)) for k in ("acceleratorTypes", "acceleratorManufacturers"))
 
 
 class GpuPool:
@@ -222,13 +222,12 @@ class GpuPool:
         self.requirements: list[dict[str, Any]] = []
         self.unknown_template = False
         self.unknown_types = False  # an instance type (or requirements) not known yet: not read as "no GPU"
-        self.template: StackResource | None = None
         used: list[StackResource] = []
         if resource.type == EKS_NODE_GROUP:
             listed = props.get("instanceTypes")
             self.instance_types = [t for t in as_list(listed) if isinstance(t, str)]
             self.unknown_types = listed is UNKNOWN or UNKNOWN in as_list(listed)
-            self.template = self._resolve(props.get("launchTemplate"), templates)
+            self.template: StackResource | None = self._resolve(props.get("launchTemplate"), templates)
         else:
             mixed = props.get("mixedInstancesPolicy")
             # first_set, not `or`: a specification not known yet must not fall through to the (absent)

@@ -23,6 +23,7 @@ UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 UNKNOWN_NUMBER = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
 UNKNOWN_OBJECT = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"
 UNKNOWN_ARRAY = "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2"
+UNKNOWN_BOOLEAN = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
 
 
 def said(outcome) -> tuple[list[str], list[str]]:
@@ -150,3 +151,219 @@ def test_control_plane_log_types_not_known_yet_are_a_note():
     # every required type known: the unknown one cannot matter
     assert resource("eks-control-plane-logging", EKS, {"enabledClusterLogTypes": [
         "api", "audit", "authenticator", UNKNOWN_STRING]}) == NOTHING
+
+
+# --- ec2-imdsv2-required ----------------------------------------------------------------------
+@pytest.mark.parametrize("options, expected", [
+    ({"httpEndpoint": "disabled", "httpTokens": "optional"}, NOTHING),  # no metadata service at all
+    ({"httpEndpoint": "enabled", "httpTokens": "required"}, NOTHING),
+    ({"httpEndpoint": "enabled", "httpTokens": "optional"},
+     violation('metadataOptions.httpTokens is optional; set it to "required" (IMDSv2)')),
+    ({"httpEndpoint": "enabled"},
+     violation('metadataOptions.httpTokens is unset (defaults to optional); set it to "required" (IMDSv2)')),
+    ({"httpTokens": ""},
+     violation('metadataOptions.httpTokens is unset (defaults to optional); set it to "required" (IMDSv2)')),
+    ({"httpTokens": UNKNOWN_STRING}, note("metadataOptions.httpTokens is not known yet")),
+    (UNKNOWN_OBJECT, note("metadataOptions is not known yet")),
+])
+def test_imdsv2_decision_and_messages(options, expected):
+    assert resource("ec2-imdsv2-required", INSTANCE, {"metadataOptions": options}) == expected
+
+
+# --- ec2-imds-hop-limit -----------------------------------------------------------------------
+def hops(limit, user_data=None) -> dict:
+    props: dict = {"metadataOptions": {"httpPutResponseHopLimit": limit}}
+    if user_data is not None:
+        props["userData"] = user_data
+    return props
+
+
+@pytest.mark.parametrize("user_data", [
+    "[settings.kubernetes]\napi-server = 'https://node.eks.aws'",   # Bottlerocket / nodeadm config
+    "#!/bin/bash\n/etc/eks/bootstrap.sh ml",
+    "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig",
+    "#!/bin/bash\nnodeadm init",
+    "#!/bin/bash\nsystemctl start kubelet",
+    "#!/bin/bash\nsystemctl start containerd",
+    "#!/bin/bash\nDOCKER run -d app",                                  # any case
+    "#!/bin/bash\necho ECS_CLUSTER=ml >> /etc/ecs/ecs.config",
+    "#!/bin/bash\ncurl -sfL https://get.k3s.io | sh -",
+])
+def test_every_container_runtime_marker_earns_the_container_host_limit(user_data):
+    assert resource("ec2-imds-hop-limit", INSTANCE, hops(2, user_data)) == NOTHING
+    assert resource("ec2-imds-hop-limit", INSTANCE, hops(3, user_data)) == violation(
+        "metadataOptions.httpPutResponseHopLimit is 3; keep it ≤ 2 on a container host")
+
+
+@pytest.mark.parametrize("user_data", [None, "", "  \n "], ids=["none", "empty", "blank"])
+def test_without_user_data_to_read_the_host_may_run_containers(user_data):
+    # e.g. EKS managed node groups inject their own user data: the lenient limit applies
+    assert resource("ec2-imds-hop-limit", INSTANCE, hops(2, user_data)) == NOTHING
+
+
+def test_plain_user_data_without_containers_gets_the_strict_limit_on_both_sides():
+    plain = "#!/bin/bash\nyum install -y nginx\n"
+    assert resource("ec2-imds-hop-limit", INSTANCE, hops(1, plain)) == NOTHING
+    assert resource("ec2-imds-hop-limit", INSTANCE, hops(2, plain)) == violation(
+        "metadataOptions.httpPutResponseHopLimit is 2; keep it ≤ 1 on a host without containers")
+    assert resource("ec2-imds-hop-limit", INSTANCE, hops(3, plain),
+                    config={"maxHopLimitWithoutContainers": 3}) == NOTHING
+
+
+@pytest.mark.parametrize("limit, expected", [
+    (None, NOTHING),                                                     # AWS default: 1
+    ("2", NOTHING),
+    ("3", violation("metadataOptions.httpPutResponseHopLimit is 3; keep it ≤ 2 on a container host")),
+    ("many", note("httpPutResponseHopLimit 'many' is not a number")),
+    (UNKNOWN_NUMBER, note("httpPutResponseHopLimit is not known yet")),
+])
+def test_hop_limit_values(limit, expected):
+    props = {"metadataOptions": {} if limit is None else {"httpPutResponseHopLimit": limit}}
+    assert resource("ec2-imds-hop-limit", LT, props) == expected
+
+
+def test_the_container_host_limit_is_configurable_on_both_sides():
+    assert resource("ec2-imds-hop-limit", LT, hops(3), config={"maxHopLimit": 3}) == NOTHING
+    assert resource("ec2-imds-hop-limit", LT, hops(4), config={"maxHopLimit": 3}) == violation(
+        "metadataOptions.httpPutResponseHopLimit is 4; keep it ≤ 3 on a container host")
+
+
+# --- ec2-ebs-encrypted ------------------------------------------------------------------------
+ENCRYPTED = {"encrypted": "true", "kmsKeyId": KEY}
+
+
+def test_every_template_mapping_is_checked_and_unnamed_ones_are_numbered():
+    mappings = [{"deviceName": "/dev/xvda", "ebs": ENCRYPTED}, {"ebs": {"volumeSize": 100}},
+                {"deviceName": "/dev/xvdc", "ebs": {"encrypted": "false"}}, {"ebs": {"encrypted": True}}]
+    assert resource("ec2-ebs-encrypted", LT, {"blockDeviceMappings": mappings}) == violation(
+        "mapping 2 is not encrypted; set encrypted=true", "/dev/xvdc is not encrypted; set encrypted=true",
+        "mapping 4 is encrypted with the AWS-managed key; set kmsKeyId to a customer-managed key")
+
+
+def test_instance_store_and_suppressed_mappings_have_no_ebs_to_encrypt():
+    root = {"deviceName": "/dev/xvda", "ebs": ENCRYPTED}
+    others = [{"deviceName": "/dev/sdb", "virtualName": "ephemeral0"}, {"deviceName": "/dev/sdc", "noDevice": ""}]
+    assert resource("ec2-ebs-encrypted", LT, {"blockDeviceMappings": [root, *others]}) == NOTHING
+    assert resource("ec2-ebs-encrypted", LT, {"blockDeviceMappings": others}) == violation(
+        "no block device is declared, so the root volume inherits the AMI's (possibly unencrypted) setting; "
+        "declare it with encrypted=true")
+
+
+def test_every_instance_volume_is_checked_root_first():
+    props = {"rootBlockDevice": {"encrypted": False},
+             "ebsBlockDevices": [{"deviceName": "/dev/sdf", "encrypted": True, "kmsKeyId": KEY},
+                                 {"encrypted": True}, {"deviceName": "/dev/sdh", "encrypted": UNKNOWN_STRING}]}
+    assert resource("ec2-ebs-encrypted", INSTANCE, props) == (
+        ["root volume is not encrypted; set encrypted=true",
+         "ebs volume is encrypted with the AWS-managed key; set kmsKeyId to a customer-managed key"],
+        ["/dev/sdh: encrypted is not known yet"])
+    only_data = {"ebsBlockDevices": [{"deviceName": "/dev/sdf", **ENCRYPTED}]}
+    assert resource("ec2-ebs-encrypted", INSTANCE, only_data) == NOTHING
+    assert resource("ec2-ebs-encrypted", INSTANCE, {}) == violation(
+        "no block device is declared, so the root volume inherits the AMI's (possibly unencrypted) setting; "
+        "declare it with encrypted=true")
+
+
+@pytest.mark.parametrize("props, expected", [
+    (ENCRYPTED, NOTHING),
+    ({}, violation("volume is not encrypted; set encrypted=true")),     # a volume is its own device
+    ({"encrypted": False}, violation("volume is not encrypted; set encrypted=true")),
+    ({"encrypted": True}, violation("volume is encrypted with the AWS-managed key; set kmsKeyId to a "
+                                    "customer-managed key")),
+    ({"encrypted": True, "kmsKeyId": ""}, violation("volume is encrypted with the AWS-managed key; set kmsKeyId to "
+                                                    "a customer-managed key")),
+    ({"encrypted": True, "kmsKeyId": UNKNOWN_STRING}, note("volume: kmsKeyId is not known yet")),
+    ({"encrypted": UNKNOWN_BOOLEAN},
+     note("volume: encrypted is not known yet")),
+])
+def test_an_ebs_volume(props, expected):
+    assert resource("ec2-ebs-encrypted", VOLUME, props) == expected
+
+
+def test_without_the_cmk_requirement_any_encryption_passes():
+    assert resource("ec2-ebs-encrypted", VOLUME, {"encrypted": True}, config={"requireCmk": False}) == NOTHING
+    assert resource("ec2-ebs-encrypted", VOLUME, {"encrypted": True, "kmsKeyId": UNKNOWN_STRING},
+                    config={"requireCmk": False}) == NOTHING
+    assert resource("ec2-ebs-encrypted", VOLUME, {"encrypted": False}, config={"requireCmk": False}) == violation(
+        "volume is not encrypted; set encrypted=true")
+
+
+def test_template_mappings_not_known_yet_are_one_note():
+    assert resource("ec2-ebs-encrypted", LT, {"blockDeviceMappings": UNKNOWN_ARRAY}) == note(
+        "blockDeviceMappings is not known yet")
+
+
+# --- ec2-no-public-ip -------------------------------------------------------------------------
+def test_public_ip_on_the_instance_and_on_every_interface():
+    props = {"associatePublicIpAddress": "true", "networkInterfaces": [
+        {"associatePublicIpAddress": False}, {"associatePublicIpAddress": UNKNOWN_BOOLEAN},
+        {"associatePublicIpAddress": True}]}
+    assert resource("ec2-no-public-ip", LT, props) == (
+        ["instance has associatePublicIpAddress=true; keep nodes in private subnets",
+         "network interface 3 has associatePublicIpAddress=true; keep nodes in private subnets"],
+        ["network interface 2: associatePublicIpAddress is not known yet"])
+    assert resource("ec2-no-public-ip", INSTANCE, {"associatePublicIpAddress": UNKNOWN_BOOLEAN}) == note(
+        "instance: associatePublicIpAddress is not known yet")
+    assert resource("ec2-no-public-ip", INSTANCE, {"associatePublicIpAddress": False}) == NOTHING
+
+
+# --- ec2-no-secrets-in-user-data --------------------------------------------------------------
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # 40 characters, AWS's documentation example
+ACCESS_KEY = "user data contains an AWS access key id; read secrets from Secrets Manager/SSM at boot instead"
+PRIVATE_KEY = "user data contains a private key; read secrets from Secrets Manager/SSM at boot instead"
+SECRET_ACCESS_KEY = ("user data contains an AWS secret access key; read secrets from Secrets Manager/SSM at boot "
+                     "instead")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP", [ACCESS_KEY]),
+    ("export AWS_ACCESS_KEY_ID=ASIAABCDEFGHIJKLMNOP", [ACCESS_KEY]),           # temporary credentials too
+    ("export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNO", []),                      # 15 characters: no key id
+    ("export ID=XAKIAABCDEFGHIJKLMNOP", []),                                   # inside a longer word
+    ("export ID=AKIAABCDEFGHIJKLMNOPQ", []),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn...", [PRIVATE_KEY]),
+    ("-----BEGIN PRIVATE KEY-----\nMIIE...", [PRIVATE_KEY]),
+    ("-----BEGIN PUBLIC KEY-----\nMIIB...", []),
+    (f"aws_secret_access_key = '{SECRET_KEY}'", [SECRET_ACCESS_KEY]),
+    (f"AWS_SECRET_ACCESS_KEY:{SECRET_KEY}", [SECRET_ACCESS_KEY]),               # any case, either separator
+    (f'aws_secret_access_key="{SECRET_KEY}"', [SECRET_ACCESS_KEY]),
+    (f"aws_secret_access_key = {SECRET_KEY[:39]}", []),                        # too short to be one
+    (f"AKIAABCDEFGHIJKLMNOP\naws_secret_access_key={SECRET_KEY}\n-----BEGIN RSA PRIVATE KEY-----",
+     [ACCESS_KEY, PRIVATE_KEY, SECRET_ACCESS_KEY]),                            # each kind reported
+])
+def test_secret_patterns_on_both_sides(text, expected):
+    assert resource("ec2-no-secrets-in-user-data", INSTANCE, {"userData": text}) == violation(*expected)
+
+
+def b64(text: str | bytes) -> str:
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+def test_user_data_is_decoded_where_it_is_base64():
+    leaked = "export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n"
+    # a launch template's userData and an instance's userDataBase64 are base64
+    assert resource("ec2-no-secrets-in-user-data", LT, {"userData": b64(leaked)}) == violation(ACCESS_KEY)
+    assert resource("ec2-no-secrets-in-user-data", INSTANCE, {"userDataBase64": b64(leaked)}) == violation(ACCESS_KEY)
+    # bytes that are not UTF-8 do not hide the rest of the script
+    assert resource("ec2-no-secrets-in-user-data", LT, {"userData": b64(b"\xff\xfe" + leaked.encode())}) == \
+        violation(ACCESS_KEY)
+    # text a template carries that is not base64 after all is scanned as it is
+    assert resource("ec2-no-secrets-in-user-data", LT, {"userData": "-----BEGIN RSA PRIVATE KEY-----\nMIIE"}) == \
+        violation(PRIVATE_KEY)
+
+
+def test_an_instance_user_data_is_the_script_itself():
+    # its plain userData is what the instance runs: text that happens to be base64 is not decoded
+    assert resource("ec2-no-secrets-in-user-data", INSTANCE,
+                    {"userData": b64("export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP")}) == NOTHING
+    assert resource("ec2-no-secrets-in-user-data", INSTANCE, {"userData": "#!/bin/bash\necho hello\n"}) == NOTHING
+
+
+@pytest.mark.parametrize("props, expected", [
+    ({}, NOTHING),
+    ({"userData": {"not": "text"}}, NOTHING),
+    ({"userData": UNKNOWN_STRING}, note("userData is not known yet")),
+    ({"userDataBase64": UNKNOWN_STRING}, note("userData is not known yet")),
+])
+def test_user_data_absent_not_text_or_not_known_yet(props, expected):
+    assert resource("ec2-no-secrets-in-user-data", INSTANCE, props) == expected
