@@ -12,6 +12,8 @@ import base64
 import pytest
 from policy_helpers import evaluate, evaluate_stack
 
+from policies.harness import make_urn
+
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
 VOLUME = "aws:ebs/volume:Volume"
@@ -367,3 +369,303 @@ def test_an_instance_user_data_is_the_script_itself():
 ])
 def test_user_data_absent_not_text_or_not_known_yet(props, expected):
     assert resource("ec2-no-secrets-in-user-data", INSTANCE, props) == expected
+
+
+# --- GPU pools: which pools run GPUs, and through which template -------------------------------
+SCALE = "gpu-pool-scale-to-zero"
+
+
+def minsize_violation(label: str, minimum: object = 2) -> tuple[list[str], list[str]]:
+    return violation(f'GPU pool {label} has minSize {minimum}; set 0 so idle GPUs cost nothing')
+
+
+def asg_on(reference: dict, min_size: object = 2, name: str = "pool") -> tuple:
+    return (ASG, {"minSize": min_size, "launchTemplate": reference}, name)
+
+
+
+
+GPU_NODES = (LT, {"id": "lt-0abc", "name": "gpu-nodes", "instanceType": "g5.xlarge"}, "gpu-logical")
+
+
+@pytest.mark.parametrize("reference", [
+    {"launchTemplateId": "lt-0abc"}, {"launchTemplateName": "gpu-nodes"}, {"id": "lt-0abc"}, {"name": "gpu-nodes"},
+    {"name": "gpu-logical"},                                               # the program's logical name
+    {"id": make_urn(LT, "gpu-logical")},
+], ids=["launchTemplateId", "launchTemplateName", "id", "name", "logical-name", "urn"])
+def test_a_template_is_found_by_any_of_its_names(reference):
+    assert stack(SCALE, [GPU_NODES, asg_on(reference)]) == minsize_violation('"pool" (g5.xlarge)')
+
+
+@pytest.mark.parametrize("key", ["id", "name"])
+@pytest.mark.parametrize("suffix, found", [("1a2b3c4", True), ("1a2b3c4d", True), ("1a2b3c", False),
+                                           ("1a2b3c4d5", False), ("1A2B3C4", False)])
+def test_an_auto_named_template_is_found_by_its_logical_name_and_random_suffix(key, suffix, found):
+    # rendered from inputs only, a template's name is "<logical name>-<7 or 8 hex digits>"
+    template = (LT, {"instanceType": "g5.xlarge"}, "gpu-nodes")
+    assert stack(SCALE, [template, asg_on({key: f"gpu-nodes-{suffix}"})]) == (
+        minsize_violation('"pool" (g5.xlarge)') if found else NOTHING)
+
+
+def test_an_empty_template_name_refers_to_no_template():
+    template = (LT, {"name": "", "instanceType": "g5.xlarge"}, "gpu-nodes")
+    assert stack(SCALE, [template, asg_on({"name": ""})]) == NOTHING
+    assert stack(SCALE, [template, asg_on({"name": "gpu-nodes"})]) == minsize_violation('"pool" (g5.xlarge)')
+
+
+@pytest.mark.parametrize("key", ["id", "name", "launchTemplateId", "launchTemplateName"])
+def test_a_template_reference_not_known_yet_leaves_the_pool_undecided(key):
+    assert stack(SCALE, [GPU_NODES, asg_on({key: UNKNOWN_STRING})]) == note(
+        'pool "pool": its launch template is not known yet, so whether it runs GPUs cannot be told')
+
+
+def test_an_eks_node_group_takes_its_types_from_its_launch_template_too():
+    group = (NODE_GROUP, {"launchTemplate": {"id": "lt-0abc", "version": "1"}, "capacityType": "SPOT",
+                          "scalingConfig": {"minSize": 1}}, "ng")
+    assert stack(SCALE, [GPU_NODES, group]) == minsize_violation('"ng" (g5.xlarge)', 1)
+    assert stack("gpu-pool-spot", [GPU_NODES, group]) == NOTHING
+    unknown = (NODE_GROUP, {"launchTemplate": {"id": UNKNOWN_STRING}, "scalingConfig": {"minSize": 1}}, "ng")
+    assert stack(SCALE, [GPU_NODES, unknown]) == note(
+        'pool "ng": its launch template is not known yet, so whether it runs GPUs cannot be told')
+
+
+def mixed(*overrides: dict, template: dict | None = None, min_size: object = 2, distribution: dict | None = None):
+    policy: dict = {"launchTemplate": {"launchTemplateSpecification": template or {"launchTemplateName": "cpu"},
+                                       "overrides": list(overrides)}}
+    if distribution is not None:
+        policy["instancesDistribution"] = distribution
+    return (ASG, {"minSize": min_size, "mixedInstancesPolicy": policy}, "pool")
+
+
+CPU_TEMPLATE = (LT, {"name": "cpu", "instanceType": "m6i.large"}, "cpu")
+
+
+def test_override_requirements_decide_and_may_be_not_known_yet():
+    gpus = {"instanceRequirements": {"acceleratorCount": {"min": 1}}}
+    assert stack(SCALE, [CPU_TEMPLATE, mixed({"instanceType": "m6i.xlarge"}, gpus)]) == minsize_violation(
+        '"pool" (GPUs by instance requirements)')
+    assert stack(SCALE, [CPU_TEMPLATE, mixed({"instanceRequirements": UNKNOWN_OBJECT})]) == note(
+        'pool "pool": one of its instance types is not known yet, so whether it runs GPUs cannot be told')
+
+
+@pytest.mark.parametrize("requirements, gpu", [
+    ({"acceleratorCount": {"min": 1}}, True),
+    ({"acceleratorCount": {"min": "2"}}, True),
+    ({"acceleratorCount": {"min": 0, "max": 0}}, False),
+    ({"acceleratorTypes": ["GPU"]}, True),                                  # any case
+    ({"acceleratorTypes": ["fpga", "inference"]}, False),
+    ({"acceleratorManufacturers": ["NVIDIA"]}, True),
+    ({"acceleratorManufacturers": ["xilinx"]}, False),
+    ({"acceleratorTypes": [7], "acceleratorManufacturers": [None]}, False),
+    ({"vcpuCount": {"min": 4}}, False),
+])
+def test_which_instance_requirements_ask_for_gpus(requirements, gpu):
+    template = (LT, {"name": "abs", "instanceRequirements": requirements}, "abs")
+    assert stack(SCALE, [template, asg_on({"name": "abs"})]) == (
+        minsize_violation('"pool" (GPUs by instance requirements)') if gpu else NOTHING)
+
+
+def test_the_label_names_each_gpu_type_once_and_no_cpu_type():
+    pool = mixed({"instanceType": "g6.xlarge"}, {"instanceType": "m6i.large"}, {"instanceType": "g5.xlarge"},
+                 {"instanceType": "g6.xlarge"})
+    assert stack(SCALE, [CPU_TEMPLATE, pool]) == minsize_violation('"pool" (g5.xlarge, g6.xlarge)')
+
+
+def test_a_launch_template_alone_is_no_pool():
+    assert stack(SCALE, [GPU_NODES]) == NOTHING
+
+
+# --- gpu-pool-spot ----------------------------------------------------------------------------
+def on_demand(label: str = '"pool" (g5.xlarge)', limit: int = 0) -> tuple[list[str], list[str]]:
+    return violation(f"GPU pool {label} buys on-demand capacity above its base; use spot there "
+                     f"(onDemandPercentageAboveBaseCapacity <= {limit}, or capacityType SPOT)")
+
+
+@pytest.mark.parametrize("capacity, expected", [("SPOT", NOTHING), ("ON_DEMAND", on_demand('"ng" (g5.xlarge)')),
+                                                (None, on_demand('"ng" (g5.xlarge)'))])
+def test_an_eks_node_group_is_spot_by_capacity_type(capacity, expected):
+    group = {"instanceTypes": ["g5.xlarge"], "scalingConfig": {"minSize": 0}}
+    if capacity:
+        group["capacityType"] = capacity
+    assert stack("gpu-pool-spot", [(NODE_GROUP, group, "ng")]) == expected
+
+
+@pytest.mark.parametrize("above_base, limit, expected", [
+    (0, 0, NOTHING), ("0", 0, NOTHING), (1, 0, on_demand()),
+    (20, 20, NOTHING), (21, 20, on_demand(limit=20)),
+    (None, 0, on_demand()), (None, 100, NOTHING),                          # AWS's default: 100% on-demand
+    ("most", 100, on_demand(limit=100)),
+    (UNKNOWN_NUMBER, 0, note('GPU pool "pool" (g5.xlarge): purchase options are not known yet')),
+])
+def test_a_mixed_instances_group_is_spot_by_its_on_demand_share(above_base, limit, expected):
+    distribution = {"onDemandBaseCapacity": 1}
+    if above_base is not None:
+        distribution["onDemandPercentageAboveBaseCapacity"] = above_base
+    # the distribution decides, whatever the template's market options say
+    template = (LT, {"name": "cpu", "instanceType": "m6i.large", "instanceMarketOptions": {"marketType": "spot"}},
+                "cpu")
+    pool = mixed({"instanceType": "g5.xlarge"}, distribution=distribution)
+    assert stack("gpu-pool-spot", [template, pool], config={"maxOnDemandPercentageAboveBase": limit}) == expected
+
+
+def test_without_a_distribution_the_template_market_options_decide():
+    def template(market: dict) -> tuple:
+        return (LT, {"name": "gpu", "instanceType": "g5.xlarge", "instanceMarketOptions": market}, "gpu")
+    assert stack("gpu-pool-spot", [template({"marketType": "spot"}), asg_on({"name": "gpu"})]) == NOTHING
+    assert stack("gpu-pool-spot", [template({"marketType": "capacity-block"}), asg_on({"name": "gpu"})]) == \
+        on_demand()
+    # no market options, or no template found in the stack: on-demand
+    assert stack("gpu-pool-spot", [CPU_TEMPLATE, mixed({"instanceType": "g5.xlarge"})]) == on_demand()
+    assert stack("gpu-pool-spot", [mixed({"instanceType": "g5.xlarge"}, template={"launchTemplateId": "lt-9"})]) == \
+        on_demand()
+
+
+# --- gpu-pool-scale-to-zero -------------------------------------------------------------------
+@pytest.mark.parametrize("minimum, expected", [
+    (0, NOTHING), ("0", NOTHING), (1, minsize_violation('"ng" (p4d.24xlarge)', 1)),
+    ("2", minsize_violation('"ng" (p4d.24xlarge)', 2)),
+    (UNKNOWN_NUMBER, note('GPU pool "ng" (p4d.24xlarge): minSize is not known yet')),
+])
+def test_an_eks_node_group_scales_to_zero_by_its_scaling_config(minimum, expected):
+    group = {"instanceTypes": ["p4d.24xlarge"], "scalingConfig": {"minSize": minimum}, "minSize": 0}
+    assert stack(SCALE, [(NODE_GROUP, group, "ng")]) == expected
+
+
+def test_an_asg_scales_to_zero_by_its_own_min_size():
+    assert stack(SCALE, [GPU_NODES, asg_on({"name": "gpu-nodes"}, min_size=0)]) == NOTHING
+    assert stack(SCALE, [GPU_NODES, asg_on({"name": "gpu-nodes"}, min_size=UNKNOWN_NUMBER)]) == note(
+        'GPU pool "pool" (g5.xlarge): minSize is not known yet')
+
+
+# --- pools that cannot be told ----------------------------------------------------------------
+@pytest.mark.parametrize("policy", ["gpu-pool-spot", SCALE, "gpu-pool-homogeneous"])
+def test_each_undecided_pool_gets_its_own_note_naming_what_is_not_known(policy):
+    pools = [asg_on({"name": UNKNOWN_STRING}, name="a"),
+             mixed({"instanceType": UNKNOWN_STRING}, template={"launchTemplateName": UNKNOWN_STRING}),
+             (NODE_GROUP, {"instanceTypes": [UNKNOWN_STRING], "scalingConfig": {"minSize": 0}}, "b")]
+    outcome = evaluate_stack(policy, pools)
+    assert said(outcome) == ([], [
+        'pool "a": its launch template is not known yet, so whether it runs GPUs cannot be told',
+        'pool "pool": its launch template is not known yet, so whether it runs GPUs cannot be told',
+        'pool "b": one of its instance types is not known yet, so whether it runs GPUs cannot be told'])
+    assert [n.urn for n in outcome.notes] == [make_urn(ASG, "a"), make_urn(ASG, "pool"), make_urn(NODE_GROUP, "b")]
+
+
+# --- gpu-pool-homogeneous ---------------------------------------------------------------------
+HOMOGENEOUS = "gpu-pool-homogeneous"
+
+
+@pytest.mark.parametrize("loose, named", [
+    ({"vcpuCount": {"min": 8}}, "vcpuCount"),
+    ({"memoryMib": {"min": 32768, "max": 65536}}, "memoryMib"),
+    ({"acceleratorCount": {"min": 1}}, "acceleratorCount"),
+    ({"vcpuCount": {"max": 8}, "acceleratorCount": {"min": 1, "max": 2}}, "vcpuCount, acceleratorCount"),
+    ({"memoryMib": {}}, "memoryMib"),
+])
+def test_every_loose_range_of_gpu_requirements_is_named(loose, named):
+    assert stack(HOMOGENEOUS, [requirements_template(**{**PINNED, **loose}), ASG_ON_REQUIREMENTS]) == violation(
+        'GPU pool "pool" (GPUs by instance requirements): instance requirements allow types of different shapes '
+        f"({named} not pinned to one value); list instance types of one shape instead")
+
+
+def test_pinned_gpu_requirements_and_loose_cpu_ones_pass():
+    assert stack(HOMOGENEOUS, [requirements_template(**PINNED), ASG_ON_REQUIREMENTS]) == NOTHING
+    pinned_as_text = {key: {"min": str(v["min"]), "max": str(v["max"])} for key, v in PINNED.items()}
+    assert stack(HOMOGENEOUS, [requirements_template(**pinned_as_text), ASG_ON_REQUIREMENTS]) == NOTHING
+    # loose CPU requirements beside GPU instance types: the CPU ones are not this rule's business
+    cpu = {"instanceRequirements": {"vcpuCount": {"min": 2}}}
+    template = (LT, {"name": "gpu", "instanceType": "g6.xlarge"}, "gpu")
+    assert stack(HOMOGENEOUS, [template, mixed({"instanceType": "g5.xlarge"}, cpu,
+                                               template={"launchTemplateName": "gpu"})]) == NOTHING
+
+
+def test_types_unknown_to_the_pack_are_each_named_once():
+    pool = mixed({"instanceType": "g7.xlarge"}, {"instanceType": "g5.xlarge"}, {"instanceType": "p9.large"},
+                 {"instanceType": "g7.xlarge"}, template={"launchTemplateName": "gpu"})
+    template = (LT, {"name": "gpu", "instanceType": "g5.xlarge"}, "gpu")
+    assert stack(HOMOGENEOUS, [template, pool]) == note(
+        'GPU pool "pool" (g5.xlarge, g7.xlarge, p9.large): shape of g7.xlarge, p9.large unknown to the pack, '
+        "homogeneity not checked")
+
+
+def test_mixed_shapes_are_grouped_in_the_order_the_types_are_listed():
+    # the overrides first, then the group's template: every type is named under its shape
+    pool = mixed({"instanceType": "g5.2xlarge"}, {"instanceType": "g5.12xlarge"}, {"instanceType": "g6.2xlarge"},
+                 template={"launchTemplateName": "gpu"})
+    template = (LT, {"name": "gpu", "instanceType": "g6.12xlarge"}, "gpu")
+    assert stack(HOMOGENEOUS, [template, pool]) == violation(
+        'GPU pool "pool" (g5.12xlarge, g5.2xlarge, g6.12xlarge, g6.2xlarge) mixes instance shapes (g5.2xlarge, '
+        "g6.2xlarge: 1 GPU, 8 vCPU, 32 GiB; g5.12xlarge, g6.12xlarge: 4 GPU, 48 vCPU, 192 GiB); the cluster "
+        "autoscaler needs one GPU count, vCPU count and memory size per group")
+
+
+def test_an_override_template_adds_its_type_after_the_group_template():
+    own = (LT, {"name": "own", "instanceType": "g5.12xlarge"}, "own")
+    template = (LT, {"name": "gpu", "instanceType": "g6.2xlarge"}, "gpu")
+    pool = mixed({"launchTemplateSpecification": {"launchTemplateName": "own"}},
+                 template={"launchTemplateName": "gpu"})
+    assert stack(HOMOGENEOUS, [own, template, pool]) == violation(
+        'GPU pool "pool" (g5.12xlarge, g6.2xlarge) mixes instance shapes (g6.2xlarge: 1 GPU, 8 vCPU, 32 GiB; '
+        "g5.12xlarge: 4 GPU, 48 vCPU, 192 GiB); the cluster autoscaler needs one GPU count, vCPU count and memory "
+        "size per group")
+
+
+# --- eks-secrets-encryption -------------------------------------------------------------------
+NOT_ENCRYPTED = violation('encryptionConfig does not encrypt "secrets" with a KMS key (provider.keyArn)')
+ENCRYPTION_UNKNOWN = note("encryptionConfig resources or provider.keyArn is not known yet")
+
+
+def encryption(resources: object = ("secrets",), key: object = KEY) -> dict:
+    return {"resources": list(resources) if isinstance(resources, tuple) else resources, "provider": {"keyArn": key}}
+
+
+@pytest.mark.parametrize("configs, expected", [
+    ([encryption(("configmaps",)), encryption()], NOTHING),                     # any config may do it
+    ([encryption(("configmaps",))], NOT_ENCRYPTED),
+    ([encryption(key="")], NOT_ENCRYPTED),
+    ([{"resources": ["secrets"]}], NOT_ENCRYPTED),
+    ([], NOT_ENCRYPTED),
+    ([encryption(key=UNKNOWN_STRING)], ENCRYPTION_UNKNOWN),
+    ([encryption((UNKNOWN_STRING,))], ENCRYPTION_UNKNOWN),
+    ([encryption(UNKNOWN_ARRAY)], ENCRYPTION_UNKNOWN),
+    ([UNKNOWN_OBJECT], ENCRYPTION_UNKNOWN),
+    ([encryption(key=UNKNOWN_STRING), encryption(("configmaps",))], ENCRYPTION_UNKNOWN),  # the unknown one stays
+    ([encryption(("configmaps",)), encryption(key=UNKNOWN_STRING)], ENCRYPTION_UNKNOWN),
+    ([encryption(key=UNKNOWN_STRING), encryption()], NOTHING),
+    (UNKNOWN_ARRAY, note("encryptionConfig is not known yet")),
+])
+def test_eks_secrets_encryption_over_every_config(configs, expected):
+    assert resource("eks-secrets-encryption", EKS, {"encryptionConfig": configs}) == expected
+
+
+# --- eks-no-open-public-endpoint --------------------------------------------------------------
+OPEN = violation("the public API endpoint is open to 0.0.0.0/0; set endpointPublicAccess=false or restrict "
+                 "publicAccessCidrs")
+
+
+@pytest.mark.parametrize("vpc, expected", [
+    ({"endpointPublicAccess": False}, NOTHING),
+    ({"endpointPublicAccess": "false", "publicAccessCidrs": ["0.0.0.0/0"]}, NOTHING),
+    ({"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}, NOTHING),
+    ({"endpointPublicAccess": True}, OPEN),                                       # AWS's default: 0.0.0.0/0
+    ({"publicAccessCidrs": []}, OPEN),
+    ({"publicAccessCidrs": ["203.0.113.0/24", "0.0.0.0/0", UNKNOWN_STRING]}, OPEN),
+    ({"publicAccessCidrs": ["203.0.113.0/24", UNKNOWN_STRING]}, note("vpcConfig.publicAccessCidrs is not known yet")),
+    ({"publicAccessCidrs": UNKNOWN_ARRAY}, note("vpcConfig.publicAccessCidrs is not known yet")),
+    ({"endpointPublicAccess": UNKNOWN_BOOLEAN}, note("vpcConfig.endpointPublicAccess is not known yet")),
+    (UNKNOWN_OBJECT, note("vpcConfig.endpointPublicAccess is not known yet")),
+])
+def test_eks_public_endpoint_decisions(vpc, expected):
+    assert resource("eks-no-open-public-endpoint", EKS, {"vpcConfig": vpc}) == expected
+
+
+# --- eks-control-plane-logging ----------------------------------------------------------------
+@pytest.mark.parametrize("enabled, expected", [
+    (["authenticator", "audit", "api"], NOTHING),
+    (["audit"], violation("control plane log types api, authenticator are not enabled")),
+    ([], violation("control plane log types api, audit, authenticator are not enabled")),
+    (None, violation("control plane log types api, audit, authenticator are not enabled")),
+])
+def test_eks_control_plane_log_types(enabled, expected):
+    props = {} if enabled is None else {"enabledClusterLogTypes": enabled}
+    assert resource("eks-control-plane-logging", EKS, props) == expected
