@@ -141,7 +141,7 @@ SECRET_PATTERNS = [
 def _user_data(resource_type: str, props: Mapping[str, Any]) -> Any:
     raw = props.get("userData")
     encoded = resource_type == LAUNCH_TEMPLATE  # launch templates take base64 user data
-    if raw is None and props.get("userDataBase64") is not None:
+    if raw is None:  # an instance's base64 user data (None too when neither is set)
         raw, encoded = props.get("userDataBase64"), True
     if raw is UNKNOWN or not isinstance(raw, str):
         return raw
@@ -189,10 +189,8 @@ def _template_of(ref: Any, templates: dict[str, StackResource]) -> StackResource
     return None
 
 
-def _requirements_have_gpus(requirements: Any) -> bool:
+def _requirements_have_gpus(requirements: dict[str, Any]) -> bool:
     """Whether attribute-based instance selection (``instanceRequirements``) asks for GPUs."""
-    if not isinstance(requirements, dict):
-        return False
     minimum = to_int(get(requirements, "acceleratorCount", "min"))
     types = [str(t).lower() for t in as_list(get(requirements, "acceleratorTypes")) if isinstance(t, str)]
     makers = [str(m).lower() for m in as_list(get(requirements, "acceleratorManufacturers")) if isinstance(m, str)]
@@ -227,7 +225,7 @@ class GpuPool:
             listed = props.get("instanceTypes")
             self.instance_types = [t for t in as_list(listed) if isinstance(t, str)]
             self.unknown_types = listed is UNKNOWN or UNKNOWN in as_list(listed)
-            self.template: StackResource | None = self._resolve(props.get("launchTemplate"), templates)
+            self.template = self._resolve(props.get("launchTemplate"), templates)
         else:
             mixed = props.get("mixedInstancesPolicy")
             # first_set, not `or`: a specification not known yet must not fall through to the (absent)

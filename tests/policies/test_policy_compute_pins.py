@@ -249,6 +249,13 @@ def test_instance_store_and_suppressed_mappings_have_no_ebs_to_encrypt():
     assert resource("ec2-ebs-encrypted", LT, {"blockDeviceMappings": others}) == violation(
         "no block device is declared, so the root volume inherits the AMI's (possibly unencrypted) setting; "
         "declare it with encrypted=true")
+    # the mappings after an instance store one are checked too
+    plain = {"deviceName": "/dev/xvdd", "ebs": {"encrypted": "false"}}
+    assert resource("ec2-ebs-encrypted", LT, {"blockDeviceMappings": [*others, plain]}) == violation(
+        "/dev/xvdd is not encrypted; set encrypted=true")
+    # an empty device name names nothing: the mapping is numbered
+    assert resource("ec2-ebs-encrypted", LT, {"blockDeviceMappings": [{"deviceName": "", "ebs": {}}]}) == violation(
+        "mapping 1 is not encrypted; set encrypted=true")
 
 
 def test_every_instance_volume_is_checked_root_first():
@@ -352,6 +359,10 @@ def test_user_data_is_decoded_where_it_is_base64():
     # text a template carries that is not base64 after all is scanned as it is
     assert resource("ec2-no-secrets-in-user-data", LT, {"userData": "-----BEGIN RSA PRIVATE KEY-----\nMIIE"}) == \
         violation(PRIVATE_KEY)
+    # ... even where its base64 letters alone would decode (to garbage that hides the key)
+    script = "#!/bin/sh\nexport KEY AKIAABCDEFGHIJKLMNOP"
+    assert len([c for c in script if c.isalnum() or c in "+/"]) % 4 == 0
+    assert resource("ec2-no-secrets-in-user-data", LT, {"userData": script}) == violation(ACCESS_KEY)
 
 
 def test_an_instance_user_data_is_the_script_itself():
