@@ -221,6 +221,7 @@ class GpuPool:
         self.unknown_template = False
         self.unknown_types = False  # an instance type (or requirements) not known yet: not read as "no GPU"
         used: list[StackResource] = []
+        overridden = False
         if resource.type == EKS_NODE_GROUP:
             listed = props.get("instanceTypes")
             self.instance_types = [t for t in as_list(listed) if isinstance(t, str)]
@@ -234,16 +235,22 @@ class GpuPool:
             self.template = self._resolve(ref, templates)
             overrides = get(mixed, "launchTemplate", "overrides")
             for override in as_list(overrides):
-                if UNKNOWN in (get(override, "instanceType"), get(override, "instanceRequirements")):
+                instance_type, requirements = get(override, "instanceType"), get(override, "instanceRequirements")
+                if UNKNOWN in (instance_type, requirements):
                     self.unknown_types = True
-                if isinstance(get(override, "instanceType"), str):
-                    self.instance_types.append(get(override, "instanceType"))
-                if isinstance(get(override, "instanceRequirements"), dict):
-                    self.requirements.append(get(override, "instanceRequirements"))
+                if isinstance(instance_type, str):
+                    self.instance_types.append(instance_type)
+                if isinstance(requirements, dict):
+                    self.requirements.append(requirements)
                 own = self._resolve(get(override, "launchTemplateSpecification"), templates)
-                if own is not None:
-                    used.append(own)
-        if self.template is not None:
+                if instance_type is None and requirements is None:
+                    if own is not None:
+                        used.append(own)
+                else:
+                    overridden = True
+        # AWS: an override's instance type (or requirements) replaces the launch template's, the
+        # group's and the override's own; an EKS node group takes its types from one or the other
+        if self.template is not None and not overridden:
             used.insert(0, self.template)
         for template in used:
             if UNKNOWN in (template.props.get("instanceType"), template.props.get("instanceRequirements")):

@@ -600,14 +600,35 @@ def test_types_unknown_to_the_pack_are_each_named_once():
 
 
 def test_mixed_shapes_are_grouped_in_the_order_the_types_are_listed():
-    # the overrides first, then the group's template: every type is named under its shape
+    # every type named under its shape, the shapes in the order their first type is listed
     pool = mixed({"instanceType": "g5.2xlarge"}, {"instanceType": "g5.12xlarge"}, {"instanceType": "g6.2xlarge"},
-                 template={"launchTemplateName": "gpu"})
-    template = (LT, {"name": "gpu", "instanceType": "g6.12xlarge"}, "gpu")
-    assert stack(HOMOGENEOUS, [template, pool]) == violation(
+                 {"instanceType": "g6.12xlarge"})
+    assert stack(HOMOGENEOUS, [CPU_TEMPLATE, pool]) == violation(
         'GPU pool "pool" (g5.12xlarge, g5.2xlarge, g6.12xlarge, g6.2xlarge) mixes instance shapes (g5.2xlarge, '
         "g6.2xlarge: 1 GPU, 8 vCPU, 32 GiB; g5.12xlarge, g6.12xlarge: 4 GPU, 48 vCPU, 192 GiB); the cluster "
         "autoscaler needs one GPU count, vCPU count and memory size per group")
+
+
+def test_override_types_replace_the_launch_template_type():
+    # AWS LaunchTemplateOverrides: the overrides' instance types (or requirements) replace the template's.
+    # A CPU placeholder type on the template was counted: the group's GPU shapes were never compared ...
+    pool = mixed({"instanceType": "g5.2xlarge"}, {"instanceType": "g5.12xlarge"})
+    assert stack(HOMOGENEOUS, [CPU_TEMPLATE, pool]) == violation(
+        'GPU pool "pool" (g5.12xlarge, g5.2xlarge) mixes instance shapes (g5.2xlarge: 1 GPU, 8 vCPU, 32 GiB; '
+        "g5.12xlarge: 4 GPU, 48 vCPU, 192 GiB); the cluster autoscaler needs one GPU count, vCPU count and memory "
+        "size per group")
+    # ... and a GPU type on the template made a CPU group a GPU pool
+    gpu_template = (LT, {"name": "cpu", "instanceType": "g5.xlarge"}, "cpu")
+    for overrides in ([{"instanceType": "m6i.large"}], [{"instanceRequirements": {"vcpuCount": {"min": 2}}}],
+                      [{"instanceType": "m6i.large", "launchTemplateSpecification": {"launchTemplateName": "own"}}]):
+        own = (LT, {"name": "own", "instanceType": "p4d.24xlarge"}, "own")
+        assert stack(SCALE, [gpu_template, own, mixed(*overrides)]) == NOTHING
+    # an override naming no type runs its own template's type, and leaves the group's in place
+    only_template = mixed({"launchTemplateSpecification": {"launchTemplateName": "own"}})
+    assert stack(SCALE, [gpu_template, own, only_template]) == minsize_violation('"pool" (g5.xlarge, p4d.24xlarge)')
+    # an override type not known yet replaces the template's as well: the pool cannot be told
+    assert stack(SCALE, [gpu_template, mixed({"instanceType": UNKNOWN_STRING})]) == note(
+        'pool "pool": one of its instance types is not known yet, so whether it runs GPUs cannot be told')
 
 
 def test_an_override_template_adds_its_type_after_the_group_template():
