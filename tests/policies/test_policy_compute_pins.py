@@ -701,3 +701,35 @@ def test_eks_public_endpoint_decisions(vpc, expected):
 def test_eks_control_plane_log_types(enabled, expected):
     props = {} if enabled is None else {"enabledClusterLogTypes": enabled}
     assert resource("eks-control-plane-logging", EKS, props) == expected
+
+
+def test_every_requirement_set_and_every_pool_is_checked():
+    # a CPU requirement set first does not end the check of the GPU one after it
+    pool = mixed({"instanceRequirements": {"vcpuCount": {"min": 2}}},
+                 {"instanceRequirements": {**PINNED, "vcpuCount": {"min": 8, "max": 16}}})
+    assert stack(HOMOGENEOUS, [CPU_TEMPLATE, pool]) == violation(
+        'GPU pool "pool" (GPUs by instance requirements): instance requirements allow types of different shapes '
+        "(vcpuCount not pinned to one value); list instance types of one shape instead")
+    # a pool that cannot be checked does not end the check of the pools after it
+    mixed_shapes = (NODE_GROUP, {"instanceTypes": ["g5.xlarge", "g5.12xlarge"], "scalingConfig": {"minSize": 0}},
+                    "mixed")
+    for first in ((NODE_GROUP, {"instanceTypes": ["g5.xlarge", UNKNOWN_STRING]}, "first"),
+                  (NODE_GROUP, {"instanceTypes": ["g7.xlarge"]}, "first")):
+        violations, notes = stack(HOMOGENEOUS, [first, mixed_shapes])
+        assert len(notes) == 1 and violations == [
+            'GPU pool "mixed" (g5.12xlarge, g5.xlarge) mixes instance shapes (g5.xlarge: 1 GPU, 4 vCPU, 16 GiB; '
+            "g5.12xlarge: 4 GPU, 48 vCPU, 192 GiB); the cluster autoscaler needs one GPU count, vCPU count and "
+            "memory size per group"]
+
+
+def test_every_requirement_not_known_yet_is_named():
+    requirements = {**PINNED, "vcpuCount": {"min": UNKNOWN_NUMBER, "max": 8}, "memoryMib": UNKNOWN_OBJECT}
+    assert stack(HOMOGENEOUS, [requirements_template(**requirements), ASG_ON_REQUIREMENTS]) == note(
+        'GPU pool "pool" (GPUs by instance requirements): instance requirements vcpuCount, memoryMib not known yet, '
+        "homogeneity not checked")
+
+
+def test_every_log_type_a_value_not_known_yet_may_be_is_named():
+    assert resource("eks-control-plane-logging", EKS, {"enabledClusterLogTypes": ["authenticator",
+                                                                                 UNKNOWN_STRING]}) == note(
+        "enabledClusterLogTypes holds a value not known yet, so whether it enables api, audit cannot be told")
