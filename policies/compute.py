@@ -209,8 +209,9 @@ class GpuPool:
     """An ASG or EKS node group with what is known of its instance types and purchase options.
 
     Instance types come from the group itself (mixed-instances overrides, node group
-    ``instanceTypes``), from its launch template (found by id or name, the group's own or an
-    override's), and attribute-based selection counts as GPU when it asks for accelerators.
+    ``instanceTypes``) and from its launch template (found by id or name, the group's own or an
+    override's); as at launch, an override that names an instance type or requirements replaces
+    the template's. Attribute-based selection counts as GPU when it asks for accelerators.
     """
 
     def __init__(self, resource: StackResource, templates: dict[str, StackResource]) -> None:
