@@ -31,11 +31,15 @@ def check_ec2_imdsv2_required(resource_type: str, props: Mapping[str, Any], ctx:
     if options is UNKNOWN:
         yield Note("metadataOptions is not known yet")
         return
-    if get(options, "httpEndpoint") == "disabled":
+    endpoint = get(options, "httpEndpoint")
+    if endpoint == "disabled":
         return  # no metadata service at all
     tokens = get(options, "httpTokens")
     if tokens is UNKNOWN:
         yield Note("metadataOptions.httpTokens is not known yet")
+    elif tokens != "required" and endpoint is UNKNOWN:
+        # the endpoint may turn out disabled, and then no token setting matters
+        yield Note("metadataOptions.httpEndpoint is not known yet")
     elif tokens != "required":
         yield f"metadataOptions.httpTokens is {tokens or 'unset (defaults to optional)'!s}; set it to \"required\" (IMDSv2)"
 
@@ -56,11 +60,17 @@ def check_ec2_imds_hop_limit(resource_type: str, props: Mapping[str, Any], ctx: 
         yield Note(f"httpPutResponseHopLimit {limit!r} is not a number")
         return
     maximum, host = int(ctx.config["maxHopLimit"]), "container host"
+    strict = int(ctx.config["maxHopLimitWithoutContainers"])
     user_data = _user_data(resource_type, props)
+    if user_data is UNKNOWN and strict < to_int(limit) <= maximum:
+        # allowed on a container host, not on one without containers: the user data would tell
+        yield Note(f"userData is not known yet, so whether hop limit {limit} is allowed (≤ {maximum} on a container "
+                   f"host, ≤ {strict} without containers) cannot be told")
+        return
     # Only user data that plainly shows no container runtime earns the stricter limit (no user
     # data: e.g. EKS managed node groups inject their own, so nothing can be told).
     if isinstance(user_data, str) and user_data.strip() and not CONTAINER_HOST.search(user_data):
-        maximum, host = int(ctx.config["maxHopLimitWithoutContainers"]), "host without containers"
+        maximum, host = strict, "host without containers"
     if to_int(limit) > maximum:
         yield f"metadataOptions.httpPutResponseHopLimit is {limit}; keep it ≤ {maximum} on a {host}"
 
@@ -68,9 +78,17 @@ def check_ec2_imds_hop_limit(resource_type: str, props: Mapping[str, Any], ctx: 
 # --- EBS --------------------------------------------------------------------------------------
 def _block_devices(resource_type: str, props: Mapping[str, Any]) -> list[tuple[str, Any]]:
     if resource_type == LAUNCH_TEMPLATE:
-        return [(str(get(m, "deviceName") or f"mapping {i + 1}"), get(m, "ebs"))
-                for i, m in enumerate(as_list(props.get("blockDeviceMappings")))
-                if get(m, "virtualName") is None and get(m, "noDevice") is None]
+        devices = []
+        for i, m in enumerate(as_list(props.get("blockDeviceMappings"))):
+            kind = (get(m, "virtualName"), get(m, "noDevice"))
+            if any(k is not None and k is not UNKNOWN for k in kind):
+                continue  # an instance store volume, or a suppressed device: no EBS
+            ebs = get(m, "ebs")
+            # a mapping (or its kind) not known yet may be an EBS volume: never dropped unchecked
+            name = get(m, "deviceName")
+            devices.append((name if isinstance(name, str) and name else f"mapping {i + 1}",
+                            UNKNOWN if ebs is None and UNKNOWN in kind else ebs))
+        return devices
     if resource_type == INSTANCE:
         devices = [("root volume", props.get("rootBlockDevice"))] if props.get("rootBlockDevice") is not None else []
         devices += [(str(get(d, "deviceName") or "ebs volume"), d) for d in as_list(props.get("ebsBlockDevices"))]
@@ -123,7 +141,7 @@ SECRET_PATTERNS = [
 def _user_data(resource_type: str, props: Mapping[str, Any]) -> Any:
     raw = props.get("userData")
     encoded = resource_type == LAUNCH_TEMPLATE  # launch templates take base64 user data
-    if raw is None and props.get("userDataBase64") is not None:
+    if raw is None:  # an instance's base64 user data (None too when neither is set)
         raw, encoded = props.get("userDataBase64"), True
     if raw is UNKNOWN or not isinstance(raw, str):
         return raw
@@ -171,10 +189,8 @@ def _template_of(ref: Any, templates: dict[str, StackResource]) -> StackResource
     return None
 
 
-def _requirements_have_gpus(requirements: Any) -> bool:
+def _requirements_have_gpus(requirements: dict[str, Any]) -> bool:
     """Whether attribute-based instance selection (``instanceRequirements``) asks for GPUs."""
-    if not isinstance(requirements, dict):
-        return False
     minimum = to_int(get(requirements, "acceleratorCount", "min"))
     types = [str(t).lower() for t in as_list(get(requirements, "acceleratorTypes")) if isinstance(t, str)]
     makers = [str(m).lower() for m in as_list(get(requirements, "acceleratorManufacturers")) if isinstance(m, str)]
@@ -183,18 +199,19 @@ def _requirements_have_gpus(requirements: Any) -> bool:
 
 def _requirements_unknown(requirements: dict[str, Any]) -> bool:
     """Whether an accelerator field of attribute-based selection is not known yet."""
-    fields = (get(requirements, "acceleratorCount"), get(requirements, "acceleratorCount", "min"),
-              get(requirements, "acceleratorTypes"), get(requirements, "acceleratorManufacturers"))
-    return UNKNOWN in fields or any(UNKNOWN in as_list(get(requirements, k))
-                                    for k in ("acceleratorTypes", "acceleratorManufacturers"))
+    # only the minimum count decides (see _requirements_have_gpus); `get` answers UNKNOWN for a path
+    # through an unknown block, and as_list turns an unknown list into [UNKNOWN]
+    return get(requirements, "acceleratorCount", "min") is UNKNOWN or any(
+        UNKNOWN in as_list(get(requirements, k)) for k in ("acceleratorTypes", "acceleratorManufacturers"))
 
 
 class GpuPool:
     """An ASG or EKS node group with what is known of its instance types and purchase options.
 
     Instance types come from the group itself (mixed-instances overrides, node group
-    ``instanceTypes``), from its launch template (found by id or name, the group's own or an
-    override's), and attribute-based selection counts as GPU when it asks for accelerators.
+    ``instanceTypes``) and from its launch template (found by id or name, the group's own or an
+    override's); as at launch, an override that names an instance type or requirements replaces
+    the template's. Attribute-based selection counts as GPU when it asks for accelerators.
     """
 
     def __init__(self, resource: StackResource, templates: dict[str, StackResource]) -> None:
@@ -204,8 +221,8 @@ class GpuPool:
         self.requirements: list[dict[str, Any]] = []
         self.unknown_template = False
         self.unknown_types = False  # an instance type (or requirements) not known yet: not read as "no GPU"
-        self.template: StackResource | None = None
         used: list[StackResource] = []
+        overridden = False
         if resource.type == EKS_NODE_GROUP:
             listed = props.get("instanceTypes")
             self.instance_types = [t for t in as_list(listed) if isinstance(t, str)]
@@ -219,16 +236,22 @@ class GpuPool:
             self.template = self._resolve(ref, templates)
             overrides = get(mixed, "launchTemplate", "overrides")
             for override in as_list(overrides):
-                if UNKNOWN in (get(override, "instanceType"), get(override, "instanceRequirements")):
+                instance_type, requirements = get(override, "instanceType"), get(override, "instanceRequirements")
+                if UNKNOWN in (instance_type, requirements):
                     self.unknown_types = True
-                if isinstance(get(override, "instanceType"), str):
-                    self.instance_types.append(get(override, "instanceType"))
-                if isinstance(get(override, "instanceRequirements"), dict):
-                    self.requirements.append(get(override, "instanceRequirements"))
+                if isinstance(instance_type, str):
+                    self.instance_types.append(instance_type)
+                if isinstance(requirements, dict):
+                    self.requirements.append(requirements)
                 own = self._resolve(get(override, "launchTemplateSpecification"), templates)
-                if own is not None:
-                    used.append(own)
-        if self.template is not None:
+                if instance_type is None and requirements is None:
+                    if own is not None:
+                        used.append(own)
+                else:
+                    overridden = True
+        # AWS: an override's instance type (or requirements) replaces the launch template's, the
+        # group's and the override's own; an EKS node group takes its types from one or the other
+        if self.template is not None and not overridden:
             used.insert(0, self.template)
         for template in used:
             if UNKNOWN in (template.props.get("instanceType"), template.props.get("instanceRequirements")):
@@ -270,7 +293,8 @@ class GpuPool:
     def uses_spot(self, max_on_demand_above_base: int) -> Any:
         props = self.resource.props
         if self.resource.type == EKS_NODE_GROUP:
-            return props.get("capacityType") == "SPOT"
+            capacity = props.get("capacityType")
+            return UNKNOWN if capacity is UNKNOWN else capacity == "SPOT"
         distribution = get(props, "mixedInstancesPolicy", "instancesDistribution")
         if distribution is not None:
             above_base = get(distribution, "onDemandPercentageAboveBaseCapacity")
@@ -280,7 +304,8 @@ class GpuPool:
             percentage = 100 if above_base is None else to_int(above_base)
             return percentage is not None and percentage <= max_on_demand_above_base
         if self.template is not None:
-            return get(self.template.props, "instanceMarketOptions", "marketType") == "spot"
+            market = get(self.template.props, "instanceMarketOptions", "marketType")
+            return UNKNOWN if market is UNKNOWN else market == "spot"
         return False
 
 
@@ -325,8 +350,12 @@ def check_gpu_pool_scale_to_zero(resources: Sequence[StackResource], ctx: Contex
                             pool.resource.urn)
 
 
-def _exact(requirements: dict[str, Any], key: str) -> bool:
-    low, high = to_int(get(requirements, key, "min")), to_int(get(requirements, key, "max"))
+def _exact(requirements: dict[str, Any], key: str) -> Any:
+    """Whether a range of attribute-based selection is pinned to one value; UNKNOWN when a bound is not known yet."""
+    low, high = get(requirements, key, "min"), get(requirements, key, "max")
+    if low is UNKNOWN or high is UNKNOWN:
+        return UNKNOWN
+    low, high = to_int(low), to_int(high)
     return low is not None and low == high
 
 
@@ -336,11 +365,19 @@ def check_gpu_pool_homogeneous(resources: Sequence[StackResource], ctx: Context)
     yield from _undecided(undecided)
     for pool in pools:
         for requirements in pool.requirements:
-            loose = [key for key in ("vcpuCount", "memoryMib", "acceleratorCount") if not _exact(requirements, key)]
-            if _requirements_have_gpus(requirements) and loose:
+            if not _requirements_have_gpus(requirements):
+                continue
+            pinned = {key: _exact(requirements, key) for key in ("vcpuCount", "memoryMib", "acceleratorCount")}
+            loose = [key for key, exact in pinned.items() if exact is False]
+            unknown = [key for key, exact in pinned.items() if exact is UNKNOWN]
+            if loose:
                 yield Violation(f"GPU pool {pool.label}: instance requirements allow types of different shapes "
                                 f"({', '.join(loose)} not pinned to one value); list instance types of one "
                                 "shape instead", pool.resource.urn)
+            elif unknown:
+                # an unknown bound is not an open one: it may well pin the value
+                yield Note(f"GPU pool {pool.label}: instance requirements {', '.join(unknown)} not known yet, "
+                           "homogeneity not checked", pool.resource.urn)
         if pool.unknown_types:
             yield Note(f"GPU pool {pool.label}: one of its instance types is not known yet, homogeneity not checked",
                        pool.resource.urn)
@@ -401,7 +438,11 @@ def check_eks_control_plane_logging(resource_type: str, props: Mapping[str, Any]
         yield Note("enabledClusterLogTypes is not known yet")
         return
     missing = [t for t in REQUIRED_LOG_TYPES if t not in as_list(enabled)]
-    if missing:
+    if missing and UNKNOWN in as_list(enabled):
+        # the element not known yet may be one of the missing types
+        yield Note(f"enabledClusterLogTypes holds a value not known yet, so whether it enables {', '.join(missing)} "
+                   "cannot be told")
+    elif missing:
         yield f"control plane log types {', '.join(missing)} are not enabled"
 
 

@@ -43,10 +43,12 @@ SHAPES: dict[str, Shape] = {
                       "48xlarge": (8, 192, 1536)}),
     **_family("g5g", {"xlarge": (1, 4, 8), "2xlarge": (1, 8, 16), "4xlarge": (1, 16, 32), "8xlarge": (1, 32, 64),
                       "16xlarge": (2, 64, 128), "metal": (2, 64, 128)}),
+    **_family("gr6", {"4xlarge": (1, 16, 128), "8xlarge": (1, 32, 256)}),
     **_family("p3", {"2xlarge": (1, 8, 61), "8xlarge": (4, 32, 244), "16xlarge": (8, 64, 488)}),
     "p3dn.24xlarge": Shape(8, 96, 768),
     "p4d.24xlarge": Shape(8, 96, 1152),
     "p4de.24xlarge": Shape(8, 96, 1152),
     "p5.48xlarge": Shape(8, 192, 2048),
     "p5e.48xlarge": Shape(8, 192, 2048),
+    "p5en.48xlarge": Shape(8, 192, 2048),
 }

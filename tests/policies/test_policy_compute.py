@@ -273,9 +273,9 @@ def test_gpu_pool_homogeneous_same_gpus_vcpus_and_memory():
                           contains="g5.12xlarge: 4 GPU, 48 vCPU, 192 GiB")
     # same GPU count and vCPUs, different memory: still not one shape
     assert_stack_violates("gpu-pool-homogeneous", [pool_of("g6.2xlarge", "g6e.2xlarge")], contains="64 GiB")
-    # the launch template's own type counts with the overrides
+    # the overrides replace the launch template's own type (AWS LaunchTemplateOverrides): p3 never runs
     template = (LT, {"name": "gpu-lt", "instanceType": "p3.2xlarge"}, "gpu-lt")
-    assert_stack_violates("gpu-pool-homogeneous", [template, pool_of("g5.2xlarge")], contains="p3.2xlarge")
+    assert_stack_passes("gpu-pool-homogeneous", [template, pool_of("g5.2xlarge")])
     # CPU groups are not this rule's business
     assert_stack_passes("gpu-pool-homogeneous", [pool_of("m6i.large", "m6i.2xlarge")])
 
