@@ -143,10 +143,32 @@ def test_a_failed_key_write_leaves_no_half_written_key(anchor: AuditAnchor, monk
     assert len(anchor.create_key()) == 32
 
 
+def test_a_failed_key_write_reports_the_write_error_even_if_the_file_is_gone(
+        anchor: AuditAnchor, monkeypatch: pytest.MonkeyPatch) -> None:
+    # e.g. another process's clean-up removed the partial key first: the disk-full error must
+    # still be what the user sees, not a FileNotFoundError from our own clean-up
+    def vanish_then_fail(fd: int) -> None:
+        anchor.key_file.unlink()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(anchor_mod.os, "fsync", vanish_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        anchor.create_key()
+    assert not anchor.key_file.exists()
+
+
+def test_the_anchor_is_an_immutable_value(anchor: AuditAnchor) -> None:
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        anchor.key_file = Path("/elsewhere")  # type: ignore[misc]
+    assert hash(anchor) == hash(AuditAnchor(anchor.key_file, anchor.witness_file))
+
+
 def test_a_key_of_the_wrong_shape_is_refused_by_name(anchor: AuditAnchor) -> None:
     anchor.key_file.parent.mkdir(parents=True)
     message = f"the audit key {anchor.key_file} is not a 64-hex-digit key; restore it from a backup"
-    for bad in ("0" * 63, "0" * 65, "A" * 64, "g" + "0" * 63, "", "0" * 62 + " 0"):
+    for bad in ("0" * 63, "0" * 65, "A" * 64, "X" * 64, "g" + "0" * 63, "", "0" * 62 + " 0"):
         anchor.key_file.write_text(bad)
         with pytest.raises(RegistryError) as caught:
             anchor.key()
