@@ -864,3 +864,20 @@ def test_worker_without_waivers_loads_none(tmp_path: Path, monkeypatch: pytest.M
            "selection": Selection().to_json()}
     assert worker_mod._check([str(tmp_path), json.dumps(job)]) == [Report(resources=0).to_state()]
     assert seen == [[]]
+
+
+def test_the_worker_process_reports_a_config_defect_as_one_line(project: Path) -> None:
+    # The real subprocess (no render is paid for: the config fails first), and the message names
+    # the file as the user spelled it.
+    Path("typo.json").write_text(json.dumps({"kms-key-rotaton": "mandatory"}))
+    with pytest.raises(UserError) as caught:
+        check_program(project, "dev", config=Path("typo.json"))
+    assert str(caught.value) == "typo.json: unknown policy 'kms-key-rotaton' (did you mean kms-key-policy-principals-exist, kms-key-rotation, kms-no-public-principal?)"
+
+
+def test_selection_is_an_immutable_value() -> None:
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Selection().min_level = "mandatory"  # type: ignore[misc]
+    assert len({Selection(), Selection()}) == 1
