@@ -75,9 +75,11 @@ def test_nesting_deeper_than_fifty_is_not_jsonable() -> None:
     assert is_jsonable(_nest(50)) is True
     assert is_jsonable(_nest(51)) is False
     deep_dict: object = 1
-    for _ in range(51):
+    for _ in range(50):
         deep_dict = {"k": deep_dict}
-    assert is_jsonable(deep_dict) is False
+    assert is_jsonable(deep_dict) is True
+    assert is_jsonable({"k": deep_dict}) is False
+    assert is_jsonable([{"k": [_nest(47)]}]) is True and is_jsonable([{"k": [_nest(48)]}]) is False
     assert is_jsonable(1, depth=50) is True and is_jsonable(1, depth=51) is False
 
 

@@ -598,6 +598,35 @@ def test_table_is_at_least_150_columns_wide_for_long_messages() -> None:
     assert text.count("x") == 400
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_table_on_a_terminal_colours_the_verdict_and_titles_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    stream = _Terminal()
+    output.print_table(sample_report(), stream)
+    text = stream.getvalue()
+    lines = text.splitlines()
+    assert lines[0].startswith("\x1b[1;31mmandatory violations (2) ")            # bold red, left-justified
+    assert any(line.startswith("\x1b[33madvisory violations (1) ") for line in lines)   # yellow
+    assert "\x1b[2mwarning: w1\x1b[0m" in lines
+    # the summary: only the verdict is styled (no highlighting of its numbers or names)
+    assert lines[-1] == ("\x1b[1;31mFAIL\x1b[0m project acme (proj), stack prod: 5 resources + 1 provider, 3 policies, "
+                         "2 mandatory, 1 advisory, 1 waived violations")
+    stream = _Terminal()
+    long_warning = "skipped 3 policies: " + ", ".join(f"policy-{i}" for i in range(40))
+    output.print_table(sample_report(violations=[], waived=[], warnings=[long_warning]), stream)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == f"\x1b[2mwarning: {long_warning}\x1b[0m"   # one line, not wrapped, not highlighted
+    assert lines[-1].startswith("\x1b[1;32mPASS\x1b[0m project acme (proj), stack prod: ")
+    assert len(lines) == 2
+
+
 JUNIT = (
     "<?xml version='1.0' encoding='utf-8'?>\n"
     '<testsuites tests="3" failures="1" errors="0"><testsuite name="modelway-policy.prod" tests="3" failures="1" errors="0">'
@@ -881,3 +910,12 @@ def test_selection_is_an_immutable_value() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         Selection().min_level = "mandatory"  # type: ignore[misc]
     assert len({Selection(), Selection()}) == 1
+
+
+def test_table_summary_and_warnings_are_never_wrapped() -> None:
+    # CI logs are grepped for the verdict line: it stays one line however long the names are
+    project = "p" * 200
+    text = _table(sample_report(violations=[], waived=[], warnings=["w" * 300], project=project))
+    assert text.splitlines() == ["warning: " + "w" * 300,
+                                 f"PASS project {project} (proj), stack prod: 5 resources + 1 provider, 3 policies, "
+                                 "0 mandatory, 0 advisory, 0 waived violations"]
