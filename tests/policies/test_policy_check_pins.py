@@ -141,6 +141,14 @@ def test_defaults_are_the_pack_levels_without_params() -> None:
     assert ALLOWED_LEVELS == ("advisory", "mandatory")
 
 
+def test_bare_settings_are_empty_not_missing() -> None:
+    bare = PackSettings()
+    assert (bare.levels, bare.params, bare.unlisted, bare.source) == ({}, {}, [], "pack defaults")
+    assert bare.config_for("kms-key-rotation") == {}
+    assert bare.unlisted_warning() is None
+    assert PackSettings().levels is not bare.levels   # no shared mutable default
+
+
 def test_read_json_names_an_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         read_json(tmp_path / "nope.json")
