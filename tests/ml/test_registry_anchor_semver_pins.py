@@ -259,7 +259,7 @@ def test_parse_reads_major_minor_patch() -> None:
     assert parse("0.0.0") == (0, 0, 0)
 
 
-@pytest.mark.parametrize("bad", ["1.2", "1.2.3.4", "1.x.3", "", "1..3", "-1.2.3", "1.2.3-rc1", "1,2,3", "V1.2.3"])
+@pytest.mark.parametrize("bad", ["1.2", "1.2.3.4", "1.x.3", "", "1..3", "-1.2.3", "1.2.3-rc1", "1,2,3", "V1.2.3", "X1.2.3"])
 def test_parse_refuses_anything_else_by_name(bad: str) -> None:
     with pytest.raises(UserError) as caught:
         parse(bad)
@@ -334,6 +334,17 @@ def test_the_next_version_is_always_greater_and_bumps_exactly_one_part(major: in
     assert reason.split(":")[0] == {"schema": "major", "family": "major", "retrain": "minor", "meta": "patch"}[change]
 
 
+def test_version_facts_are_immutable_with_no_data_by_default() -> None:
+    import dataclasses
+
+    bare = VersionFacts("1.0.0", {}, FAMILY, "aa")
+    assert bare.data_versions == {}
+    assert next_version(bare, VersionFacts(None, {}, FAMILY, "aa")) == (
+        "1.0.1", "patch: metadata-only change (same artifact and data)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bare.version = "9.9.9"  # type: ignore[misc]
+
+
 def _cls(module: str, name: str = "Est") -> type:
     return type(name, (), {"__module__": module})
 
@@ -367,6 +378,18 @@ def test_estimator_family_unwraps_guards_and_pipelines() -> None:
     assert estimator_family(_Guard(inner)) == "sklearn.svm.SVC"
     assert estimator_family(_Pipe([("scale", object()), ("svc", inner)])) == "sklearn.svm.SVC"
     assert estimator_family(_Guard(_Pipe([("a", _Guard(inner))]))) == "sklearn.svm.SVC"
+
+
+def test_only_a_guard_with_both_schema_and_model_is_unwrapped() -> None:
+    inner = _cls("sklearn.svm._classes", "SVC")()
+    model_only = _cls("calib.wrappers", "HasModel")()
+    model_only.model = inner
+    schema_only = _cls("calib.wrappers", "HasSchema")()
+    schema_only.schema = {}
+    schema_only.model = None
+    del schema_only.model
+    assert estimator_family(model_only) == "calib.wrappers.HasModel"
+    assert estimator_family(schema_only) == "calib.wrappers.HasSchema"
 
 
 def test_estimator_family_of_an_empty_pipeline_is_the_pipeline() -> None:
