@@ -478,3 +478,30 @@ def test_every_registry_operation_is_abstract() -> None:
     with pytest.raises(TypeError):
         ModelRegistry()  # type: ignore[abstract]
     assert base.ModelRegistry is ModelRegistry
+
+
+def test_the_dsl_can_read_the_registry_types_field_annotations() -> None:
+    # The DSL type-checks attribute access on a step's dataclass result through get_type_hints;
+    # an annotation that does not evaluate silently turns that check off for the whole class.
+    import typing
+
+    candidate = typing.get_type_hints(ModelCandidate)
+    assert candidate["family"] == (str | None) and candidate["model_bytes"] == (bytes | None)
+    assert candidate["fairness"] == (dict[str, typing.Any] | None)
+    assert candidate["model_card"] == (dict[str, typing.Any] | None)
+    assert candidate["code_commit"] == candidate["run_id"] == candidate["mlflow_run_id"] == (str | None)
+    assert candidate["gates_passed"] is bool
+    version_hints = typing.get_type_hints(ModelVersion)
+    assert version_hints["decided_by"] == version_hints["decided_at"] == version_hints["decision_reason"] == (str | None)
+    assert version_hints["fairness"] == (dict[str, typing.Any] | None)
+    assert version_hints["already_registered"] is bool
+
+
+def test_every_backend_names_prod_as_the_default_champion_environment() -> None:
+    import inspect
+
+    from modelway.backends.aws.registry import SageMakerRegistry
+    from modelway.registry.embedded import EmbeddedRegistry
+
+    for backend in (ModelRegistry, EmbeddedRegistry, SageMakerRegistry):
+        assert inspect.signature(backend.champion).parameters["environments"].default == ("prod",), backend
