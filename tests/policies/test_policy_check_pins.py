@@ -927,3 +927,41 @@ def test_table_summary_and_warnings_are_never_wrapped() -> None:
     assert text.splitlines() == ["warning: " + "w" * 300,
                                  f"PASS project {project} (proj), stack prod: 5 resources + 1 provider, 3 policies, "
                                  "0 mandatory, 0 advisory, 0 waived violations"]
+
+
+def _header(lines: list[str], title: str) -> list[str]:
+    at = next(i for i, line in enumerate(lines) if line.startswith(title))
+    return [c.strip() for c in lines[at + 2].strip("┃").split("┃")]
+
+
+def test_table_headers_and_left_justified_titles() -> None:
+    lines = _table(sample_report()).splitlines()
+    assert _header(lines, "mandatory violations") == ["policy", "resource", "type", "declared at", "message"]
+    assert _header(lines, "advisory violations") == ["policy", "resource", "type", "declared at", "message"]
+    assert _header(lines, "waived (") == ["policy", "resource", "reason", "approver", "expires"]
+    for title in ("mandatory violations (2)", "advisory violations (1)", "waived (1)"):
+        at = lines.index(next(line for line in lines if line.startswith(title)))
+        assert lines[at] == title.ljust(len(lines[at + 1])), title   # at column 0, over the table's width
+
+
+def test_waived_table_folds_long_values_never_cuts_them() -> None:
+    waived = [WaivedFinding(Finding("p" * 200, "mandatory", "t" * 200, "urn:x", "n" * 200, "m"), "§" * 400, "ä" * 200,
+                            "ö" * 200)]
+    text = _table(sample_report(violations=[], warnings=[], waived=waived))
+    assert "…" not in text
+    assert (text.count("§"), text.count("ä"), text.count("ö")) == (400, 200, 200)
+    assert text.count("n") >= 200 and text.count("p") >= 200
+
+
+def test_junit_counts_every_failing_policy_and_joins_out_lines() -> None:
+    report = sample_report()
+    report.violations.append(Finding("iam-no-admin-wildcard", "mandatory", "t", "urn:i", "i", "admin", "", 0))
+    report.violations.append(Finding("s3-access-logging", "advisory", "t", "urn:b2", "b2", "no logs either", "", 0))
+    report.waived.append(WaivedFinding(Finding("s3-access-logging", "advisory", "t", "urn:b3", "b3", "m", "", 0),
+                                       "why", "ann", "2027-02-02"))
+    root = ET.fromstring(output.to_junit(report).split("\n", 1)[1])
+    assert root.get("failures") == "2" and root[0].get("failures") == "2"
+    out = root[0][1].find("system-out")
+    assert out is not None and out.text == ("advisory: proj/infra/s3.py:0: urn:b: no logs\n"
+                                            "advisory: urn:b2: no logs either\n"
+                                            "waived: urn:b3: m (why; ann; expires 2027-02-02)")
