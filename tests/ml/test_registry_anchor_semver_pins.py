@@ -113,7 +113,7 @@ def test_create_key_twice_keeps_the_first_key(anchor: AuditAnchor) -> None:
 def test_create_key_in_an_existing_folder(anchor: AuditAnchor) -> None:
     anchor.key_file.parent.mkdir(parents=True)
     assert anchor.key() is None
-    assert anchor.key() is None and anchor.create_key() == anchor.key()
+    assert anchor.create_key() == anchor.key()
 
 
 def test_two_homes_get_different_keys(tmp_path: Path) -> None:
