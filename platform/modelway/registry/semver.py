@@ -72,7 +72,7 @@ def estimator_family(model: Any) -> str:
         'sklearn.linear_model.Ridge'
     """
     inner = model
-    for _ in range(5):
+    for _ in range(5):  # bounded: a wrapper that (indirectly) wraps itself must not loop
         if hasattr(inner, "schema") and hasattr(inner, "model"):
             inner = inner.model
         elif getattr(inner, "steps", None):
