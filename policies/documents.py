@@ -62,11 +62,8 @@ def public_allows(value: Any, what: str) -> Iterator[Any]:
         if isinstance(document, Note):
             yield document
             continue
-        listed = document.get("Statement")
-        if listed is UNKNOWN:  # read_document has noted it
-            continue
-        for i, statement in enumerate(as_list(listed), start=1):
-            if not isinstance(statement, dict):
+        for i, statement in enumerate(as_list(document.get("Statement")), start=1):
+            if not isinstance(statement, dict):  # read_document has noted one not known yet
                 continue
             label = str(statement.get("Sid") or i)
             principal = statement.get("Principal")

@@ -75,14 +75,11 @@ def _statements(resource_type: str, props: Mapping[str, Any]) -> Iterator[Any]:
             yield item
             continue
         label, document = item
-        listed = document.get("Statement")
-        if listed is UNKNOWN:  # read_document has noted it (read as one statement that is no dict: a clean pass)
-            continue
-        for i, statement in enumerate(as_list(listed), start=1):
-            where = f"statement {statement.get('Sid') or i}" if isinstance(statement, dict) else f"statement {i}"
-            where = where if label == "policy" else f"{label} {where}"
+        for i, statement in enumerate(as_list(document.get("Statement")), start=1):
             if not isinstance(statement, dict):  # read_document has noted one not known yet
                 continue
+            where = f"statement {statement.get('Sid') or i}"
+            where = where if label == "policy" else f"{label} {where}"
             if statement.get("Effect") is UNKNOWN:
                 yield Note(f"{where}: Effect is not known yet")
             elif is_allow(statement):
