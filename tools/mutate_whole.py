@@ -466,8 +466,9 @@ def run_mutant(mutant: Mutant, index: dict, python: str, cap_s: float, cap_tests
 
 def classify(mutant: Mutant, selection: Selection, returncode: int, output: str, seconds: float = 0.0) -> Result:
     """A mutant's status from its pytest run (through tools/mutate.py's RUNNER: 1 = a test failed,
-    or the mutant broke an import or crashed the process). Only that is a kill: any other exit
-    (no test collected, a usage error) is no evidence, so the mutant counts as survived."""
+    or the mutant broke an import, which pytest reports as exit 2, or as 4 when tests are named by
+    node id, as here, or crashed the process). Only that is a kill: any other exit (no test
+    collected, an internal error) is no evidence, so the mutant counts as survived."""
     common = dict(tests=len(selection.tests), capped=selection.capped, seconds=seconds)
     if returncode == 1:
         return Result(mutant, "killed", killer=_failed_test(output), **common)

@@ -161,8 +161,9 @@ def test_only_a_failing_test_kills_a_mutant(whole) -> None:
     killed = whole.classify(m, chosen, 1, output)
     assert (killed.status, killed.killer) == ("killed", "t::a")
     assert whole.classify(m, chosen, 0, "..").status == "survived"
-    # No tests collected (5), a usage error (4), an internal error (3): no evidence, not a kill.
-    for code in (3, 4, 5):
+    # No tests collected (5), an internal error (3): no evidence, not a kill. (A broken import, exit 2
+    # or 4 with node ids, reaches classify as 1: tools/mutate.py's RUNNER maps it.)
+    for code in (3, 5):
         result = whole.classify(m, chosen, code, "")
         assert (result.status, result.why) == ("survived", f"pytest exit {code}, counted as survived")
 
