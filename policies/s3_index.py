@@ -145,6 +145,12 @@ class BucketIndex:
                 target_bucket = self.find(target)
                 if target_bucket is not None and target_bucket is not bucket:
                     target_bucket.log_sources.append(bucket.label)
+        # In preview, BucketLogging(bucket=data.id, target_bucket=logs.id) on a new stack knows neither id;
+        # its target is still a log bucket (AWS cannot write access logs under a KMS key there).
+        for resource in self.unknown_refs:
+            target_bucket = self.find(resource.props.get("targetBucket")) if SIDE_TYPES[resource.type] == "logging" else None
+            if target_bucket is not None:
+                target_bucket.log_sources.append(f'the bucket of "{resource.name}" (not known yet)')
 
     def find(self, ref: Any) -> Bucket | None:
         """The bucket a reference names (exact ids first, then the auto-name pattern, then prefixes)."""

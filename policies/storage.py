@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .core import Context, Note, ResourceRule, Severity, StackResource, StackRule, Violation
 from .documents import public_allows, read_document
-from .s3_index import BUCKET_TYPES, Bucket, BucketIndex, iter_side, sse_rules
+from .s3_index import BUCKET_TYPES, SIDE_TYPES, Bucket, BucketIndex, iter_side, sse_rules
 from .values import (
     UNKNOWN,
     as_list,
@@ -214,10 +214,17 @@ def check_s3_versioning(resources: Sequence[StackResource], ctx: Context) -> Ite
 # --- s3-access-logging ------------------------------------------------------------------------
 def check_s3_access_logging(resources: Sequence[StackResource], ctx: Context) -> Iterator[Any]:
     index = BucketIndex.of(resources)
+    # A BucketLogging whose bucket is not known yet (preview of a new stack) may be any bucket's logging.
+    unknown = [side.name for side in index.unknown_refs if SIDE_TYPES[side.type] == "logging"]
     for bucket in index.buckets:
         if bucket.is_log_target:
             continue  # the log bucket itself: logging into itself would loop
-        if not index.logging_targets(bucket):
+        if index.logging_targets(bucket):
+            continue
+        if unknown:
+            yield Note(f"bucket {bucket.label}: server access logging may be {', '.join(unknown)}, whose bucket is "
+                       "not known yet", bucket.urn)
+        else:
             yield Violation(f"bucket {bucket.label} has no server access logging (BucketLogging or inline logging)",
                             bucket.urn)
 
