@@ -167,3 +167,60 @@ def test_the_header_names_only_what_is_known(utc) -> None:
     assert header(status="failed", started_at=None, ended_at=T0) == (
         "<p><span class='badge bad'>failed</span> <span class=muted>pipeline <b>toy</b> · started 2025-11-26 12:00:00 · "
         "executor k8s</span></p>")
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, str, str]:
+    """A home with two runs of one small pipeline: the second takes ``check`` from the cache."""
+    from modelway import pipeline, run_pipeline, step
+    from modelway.runtime.context import step_context
+
+    @step
+    def check(n: int) -> int:
+        ctx = step_context()
+        ctx.attach("validation_report", {"passed": True, "summary": f"{n} rows", "checks": []})
+        ctx.attach("performance_history", {"summary": "first"})
+        return n
+
+    @step(cache=False)
+    def evaluate(n: int) -> dict:
+        step_context().attach("performance_history", {"summary": "from evaluate: not the first attachment of this name"})
+        return {"card": {"metrics": {"rows": n}}}
+
+    @step(cache=False)
+    def register(scored: dict) -> dict:
+        return {"model": "demo", "version": "1.0.0"}
+
+    @pipeline(name="reported")
+    def reported(n: int = 3) -> dict:
+        return register(evaluate(check(n)))
+
+    home = tmp_path_factory.mktemp("reports") / "home"
+    first = run_pipeline(reported, executor="inprocess", display="none", home=home)
+    second = run_pipeline(reported, executor="inprocess", display="none", home=home)
+    assert (first.status, second.status) == ("succeeded", "succeeded"), (first.error, second.error)
+    return home, first.run_id, second.run_id
+
+
+def test_collect_run_finds_attachments_also_of_steps_served_from_the_cache(two_runs) -> None:
+    home, first, second = two_runs
+    for run_id in (first, second):
+        data = rr.collect_run(run_id, home)
+        assert data["run"]["run_id"] == run_id
+        assert data["attachments"] == {"validation_report": {"passed": True, "summary": "3 rows", "checks": []},
+                                       "performance_history": {"summary": "first"}}  # the first of a name wins
+        assert data["outputs"] == {"check": 3, "evaluate": {"card": {"metrics": {"rows": 3}}},
+                                   "register": {"model": "demo", "version": "1.0.0"}}  # every JSON output, cached or not
+        assert data["model"] is None and data["monitoring"] is None  # never registered in the registry, never monitored
+    cached = [s["name"] for s in rr.collect_run(second, home)["run"]["steps"] if s["cached"]]
+    assert cached == ["check"]
+
+
+def test_write_run_report_writes_the_rendering_where_asked(two_runs, tmp_path: Path) -> None:
+    home, first, _ = two_runs
+    default = rr.write_run_report(first, home=home)
+    assert default == home / "reports" / f"{first}.html"
+    assert "<h2>Data validation" in default.read_text() and "3 rows" in default.read_text()
+    assert rr.write_run_report(first, tmp_path / "r.html", home=home).read_text() == default.read_text()
+    with pytest.raises(UserError, match=rf"^report path {tmp_path} is a directory; pass a file name such as {tmp_path / 'report.html'}$"):
+        rr.write_run_report(first, tmp_path, home=home)
