@@ -78,6 +78,8 @@ def _cases() -> dict[str, str]:
         "dag_branching": hb.dag_svg(branching, [("load", "featurize_everything_in_the_table"), ("load", "train"),
                                                 ("train", "audit"), ("load", "audit"), ("audit", "report"), ("ghost", "report")]),
         "dag_wrapped_chain": hb.dag_svg(wrapped, [(f"s{i}", f"s{i + 1}") for i in range(7)], max_columns=3),
+        "dag_states": hb.dag_svg([{"name": s, "status": s} for s in ("completed", "cancelled", "pending", "skipped")]
+                                 + [{"name": "no status"}], []),
         "dag_skip_edge": hb.dag_svg(wrapped[:3], [("s0", "s1"), ("s1", "s2"), ("s0", "s2")]),
         "confusion_binary": hb.confusion_matrix_html(CARD["confusion_matrix"]),
         "confusion_named": hb.confusion_matrix_html({"labels": ["a", "b", "c"], "matrix": [[3, 0, 1], [0, 4, 0], [2, 0, 5]],
@@ -122,7 +124,7 @@ def test_blocks_match_the_golden_file() -> None:
 @pytest.mark.parametrize("value, shown", [
     (5150, "5,150"), (-7, "-7"), (2.0, "2"), (-2.0, "-2"), (999.5, "999.5"), (1000.5, "1,000.50"), (-1234.567, "-1,234.57"),
     (0.000533, "0.000533"), (0.123456, "0.1235"), (1e15 + 0.0, "1,000,000,000,000,000.00"), (999999999999999.0, "999,999,999,999,999"),
-    (float("inf"), "inf"), (float("nan"), "nan"),
+    (float("inf"), "inf"), (float("nan"), "nan"), (10**15, "1,000,000,000,000,000"), (-(10**16), "-10,000,000,000,000,000"),
 ])
 def test_number(value, shown) -> None:
     assert hb.number(value) == shown
