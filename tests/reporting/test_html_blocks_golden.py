@@ -73,14 +73,16 @@ def _cases() -> dict[str, str]:
                                         limits={"selection_rate": 0.1, "true_positive_rate": 0.9, "other": 5.0}),
         "bar_chart_many_groups": hb.bar_chart(many, ["mae"], width=420, limits={"mae": 500.0}),
         "bar_chart_one_group_no_attribute": hb.bar_chart({"all": {"mae": 12.0}}, ["mae"]),
+        "bar_chart_crowded": hb.bar_chart({f"g{i}": {"accuracy": i / 40} for i in range(40)}, ["accuracy"], width=200),  # bars 4 px wide
         "bar_chart_empty": hb.bar_chart({}, ["mae"]) + hb.bar_chart({"a": {}}, []),
         "dag_empty": hb.dag_svg([], []),
         "dag_branching": hb.dag_svg(branching, [("load", "featurize_everything_in_the_table"), ("load", "train"),
                                                 ("train", "audit"), ("load", "audit"), ("audit", "report"), ("ghost", "report")]),
-        "dag_wrapped_chain": hb.dag_svg(wrapped, [(f"s{i}", f"s{i + 1}") for i in range(7)], max_columns=3),
+        # s1 -> s4 skips a layer but crosses into the next band: no arc room above the bands
+        "dag_wrapped_chain": hb.dag_svg(wrapped, [(f"s{i}", f"s{i + 1}") for i in range(7)] + [("s1", "s4")], max_columns=3),
         "dag_states": hb.dag_svg([{"name": s, "status": s} for s in ("completed", "cancelled", "pending", "skipped")]
                                  + [{"name": "no status"}], []),
-        "dag_skip_edge": hb.dag_svg(wrapped[:3], [("s0", "s1"), ("s1", "s2"), ("s0", "s2")]),
+        "dag_skip_edge": hb.dag_svg(wrapped[:4], [("s0", "s1"), ("s1", "s2"), ("s2", "s3"), ("s0", "s2"), ("s0", "s3")]),
         "confusion_binary": hb.confusion_matrix_html(CARD["confusion_matrix"]),
         "confusion_named": hb.confusion_matrix_html({"labels": ["a", "b", "c"], "matrix": [[3, 0, 1], [0, 4, 0], [2, 0, 5]],
                                                      "class_names": ["cat", "dog", "<eel>"]}),
@@ -111,7 +113,7 @@ def _cases() -> dict[str, str]:
         "card_version_only": hb.card_section({k: v for k, v in CARD.items() if k not in ("environment", "artifact_sha256")}),
         "card_embedded": hb.card_section(CARD, embedded=True),
         "card_minimal": hb.card_section({"task": "regression", "intended_use": "demo", "passed": True, "checks": [],
-                                         "training": {"search": {"seed": 2}}}),
+                                         "training": {"search": {"seed": 2}, "cv": {"r2": {"mean": 0.5, "std": 0.1}}}}),
     }
 
 
