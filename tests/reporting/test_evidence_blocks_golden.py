@@ -45,6 +45,7 @@ def _cases() -> dict[str, str]:
                                                            ("d", [0], [0]), ("e", [0.5], [0.5])],
                                            x_label="x <in>", y_label="y", width=300, height=200),
         "histogram_empty_class": eb.histogram_svg("Scores", [0.0, 0.5, 1.0], {"positive": [3, 1], "negative": [0, 0]}),
+        "histogram_nothing_counted": eb.histogram_svg("None yet", [0.0, 1.0], {"positive": [0], "negative": []}),
         "intervals": eb.intervals_html(
             {"roc_auc": 0.8123, "accuracy": 0.75},
             {"overall": {"roc_auc": {"low": 0.78912, "high": 0.83456, "resamples": 200}, "brier": {"low": 0.1, "high": 0.2, "resamples": 200}},

@@ -120,3 +120,6 @@ def test_written_files_are_the_renderings(tmp_path: Path) -> None:
     assert json.loads(paths["json"].read_text()) == card and paths["json"].read_text().startswith('{\n  "schema_version": 1,')
     assert paths["md"].read_text() == mc.render_markdown(card) and paths["html"].read_text() == mc.render_html(card)
     assert sorted(p.name for p in paths["md"].parent.iterdir()) == ["model_card.html", "model_card.json", "model_card.md"]
+    card["intended_use"] = "rewritten at a decision"  # the registry writes the files again into the same folder
+    again = mc.write_model_card(card, tmp_path / "cards" / "credit")
+    assert again == paths and "rewritten at a decision" in paths["md"].read_text()
