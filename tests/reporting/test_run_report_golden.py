@@ -173,6 +173,8 @@ def test_the_header_names_only_what_is_known(utc) -> None:
 def two_runs(tmp_path_factory) -> tuple[Path, str, str]:
     """A home with two runs of one small pipeline: the second takes ``check`` from the cache."""
     from modelway import pipeline, run_pipeline, step
+    from modelway.registry import get_registry
+    from modelway.registry.base import ModelCandidate
     from modelway.runtime.context import step_context
 
     @step
@@ -196,6 +198,8 @@ def two_runs(tmp_path_factory) -> tuple[Path, str, str]:
         return register(evaluate(check(n)))
 
     home = tmp_path_factory.mktemp("reports") / "home"
+    get_registry(home).register(ModelCandidate(name="demo", model=[1, 2], schema={}, metrics={"r2": 0.5}), environment="dev",
+                                actor="tester")  # what the register step names: version 1.0.0, approved automatically in dev
     first = run_pipeline(reported, executor="inprocess", display="none", home=home)
     second = run_pipeline(reported, executor="inprocess", display="none", home=home)
     assert (first.status, second.status) == ("succeeded", "succeeded"), (first.error, second.error)
@@ -211,7 +215,9 @@ def test_collect_run_finds_attachments_also_of_steps_served_from_the_cache(two_r
                                        "performance_history": {"summary": "first"}}  # the first of a name wins
         assert data["outputs"] == {"check": 3, "evaluate": {"card": {"metrics": {"rows": 3}}},
                                    "register": {"model": "demo", "version": "1.0.0"}}  # every JSON output, cached or not
-        assert data["model"] is None and data["monitoring"] is None  # never registered in the registry, never monitored
+        assert data["monitoring"] is None  # never monitored
+        assert {k: data["model"][k] for k in ("name", "version", "status", "decided_by")} == {
+            "name": "demo", "version": "1.0.0", "status": "Approved", "decided_by": "modelway-auto"}  # as the registry says now
     cached = [s["name"] for s in rr.collect_run(second, home)["run"]["steps"] if s["cached"]]
     assert cached == ["check"]
 
@@ -224,3 +230,11 @@ def test_write_run_report_writes_the_rendering_where_asked(two_runs, tmp_path: P
     assert rr.write_run_report(first, tmp_path / "r.html", home=home).read_text() == default.read_text()
     with pytest.raises(UserError, match=rf"^report path {tmp_path} is a directory; pass a file name such as {tmp_path / 'report.html'}$"):
         rr.write_run_report(first, tmp_path, home=home)
+
+
+def test_the_registry_record_is_looked_up_only_for_a_named_version(two_runs) -> None:
+    home = two_runs[0]
+    assert rr._registry_record({"model": "demo", "version": "1.0.0"}, home)["status"] == "Approved"
+    for registered in ({"model": "demo", "version": "9.9.9"}, {"model": "demo"}, {"version": "1.0.0"}, "demo", None):
+        assert rr._registry_record(registered, home) is None
+    assert rr._registry_record({"model": "demo", "version": "1.0.0"}, home / "elsewhere") is None
