@@ -26,14 +26,16 @@ def _history() -> dict:
         "model": "credit<1>", "passes": 3, "first": T0, "last": T0 + 2 * HOUR,
         "features": {
             "income": {"psi": [(T0, 0.05, "1"), (T0 + HOUR, 0.31, "1"), (T0 + 2 * HOUR, 0.27, "2")],
-                       "p_value": [(T0, 0.5, "1"), (T0 + 2 * HOUR, 0.000123, "2")], "missing": [(T0 + 2 * HOUR, 0.0153, "2")],
-                       "drifted": [(T0, 0.0, "1"), (T0 + HOUR, 1.0, "1"), (T0 + 2 * HOUR, 1.0, "2")]},
+                       "p_value": [(T0, 0.5, "1"), (T0 + HOUR, 0.02, "1"), (T0 + 2 * HOUR, 0.000123, "2")],
+                       "missing": [(T0 + 2 * HOUR, 0.0153, "2")],
+                       "drifted": [(T0, 1.0, "1"), (T0 + HOUR, 0.0, "1"), (T0 + 2 * HOUR, 1.0, "2")]},  # the LATEST verdict counts
             "age": {"psi": [(T0, 0.01, "1"), (T0 + HOUR, 0.4, "1")], "p_value": [], "missing": [],
                     "drifted": [(T0, 0.0, "1"), (T0 + HOUR, 0.0, "1")]},
             "<zip>": {"psi": [(T0, 0.02, "1")], "p_value": [], "missing": [], "drifted": []},
-            "never": {"psi": [], "p_value": [(T0, 0.3, "1")], "missing": [], "drifted": []},
+            "a-never": {"psi": [], "p_value": [(T0, 0.3, "1")], "missing": [], "drifted": []},  # sorted before the others: skipped, not the end
         },
-        "series": {"quality.rejected_share": [(T0, 0.01, "1"), (T0 + HOUR, 0.125, "1")], "performance.accuracy": [],
+        "series": {"quality.rejected_share": [(T0, 0.01, "1"), (T0 + HOUR, 0.125, "1")],
+                   "performance.accuracy": [(T0, 0.91, "1"), (T0 + HOUR, 0.9051, "1")],
                    "drift.features_drifted": [(T0, 0.0, "1"), (T0 + HOUR, 2.0, "1")], "drift.prediction_psi": [(T0, 0.0123, "1")]},
         "alerts": [{"ts": T0 + HOUR, "severity": "warning", "kind": "drift", "message": "income drifted <PSI 0.31>"},
                    {"ts": T0 + 2 * HOUR + 59, "severity": "critical", "kind": "quality", "message": "12.5% rejected"}],
@@ -58,7 +60,7 @@ def _home_with_history(home: Path) -> None:
 
 
 def _report(drift: SimpleNamespace | None) -> SimpleNamespace:
-    return SimpleNamespace(model="credit", version="1.2.0<b>", source="s3://logs/<day>", window_s=5400, rows=5150,
+    return SimpleNamespace(model="credit", version="1.2.0<b>", source="s3://logs/<day>", window_s=3619, rows=5150,  # 1.01 h
                            quality={"scored": 5000, "rejected": 150, "rejected_share": 0.0291}, staleness={"age_days": 12},
                            drift=drift)
 
@@ -67,7 +69,7 @@ def _cases(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     _home_with_history(home)
     features = {"income": _feature("income", psi=0.2712, drifted=True, p=0.000123, reasons=["PSI 0.27 > 0.2", "KS p < 0.01"]),
-                "age": _feature("age<", psi=0.01, breach=True, reasons=["missing 5% > 1%"]),
+                "age": _feature("age<", psi=0.01, breach=True, reasons=["missing 5% > 1%", "3 values out of range"]),
                 "zip": _feature("zip", psi=0.0, p=0.5)}
     page = mr.write_monitoring_page(home, _report(SimpleNamespace(features=features)), tmp_path / "out" / "page.html")
     empty = mr.write_monitoring_page(tmp_path / "empty", SimpleNamespace(model="m", version="1", source="x", window_s=3600, rows=0,
@@ -107,7 +109,7 @@ def test_monitoring_history_reads_one_model_and_creates_nothing(tmp_path: Path) 
     home = tmp_path / "home"
     _home_with_history(home)
     assert mr.monitoring_history(home, "credit") is None  # metrics, but no monitor pass recorded
-    SqliteMetricsSink(home).put([Metric("monitor.alerts", n, {"model": "credit"}, T0 + i * HOUR) for i, n in enumerate([0, 2])]
+    SqliteMetricsSink(home).put([Metric("monitor.alerts", n, {"model": "credit"}, T0 + i * HOUR) for i, n in enumerate([0, 2, 1])]
                                 + [Metric("drift.drifted", 1.0, {"model": "credit", "feature": "income", "version": "1"}, T0),
                                    Metric("drift.p_value", 0.01, {"model": "credit"}, T0),
                                    Metric("quality.missing_rate", 0.02, {"model": "credit", "feature": "age"}, T0 + 5),
@@ -116,7 +118,7 @@ def test_monitoring_history_reads_one_model_and_creates_nothing(tmp_path: Path) 
     alerts = history.pop("alerts")
     assert len(alerts) == 50 and alerts[0]["message"] == "alert 2 <x>" and alerts[-1]["message"] == "alert 51 <x>"  # the last 50
     assert history == {
-        "model": "credit", "passes": 2, "first": T0, "last": T0 + HOUR,
+        "model": "credit", "passes": 3, "first": T0, "last": T0 + 2 * HOUR,
         "features": {"income": {"psi": [(T0, 0.05, "1"), (T0 + HOUR, 0.31, "1"), (T0 + 2 * HOUR, 0.27, "1")], "p_value": [],
                                 "missing": [], "drifted": [(T0, 1.0, "1")]},
                      "?": {"psi": [], "p_value": [(T0, 0.01, None)], "missing": [], "drifted": []},
