@@ -100,7 +100,7 @@ def _cases() -> dict[str, str]:
             {"sensitive": "region", "by_group": {"north": {"mae": 10.5}}}, None, overall=None),
         "fairness_other_metrics": hb.fairness_section({"sensitive": "age", "by_group": {"young": {"count": 3}}}),
         "fairness_none": hb.fairness_section(None) + hb.fairness_section({}),
-        "hyperparameters": hb.hyperparameters_html({"estimator": "ridge:Ridge", "best_params": {"alpha": 3.0, "a__b__fit": True,
+        "hyperparameters": hb.hyperparameters_html({"estimator": "ridge:linear:Ridge", "best_params": {"alpha": 3.0, "a__b__fit": True,
                                                                                               "m__kind": "<l1>", "m__n": 20000},
                                                     "search": {"strategy": "random", "budget": 10, "trials_run": 7, "cv_folds": 5,
                                                                "refit": "roc_auc", "seed": 1, "best_index": 3, "other": "x"}}),

@@ -23,6 +23,7 @@ CHECKS = [
     CheckResult("quality.out_of_range.age", False, "3 rows of 'age' outside in_range{\"min_value\": 18, \"max_value\": 100} | x",
                 observed=0.01, limit=0, count=3),
     {"name": "slice.south.support", "passed": False, "advisory": True, "observed": 12, "limit": 50, "message": "few rows"},
+    {"name": "custom.segment", "passed": True, "observed": "a|b", "limit": "in a|b|c"},  # a "|" would split the Markdown cell
 ]
 
 
@@ -32,11 +33,12 @@ def _card(**extra) -> dict:
         name="credit", task="classification", intended_use="Rank applications for <review>.",
         metrics={"roc_auc": np.float64(0.81234), "n": np.int64(1000), "confusion_matrix": {"labels": [0, 1], "matrix": [[50, 10], [5, 35]]}},
         checks=CHECKS, version="1.2.0", limitations=["not for <minors>"], data_versions={"credit": "v3"},
-        training={"estimator": ["scale:StandardScaler", "clf:LogisticRegression"], "best_params": {"clf__C": 0.5, "n_jobs": 2},
+        training={"estimator": ["scale:StandardScaler", "clf:LogisticRegression", "post:fn:calibrate"], "best_params": {"clf__C": 0.5, "n_jobs": 2},
                   "search": {"strategy": "grid", "budget": 4}, "cv": {"roc_auc": {"mean": 0.8, "std": 0.01, "folds": [0.79, 0.81]}}},
         slices={"region=north": {"roc_auc": 0.8123456, "n": 120}, "region=south": {"roc_auc": 0.7}},
-        fairness={"sensitive": "sex", "by_group": {"F": {"selection_rate": 0.3}, "M": {"selection_rate": 0.44}},
-                  "demographic_parity_difference": 0.14, "equalized_odds_difference": 0.2, "checks": ["dropped"]},
+        fairness={"sensitive": "sex", "by_group": {"F": {"selection_rate": 0.3, "mae": 1.5}, "M": {"selection_rate": 0.44, "mae": 2}},
+                  "demographic_parity_difference": 0.14, "equalized_odds_difference": 0.2, "max_relative_mae_gap": 0.33,
+                  "checks": ["dropped"]},
         features=["age", "income"], run_id="20261126-150000-ab12cd", code_commit="0123456789abcdef", mlflow_run_id="mlf1",
         owner="ana", environment="staging", artifact_sha256="ab" * 32, class_names=["repaid", "defaulted"],
     )
