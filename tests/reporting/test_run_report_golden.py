@@ -58,8 +58,10 @@ def _ml_run(card_html: Path) -> dict:
         {"name": "quality.row_count", "passed": True, "observed": 5150, "limit": "[200, 5000000]"}]}
     report = {"passed": True, "summary": "model tests passed", "checks": CHECKS + [
         {"name": "slice.south.accuracy", "passed": False, "examples": ["not a record"]},
-        {"name": "quality.mae", "passed": False, "examples": [{"column": "x", "value": 1}], "observed": 3, "limit": 2}]}
-    card = CARD | {"ml_test_score": SCORE, "evidence": {"importance": EVIDENCE["importance"]}}
+        {"name": "quality.mae", "passed": False, "examples": [{"column": "x", "value": 1}], "observed": 3, "limit": 2},
+        # columns in the validation's units and ids: money in its currency, ids as they are
+        {"name": "quality.out_of_range.income", "passed": False, "examples": [{"_row": 4, "income": 5.5, "customer_id": 77000}]}]}
+    card = CARD | {"ml_test_score": SCORE, "evidence": {"importance": EVIDENCE["importance"]}, "class_names": ["repaid", "defaulted"]}
     registered = {"model": "credit", "version": "1.2.0", "version_reason": "minor: new feature", "environment": "staging",
                   "status": "Pending", "artifact_sha256": "cd" * 32, "run_id": "20261126-120000-ab12cd", "mlflow_run_id": "mlf<1>",
                   "model_card_path": str(card_html.with_suffix(".md"))}
@@ -80,7 +82,7 @@ def _failed_run() -> dict:
              _step("late", "failed", error="different error", traceback=None), _step("skip", "skipped", error="ignored: not failed")]
     run = {"run_id": "20261126-130000-ff00ff", "pipeline": "credit", "status": "failed", "created_at": T0 + 3600,
            "started_at": None, "ended_at": None, "error": "step train failed: ValueError: boom <1>", "steps": steps,
-           "params": {"env": None}, "outputs": None}
+           "params": {"env": None}, "outputs": None, "lineage": {"git": {"dirty": False}}}
     return {"run": run, "attachments": {}, "outputs": {}}
 
 
@@ -114,6 +116,9 @@ def _cases(tmp_path: Path) -> dict[str, str]:
     without_record["outputs"]["register"] |= {"model_card_path": str(missing), "mlflow_run_id": None, "status": "Pending"}
     rejected = _ml_run(card_html) | {"model": {"status": "Rejected", "decided_by": "bo <b>", "decided_at": "2026-11-27"}}
     rejected["outputs"]["register"].pop("model_card_path")
+    rejected["attachments"]["predictions"] = {"y_true": [3.0, 1.0], "y_pred": [2.0, 2.5]}  # attached wins over the output's
+    rejected["attachments"]["model_card"] = {k: v for k, v in ml["attachments"]["model_card"].items() if k != "evidence"}
+    without_record["attachments"]["model_card"] = {k: v for k, v in ml["attachments"]["model_card"].items() if k != "ml_test_score"}
     cases = {
         "ml_run": rr.render_run_report(ml),
         "ml_run_as_recorded": rr.render_run_report(without_record),
@@ -125,6 +130,9 @@ def _cases(tmp_path: Path) -> dict[str, str]:
         "outputs_dict": rr.render_run_report(_plain({"count": 5, "total": 10.5, "rows": [{"a": "<b>"}] * 5, "ok": None})),
         "outputs_scalar_and_registered_equal": rr.render_run_report(_plain({"result": 7})) + rr.render_run_report(
             _plain({"model": "m"}, registered={"model": "m"})),
+        "error_banner_step_only": rr._error_banner({"run_id": "r2", "steps": [_step("a", "failed", error="boom")]}),
+        "error_banner_run_only": rr._error_banner({"run_id": "r3", "error": "lost the executor", "steps": [_step("a")]}),
+        "error_banner_none": rr._error_banner({"run_id": "r4", "steps": [_step("a", "failed"), _step("b", "succeeded", error="x")]}),
         "outputs_empty": "".join(rr.render_run_report(_plain(o)) for o in (None, {}, [], {"result": None})),
     }
     return {k: v.replace(str(tmp_path), "TMP") for k, v in cases.items()}
@@ -148,7 +156,8 @@ def test_card_link_points_at_the_html_next_to_the_recorded_card(tmp_path: Path) 
 def test_report_paths_a_user_typed_are_refused_before_anything_is_read(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"^report path .*r\.html: directory .*missing does not exist$"):
         rr.write_run_report("latest", tmp_path / "missing" / "r.html", home=tmp_path)
-    with pytest.raises(UserError, match=rf"^runs report: there is no Modelway home at {tmp_path / 'nohome'}; run this"):
+    with pytest.raises(UserError, match=rf"^runs report: there is no Modelway home at {tmp_path / 'nohome'}; run this in your "
+                                        "project directory or set MODELWAY_HOME to the home your runs use$"):
         rr.collect_run("latest", tmp_path / "nohome")
     assert not (tmp_path / "nohome").exists() and not (tmp_path / "missing").exists()
 
@@ -170,16 +179,22 @@ def test_the_header_names_only_what_is_known(utc) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory) -> tuple[Path, str, str]:
-    """A home with two runs of one small pipeline: the second takes ``check`` from the cache."""
+def two_runs(tmp_path_factory) -> tuple[Path, str, str, str]:
+    """A home with three runs of one small pipeline (the later ones take ``check`` from the cache), its model
+    registered and monitored once; one attachment's stored file is gone."""
+    import shutil
+
     from modelway import pipeline, run_pipeline, step
+    from modelway.monitoring.base import Metric
+    from modelway.monitoring.sinks import SqliteMetricsSink
     from modelway.registry import get_registry
     from modelway.registry.base import ModelCandidate
-    from modelway.runtime.context import step_context
+    from modelway.runtime.context import step_context, stores
 
     @step
     def check(n: int) -> int:
         ctx = step_context()
+        ctx.attach("unreadable", {"stored": "then deleted"})  # first: an unreadable one must not hide the others
         ctx.attach("validation_report", {"passed": True, "summary": f"{n} rows", "checks": []})
         ctx.attach("performance_history", {"summary": "first"})
         return n
@@ -190,40 +205,50 @@ def two_runs(tmp_path_factory) -> tuple[Path, str, str]:
         return {"card": {"metrics": {"rows": n}}}
 
     @step(cache=False)
-    def register(scored: dict) -> dict:
+    def opaque(n: int) -> set:
+        return {n}  # not JSON: stored pickled, not an output the report shows
+
+    @step(cache=False)
+    def register(scored: dict, other: set) -> dict:
         return {"model": "demo", "version": "1.0.0"}
 
     @pipeline(name="reported")
     def reported(n: int = 3) -> dict:
-        return register(evaluate(check(n)))
+        return register(evaluate(check(n)), opaque(n))
 
     home = tmp_path_factory.mktemp("reports") / "home"
-    get_registry(home).register(ModelCandidate(name="demo", model=[1, 2], schema={}, metrics={"r2": 0.5}), environment="dev",
-                                actor="tester")  # what the register step names: version 1.0.0, approved automatically in dev
-    first = run_pipeline(reported, executor="inprocess", display="none", home=home)
-    second = run_pipeline(reported, executor="inprocess", display="none", home=home)
-    assert (first.status, second.status) == ("succeeded", "succeeded"), (first.error, second.error)
-    return home, first.run_id, second.run_id
+    get_registry(home).register(ModelCandidate(name="demo", model=[1, 2], schema={"features": []}, metrics={"r2": 0.5}),
+                                environment="dev", actor="tester")  # what the register step names: 1.0.0, approved in dev
+    runs = [run_pipeline(reported, executor="inprocess", display="none", home=home) for _ in range(3)]
+    assert [r.status for r in runs] == ["succeeded"] * 3, [r.error for r in runs]
+    SqliteMetricsSink(home).put([Metric("monitor.alerts", 0, {"model": "demo"}, T0)])
+    run_store, artifacts = stores(home)
+    (unreadable,) = {a["hash"] for a in run_store.attachments(runs[0].run_id) if a["name"] == "unreadable"}
+    shutil.rmtree(artifacts.path_of(unreadable))
+    # the last run as an older Modelway recorded it: no copies of the cached step's attachments
+    run_store.conn.execute("DELETE FROM attachments WHERE run_id = ? AND step = 'check'", (runs[2].run_id,))
+    run_store.conn.commit()
+    return home, runs[0].run_id, runs[1].run_id, runs[2].run_id
 
 
 def test_collect_run_finds_attachments_also_of_steps_served_from_the_cache(two_runs) -> None:
-    home, first, second = two_runs
-    for run_id in (first, second):
+    home, *run_ids = two_runs
+    for run_id in run_ids:
         data = rr.collect_run(run_id, home)
         assert data["run"]["run_id"] == run_id
         assert data["attachments"] == {"validation_report": {"passed": True, "summary": "3 rows", "checks": []},
-                                       "performance_history": {"summary": "first"}}  # the first of a name wins
+                                       "performance_history": {"summary": "first"}}  # the first of a name wins; unreadable left out
         assert data["outputs"] == {"check": 3, "evaluate": {"card": {"metrics": {"rows": 3}}},
                                    "register": {"model": "demo", "version": "1.0.0"}}  # every JSON output, cached or not
-        assert data["monitoring"] is None  # never monitored
+        assert data["monitoring"]["passes"] == 1 and data["monitoring"]["model"] == "demo"
         assert {k: data["model"][k] for k in ("name", "version", "status", "decided_by")} == {
             "name": "demo", "version": "1.0.0", "status": "Approved", "decided_by": "modelway-auto"}  # as the registry says now
-    cached = [s["name"] for s in rr.collect_run(second, home)["run"]["steps"] if s["cached"]]
-    assert cached == ["check"]
+        assert "schema" not in data["model"] and "lineage" not in data["model"]  # the short record
+    assert [s["name"] for s in rr.collect_run(run_ids[1], home)["run"]["steps"] if s["cached"]] == ["check"]
 
 
 def test_write_run_report_writes_the_rendering_where_asked(two_runs, tmp_path: Path) -> None:
-    home, first, _ = two_runs
+    home, first, *_ = two_runs
     default = rr.write_run_report(first, home=home)
     assert default == home / "reports" / f"{first}.html"
     assert "<h2>Data validation" in default.read_text() and "3 rows" in default.read_text()
