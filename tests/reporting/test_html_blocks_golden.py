@@ -67,6 +67,8 @@ def _cases() -> dict[str, str]:
         "examples_table": hb.examples_table(examples, failing=("age", "nope"), units={"income": "EUR", "height": "m"},
                                             ids=["customer_id"]),
         "examples_table_limit": hb.examples_table(examples, limit=2),
+        # the row index leads even when a record lists it after the failing column; it is an index, not a count
+        "examples_table_row_last": hb.examples_table([{"age": 999, "_row": 12345}], failing=["age"]),
         "examples_table_not_records": hb.examples_table(["a", 1, None, "b", "c", "dropped"]),
         "examples_table_empty": hb.examples_table([]),
         "bar_chart_rates": hb.bar_chart(groups, ["selection_rate", "true_positive_rate"], attribute="sex",
@@ -74,14 +76,22 @@ def _cases() -> dict[str, str]:
         "bar_chart_many_groups": hb.bar_chart(many, ["mae"], width=420, limits={"mae": 500.0}),
         "bar_chart_one_group_no_attribute": hb.bar_chart({"all": {"mae": 12.0}}, ["mae"]),
         "bar_chart_crowded": hb.bar_chart({f"g{i}": {"accuracy": i / 40} for i in range(40)}, ["accuracy"], width=200),  # bars 4 px wide
+        "bar_chart_between_1_and_2": hb.bar_chart({"a": {"mae": 1.2}, "b": {"mae": 1.6}}, ["mae"]),
+        # the limit line (lowest + gap = 15) sits above every bar: the axis makes room for it
+        "bar_chart_limit_above_bars": hb.bar_chart({"a": {"mae": 10.0}, "b": {"mae": 11.0}}, ["mae"], limits={"mae": 5.0}),
         "bar_chart_empty": hb.bar_chart({}, ["mae"]) + hb.bar_chart({"a": {}}, []),
         "dag_empty": hb.dag_svg([], []),
         "dag_branching": hb.dag_svg(branching, [("load", "featurize_everything_in_the_table"), ("load", "train"),
-                                                ("train", "audit"), ("load", "audit"), ("audit", "report"), ("ghost", "report")]),
+                                                ("train", "audit"), ("load", "audit"), ("audit", "report"), ("ghost", "report"),
+                                                ("ghost", "load")]),  # edges from unknown steps are left out
         # s1 -> s4 skips a layer but crosses into the next band: no arc room above the bands
         "dag_wrapped_chain": hb.dag_svg(wrapped, [(f"s{i}", f"s{i + 1}") for i in range(7)] + [("s1", "s4")], max_columns=3),
         "dag_states": hb.dag_svg([{"name": s, "status": s} for s in ("completed", "cancelled", "pending", "skipped")]
                                  + [{"name": "no status"}], []),
+        "dag_seven_layers": hb.dag_svg(wrapped[:7], [(f"s{i}", f"s{i + 1}") for i in range(6)]),  # 6 columns by default
+        # a skip edge from a later layer (s1 -> s3) in the first of two bands: arc room above both bands
+        "dag_skip_edge_later_wrapped": hb.dag_svg(wrapped[:6], [(f"s{i}", f"s{i + 1}") for i in range(5)] + [("s1", "s3")],
+                                                  max_columns=4),
         "dag_skip_edge": hb.dag_svg(wrapped[:4], [("s0", "s1"), ("s1", "s2"), ("s2", "s3"), ("s0", "s2"), ("s0", "s3")]),
         "confusion_binary": hb.confusion_matrix_html(CARD["confusion_matrix"]),
         "confusion_named": hb.confusion_matrix_html({"labels": ["a", "b", "c"], "matrix": [[3, 0, 1], [0, 4, 0], [2, 0, 5]],
