@@ -179,7 +179,7 @@ def test_the_header_names_only_what_is_known(utc) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory) -> tuple[Path, str, str, str]:
+def reported_runs(tmp_path_factory) -> tuple[Path, list[str], str]:
     """A home with three runs of one small pipeline (the later ones take ``check`` from the cache), its model
     registered and monitored once; one attachment's stored file is gone."""
     import shutil
@@ -216,6 +216,10 @@ def two_runs(tmp_path_factory) -> tuple[Path, str, str, str]:
     def reported(n: int = 3) -> dict:
         return register(evaluate(check(n)), opaque(n))
 
+    @pipeline(name="unregistered")
+    def unregistered(n: int = 3) -> set:
+        return opaque(n)
+
     home = tmp_path_factory.mktemp("reports") / "home"
     get_registry(home).register(ModelCandidate(name="demo", model=[1, 2], schema={"features": []}, metrics={"r2": 0.5}),
                                 environment="dev", actor="tester")  # what the register step names: 1.0.0, approved in dev
@@ -228,11 +232,13 @@ def two_runs(tmp_path_factory) -> tuple[Path, str, str, str]:
     # the last run as an older Modelway recorded it: no copies of the cached step's attachments
     run_store.conn.execute("DELETE FROM attachments WHERE run_id = ? AND step = 'check'", (runs[2].run_id,))
     run_store.conn.commit()
-    return home, runs[0].run_id, runs[1].run_id, runs[2].run_id
+    plain = run_pipeline(unregistered, executor="inprocess", display="none", home=home)
+    assert plain.status == "succeeded", plain.error
+    return home, [r.run_id for r in runs], plain.run_id
 
 
-def test_collect_run_finds_attachments_also_of_steps_served_from_the_cache(two_runs) -> None:
-    home, *run_ids = two_runs
+def test_collect_run_finds_attachments_also_of_steps_served_from_the_cache(reported_runs) -> None:
+    home, run_ids, _ = reported_runs
     for run_id in run_ids:
         data = rr.collect_run(run_id, home)
         assert data["run"]["run_id"] == run_id
@@ -247,8 +253,14 @@ def test_collect_run_finds_attachments_also_of_steps_served_from_the_cache(two_r
     assert [s["name"] for s in rr.collect_run(run_ids[1], home)["run"]["steps"] if s["cached"]] == ["check"]
 
 
-def test_write_run_report_writes_the_rendering_where_asked(two_runs, tmp_path: Path) -> None:
-    home, first, *_ = two_runs
+def test_collect_run_of_a_pipeline_that_registers_nothing(reported_runs) -> None:
+    home, _, plain = reported_runs
+    data = rr.collect_run(plain, home)
+    assert (data["attachments"], data["outputs"], data["model"], data["monitoring"]) == ({}, {}, None, None)
+
+
+def test_write_run_report_writes_the_rendering_where_asked(reported_runs, tmp_path: Path) -> None:
+    home, (first, *_), _ = reported_runs
     default = rr.write_run_report(first, home=home)
     assert default == home / "reports" / f"{first}.html"
     assert "<h2>Data validation" in default.read_text() and "3 rows" in default.read_text()
@@ -257,8 +269,8 @@ def test_write_run_report_writes_the_rendering_where_asked(two_runs, tmp_path: P
         rr.write_run_report(first, tmp_path, home=home)
 
 
-def test_the_registry_record_is_looked_up_only_for_a_named_version(two_runs) -> None:
-    home = two_runs[0]
+def test_the_registry_record_is_looked_up_only_for_a_named_version(reported_runs) -> None:
+    home = reported_runs[0]
     assert rr._registry_record({"model": "demo", "version": "1.0.0"}, home)["status"] == "Approved"
     for registered in ({"model": "demo", "version": "9.9.9"}, {"model": "demo"}, {"version": "1.0.0"}, "demo", None):
         assert rr._registry_record(registered, home) is None
