@@ -87,7 +87,7 @@ def _cases() -> dict[str, str]:
         # s1 -> s4 skips a layer but crosses into the next band: no arc room above the bands
         "dag_wrapped_chain": hb.dag_svg(wrapped, [(f"s{i}", f"s{i + 1}") for i in range(7)] + [("s1", "s4")], max_columns=3),
         "dag_states": hb.dag_svg([{"name": s, "status": s} for s in ("completed", "cancelled", "pending", "skipped")]
-                                 + [{"name": "no status"}], []),
+                                 + [{"name": "no status"}, {"name": "twenty_characters_ab"}, {"name": "twenty_one_characters"}], []),
         "dag_seven_layers": hb.dag_svg(wrapped[:7], [(f"s{i}", f"s{i + 1}") for i in range(6)]),  # 6 columns by default
         # a skip edge from a later layer (s1 -> s3) in the first of two bands: arc room above both bands
         "dag_skip_edge_later_wrapped": hb.dag_svg(wrapped[:6], [(f"s{i}", f"s{i + 1}") for i in range(5)] + [("s1", "s3")],
@@ -101,13 +101,18 @@ def _cases() -> dict[str, str]:
         "residuals": hb.residual_svg([10.0, 12.0, 30.0, 41.0], [11.0, 15.0, 26.0, 40.0]),
         "residuals_flat": hb.residual_svg([1.0, 1.0], [1.0, 1.0], width=300, height=200),
         "residuals_empty": hb.residual_svg([], []),
-        "fairness_classification": hb.fairness_section(CARD["fairness"] | {"equalized_odds_difference": 0.2}, CHECKS + [
-            {"name": "fairness.sex.equalized_odds_difference", "passed": True, "limit": 0.25}]),
+        "fairness_classification": hb.fairness_section(
+            CARD["fairness"] | {"equalized_odds_difference": 0.2, "by_group": {
+                "F": {"selection_rate": 0.3, "true_positive_rate": 0.6, "false_positive_rate": 0.1, "accuracy": 0.7},
+                "M": {"selection_rate": 0.44, "true_positive_rate": 0.8, "false_positive_rate": 0.3, "accuracy": 0.8}}},
+            CHECKS + [{"name": "equalized_odds_difference", "passed": True, "limit": 0.25}]),  # a check name without a prefix
         "fairness_regression": hb.fairness_section(
             {"sensitive": "region", "by_group": {"north": {"mae": 10.5}, "south": {"mae": 14.0}}, "max_relative_mae_gap": 0.33},
             [{"name": "fairness.region.relative_mae_gap", "passed": False, "limit": 0.2}], level="h2", overall={"mae": 12.0}),
         "fairness_regression_no_limit": hb.fairness_section(
-            {"sensitive": "region", "by_group": {"north": {"mae": 10.5}}}, None, overall=None),
+            {"sensitive": "region", "by_group": {"north": {"mae": 10.5}}, "max_relative_mae_gap": 0.1}, None, overall=None),
+        "fairness_regression_no_overall_mae": hb.fairness_section(  # a gap limit but no overall MAE: no limit line
+            {"sensitive": "region", "by_group": {"north": {"mae": 10.5}}}, [{"name": "fairness.region.relative_mae_gap", "limit": 0.2}]),
         "fairness_other_metrics": hb.fairness_section({"sensitive": "age", "by_group": {"young": {"count": 3}}}),
         "fairness_none": hb.fairness_section(None) + hb.fairness_section({}),
         "hyperparameters": hb.hyperparameters_html({"estimator": "ridge:linear:Ridge", "best_params": {"alpha": 3.0, "a__b__fit": True,
@@ -242,6 +247,7 @@ def test_failing_columns_and_gates_text() -> None:
     assert hb.gates_text({}) == "all 0 passed"
     assert hb.gates_text({"checks": CHECKS}) == "2 of 5 FAILED (1 advisory warning)"
     assert hb.gates_text({"checks": [CHECKS[3], CHECKS[3], CHECKS[0]]}) == "all 3 passed (2 advisory warnings)"
+    assert hb.gates_text({"checks": [{"passed": True, "advisory": True}]}) == "all 1 passed"  # a passed advisory check warns of nothing
     assert hb.approval_hint({"name": "m", "version": "1.0.0"}) == "modelway models show m 1.0.0"
     assert hb.approval_hint({"name": "m"}) == "modelway models show m"
     assert hb.fairness_limits([{"name": "fairness.sex.equalized_odds_difference", "limit": 0.2},
@@ -254,10 +260,10 @@ def test_failing_columns_and_gates_text() -> None:
 @pytest.mark.parametrize("lo, hi, n, ticks", [
     (0.0, 1.0, 4, [0, 0.25, 0.5, 0.75, 1.0]), (0.0, 1.0, 5, [0, 0.2, 0.4, 0.6, 0.8, 1.0]), (-1.08, 1.08, 5, [-1, -0.5, 0, 0.5, 1]),
     (0.0, 7.0, 5, [0, 2, 4, 6]), (3.0, 3.0, 5, [3.0]), (5.0, 1.0, 5, [5.0]), (0.0, 0.9, 5, [0, 0.2, 0.4, 0.6, 0.8]),
-    (0.0, 12.0, 4, [0, 5, 10]), (0.0, 95.0, 5, [0, 20, 40, 60, 80]), (0.0, 1000.0, 4, [0, 250, 500, 750, 1000]),
+    (0.0, 12.0, 4, [0, 5, 10]), (0.0, 12.0, None, [0, 2.5, 5, 7.5, 10]), (0.0, 5.0, None, [0, 1, 2, 3, 4, 5]), (0.0, 95.0, 5, [0, 20, 40, 60, 80]), (0.0, 1000.0, 4, [0, 250, 500, 750, 1000]),
 ])
 def test_ticks_are_round_and_cover_the_range(lo, hi, n, ticks) -> None:
-    assert hb._ticks(lo, hi, n) == ticks
+    assert (hb._ticks(lo, hi) if n is None else hb._ticks(lo, hi, n)) == ticks  # None: the default, about 5
 
 
 # --- chart geometry: what a golden of a wrong picture would hide ---
