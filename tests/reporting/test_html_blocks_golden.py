@@ -126,6 +126,12 @@ def _cases() -> dict[str, str]:
         "card_registry": hb.card_section(CARD | {"approval": {"status": "Approved"}}, registry={"status": "Pending"}),
         "card_registry_approved": hb.card_section(CARD, registry={"status": "Approved"}),
         "card_version_only": hb.card_section({k: v for k, v in CARD.items() if k not in ("environment", "artifact_sha256")}),
+        "card_registry_rejected": hb.card_section(CARD, registry={"status": "Rejected"}),
+        "card_regression": hb.card_section({
+            "task": "regression", "intended_use": "x", "passed": True, "training": {"estimator": "ridge:Ridge"}, "metrics": {"mae": 12.0},
+            "confusion_matrix": {"labels": [0, 1], "matrix": [[1, 2], [3, 4]]}, "class_names": ["no", "yes"],
+            "fairness": {"sensitive": "region", "by_group": {"n": {"mae": 10.0}, "s": {"mae": 13.0}}},
+            "checks": [{"name": "fairness.region.relative_mae_gap", "passed": True, "limit": 0.2}]}),  # gap line at 10 + 0.2 x 12
         "card_embedded": hb.card_section(CARD, embedded=True),
         "card_minimal": hb.card_section({"task": "regression", "intended_use": "demo", "passed": True, "checks": [],
                                          "training": {"search": {"seed": 2}, "cv": {"r2": {"mean": 0.5, "std": 0.1}}}}),

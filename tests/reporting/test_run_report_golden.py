@@ -53,9 +53,10 @@ def _ml_run(card_html: Path) -> dict:
     validation = {"passed": False, "summary": "validation FAILED: 1 of 2 checks failed", "context": {
         "units": {"income": "EUR"}, "id_columns": ["customer_id"]}, "checks": [
         {"name": "quality.out_of_range.age", "passed": False, "observed": 0.01, "limit": 0, "count": 2,
-         "examples": [{"_row": 3, "customer_id": 1003, "age": 999, "income": 52000.5}, {"_row": 9, "customer_id": 1009, "age": -1},
+         "examples": [{"_row": 3, "customer_id": 1003, "age": 999, "income": 52000.5, "column": "income"}, {"_row": 9, "customer_id": 1009, "age": -1},
                       {"_row": 11, "age": 150}, {"_row": 12, "age": 151}]},
-        {"name": "quality.row_count", "passed": True, "observed": 5150, "limit": "[200, 5000000]"}]}
+        {"name": "quality.row_count", "passed": True, "observed": 5150, "limit": "[200, 5000000]",
+         "examples": [{"_row": 1}]}]}  # a passed check's examples are not shown
     report = {"passed": True, "summary": "model tests passed", "checks": CHECKS + [
         {"name": "slice.south.accuracy", "passed": False, "examples": ["not a record"]},
         {"name": "quality.mae", "passed": False, "examples": [{"column": "x", "value": 1}], "observed": 3, "limit": 2},
@@ -64,8 +65,8 @@ def _ml_run(card_html: Path) -> dict:
     card = CARD | {"ml_test_score": SCORE, "evidence": {"importance": EVIDENCE["importance"]}, "class_names": ["repaid", "defaulted"]}
     registered = {"model": "credit", "version": "1.2.0", "version_reason": "minor: new feature", "environment": "staging",
                   "status": "Pending", "artifact_sha256": "cd" * 32, "run_id": "20261126-120000-ab12cd", "mlflow_run_id": "mlf<1>",
-                  "model_card_path": str(card_html.with_suffix(".md"))}
-    model = {"status": "Approved", "environment": "prod", "decided_by": "modelway-auto", "decided_at": "2026-11-26T12:02:00+00:00",
+                  "model_card_path": str(card_html.with_suffix(".md")), "mlflow_ui": "http://mlflow:5000/#/runs/mlf1"}
+    model = {"artifact_sha256": "ef" * 32, "status": "Approved", "environment": "prod", "decided_by": "modelway-auto", "decided_at": "2026-11-26T12:02:00+00:00",
              "decision_reason": "dev/staging rules", "model_card_path": str(card_html.with_suffix(".md"))}
     return {"run": run, "outputs": {"register": registered, "evaluate": {"predictions": {"y_true": [1.0, 2.0], "y_pred": [1.5, 1.0]}}},
             "attachments": {"validation_report": validation, "model_card": card, "evaluation_report": report,
@@ -127,7 +128,8 @@ def _cases(tmp_path: Path) -> dict[str, str]:
         "regression_from_outputs": rr.render_run_report(_regression_from_outputs()),
         "outputs_single_value_long": rr.render_run_report(_plain({"result": list(range(30))})),
         "outputs_single_value_short": rr.render_run_report(_plain({"result": {"a": 1}}, params={"env": "prod", "n": ""})),
-        "outputs_dict": rr.render_run_report(_plain({"count": 5, "total": 10.5, "rows": [{"a": "<b>"}] * 5, "ok": None})),
+        "outputs_dict": rr.render_run_report(_plain({"count": 5, "total": 10.5, "rows": [{"a": "<b>"}] * 5, "ok": None,
+                                                    "tags": ["a", "<b>"]})),
         "outputs_scalar_and_registered_equal": rr.render_run_report(_plain({"result": 7})) + rr.render_run_report(
             _plain({"model": "m"}, registered={"model": "m"})),
         "error_banner_step_only": rr._error_banner({"run_id": "r2", "steps": [_step("a", "failed", error="boom")]}),
@@ -275,3 +277,10 @@ def test_the_registry_record_is_looked_up_only_for_a_named_version(reported_runs
     for registered in ({"model": "demo", "version": "9.9.9"}, {"model": "demo"}, {"version": "1.0.0"}, "demo", None):
         assert rr._registry_record(registered, home) is None
     assert rr._registry_record({"model": "demo", "version": "1.0.0"}, home / "elsewhere") is None
+
+
+def test_a_value_longer_than_a_line_is_shown_as_a_block() -> None:
+    at_80 = ["x" * 73]  # json.dumps(indent=1) makes it 80 characters
+    assert len(__import__("json").dumps(at_80, indent=1)) == 80
+    assert rr._value_html(at_80) == f'<code>[&quot;{"x" * 73}&quot;]</code>'
+    assert rr._value_html(["x" * 74]).startswith("<pre>[\n &quot;xxx") and rr._value_html(7) == "7"
