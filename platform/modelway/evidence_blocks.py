@@ -136,7 +136,8 @@ def evidence_html(evidence: dict[str, Any]) -> str:
     importance = (evidence.get("importance") or {}).get("features") or {}
     cost = (evidence.get("feature_cost") or {}).get("features") or {}
     if importance or cost:
-        names = sorted(set(importance) | set(cost), key=lambda c: -(importance.get(c, {}).get("mean") or 0))
+        # ties (features without importance) by name: a set's order changes from one process to the next
+        names = sorted(set(importance) | set(cost), key=lambda c: (-(importance.get(c, {}).get("mean") or 0), c))
         scoring = (evidence.get("importance") or {}).get("scoring", "")
         rows = [[c, fmt(importance.get(c, {}).get("mean")), fmt(importance.get(c, {}).get("std")),
                  fmt(cost.get(c, {}).get("latency_share")), fmt(cost.get(c, {}).get("bytes_per_row"))] for c in names]

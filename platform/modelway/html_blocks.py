@@ -210,7 +210,8 @@ def badge(passed: bool | None, text: str | None = None) -> str:
 
 
 def _num(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+    # as in the tables: a bound of 1000000 reads "1,000,000", not "1e+06"
+    return number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def _bounds(args: dict[str, Any]) -> str:
@@ -360,8 +361,11 @@ def bar_chart(groups: dict[str, dict[str, float]], metrics: list[str], *, width:
     if not names or not metrics:
         return ""
     limits = limits or {}
-    peak = max([float(groups[g].get(m, 0.0) or 0.0) for g in names for m in metrics]
-               + [float(groups[g].get(m, 0.0) or 0.0) + v for g in names for m, v in limits.items() if m in metrics])
+    of = lambda g, m: float(groups[g].get(m, 0.0) or 0.0)  # noqa: E731
+    # room for each limit line, drawn at the LOWEST group + the gap (not the highest: that kept a rate chart
+    # whose best group is near 1 off its [0, 1] axis)
+    peak = max([of(g, m) for g in names for m in metrics]
+               + [min(of(g, m) for g in names) + v for m, v in limits.items() if m in metrics])
     if peak <= 1.0:
         y_max, y_ticks = 1.0, [0, 0.25, 0.5, 0.75, 1.0]
     else:
@@ -369,7 +373,8 @@ def bar_chart(groups: dict[str, dict[str, float]], metrics: list[str], *, width:
         step = coarse[1] - coarse[0] if len(coarse) > 1 else peak
         y_max = math.ceil(peak * 1.05 / step) * step  # headroom for the value labels
         y_ticks = [round(i * step, 10) for i in range(int(round(y_max / step)) + 1)]
-    label_fmt = "{:.2f}" if peak <= 1.0 else "{:.3g}"
+    # 3 significant digits, never in exponent form (an MAE of 25 000 reads "25,000", not "2.5e+04")
+    label = (lambda v: f"{v:.2f}") if peak <= 1.0 else (lambda v: number(float(f"{v:.3g}")))  # noqa: E731
     pad_l, pad_b, pad_t = 40, 40, 24
     plot_w, plot_h = width - pad_l - 10, height - pad_b - pad_t
     cluster = plot_w / len(metrics)
@@ -391,7 +396,7 @@ def bar_chart(groups: dict[str, dict[str, float]], metrics: list[str], *, width:
                 f"<title>{esc(group)} {esc(metric)} = {value:.3f}</title></rect>"
             )
             parts.append(f"<text x='{x + (bar - 2) / 2:.1f}' y='{pad_t + plot_h - h - 3:.1f}' font-size='10' text-anchor='middle' "
-                         f"fill='#1f2933'>{label_fmt.format(value)}</text>")
+                         f"fill='#1f2933'>{label(value)}</text>")
         if metric in limits and values:
             top = min(values) + float(limits[metric])
             if top <= y_max:

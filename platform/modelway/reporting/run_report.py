@@ -94,11 +94,13 @@ def render_run_report(data: dict[str, Any]) -> str:
     body: list[str] = []
     duration = (run["ended_at"] - run["started_at"]) if run.get("ended_at") and run.get("started_at") else None
     ok = {"succeeded": True, "failed": False}.get(run["status"])
-    body.append(
-        f"<p>{badge(ok, run['status'])} <span class=muted>pipeline <b>{esc(run['pipeline'])}</b> · started "
-        f"{esc(time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run['created_at'])))} · "
-        f"{'' if duration is None else f'{duration:.1f} s'} · executor {esc(run.get('executor'))}</span></p>"
-    )
+    facts = [f"pipeline <b>{esc(run['pipeline'])}</b>",
+             f"started {esc(time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run['created_at'])))}"]
+    if duration is not None:  # a run still going (or stopped before it ended) has none: no empty " ·  · "
+        facts.append(f"{duration:.1f} s")
+    if run.get("executor"):
+        facts.append(f"executor {esc(run['executor'])}")
+    body.append(f"<p>{badge(ok, run['status'])} <span class=muted>{' · '.join(facts)}</span></p>")
     body.append(_error_banner(run))
     body.append("<h2>Pipeline</h2>" + dag_svg(steps, edges))
     body.append(table(
