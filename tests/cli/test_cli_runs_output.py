@@ -1,0 +1,236 @@
+"""What ``modelway runs list | show``, ``data list`` and ``lineage`` print, line for line, for a
+run store built record by record (no pipeline runs: fixed ids, timestamps and durations).
+
+One home per module: a succeeded run with every section ``runs show`` has (outputs,
+attachments, datasets, logs, notes, trigger, git, packages), a failed one with a traceback, a
+run whose runner is gone (interrupted), and a registered dataset read by the first run.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modelway.lineage.datasets import add_dataset
+from modelway.runtime.context import stores
+
+from tests.cli.cli_inprocess import invoke, utc
+
+T0 = 1764806400.0  # 2025-12-04 00:00:00 UTC
+OK, BAD, GONE = "r-20251204-000000-ok", "r-20251204-000100-bad", "r-20251204-000200-gone"
+LINEAGE = {
+    "git": {"commit": "0123456789abcdef0123", "dirty": True},
+    "pipeline_file": {"path": "pipelines/train.py", "sha256": "feedfacecafebeef0011"},
+    "python": {"version": "3.11.9"}, "host": {"name": "build-7"},
+    "packages": {"numpy": "2.1.0", "pandas": "2.2.3"},
+    "trigger": {"triggers": ["drift", "schedule"], "launch_id": 4, "reason": "PSI 0.31 on age"},
+}
+STEP = {"func": "f", "upstream": [], "settings": {}}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("runs-output")
+    data_file = home.parent / "credit.csv"
+    data_file.write_text("a,b\n1,2\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODELWAY_HOME", str(home))
+        ref, _ = add_dataset("credit", data_file)
+    runs, artifacts = stores(home)
+    model_out = artifacts.put({"coef": [1, 2]})
+    report = artifacts.put_text("accuracy 0.9\n")
+
+    runs.create_run(OK, "training", str(Path("/src/pipelines/train.py")), {"n": 3, "when": "2025-12-01"},
+                    "process", True, LINEAGE, [{"name": "load", **STEP}, {"name": "fit", **STEP}])
+    runs.step_started(OK, "load", 1, "k1")
+    runs.step_started(OK, "load", 2, "k1")  # a retry
+    runs.step_succeeded(OK, "load", attempt=2, output=model_out, duration_s=1.234, cpu_s=0.5, peak_rss_mb=123.4,
+                        cache_key="k1", cacheable=True)
+    runs.step_cached(OK, "fit", "k2", {"hash": "ab" * 32, "kind": "pickle", "run_id": None, "step": None})
+    runs.record_dataset_usage(OK, "load", "credit", ref.version)
+    runs.add_attachment(OK, "fit", "report", report)
+    runs.log(OK, "load", "read 2 rows")
+    runs.log(OK, None, "gate accuracy passed", kind="note")
+    runs.record_model("credit-risk", "1.2.0", OK, "fit", "cd" * 32)
+    runs.finish_run(OK, "succeeded", None, {"result": {"model": "credit-risk"}})
+
+    runs.create_run(BAD, "a-pipeline-name-longer-than-twenty", None, {}, "inprocess", True, {},
+                    [{"name": "prep-step-with-a-name-over-24-chars", **STEP}, {"name": "fit", **STEP},
+                     {"name": "gate", **STEP}])
+    runs.step_started(BAD, "prep-step-with-a-name-over-24-chars", 1, None)
+    runs.step_failed(BAD, "prep-step-with-a-name-over-24-chars", attempt=1, status="failed", error="ValueError: boom",
+                     traceback="Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: boom\n",
+                     duration_s=0.25)
+    runs.steps_not_run(BAD, {"fit": ("skipped", "upstream prep did not finish"),
+                             "gate": ("cancelled", "the run stopped first")})
+    runs.finish_run(BAD, "failed", "step gate: the run stopped first", None)
+
+    runs.create_run(GONE, "training", None, {}, "process", True, {}, [{"name": "load", **STEP}])
+    with runs.tx() as c:  # fixed times: OK at T0 for 65.5 s, BAD at T0+60 (no end), GONE at T0+120
+        for run_id, start, end in ((OK, T0, T0 + 65.5), (BAD, T0 + 60, None), (GONE, T0 + 120, None)):
+            c.execute("UPDATE runs SET created_at=?, started_at=?, ended_at=? WHERE run_id=?", (start, start, end, run_id))
+        c.execute("UPDATE events SET ts=? WHERE run_id=?", (T0 + 1, OK))
+        c.execute("UPDATE steps SET duration_s=NULL WHERE run_id=? AND name='fit'", (BAD,))
+        c.execute("UPDATE datasets SET created_at=?", (T0 - 3600,))
+        c.execute("UPDATE dataset_usage SET ts=?", (T0 + 2,))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _env(home: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MODELWAY_HOME", str(home))
+    monkeypatch.delenv("MODELWAY_STACK", raising=False)
+    monkeypatch.delenv("MODELWAY_OUTPUTS", raising=False)
+    with utc():
+        yield
+
+
+def _dataset(home: Path) -> dict:
+    return stores(home)[0].datasets("credit")[0]
+
+
+def _version(home: Path) -> str:
+    return _dataset(home)["version"]
+
+
+def test_runs_list_prints_one_aligned_row_per_run_newest_first(capsys) -> None:
+    done = invoke(capsys, "runs", "list")
+    assert done.code == 0, done.err
+    assert done.out.splitlines() == [
+        "RUN ID                   PIPELINE             STATUS       STARTED              DURATION  STEPS CACHED",
+        f"{GONE}   training             interrupted  2025-12-04 00:02:00         -      1      0",
+        f"{BAD}    a-pipeline-name-long failed       2025-12-04 00:01:00         -      3      0",
+        f"{OK}     training             succeeded    2025-12-04 00:00:00    65.50s      2      1",
+    ]
+
+
+def test_runs_list_filters_and_limits(capsys) -> None:
+    assert invoke(capsys, "runs", "list", "--limit", "1").out.splitlines()[1:] == [
+        f"{GONE}   training             interrupted  2025-12-04 00:02:00         -      1      0"]
+    interrupted = invoke(capsys, "runs", "list", "--status", "interrupted", "--json")
+    assert [r["run_id"] for r in json.loads(interrupted.out)] == [GONE]
+    assert [r["run_id"] for r in json.loads(invoke(capsys, "runs", "list", "--status", "running", "--json").out)] == []
+    rows = json.loads(invoke(capsys, "runs", "list", "--pipeline", "training", "--json").out)
+    assert [(r["run_id"], r["status"], r["duration_s"], r["steps"], r["cached"], r["params"], r["error"]) for r in rows] == [
+        (GONE, "interrupted", None, 1, 0, {}, None),
+        (OK, "succeeded", 65.5, 2, 1, {"n": 3, "when": "2025-12-01"}, None)]
+    assert rows[1]["created_at"] == T0 and rows[1]["pipeline"] == "training"
+    assert invoke(capsys, "runs", "list", "--pipeline", "nope").out == "no runs yet; start one with: modelway run PIPELINE.py\n"
+
+
+def test_runs_show_prints_every_section_of_a_succeeded_run(capsys, home: Path) -> None:
+    done = invoke(capsys, "runs", "show", OK[:17])
+    assert done.code == 0, done.err
+    lines = done.out.splitlines()
+    report = [line for line in lines if line.startswith("  fit/report")]
+    version = _version(home)
+    assert lines == [
+        f"run       {OK}",
+        "pipeline  training  (/src/pipelines/train.py)",
+        "status    succeeded",
+        "started   2025-12-04 00:00:00   duration 65.50s   executor process",
+        'params    {"n": 3, "when": "2025-12-01"}',
+        "",
+        "STEP                     STATUS     CACHED TRIES  DURATION      CPU  PEAK MB  OUTPUT",
+        f"load                     succeeded  no         2     1.23s    0.50s      123  json:{lines[7][-12:]}",
+        f"fit                      cached     yes        0     0.00s        -        -  pickle:{'ab' * 6}",
+        "",
+        'outputs   {"result": {"model": "credit-risk"}}',
+        "",
+        "attachments",
+        *report,
+        "",
+        f"datasets  credit@{version} (load)",
+        "",
+        "logs",
+        "  2025-12-04 00:00:01 [load] read 2 rows",
+        "",
+        "notes",
+        "  2025-12-04 00:00:01 gate accuracy passed",
+        "",
+        "lineage",
+        "  trigger   drift, schedule (launch 4): PSI 0.31 on age",
+        "  git       0123456789ab (dirty)",
+        "  file      pipelines/train.py sha256:feedfacecafe",
+        "  python    3.11.9  host build-7",
+        "  packages  numpy 2.1.0, pandas 2.2.3",
+    ]
+    assert len(report) == 1 and report[0].startswith("  fit/report  text:") and report[0].endswith(".txt")
+    assert f"  {home}" in report[0]
+
+
+def test_runs_show_of_a_failed_run_names_each_unfinished_step_once(capsys) -> None:
+    done = invoke(capsys, "runs", "show", BAD)
+    assert done.code == 0, done.err
+    assert done.out.splitlines() == [
+        f"run       {BAD}",
+        "pipeline  a-pipeline-name-longer-than-twenty  (from Python)",
+        "status    failed: step gate: the run stopped first",
+        "started   2025-12-04 00:01:00   duration -   executor inprocess",
+        "params    {}",
+        "",
+        "STEP                     STATUS     CACHED TRIES  DURATION      CPU  PEAK MB  OUTPUT",
+        "prep-step-with-a-name-ov failed     no         1     0.25s        -        -  ",
+        "fit                      skipped    no         0         -        -        -  ",
+        "gate                     cancelled  no         0         -        -        -  ",
+        "",
+        "lineage",
+        "  python    None  host None",
+        "",
+        "step prep-step-with-a-name-over-24-chars failed: ValueError: boom",
+        "Traceback (most recent call last):",
+        '  File "x.py", line 1',
+        "ValueError: boom",
+        "step fit skipped: upstream prep did not finish",
+    ]
+
+
+def test_runs_show_json_and_unknown_runs(capsys) -> None:
+    doc = json.loads(invoke(capsys, "runs", "show", "latest", "--json").out)
+    assert (doc["run_id"], doc["status"]) == (GONE, "interrupted")
+    missing = invoke(capsys, "runs", "show", "r-1999")
+    assert (missing.code, missing.err) == (2, "error: no run 'r-1999'; list runs with: modelway runs list\n")
+
+
+def test_data_list_and_lineage(capsys, home: Path) -> None:
+    version = _version(home)
+    listed = invoke(capsys, "data", "list")
+    assert listed.out.splitlines() == [f"credit@{version}  1 file(s)  8 bytes  2025-12-03 23:00:00  "
+                                       f"{home.parent / 'credit.csv'}"]
+    assert invoke(capsys, "data", "list", "other").out == f"no datasets in {home}; register one with: modelway data add NAME PATH\n"
+    impacted = invoke(capsys, "lineage", "impacted", "--dataset", f"credit@{version}")
+    assert impacted.out.splitlines() == [
+        f"dataset credit@{version}: 1 run(s), 1 model(s)",
+        f"  run   {OK}  training  succeeded  steps: load",
+        f"  model credit-risk 1.2.0  (run {OK})",
+    ]
+    model = invoke(capsys, "lineage", "model", "credit-risk", "1.2.0")
+    assert model.code == 0, model.err
+    assert model.out.splitlines() == [
+        f"model credit-risk 1.2.0  artifact sha256:{'cd' * 32}",
+        f"  run       {OK}  pipeline training  succeeded  2025-12-04 00:00:00  step fit",
+        "  git       0123456789abcdef0123 (dirty)",
+        "  file      pipelines/train.py sha256:feedfacecafebeef0011",
+        '  params    {"n": 3, "when": "2025-12-01"}',
+        f"  data      credit@{version} sha256:{_dataset(home)['hash']} (read by load)",
+        "  python    3.11.9  host build-7",
+        "  packages  numpy 2.1.0, pandas 2.2.3",
+    ]
+
+
+def test_read_only_commands_on_a_missing_home_create_nothing(capsys, tmp_path: Path, monkeypatch) -> None:
+    nowhere = tmp_path / "nowhere"
+    monkeypatch.setenv("MODELWAY_HOME", str(nowhere))
+    assert invoke(capsys, "runs", "list").out == f"no runs yet in {nowhere}; start one with: modelway run PIPELINE.py\n"
+    assert invoke(capsys, "runs", "list", "--json").out == "[]\n"
+    shown = invoke(capsys, "runs", "show", "latest")
+    assert shown.code == 2 and shown.err == (
+        f"error: no run 'latest': there is no Modelway home at {nowhere}; run this in your project directory "
+        "or set MODELWAY_HOME to the home your runs use\n")
+    assert invoke(capsys, "lineage", "impacted", "-d", "credit").err.startswith(
+        f"error: no dataset 'credit': there is no Modelway home at {nowhere};")
+    assert invoke(capsys, "lineage", "model", "m", "1.0.0").err.startswith(
+        f"error: no lineage for model m 1.0.0: there is no Modelway home at {nowhere};")
+    assert invoke(capsys, "data", "list", "--json").out == "[]\n"
+    assert not nowhere.exists()
