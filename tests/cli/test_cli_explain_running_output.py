@@ -1,0 +1,132 @@
+"""What ``modelway explain`` prints for an explanation (text view: stages, contributions, bars,
+cut-offs) and what ``modelway run`` prints around a run (the dry-run DAG, the next steps after a
+failure, the exit codes), line for line, for fixed documents."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+import modelway.cli.explain as explain
+import modelway.cli.running as running
+
+from tests.cli.cli_inprocess import invoke
+
+
+def _doc(**overrides):
+    doc = {
+        "model": "credit-risk", "version": "1.2.0", "status": "Approved", "environment": "prod",
+        "artifact_sha256": "0123456789abcdef" * 4, "prediction": 1,
+        "probabilities": {"0": 0.25, "1": 0.75}, "warnings": ["age is outside the training range"],
+        "ignored_columns": ["id", "zz"], "replay_matches": True,
+        "stages": [{"name": "impute", "transformer": "SimpleImputer",
+                    "values": {"age": 41.0, "income": None, "city": "Oslo"}},
+                   {"name": "model", "transformer": "LogisticRegression", "values": {"score": 1.23456789}}],
+        "output": "log-odds of class 1", "note": "exact coefficients (linear model)",
+        "base_value": -0.5, "output_value": 1.0986,
+        "contributions": [{"feature": "age", "value": 41.0, "contribution": 1.2},
+                          {"feature": "income", "value": None, "contribution": -0.3},
+                          {"feature": "a-long-feature", "value": "x", "contribution": 0.6},
+                          {"feature": "z", "value": 2, "contribution": 0.0}],
+        "additivity_error": 1.5e-12,
+    }
+    doc.update(overrides)
+    return doc
+
+
+def _text(capsys, doc) -> list[str]:
+    capsys.readouterr()
+    explain._print_text(doc)
+    return capsys.readouterr().out.splitlines()
+
+
+def test_explain_text_view(capsys) -> None:
+    assert _text(capsys, _doc()) == [
+        "credit-risk 1.2.0  Approved (prod)  artifact sha256 0123456789ab… verified against its signed registration",
+        "prediction  class 1  (P(class 0) = 0.2500, P(class 1) = 0.7500)",
+        "warning: age is outside the training range",
+        "ignored columns (not model inputs): id, zz",
+        "",
+        "the row through the pipeline",
+        "  stage 1/2  impute: SimpleImputer (3 values)",
+        "    age     41",
+        "    income  missing",
+        "    city    Oslo",
+        "  stage 2/2  model: LogisticRegression (1 value)",
+        "    score  1.23457",
+        "",
+        "contributions to log-odds of class 1: exact coefficients (linear model)",
+        "  base                            -0.5000",
+        "  age                         41  +1.2000  ++++++++++++++++++++++++",
+        "  income                 missing  -0.3000  ------",
+        "  a-long-feature               x  +0.6000  ++++++++++++",
+        "  z                            2  +0.0000  ",
+        "  = output                        +1.0986   (base + contributions; off by 1.5e-12)",
+    ]
+
+
+def test_explain_text_view_of_a_regression_without_extras(capsys) -> None:
+    doc = _doc(probabilities=None, prediction=12.5, warnings=None, ignored_columns=[], replay_matches=False,
+               stages=[{"name": "scale", "transformer": "StandardScaler", "values": {}}],
+               contributions=[{"feature": "x", "value": 0.1, "contribution": 0.0}])
+    assert _text(capsys, doc)[1:] == [
+        "prediction  12.5",
+        "warning: replaying the stages one by one does NOT reproduce the model's own output (a stateful or random stage?)",
+        "",
+        "the row through the pipeline",
+        "  stage 1/1  scale: StandardScaler (0 values)",
+        "",
+        "contributions to log-odds of class 1: exact coefficients (linear model)",
+        "  base                      -0.5000",
+        "  x                    0.1  +0.0000  ",
+        "  = output                  +1.0986   (base + contributions; off by 1.5e-12)",
+    ]
+
+
+def test_explain_shows_forty_columns_per_stage(capsys) -> None:
+    assert explain.STAGE_COLUMNS_SHOWN == 40
+    forty = {f"c{i:02d}": i for i in range(40)}
+    lines = _text(capsys, _doc(stages=[{"name": "s", "transformer": "T", "values": forty}]))
+    assert lines[7:47] == [f"    c{i:02d}  {i}" for i in range(40)] and lines[47] == ""
+    lines = _text(capsys, _doc(stages=[{"name": "s", "transformer": "T", "values": {**forty, "c40": 40, "c41": 41}}]))
+    assert lines[6] == "  stage 1/1  s: T (42 values)"
+    assert lines[46:48] == ["    c39  39", "    ... 2 more (--json shows all)"]
+
+
+def test_explain_refuses_a_reference_without_a_model_name(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    done = invoke(capsys, "explain", "@1.0.0", "--row", "{}")
+    assert (done.code, done.err) == (2, "error: expected MODEL@VERSION, got '@1.0.0'\n")
+
+
+def test_dry_run_dag(capsys) -> None:
+    spec = {"pipeline": "training", "params": {"n": 3, "when": "x"}, "steps": [
+        {"name": "load", "upstream": [], "settings": {"retries": 0, "timeout": None, "cache": True, "resources": {}}},
+        {"name": "fit", "upstream": ["load", "prep"], "settings": {
+            "retries": 2, "timeout": 60, "cache": False, "resources": {"cpu": 2, "gpu": 0, "memory": None, "spot": False,
+                                                                        "image": "x:1"}}},
+    ]}
+    running.print_dag(spec, as_json=False)
+    assert capsys.readouterr().out.splitlines() == [
+        'pipeline training  params {"n": 3, "when": "x"}',
+        "  load",
+        "  fit  <- load, prep   [retries=2, timeout=60, cache=off, cpu=2, image=x:1]",
+        "valid: 2 steps",
+    ]
+    running.print_dag(spec, as_json=True)
+    assert capsys.readouterr().out.startswith('{\n  "pipeline": "training",')
+
+
+def test_next_steps_after_a_failed_run(capsys) -> None:
+    running.print_next_steps(SimpleNamespace(run_id="r-1", resumable=True))
+    running.print_next_steps(SimpleNamespace(run_id="r-2", resumable=False))
+    assert capsys.readouterr() == ("", "see the details with: modelway runs show r-1; continue with: modelway resume r-1\n"
+                                       "see the details with: modelway runs show r-2\n")
+
+
+@pytest.mark.parametrize("status, code", [("failed", 1), ("cancelled", 130), ("interrupted", 1)])
+def test_exit_codes(status: str, code: int) -> None:
+    assert running.exit_for("succeeded") is None
+    with pytest.raises(SystemExit) as exited:
+        running.exit_for(status)
+    assert exited.value.code == code
