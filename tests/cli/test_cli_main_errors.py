@@ -1,0 +1,111 @@
+"""How ``modelway`` (``modelway.cli.main.main``) turns what a command raises into one line on
+stderr and an exit code, in-process: usage errors, user errors (and ``--debug`` anywhere on the
+line), a missing optional extra, storage errors, Ctrl-C, a group without a command, --version."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import typer
+import typer.core
+
+import modelway
+import modelway.cli.main as cli_main
+import modelway.cli.pipeline_runs as pipeline_runs
+from modelway.errors import UserError
+
+from tests.cli.cli_inprocess import invoke
+
+
+@pytest.fixture(autouse=True)
+def _plain_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    # as the CLI has it (cli/app.py sets TYPER_USE_RICH=0 before Typer loads; here Typer loaded first)
+    monkeypatch.setattr(typer.core, "HAS_RICH", False)
+
+
+@pytest.fixture()
+def raising(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """``modelway runs list`` raises what the test sets."""
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    box: dict = {}
+
+    def read_stores():
+        raise box["exc"]
+
+    monkeypatch.setattr(pipeline_runs, "_read_stores", read_stores)
+    return box
+
+
+def test_version_help_and_groups_without_a_command(capsys) -> None:
+    version = invoke(capsys, "--version")
+    assert (version.code, version.out) == (0, f"modelway {modelway.__version__}\n")
+    assert invoke(capsys, "-V").out == version.out
+    root = invoke(capsys)
+    assert root.code == 0 and root.out.startswith("Usage: modelway [OPTIONS] COMMAND [ARGS]...")
+    group = invoke(capsys, "runs")
+    assert (group.code, group.err) == (0, "")
+    assert group.out.startswith("Usage: modelway runs [OPTIONS] COMMAND [ARGS]...") and "  show " in group.out
+
+
+def test_usage_errors_name_the_command_and_its_help(capsys) -> None:
+    bad = invoke(capsys, "runs", "list", "--limit", "0")
+    assert (bad.code, bad.out) == (2, "")
+    assert bad.err == ("error: modelway runs list: Invalid value for '--limit': Input should be greater than or equal "
+                       "to 1 (see 'modelway runs list --help')\n")
+    unknown = invoke(capsys, "nope")
+    assert unknown.err == "error: modelway: No such command 'nope'. (see 'modelway --help')\n" and unknown.code == 2
+
+
+def test_a_user_error_is_one_line_and_debug_adds_the_traceback(capsys, raising: dict) -> None:
+    raising["exc"] = UserError("no such thing")
+    plain = invoke(capsys, "runs", "list")
+    assert (plain.code, plain.out, plain.err) == (2, "", "error: no such thing\n")
+    debug = invoke(capsys, "runs", "list", "--debug")  # after the command: still the global flag
+    assert debug.code == 2
+    assert debug.err.startswith("Traceback (most recent call last):") and debug.err.endswith("error: no such thing\n")
+
+
+def test_ctrl_c_is_aborted_with_130(capsys, raising: dict) -> None:
+    raising["exc"] = typer.Abort()
+    done = invoke(capsys, "runs", "list")
+    assert (done.code, done.err) == (130, "aborted\n")
+
+
+@pytest.mark.parametrize("module, extra", [("sklearn.linear_model", "ml"), ("uvicorn", "serve"), ("boto3", "aws"),
+                                           ("botocore.client", "aws"), ("kubernetes", "kubernetes")])
+def test_a_missing_extra_names_the_pip_install(capsys, raising: dict, module: str, extra: str) -> None:
+    raising["exc"] = ModuleNotFoundError(f"No module named {module!r}", name=module)
+    done = invoke(capsys, "runs", "list")
+    assert (done.code, done.err) == (2, f"error: this command needs {module}, which the base install leaves out; "
+                                        f"install it with: pip install 'modelway[{extra}]'\n")
+
+
+def test_a_missing_module_of_no_extra_or_under_debug_is_raised(capsys, raising: dict) -> None:
+    raising["exc"] = ModuleNotFoundError("No module named 'nothing_known'", name="nothing_known")
+    with pytest.raises(ModuleNotFoundError):
+        invoke(capsys, "runs", "list")
+    raising["exc"] = ModuleNotFoundError("No module named 'pandas'", name="pandas")
+    with pytest.raises(ModuleNotFoundError):
+        invoke(capsys, "--debug", "runs", "list")
+    raising["exc"] = ModuleNotFoundError("no name")
+    with pytest.raises(ModuleNotFoundError):
+        invoke(capsys, "runs", "list")
+
+
+def test_storage_errors_are_one_line(capsys, raising: dict) -> None:
+    raising["exc"] = PermissionError(13, "Permission denied", "/h/modelway.db")
+    done = invoke(capsys, "runs", "list")
+    assert done.code == 2 and done.err.startswith("error: /h/modelway.db: Permission denied")
+    assert "\n" not in done.err.rstrip("\n")
+    raising["exc"] = sqlite3.DatabaseError("file is not a database")
+    done = invoke(capsys, "runs", "list")
+    assert (done.code, done.err) == (2, "error: a Modelway database failed: file is not a database\n")
+    debug = invoke(capsys, "runs", "list", "--debug")
+    assert debug.err.startswith("Traceback") and debug.err.endswith("error: a Modelway database failed: file is not a database\n")
+
+
+def test_extra_of() -> None:
+    assert cli_main._extra_of("pandas.core") == "ml"
+    assert cli_main._extra_of("botocore") == "aws"
+    assert cli_main._extra_of(None) is None and cli_main._extra_of("") is None
+    assert cli_main._extra_of("requests") is None
