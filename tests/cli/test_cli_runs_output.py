@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.cli.cli_inprocess import invoke, utc
 
 T0 = 1764806400.0  # 2025-12-04 00:00:00 UTC
 OK, BAD, GONE = "r-20251204-000000-ok", "r-20251204-000100-bad", "r-20251204-000200-gone"
+REMOTE = "r-20251204-000300-remote"  # running on another host: assumed alive, so still "running"
 LINEAGE = {
     "git": {"commit": "0123456789abcdef0123", "dirty": True},
     "pipeline_file": {"path": "pipelines/train.py", "sha256": "feedfacecafebeef0011"},
@@ -67,8 +69,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs.finish_run(BAD, "failed", "step gate: the run stopped first", None)
 
     runs.create_run(GONE, "training", None, {}, "process", True, {}, [{"name": "load", **STEP}])
-    with runs.tx() as c:  # fixed times: OK at T0 for 65.5 s, BAD at T0+60 (no end), GONE at T0+120
-        for run_id, start, end in ((OK, T0, T0 + 65.5), (BAD, T0 + 60, None), (GONE, T0 + 120, None)):
+    runs.create_run(REMOTE, "scoring", None, {}, "process", True, {"stack": {"name": "dev"}, "host": {"name": "elsewhere"}},
+                    [{"name": "score", **STEP}])
+    with runs.tx() as c:  # fixed times: OK at T0 for 65.5 s, BAD at T0+60 (no end), GONE at T0+120, REMOTE at T0+180
+        c.execute("UPDATE runs SET pid=?, host=? WHERE run_id=?", (1, "elsewhere", REMOTE))
+        for run_id, start, end in ((OK, T0, T0 + 65.5), (BAD, T0 + 60, None), (GONE, T0 + 120, None),
+                                   (REMOTE, T0 + 180, None)):
             c.execute("UPDATE runs SET created_at=?, started_at=?, ended_at=? WHERE run_id=?", (start, start, end, run_id))
         c.execute("UPDATE events SET ts=? WHERE run_id=?", (T0 + 1, OK))
         c.execute("UPDATE steps SET duration_s=NULL WHERE run_id=? AND name='fit'", (BAD,))
@@ -99,6 +105,7 @@ def test_runs_list_prints_one_aligned_row_per_run_newest_first(capsys) -> None:
     assert done.code == 0, done.err
     assert done.out.splitlines() == [
         "RUN ID                   PIPELINE             STATUS       STARTED              DURATION  STEPS CACHED",
+        f"{REMOTE} scoring              running      2025-12-04 00:03:00         -      1      0",
         f"{GONE}   training             interrupted  2025-12-04 00:02:00         -      1      0",
         f"{BAD}    a-pipeline-name-long failed       2025-12-04 00:01:00         -      3      0",
         f"{OK}     training             succeeded    2025-12-04 00:00:00    65.50s      2      1",
@@ -106,17 +113,32 @@ def test_runs_list_prints_one_aligned_row_per_run_newest_first(capsys) -> None:
 
 
 def test_runs_list_filters_and_limits(capsys) -> None:
-    assert invoke(capsys, "runs", "list", "--limit", "1").out.splitlines()[1:] == [
+    assert invoke(capsys, "runs", "list", "--limit", "2").out.splitlines()[1:] == [
+        f"{REMOTE} scoring              running      2025-12-04 00:03:00         -      1      0",
         f"{GONE}   training             interrupted  2025-12-04 00:02:00         -      1      0"]
-    interrupted = invoke(capsys, "runs", "list", "--status", "interrupted", "--json")
-    assert [r["run_id"] for r in json.loads(interrupted.out)] == [GONE]
-    assert [r["run_id"] for r in json.loads(invoke(capsys, "runs", "list", "--status", "running", "--json").out)] == []
+
+    def listed(*args: str) -> list[str]:
+        return [r["run_id"] for r in json.loads(invoke(capsys, "runs", "list", "--json", *args).out)]
+
+    # interrupted is a stored "running" run whose runner is gone: both kinds are read, only it is kept
+    assert listed("--status", "interrupted") == [GONE]
+    assert listed("--status", "running") == [REMOTE]
+    assert listed("--status", "failed", "--limit", "1") == [BAD]  # the limit counts runs of that status
+    # the limit applies after the derived status: the alive REMOTE run (newer) does not hide GONE, nor GONE REMOTE
+    assert listed("--status", "interrupted", "--limit", "1") == [GONE]
+    assert listed("--status", "running", "--limit", "1") == [REMOTE]
+    assert listed("--limit", "3") == [REMOTE, GONE, BAD]
     rows = json.loads(invoke(capsys, "runs", "list", "--pipeline", "training", "--json").out)
     assert [(r["run_id"], r["status"], r["duration_s"], r["steps"], r["cached"], r["params"], r["error"]) for r in rows] == [
         (GONE, "interrupted", None, 1, 0, {}, None),
         (OK, "succeeded", 65.5, 2, 1, {"n": 3, "when": "2025-12-01"}, None)]
     assert rows[1]["created_at"] == T0 and rows[1]["pipeline"] == "training"
-    assert invoke(capsys, "runs", "list", "--pipeline", "nope").out == "no runs yet; start one with: modelway run PIPELINE.py\n"
+    # runs exist, none match: said so (not "no runs yet")
+    assert invoke(capsys, "runs", "list", "--pipeline", "nope").out == "no runs match --pipeline nope\n"
+    assert invoke(capsys, "runs", "list", "-p", "training", "--status", "cancelled").out == (
+        "no runs match --pipeline training --status cancelled\n")
+    assert invoke(capsys, "runs", "list", "--status", "failed").out.splitlines()[1:] == [
+        f"{BAD}    a-pipeline-name-long failed       2025-12-04 00:01:00         -      3      0"]
 
 
 def test_runs_show_prints_every_section_of_a_succeeded_run(capsys, home: Path) -> None:
@@ -188,7 +210,8 @@ def test_runs_show_of_a_failed_run_names_each_unfinished_step_once(capsys) -> No
 
 def test_runs_show_json_and_unknown_runs(capsys) -> None:
     doc = json.loads(invoke(capsys, "runs", "show", "latest", "--json").out)
-    assert (doc["run_id"], doc["status"]) == (GONE, "interrupted")
+    assert (doc["run_id"], doc["status"]) == (REMOTE, "running")
+    assert json.loads(invoke(capsys, "runs", "show", GONE, "--json").out)["status"] == "interrupted"
     missing = invoke(capsys, "runs", "show", "r-1999")
     assert (missing.code, missing.err) == (2, "error: no run 'r-1999'; list runs with: modelway runs list\n")
 
@@ -234,3 +257,79 @@ def test_read_only_commands_on_a_missing_home_create_nothing(capsys, tmp_path: P
         f"error: no lineage for model m 1.0.0: there is no Modelway home at {nowhere};")
     assert invoke(capsys, "data", "list", "--json").out == "[]\n"
     assert not nowhere.exists()
+
+
+@pytest.fixture()
+def resumed(monkeypatch: pytest.MonkeyPatch) -> list:
+    """resume_run records its arguments and returns a result with the status in calls[0] (first item)."""
+    import modelway.runtime.runner as runner
+
+    calls: list = ["succeeded"]
+
+    def resume_run(run_id: str, **kwargs) -> SimpleNamespace:
+        calls.append((run_id, kwargs))
+        return SimpleNamespace(status=calls[0], run_id=run_id, resumable=True,
+                               to_json=lambda: {"run_id": run_id, "status": calls[0]})
+
+    monkeypatch.setattr(runner, "resume_run", resume_run)
+    return calls
+
+
+def _on_stack(monkeypatch: pytest.MonkeyPatch, name: str | None) -> None:
+    import modelway.cli.pipeline_runs as pipeline_runs
+
+    resolved = None if name is None else SimpleNamespace(name=name)
+    monkeypatch.setattr(pipeline_runs, "use_stack", lambda stack, outputs: SimpleNamespace(resolved=resolved))
+
+
+def test_resume_passes_the_display_executor_and_workers(capsys, resumed: list) -> None:
+    done = invoke(capsys, "resume", BAD, "--plain", "--in-process", "-w", "3")
+    assert (done.code, done.out, done.err) == (0, "", "")
+    assert resumed[1:] == [(BAD, {"display": "plain", "executor": "inprocess", "workers": 3})]
+    invoke(capsys, "resume", BAD)
+    assert resumed[-1] == (BAD, {"display": "auto", "executor": None, "workers": None})
+    resumed[0] = "failed"
+    done = invoke(capsys, "resume", BAD, "--json")
+    assert (done.code, json.loads(done.out), done.err) == (1, {"run_id": BAD, "status": "failed"}, "")
+    assert resumed[-1][1]["display"] == "none"
+    done = invoke(capsys, "resume", BAD)
+    assert (done.code, done.out) == (1, "")
+    assert done.err == f"see the details with: modelway runs show {BAD}; continue with: modelway resume {BAD}\n"
+    resumed[0] = "cancelled"
+    assert invoke(capsys, "resume", BAD).code == 130
+
+
+def test_a_run_resumes_only_on_the_stack_it_started_on(capsys, resumed: list, monkeypatch) -> None:
+    elsewhere = invoke(capsys, "resume", REMOTE)
+    assert (elsewhere.code, elsewhere.err) == (
+        2, f"error: run {REMOTE} started on stack dev; resume it there (the same --stack/--outputs), its artifacts "
+           "and step cache live there\n")
+    _on_stack(monkeypatch, "prod")
+    embedded = invoke(capsys, "resume", BAD[:17])
+    assert embedded.err == (f"error: run {BAD} started on the embedded default; resume it there (the same "
+                            "--stack/--outputs), its artifacts and step cache live there\n")
+    assert len(resumed) == 1
+    _on_stack(monkeypatch, "dev")
+    assert invoke(capsys, "resume", REMOTE).code == 0 and resumed[-1][0] == REMOTE
+    invoke(capsys, "resume", "r-1999")  # unknown: resume_run itself says so
+    assert resumed[-1][0] == "r-1999"
+
+
+def test_resume_without_the_ml_extra_or_a_home(capsys, resumed: list, monkeypatch, tmp_path: Path) -> None:
+    import modelway.extras as extras
+
+    monkeypatch.setattr(extras, "missing", lambda extra: ["sklearn"] if extra == "ml" else [])
+    done = invoke(capsys, "resume", BAD)
+    assert (done.code, done.err) == (2, "error: modelway resume needs the ml extra (sklearn not installed): "
+                                        "pip install 'modelway[ml]'\n")
+    monkeypatch.setattr(extras, "missing", lambda extra: [])
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path / "none"))
+    done = invoke(capsys, "resume", "latest")
+    assert done.err.startswith(f"error: no run 'latest': there is no Modelway home at {tmp_path / 'none'};")
+    assert len(resumed) == 1
+
+
+def test_times_and_durations_without_a_value() -> None:
+    from modelway.cli.pipeline_runs import _fmt_dur, _fmt_time
+
+    assert (_fmt_time(None), _fmt_time(0), _fmt_dur(None), _fmt_dur(0.0), _fmt_dur(0.005)) == ("-", "-", "-", "0.00s", "0.01s")
