@@ -209,3 +209,27 @@ def test_a_home_without_a_registry(capsys, tmp_path: Path, monkeypatch) -> None:
     assert empty.code == 0 and empty.out == "audit log OK: 0 entries, chain intact, statuses match\n"
     assert invoke(capsys, "models", "list").out == (
         "no model versions registered yet; run a pipeline, e.g.: modelway run pipelines/credit_risk.py\n")
+
+
+def test_the_groups_take_the_stack_options(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    missing = tmp_path / "none.json"
+    for group, command in (("models", "list"), ("audit", "log")):
+        done = invoke(capsys, group, "--outputs", str(missing), command)
+        assert (done.code, done.out) == (2, ""), group
+        assert done.err == (f"error: {missing}: cannot read stack outputs ([Errno 2] No such file or directory: "
+                            f"'{missing}')\n")
+
+
+def test_runs_report_writes_the_html_and_prints_its_path(capsys, tmp_path: Path, monkeypatch) -> None:
+    from modelway.runtime.context import stores
+
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    runs, _ = stores(tmp_path)
+    runs.create_run("r-report-1", "training", None, {}, "inprocess", True, {}, [])
+    runs.finish_run("r-report-1", "succeeded", None, None)
+    done = invoke(capsys, "runs", "report", "r-report")
+    assert (done.code, done.out) == (0, f"{tmp_path / 'reports' / 'r-report-1.html'}\n"), done.err
+    chosen = tmp_path / "mine.html"
+    assert invoke(capsys, "runs", "report", "latest", "-o", str(chosen)).out == f"{chosen}\n"
+    assert "r-report-1" in chosen.read_text()

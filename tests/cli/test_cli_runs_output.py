@@ -333,3 +333,22 @@ def test_times_and_durations_without_a_value() -> None:
     from modelway.cli.pipeline_runs import _fmt_dur, _fmt_time
 
     assert (_fmt_time(None), _fmt_time(0), _fmt_dur(None), _fmt_dur(0.0), _fmt_dur(0.005)) == ("-", "-", "-", "0.00s", "0.01s")
+
+
+def test_data_add_says_whether_the_content_is_new(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path / "h"))
+    data = tmp_path / "d.csv"
+    data.write_text("x\n1\n")
+    first = invoke(capsys, "data", "add", "credit", str(data), "--json")
+    doc = json.loads(first.out)
+    assert (doc["name"], doc["added"], doc["version"]) == ("credit", True, doc["hash"][:12])
+    assert doc["path"].startswith(str(tmp_path / "h"))
+    again = invoke(capsys, "data", "add", "credit", str(data))
+    assert again.out == f"credit@{doc['version']}  already registered (same content)  sha256:{doc['hash']}\n"
+    data.write_text("x\n2\n")
+    new = invoke(capsys, "data", "add", "credit", str(data))
+    assert new.out.startswith("credit@") and "  registered  sha256:" in new.out
+    missing = tmp_path / "none.json"
+    done = invoke(capsys, "data", "--outputs", str(missing), "list")
+    assert (done.code, done.err) == (2, f"error: {missing}: cannot read stack outputs ([Errno 2] No such file or "
+                                        f"directory: '{missing}')\n")
