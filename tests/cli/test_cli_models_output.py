@@ -22,6 +22,7 @@ from tests.cli.cli_inprocess import invoke
 
 DECIDED = "2025-12-04T00:00:00+00:00"
 LONG = "a-model-name-longer-than-22"
+RUN = "r-20251204-000000-a-long-run-id"  # 31 characters: `models list` shows 24
 SHA = {b"one": "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed",
        b"two": "3fc4ccfe745870e2c0d99f71f30ff0656c8dedd41cc1d7d3d376b0dbe685e2f3",
        b"three": "8b5b9db0c13db24256c829aa364aa90c6d2eba318b9232a4ab9313b954d3555f"}
@@ -59,7 +60,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _register(home,
                   (_candidate("credit-risk", b"one", metrics={"auc": 0.912345, "rows": 100}, fairness=fairness,
                               model_card=card, hyperparameters={"alpha": 0.1}, code_commit="abc123",
-                              data_versions={"credit": "0123abcd", "extra": "ff00"}, run_id="r-1",
+                              data_versions={"credit": "0123abcd", "extra": "ff00"}, run_id=RUN,
                               mlflow_run_id="ml-1"), "prod"),
                   (_candidate("credit-risk", b"two"), "dev"),
                   (_candidate(LONG, b"three", family="tree", gates_passed=False, metrics={}), "prod"))
@@ -83,7 +84,7 @@ def test_models_list_one_aligned_row_per_version_newest_first(capsys, on: Path) 
         f"a-model-name-longer-th 1.0.0     Rejected  prod     FAIL   {DECIDED} -                        first version",
         f"credit-risk            1.1.0     Approved  dev      pass   {DECIDED} -                        "
         "minor: retrained (new artifact or data)",
-        f"credit-risk            1.0.0     Pending   prod     pass   {DECIDED} r-1                      first version",
+        f"credit-risk            1.0.0     Pending   prod     pass   {DECIDED} r-20251204-000000-a-long first version",
     ]
     rows = json.loads(invoke(capsys, "models", "list", "--name", "credit-risk", "--json").out)
     assert [(r["version"], r["status"], r["environment"]) for r in rows] == [("1.1.0", "Approved", "dev"),
@@ -100,7 +101,7 @@ def test_models_show_a_pending_version_with_every_section(capsys, on: Path) -> N
         "env        prod   gates passed",
         "family     linear",
         f"artifact   file://HOME/registry/artifacts/{SHA[b'one']}.pkl  sha256:{SHA[b'one'][:16]}  3 bytes",
-        "run        r-1   MLflow run ml-1",
+        f"run        {RUN}   MLflow run ml-1",
         "code       abc123",
         "data       credit@0123abcd, extra@ff00",
         "metrics    auc=0.9123, rows=100",
@@ -233,3 +234,21 @@ def test_runs_report_writes_the_html_and_prints_its_path(capsys, tmp_path: Path,
     chosen = tmp_path / "mine.html"
     assert invoke(capsys, "runs", "report", "latest", "-o", str(chosen)).out == f"{chosen}\n"
     assert "r-report-1" in chosen.read_text()
+
+
+def test_audit_verify_of_a_tampered_log_lists_each_problem_and_exits_1(capsys, tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    _register(tmp_path, (_candidate("fraud", b"f1"), "dev"))
+    db = sqlite3.connect(tmp_path / "registry" / "registry.db", isolation_level=None)
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    db.close()
+    done = invoke(capsys, "audit", "verify")
+    assert (done.code, done.out) == (1, "")
+    lines = done.err.splitlines()
+    assert lines[0] == f"audit log BROKEN: {len(lines) - 1} problem(s) in 2 entries" and len(lines) >= 2
+    assert all(line.startswith("  - ") for line in lines[1:]) and "entry 2" in lines[1]
+    doc = json.loads(invoke(capsys, "audit", "verify", "--json").out)
+    assert doc["ok"] is False and [f"  - {p}" for p in doc["problems"]] == lines[1:]
