@@ -280,3 +280,101 @@ def test_split_ref_and_actor(monkeypatch: pytest.MonkeyPatch) -> None:
     assert serving._split_ref("m@") == ("m", None)
     monkeypatch.setenv("MODELWAY_USER", "carol")
     assert (serving._actor(None), serving._actor("dave")) == ("carol", "dave")
+
+
+@pytest.fixture()
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """``modelway serve`` with stand-ins for the deployer and the HTTP server (no model, no socket)."""
+    import sys
+    import types
+
+    box: dict[str, Any] = {"found": None, "versions": [], "calls": []}
+
+    class Store:
+        def get(self, endpoint: str) -> Any:
+            box["calls"].append(("get", endpoint))
+            return box["found"]
+
+        def require(self, endpoint: str) -> Any:
+            return box["found"] or (1, box["deployed_state"])
+
+        def put(self, endpoint: str, state: Any, history: Any = None) -> int:
+            box["calls"].append(("put", endpoint, state.capture_rate, history))
+            return 2
+
+    class Deployer:
+        def __init__(self, home: Path) -> None:
+            box["calls"].append(("deployer", home))
+            self.store = Store()
+            self.registry = SimpleNamespace(list=lambda name: box["versions"], get=lambda name: None)
+
+        def deploy(self, request: Any) -> None:
+            box["calls"].append(("deploy", request))
+            box["deployed_state"] = EndpointState(model=request.model, environment=request.environment,
+                                                  variants={request.version: 1.0}, incumbent=request.version)
+
+    class ModelServer:
+        def __init__(self, endpoint: str, home: Path) -> None:
+            box["calls"].append(("server", endpoint, home))
+            state = (box["found"] or (1, box.get("deployed_state")))[1]
+            self.routing = SimpleNamespace(state=state, revision=4)
+            self.url = "http://127.0.0.1:8123"
+
+    def bind(host: str, port: int) -> str:
+        box["calls"].append(("bind", host, port))
+        return "socket"
+
+    def uvicorn_server(server: Any, sock: str) -> Any:
+        return SimpleNamespace(run=lambda sockets: box["calls"].append(("run", sockets)))
+
+    monkeypatch.setitem(sys.modules, "modelway.deploy.embedded", types.SimpleNamespace(EmbeddedDeployer=Deployer))
+    monkeypatch.setitem(sys.modules, "modelway.serving.app",
+                        types.SimpleNamespace(ModelServer=ModelServer, bind=bind, uvicorn_server=uvicorn_server))
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    monkeypatch.setenv("MODELWAY_USER", "carol")
+    monkeypatch.delenv("MODELWAY_ENV", raising=False)
+    return box
+
+
+def test_serve_deploys_the_newest_approved_version_first(capsys, server: dict, tmp_path: Path) -> None:
+    server["versions"] = [SimpleNamespace(version="2.0.0", status="Approved", environment="dev"),
+                          SimpleNamespace(version="1.0.0", status="Approved", environment="prod")]
+    done = invoke(capsys, "serve", "credit-risk", "--env", "prod", "--port", "0", "--host", "0.0.0.0")
+    assert (done.code, done.err) == (0, "")
+    assert done.out.splitlines() == [
+        "serving endpoint credit-risk (credit-risk: 1.0.0 100%) on http://127.0.0.1:8123  revision 4",
+        "  try: curl -s http://127.0.0.1:8123/invocations -H 'Content-Type: application/json' -d '[{...}]'",
+    ]
+    calls = server["calls"]
+    assert calls[:2] == [("deployer", tmp_path), ("get", "credit-risk")]
+    request = calls[2][1]
+    assert (request.endpoint, request.model, request.version, request.environment, request.actor, request.trigger) == (
+        "credit-risk", "credit-risk", "1.0.0", "prod", "carol", "serve")
+    assert calls[3:] == [("server", "credit-risk", tmp_path), ("bind", "0.0.0.0", 0), ("run", ["socket"])]
+
+
+def test_serve_an_existing_endpoint(capsys, server: dict) -> None:
+    state = EndpointState(model="credit-risk", environment="dev", variants={"1.1.0": 0.25, "1.0.0": 0.75},
+                          incumbent="1.0.0", standby="0.9.0")
+    server["found"] = (3, state)
+    done = invoke(capsys, "serve", "credit-risk@0.9.0", "-e", "credit", "--capture-rate", "0.5")
+    assert done.out.splitlines()[0] == (
+        "serving endpoint credit (credit-risk: 1.0.0 75%, 1.1.0 25%) on http://127.0.0.1:8123  revision 4")
+    assert [c for c in server["calls"] if c[0] in ("deploy", "put", "bind")] == [
+        ("put", "credit", 0.5, {"actor": "carol", "action": "capture-rate", "details": {"capture_rate": 0.5}}),
+        ("bind", "127.0.0.1", 8080)]
+    server["calls"].clear()
+    invoke(capsys, "serve", "credit-risk", "-e", "credit", "--capture-rate", "0.5")  # unchanged: nothing written
+    assert [c[0] for c in server["calls"]] == ["deployer", "get", "server", "bind", "run"]
+    refused = invoke(capsys, "serve", "credit-risk@2.0.0", "-e", "credit")
+    assert (refused.code, refused.err) == (2, "error: endpoint credit already serves 1.0.0; roll 2.0.0 out with "
+                                              "modelway deploy credit-risk@2.0.0 --strategy canary\n")
+
+
+def test_serve_without_an_approved_version(capsys, server: dict) -> None:
+    server["versions"] = [SimpleNamespace(version="1.0.0", status="Pending", environment="dev")]
+    done = invoke(capsys, "serve", "m")
+    assert (done.code, done.err) == (2, "error: m has no Approved version to serve; approve one or name it: "
+                                        "modelway serve m@VERSION\n")
+    named = invoke(capsys, "serve", "m@1.0.0")  # a named version is deployed as asked (the registry's rules apply)
+    assert named.code == 0 and [c[1].version for c in server["calls"] if c[0] == "deploy"] == ["1.0.0"]
