@@ -20,3 +20,13 @@ def test_stack_show_of_the_embedded_default(capsys, tmp_path, monkeypatch) -> No
     assert lines[:3] == ["stack      embedded default", "source     this machine ($MODELWAY_HOME)", "backends"]
     assert lines[3:] == [f"  {concern:<11} {doc['backends'][concern]}" for concern in CONCERNS]
     assert lines[4] == "  step cache  SQLite under $MODELWAY_HOME/modelway.db"
+
+
+def test_export_needs_a_stack(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    monkeypatch.delenv("MODELWAY_STACK", raising=False)
+    monkeypatch.delenv("MODELWAY_OUTPUTS", raising=False)
+    done = invoke(capsys, "export", "sagemaker", "p.py", "-o", str(tmp_path / "d.json"))
+    assert (done.code, done.err) == (2, "error: export sagemaker: name the stack to export for with --stack NAME or "
+                                        "--outputs FILE\n")
+    assert not (tmp_path / "d.json").exists()
