@@ -39,8 +39,8 @@ def test_output_lines_unfold_a_single_dict_result_and_name_artifacts() -> None:
 
 def test_output_values_are_one_line_json_and_cut_at_the_limit() -> None:
     assert MAX_VALUE_CHARS == 120
-    assert output_lines({"result": {"text": "two\n  lines\there", "n": [1, 2.5, None], "é": "ü"}}) == [
-        "text: two lines here", 'n: [1, 2.5, null]', "é: ü"]
+    assert output_lines({"result": {"text": "two\n  lines\there", "n": [1, 2.5, None], "é": ["ü"]}}) == [
+        "text: two lines here", 'n: [1, 2.5, null]', 'é: ["ü"]']
     exact, over = "x" * 120, "y" * 121
     assert output_lines({"a": exact, "b": over}) == [f"a: {exact}", f"b: {'y' * 117}..."]
     assert output_lines({"a": {"path": object}}) == ["a: {\"path\": \"<class 'object'>\"}"]
@@ -71,6 +71,7 @@ def test_plain_display_prints_one_line_per_event(clock, capsys) -> None:
     d.update("d", "skipped")
     d.update("e", "weird", {"attempt": 1})
     d.update("f", "succeeded", {"duration_s": None})
+    d.update("g", "succeeded", {"duration_s": 0.5, "attempt": 2})
     d.log("a", "hello")
     clock[0] += 12.5
     d.finish("failed", "step c failed", {"result": {"x": 1}})
@@ -85,11 +86,27 @@ def test_plain_display_prints_one_line_per_event(clock, capsys) -> None:
         "    skipped  d",
         "      weird  e",
         "         ok  f",
+        "         ok  g 0.50s (attempt 2)",
         "failed in 12.50s: step c failed",
         "  x: 1",
         "succeeded in 12.50s",
     ]
     assert capsys.readouterr().err == "  [a] hello\n"
+
+
+def test_plain_display_flushes_every_line() -> None:
+    # a CI log shows each step as it ends, not when a buffer fills
+    class Stream(io.StringIO):
+        flushed: list[str] = []
+
+        def flush(self) -> None:
+            self.flushed.append(self.getvalue())
+
+    stream = Stream()
+    d = PlainDisplay(stream)
+    d.start("r", "p", ["a"])
+    d.update("a", "failed", {"error": "x"})
+    assert stream.flushed[-2:] == ["run r: pipeline p (1 step)\n", "run r: pipeline p (1 step)\n     FAILED  a: x\n"]
 
 
 def test_plain_display_writes_to_stdout_by_default(capsys) -> None:
@@ -122,13 +139,23 @@ def test_make_display_picks_by_kind_and_terminal(monkeypatch) -> None:
 
 # -- RichDisplay ----------------------------------------------------------------------------------
 
-def _rich(clock) -> tuple[RichDisplay, io.StringIO]:
+def _rich(clock, *, colour: bool = False) -> tuple[RichDisplay, io.StringIO]:
     d = RichDisplay()
     assert d.refresh_s == 0.25
     out = io.StringIO()
-    d.console = Console(file=out, width=120, color_system=None, force_terminal=False, legacy_windows=False)
+    d.console = Console(file=out, width=120, color_system="standard" if colour else None, force_terminal=colour,
+                        legacy_windows=False)
     d.live = Live(console=d.console, auto_refresh=False, transient=False)
     return d, out
+
+
+def test_rich_display_draws_on_the_terminal_from_the_main_thread_only() -> None:
+    d = RichDisplay()
+    assert isinstance(d.console, Console) and d.live.console is d.console
+    # no refresh thread (the runner forks step processes) and the last table stays on screen
+    assert (d.live.auto_refresh, d.live.transient) == (False, False)
+    d.tick()  # before start: nothing to draw
+    assert d.rows == {}
 
 
 def _cells(table) -> list[tuple[str, ...]]:
@@ -160,8 +187,10 @@ def test_rich_table_rows_for_each_step_state(clock) -> None:
     assert [r.style for r in d._render().rows] == [None, None, None, "dim"]
     d.update("fit", "running", {"attempt": 3})  # a new attempt clears the last error
     d.update("new", "cancelled")
+    d.update("odd", "[odd]")  # a status without a style is shown as it is
     cells = _cells(d._render())
     assert cells[1] == ("fit", "[bold blue]running[/]", "3", "0.0s", "") and cells[4] == ("new", "[magenta]cancelled[/]", "", "", "")
+    assert cells[5] == ("odd", "\\[odd]", "", "", "")
     d.live.stop()
 
 
@@ -172,6 +201,38 @@ def test_rich_styles_of_every_status() -> None:
     assert display.SYMBOL == {"succeeded": "ok", "cached": "cached", "failed": "FAILED", "retrying": "retry",
                               "cancelled": "cancelled", "skipped": "skipped", "running": "running", "pending": "pending",
                               "reused": "reused"}
+
+
+def test_rich_each_event_redraws_the_table_at_once(clock) -> None:
+    d, out = _rich(clock, colour=True)
+    d.start("r-5", "training", ["load"])
+    assert d.title == "run r-5 · training"
+    assert "run r-5 · training" in out.getvalue() and "pending" in out.getvalue()
+    d.update("load", "retrying", {"attempt": 2, "error": "flaky"})
+    assert "flaky" in out.getvalue()
+    d.rows["load"]["error"] = "changed"  # what finish draws is the final state
+    d.finish("failed", "step 'load' failed")
+    assert "changed" in out.getvalue()
+
+
+def test_rich_lines_keep_their_styles_and_numbers_plain(clock) -> None:
+    d, out = _rich(clock, colour=True)
+    d.start("r", "p", [])
+    d.log("fit", "read 3 rows in 0.5s")
+    clock[0] += 2
+    d.finish("succeeded", None, {"rows": 3, "note": ""})
+    d2, out2 = _rich(clock, colour=True)
+    d2.start("r", "p", [])
+    d2.finish("failed", "step 'fit' failed after 3 tries")
+    lines = out.getvalue().splitlines() + out2.getvalue().splitlines()
+
+    def printed(text: str) -> bool:  # a line ends with it (Live's cursor moves may come before it)
+        return any(line.endswith(text) for line in lines)
+
+    assert printed("\x1b[2mfit\x1b[0m read 3 rows in 0.5s")
+    assert printed("\x1b[32msucceeded\x1b[0m in 2.00s")
+    assert printed("  \x1b[1mrows\x1b[0m: 3") and "  note: " in lines
+    assert lines[-1].endswith("\x1b[31mfailed\x1b[0m in 0.00s: step 'fit' failed after 3 tries")
 
 
 def test_rich_tick_redraws_only_while_a_step_runs(clock, monkeypatch) -> None:

@@ -142,7 +142,8 @@ class RichDisplay(NullDisplay):
             else:
                 dur = ""
             note = row.get("error") or ""
-            table.add_row(escape(name), f"[{self.STYLE.get(status, '')}]{status}[/]", str(row.get("attempt", "")), dur,
+            style = self.STYLE.get(status)  # a status without a style (none today) is shown plain, not as broken markup
+            table.add_row(escape(name), f"[{style}]{status}[/]" if style else escape(status), str(row.get("attempt", "")), dur,
                           # a failing step's message is said only here during a live run: keep it whole
                           escape(note if status == "failed" else note[:120]), style="dim" if status in ("pending", "skipped") else None)
         return table
