@@ -130,3 +130,72 @@ def test_exit_codes(status: str, code: int) -> None:
     with pytest.raises(SystemExit) as exited:
         running.exit_for(status)
     assert exited.value.code == code
+
+
+@pytest.fixture()
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict:
+    """load_pipeline and run_pipeline record what `modelway run` asked of them."""
+    import modelway.dsl.loader as loader
+    import modelway.runtime.runner as runtime_runner
+
+    box: dict = {"status": "succeeded", "calls": []}
+    spec = {"pipeline": "p", "params": {"n": 2}, "steps": []}
+
+    class Pipe:
+        def parse_cli_params(self, params: list[str]) -> dict:
+            box["calls"].append(("params", params))
+            return {"n": 2}
+
+        def build(self, params: dict) -> SimpleNamespace:
+            return SimpleNamespace(to_spec=lambda: spec)
+
+    def load_pipeline(file, name):
+        box["calls"].append(("load", file, name))
+        return Pipe()
+
+    def run_pipeline(pipe, params, **kwargs):
+        box["calls"].append(("run", params, kwargs))
+        return SimpleNamespace(status=box["status"], run_id="r-7", resumable=False,
+                               to_json=lambda: {"run_id": "r-7", "status": box["status"]})
+
+    monkeypatch.setattr(loader, "load_pipeline", load_pipeline)
+    monkeypatch.setattr(runtime_runner, "run_pipeline", run_pipeline)
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return box
+
+
+def test_run_passes_its_options_to_the_runner(capsys, runner: dict, tmp_path) -> None:
+    done = invoke(capsys, "run", "p.py", "-p", "train", "-P", "n=2", "--no-cache", "--in-process", "-w", "2", "--plain")
+    assert (done.code, done.out, done.err) == (0, "", "")
+    assert runner["calls"] == [
+        ("load", __import__("pathlib").Path("p.py"), "train"), ("params", ["n=2"]),
+        ("run", {"n": 2}, {"executor": "inprocess", "workers": 2, "use_cache": False, "display": "plain",
+                           "pipeline_file": tmp_path / "p.py"})]
+    invoke(capsys, "run", "p.py")
+    assert runner["calls"][-1][2] == {"executor": None, "workers": None, "use_cache": True, "display": "auto",
+                                      "pipeline_file": tmp_path / "p.py"}
+    runner["status"] = "failed"
+    done = invoke(capsys, "run", "p.py", "--json")
+    assert (done.code, done.out, done.err) == (1, '{\n  "run_id": "r-7",\n  "status": "failed"\n}\n', "")
+    assert runner["calls"][-1][2]["display"] == "none"
+    done = invoke(capsys, "run", "p.py")
+    assert (done.code, done.err) == (1, "see the details with: modelway runs show r-7\n")
+
+
+def test_run_dry_run_prints_the_dag_and_runs_nothing(capsys, runner: dict) -> None:
+    done = invoke(capsys, "run", "p.py", "--dry-run")
+    assert (done.code, done.out) == (0, 'pipeline p  params {"n": 2}\nvalid: 0 steps\n')
+    assert invoke(capsys, "run", "p.py", "--dry-run", "--json").out == (
+        '{\n  "pipeline": "p",\n  "params": {\n    "n": 2\n  },\n  "steps": []\n}\n')
+    assert [c[0] for c in runner["calls"]] == ["load", "params", "load", "params"]
+
+
+def test_run_without_the_ml_extra(capsys, runner: dict, monkeypatch) -> None:
+    import modelway.extras as extras
+
+    monkeypatch.setattr(extras, "missing", lambda extra: ["pandas"] if extra == "ml" else [])
+    done = invoke(capsys, "run", "p.py")
+    assert (done.code, done.err) == (2, "error: modelway run needs the ml extra (pandas not installed): "
+                                        "pip install 'modelway[ml]'\n")
+    assert runner["calls"] == []

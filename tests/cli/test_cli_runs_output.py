@@ -352,3 +352,17 @@ def test_data_add_says_whether_the_content_is_new(capsys, tmp_path: Path, monkey
     done = invoke(capsys, "data", "--outputs", str(missing), "list")
     assert (done.code, done.err) == (2, f"error: {missing}: cannot read stack outputs ([Errno 2] No such file or "
                                         f"directory: '{missing}')\n")
+
+
+def test_run_through_typer_passes_every_option_in_place(capsys, monkeypatch) -> None:
+    import modelway.cli.running as running
+
+    seen: list = []
+    monkeypatch.setattr(running, "run", lambda *args: seen.append(args))
+    # `--opt=value` is left to Typer (not the fast path): the command hands each option to running.run
+    done = invoke(capsys, "run", "p.py", "--pipeline=train", "--param=n=3", "-P", "m=4", "--no-cache", "--in-process",
+                  "--workers=5", "--json", "--plain", "--dry-run", "--stack=dev", "--outputs=o.json")
+    assert done.code == 0, done.err
+    assert seen == [(Path("p.py"), "train", ["n=3", "m=4"], True, True, 5, True, True, True, "dev", Path("o.json"))]
+    invoke(capsys, "run", "p.py", "--workers=1")
+    assert seen[-1] == (Path("p.py"), None, [], False, False, 1, False, False, False, None, None)
