@@ -175,7 +175,7 @@ class RichDisplay(NullDisplay):
         self.live.update(self._render(), refresh=True)
 
     def finish(self, status: str, error: str | None = None, outputs: dict[str, Any] | None = None) -> None:
-        self.live.update(self._render(), refresh=True)
+        self.live.update(self._render())  # the final state; stop() draws it (a non-transient Live refreshes on stop)
         self.live.stop()
         style = "green" if status == "succeeded" else "red"
         from rich.markup import escape
