@@ -190,7 +190,8 @@ def test_triggers_watch_evaluates_the_given_number_of_times(capsys, engines: dic
     engines["decisions"] = [Decision("training", True, "drift", ["drift"]), Decision("scoring", False, "quiet", [])]
     slept: list[float] = []
     monkeypatch.setattr(monitoring.time, "sleep", slept.append)
-    monkeypatch.setattr(monitoring.time, "strftime", lambda fmt, *a: "12:00:00")
+    strftime = monitoring.time.strftime
+    monkeypatch.setattr(monitoring.time, "strftime", lambda fmt, *a: strftime(fmt, monitoring.time.gmtime(43200)))
     done = invoke(capsys, "triggers", "watch", "-c", str(tmp_path / "t.yaml"), "-i", "30s", "--max-evaluations", "2")
     assert done.out.splitlines() == ["12:00:00 training             launched  drift", "12:00:00 scoring              skip      quiet"] * 2
     assert slept == [30.0]  # between evaluations, not after the last
