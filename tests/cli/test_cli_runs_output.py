@@ -21,6 +21,7 @@ from tests.cli.cli_inprocess import invoke, utc
 T0 = 1764806400.0  # 2025-12-04 00:00:00 UTC
 OK, BAD, GONE = "r-20251204-000000-ok", "r-20251204-000100-bad", "r-20251204-000200-gone"
 REMOTE = "r-20251204-000300-remote"  # running on another host: assumed alive, so still "running"
+EARLIER = "r-20251204-000130-remote"  # the same, older than GONE
 LINEAGE = {
     "git": {"commit": "0123456789abcdef0123", "dirty": True},
     "pipeline_file": {"path": "pipelines/train.py", "sha256": "feedfacecafebeef0011"},
@@ -69,17 +70,24 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runs.finish_run(BAD, "failed", "step gate: the run stopped first", None)
 
     runs.create_run(GONE, "training", None, {}, "process", True, {}, [{"name": "load", **STEP}])
-    runs.create_run(REMOTE, "scoring", None, {}, "process", True, {"stack": {"name": "dev"}, "host": {"name": "elsewhere"}},
-                    [{"name": "score", **STEP}])
+    runs.record_dataset_usage(OK, "fit", "credit", ref.version)
+    runs.add_attachment(OK, "load", "coefs", artifacts.put({"a": 1}))  # not a file: no path to open
+    remote_lineage = {"stack": {"name": "dev"}, "host": {"name": "elsewhere"}, "git": {"branch": "main"},
+                      "pipeline_file": {"path": "score.py"}}
+    for run_id in (REMOTE, EARLIER):
+        runs.create_run(run_id, "scoring", None, {}, "process", True, remote_lineage, [{"name": "score", **STEP}])
     with runs.tx() as c:  # fixed times: OK at T0 for 65.5 s, BAD at T0+60 (no end), GONE at T0+120, REMOTE at T0+180
-        c.execute("UPDATE runs SET pid=?, host=? WHERE run_id=?", (1, "elsewhere", REMOTE))
-        for run_id, start, end in ((OK, T0, T0 + 65.5), (BAD, T0 + 60, None), (GONE, T0 + 120, None),
-                                   (REMOTE, T0 + 180, None)):
+        c.execute("UPDATE runs SET pid=?, host=? WHERE run_id IN (?, ?)", (1, "elsewhere", REMOTE, EARLIER))
+        c.execute("UPDATE runs SET resumes=2 WHERE run_id=?", (BAD,))
+        c.execute("UPDATE attachments SET created_at=? WHERE name='report'", (T0 + 2,))
+        c.execute("UPDATE attachments SET created_at=? WHERE name='coefs'", (T0 + 3,))
+        for run_id, start, end in ((OK, T0, T0 + 65.5), (BAD, T0 + 60, None), (EARLIER, T0 + 90, None),
+                                   (GONE, T0 + 120, None), (REMOTE, T0 + 180, None)):
             c.execute("UPDATE runs SET created_at=?, started_at=?, ended_at=? WHERE run_id=?", (start, start, end, run_id))
         c.execute("UPDATE events SET ts=? WHERE run_id=?", (T0 + 1, OK))
         c.execute("UPDATE steps SET duration_s=NULL WHERE run_id=? AND name='fit'", (BAD,))
         c.execute("UPDATE datasets SET created_at=?", (T0 - 3600,))
-        c.execute("UPDATE dataset_usage SET ts=?", (T0 + 2,))
+        c.execute("UPDATE dataset_usage SET ts=? + (step = 'fit')", (T0 + 2,))
     return home
 
 
@@ -107,6 +115,7 @@ def test_runs_list_prints_one_aligned_row_per_run_newest_first(capsys) -> None:
         "RUN ID                   PIPELINE             STATUS       STARTED              DURATION  STEPS CACHED",
         f"{REMOTE} scoring              running      2025-12-04 00:03:00         -      1      0",
         f"{GONE}   training             interrupted  2025-12-04 00:02:00         -      1      0",
+        f"{EARLIER} scoring              running      2025-12-04 00:01:30         -      1      0",
         f"{BAD}    a-pipeline-name-long failed       2025-12-04 00:01:00         -      3      0",
         f"{OK}     training             succeeded    2025-12-04 00:00:00    65.50s      2      1",
     ]
@@ -122,13 +131,16 @@ def test_runs_list_filters_and_limits(capsys) -> None:
 
     # interrupted is a stored "running" run whose runner is gone: both kinds are read, only it is kept
     assert listed("--status", "interrupted") == [GONE]
-    assert listed("--status", "running") == [REMOTE]
+    assert listed("--status", "running") == [REMOTE, EARLIER]
     assert listed("--status", "failed", "--limit", "1") == [BAD]  # the limit counts runs of that status
-    # the limit applies after the derived status: the alive REMOTE run (newer) does not hide GONE, nor GONE REMOTE
+    # the limit applies after the derived status: the alive REMOTE (newer) does not hide the interrupted GONE,
+    # nor GONE the alive EARLIER (older)
     assert listed("--status", "interrupted", "--limit", "1") == [GONE]
-    assert listed("--status", "running", "--limit", "1") == [REMOTE]
-    assert listed("--limit", "3") == [REMOTE, GONE, BAD]
+    assert listed("--status", "running", "--limit", "2") == [REMOTE, EARLIER]
+    assert listed("--limit", "3") == [REMOTE, GONE, EARLIER]
     rows = json.loads(invoke(capsys, "runs", "list", "--pipeline", "training", "--json").out)
+    assert invoke(capsys, "runs", "list", "-p", "training", "--limit", "1").out.splitlines()[1:] == [
+        f"{GONE}   training             interrupted  2025-12-04 00:02:00         -      1      0"]
     assert [(r["run_id"], r["status"], r["duration_s"], r["steps"], r["cached"], r["params"], r["error"]) for r in rows] == [
         (GONE, "interrupted", None, 1, 0, {}, None),
         (OK, "succeeded", 65.5, 2, 1, {"n": 3, "when": "2025-12-01"}, None)]
@@ -145,6 +157,7 @@ def test_runs_show_prints_every_section_of_a_succeeded_run(capsys, home: Path) -
     done = invoke(capsys, "runs", "show", OK[:17])
     assert done.code == 0, done.err
     lines = done.out.splitlines()
+    attached = {a["name"]: a["hash"] for a in stores(home)[0].attachments(OK)}
     report = [line for line in lines if line.startswith("  fit/report")]
     version = _version(home)
     assert lines == [
@@ -162,8 +175,9 @@ def test_runs_show_prints_every_section_of_a_succeeded_run(capsys, home: Path) -
         "",
         "attachments",
         *report,
+        f"  load/coefs  json:{attached['coefs'][:12]}",
         "",
-        f"datasets  credit@{version} (load)",
+        f"datasets  credit@{version} (load), credit@{version} (fit)",
         "",
         "logs",
         "  2025-12-04 00:00:01 [load] read 2 rows",
@@ -178,8 +192,8 @@ def test_runs_show_prints_every_section_of_a_succeeded_run(capsys, home: Path) -
         "  python    3.11.9  host build-7",
         "  packages  numpy 2.1.0, pandas 2.2.3",
     ]
-    assert len(report) == 1 and report[0].startswith("  fit/report  text:") and report[0].endswith(".txt")
-    assert f"  {home}" in report[0]
+    assert len(report) == 1 and report[0].startswith(f"  fit/report  text:{attached['report'][:12]}  {home}")
+    assert report[0].endswith(".txt")
 
 
 def test_runs_show_of_a_failed_run_names_each_unfinished_step_once(capsys) -> None:
@@ -189,7 +203,7 @@ def test_runs_show_of_a_failed_run_names_each_unfinished_step_once(capsys) -> No
         f"run       {BAD}",
         "pipeline  a-pipeline-name-longer-than-twenty  (from Python)",
         "status    failed: step gate: the run stopped first",
-        "started   2025-12-04 00:01:00   duration -   executor inprocess",
+        "started   2025-12-04 00:01:00   duration -   executor inprocess   resumed 2x",
         "params    {}",
         "",
         "STEP                     STATUS     CACHED TRIES  DURATION      CPU  PEAK MB  OUTPUT",
@@ -206,6 +220,12 @@ def test_runs_show_of_a_failed_run_names_each_unfinished_step_once(capsys) -> No
         "ValueError: boom",
         "step fit skipped: upstream prep did not finish",
     ]
+
+
+def test_runs_show_of_a_run_with_little_lineage(capsys) -> None:
+    lines = invoke(capsys, "runs", "show", REMOTE).out.splitlines()
+    assert lines[2:4] == ["status    running", "started   2025-12-04 00:03:00   duration -   executor process"]
+    assert lines[-4:] == ["lineage", "  git       ", "  file      score.py sha256:", "  python    None  host elsewhere"]
 
 
 def test_runs_show_json_and_unknown_runs(capsys) -> None:
@@ -225,7 +245,7 @@ def test_data_list_and_lineage(capsys, home: Path) -> None:
     impacted = invoke(capsys, "lineage", "impacted", "--dataset", f"credit@{version}")
     assert impacted.out.splitlines() == [
         f"dataset credit@{version}: 1 run(s), 1 model(s)",
-        f"  run   {OK}  training  succeeded  steps: load",
+        f"  run   {OK}  training  succeeded  steps: load, fit",
         f"  model credit-risk 1.2.0  (run {OK})",
     ]
     model = invoke(capsys, "lineage", "model", "credit-risk", "1.2.0")
@@ -237,6 +257,7 @@ def test_data_list_and_lineage(capsys, home: Path) -> None:
         "  file      pipelines/train.py sha256:feedfacecafebeef0011",
         '  params    {"n": 3, "when": "2025-12-01"}',
         f"  data      credit@{version} sha256:{_dataset(home)['hash']} (read by load)",
+        f"  data      credit@{version} sha256:{_dataset(home)['hash']} (read by fit)",
         "  python    3.11.9  host build-7",
         "  packages  numpy 2.1.0, pandas 2.2.3",
     ]
@@ -257,6 +278,8 @@ def test_read_only_commands_on_a_missing_home_create_nothing(capsys, tmp_path: P
         f"error: no lineage for model m 1.0.0: there is no Modelway home at {nowhere};")
     assert invoke(capsys, "data", "list", "--json").out == "[]\n"
     assert not nowhere.exists()
+    stores(nowhere)  # a home with an empty run store
+    assert invoke(capsys, "runs", "list").out == "no runs yet; start one with: modelway run PIPELINE.py\n"
 
 
 @pytest.fixture()

@@ -145,12 +145,9 @@ def runs_list(
     stored_status = "running" if status == "interrupted" else status
     derived = status in ("running", "interrupted")
     runs = run_store.list_runs(limit=-1 if derived else limit, pipeline=pipeline, status=stored_status)
+    runs = [run for run in runs if not status or effective_status(run) == status][:limit]
     rows = []
     for run in runs:
-        if len(rows) == limit:
-            break
-        if status and effective_status(run) != status:
-            continue
         steps = run_store.steps(run["run_id"])
         rows.append({
             "run_id": run["run_id"], "pipeline": run["pipeline"], "status": effective_status(run),
