@@ -170,6 +170,9 @@ def test_approve_reject_and_revoke_print_the_decision(capsys, tmp_path: Path, mo
     monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
     _register(tmp_path, (_candidate("fraud", b"f1"), "prod"), (_candidate("fraud", b"f2"), "prod"),
               (_candidate("fraud", b"f3", mlflow_run_id="ml-9"), "prod"))
+    mirrored = []
+    import modelway.stages.registration as registration
+    monkeypatch.setattr(registration, "mirror_to_mlflow", lambda *args: mirrored.append(args))
     approved = invoke(capsys, "models", "approve", "fraud", "1.0.0", "--reason", "reviewed by risk")
     assert (approved.code, approved.out) == (0, f"fraud 1.0.0 (prod): Approved by carol at {DECIDED}: reviewed by risk\n")
     refused = invoke(capsys, "models", "reject", "fraud", "1.1.0")
@@ -186,12 +189,25 @@ def test_approve_reject_and_revoke_print_the_decision(capsys, tmp_path: Path, mo
     doc = json.loads(invoke(capsys, "models", "revoke", "fraud", "1.0.0", "-r", "again", "--json").out
                      or '{"status": "refused"}')
     assert doc == {"status": "refused"}  # only an Approved version can be revoked
-    mirrored = []
-    import modelway.stages.registration as registration
-    monkeypatch.setattr(registration, "mirror_to_mlflow", lambda *args: mirrored.append(args))
+    assert mirrored == []  # only a version with an MLflow run is mirrored there
     done = invoke(capsys, "models", "approve", "fraud", "1.2.0", "-r", "ok", "--by", "erin", "--json")
     assert json.loads(done.out)["status"] == "Approved"
     assert mirrored == [("ml-9", "fraud", "1.2.0", "prod", "Approved")]
+    assert done.out.startswith('{\n  "name": "fraud",\n  "version": "1.2.0",')  # indented by two
+
+
+def test_a_decision_without_a_reason(capsys, tmp_path: Path, monkeypatch) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("environments:\n  staging: {auto_approve: false, require_reason: false}\n")
+    monkeypatch.setenv("MODELWAY_PROMOTION_RULES", str(rules))
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path / "h"))
+    registry = EmbeddedRegistry(tmp_path / "h", card_writer=write_model_card)
+    registry.register(_candidate("fraud", b"s1"), environment="staging", actor="ci")
+    done = invoke(capsys, "models", "approve", "fraud", "1.0.0")
+    assert (done.code, done.out) == (0, f"fraud 1.0.0 (staging): Approved by carol at {DECIDED}\n"), done.err
+    lines = _text(invoke(capsys, "models", "show", "fraud").out, tmp_path / "h")
+    assert lines[1] == f"status     Approved by carol at {DECIDED}"
+    assert lines[-1] == "  TS  approved   by carol          "
 
 
 def test_a_home_without_a_registry(capsys, tmp_path: Path, monkeypatch) -> None:
