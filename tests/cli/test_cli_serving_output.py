@@ -378,3 +378,55 @@ def test_serve_without_an_approved_version(capsys, server: dict) -> None:
                                         "modelway serve m@VERSION\n")
     named = invoke(capsys, "serve", "m@1.0.0")  # a named version is deployed as asked (the registry's rules apply)
     assert named.code == 0 and [c[1].version for c in server["calls"] if c[0] == "deploy"] == ["1.0.0"]
+
+
+class Flushed:
+    """A stream that records what had been written at each flush()."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.flushed: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        self.flushed.append(self.text)
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Flushed, Flushed]:
+    from modelway.cli.main import main
+
+    out, err = Flushed(), Flushed()
+    monkeypatch.setattr(serving.sys, "stdout", out)
+    monkeypatch.setattr(serving.sys, "stderr", err)
+    try:
+        main(list(args))
+    except SystemExit:
+        pass
+    return out, err
+
+
+def test_progress_lines_are_flushed_as_they_come(deployer: FakeDeployer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a rollout takes minutes: each line must reach a pipe (CI log, `| tee`) when it is said
+    deployer.answers["deploy"] = Result(outcome="promoted", reason="ok")
+    out, _ = _run(monkeypatch, "deploy", "m@1")
+    assert out.flushed[:2] == ["deploying m 1 to endpoint m with canary\n",
+                               "deploying m 1 to endpoint m with canary\nwindow 1: ok\n"]
+    _, err = _run(monkeypatch, "deploy", "m@1", "--json")
+    assert err.flushed[:2] == ["deploying m 1 to endpoint m with canary\n",
+                               "deploying m 1 to endpoint m with canary\nwindow 1: ok\n"]
+    deployer.answers["rollback"] = Result(incumbent="1", version="2")
+    _run(monkeypatch, "rollback", "m", "-r", "x", "--json")
+    _, err = Flushed(), Flushed()
+    monkeypatch.setattr(serving.sys, "stderr", err)
+    deployer.log("window 2: breach")
+    assert err.flushed == ["window 2: breach\n"]
+
+
+def test_serve_flushes_its_address_before_serving(server: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    server["versions"] = [SimpleNamespace(version="1.0.0", status="Approved", environment="dev")]
+    out, _ = _run(monkeypatch, "serve", "m")
+    assert len(out.flushed) == 2 and out.flushed[1].endswith("-d '[{...}]'\n")
+    assert out.flushed[0] == "serving endpoint m (m: 1.0.0 100%) on http://127.0.0.1:8123  revision 4\n"
