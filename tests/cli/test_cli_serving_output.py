@@ -128,7 +128,7 @@ def test_rollback_and_promote(capsys, deployer: FakeDeployer, tmp_path: Path) ->
     assert deployer.asked == [("prod", None), tmp_path]
     assert deployer.log is print
     done = invoke(capsys, "rollback", "credit", "-r", "x", "--by", "dave", "--json", "--outputs", str(tmp_path / "o.json"))
-    assert json.loads(done.out) == {"incumbent": "1.0.0", "version": "1.1.0"}
+    assert done.out == '{\n  "incumbent": "1.0.0",\n  "version": "1.1.0"\n}\n'  # indented by two
     assert deployer.calls[-1] == ("rollback", ("credit",), {"actor": "dave", "reason": "x"})
     assert deployer.asked[-2] == (None, tmp_path / "o.json")
     deployer.log("to stderr")
