@@ -3,6 +3,7 @@ figures (every section, each window unit at its boundaries), the trigger decisio
 The monitor and trigger engines are stand-ins that record what the command asked of them."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -153,7 +154,7 @@ def test_monitor_passes_the_options_and_exits_1_on_an_alert(capsys, engines: dic
 
     report.alerts = []
     done = invoke(capsys, "monitor", "credit-risk", "--json")
-    assert (done.code, json.loads(done.out)) == (0, {"model": "credit-risk", "alerts": 2})
+    assert (done.code, done.out) == (0, '{\n  "model": "credit-risk",\n  "alerts": 2\n}\n')
     assert engines["monitor"][-1][2]["endpoint"] is None and engines["monitor"][-1][2]["window_s"] == 3600.0
     assert engines["monitor"][-1][2]["config"].path is None and len(engines["page"]) == 1
 
@@ -178,7 +179,9 @@ def test_triggers_evaluate_says_what_it_decided(capsys, engines: dict, tmp_path:
     assert dry.out.splitlines()[:2] == ["training             would launch drift on age -> run r-1 succeeded",
                                         "scoring              would launch schedule due (launch 4)"]
     assert engines["evaluate"][-1][2] == {"base_dir": tmp_path, "dry_run": True, "wait": False}
-    doc = json.loads(invoke(capsys, "triggers", "evaluate", "-c", str(config), "--json").out)
+    text = invoke(capsys, "triggers", "evaluate", "-c", str(config), "--json").out
+    assert text.startswith('[\n  {\n    "pipeline": "training",\n')
+    doc = json.loads(text)
     assert doc[1] == {"pipeline": "scoring", "fire": True, "reason": "schedule due", "triggers": ["schedule"],
                       "launch_id": 4, "run_id": None, "status": None}
 
@@ -196,6 +199,17 @@ def test_triggers_watch_evaluates_the_given_number_of_times(capsys, engines: dic
     assert done.out.splitlines() == ["12:00:00 training             launched  drift", "12:00:00 scoring              skip      quiet"] * 2
     assert slept == [30.0]  # between evaluations, not after the last
     assert [kw for _, _, kw in engines["evaluate"]] == [{"base_dir": tmp_path, "dry_run": False, "wait": False}] * 2
+    flushed: list[str] = []
+
+    class Stream(io.StringIO):
+        def flush(self) -> None:
+            flushed.append(self.getvalue())
+
+    monkeypatch.setattr(monitoring.sys, "stdout", Stream())
+    monitoring.triggers_watch(config=tmp_path / "t.yaml", interval="1s", max_evaluations=1)
+    assert flushed == ["12:00:00 training             launched  drift\n",
+                       "12:00:00 training             launched  drift\n12:00:00 scoring              skip      quiet\n"]
+
 
 
 def test_triggers_status_lists_the_launches(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,7 +228,9 @@ def test_triggers_status_lists_the_launches(capsys, tmp_path: Path, monkeypatch:
         "   1 2025-12-04 00:00:00 training           succeeded  run r-1  drift on age",
         "   2 2025-12-04 00:01:01 scoring            failed     run -  schedule due",
     ]
-    rows = json.loads(invoke(capsys, "triggers", "status", "--json").out)
+    text = invoke(capsys, "triggers", "status", "--json").out
+    assert text.startswith('[\n  {\n    "id": 1,\n')
+    rows = json.loads(text)
     assert [(r["id"], r["pipeline"], r["status"], r["run_id"]) for r in rows] == [(1, "training", "succeeded", "r-1"),
                                                                                  (2, "scoring", "failed", None)]
 
