@@ -128,9 +128,12 @@ def test_a_report_that_cannot_be_written(capsys, rendered: dict, tmp_path: Path,
 
 
 def test_policy_list_and_pack_path(capsys) -> None:
-    rows = json.loads(invoke(capsys, "policy", "list", "--stack", "prod", "--json").out)
+    text = invoke(capsys, "policy", "list", "--stack", "prod", "--json").out
+    assert text.startswith('[\n  {\n    "name": ')
+    rows = json.loads(text)
     assert {"name", "kind", "level", "severity", "concern", "mirrors", "description"} == set(rows[0])
     assert any(r["level"] == "mandatory" for r in rows)
     table = invoke(capsys, "policy", "list", "-s", "dev")
     assert table.out.startswith(f"{len(rows)} policies (") and rows[0]["name"] in table.out
+    assert max(len(line) for line in table.out.splitlines()) == 160  # at least 160 columns, even in a pipe
     assert Path(invoke(capsys, "policy", "pack-path").out.strip()) == policy.pack_dir()
