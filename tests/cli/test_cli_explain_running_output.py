@@ -3,6 +3,7 @@ cut-offs) and what ``modelway run`` prints around a run (the dry-run DAG, the ne
 failure, the exit codes), line for line, for fixed documents."""
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -199,3 +200,82 @@ def test_run_without_the_ml_extra(capsys, runner: dict, monkeypatch) -> None:
     assert (done.code, done.err) == (2, "error: modelway run needs the ml extra (pandas not installed): "
                                         "pip install 'modelway[ml]'\n")
     assert runner["calls"] == []
+
+
+@pytest.fixture()
+def explainer(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict:
+    """`modelway explain` over a stand-in registry and explainer that record what they were given."""
+    import modelway.profiling.profile as profile
+    import modelway.stages.explain as stages_explain
+
+    box: dict = {"calls": [], "profile": SimpleNamespace(categories={"city": ["Oslo"]}), "schema": True}
+
+    class Registry:
+        def get(self, name, version):
+            box["calls"].append(("get", name, version))
+            return SimpleNamespace(version="1.2.0", status="Approved", environment="prod", artifact_sha256="ab" * 32,
+                                   schema={"features": [["age", "numeric"]]})
+
+        def load_model(self, name, version):
+            box["calls"].append(("load", name, version))
+            schema = SimpleNamespace(feature_names=["age", "city"]) if box["schema"] else None
+            return SimpleNamespace(schema=schema)
+
+    def explain_row(model, frame, *, reference, known_categories):
+        box["calls"].append(("explain", frame, known_categories))
+        if "raise" in box:
+            raise stages_explain.RowError(box["raise"])
+        box["reference"] = reference
+        return SimpleNamespace(to_dict=lambda: {"prediction": 1, "note": "n"})
+
+    monkeypatch.setattr(explain, "get_registry", lambda home: box["calls"].append(("registry", home)) or Registry())
+    monkeypatch.setattr(stages_explain, "with_derived_features",
+                        lambda values, schema, where: {**values, "derived": 1.0})
+    monkeypatch.setattr(stages_explain, "row_frame", lambda values, schema, where: ("frame", sorted(values), where))
+    monkeypatch.setattr(stages_explain, "explain_row", explain_row)
+    monkeypatch.setattr(stages_explain, "reference_rows", lambda prof, columns, k: ("reference", columns, k))
+    real_load_baseline = profile.load_baseline
+
+    def load_baseline(home, name, version, *, required):
+        box["calls"].append(("baseline", name, version, required))
+        return box["profile"] if not required else real_load_baseline(home, name, version, required=True)
+
+    monkeypatch.setattr(profile, "load_baseline", load_baseline)
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    return box
+
+
+def test_explain_assembles_the_document(capsys, explainer: dict, tmp_path) -> None:
+    done = invoke(capsys, "explain", "credit-risk@1.2.0", "--row", '{"age": 41, "zip": "0150", "id": 7}', "--json",
+                  "--reference-rows", "5")
+    assert done.code == 0, done.err
+    assert done.out.startswith('{\n  "model": "credit-risk",\n')
+    assert json.loads(done.out) == {
+        "model": "credit-risk", "version": "1.2.0", "status": "Approved", "environment": "prod",
+        "artifact_sha256": "ab" * 32, "row_source": "--row JSON", "ignored_columns": ["derived", "id", "zip"],
+        "prediction": 1, "note": "n"}
+    assert explainer["calls"][:3] == [("registry", tmp_path), ("get", "credit-risk", "1.2.0"),
+                                      ("load", "credit-risk", "1.2.0")]
+    assert explainer["calls"][3] == ("baseline", "credit-risk", "1.2.0", False)
+    assert explainer["calls"][4] == ("explain", ("frame", ["age", "derived", "id", "zip"], "--row JSON"),
+                                     {"city": ["Oslo"]})
+    assert explainer["reference"]() == ("reference", ["age", "city"], 5)
+    invoke(capsys, "explain", "credit-risk", "--row", '{"age": 1}', "--json")
+    assert ("get", "credit-risk", None) in explainer["calls"]
+    assert explainer["reference"]()[2] == 10  # the default number of reference rows
+
+
+def test_explain_without_a_baseline_or_a_schema(capsys, explainer: dict, tmp_path) -> None:
+    explainer["profile"] = None
+    done = invoke(capsys, "explain", "m@1.2.0", "--row", '{"age": 41}', "--json")
+    assert done.code == 0 and explainer["calls"][-1][2] is None  # no known categories without a profile
+    with pytest.raises(explain.UserError) as missing:
+        explainer["reference"]()
+    assert str(missing.value).startswith("no baseline profile for m 1.2.0 at ")
+    explainer["raise"] = "column age: not a number"
+    done = invoke(capsys, "explain", "m@1.2.0", "--row", '{"age": "x"}')
+    assert (done.code, done.err) == (2, "error: --row JSON: column age: not a number\n")
+    explainer["schema"] = False
+    done = invoke(capsys, "explain", "m@1.2.0", "--row", '{"age": 41}')
+    assert (done.code, done.err) == (2, "error: m 1.2.0 was not registered with an input schema (not a Modelway "
+                                        "GuardedModel); explain needs the model's columns\n")
