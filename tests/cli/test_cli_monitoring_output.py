@@ -31,7 +31,7 @@ def _report(**overrides: Any) -> SimpleNamespace:
                       "income-with-a-long-name-xx": _feature("income-with-a-long-name-xx", "numeric", 0.05, "KS", 0.5, 0.125,
                                                          drifted=True, reasons=("PSI 0.31 > 0.2", "KS p < 0.01")),
                       "city": _feature("city", "categorical", 0.0, "chi2", None, 0.5, quality=True,
-                                       reasons=("missing 50% > 10%",))},
+                                       reasons=("missing 50% > 10%", "3 unseen categories"))},
             prediction=_feature("prediction", "numeric", 1.5, "KS", 1e-9, 0.0)),
         quality={"scored": 100, "rejected": 5, "rejected_share": 0.04762, "rejected_by_field": {"age": 5}},
         performance={"accuracy": 0.81234, "labelled": 40, "registered_accuracy": 0.9},
@@ -58,7 +58,7 @@ def test_the_report_prints_every_section(capsys) -> None:
         "  feature                 kind             PSI  test   p-value  missing  verdict",
         "  age                     numeric        0.314    KS   0.00012    0.0%  ok",
         "  income-with-a-long-name-xxnumeric        0.050    KS       0.5   12.5%  DRIFT PSI 0.31 > 0.2; KS p < 0.01",
-        "  city                    categorical    0.000  chi2             50.0%  QUALITY missing 50% > 10%",
+        "  city                    categorical    0.000  chi2             50.0%  QUALITY missing 50% > 10%; 3 unseen categories",
         "  prediction              numeric        1.500    KS     1e-09    0.0%  ok",
         "  quality    100 scored, 5 rejected (4.8%) by field {'age': 5}",
         "  accuracy   0.812 on 40 labelled requests (registered 0.9)",
@@ -239,3 +239,24 @@ def test_baseline_needs_a_version(capsys, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
     done = invoke(capsys, "baseline", "credit-risk", "--data", "x.csv")
     assert (done.code, done.err) == (2, "error: expected MODEL@VERSION, got 'credit-risk'\n")
+
+
+def test_baseline_computes_and_saves_the_profile(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import modelway.monitoring.monitor as monitor
+    import modelway.profiling.profile as profile
+
+    calls: list = []
+    registry = SimpleNamespace(get=lambda name, version: SimpleNamespace(
+        schema={"features": [["age", "numeric"], ["city", "categorical"]]}))
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    monkeypatch.setattr(monitoring, "get_registry", lambda home: calls.append(("registry", home)) or registry)
+    monkeypatch.setattr(monitor, "file_frame", lambda reg, name, version, data: calls.append(
+        ("frame", reg is registry, name, version, data)) or (["r1", "r2", "r3"], "scores"))
+    monkeypatch.setattr(profile, "build_profile", lambda frame, kinds, predictions: ("profile", kinds, predictions))
+    monkeypatch.setattr(profile, "save_baseline", lambda home, name, version, built: calls.append(
+        ("save", home, name, version, built)) or tmp_path / "baseline.json")
+    done = invoke(capsys, "baseline", "credit-risk@1.2.0", "--data", "train.csv")
+    assert (done.code, done.out) == (0, f"baseline of credit-risk 1.2.0 from 3 rows: {tmp_path / 'baseline.json'}\n")
+    assert calls == [("registry", tmp_path), ("frame", True, "credit-risk", "1.2.0", Path("train.csv")),
+                     ("save", tmp_path, "credit-risk", "1.2.0",
+                      ("profile", {"age": "numeric", "city": "categorical"}, "scores"))]
