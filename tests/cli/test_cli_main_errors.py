@@ -109,3 +109,42 @@ def test_extra_of() -> None:
     assert cli_main._extra_of("botocore") == "aws"
     assert cli_main._extra_of(None) is None and cli_main._extra_of("") is None
     assert cli_main._extra_of("requests") is None
+
+
+def test_an_exit_code_a_command_returns_is_the_process_exit_code(capsys, raising: dict) -> None:
+    raising["exc"] = typer.Exit(3)
+    assert invoke(capsys, "runs", "list").code == 3
+
+
+def test_a_plain_run_with_debug_shows_the_traceback(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    missing = tmp_path / "missing.py"
+    plain = invoke(capsys, "run", str(missing))
+    assert plain.code == 2 and plain.err.startswith("error: ") and "missing.py" in plain.err
+    assert "Traceback" not in plain.err
+    debug = invoke(capsys, "run", str(missing), "--debug")
+    assert debug.code == 2 and debug.err.startswith("Traceback (most recent call last):")
+    assert debug.err.endswith(plain.err)
+
+
+def test_what_is_caught_before_typer_or_sqlite3_is_loaded(monkeypatch) -> None:
+    # a plain `modelway run` never loads Typer, and `--help` never loads sqlite3: their except
+    # clauses must then name an exception nothing raises (or OSError for storage)
+    assert cli_main._abort_error() is typer.Abort
+    assert cli_main._click_error().__name__ == "ClickException"
+    assert cli_main._sqlite_error() is sqlite3.Error
+    monkeypatch.delitem(cli_main.sys.modules, "typer")
+    monkeypatch.delitem(cli_main.sys.modules, "modelway.cli.app")
+    monkeypatch.delitem(cli_main.sys.modules, "sqlite3")
+    assert cli_main._abort_error() is cli_main._NeverRaised
+    assert cli_main._click_error() is cli_main._NeverRaised
+    assert cli_main._sqlite_error() is OSError
+
+
+def test_the_app_is_loaded_on_use_and_pydantic_plugins_are_off() -> None:
+    from modelway.cli import app
+
+    assert cli_main.app is app.app and cli_main._register_commands is app._register_commands
+    with pytest.raises(AttributeError, match="module 'modelway.cli.main' has no attribute 'nope'"):
+        cli_main.nope  # noqa: B018
+    assert cli_main.os.environ["PYDANTIC_DISABLE_PLUGINS"] == "1"
