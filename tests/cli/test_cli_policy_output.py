@@ -46,6 +46,7 @@ def test_json_to_stdout_and_every_other_format_to_files(capsys, rendered: dict, 
         f"table report written to {table} (1 mandatory, 1 advisory)",
     ]
     assert json.loads(sarif.read_text())["runs"][0]["results"][0]["ruleId"] == "kms-key-rotation"
+    assert sarif.read_text().startswith('{\n  "')  # indented by two
     assert junit.read_text().startswith("<?xml") and junit.read_text().endswith("</testsuites>\n")
     assert "infra/kms.py" in github.read_text() and github.read_text().endswith("\n")
     assert "rotation is off" in table.read_text() and not table.read_text().endswith("\n\n")
@@ -137,3 +138,27 @@ def test_policy_list_and_pack_path(capsys) -> None:
     assert table.out.startswith(f"{len(rows)} policies (") and rows[0]["name"] in table.out
     assert max(len(line) for line in table.out.splitlines()) == 160  # at least 160 columns, even in a pipe
     assert Path(invoke(capsys, "policy", "pack-path").out.strip()) == policy.pack_dir()
+    from modelway.policies.catalog import ALL_POLICIES
+
+    assert [(r["name"], r["severity"], r["mirrors"]) for r in rows] == [
+        (p.name, p.severity.value, list(p.mirrors)) for p in ALL_POLICIES]
+
+
+def test_policy_list_of_a_config_file(capsys, tmp_path: Path, monkeypatch) -> None:
+    from rich.console import Console
+
+    config = tmp_path / "levels.json"
+    config.write_text('{"s3-tls-only": {"enforcementLevel": "advisory"}}')
+    rows = json.loads(invoke(capsys, "policy", "list", "-c", str(config), "--json").out)
+    assert {r["name"]: r["level"] for r in rows}["s3-tls-only"] == "advisory"  # mandatory in the pack's configs
+    printed = []
+    monkeypatch.setattr(Console, "print", lambda self, table: printed.append(table))
+    invoke(capsys, "policy", "list", "--config", str(config))
+    [table] = printed
+    assert [c.header for c in table.columns] == ["name", "level", "severity", "concern", "mirrors", "description"]
+    assert {c.overflow for c in table.columns} == {"fold"} and table.title_justify == "left"
+    assert str(config) in table.title and table.title.startswith(f"{len(rows)} policies (")
+    cells = list(zip(*(list(c.cells) for c in table.columns)))
+    assert cells[0] == (rows[0]["name"], rows[0]["level"], rows[0]["severity"], rows[0]["concern"],
+                        ", ".join(rows[0]["mirrors"]), rows[0]["description"])
+    assert len(rows[0]["mirrors"]) > 1
