@@ -226,7 +226,7 @@ def explainer(monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict:
         if "raise" in box:
             raise stages_explain.RowError(box["raise"])
         box["reference"] = reference
-        return SimpleNamespace(to_dict=lambda: {"prediction": 1, "note": "n"})
+        return SimpleNamespace(to_dict=lambda: box.get("explanation", {"prediction": 1, "note": "n"}))
 
     monkeypatch.setattr(explain, "get_registry", lambda home: box["calls"].append(("registry", home)) or Registry())
     monkeypatch.setattr(stages_explain, "with_derived_features",
@@ -279,3 +279,13 @@ def test_explain_without_a_baseline_or_a_schema(capsys, explainer: dict, tmp_pat
     done = invoke(capsys, "explain", "m@1.2.0", "--row", '{"age": 41}')
     assert (done.code, done.err) == (2, "error: m 1.2.0 was not registered with an input schema (not a Modelway "
                                         "GuardedModel); explain needs the model's columns\n")
+
+
+def test_explain_prints_the_text_view_by_default(capsys, explainer: dict) -> None:
+    explainer["explanation"] = {k: v for k, v in _doc().items() if k not in (
+        "model", "version", "status", "environment", "artifact_sha256", "ignored_columns")}
+    done = invoke(capsys, "explain", "credit-risk@1.2.0", "--row", '{"age": 41, "id": 7}')
+    assert done.code == 0, done.err
+    lines = done.out.splitlines()
+    assert lines[0] == f"credit-risk 1.2.0  Approved (prod)  artifact sha256 {'ab' * 6}… verified against its signed registration"
+    assert lines[3] == "ignored columns (not model inputs): derived, id"
