@@ -105,13 +105,13 @@ def test_dry_run_dag(capsys) -> None:
         {"name": "load", "upstream": [], "settings": {"retries": 0, "timeout": None, "cache": True, "resources": {}}},
         {"name": "fit", "upstream": ["load", "prep"], "settings": {
             "retries": 2, "timeout": 60, "cache": False, "resources": {"cpu": 2, "gpu": 0, "memory": None, "spot": False,
-                                                                        "image": "x:1"}}},
+                                                                        "image": "x:1", "nodes": 1, "fsx": True}}},
     ]}
     running.print_dag(spec, as_json=False)
     assert capsys.readouterr().out.splitlines() == [
         'pipeline training  params {"n": 3, "when": "x"}',
         "  load",
-        "  fit  <- load, prep   [retries=2, timeout=60, cache=off, cpu=2, image=x:1]",
+        "  fit  <- load, prep   [retries=2, timeout=60, cache=off, cpu=2, image=x:1, nodes=1, fsx=True]",
         "valid: 2 steps",
     ]
     running.print_dag(spec, as_json=True)
