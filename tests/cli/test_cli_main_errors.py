@@ -3,7 +3,11 @@ stderr and an exit code, in-process: usage errors, user errors (and ``--debug`` 
 line), a missing optional extra, storage errors, Ctrl-C, a group without a command, --version."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -145,6 +149,47 @@ def test_the_app_is_loaded_on_use_and_pydantic_plugins_are_off() -> None:
     from modelway.cli import app
 
     assert cli_main.app is app.app and cli_main._register_commands is app._register_commands
-    with pytest.raises(AttributeError, match="module 'modelway.cli.main' has no attribute 'nope'"):
+    with pytest.raises(AttributeError) as missing:
         cli_main.nope  # noqa: B018
+    assert str(missing.value) == "module 'modelway.cli.main' has no attribute 'nope'"
     assert cli_main.os.environ["PYDANTIC_DISABLE_PLUGINS"] == "1"
+
+
+def test_a_plain_run_takes_the_fast_path(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import modelway.cli.app as cli_app
+    import modelway.cli.running as running
+
+    ran: list = []
+    monkeypatch.setattr(running, "run", lambda **kwargs: ran.append(kwargs))
+    monkeypatch.setattr(cli_app, "app", lambda **kwargs: ran.append("typer") or 0)
+    assert invoke(capsys, "run", "p.py", "--plain").code == 0
+    assert invoke(capsys, "run", "p.py", "--debug", "-P", "n=1").code == 0  # --debug anywhere: still the fast path
+    assert [(r["file"], r["plain"], r["param"]) for r in ran] == [(Path("p.py"), True, []), (Path("p.py"), False, ["n=1"])]
+    assert invoke(capsys, "run", "--help").code == 0 and ran[-1] == "typer"  # not a plain run: Typer parses it
+
+
+def test_a_command_that_returns_nothing_exits_0(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    assert invoke(capsys, "runs", "list", "--json").code == 0
+
+
+def test_a_click_error_keeps_its_exit_code(capsys, raising: dict) -> None:
+    from modelway.cli.app import CLICK_ERROR
+
+    raising["exc"] = CLICK_ERROR("the file is locked")
+    done = invoke(capsys, "runs", "list")
+    assert (done.code, done.err) == (1, "error: modelway: the file is locked (see 'modelway --help')\n")
+
+
+def test_the_command_line_comes_from_sys_argv(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_main.sys, "argv", ["modelway", "--version"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        cli_main.main()
+    assert (exited.value.code, capsys.readouterr().out) == (0, f"modelway {modelway.__version__}\n")
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    proc = subprocess.run([sys.executable, "-m", "modelway.cli.main", "--version"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(Path(modelway.__file__).parents[1])})
+    assert (proc.returncode, proc.stdout) == (0, f"modelway {modelway.__version__}\n")
