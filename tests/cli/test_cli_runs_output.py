@@ -8,6 +8,7 @@ run whose runner is gone (interrupted), and a registered dataset read by the fir
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -389,3 +390,40 @@ def test_run_through_typer_passes_every_option_in_place(capsys, monkeypatch) -> 
     assert seen == [(Path("p.py"), "train", ["n=3", "m=4"], True, True, 5, True, True, True, "dev", Path("o.json"))]
     invoke(capsys, "run", "p.py", "--workers=1")
     assert seen[-1] == (Path("p.py"), None, [], False, False, 1, False, False, False, None, None)
+
+
+def test_runs_show_says_each_unfinished_step_once(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    runs, _ = stores(tmp_path)
+    names = ["ok", "said", "retry", "cut", "skip", "trace", "quiet"]
+    runs.create_run("r-mixed", "p", None, {}, "inprocess", True, {}, [{"name": n, **STEP} for n in names])
+    for name, status, error, trace in (("said", "failed", "boom", None), ("retry", "retrying", "flaky", None),
+                                       ("cut", "cancelled", "stopped", None), ("trace", "failed", None, "Traceback: x"),
+                                       ("quiet", "failed", None, None)):
+        runs.step_failed("r-mixed", name, attempt=1, status=status, error=error, traceback=trace, duration_s=None)
+    runs.steps_not_run("r-mixed", {"skip": ("skipped", "upstream said did not finish")})
+    runs.finish_run("r-mixed", "failed", "step 'said' failed: boom", None)
+    lines = invoke(capsys, "runs", "show", "r-mixed").out.splitlines()
+    # "said" is in the status line already; the first step said gets a blank line, a traceback gets one each
+    assert lines[lines.index("lineage"):] == [
+        "lineage", "  python    None  host None", "",
+        "step retry retrying: flaky",
+        "step cut cancelled: stopped",
+        "step skip skipped: upstream said did not finish",
+        "",
+        "step trace failed: None",
+        "Traceback: x",
+    ]
+
+
+def test_lineage_of_a_version_made_outside_a_run_or_with_little_lineage(capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODELWAY_HOME", str(tmp_path))
+    runs, _ = stores(tmp_path)
+    runs.create_run("r-little", "p", None, {}, "inprocess", True, {"git": {"branch": "main"}}, [])
+    runs.record_model("m", "1.0.0", None, None, None)
+    runs.record_model("m", "2.0.0", "r-little", None, None)
+    assert invoke(capsys, "lineage", "model", "m", "1.0.0").out.splitlines() == [
+        "model m 1.0.0", "  produced outside a recorded run"]
+    lines = invoke(capsys, "lineage", "model", "m", "2.0.0").out.splitlines()
+    assert lines[0] == "model m 2.0.0" and lines[2] == "  git       None"
+    assert re.fullmatch(r"  run       r-little  pipeline p  running  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", lines[1])
