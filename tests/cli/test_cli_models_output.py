@@ -194,6 +194,8 @@ def test_approve_reject_and_revoke_print_the_decision(capsys, tmp_path: Path, mo
     assert json.loads(done.out)["status"] == "Approved"
     assert mirrored == [("ml-9", "fraud", "1.2.0", "prod", "Approved")]
     assert done.out.startswith('{\n  "name": "fraud",\n  "version": "1.2.0",')  # indented by two
+    doc = json.loads(invoke(capsys, "models", "revoke", "fraud", "1.2.0", "-r", "drift", "--json").out)
+    assert (doc["status"], doc["decision_reason"]) == ("Revoked", "drift") and "schema" not in doc
 
 
 def test_a_decision_without_a_reason(capsys, tmp_path: Path, monkeypatch) -> None:
