@@ -139,13 +139,15 @@ def runs_list(
             print(f"no runs yet in {_home()}; start one with: modelway run PIPELINE.py")
         return
     run_store, _ = found
-    # "interrupted" is derived (a running run whose runner is gone), so filter after deriving it.
+    # "interrupted" is derived (a running run whose runner is gone), so filter after deriving it;
+    # then the limit too applies after that filter (-1: SQLite's "no limit"), or an alive running
+    # run among the newest would hide older interrupted ones, and the other way round.
     stored_status = "running" if status == "interrupted" else status
-    runs = run_store.list_runs(limit=limit, pipeline=pipeline, status=stored_status)
+    derived = status in ("running", "interrupted")
+    runs = run_store.list_runs(limit=-1 if derived else limit, pipeline=pipeline, status=stored_status)
+    runs = [run for run in runs if not status or effective_status(run) == status][:limit]
     rows = []
     for run in runs:
-        if status and effective_status(run) != status:
-            continue
         steps = run_store.steps(run["run_id"])
         rows.append({
             "run_id": run["run_id"], "pipeline": run["pipeline"], "status": effective_status(run),
@@ -158,7 +160,8 @@ def runs_list(
         running.print_json(rows)
         return
     if not rows:
-        print("no runs yet; start one with: modelway run PIPELINE.py")
+        filters = " ".join(f"{flag} {value}" for flag, value in (("--pipeline", pipeline), ("--status", status)) if value)
+        print(f"no runs match {filters}" if filters else "no runs yet; start one with: modelway run PIPELINE.py")
         return
     print(f"{'RUN ID':<24} {'PIPELINE':<20} {'STATUS':<12} {'STARTED':<19} {'DURATION':>9} {'STEPS':>6} {'CACHED':>6}")
     for r in rows:

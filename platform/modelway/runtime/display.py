@@ -142,7 +142,8 @@ class RichDisplay(NullDisplay):
             else:
                 dur = ""
             note = row.get("error") or ""
-            table.add_row(escape(name), f"[{self.STYLE.get(status, '')}]{status}[/]", str(row.get("attempt", "")), dur,
+            style = self.STYLE.get(status)  # a status without a style (none today) is shown plain, not as broken markup
+            table.add_row(escape(name), f"[{style}]{status}[/]" if style else escape(status), str(row.get("attempt", "")), dur,
                           # a failing step's message is said only here during a live run: keep it whole
                           escape(note if status == "failed" else note[:120]), style="dim" if status in ("pending", "skipped") else None)
         return table
@@ -174,7 +175,7 @@ class RichDisplay(NullDisplay):
         self.live.update(self._render(), refresh=True)
 
     def finish(self, status: str, error: str | None = None, outputs: dict[str, Any] | None = None) -> None:
-        self.live.update(self._render(), refresh=True)
+        self.live.update(self._render())  # the final state; stop() draws it (a non-transient Live refreshes on stop)
         self.live.stop()
         style = "green" if status == "succeeded" else "red"
         from rich.markup import escape
