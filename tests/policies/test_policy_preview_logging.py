@@ -69,3 +69,9 @@ def test_only_logging_resources_count_and_only_for_the_bucket_they_name():
                                                             (SSE, sse("data-1", "aws:kms", KEY), "e-data")])
     assert [v.message for v in result.violations] == [
         'bucket "logs" (logs-1) uses AES256 default encryption; use aws:kms with a customer-managed key']
+
+
+def test_every_logging_resource_not_known_yet_is_named():
+    second = (LOGGING, {"bucket": UNKNOWN_STRING, "targetBucket": "logs-1"}, "more-logs")
+    assert outcome("s3-access-logging", second)[1] == [
+        'bucket "data" (data-1): server access logging may be access-logs, more-logs, whose bucket is not known yet']
