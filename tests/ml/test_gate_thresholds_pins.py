@@ -109,6 +109,23 @@ def test_classification_figures_are_rounded_to_six_places_in_report_and_checks()
     assert r["equalized_odds_difference"] == 0.5
 
 
+def test_equalized_odds_is_rounded_to_six_places_in_report_and_checks():
+    y = np.array([0, 0, 0, 1, 0, 0, 0, 1])
+    p = np.array([1, 0, 0, 1, 0, 0, 0, 1])
+    g = np.array(["a"] * 4 + ["b"] * 4)  # FPR 1/3 vs 0, TPR 1 in both
+    r = fairness_report(FairnessGate("g", min_group_size=4), y, p, g)
+    assert r["equalized_odds_difference"] == 0.333333 and r["checks"][1].observed == 0.333333
+    assert r["checks"][1].message == "largest TPR/FPR gap between g groups is 0.333, limit 0.1"
+
+
+def test_a_gate_cannot_be_loosened_after_it_is_built():
+    import dataclasses
+
+    gate = FairnessGate("g")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        gate.max_demographic_parity_difference = 1.0
+
+
 def test_small_groups_are_excluded_below_the_minimum_and_kept_at_it():
     # group c (3 rows, below 4) would add a selection rate of 1.0: excluded from the figures
     y = np.concatenate([Y_AB, [0, 0, 0]])
