@@ -452,3 +452,23 @@ def test_an_incomparable_champion_is_skipped_with_a_reason():
     assert missing_new.message == "champion m 2: r2 not comparable, skipped"
     missing_old = quality_checks(gate, {"r2": 0.5}, {}, {})[-1]
     assert missing_old.passed is True and missing_old.message == "champion: r2 not comparable, skipped"
+
+
+def test_champion_comparison_figures_are_rounded_to_six_places():
+    gate = QualityGate(primary_metric="r2", regression_tolerance=0.0)
+    check = quality_checks(gate, {"r2": 1 / 3}, {}, {"metrics": {"r2": 2 / 3}})[-1]
+    assert (check.observed, check.limit) == (0.333333, 0.666667)
+    lower = quality_checks(QualityGate(primary_metric="mae", regression_tolerance=0.0), {"mae": 1 / 3}, {}, {"metrics": {"mae": 2 / 3}})[-1]
+    assert (lower.passed, lower.observed, lower.limit) == (True, 0.333333, 0.666667)
+
+
+def test_two_rows_are_enough_for_r2():
+    m = compute_metrics("regression", np.array([1.0, 3.0]), np.array([1.0, 2.0]))
+    assert m["r2"] == 0.5 and m["rmse"] == pytest.approx(np.sqrt(0.5)) and m["mae"] == 0.5
+
+
+def test_quality_gate_cannot_be_loosened_after_it_is_built():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        QualityGate().regression_tolerance = 1.0

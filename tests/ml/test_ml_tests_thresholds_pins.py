@@ -325,3 +325,10 @@ def test_a_row_that_cannot_be_explained_fails_with_the_error(explained):
     check, evidence = explain_check(_Guarded(), EXPLAIN_TRAIN, ROWS, 4)
     assert (check.name, check.passed, check.category, evidence) == ("debug.explain", False, "debuggability", {})
     assert check.message == "held-out row 41 cannot be explained: ValueError: no linear stage"
+
+
+def test_ml_tests_configuration_is_frozen():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        MLTests().baselines = None

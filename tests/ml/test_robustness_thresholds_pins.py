@@ -290,3 +290,10 @@ def test_regression_change_of_a_constant_model_is_measured_against_one():
     frame = _flagged(1).assign(t=3)
     check = stability_check(_MovesWhenMoved(0.5), frame, RobustnessGate(max_relative_change=0.6))
     assert (check.passed, check.observed) == (True, 0.5)
+
+
+def test_robustness_gate_cannot_be_loosened_after_it_is_built():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RobustnessGate().max_flip_rate = 1.0
