@@ -195,6 +195,37 @@ def test_batch_count_and_sampling_follow_the_gate(clock):
     assert exact.batches[0].index.is_unique  # exactly a batch: every row once
 
 
+class _Varied:
+    """One-row calls take 1, 2, ... ms in turn (the warm-up 0 ms); batches take ``batches`` ms in turn, cycling."""
+
+    def __init__(self, clock, batches):
+        self.clock, self.batches, self.singles, self.n_batches = clock, batches, 0, 0
+
+    def predict(self, X):
+        if len(X) == 1:
+            self.clock[0] += self.singles / 1000
+            self.singles += 1
+        else:
+            self.clock[0] += self.batches[self.n_batches % len(self.batches)] / 1000
+            self.n_batches += 1
+        return np.zeros(len(X))
+
+
+def test_latency_is_the_95th_percentile_of_the_calls(clock):
+    # single rows 1..20 ms: the 95th percentile interpolates to 19.05; batches 100, 200, 300: 290
+    single, batch = latency_checks(_Varied(clock, [100.0, 200.0, 300.0]), FRAME, RobustnessGate(latency_runs=20, batch_size=20))
+    assert single.observed == pytest.approx(19.05, abs=1e-6) and batch.observed == pytest.approx(290.0, abs=1e-6)
+    assert single.message == "p95 single-row predict latency 19.05 ms, limit 50.0 ms (20 calls)"
+
+
+def test_a_slow_first_batch_measurement_is_measured_again(clock):
+    # three batches of 600 ms, then 100 ms each: the second measurement passes
+    model = _Varied(clock, [600.0, 600.0, 600.0, 100.0, 100.0, 100.0])
+    _, batch = latency_checks(model, FRAME, RobustnessGate(latency_runs=6, batch_size=20))
+    assert (batch.passed, batch.observed) == (True, pytest.approx(100.0, abs=1e-6))
+    assert batch.message == "p95 batch predict latency 100.00 ms for 20 rows, limit 500.0 ms (best of 2 measurements)"
+
+
 def test_best_of_measures_again_only_while_over_the_limit():
     assert best_of(iter([100.0, 1.0]).__next__, limit=100) == (100.0, 1)  # at the limit: no retry
     assert best_of(iter([120.0, 110.0, 130.0, 1.0]).__next__, limit=100) == (110.0, 3)  # never more than 3
@@ -255,6 +286,7 @@ def test_perturbation_is_scaled_by_the_column_spread_or_one_when_constant():
     stability_check(model, frame, RobustnessGate(perturbation_scale=0.5))
     base, noisy = model.frames
     assert 0.45 < float((noisy["c"] - base["c"]).std()) < 0.55
+    assert abs(float((noisy["c"] - base["c"]).mean())) < 0.05  # centred: a nudge either way, not a shift
     assert 0.45 < float((noisy["x"] - base["x"]).std()) / float(base["x"].std()) < 0.55
 
 
