@@ -332,3 +332,10 @@ def test_ml_tests_configuration_is_frozen():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         MLTests().baselines = None
+
+
+def test_explain_figures_are_rounded_to_twelve_places(explained):
+    explained[0] = _explanation([("a", 1, 1.23456789 + 1.2345678901e-7)], output_value=1.23456789)
+    check, _ = explain_check(_Guarded(), EXPLAIN_TRAIN, ROWS, 4)
+    assert check.passed is True  # 1.2e-7 is within 1e-6 x 1.23
+    assert check.observed == pytest.approx(1.23457e-07, abs=1e-18) and check.limit == pytest.approx(1.234568e-06, abs=1e-18)
