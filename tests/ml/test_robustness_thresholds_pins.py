@@ -226,6 +226,12 @@ def test_a_slow_first_batch_measurement_is_measured_again(clock):
     assert batch.message == "p95 batch predict latency 100.00 ms for 20 rows, limit 500.0 ms (best of 2 measurements)"
 
 
+def test_single_rows_are_drawn_from_the_whole_frame(clock):
+    model = _Timed(clock, single=1.0, batch=1.0)
+    latency_checks(model, FRAME.head(2), RobustnessGate(latency_runs=30))
+    assert sorted(set(model.rows[1:])) == [0, 1]  # the first row as well as the last
+
+
 def test_best_of_measures_again_only_while_over_the_limit():
     assert best_of(iter([100.0, 1.0]).__next__, limit=100) == (100.0, 1)  # at the limit: no retry
     assert best_of(iter([120.0, 110.0, 130.0, 1.0]).__next__, limit=100) == (110.0, 3)  # never more than 3
