@@ -251,7 +251,7 @@ def test_default_tolerance_is_one_hundredth():
 def test_an_incomparable_champion_is_skipped_with_a_reason():
     gate = QualityGate(primary_metric="r2")
     missing_new = quality_checks(gate, {}, {}, {"name": "m", "version": "2", "metrics": {"r2": 0.5}})[-1]
-    assert (missing_new.passed, missing_new.category) == (True, "regression")
+    assert (missing_new.name, missing_new.passed, missing_new.category) == ("regression.vs_champion", True, "regression")
     assert missing_new.message == "champion m 2: r2 not comparable, skipped"
     missing_old = quality_checks(gate, {"r2": 0.5}, {}, {})[-1]
     assert missing_old.passed is True and missing_old.message == "champion: r2 not comparable, skipped"
