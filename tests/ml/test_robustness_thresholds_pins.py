@@ -335,3 +335,25 @@ def test_robustness_gate_cannot_be_loosened_after_it_is_built():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         RobustnessGate().max_flip_rate = 1.0
+
+
+def test_latency_figures_are_rounded_to_four_places(clock):
+    single, batch = latency_checks(_Timed(clock, single=1 / 3, batch=1000 / 3), FRAME, RobustnessGate(latency_runs=6, batch_size=20))
+    assert (single.observed, batch.observed) == (0.3333, 333.3333)
+    assert (single.category, batch.category) == ("robustness", "robustness")
+
+
+def test_flip_rate_is_rounded_to_six_places():
+    check = stability_check(_FlipsWhenMoved(), _flagged(2, rows=6), RobustnessGate(max_flip_rate=0.5))
+    assert (check.passed, check.observed) == (True, 0.333333)
+    assert check.message == "33.33% of predictions flip under a 0.0001-std perturbation, limit 50.00%"
+
+
+def test_regression_change_is_relative_to_the_spread_of_predictions():
+    # predictions t alternate 0 and 4: spread 2.0, so a move of 0.02 is 1% of it
+    frame = _flagged(1).assign(t=[0, 4] * 50)
+    at = stability_check(_MovesWhenMoved(0.02), frame, RobustnessGate())
+    assert (at.name, at.passed, at.observed, at.category) == ("robustness.perturbation_stability", True, 0.01, "robustness")
+    assert stability_check(_MovesWhenMoved(0.03), frame, RobustnessGate()).passed is False
+    third = stability_check(_MovesWhenMoved(1 / 3), _flagged(1), RobustnessGate())
+    assert (third.passed, third.observed) == (False, 0.333333)
