@@ -161,8 +161,10 @@ def test_numeric_columns_match_within_a_billionth_and_nan_equals_nan():
     assert derived_features_check(close, {"b": double}).passed is True
     far = FRAME.assign(b=[2.0 * (1 + 5e-9), 4.0, 0.0])
     assert derived_features_check(far, {"b": double}).passed is False
-    tiny = FRAME.assign(b=[2.0, 4.0, 5e-12])  # past the absolute tolerance at zero
+    tiny = FRAME.assign(b=[2.0, 4.0, 1.5e-12])  # just past the absolute tolerance (1e-12) at zero
     assert derived_features_check(tiny, {"b": double}).count == 1
+    just_past = FRAME.assign(b=[2.0 * (1 + 1.5e-9), 4.0, 0.0])  # just past the relative tolerance (1e-9)
+    assert derived_features_check(just_past, {"b": double}).count == 1
     nan = FRAME.assign(a=[1.0, np.nan, 0.0], b=[2.0, np.nan, 0.0])
     assert derived_features_check(nan, {"b": double}).passed is True
 
@@ -170,7 +172,7 @@ def test_numeric_columns_match_within_a_billionth_and_nan_equals_nan():
 def test_a_column_that_differs_fails_with_its_count_and_first_example():
     stored = FRAME.assign(b=[2.0, 5.0, 1.0], s=["x1", "x2", "x9"])
     check = derived_features_check(stored, {"b": double, "s": lambda d: "x" + d["a"].astype(int).astype(str)})
-    assert (check.passed, check.count, check.category) == (False, 3, "features")
+    assert (check.name, check.passed, check.count, check.category) == ("features.derived", False, 3, "features")
     assert check.message == "derived columns differ from their feature functions: b (2 rows), s (1 rows)"
     assert check.examples == [{"_row": 11, "column": "b", "stored": 5.0, "recomputed": 4.0},
                               {"_row": 12, "column": "s", "stored": "x9", "recomputed": "x0"}]
@@ -183,9 +185,17 @@ def test_a_missing_derived_column_counts_every_row():
     assert check.message == "derived columns differ from their feature functions: c (3 rows)"
 
 
+def test_a_missing_column_does_not_stop_the_other_columns_being_checked():
+    check = derived_features_check(FRAME.assign(b=[2.0, 4.0, 1.0]), {"c": double, "b": double})
+    assert check.message == "derived columns differ from their feature functions: c (3 rows), b (1 rows)"
+    assert check.count == 4 and [e["column"] for e in check.examples] == ["b"]
+
+
 def test_text_against_numbers_is_compared_as_text():
-    frame = pd.DataFrame({"a": [1, 2], "t": ["1", "2"]})
+    frame = pd.DataFrame({"a": [1, 2], "t": ["1", "2"], "u": ["one", "two"]})
     assert derived_features_check(frame, {"t": lambda d: d["a"]}).passed is True
+    words = derived_features_check(frame, {"u": lambda d: d["a"]})  # text that is no number: differs, no crash
+    assert (words.passed, words.count) == (False, 2)
 
 
 # --- I1: reproducible refits -----------------------------------------------------------------
@@ -227,9 +237,17 @@ def test_refits_within_a_billionth_are_identical_and_beyond_are_not():
                              "random component (random_state)")
 
 
+def test_refits_just_past_each_tolerance_differ():
+    assert reproducibility_check(_Noisy(jitter=1.5e-9), REPRO, ["x"], "y", 1).observed == 1  # x = 1: past rtol 1e-9
+    at_zero = pd.DataFrame({"x": [0.0], "y": [0.0]})
+    assert reproducibility_check(_Noisy(jitter=1.5e-12), at_zero, ["x"], "y", 1).observed == 1  # past atol 1e-12
+
+
 def test_class_predictions_are_compared_exactly():
-    check = reproducibility_check(_Noisy(jitter=0.5, as_int=True), REPRO, ["x"], "y", 10)
-    assert check.passed is False and 0 < check.observed <= 10
+    check = reproducibility_check(_Noisy(jitter=1.0, as_int=True), REPRO, ["x"], "y", 10)
+    assert (check.passed, check.observed) == (False, 10)
+    same = reproducibility_check(_Noisy(as_int=True), REPRO, ["x"], "y", 10)
+    assert (same.passed, same.observed) == (True, 0)
 
 
 # --- I5: the explained held-out row ----------------------------------------------------------
