@@ -1047,8 +1047,8 @@ def _fake_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: st
     monkeypatch.setenv("PATH", str(tmp_path))
 
 
-LISTS_FOUR = ('[ "$1 $2" = "--query-gpu=index --format=csv,noheader" ] || exit 9\n'
-              'printf "0\\n 1 \\n\\n2\\n3\\n"\n')
+LISTS_FOUR = ('[ "$1 $2" = "--query-gpu=index,uuid --format=csv,noheader" ] || exit 9\n'
+              'printf "0, GPU-a\\n 1 , GPU-b \\n\\n2, GPU-c\\n3, GPU-d\\n"\n')
 
 
 class TestGpuDiscovery:
@@ -1061,8 +1061,10 @@ class TestGpuDiscovery:
     def test_discovery_keeps_only_the_devices_the_runner_was_given(self, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
         _fake_nvidia_smi(tmp_path, monkeypatch, LISTS_FOUR)
-        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", " 3, 1,,7")
-        assert discover_gpus() == ["1", "3"]
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", " 3, 1,,7,2")
+        assert discover_gpus() == ["3", "1"]  # CUDA's order; it sees nothing from the first unknown entry on
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-c,0")
+        assert discover_gpus() == ["2", "0"]
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
         assert discover_gpus() == []
 
