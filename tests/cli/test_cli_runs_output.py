@@ -154,6 +154,12 @@ def test_runs_list_filters_and_limits(capsys) -> None:
         f"{BAD}    a-pipeline-name-long failed       2025-12-04 00:01:00         -      3      0"]
 
 
+def test_runs_list_refuses_a_status_that_no_run_can_have(capsys) -> None:
+    wrong = invoke(capsys, "runs", "list", "--status", "succeded")
+    assert (wrong.code, wrong.out, wrong.err) == (2, "", "error: --status 'succeded' is no run status; use one of: "
+                                                         "running, succeeded, failed, cancelled, interrupted\n")
+
+
 def test_runs_show_prints_every_section_of_a_succeeded_run(capsys, home: Path) -> None:
     done = invoke(capsys, "runs", "show", OK[:17])
     assert done.code == 0, done.err

@@ -120,17 +120,24 @@ def _fmt_dur(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.2f}s"
 
 
+# What `runs list --status` can match: the stored statuses and the derived "interrupted" (a running
+# run whose runner is gone).
+RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "interrupted")
+
+
 @runs_app.command("list")
 def runs_list(
     limit: int = typer.Option(20, "--limit", min=1, help="Show at most this many runs (newest first)."),
     pipeline: Optional[str] = typer.Option(None, "--pipeline", "-p", help="Only runs of this pipeline."),
     status: Optional[str] = typer.Option(
-        None, "--status", help="Only runs with this status: running, succeeded, failed, cancelled, interrupted."),
+        None, "--status", help=f"Only runs with this status: {', '.join(RUN_STATUSES)}."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """List recent runs."""
     from modelway.runtime.run_details import effective_status
 
+    if status is not None and status not in RUN_STATUSES:  # a typo would read as "no runs match"
+        raise UserError(f"--status {status!r} is no run status; use one of: {', '.join(RUN_STATUSES)}")
     found = _read_stores()
     if found is None:
         if as_json:
