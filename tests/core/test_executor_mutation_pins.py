@@ -154,9 +154,9 @@ class TestExecute:
     def test_a_deliberate_failure_is_its_first_line_without_class_or_traceback(self, tmp_path: Path) -> None:
         outcome = execute(_task(tmp_path, _gate_subclass), in_runner=True)
         assert (outcome.ok, outcome.error, outcome.traceback, outcome.deliberate, outcome.retryable) == \
-            (False, "recall 0.4 < 0.5", None, True, True)
+            (False, "recall 0.4 < 0.5", None, True, False)  # final: a retry would decide the same way
         bare = execute(_task(tmp_path, _bare_step_failed), in_runner=True)
-        assert (bare.error, bare.traceback, bare.deliberate) == ("StepFailed", None, True)
+        assert (bare.error, bare.traceback, bare.deliberate, bare.retryable) == ("StepFailed", None, True, False)
 
     def test_os_exit_in_the_runner_is_a_final_deliberate_failure(self, tmp_path: Path) -> None:
         outcome, elapsed = _timed(lambda: execute(_task(tmp_path, _calls_os_exit), in_runner=True))

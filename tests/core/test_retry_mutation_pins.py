@@ -167,9 +167,10 @@ def test_a_bug_is_retryable(tmp_path: Path) -> None:
     assert outcome.error == "RuntimeError: flaky network"
 
 
-def test_a_deliberate_failure_goes_through_the_steps_retries_too(tmp_path: Path) -> None:
+def test_a_deliberate_failure_is_final(tmp_path: Path) -> None:
+    # a failed gate decides the same way on the same inputs: its retries would only repeat it
     outcome = _attempt(tmp_path, _single(_fails_a_gate), "_fails_a_gate")
-    assert (outcome.ok, outcome.retryable, outcome.deliberate) == (False, True, True)
+    assert (outcome.ok, outcome.retryable, outcome.deliberate) == (False, False, True)
     assert outcome.error == "AUC 0.61 is below the 0.70 gate"
 
 
@@ -207,3 +208,22 @@ def test_an_input_that_fails_verification_is_final(tmp_path: Path) -> None:
     outcome = _attempt(tmp_path, build, "_consume", input_hashes={"_produce": ref.hash})
     assert (outcome.ok, outcome.retryable) == (False, False)
     assert outcome.error.startswith("its input from step '_produce' is unusable: artifact ")
+
+
+@step(retries=2, retry_delay="0s")
+def _gate_with_retries() -> int:
+    raise StepFailed("AUC 0.61 is below the 0.70 gate")
+
+
+@pipeline
+def _gated() -> int:
+    return _gate_with_retries()
+
+
+def test_a_failed_gate_runs_once_even_with_retries(tmp_path: Path) -> None:
+    from modelway.runtime.runner import run_pipeline
+
+    result = run_pipeline(_gated, {}, executor="inprocess", display="none", home=tmp_path)
+    step_result = next(s for s in result.steps if s.name == "_gate_with_retries")
+    assert (result.status, step_result.attempts) == ("failed", 1)
+    assert "AUC 0.61 is below the 0.70 gate" in result.error

@@ -143,9 +143,10 @@ def execute(task: Task, in_runner: bool = False) -> Outcome:
                        timed_out=True)
     except Exception as exc:
         # A deliberate failure (a gate, a check) is its message; a traceback only helps for bugs.
+        # It is also final: the step decided on its inputs, and a retry would decide the same way.
         deliberate = isinstance(exc, StepFailed)
         return Outcome(False, error=_one_line(exc), traceback=None if deliberate else _user_traceback(exc),
-                       duration_s=time.perf_counter() - start, deliberate=deliberate)
+                       duration_s=time.perf_counter() - start, deliberate=deliberate, retryable=not deliberate)
     finally:
         ctx_mod.deactivate(token)
     mismatch = value_mismatch(value, task.node.step.return_annotation())

@@ -5,10 +5,11 @@ executors (SageMaker training jobs, Kubernetes Jobs):
 
 * an attempt is tried again when its failure is *retryable* and the step has retries left
   (``@step(retries=N)``: N more attempts in this session; ``modelway resume`` starts a fresh
-  budget). Executors decide retryable (:mod:`modelway.runtime.executors`): an exception (a
-  deliberate ``StepFailed`` included), a crashed step process or a timeout is; an input that
-  failed verification, a wrong return type, an unstorable value, a memory limit or an exit
-  call are not (the same code fails the same way again);
+  budget). Executors decide retryable (:mod:`modelway.runtime.executors`): an exception, a
+  crashed step process or a timeout is; a deliberate ``StepFailed`` (a failed gate decides the
+  same way on the same inputs), an input that failed verification, a wrong return type, an
+  unstorable value, a memory limit or an exit call are not (the same code fails the same way
+  again);
 * the wait before retry ``n`` (1, 2, ...) is ``retry_delay`` doubled ``n - 1`` times;
 * a remote job that failed without a result is retryable when the cloud says why and it is
   transient (spot capacity or interruption, throttling, an internal error; SageMaker's
