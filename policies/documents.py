@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .core import Note
-from .values import UNKNOWN, DocumentError, as_list, is_allow, is_public_principal, parse_document, statements
+from .values import UNKNOWN, DocumentError, as_list, is_allow, is_public_principal, parse_document
 
 
 def has_unknown(value: Any) -> bool:

@@ -6,7 +6,6 @@ that start or read runs, after ``require()`` could say which extra is missing.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
