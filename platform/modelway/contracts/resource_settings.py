@@ -38,10 +38,11 @@ def parse_memory(value: str | int) -> int:
     match = _MEMORY.match(str(value))
     if not match:
         raise ValueError(f"invalid memory {value!r}: use a number with Ki/Mi/Gi/Ti or K/M/G/T, e.g. '8Gi'")
-    amount = float(match.group(1)) * _MEMORY_FACTOR[match.group(2)]
+    number, factor = match.group(1), _MEMORY_FACTOR[match.group(2)]
+    amount = float(number) * factor
     if not math.isfinite(amount):  # int() of it would raise OverflowError, which no caller expects
         raise ValueError(f"invalid memory {value!r}: too large")
-    return int(amount)
+    return int(number) * factor if number.isdigit() else int(amount)  # whole bytes stay exact beyond 2**53
 
 
 def parse_duration(value: str | float | int) -> float:
