@@ -25,8 +25,12 @@ takes minutes), so the figure is an estimate, built to err low, never high:
    that executed its line and passed without it, with ``-x``: first the tests whose file imports
    the mutated module by name (the likely killers), then the others, each group fastest first.
    Killed means one of them failed. A mutant on a line no passing test executes is a survivor (nothing could see
-   it); a line executed only while modules are imported (a constant, a ``def`` line, a decorator)
-   is tested by the tests that executed any line of its file. The tests cut by the per-mutant
+   it); a line executed while modules are imported (a constant, a ``def`` line, a decorator;
+   the tests import most modules while pytest collects them, before any test runs, and only the
+   tests that start a process of their own run such a line again) is tested by the tests that
+   executed any line of its file as well, those that ran the lines using
+   what it defines first (a ``def``'s body, the lines reading a constant or a field: see
+   ``use_lines``), since the mutant shows there. The tests cut by the per-mutant
    cap (``--cap-s``, in the tests' measured time) are not run: if the others pass, the mutant
    counts as survived ("capped"). A mutant that runs past its time limit counts as a timeout,
    against the score as well. At the end, the tests that killed mutants are run once more on the
@@ -342,22 +346,62 @@ def mutated_source(mutant: Mutant, source: str) -> str | None:
 # 3. Test selection and one mutant's run
 # --------------------------------------------------------------------------------------------
 
+def _header_span(node) -> tuple[int, int]:
+    """A statement's lines: for a compound statement (if, def, with, ...) its header only,
+    decorators included."""
+    start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    body = getattr(node, "body", None)
+    end = (body[0].lineno - 1) if isinstance(body, list) and body and body[0].lineno > node.lineno else node.end_lineno
+    return start, max(start, end)
+
+
+def _innermost_statement(tree, line: int):
+    """The innermost statement whose lines (its header, for a compound one) hold ``line``."""
+    import ast
+
+    best, best_span = None, None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt):
+            continue
+        start, end = _header_span(node)
+        if start <= line <= end and (best_span is None or end - start < best_span[1] - best_span[0]):
+            best, best_span = node, (start, end)
+    return best
+
+
 def statement_lines(source: str, line: int) -> list[int]:
     """The lines (1-based) of the innermost statement that holds ``line``: for a compound
     statement (if, def, with, ...) its header only, decorators included. Coverage records a
     statement on some of its lines only (its first, mostly), mutmut mutates a token on any."""
     import ast
 
-    best: tuple[int, int] | None = None
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.stmt):
-            continue
-        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-        body = getattr(node, "body", None)
-        end = (body[0].lineno - 1) if isinstance(body, list) and body and body[0].lineno > node.lineno else node.end_lineno
-        if start <= line <= max(start, end) and (best is None or max(start, end) - start < best[1] - best[0]):
-            best = (start, max(start, end))
-    return list(range(best[0], best[1] + 1)) if best else [line]
+    node = _innermost_statement(ast.parse(source), line)
+    if node is None:
+        return [line]
+    start, end = _header_span(node)
+    return list(range(start, end + 1))
+
+
+def use_lines(source: str, line: int) -> set[int]:
+    """For a line run only at import, the lines of its file that use what its statement defines,
+    where the mutant would show: a ``def``'s or ``class``'s header (a default, a decorator, an
+    option's help text) shows in its body; a module- or class-level name (a constant, a table, a
+    field's default) where the file reads that name (``NAME`` or ``x.NAME``). Empty when the
+    statement defines nothing this can follow; uses in other files are not seen."""
+    import ast
+
+    tree = ast.parse(source)
+    node = _innermost_statement(tree, line)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return set(range(node.body[0].lineno, node.end_lineno + 1))
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    names = {t.id for t in targets if isinstance(t, ast.Name)}
+    if not names:
+        return set()
+    own = set(range(node.lineno, node.end_lineno + 1))
+    return {n.lineno for n in ast.walk(tree)
+            if (isinstance(n, ast.Name) and n.id in names and isinstance(n.ctx, ast.Load)
+                or isinstance(n, ast.Attribute) and n.attr in names)} - own
 
 
 @dataclass
@@ -374,9 +418,10 @@ class Selection:
 
 def select(mutant: Mutant, index: dict, source: str, cap_s: float, cap_tests: int,
            names_module: "Callable[[str], bool] | None" = None) -> Selection:
-    """The passing tests that executed the mutant's statement (see the module docstring): first
-    those whose test file names the mutated module (they test it directly, so a killer is likely
-    among them), each group fastest first, within the cap."""
+    """The passing tests that executed the mutant's statement (see the module docstring): for a
+    line run only at import, first those that ran the lines using what it defines; then those
+    whose test file names the mutated module (they test it directly, so a killer is likely among
+    them); each group fastest first, within the cap."""
     passed = {t: o["duration"] for t, o in index["tests"].items() if o["outcome"] == "passed"}
     by_line = index["lines"].get(mutant.path, {})
     contexts: set[str] = set()
@@ -384,10 +429,15 @@ def select(mutant: Mutant, index: dict, source: str, cap_s: float, cap_tests: in
         contexts.update(by_line.get(str(n), ()))
     tests = {t for t in contexts if t in passed}
     import_only = not tests and IMPORT_TIME in contexts
-    if import_only:
-        tests = {t for ts in by_line.values() for t in ts if t in passed}
+    users: set[str] = set()
+    if IMPORT_TIME in contexts:
+        # Run at import: in the pytest process that was while collecting, before any test, so
+        # the tests that ran it are only those that imported the module again in a process of
+        # their own (a CLI run). Every test of the file counts, those of its uses first.
+        tests |= {t for ts in by_line.values() for t in ts if t in passed}
+        users = {t for n in use_lines(source, mutant.line_number + 1) for t in by_line.get(str(n), ()) if t in passed}
     direct = names_module or (lambda test: test_names_module(test, mutant.path))
-    ordered = sorted(tests, key=lambda t: (not direct(t), passed[t], t))
+    ordered = sorted(tests, key=lambda t: (t not in users, not direct(t), passed[t], t))
     chosen, spent = [], 0.0
     for test in ordered:
         if chosen and (spent + passed[test] > cap_s or len(chosen) >= cap_tests):

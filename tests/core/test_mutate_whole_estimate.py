@@ -146,6 +146,54 @@ def test_a_line_run_only_at_import_is_tested_by_every_test_of_its_file(whole) ->
     assert chosen.tests == ["t::other", "t::mid"]
 
 
+USES = '''\
+TABLE = {"m": 60}
+OTHER = 2
+
+
+class Limits:
+    cpu_s: float | None = None
+
+    def scaled(self, unit, *, strict=False):
+        if strict:
+            return TABLE[unit] * OTHER
+        return self.cpu_s
+'''
+
+
+def test_what_an_import_time_statement_defines_is_followed_to_the_lines_that_use_it(whole) -> None:
+    assert whole.use_lines(USES, 1) == {10}                 # a constant: where the file reads it
+    assert whole.use_lines(USES, 2) == {10}
+    assert whole.use_lines(USES, 6) == {11}                 # a field's default: where it is read
+    assert whole.use_lines(USES, 8) == {9, 10, 11}          # a def's defaults: its body
+    assert whole.use_lines(USES, 5) == set(range(6, 12))    # a class header: its body
+    assert whole.use_lines(USES, 9) == set()                # an if: defines nothing to follow
+
+
+def test_an_import_time_line_runs_the_tests_of_its_uses_first(whole) -> None:
+    path = "platform/modelway/stages/gates.py"
+    tests = {"t::fast": ("passed", 0.1), "t::user": ("passed", 3.0), "t::direct": ("passed", 0.2),
+             "t::broken": ("failed", 0.1)}
+    idx = {"tests": {t: {"outcome": o, "duration": d} for t, (o, d) in tests.items()},
+           "lines": {path: {"1": [""], "9": ["t::fast", "t::direct"], "10": ["t::user", "t::broken"]}}}
+    chosen = whole.select(mutant(whole, path=path, line=1, text='TABLE = {"m": 60}'), idx, USES, cap_s=60,
+                          cap_tests=100, names_module=lambda test: test == "t::direct")
+    assert chosen.import_only
+    assert chosen.tests == ["t::user", "t::direct", "t::fast"]
+    # The cap then leaves out the others, not the user.
+    capped = whole.select(mutant(whole, path=path, line=1, text='TABLE = {"m": 60}'), idx, USES, cap_s=1,
+                          cap_tests=100, names_module=lambda test: test == "t::direct")
+    assert (capped.tests, capped.capped) == (["t::user"], 2)
+    # Run at import in the pytest process and again in a test's own process (a CLI run): that
+    # test alone would miss the tests that use the constant in-process, so they come first.
+    idx["tests"]["t::cli"] = {"outcome": "passed", "duration": 0.05}
+    idx["lines"][path]["1"] = ["", "t::cli"]
+    again = whole.select(mutant(whole, path=path, line=1, text='TABLE = {"m": 60}'), idx, USES, cap_s=60,
+                         cap_tests=100, names_module=lambda test: test == "t::direct")
+    assert not again.import_only
+    assert again.tests == ["t::user", "t::direct", "t::cli", "t::fast"]
+
+
 def test_a_line_no_passing_test_runs_gets_no_tests(whole) -> None:
     idx = index({7: ["t::broken", "t::skipped"], 9: ["t::fast"]}, TESTS)
     assert whole.select(mutant(whole, line=7), idx, SOURCE, cap_s=60, cap_tests=100).tests == []
