@@ -8,11 +8,9 @@ both sides of each threshold, every entry of a returned table.
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 # --- run_history -----------------------------------------------------------------------------------
@@ -267,7 +265,7 @@ def test_build_time_settings_resolve_environment_and_rules(monkeypatch, tmp_path
         build_time_settings("nowhere")
 
 
-def test_home_git_and_threads(monkeypatch, tmp_path):
+def test_home_git_and_threads(monkeypatch, tmp_path, repos):
     from modelway.stages.env import git_commit, limited_threads, ml_threads, modelway_home
 
     monkeypatch.setenv("MODELWAY_HOME", str(tmp_path / "h" / "deep"))
@@ -280,8 +278,9 @@ def test_home_git_and_threads(monkeypatch, tmp_path):
     with limited_threads():
         assert all(p["num_threads"] <= 3 for p in threadpool_info())
     assert git_commit(str(tmp_path)) == {"commit": "unknown", "dirty": False}
-    info = git_commit(str(REPO))
-    assert len(str(info["commit"])) == 40 and isinstance(info["dirty"], bool)
+    clone, _ = repos
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, capture_output=True, text=True).stdout.strip()
+    assert git_commit(str(clone)) == {"commit": head, "dirty": False}
 
 
 # --- results ---------------------------------------------------------------------------------------
