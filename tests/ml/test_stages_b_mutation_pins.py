@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from modelway.stages.ml_test_score import SECTIONS, TESTS, ml_test_score, readme_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,3 +119,14 @@ def test_the_module_prints_the_readme_table(capsys):
         warnings.simplefilter("ignore", RuntimeWarning)   # runpy: the module is already imported
         runpy.run_module("modelway.stages.ml_test_score", run_name="__main__")
     assert capsys.readouterr().out == readme_table() + "\n"
+
+
+def test_an_ml_test_is_frozen_and_credits_nothing_by_default():
+    import dataclasses
+
+    from modelway.stages.ml_test_score import MLTest
+
+    bare = MLTest("X1", "Data", "t")
+    assert (bare.checks, bare.always, bare.manual, bare.where) == ((), "", "", "")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TESTS[0].title = "changed"  # type: ignore[misc]
