@@ -289,3 +289,24 @@ def test_the_registry_mirror_is_idempotent_and_sets_the_champion_alias(client):
     assert mlflow_view._logged_model_uri(client, rid).startswith("models:/")
     assert mlflow_view.mirror_version(mlflow_run_id=bare, name="pins-model", version="9.0.0", environment="dev", status="Approved") is None
     assert [v.version for v in client.search_model_versions("name='pins-model'")] == [2, 1]
+
+
+def test_registration_mirrors_into_mlflow_and_logs_one_line(client, capsys):
+    from sklearn.linear_model import LinearRegression
+
+    from modelway.stages import registration
+
+    X = pd.DataFrame({"a": np.arange(4.0)})
+    rid = tracking.log_training_run(experiment="pins-reg", run_name="mirror", params={}, cv={}, tags={},
+                                    model=LinearRegression().fit(X, np.arange(4.0)))
+    registration.mirror_to_mlflow(rid, "pins-mirror", "1.0.0", "prod", "Approved")
+    registration.mirror_to_mlflow(rid, "pins-mirror", "1.0.1", "staging", "Pending")
+    assert capsys.readouterr().err.splitlines() == [
+        "MLflow model registry: pins-mirror version 1, alias 'champion' (models:/pins-mirror/1)",
+        "MLflow model registry: pins-mirror version 2 (models:/pins-mirror/2)"]
+    bare = tracking.log_training_run(experiment="pins-reg", run_name="bare", params={}, cv={}, tags={})
+    registration.mirror_to_mlflow(bare, "pins-mirror", "1.0.2", "dev", "Approved")
+    assert capsys.readouterr().err == ""                 # nothing logged to mirror: no line
+    registration.mirror_to_mlflow("no-such-run", "pins-mirror", "1.0.3", "dev", "Approved")
+    assert capsys.readouterr().err.startswith(
+        "warning: could not mirror pins-mirror 1.0.3 to MLflow's model registry: MlflowException: ")
