@@ -8,6 +8,7 @@ the estimators and the registry-free paths are real.
 """
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -386,3 +387,88 @@ def test_a_classifier_champion_has_no_confusion_matrix_in_its_metrics():
     cfg = lifecycle.EvaluationConfig(task="classification", label="y", primary_metric="roc_auc")
     out = lifecycle._champion_metrics(_Registry(champ, model), "m", "staging", df, ["x1", "x2"], cfg)
     assert "confusion_matrix" not in out["metrics"] and out["metrics"]["roc_auc"] > 0.5 and out["environment"] == "staging"
+
+
+# --- evaluate --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def regression_case():
+    from sklearn.linear_model import LinearRegression
+
+    from modelway.stages.model_schema import GuardedModel, ModelSchema
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"x1": rng.normal(size=240), "x2": rng.normal(size=240), "g": rng.choice(["a", "b"], 240)})
+    df["y"] = 3.0 * df["x1"] + rng.normal(scale=0.3, size=240)
+    train, test = df.iloc[:160], df.iloc[160:]
+    model = GuardedModel(LinearRegression().fit(train[["x1", "x2"]], train["y"]), ModelSchema.infer(train[["x1", "x2"]], task="regression"))
+    trained = TrainedModel(model=model, features=("x1", "x2"), experiment="pins",
+                           training={"estimator": "LinearRegression", "best_params": {}, "search": {"strategy": "none"}, "cv": {},
+                                     "trials": [1]})
+    split = Split(train=train, test=test, validation={"checks": [{"name": "schema.x1.dtype"}]}, data_versions={"d": "v"})
+    return split, trained
+
+
+def test_evaluate_builds_the_card_the_evidence_and_the_residual_sample(ctx, regression_case):
+    from modelway.stages.evaluation import QualityGate
+    from modelway.stages.ml_test_score import ml_test_score
+    from modelway.stages.robustness import RobustnessGate
+
+    split, trained = regression_case
+    config = lifecycle.EvaluationConfig(task="regression", label="y", primary_metric="r2", intended_use="pins",
+                                        limitations=("small",), quality=QualityGate(min_metrics={"r2": 0.5}, slice_columns=("g",)),
+                                        robustness=RobustnessGate(max_p95_single_ms=10_000.0, max_p95_batch_ms=60_000.0))
+    result = lifecycle.evaluate(split, trained, config, model_name="pins-reg", registry=_Registry())
+    assert result.passed and result.champion is None and result.fairness is None
+    assert result.metrics["r2"] > 0.9 and set(result.slices) == {"g=a", "g=b"}
+    assert result.artifact_bytes == len(pickle.dumps(trained.model, protocol=5))
+    card = result.card
+    assert (card["name"], card["label"], card["intended_use"], card["limitations"]) == ("pins-reg", "y", "pins", ["small"])
+    assert card["training"] == {"estimator": "LinearRegression", "best_params": {}, "search": {"strategy": "none"}, "cv": {}}
+    assert card["run_id"] == "run-1" and card["data_versions"] == {"d": "v"} and card["mlflow_run_id"] is None
+    assert card["libraries"] == result.evidence["libraries"] and "scikit-learn" in card["libraries"]
+    assert set(card["evidence"]) <= {"importance", "feature_cost", "baselines", "staleness", "screening", "explanation",
+                                     "targeted_perturbation", "curves", "intervals"} and "intervals" in card["evidence"]
+    assert "libraries" not in card["evidence"] and "curves" not in result.evidence      # no scores: no curves
+    assert card["ml_test_score"] == ml_test_score([{"name": "schema.x1.dtype"}, *card["checks"]], training=card["training"])
+    assert card["ml_test_score"]["sections"]["Data"]["tests"]["D1"]["score"] == 1.0
+    preds = result.predictions
+    assert len(preds["y_true"]) == len(preds["y_pred"]) == 80
+    idx = np.random.default_rng(0).choice(80, size=80, replace=False)
+    assert preds["y_true"] == [float(v) for v in split.test["y"].to_numpy()[idx]]
+    assert ctx.attached["model_card"] == card and ctx.attached["predictions"] == preds
+    assert ctx.attached["evaluation_report"] == result.report and "evaluation_report.md" in ctx.texts
+    assert ctx.logs[-1] == GateReport.from_dict(result.report).summary()
+    assert result.report["context"] == {"model": "pins-reg", "test_rows": 80}
+    names = [c["name"] for c in result.report["checks"]]
+    assert "quality.r2" in names and not any(n.startswith("fairness.") for n in names)
+    assert result.report["checks"] == card["checks"]
+
+
+def test_evaluate_a_classifier_with_a_fairness_gate(ctx):
+    from sklearn.linear_model import LogisticRegression
+
+    from modelway.stages.evaluation import QualityGate
+    from modelway.stages.fairness import FairnessGate
+    from modelway.stages.model_schema import GuardedModel, ModelSchema
+    from modelway.stages.robustness import RobustnessGate
+
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"x": rng.normal(size=300), "s": rng.choice(["f", "m"], 300)})
+    df["y"] = (df["x"] + rng.normal(scale=0.5, size=300) > 0).astype(int)
+    train, test = df.iloc[:200], df.iloc[200:]
+    model = GuardedModel(LogisticRegression().fit(train[["x"]], train["y"]),
+                         ModelSchema.infer(train[["x"]], task="classification", classes=[0, 1]))
+    trained = TrainedModel(model=model, features=("x",), training={"best_params": {}, "cv": {}})
+    config = lifecycle.EvaluationConfig(
+        task="classification", label="y", primary_metric="roc_auc", quality=QualityGate(min_metrics={"roc_auc": 0.6}),
+        fairness=FairnessGate("s", max_demographic_parity_difference=0.5, max_equalized_odds_difference=0.5),
+        robustness=RobustnessGate(max_p95_single_ms=10_000.0, max_p95_batch_ms=60_000.0))
+    result = lifecycle.evaluate(Split(train=train, test=test), trained, config, model_name="pins-clf", registry=_Registry())
+    assert result.passed and result.predictions == {} and "predictions" not in ctx.attached
+    assert result.fairness is not None and "checks" not in result.fairness and "demographic_parity_difference" in result.fairness
+    names = [c["name"] for c in result.report["checks"]]
+    assert "fairness.s.not_a_feature" in names
+    assert result.evidence["curves"]["roc"]["auc"] == pytest.approx(result.metrics["roc_auc"], abs=1e-6)
+    assert "curves" in result.card["evidence"] and result.card["training"] == {"best_params": {}, "cv": {}}

@@ -101,6 +101,10 @@ def test_performance_history_defaults():
 
     assert PerformanceHistory() == PerformanceHistory(max_duration_ratio=1.5, min_seconds=2.0, max_memory_ratio=1.3, min_mb=50.0,
                                                       gate=False)
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):   # a pipeline's tolerances cannot change under a running check
+        PerformanceHistory().gate = True  # type: ignore[misc]
 
 
 # --- dependencies ----------------------------------------------------------------------------------

@@ -310,3 +310,51 @@ def test_registration_mirrors_into_mlflow_and_logs_one_line(client, capsys):
     registration.mirror_to_mlflow("no-such-run", "pins-mirror", "1.0.3", "dev", "Approved")
     assert capsys.readouterr().err.startswith(
         "warning: could not mirror pins-mirror 1.0.3 to MLflow's model registry: MlflowException: ")
+
+
+class _NoChampion:
+    def champion(self, name, envs):
+        return None
+
+
+def test_a_failed_evaluation_is_tracked_with_its_reports_metrics_and_data(client, capsys):
+    from sklearn.linear_model import LinearRegression
+
+    from modelway.stages import lifecycle
+    from modelway.stages.evaluation import QualityGate
+    from modelway.stages.gates import GateFailed
+    from modelway.stages.model_schema import GuardedModel, ModelSchema
+    from modelway.stages.results import Split, TrainedModel
+    from modelway.stages.robustness import RobustnessGate
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"x1": rng.normal(size=160), "g": rng.choice(["a", "b+"], 160)})
+    df["y"] = 3.0 * df["x1"] + rng.normal(scale=1.0, size=160)
+    train, test = df.iloc[:100], df.iloc[100:]
+    model = GuardedModel(LinearRegression().fit(train[["x1"]], train["y"]), ModelSchema.infer(train[["x1"]], task="regression"))
+    trained = TrainedModel(model=model, features=("x1",), experiment="pins-track",
+                           training={"best_params": {"fit_intercept": True}, "search": {"strategy": "none", "budget": 1},
+                                     "cv": {"r2": {"mean": 0.9, "std": 0.01, "folds": [0.89, 0.91]}}})
+    config = lifecycle.EvaluationConfig(task="regression", label="y", primary_metric="r2",
+                                        quality=QualityGate(min_metrics={"r2": 0.999}, slice_columns=("g",)),
+                                        robustness=RobustnessGate(max_p95_single_ms=10_000.0, max_p95_batch_ms=60_000.0))
+    with pytest.raises(GateFailed):
+        lifecycle.evaluate(Split(train=train, test=test, validation={"passed": True}, data_versions={"d": "v9"}), trained, config,
+                           model_name="pins-track", registry=_NoChampion())
+    exp = client.get_experiment_by_name("pins-track")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.info.run_name.startswith("local-") and run.data.tags["modelway.gates"] == "failed"
+    assert run.data.tags["modelway.data.d"] == "v9" and run.data.tags["modelway.step"] == ""
+    assert run.data.tags["mlflow.note.content"] == f"Modelway pipeline  run {run.info.run_name}"
+    assert run.data.params == {"search.strategy": "none", "search.budget": "1", "fit_intercept": "True"}
+    metrics = run.data.metrics
+    assert metrics["cv_r2_mean"] == 0.9 and metrics["test_r2"] < 0.999
+    assert {"slice_g_a_r2", "slice_g_bplus_r2"} <= set(metrics) and "slice_g_a_n" not in metrics
+    files = {a.path for a in client.list_artifacts(run.info.run_id, "reports")}
+    assert files == {f"reports/{n}" for n in ("validation_report.json", "training.json", "evaluation_report.json", "model_card.json",
+                                              "model_card.md", "model_card.html")}
+    contexts = sorted(next(t.value for t in i.tags if t.key == "mlflow.data.context") for i in run.inputs.dataset_inputs)
+    assert contexts == ["evaluation", "training"] and run.inputs.dataset_inputs[0].dataset.name.startswith("d@v9 (")
+    err = capsys.readouterr().err.splitlines()
+    assert f"MLflow run {run.info.run_id} in experiment 'pins-track': http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs/" \
+           f"{run.info.run_id} (after: mlflow ui --backend-store-uri {tracking.tracking_uri()})" in err
