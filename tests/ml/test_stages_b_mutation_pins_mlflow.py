@@ -69,6 +69,17 @@ def test_seeding_leaves_an_existing_store_and_a_remote_tracking_uri_alone(tmp_pa
     assert not (tmp_path / "r" / "mlflow.db").exists() and list((tmp_path / "r").glob(".mlflow.db.*")) == []
 
 
+@pytest.fixture(scope="module")
+def model_run(client):
+    """One run with a logged classifier and its input example (logging a model is the slow part: shared)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    rid = tracking.log_training_run(experiment="pins-model", run_name="m", params={}, cv={}, tags={},
+                                    model=LogisticRegression().fit(X, [0, 0, 1, 1]), input_example=X)
+    return rid, X
+
+
 def test_standard_tags(monkeypatch):
     from modelway.stages.env import git_commit
 
@@ -152,14 +163,11 @@ class CannotPredict:
         raise ValueError("no")
 
 
-def test_the_model_is_logged_with_a_signature_even_when_it_cannot_predict(client):
+def test_the_model_is_logged_with_a_signature_even_when_it_cannot_predict(client, model_run):
     import mlflow
     import sklearn
-    from sklearn.linear_model import LogisticRegression
 
-    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
-    rid = tracking.log_training_run(experiment="pins-model", run_name="m", params={}, cv={}, tags={},
-                                    model=LogisticRegression().fit(X, [0, 0, 1, 1]), input_example=X)
+    rid, X = model_run
     exp_id = client.get_run(rid).info.experiment_id
     (logged,) = mlflow.search_logged_models(experiment_ids=[exp_id], filter_string=f"source_run_id = '{rid}'", output_format="list")
     info = mlflow.models.get_model_info(logged.model_uri)
@@ -265,12 +273,8 @@ def test_run_links_for_a_server_and_for_the_local_store(monkeypatch, mw_home):
     assert mlflow_view.run_link("1", "r") == "http://h:5000/#/experiments/1/runs/r"
 
 
-def test_the_registry_mirror_is_idempotent_and_sets_the_champion_alias(client):
-    from sklearn.linear_model import LinearRegression
-
-    X = pd.DataFrame({"a": np.arange(6.0)})
-    rid = tracking.log_training_run(experiment="pins-reg", run_name="m", params={}, cv={}, tags={},
-                                    model=LinearRegression().fit(X, np.arange(6.0)))
+def test_the_registry_mirror_is_idempotent_and_sets_the_champion_alias(client, model_run):
+    rid, _ = model_run
     mv = mlflow_view.mirror_version(mlflow_run_id=rid, name="pins-model", version="1.0.0", environment="staging", status="Pending")
     assert mv == "1"
     got = client.get_model_version("pins-model", "1")
@@ -291,14 +295,10 @@ def test_the_registry_mirror_is_idempotent_and_sets_the_champion_alias(client):
     assert [v.version for v in client.search_model_versions("name='pins-model'")] == [2, 1]
 
 
-def test_registration_mirrors_into_mlflow_and_logs_one_line(client, capsys):
-    from sklearn.linear_model import LinearRegression
-
+def test_registration_mirrors_into_mlflow_and_logs_one_line(client, capsys, model_run):
     from modelway.stages import registration
 
-    X = pd.DataFrame({"a": np.arange(4.0)})
-    rid = tracking.log_training_run(experiment="pins-reg", run_name="mirror", params={}, cv={}, tags={},
-                                    model=LinearRegression().fit(X, np.arange(4.0)))
+    rid, _ = model_run
     registration.mirror_to_mlflow(rid, "pins-mirror", "1.0.0", "prod", "Approved")
     registration.mirror_to_mlflow(rid, "pins-mirror", "1.0.1", "staging", "Pending")
     assert capsys.readouterr().err.splitlines() == [
