@@ -120,6 +120,8 @@ def test_dependency_check_messages():
                                "message": "no champion with recorded library versions to compare against", "observed": current,
                                "limit": None, "count": None, "examples": [], "category": "dependencies", "advisory": True}
     same = dependency_check(current, dict(current), "champion m 1.0.0")
+    diff_name = dependency_check({"a": "1"}, {"a": "0"}).name
+    assert same.name == diff_name == "dependencies.vs_champion"
     assert (same.passed, same.message, same.observed, same.limit, same.count, same.advisory, same.category) == (
         True, "same library versions as champion m 1.0.0 (3 libraries)", current, None, None, True, "dependencies")
     assert dependency_check(current, dict(current)).message == "same library versions as the champion (3 libraries)"
@@ -165,6 +167,9 @@ def test_model_libraries_walks_pipelines_column_transformers_and_wrappers():
     assert model_libraries(Wrapper(transformers=[("x", Foreign(), ["a"])])) == expected   # a 3-tuple: item[1] is the transformer
     assert model_libraries(Wrapper(transformers_=[Foreign()])) == expected
     assert model_libraries(Wrapper(model="not an estimator")) == core
+    from hypothesis import strategies
+
+    assert model_libraries(Wrapper(model=strategies.integers())) == core       # from another package, but no fit: not followed
     assert model_libraries(Pipeline([("s", StandardScaler()), ("c", LogisticRegression())])) == core
     ct = ColumnTransformer([("s", StandardScaler(), ["a"])])
     assert model_libraries(ct) == core
