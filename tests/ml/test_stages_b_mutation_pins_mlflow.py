@@ -358,3 +358,52 @@ def test_a_failed_evaluation_is_tracked_with_its_reports_metrics_and_data(client
     err = capsys.readouterr().err.splitlines()
     assert f"MLflow run {run.info.run_id} in experiment 'pins-track': http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs/" \
            f"{run.info.run_id} (after: mlflow ui --backend-store-uri {tracking.tracking_uri()})" in err
+
+
+def test_track_inside_a_step_names_the_run_after_the_pipeline_run_and_nests_its_finished_steps(client, mw_home, tmp_path):
+    from modelway.runtime.context import activate, deactivate, stores
+    from modelway.stages import lifecycle
+    from modelway.stages.results import Split, TrainedModel
+
+    run_store, _ = stores(mw_home)
+    pipeline_file = tmp_path / "pipe.py"
+    pipeline_file.write_text("")
+    steps = [{"name": n, "func": "f", "upstream": [], "settings": {}} for n in ("load", "check", "track")]
+    run_store.create_run("run-track", "pipe", str(pipeline_file), {}, "inprocess", True, {}, steps)
+
+    class Ref:
+        hash, kind, type, size = "a" * 64, "pickle", "int", 1
+
+    run_store.step_started("run-track", "load", 1, None)
+    run_store.step_succeeded("run-track", "load", attempt=1, output=Ref(), duration_s=1.5, cpu_s=None, peak_rss_mb=None,
+                             cache_key=None, cacheable=False)
+    run_store.step_started("run-track", "check", 1, None)
+
+    class Ctx:
+        home, run_id, pipeline_name, step_name = mw_home, "run-track", "pipe", "track"
+        logs: list = []
+
+        def log(self, message):
+            self.logs.append(message)
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
+    trained = TrainedModel(model=None, features=("x",), experiment="",
+                           training={"best_params": {}, "search": {"strategy": "none"}, "cv": {}})
+    ctx = Ctx()
+    token = activate(ctx)  # type: ignore[arg-type]
+    try:
+        rid = lifecycle.track(Split(train=frame, test=frame, validation={"passed": True}), trained, None)
+    finally:
+        deactivate(token)
+    run = client.get_run(rid)
+    started = run_store.get_run("run-track")["started_at"]
+    assert client.get_experiment(run.info.experiment_id).name == "modelway"          # an empty experiment name falls back
+    assert (run.info.run_name, run.info.start_time) == ("run-track", int(started * 1000))
+    tags = run.data.tags
+    assert (tags["modelway.run_id"], tags["modelway.pipeline"], tags["modelway.step"]) == ("run-track", "pipe", "track")
+    assert tags["mlflow.source.name"] == str(pipeline_file) and tags["mlflow.note.content"] == "Modelway pipeline pipe run run-track"
+    assert "modelway.gates" not in tags
+    assert {a.path for a in client.list_artifacts(rid, "reports")} == {"reports/validation_report.json", "reports/training.json"}
+    children = client.search_runs([run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{rid}'")
+    assert [c.info.run_name for c in children] == ["load"]
+    assert ctx.logs == [f"MLflow run {rid} in experiment 'modelway': {mlflow_view.run_link(run.info.experiment_id, rid)}"]
