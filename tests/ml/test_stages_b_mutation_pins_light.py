@@ -190,6 +190,10 @@ def test_review_status_problems_in_order():
     assert ReviewStatus(sha, pushed=False).problem == "commit 0123456789ab is not pushed to any remote branch"
     assert ReviewStatus(sha, pushed=True).problem is None
     assert (ReviewStatus(sha).dirty, ReviewStatus(sha).pushed) == (False, None)
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):   # a finding cannot be edited into a pass
+        ReviewStatus(sha).dirty = True  # type: ignore[misc]
 
 
 def _git(cwd, *args):
@@ -272,6 +276,15 @@ def test_build_time_settings_resolve_environment_and_rules(monkeypatch, tmp_path
     assert build_time_settings("prod")[0] == "prod"
     with pytest.raises(ConfigError):
         build_time_settings("nowhere")
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"environments": {"dev": {"auto_approve": true}}}')
+    monkeypatch.setenv("MODELWAY_PROMOTION_RULES", str(rules))
+    assert build_time_settings("dev")[1]["environments"]["dev"]["auto_approve"] is True
+    with pytest.raises(ConfigError) as err:       # refused when the pipeline is built, not at `register`
+        build_time_settings("staging")
+    assert str(err.value) == "no promotion rule for environment 'staging'; configured: ['dev']"
+    monkeypatch.setenv("MODELWAY_ENV", "dev")
+    assert build_time_settings()[0] == "dev"
 
 
 def test_home_git_and_threads(monkeypatch, tmp_path, repos):
