@@ -48,16 +48,17 @@ def test_compare_steps_flags_time_and_memory_on_both_sides_of_each_limit():
     assert dur.message == "slower than run r7: b 4.0s -> 6.0s; d 10.0s -> 15.1s (limit x1.5 and +2 s)"
     assert mem.observed == ["b 100 MB -> 150 MB", "d 1000 MB -> 1301 MB"] and mem.count == 2 and not mem.passed
     assert mem.message == "more memory than run r7: b 100 MB -> 150 MB; d 1000 MB -> 1301 MB (limit x1.3 and +50 MB)"
-    exact = compare_steps([_step("b", 6.0, 150.0)], [_step("b", 3.0, 100.0)], cfg, previous_run="r7")
-    assert [c.passed for c in exact] == [False, False]     # +3 s >= 2 s and x2; +50 MB >= 50 MB and x1.5
+    exact = compare_steps([_step("b", 3.0, 150.0)], [_step("b", 1.0, 100.0)], cfg, previous_run="r7")
+    assert [c.passed for c in exact] == [False, False]     # exactly +2 s (x3) and exactly +50 MB (x1.5) are flagged
 
 
 def test_compare_steps_skips_cached_failed_and_unmeasured_steps_and_missing_memory():
     from modelway.stages.run_history import PerformanceHistory, compare_steps
 
     cfg = PerformanceHistory(max_duration_ratio=2.0, min_seconds=0.5, max_memory_ratio=1.1, min_mb=1.0, gate=True)
-    before = [_step("a", 1.0, 10.0), _step("b", 1.0, None), _step("z", 0.0, 10.0)]
-    now = [_step("a", 2.6, 12.0), _step("b", 3.0, 99.0), _step("z", 9.0, 10.0), _step("a2", 99.0, cached=True)]
+    before = [_step("a", 1.0, 10.0), _step("b", 1.0, None), _step("z", 0.0, 10.0), _step("w", 0.2, 10.0)]
+    now = [_step("a", 2.6, 12.0), _step("b", 3.0, 99.0), _step("z", 9.0, 10.0), _step("a2", 99.0, cached=True),
+           _step("w", 0.0, 10.0)]    # z: no time before to compare with; w: took no time now
     dur, mem = compare_steps(now, before, cfg, previous_run="p")
     assert (dur.observed, mem.observed) == (["a 1.0s -> 2.6s", "b 1.0s -> 3.0s"], ["a 10 MB -> 12 MB"])
     assert not dur.advisory and not mem.advisory and dur.limit == 2.0 and mem.limit == 1.1
