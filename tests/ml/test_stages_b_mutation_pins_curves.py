@@ -150,3 +150,12 @@ def test_slice_intervals_per_value_in_sorted_order_with_their_own_resamples():
     scored = curves.slice_intervals("classification", frame, (y > 4).astype(int), (y > 4).astype(int), y / 10, ("h",), "roc_auc",
                                     resamples=5)
     assert list(scored) == ["h=2"] and scored["h=2"]["low"] == 1.0   # h=1 has one class only
+
+
+def test_summary_numbers_are_rounded_to_six_places():
+    y = np.array([1, 0, 0, 1, 0, 0, 1])
+    s = np.array([0.9, 0.8, 0.1, 0.3, 0.2, 0.05, 0.7])
+    ev = curves.classification_curves(y, s)
+    # 3 positives x 4 negatives: AUC 10/12; prevalence 3/7
+    assert ev["roc"]["auc"] == 0.833333 and ev["pr"]["prevalence"] == 0.428571
+    assert ev["calibration"]["brier"] == round(float(np.mean((s - y) ** 2)), 6) == 0.183214
