@@ -247,6 +247,14 @@ def test_review_status_reads_the_real_git_state(repos, tmp_path):
     finally:
         _git(clone, "reset", "--hard", "HEAD~1")
     assert review_status(tmp_path) == ReviewStatus(None)
+    import os
+
+    here = os.getcwd()
+    os.chdir(clone)
+    try:   # by default, the work tree the process runs in
+        assert review_status() == ReviewStatus(head, False, True) and enforce_reviewed_code("prod", True) is None
+    finally:
+        os.chdir(here)
     assert review_status(tmp_path / "missing") == ReviewStatus(None)      # git cannot even start there
 
 
