@@ -332,3 +332,26 @@ def test_results_defaults_and_the_passed_flag():
     pkg = ModelPackage(model="m", model_artifact="a", artifact_sha256="s", family="f", schema={}, metrics={}, fairness=None,
                        model_card={}, hyperparameters={}, code_commit="c", data_versions={}, mlflow_run_id=None, gates_passed=False)
     assert pkg.baseline_artifact is None
+
+
+def test_git_commit_reads_the_dirty_flag_defaults_to_the_working_directory_and_is_resolved_once(tmp_path, monkeypatch):
+    from modelway.stages.env import git_commit
+
+    repo = tmp_path / "g"
+    repo.mkdir()
+    _git(repo, "init")
+    (repo / "f.txt").write_text("1\n")
+    _git(repo, "add", "f.txt")
+    _git(repo, "commit", "-m", "one")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    (repo / "f.txt").write_text("2\n")
+    assert git_commit(str(repo)) == {"commit": head, "dirty": True}
+    git_commit.cache_clear()           # the default (".") is cached per process: start from this directory
+    monkeypatch.chdir(repo)
+    try:
+        assert git_commit() == {"commit": head, "dirty": True}
+        _git(repo, "commit", "-am", "two")
+        # one process reports one commit (model cards, tags and the registry record agree within a run)
+        assert git_commit() == {"commit": head, "dirty": True}
+    finally:
+        git_commit.cache_clear()
