@@ -355,3 +355,23 @@ def test_git_commit_reads_the_dirty_flag_defaults_to_the_working_directory_and_i
         assert git_commit() == {"commit": head, "dirty": True}
     finally:
         git_commit.cache_clear()
+
+
+def test_results_are_frozen_and_the_dsl_can_read_every_fields_type():
+    import dataclasses
+    from typing import Any
+
+    from modelway.dsl.types import item_annotation
+    from modelway.stages.results import Evaluation, ModelPackage, RawData, Split, TrainedModel
+
+    for cls in (RawData, Split, TrainedModel, Evaluation, ModelPackage):
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls     # cached outputs cannot be edited
+    # the wiring checks of a pipeline (``split.train`` into a step) read these annotations at run time
+    assert item_annotation(RawData, "frame") is Any and item_annotation(Split, "test") is Any
+    assert item_annotation(TrainedModel, "model") is Any
+    assert item_annotation(TrainedModel, "mlflow_run_id") == (str | None)
+    assert item_annotation(Evaluation, "fairness") == (dict[str, Any] | None) == item_annotation(Evaluation, "champion")
+    assert item_annotation(ModelPackage, "baseline_artifact") == (str | None)
+    assert item_annotation(Split, "data_versions") == dict[str, str]
+    with pytest.raises(KeyError):
+        item_annotation(Split, "frame")
