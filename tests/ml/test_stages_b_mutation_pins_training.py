@@ -285,3 +285,17 @@ def test_context_checkpointer_uses_the_running_step(tmp_path):
         deactivate(token)
     cp.save(1)
     assert ctx.saved == [1] and cp.load() == "state"
+
+
+def test_a_sampled_grid_never_repeats_a_candidate_and_the_spec_is_frozen():
+    import dataclasses
+    from typing import Literal
+
+    from modelway.dsl.types import item_annotation
+
+    for seed in range(5):
+        picked = candidates(SearchSpec(strategy="grid", space={"a": list(range(10))}, n_trials=9, seed=seed))
+        assert len(picked) == 9 and len({c["a"] for c in picked}) == 9 and picked == sorted(picked, key=lambda c: c["a"])
+    with pytest.raises(dataclasses.FrozenInstanceError):    # a spec is part of the training job's fingerprint
+        SearchSpec().n_trials = 1  # type: ignore[misc]
+    assert item_annotation(SearchSpec, "strategy") == Literal["none", "grid", "random"]   # what a pipeline's wiring check reads
