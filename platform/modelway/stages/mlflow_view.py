@@ -125,7 +125,10 @@ def mirror_version(*, mlflow_run_id: str, name: str, version: str, environment: 
 
 def _logged_model_uri(client: Any, run_id: str) -> str | None:
     try:
-        models = client.search_logged_models(filter_string=f"source_run_id = '{run_id}'")
+        # MLflow 3's client needs the experiments to search (without them the call is a TypeError,
+        # and a run without a model was then "registered" from a runs:/ path that does not exist)
+        experiment_id = client.get_run(run_id).info.experiment_id
+        models = client.search_logged_models([experiment_id], filter_string=f"source_run_id = '{run_id}'")
     except Exception:  # an MLflow without logged-model search: the run's artifact path
         return f"runs:/{run_id}/model"
     return models[0].model_uri if models else None
