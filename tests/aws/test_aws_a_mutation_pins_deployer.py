@@ -265,11 +265,24 @@ def test_describe_reads_each_variants_numbers_from_cloudwatch(env):
     data.append({"MetricName": "Invocations", "Timestamp": now, "Value": 1000,
                  "Dimensions": [{"Name": "EndpointName", "Value": endpoint + "-x"}, {"Name": "VariantName", "Value": "v1-0-0"}]})
     moto.client("cloudwatch").put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
-    shown = deployer.describe(endpoint)
+
+    def latency(parsed, **_):
+        """moto has no ExtendedStatistics: the per-minute percentiles CloudWatch would give (microseconds)."""
+        if parsed.get("Label") == "ModelLatency":
+            parsed["Datapoints"] = [{"ExtendedStatistics": {"p95": 12000.0, "p50": 5000.0}},
+                                    {"ExtendedStatistics": {"p95": 15000.0, "p50": 4000.0}},
+                                    {"ExtendedStatistics": {"p99": 99000.0}}, {}]
+
+    cloudwatch = backends.clients.get("cloudwatch")
+    cloudwatch.meta.events.register("after-call.cloudwatch.GetMetricStatistics", latency)
+    try:
+        shown = deployer.describe(endpoint)
+    finally:
+        cloudwatch.meta.events.unregister("after-call.cloudwatch.GetMetricStatistics", latency)
     assert shown["endpoint"] == endpoint and shown["revision"] == 25
     assert shown["history"] == history[-20:]
     assert shown["stats"]["1.0.0"] == {"version": "1.0.0", "requests": 60, "errors": 1, "error_rate": round(1 / 60, 4),
-                                       "p50_ms": None, "p95_ms": None, "labelled": 0, "accuracy": None,
+                                       "p50_ms": 5.0, "p95_ms": 15.0, "labelled": 0, "accuracy": None,
                                        "agreement": None}
     assert shown["stats"]["1.1.0"]["requests"] == 20 and shown["stats"]["1.1.0"]["errors"] == 2
     # a version the endpoint does not serve: zeros, no CloudWatch numbers
