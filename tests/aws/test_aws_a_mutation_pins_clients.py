@@ -120,14 +120,14 @@ def test_transfer_config():
 
 
 def test_clients_are_made_once_per_process_with_standard_retries(stack):  # noqa: F811
-    clients = AwsClients("eu-west-1", stack="dev")
+    clients = AwsClients("us-east-2", stack="dev")  # not the environment's default region: this one is used
     s3 = clients.get("s3")
     assert clients.get("s3") is s3 and clients.get("sts") is not s3
     config = s3.meta.config
     # botocore's max_attempts counts the retries: the first try plus 8
     assert config.retries == {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS + 1}
     assert (config.connect_timeout, config.read_timeout, config.max_pool_connections) == (10, 60, 32)
-    assert s3.meta.region_name == "eu-west-1"
+    assert s3.meta.region_name == "us-east-2" and clients.region == "us-east-2"
     clients._pid = -1  # as seen from a forked child: new clients, the same session
     session = clients._session
     assert clients.get("s3") is not s3 and clients._session is session
