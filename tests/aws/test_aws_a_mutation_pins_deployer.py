@@ -239,6 +239,7 @@ def test_feedback_is_stored_as_model_monitor_ground_truth(env):
     [obj] = s3.list_objects_v2(Bucket=bucket, Prefix=f"ground-truth/{endpoint}/")["Contents"]
     now = datetime.now(timezone.utc)
     assert obj["Key"].startswith(f"ground-truth/{endpoint}/{now:%Y/%m/%d}/") and obj["Key"].endswith(".jsonl")
+    assert obj["Key"].split("/")[5] in {f"{h:02}" for h in (now.hour, (now.hour - 1) % 24)}  # the hour it came in
     assert len(obj["Key"].rsplit("/", 1)[1]) == 32 + len(".jsonl")
     body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode()
     assert body.endswith("\n") and body.count("\n") == 2

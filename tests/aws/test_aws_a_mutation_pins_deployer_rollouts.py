@@ -8,6 +8,7 @@ complete at its first look and the outcome is decided by the numbers alone: no w
 """
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -51,7 +52,13 @@ def setup(moto_stack, tmp_path, monkeypatch, moto_update_endpoint, credit):
     from modelway.backends.stack import resolve_stack
     from tests.serving.helpers import register
 
-    moto, backends = moto_stack, backends_for(resolve_stack(None, moto_stack.outputs_file))
+    resolved = resolve_stack(None, moto_stack.outputs_file)
+    # the stack's alarms: only the endpoint-errors alarm of the deployed model may roll an update back
+    alarms = {"endpoint-errors/credit-risk": "cr-5xx", "endpoint-errors/credit-risk-v2": "other-5xx",
+              "drift/credit-risk": "cr-drift"}
+    moto = moto_stack
+    backends = backends_for(dataclasses.replace(resolved, outputs=resolved.outputs.model_copy(
+        update={"alarm_names": alarms})))
     home = tmp_path / "home"
     monkeypatch.setenv("MODELWAY_HOME", str(home))
     for var in ("MODELWAY_ENV", "MODELWAY_PROMOTION_RULES", "MODELWAY_TRACKING_URI"):
@@ -113,7 +120,13 @@ def test_first_deploy_then_unchanged_then_canary_to_promotion(setup):
 
     old, new = "v" + first.replace(".", "-"), "v" + second.replace(".", "-")
     _traffic(moto, endpoint, {old: (400, 0), new: (400, 0)})
+    updates: list[dict] = []
+    deployer.clients.get("sagemaker").meta.events.register(
+        "provide-client-params.sagemaker.UpdateEndpoint", lambda params, **_: updates.append(params))
     result = deployer.deploy(_request(endpoint, second))
+    [update] = updates  # the candidate joined once, guarded by the model's endpoint-errors alarm only
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": "cr-5xx"}]}
+    assert update["EndpointConfigName"].startswith(f"{endpoint}-{second.replace('.', '-')}-")
     assert (result.outcome, result.reason, result.version, result.incumbent, result.strategy) == (
         "promoted", "all 2 canary steps passed", second, first, "canary")
     assert [s.weights for s in result.steps] == [{second: 0.1, first: 0.9}, {second: 0.5, first: 0.5}]

@@ -206,3 +206,87 @@ def test_waiting_polls_through_updating_and_gives_up_at_the_deadline(env):
         assert str(caught.value) == f"endpoint {endpoint} is Updating: not in service"
     finally:
         client.meta.events.unregister("after-call.sagemaker.DescribeEndpoint", hook)
+
+
+def test_waiting_polls_every_15_s_and_gives_up_after_an_hour(env, monkeypatch):
+    """The defaults, on a clock that jumps: still Updating exactly at the hour is one more poll, after it an error."""
+    import time
+
+    moto, backends, variants, endpoint = env
+    variants.put(endpoint, [_variant(moto, "1.0.0", 1.0)], config_suffix="r1")
+    client = backends.clients.get("sagemaker")
+    # the clock reads 1000 until the first answer, exactly the hour later after it, a hair past after the second
+    # (other threads reading it meanwhile get the same values)
+    answers: list[int] = []
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "monotonic", lambda: (1000.0, 4600.0, 4600.001)[min(len(answers), 2)])
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    hook = _status(client, "Updating")
+
+    def count(**_):
+        answers.append(1)
+
+    client.meta.events.register("after-call.sagemaker.DescribeEndpoint", count)
+    try:
+        with pytest.raises(UserError, match="is Updating: not in service"):
+            variants.wait_in_service(endpoint)
+    finally:
+        client.meta.events.unregister("after-call.sagemaker.DescribeEndpoint", hook)
+        client.meta.events.unregister("after-call.sagemaker.DescribeEndpoint", count)
+    assert sleeps == [15.0]
+
+
+def _answer(status, code):
+    """An error answer of the SageMaker API (JSON protocol), as botocore receives it."""
+    import json
+
+    from botocore.awsrequest import AWSResponse
+
+    class _Raw:
+        def __init__(self, body):
+            self.body = body
+
+        def stream(self, **_):
+            yield self.body
+
+    body = json.dumps({"__type": code, "message": "injected"}).encode()
+    return AWSResponse("https://sagemaker", status, {"Content-Type": "application/x-amz-json-1.1"}, _Raw(body))
+
+
+@pytest.mark.parametrize("code", ["ValidationException", "ValidationError"])
+def test_an_endpoint_sagemaker_does_not_know_is_created(env, code):
+    moto, backends, variants, endpoint = env
+    client = backends.clients.get("sagemaker")
+    answers = [_answer(400, code)]
+
+    def first_describe(request, **_):
+        if b"DescribeEndpoint" in request.headers.get("X-Amz-Target", b"") and answers:
+            return answers.pop()
+
+    client.meta.events.register("before-send.sagemaker.*", first_describe)
+    created = _sent(client, "CreateEndpoint")
+    try:
+        assert variants.put(endpoint, [_variant(moto, "1.0.0", 1.0)], config_suffix="r1")["EndpointStatus"] == "InService"
+    finally:
+        client.meta.events.unregister("before-send.sagemaker.*", first_describe)
+    assert len(created) == 1
+
+
+def test_other_errors_asking_whether_the_endpoint_exists_are_not_taken_for_no(env):
+    from modelway.backends.aws.clients import AwsAccessDenied
+
+    moto, backends, variants, endpoint = env
+    client = backends.clients.get("sagemaker")
+
+    def deny(request, **_):
+        if b"DescribeEndpoint" in request.headers.get("X-Amz-Target", b""):
+            return _answer(400, "AccessDeniedException")
+
+    client.meta.events.register("before-send.sagemaker.*", deny)
+    created = _sent(client, "CreateEndpoint")
+    try:
+        with pytest.raises(AwsAccessDenied, match=f"sagemaker:CreateEndpoint on endpoint {endpoint} "):
+            variants.put(endpoint, [_variant(moto, "1.0.0", 1.0)], config_suffix="r1")
+    finally:
+        client.meta.events.unregister("before-send.sagemaker.*", deny)
+    assert created == []
