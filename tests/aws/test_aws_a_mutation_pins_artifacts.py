@@ -93,7 +93,9 @@ def test_a_directory_comes_back_whole(stores, tmp_path):
     ref = store.put_path(folder)
     other = fresh()
     gets = _calls(other, "GetObject")
+    heads = _calls(other, "HeadObject")
     path = other.get(ref.hash)
+    assert other.exists(ref.hash) and heads == []  # fetched: known to be in S3 without asking again
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()) == ["a.csv", "part/b.csv"]
     assert (path / "part" / "b.csv").read_text() == "x\n2\n"
     assert other.meta(ref.hash)["kind"] == "dir" and other.meta(ref.hash)["size"] == store.meta(ref.hash)["size"]

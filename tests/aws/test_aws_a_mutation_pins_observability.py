@@ -12,7 +12,7 @@ import json
 import math
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -99,6 +99,14 @@ def test_drift_score_is_the_worst_feature_per_model(sink):
     assert len(sent[0]) == 6 + 2
 
 
+def test_a_tie_keeps_the_first_worst_feature(sink):
+    sent = _sent(sink)
+    sink.put([Metric("drift.psi", 0.4, {"model": "m", "feature": "x"}, 1_700_000_001),
+              Metric("drift.psi", 0.4, {"model": "m", "feature": "y"}, 1_700_000_009)])
+    [score] = [d for d in sent[0] if d["MetricName"] == "DriftScore"]
+    assert score["Timestamp"] == datetime.fromtimestamp(1_700_000_001, timezone.utc)
+
+
 def test_query_filters_by_labels_and_environment_oldest_first(sink, stack):  # noqa: F811
     _, backends = stack
     now = time.time()
@@ -115,6 +123,20 @@ def test_query_filters_by_labels_and_environment_oldest_first(sink, stack):  # n
     assert [m.value for m in sink.query("lat", {"model": "a"}, since=now - 180)] == [3.0]
     assert [m.value for m in prod.query("lat")] == [100.0]
     assert sink.query("lat", {"model": "c"}) == []
+    # what is asked: per-minute averages, from `since` (else the last 14 days) to a minute ahead
+    asked: list[dict] = []
+    sink.clients.get("cloudwatch").meta.events.register(
+        "provide-client-params.cloudwatch.GetMetricStatistics", lambda params, **_: asked.append(params))
+    before = datetime.now(timezone.utc)
+    sink.query("lat", {"model": "b"})
+    sink.query("lat", {"model": "b"}, since=now - 180)
+    sink.query("lat", {"model": "b"}, since=0)  # 0 is "no since"
+    assert [(a["Period"], a["Statistics"], a["Namespace"], a["MetricName"]) for a in asked] == [
+        (60, ["Average"], sink.namespace, "lat")] * 3
+    for a in asked:
+        assert before + timedelta(seconds=59) <= a["EndTime"] <= datetime.now(timezone.utc) + timedelta(seconds=61)
+    assert [a["EndTime"] - a["StartTime"] for a in (asked[0], asked[2])] == [timedelta(days=14)] * 2
+    assert asked[1]["StartTime"] == datetime.fromtimestamp(now - 180, timezone.utc)
 
 
 def _inbox(moto):
@@ -132,12 +154,13 @@ def test_an_alert_reaches_the_topic_with_subject_body_and_attributes(stack):  # 
     topic, inbox = _inbox(moto)
     stream = io.StringIO()
     alerter = SnsAlerter(backends.clients, topic_arn=topic, environment="dev", stream=stream)
-    alert = Alert("warning", "drift", "credit-risk", "PSI 0.31 > 0.2", {"psi": 0.31})
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    alert = Alert("warning", "drift", "credit-risk", "PSI 0.31 > 0.2", {"psi": 0.31, "at": at})
     alerter.send(alert)
     [envelope] = inbox()
     assert envelope["Subject"] == "[modelway dev] drift: credit-risk"
     assert json.loads(envelope["Message"]) == {"severity": "warning", "kind": "drift", "subject": "credit-risk",
-                                               "message": "PSI 0.31 > 0.2", "details": {"psi": 0.31},
+                                               "message": "PSI 0.31 > 0.2", "details": {"psi": 0.31, "at": str(at)},
                                                "environment": "dev",
                                                "text": "[warning] credit-risk: drift - PSI 0.31 > 0.2"}
     assert envelope["Message"].startswith('{\n  "severity"')  # indented for the e-mail reader
