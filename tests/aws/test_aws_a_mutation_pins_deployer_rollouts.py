@@ -9,6 +9,7 @@ complete at its first look and the outcome is decided by the numbers alone: no w
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -178,6 +179,20 @@ def test_blue_green_breach_rolls_back_at_once(setup):
     assert (state["incumbent"], state["candidate"], state["standby"], state["phase"]) == (first, None, None, "stable")
     assert log[-1] == f"  rolled back to {first} ({result.reason})"
 
+    # a held candidate (as an interrupted canary leaves it) is promoted by hand
+    s3, key = moto.client("s3"), f"deployments/{endpoint}.json"
+    bucket = moto.outputs["buckets"]["artifacts"]
+    record = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    record.update(candidate=second, phase="canary", strategy=None)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(record).encode())
+    promoted = deployer.promote(endpoint, actor="dana", reason="looks fine")
+    assert (promoted.outcome, promoted.version, promoted.incumbent, promoted.strategy, promoted.reason) == (
+        "promoted", second, first, "promote", "looks fine")
+    assert _weights(moto, endpoint) == {old: 0.0, new: 1.0}
+    last = deployer.describe(endpoint)["history"][-1]
+    assert (last["action"], last["actor"], last["version"], last["previous"], last["details"]) == (
+        "promoted", "dana", second, first, {"trigger": "manual", "reason": "looks fine"})
+
     # a revoked version is refused before anything moves, and the refusal is audited (last: the
     # revocation stays in the stack's registry, which this module's tests share)
     registry.revoke("credit-risk", second, actor="carol", reason="bias")
@@ -186,4 +201,4 @@ def test_blue_green_breach_rolls_back_at_once(setup):
     refusal = _deployments(registry, second)[-1]
     assert refusal == {"endpoint": endpoint, "decision": "refused", "trigger": "ci", "reason": str(caught.value)}
     assert deployer.describe(endpoint)["history"][-1]["action"] == "refused"
-    assert _weights(moto, endpoint) == {old: 1.0, new: 0.0}
+    assert _weights(moto, endpoint) == {old: 0.0, new: 1.0}
