@@ -3,11 +3,12 @@
 Real models (small, trained once for the module) registered in the stack's model package
 group, approved by the dev rules, contract-tested on a local server, then rolled out on moto's
 SageMaker. Instead of a traffic thread, the per-variant numbers SageMaker would publish are put
-in CloudWatch up front (timestamped just ahead, inside every window), so each window is
-complete at its first look and the outcome is decided by the numbers alone: no waiting.
+in CloudWatch as each weight change is sent (timestamped just after it, inside the window), so
+each window is complete at its first look and the outcome is decided by the numbers alone.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import uuid
@@ -67,7 +68,7 @@ def setup(moto_stack, tmp_path, monkeypatch, moto_update_endpoint, credit):
     active_backends.install(backends)
     champion, challenger = credit
     versions = [register(home, champion, tag="champion", baseline=True),
-                register(home, champion, model=challenger.model, tag="challenger", baseline=False)]
+                register(home, champion, model=challenger.model, tag="challenger")]
     log: list[str] = []
     deployer = backends.deployer(home, log=log.append)
     return moto, deployer, log, f"ep-{uuid.uuid4().hex[:10]}", get_registry(home), versions
@@ -79,15 +80,27 @@ def _request(endpoint, version, strategy="canary", **extra):
                          window_seconds=30, **extra)
 
 
-def _traffic(moto, endpoint, per_variant):
-    """What SageMaker would have measured: ``{variant: (invocations, 5xx errors)}``, just ahead of now."""
-    when = datetime.now(timezone.utc) + timedelta(seconds=20)
-    data = []
-    for variant, (calls, errors) in per_variant.items():
-        dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
-        data += [{"MetricName": "Invocations", "Dimensions": dims, "Timestamp": when, "Value": calls},
-                 {"MetricName": "Invocation5XXErrors", "Dimensions": dims, "Timestamp": when, "Value": errors}]
-    moto.client("cloudwatch").put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+@contextlib.contextmanager
+def _traffic(deployer, moto, endpoint, per_variant):
+    """What SageMaker would measure once traffic moves: ``{variant: (invocations, 5xx errors)}``, published as
+    each weight change is sent and timestamped just after it, so every window finds its numbers at once."""
+    cloudwatch = moto.client("cloudwatch")
+
+    def publish(**_):
+        when = datetime.now(timezone.utc) + timedelta(seconds=30)
+        data = []
+        for variant, (calls, errors) in per_variant.items():
+            dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+            data += [{"MetricName": "Invocations", "Dimensions": dims, "Timestamp": when, "Value": calls},
+                     {"MetricName": "Invocation5XXErrors", "Dimensions": dims, "Timestamp": when, "Value": errors}]
+        cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+
+    events = deployer.clients.get("sagemaker").meta.events
+    events.register("before-call.sagemaker.UpdateEndpointWeightsAndCapacities", publish)
+    try:
+        yield
+    finally:
+        events.unregister("before-call.sagemaker.UpdateEndpointWeightsAndCapacities", publish)
 
 
 def _weights(moto, endpoint):
@@ -120,14 +133,16 @@ def test_first_deploy_then_unchanged_then_canary_to_promotion(setup):
         "unchanged", f"{first} already serves all traffic", first, 1, "canary")
 
     old, new = "v" + first.replace(".", "-"), "v" + second.replace(".", "-")
-    _traffic(moto, endpoint, {old: (400, 0), new: (400, 0)})
     updates: list[dict] = []
     deployer.clients.get("sagemaker").meta.events.register(
         "provide-client-params.sagemaker.UpdateEndpoint", lambda params, **_: updates.append(params))
-    result = deployer.deploy(_request(endpoint, second))
+    with _traffic(deployer, moto, endpoint, {old: (400, 0), new: (400, 0)}):
+        result = deployer.deploy(_request(endpoint, second))
     [update] = updates  # the candidate joined once, guarded by the model's endpoint-errors alarm only
     assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": "cr-5xx"}]}
     assert update["EndpointConfigName"].startswith(f"{endpoint}-{second.replace('.', '-')}-")
+    joined = moto.client("sagemaker").describe_endpoint_config(EndpointConfigName=update["EndpointConfigName"])
+    assert {v["VariantName"]: v["InitialVariantWeight"] for v in joined["ProductionVariants"]} == {old: 1.0, new: 0.0}
     assert (result.outcome, result.reason, result.version, result.incumbent, result.strategy) == (
         "promoted", "all 2 canary steps passed", second, first, "canary")
     assert [s.weights for s in result.steps] == [{second: 0.1, first: 0.9}, {second: 0.5, first: 0.5}]
@@ -161,8 +176,8 @@ def test_blue_green_breach_rolls_back_at_once(setup):
     moto, deployer, log, endpoint, registry, (first, second) = setup
     deployer.deploy(_request(endpoint, first))
     old, new = "v" + first.replace(".", "-"), "v" + second.replace(".", "-")
-    _traffic(moto, endpoint, {old: (400, 0), new: (400, 120)})
-    result = deployer.deploy(_request(endpoint, second, strategy="blue-green"))
+    with _traffic(deployer, moto, endpoint, {old: (400, 0), new: (400, 120)}):
+        result = deployer.deploy(_request(endpoint, second, strategy="blue-green"))
     assert (result.outcome, result.version, result.incumbent, result.strategy) == ("rolled_back", second, first,
                                                                                    "blue-green")
     assert result.reason.startswith("guardrail breach: error rate 30.0% vs 0.0% for the incumbent")
@@ -193,6 +208,17 @@ def test_blue_green_breach_rolls_back_at_once(setup):
     assert (last["action"], last["actor"], last["version"], last["previous"], last["details"]) == (
         "promoted", "dana", second, first, {"trigger": "manual", "reason": "looks fine"})
 
+    # blue-green back to the first version, still on the endpoint at weight 0: no new variant, one window
+    updates: list[dict] = []
+    deployer.clients.get("sagemaker").meta.events.register(
+        "provide-client-params.sagemaker.UpdateEndpoint", lambda params, **_: updates.append(params))
+    with _traffic(deployer, moto, endpoint, {old: (400, 0), new: (400, 0)}):
+        again = deployer.deploy(_request(endpoint, first, strategy="blue-green"))
+    assert (again.outcome, again.reason, again.version, again.incumbent, again.strategy) == (
+        "promoted", "blue-green window passed", first, second, "blue-green")
+    assert [s.weights for s in again.steps] == [{first: 1.0, second: 0.0}] and updates == []
+    assert _weights(moto, endpoint) == {old: 1.0, new: 0.0}
+
     # a revoked version is refused before anything moves, and the refusal is audited (last: the
     # revocation stays in the stack's registry, which this module's tests share)
     registry.revoke("credit-risk", second, actor="carol", reason="bias")
@@ -201,4 +227,4 @@ def test_blue_green_breach_rolls_back_at_once(setup):
     refusal = _deployments(registry, second)[-1]
     assert refusal == {"endpoint": endpoint, "decision": "refused", "trigger": "ci", "reason": str(caught.value)}
     assert deployer.describe(endpoint)["history"][-1]["action"] == "refused"
-    assert _weights(moto, endpoint) == {old: 0.0, new: 1.0}
+    assert _weights(moto, endpoint) == {old: 1.0, new: 0.0}
