@@ -145,6 +145,50 @@ def test_a_held_lock_refuses_a_second_rollout_and_is_left_alone(env):
     assert _lock_exists(moto, endpoint)  # the other rollout's lock is not ours to delete
 
 
+def _s3_answer(status, code):
+    """An S3 error answer (XML), as botocore receives it."""
+    from botocore.awsrequest import AWSResponse
+
+    class _Raw:
+        def __init__(self, body):
+            self.body = body
+
+        def stream(self, **_):
+            yield self.body
+
+    body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+    return AWSResponse("https://s3", status, {"Content-Type": "application/xml"}, _Raw(body))
+
+
+@pytest.mark.parametrize(("status", "code", "held"), [(412, "PreconditionFailed", True), (412, "412", True),
+                                                      (409, "ConditionalRequestConflict", True),
+                                                      (400, "InvalidRequest", False)])
+def test_the_answers_that_mean_another_rollout_holds_the_lock(env, status, code, held):
+    """S3's compare-and-swap answers 412 (or 409 while another conditional write is in flight); anything else is
+    an error of its own, never taken for a held lock."""
+    from botocore.exceptions import ClientError
+
+    moto, backends, deployer, _, endpoint = env
+    _seed(moto, endpoint, candidate="1.1.0")
+    s3 = backends.clients.get("s3")
+
+    def refuse(request, **_):
+        if request.method == "PUT" and request.url.split("?")[0].endswith(f"deployments/{endpoint}.lock"):
+            return _s3_answer(status, code)
+
+    s3.meta.events.register("before-send.s3.*", refuse)
+    try:
+        with pytest.raises(ClientError if not held else UserError) as caught:
+            deployer.rollback(endpoint, actor="bob", reason="pager")
+    finally:
+        s3.meta.events.unregister("before-send.s3.*", refuse)
+    if held:
+        assert str(caught.value).startswith(f"endpoint {endpoint}: another rollout holds s3://")
+    else:
+        assert caught.value.response["Error"]["Code"] == code
+    assert _record(moto, endpoint)["candidate"] == "1.1.0"  # nothing happened
+
+
 def test_the_lock_is_written_with_the_stack_key_and_removed_afterwards(env):
     moto, backends, deployer, _, endpoint = env
     with deployer._lock(endpoint):

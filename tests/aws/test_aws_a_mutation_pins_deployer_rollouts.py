@@ -125,8 +125,8 @@ def test_first_deploy_then_unchanged_then_canary_to_promotion(setup):
     assert (entry["action"], entry["version"], entry["previous"], entry["weights"]) == ("deployed", first, None,
                                                                                         {first: 1.0})
     assert entry["details"] == {"trigger": "ci", "reason": "first version on this endpoint", "strategy": "initial"}
-    assert [(p["decision"], p["revision"], p["reason"]) for p in _deployments(registry, first)] == [
-        ("deployed", 1, "first version on this endpoint")]
+    assert _deployments(registry, first) == [{"endpoint": endpoint, "decision": "deployed", "trigger": "ci", "revision": 1,
+                                              "weights": {first: 1.0}, "reason": "first version on this endpoint"}]
 
     again = deployer.deploy(_request(endpoint, first))
     assert (again.outcome, again.reason, again.incumbent, again.revision, again.strategy) == (
