@@ -228,3 +228,36 @@ def test_blue_green_breach_rolls_back_at_once(setup):
     assert refusal == {"endpoint": endpoint, "decision": "refused", "trigger": "ci", "reason": str(caught.value)}
     assert deployer.describe(endpoint)["history"][-1]["action"] == "refused"
     assert _weights(moto, endpoint) == {old: 1.0, new: 0.0}
+
+
+def test_refusals_before_traffic_moves_another_model_and_failed_contract_tests(setup, credit):
+    """An endpoint serving another model, and a candidate its incumbent's clients cannot call (it needs a field
+    they do not send): both refused, both recorded in the endpoint's history, no weight moves."""
+    from modelway.stages.model_schema import GuardedModel, ModelSchema
+    from tests.serving.helpers import register
+
+    moto, deployer, log, endpoint, registry, (first, _) = setup
+    other = f"{endpoint}-other"
+    bucket = moto.outputs["buckets"]["artifacts"]
+    moto.client("s3").put_object(Bucket=bucket, Key=f"deployments/{other}.json", Body=json.dumps(
+        {"model": "fraud", "environment": "dev", "incumbent": "3.0.0", "weights": {"3.0.0": 1.0}}).encode())
+    with pytest.raises(DeployRefused) as caught:
+        deployer.deploy(_request(other, first))
+    assert str(caught.value) == f"endpoint {other} serves model fraud, not credit-risk"
+
+    deployer.deploy(_request(endpoint, first))
+    champion, _ = credit
+    wider = champion.train[champion.features].assign(bureau_score=1.0)
+    needy = GuardedModel(champion.model.model, ModelSchema.infer(wider, task="classification", classes=[0, 1]))
+    third = register(deployer.home, champion, model=needy, tag="needs-a-field", baseline=False)
+    with pytest.raises(DeployRefused) as caught:
+        deployer.deploy(_request(endpoint, third))
+    reason = ("contract tests failed: compatible fields: needs fields the previous clients do not send: "
+              "['bureau_score']; kind changed: []")
+    assert str(caught.value) == f"credit-risk {third}: {reason}"
+    assert log[-1] == f"  contract tests: 1/2 passed - compatible fields: needs fields the previous clients do not " \
+                      "send: ['bureau_score']; kind changed: []"
+    last = deployer.describe(endpoint)["history"][-1]
+    assert (last["action"], last["version"], last["previous"], last["details"]) == (
+        "refused", third, first, {"trigger": "ci", "reason": reason})
+    assert _weights(moto, endpoint) == {"v" + first.replace(".", "-"): 1.0}
