@@ -224,9 +224,12 @@ def test_blue_green_breach_rolls_back_at_once(setup):
     registry.revoke("credit-risk", second, actor="carol", reason="bias")
     with pytest.raises(DeployRefused) as caught:
         deployer.deploy(_request(endpoint, second))
-    refusal = _deployments(registry, second)[-1]
-    assert refusal == {"endpoint": endpoint, "decision": "refused", "trigger": "ci", "reason": str(caught.value)}
-    assert deployer.describe(endpoint)["history"][-1]["action"] == "refused"
+    # audited once (it was twice: by the endpoint's decision and again on its own), with the decision's revision
+    refusals = [p for p in _deployments(registry, second) if p["decision"] == "refused"]
+    last = deployer.describe(endpoint)["history"][-1]
+    assert last["action"] == "refused"
+    assert refusals == [{"endpoint": endpoint, "decision": "refused", "trigger": "ci", "revision": last["revision"],
+                         "weights": {first: 1.0, second: 0.0}, "reason": str(caught.value)}]
     assert _weights(moto, endpoint) == {old: 1.0, new: 0.0}
 
 
@@ -246,6 +249,16 @@ def test_refusals_before_traffic_moves_another_model_and_failed_contract_tests(s
     assert str(caught.value) == f"endpoint {other} serves model fraud, not credit-risk"
 
     deployer.deploy(_request(endpoint, first))
+    # a rollout that stopped half-way (its process died) holds a candidate: end it first, never interleave two
+    key = f"deployments/{endpoint}.json"
+    record = json.loads(moto.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    held = {**record, "candidate": "9.9.9", "phase": "canary"}
+    moto.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(held).encode())
+    with pytest.raises(DeployRefused) as caught:
+        deployer.deploy(_request(endpoint, first))
+    assert str(caught.value) == (f"endpoint {endpoint} is still running canary of 9.9.9; end it with modelway "
+                                 f"promote {endpoint} or modelway rollback {endpoint}")
+    moto.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(record).encode())
     champion, _ = credit
     wider = champion.train[champion.features].assign(bureau_score=1.0)
     needy = GuardedModel(champion.model.model, ModelSchema.infer(wider, task="classification", classes=[0, 1]))
