@@ -160,6 +160,18 @@ def test_shift_sets_every_variants_weight_and_reads_them_back(env):
     assert sent[0]["DesiredWeightsAndCapacities"] == [{"VariantName": "v1-0-0", "DesiredWeight": 0.25},
                                                       {"VariantName": "v1-1-0", "DesiredWeight": 0.75}]
 
+    def still_creating(parsed, **_):
+        """SageMaker leaves CurrentWeight out while a variant is still being created."""
+        parsed["ProductionVariants"][1].pop("CurrentWeight", None)
+
+    client = backends.clients.get("sagemaker")
+    client.meta.events.register("after-call.sagemaker.DescribeEndpoint", still_creating)
+    try:
+        assert variants.shift(endpoint, {"v1-0-0": 1.0, "v1-1-0": 0.0}) == {"v1-0-0": 1.0, "v1-1-0": 0.0}
+        assert variants.shift(endpoint, {"v1-0-0": 0.5, "v1-1-0": 0.5}) == {"v1-0-0": 0.5, "v1-1-0": 0.0}
+    finally:
+        client.meta.events.unregister("after-call.sagemaker.DescribeEndpoint", still_creating)
+
 
 def _status(client, *statuses, reason=None):
     """DescribeEndpoint answers with these statuses in turn (the last one repeats)."""
