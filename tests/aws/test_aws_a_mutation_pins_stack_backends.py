@@ -12,7 +12,6 @@ import pytest
 
 from modelway.backends.aws.clients import StackResourceMissing
 from modelway.backends.aws.stack_backends import AwsBackends
-from modelway.backends.stack import ResolvedStack
 from tests.aws.test_aws_a_mutation_pins_deployer import stack  # noqa: F401 - the module's moto stack
 
 
