@@ -54,7 +54,11 @@ def _variant(moto, version, weight, model="credit-risk"):
 
 
 def test_variant_defaults_and_names():
+    import dataclasses
+
     variant = Variant("m", "1.2.0", "s3://b/k", 0.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        variant.weight = 1.0  # a value: the weights of a rollout are new Variants, never edited in place
     assert (variant.instance_type, variant.instance_count) == ("ml.m5.large", 1)
     assert variant.name == "v1-2-0"
     assert Variant("m", "1..2+rc_1", "s3://b/k", 0.5).name == "v1-2-rc-1"  # a run of other characters is one dash
@@ -302,3 +306,24 @@ def test_other_errors_asking_whether_the_endpoint_exists_are_not_taken_for_no(en
     finally:
         client.meta.events.unregister("before-send.sagemaker.*", deny)
     assert created == []
+
+
+def test_a_model_that_may_not_be_created_is_named_in_the_error(env):
+    from modelway.backends.aws.clients import AwsAccessDenied
+
+    moto, backends, variants, endpoint = env
+    client = backends.clients.get("sagemaker")
+
+    def deny(request, **_):
+        if b"ListModels" in request.headers.get("X-Amz-Target", b""):
+            return _answer(400, "AccessDeniedException")
+
+    client.meta.events.register("before-send.sagemaker.*", deny)
+    variant = _variant(moto, "1.0.0", 1.0, model=endpoint)
+    try:
+        with pytest.raises(AwsAccessDenied) as caught:
+            variants.put(endpoint, [variant], config_suffix="r1")
+    finally:
+        client.meta.events.unregister("before-send.sagemaker.*", deny)
+    assert f" is not allowed to sagemaker:CreateModel on model {_model_name(variant)} (AccessDeniedException)" in str(
+        caught.value)
