@@ -308,14 +308,15 @@ def test_other_errors_asking_whether_the_endpoint_exists_are_not_taken_for_no(en
     assert created == []
 
 
-def test_a_model_that_may_not_be_created_is_named_in_the_error(env):
+@pytest.mark.parametrize("operation", ["ListModels", "CreateEndpointConfig"])
+def test_what_may_not_be_created_is_named_in_the_error(env, operation):
     from modelway.backends.aws.clients import AwsAccessDenied
 
     moto, backends, variants, endpoint = env
     client = backends.clients.get("sagemaker")
 
     def deny(request, **_):
-        if b"ListModels" in request.headers.get("X-Amz-Target", b""):
+        if operation.encode() in request.headers.get("X-Amz-Target", b""):
             return _answer(400, "AccessDeniedException")
 
     client.meta.events.register("before-send.sagemaker.*", deny)
@@ -325,5 +326,6 @@ def test_a_model_that_may_not_be_created_is_named_in_the_error(env):
             variants.put(endpoint, [variant], config_suffix="r1")
     finally:
         client.meta.events.unregister("before-send.sagemaker.*", deny)
-    assert f" is not allowed to sagemaker:CreateModel on model {_model_name(variant)} (AccessDeniedException)" in str(
-        caught.value)
+    what = (f"sagemaker:CreateModel on model {_model_name(variant)}" if operation == "ListModels"
+            else f"sagemaker:CreateEndpointConfig on endpoint config {endpoint}-r1")
+    assert f" is not allowed to {what} (AccessDeniedException)" in str(caught.value)
