@@ -103,6 +103,12 @@ class SageMakerEndpointDeployer:
             if record is not None and record.incumbent == request.version and record.candidate is None:
                 return DeployResult(request.endpoint, request.model, request.version, request.strategy, "unchanged",
                                     f"{request.version} already serves all traffic", record.incumbent, record.revision)
+            if record is not None and record.candidate is not None:
+                # a rollout that stopped half-way (its process died) left its candidate with traffic: a new
+                # rollout would move only its own two weights and leave that share where it was
+                raise DeployRefused(f"endpoint {request.endpoint} is still running {record.phase} of {record.candidate}; "
+                                    f"end it with modelway promote {request.endpoint} or modelway rollback "
+                                    f"{request.endpoint}")
             report = run_contract_tests(self.registry, self.home, request.model, request.version,
                                         record.incumbent if record else None, max_p95_ms=request.contract_max_p95_ms)
             self.log(f"  contract tests: {sum(ok for _, ok, _ in report.checks)}/{len(report.checks)} passed"
@@ -354,9 +360,10 @@ class SageMakerEndpointDeployer:
                 self.log(f"  (audit log: decision not chained here: {exc})")
 
     def _refused(self, req: DeployRequest, record: EndpointRecord | None, reason: str) -> None:
-        if record is not None:
+        if record is not None:  # the decision, in the endpoint's history and (once) in the audit log
             self._decide(req.endpoint, record, req.actor, "refused", req.version, record.incumbent, req.trigger,
                          {"reason": reason})
+            return
         try:
             self.registry.record_event(req.model, req.version, actor=req.actor, event="deployment",
                                        payload={"endpoint": req.endpoint, "decision": "refused", "trigger": req.trigger,
