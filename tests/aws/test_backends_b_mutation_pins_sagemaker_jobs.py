@@ -111,6 +111,18 @@ def test_job_names_are_cleaned_and_bounded():
     assert job_name(cut_on_dash, "s", 1) == f"mw-{'a' * 50}-{tail}"
 
 
+def test_a_cut_name_keeps_letters_and_drops_only_dashes():
+    name = job_name("X" * 60, "s", 1)
+    assert name.startswith("mw-" + "X" * 51 + "-") and len(name) == 63
+
+
+def test_job_network_is_a_frozen_value():
+    network = JobNetwork(("s-1",), ("sg-1",))
+    assert {network: 1}[JobNetwork(("s-1",), ("sg-1",))] == 1  # hashable, equal by value
+    with pytest.raises(AttributeError):
+        network.subnets = ("s-2",)
+
+
 def test_training_job_request_on_spot_in_a_vpc_is_exactly_this():
     request = training_job_request(
         name="mw-x", image="img@sha256:ab", role_arn="arn:role", instance_type="ml.g5.xlarge", spot=True,
@@ -233,6 +245,17 @@ def test_wait_for_jobs_polls_once_more_when_the_timeout_passes():
     jobs = {"a": _job(time.monotonic() + 3600)}  # not due for an hour: the timeout decides
     assert wait_for_jobs(jobs, poll, 0) == [("late", 2)]
     assert len(calls) == 2
+
+
+def test_wait_for_jobs_sleeps_until_the_next_job_is_due_within_the_timeout():
+    calls = []
+
+    def poll():
+        calls.append(1)
+        return [("done", len(calls))] if len(calls) == 3 else []
+
+    jobs = {"a": _job(time.monotonic() + 0.01)}  # due soon, well within the timeout: keep polling
+    assert wait_for_jobs(jobs, poll, 60) == [("done", 3)]
 
 
 class _FakeExecutor:
