@@ -23,7 +23,7 @@ from modelway.backends.kubernetes.executor import (
     k8s_job_name,
 )
 from modelway.backends.kubernetes.jobs import JobTarget
-from modelway.backends.mapping import use
+from modelway.backends.mapping import backends_for, use
 from modelway.backends.stack import resolve_stack
 from modelway.contracts.resource_settings import ResourceSettings
 from modelway.errors import UserError
@@ -199,6 +199,9 @@ def shared_stack(moto_endpoint, tmp_path_factory):
                                "digest": "sha256:" + "d" * 64}, "layers": []}
         stack.image = (stack.outputs["ecr_repository_urls"]["training"] + "@" + stack.client("ecr").put_image(
             repositoryName=repo, imageManifest=json.dumps(manifest), imageTag="latest")["image"]["imageId"]["imageDigest"])
+        folder = tmp_path_factory.mktemp("k8s-outputs")
+        (folder / "dev-outputs.json").write_text(json.dumps({**stack.outputs, "kubernetes_namespaces": ["team-a", "team-b"]}))
+        stack.backends = use(resolve_stack(None, folder / "dev-outputs.json"))  # boto3 clients are slow to make: once
         yield stack
 
 
@@ -221,15 +224,19 @@ def graph(tmp_path_factory):
 
 
 def _backends(stack, folder, **outputs):
+    """The stack's backends with other outputs (not installed, no clients made: only the target is read)."""
     doc = {**stack.outputs, "kubernetes_namespaces": ["team-a", "team-b"], **outputs}
     (folder / "dev-outputs.json").write_text(json.dumps(doc))
-    return use(resolve_stack(None, folder / "dev-outputs.json"))
+    return backends_for(resolve_stack(None, folder / "dev-outputs.json"))
 
 
 @pytest.fixture
-def backends(shared_stack, aws_env, tmp_path, monkeypatch):
+def backends(shared_stack, aws_env, monkeypatch):
+    from modelway import active_backends
+
     monkeypatch.delenv("MODELWAY_IMAGE_TAG", raising=False)
-    return _backends(shared_stack, tmp_path)
+    active_backends.install(shared_stack.backends)  # what use() does, with the module's clients
+    return shared_stack.backends
 
 
 def _executor(backends, api, **kw):

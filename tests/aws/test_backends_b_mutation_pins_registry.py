@@ -19,33 +19,37 @@ from modelway.registry.base import ArtifactIntegrityError, ModelCandidate, Regis
 
 @pytest.fixture(scope="module")
 def shared_stack(moto_endpoint, tmp_path_factory):
-    """One stack for the module (creating one takes seconds)."""
+    """One stack for the module (creating one takes seconds), and its boto3 clients (made once: they are slow to
+    make)."""
     from tests.aws.moto_stack import create_stack, server_env
 
     with pytest.MonkeyPatch.context() as patch:
         for key, value in server_env(moto_endpoint).items():
             patch.setenv(key, value)
-        yield create_stack(moto_endpoint, tmp_path_factory.mktemp("registry-pins"), families=())
+        stack = create_stack(moto_endpoint, tmp_path_factory.mktemp("registry-pins"), families=())
+        stack.backends = use(resolve_stack(None, stack.outputs_file))
+        yield stack
 
 
 class Family:
-    """A fresh model family in the shared stack: its group, its outputs file, a registry per home."""
+    """A fresh model family in the shared stack: its group, the stack's outputs naming it, a registry per home."""
 
-    def __init__(self, stack, folder, *, extra_groups: dict[str, str] | None = None) -> None:
+    def __init__(self, stack, folder, *, ecr: dict[str, str] | None = None) -> None:
         self.stack = stack
         self.name = f"fam-{secrets.token_hex(3)}"
-        self.group = f"{stack.outputs['model_package_groups'].get('prefix', 'g')}-{self.name}"
+        self.group = f"g-{self.name}"
         stack.client("sagemaker").create_model_package_group(ModelPackageGroupName=self.group)
-        self.outputs = {**stack.outputs, "model_package_groups": {self.name: self.group, **(extra_groups or {})}}
-        folder.mkdir(parents=True, exist_ok=True)
-        self.outputs_file = folder / "dev-outputs.json"
-        self.outputs_file.write_text(json.dumps(self.outputs))
-        self.backends = use(resolve_stack(None, self.outputs_file))
+        self.outputs = {**stack.outputs, "model_package_groups": {self.name: self.group}}
+        update = {"model_package_groups": {self.name: self.group}}
+        if ecr is not None:
+            update["ecr_repository_urls"] = ecr
+        self.stack_outputs = stack.backends.outputs.model_copy(update=update)
+        self.clients = stack.backends.clients
         self.bucket = stack.outputs["buckets"]["models"]
         self.folder = folder
 
     def registry(self, home: str = "home") -> SageMakerRegistry:
-        return SageMakerRegistry(self.folder / home, self.backends.clients, self.backends.outputs)
+        return SageMakerRegistry(self.folder / home, self.clients, self.stack_outputs)
 
     def packages(self) -> list[dict]:
         sagemaker = self.stack.client("sagemaker")
@@ -127,10 +131,8 @@ def test_empty_metadata_is_left_out_and_gates_failed_reads_false(fam):
 
 
 def test_the_first_repository_is_the_image_when_there_is_no_serving_one(shared_stack, aws_env, tmp_path):
-    fam = Family(shared_stack, tmp_path)
-    training = fam.outputs["ecr_repository_urls"]["training"]
-    fam.outputs_file.write_text(json.dumps({**fam.outputs, "ecr_repository_urls": {"training": training}}))
-    fam.backends = use(resolve_stack(None, fam.outputs_file))
+    training = shared_stack.outputs["ecr_repository_urls"]["training"]
+    fam = Family(shared_stack, tmp_path, ecr={"training": training})
     fam.registry().register(fam.candidate(), environment="dev", actor="ci")
     [package] = fam.packages()
     assert package["InferenceSpecification"]["Containers"][0]["Image"] == f"{training}:latest"
@@ -179,8 +181,8 @@ def test_an_unknown_family_names_the_stacks_families(fam):
 
 
 def test_a_stack_without_families_says_none(shared_stack, aws_env, tmp_path):
-    (tmp_path / "dev-outputs.json").write_text(json.dumps(shared_stack.outputs))  # no model package groups
-    backends = use(resolve_stack(None, tmp_path / "dev-outputs.json"))
+    backends = shared_stack.backends  # this stack has no model package groups
+    assert backends.outputs.model_package_groups == {}
     registry = SageMakerRegistry(tmp_path / "home", backends.clients, backends.outputs)
     with pytest.raises(RegistryError, match=r"the stack has none \(add it"):
         registry.get("churn")
@@ -212,7 +214,7 @@ def test_a_rejection_without_a_reason_says_the_status(fam):
 
     rules = PromotionRules.model_validate({"environments": {"staging": {"auto_approve": False,
                                                                         "require_reason": False}}})
-    registry = SageMakerRegistry(fam.folder / "home", fam.backends.clients, fam.backends.outputs, rules=rules)
+    registry = SageMakerRegistry(fam.folder / "home", fam.clients, fam.stack_outputs, rules=rules)
     registry.register(fam.candidate(), environment="staging", actor="ci")
     rejected = registry.reject(fam.name, "1.0.0", actor="bob", reason=None)
     [package] = fam.packages()
@@ -222,15 +224,15 @@ def test_a_rejection_without_a_reason_says_the_status(fam):
     assert rejected.status == "Rejected" and rejected.decided_by == "bob" and rejected.decision_reason == "Rejected"
 
 
-@pytest.mark.parametrize("verb", ["approve", "reject", "revoke"])
-def test_decisions_from_a_home_without_the_audit_log_say_where_to_make_them(fam, verb):
+def test_decisions_from_a_home_without_the_audit_log_say_where_to_make_them(fam):
     fam.registry().register(fam.candidate(), environment="prod", actor="ci")
     other = fam.registry("other-home")
-    with pytest.raises(RegistryError) as err:
-        getattr(other, verb)(fam.name, "1.0.0", actor="alice", reason="ok")
-    assert str(err.value) == (f"{fam.name} 1.0.0 was registered from another Modelway home; {verb} it from the home "
-                              "that holds the stack's audit log (set MODELWAY_HOME to it), so the decision is chained "
-                              "to the registration")
+    for verb in ("approve", "reject", "revoke"):
+        with pytest.raises(RegistryError) as err:
+            getattr(other, verb)(fam.name, "1.0.0", actor="alice", reason="ok")
+        assert str(err.value) == (f"{fam.name} 1.0.0 was registered from another Modelway home; {verb} it from the "
+                                  "home that holds the stack's audit log (set MODELWAY_HOME to it), so the decision "
+                                  "is chained to the registration")
     [package] = fam.packages()
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
 
@@ -287,10 +289,9 @@ def test_list_covers_every_family_sorted_by_name(shared_stack, aws_env, tmp_path
     first = Family(shared_stack, tmp_path / "a")
     second = Family(shared_stack, tmp_path / "b")
     names = sorted([first.name, second.name])
-    outputs = {**first.outputs, "model_package_groups": {first.name: first.group, second.name: second.group}}
-    (tmp_path / "dev-outputs.json").write_text(json.dumps(outputs))
-    backends = use(resolve_stack(None, tmp_path / "dev-outputs.json"))
-    registry = SageMakerRegistry(tmp_path / "home", backends.clients, backends.outputs)
+    outputs = first.stack_outputs.model_copy(update={"model_package_groups": {first.name: first.group,
+                                                                               second.name: second.group}})
+    registry = SageMakerRegistry(tmp_path / "home", first.clients, outputs)
     for fam in (second, first):
         registry.register(fam.candidate(), environment="dev", actor="ci")
         registry.register(fam.candidate(2.0), environment="dev", actor="ci")

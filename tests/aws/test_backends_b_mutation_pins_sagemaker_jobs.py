@@ -351,6 +351,7 @@ def shared_stack(moto_endpoint, tmp_path_factory):
             patch.setenv(key, value)
         stack = create_stack(moto_endpoint, tmp_path_factory.mktemp("sagemaker-pins"))
         stack.training_digest = _push(stack)
+        stack.backends = use(resolve_stack(None, stack.outputs_file))  # boto3 clients are slow to make: once
         yield stack
 
 
@@ -361,7 +362,10 @@ def moto_stack(shared_stack, aws_env):
 
 @pytest.fixture
 def backends(moto_stack):
-    return use(resolve_stack(None, moto_stack.outputs_file))
+    from modelway import active_backends
+
+    active_backends.install(moto_stack.backends)  # what use() does, with the module's clients
+    return moto_stack.backends
 
 
 @pytest.fixture
@@ -387,11 +391,15 @@ def captured(backends):
         if seen["status"]:
             parsed["TrainingJobStatus"], parsed["SecondaryStatus"] = seen["status"]
 
-    events.register("provide-client-params.sagemaker.CreateTrainingJob", capture)
-    events.register("provide-client-params.sagemaker.StopTrainingJob", stop)
-    events.register("before-call.sagemaker.StopTrainingJob", answer_stop)
-    events.register("after-call.sagemaker.DescribeTrainingJob", status)
-    return seen
+    handlers = [("provide-client-params.sagemaker.CreateTrainingJob", capture),
+                ("provide-client-params.sagemaker.StopTrainingJob", stop),
+                ("before-call.sagemaker.StopTrainingJob", answer_stop),
+                ("after-call.sagemaker.DescribeTrainingJob", status)]
+    for event, handler in handlers:
+        events.register(event, handler)
+    yield seen
+    for event, handler in handlers:  # the client is shared by the module's tests
+        events.unregister(event, handler)
 
 
 def _task(graph, step: str, tmp_path: Path, *, attempt: int = 1, timeout_s=None, run_id: str = "r-pins") -> Task:

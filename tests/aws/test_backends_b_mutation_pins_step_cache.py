@@ -21,7 +21,9 @@ def shared_stack(moto_endpoint, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in server_env(moto_endpoint).items():
             patch.setenv(key, value)
-        yield create_stack(moto_endpoint, tmp_path_factory.mktemp("step-cache-pins"))
+        stack = create_stack(moto_endpoint, tmp_path_factory.mktemp("step-cache-pins"))
+        stack.clients = AwsClients("eu-west-1", stack="dev")  # boto3 clients are slow to make: once
+        yield stack
 
 
 class Buckets:
@@ -33,7 +35,7 @@ class Buckets:
         for bucket in (self.artifacts, self.raw):
             self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         self.kms = stack.outputs["kms_key_arn"]
-        self.clients = AwsClients("eu-west-1", stack="dev")
+        self.clients = stack.clients
 
     def store(self, home, *, raw: bool = True) -> SharedCacheRunStore:
         return SharedCacheRunStore(home, self.clients, bucket=self.artifacts, kms_key_arn=self.kms,
