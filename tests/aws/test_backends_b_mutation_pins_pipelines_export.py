@@ -229,6 +229,41 @@ def test_a_consumer_with_other_inputs_keeps_those_edges_in_the_branch(tmp_path):
     assert argument_problems(definition) == []
 
 
+LOOKALIKES = """\
+from dataclasses import dataclass
+
+from modelway import pipeline, step
+from modelway.stages.gates import GateReport
+
+
+@dataclass
+class Evaluation:
+    score: float
+
+
+@step
+def own(n: int) -> Evaluation:
+    return Evaluation(float(n))
+
+
+@step
+def report(e: Evaluation) -> GateReport:
+    return GateReport("g", [])
+
+
+@pipeline
+def lookalikes(n: int = 1) -> GateReport:
+    return report(own(n))
+"""
+
+
+def test_only_the_stages_evaluation_makes_a_gate(tmp_path):
+    (tmp_path / "lookalikes.py").write_text(LOOKALIKES)
+    graph = load_pipeline(tmp_path / "lookalikes.py").build({"n": 1})
+    assert is_gate_step(graph.nodes["own"]) is False  # named Evaluation, but not the model tests' one
+    assert is_gate_step(graph.nodes["report"]) is False  # from the stages, but not an Evaluation
+
+
 def test_training_steps_walk_both_branches():
     inner = {"Name": "in-else", "Type": "Training"}
     definition = {"Steps": [{"Name": "a", "Type": "Training"}, {"Name": "c", "Type": "Condition", "Arguments": {

@@ -154,6 +154,7 @@ def test_a_spec_naming_an_unknown_step_is_a_setup_failure(backends, shared_stack
     result, _ = _result(shared_stack, staged.result_key)
     assert result["error"] == "remote step setup failed: KeyError: 'nope'"
     assert result["retryable"] is False and result["deliberate"] is False and "KeyError" in result["traceback"]
+    assert 0 <= result["duration_s"] < 600  # seconds since the setup started
     assert (tmp_path / "opt-ml" / "output" / "failure").read_text() == "remote step setup failed: KeyError: 'nope'"
     assert "Traceback" in capsys.readouterr().err
 

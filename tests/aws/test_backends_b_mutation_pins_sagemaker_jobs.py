@@ -524,6 +524,19 @@ def test_a_job_that_finished_without_a_result(backends, moto_stack, captured, gr
     assert done is task and outcome.ok is False and outcome.error == "SageMaker job mw-r-noresult-plain-a1 failed: Failed"
 
 
+def test_a_stopped_job_is_finished_and_an_explicit_network_is_used(backends, moto_stack, captured, graph, tmp_path):
+    network = JobNetwork(("subnet-1",), ("sg-1",))
+    executor = SageMakerExecutor(backends, network=network, poll_s=(0.0, 0.0))
+    assert executor.network is network
+    executor.submit(_task(graph, "plain", tmp_path, run_id="r-stopped"))
+    assert captured["requests"][0]["VpcConfig"] == {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}
+    captured["status"] = ("Stopped", "Interrupted")
+    [(_, outcome)] = executor.wait(0)
+    assert outcome.error == ("SageMaker job mw-r-stopped-plain-a1 stopped: stopped (Interrupted): spot capacity was "
+                             "reclaimed or MaxWait passed")
+    assert executor.running() == 0
+
+
 def test_jobs_not_due_are_not_polled(backends, moto_stack, captured, graph, tmp_path):
     executor = SageMakerExecutor(backends, poll_s=(3600.0, 3600.0))
     executor.submit(_task(graph, "plain", tmp_path, run_id="r-notdue"))
