@@ -164,13 +164,15 @@ def test_the_same_artifact_again_is_the_same_version(fam):
 
 def test_registering_from_a_home_that_did_not_register_the_stacks_versions_is_refused(fam):
     fam.registry().register(fam.candidate(), environment="dev", actor="ci")
+    fam.registry().register(fam.candidate(2.0), environment="dev", actor="ci")
     other = fam.registry("other-home")
     with pytest.raises(RegistryError) as err:
-        other.register(fam.candidate(2.0), environment="dev", actor="ci")
+        other.register(fam.candidate(3.0), environment="dev", actor="ci")
     assert str(err.value) == (
-        f"SageMaker group {fam.group} holds {fam.name} 1.0.0, which this home's registry ({other.local.root}) did "
-        "not register; register new versions from the home that holds the stack's audit log (set MODELWAY_HOME to it)")
-    assert len(fam.packages()) == 1
+        f"SageMaker group {fam.group} holds {fam.name} 1.0.0, 1.1.0, which this home's registry ({other.local.root}) "
+        "did not register; register new versions from the home that holds the stack's audit log (set MODELWAY_HOME "
+        "to it)")
+    assert len(fam.packages()) == 2
 
 
 def test_an_unknown_family_names_the_stacks_families(fam):
