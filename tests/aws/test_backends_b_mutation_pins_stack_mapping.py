@@ -11,7 +11,6 @@ import stat
 import pytest
 
 from modelway import active_backends
-from modelway.backends import mapping
 from modelway.backends.mapping import LocalBackends, backends_for, use
 from modelway.backends.stack import ResolvedStack, find_project_dir, outputs_digest, resolve_stack
 from modelway.errors import ConfigError
@@ -221,4 +220,3 @@ def test_use_checks_the_stack_before_installing_it(shared_stack, aws_env, tmp_pa
 def test_resolved_stack_fields():
     resolved = ResolvedStack("dev", None, "file x", "d")
     assert (resolved.name, resolved.outputs, resolved.source, resolved.digest) == ("dev", None, "file x", "d")
-    assert mapping.backends_for.__doc__
