@@ -135,6 +135,35 @@ def test_a_pulumi_error_is_its_first_error_line(fake_pulumi, tmp_path):
                               "error: no stack named 'dev' found")
 
 
+WORKING_PULUMI = """#!/bin/sh
+# A stand-in for the pulumi CLI that knows one stack: the calls the Automation API makes to read its outputs.
+[ "$1" = "--non-interactive" ] && shift
+case "$1 $2" in
+  "version "*) echo "v3.150.0"; exit 0;;
+  "stack select") exit 0;;
+  "stack output") cat "$PINS_OUTPUTS"; exit 0;;
+esac
+echo "error: unexpected $*" >&2
+exit 255
+"""
+
+
+def test_outputs_read_through_the_automation_api(fake_pulumi, tmp_path, monkeypatch):
+    fake_pulumi.write_text(WORKING_PULUMI)
+    (tmp_path / "outputs.json").write_text(json.dumps(OUTPUTS))
+    monkeypatch.setenv("PINS_OUTPUTS", str(tmp_path / "outputs.json"))
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: pins\nruntime: python\n")
+    resolved = resolve_stack("dev", None, cwd=project / "sub")
+    assert resolved.name == "dev" and resolved.source == f"pulumi automation api ({project})"
+    assert resolved.outputs.buckets.artifacts == "arts" and resolved.digest == outputs_digest(resolved.outputs)
+    with pytest.raises(ConfigError) as err:
+        resolve_stack("prod", None, cwd=project)
+    assert str(err.value) == (f"--stack prod: pulumi automation api ({project}) holds the outputs of environment "
+                              "'dev', not 'prod'; pass the outputs of 'prod' (pulumi stack output --json -s prod)")
+
+
 # -- mapping -------------------------------------------------------------------------------------
 def test_local_backends_are_the_embedded_default(tmp_path):
     local = backends_for(None)
