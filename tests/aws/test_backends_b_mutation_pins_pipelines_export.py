@@ -284,6 +284,7 @@ def test_argument_problems_name_the_step_and_the_field(plain_graph):
 def test_expressions_become_placeholders():
     assert _placeholders({"a": {"Get": "x"}, "b": [{"Std:Join": {}}, 1], "c": {"Get": "x", "Other": 1}}) == {
         "a": "expression", "b": ["expression", 1], "c": {"Get": "x", "Other": 1}}
+    assert _placeholders({"Get": "a", "Std:Join": "b"}) == "expression"
     assert _placeholders({}) == "expression"  # an empty mapping is a subset too: what botocore never sees
 
 
