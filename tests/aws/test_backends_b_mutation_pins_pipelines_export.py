@@ -295,6 +295,8 @@ def test_stage_pipeline_stores_code_and_parameters(tmp_path):
     (folder / "helper.py").write_text("H = 1\n")
     staged = stage_pipeline(folder / "plain_demo.py", None, {"n": "7"}, tmp_path / "home")
     assert staged.pipeline_file == "plain_demo.py"
+    with pytest.raises(AttributeError):
+        staged.bundle_hash = "other"  # frozen: what was compiled is what gets uploaded
     assert dict(staged.graph.params) == {"n": 7}
     from modelway.artifacts.store import ArtifactStore
 
