@@ -451,3 +451,25 @@ def test_status_mapping_and_s3_uris():
     with pytest.raises(RegistryError) as err:
         _split_s3("file:///tmp/x")
     assert str(err.value) == "not an S3 URI: file:///tmp/x"
+
+
+def test_a_status_set_back_to_pending_in_the_console_reads_as_pending(fam):
+    registry = fam.registry()
+    registry.register(fam.candidate(), environment="dev", actor="ci")  # Approved
+    [package] = fam.packages()
+    fam.stack.client("sagemaker").update_model_package(ModelPackageArn=package["ModelPackageArn"],
+                                                       ModelApprovalStatus="PendingManualApproval",
+                                                       CustomerMetadataProperties=package["CustomerMetadataProperties"])
+    assert registry.get(fam.name, "1.0.0").status == "Pending"
+
+
+def test_packages_made_outside_modelway_are_ignored(fam):
+    registry = fam.registry()
+    registry.register(fam.candidate(), environment="dev", actor="ci")
+    fam.stack.client("sagemaker").create_model_package(  # someone else's package in the group: no modelway_version
+        ModelPackageGroupName=fam.group, ModelPackageDescription="hand made",
+        InferenceSpecification={"Containers": [{"Image": "img:1"}], "SupportedContentTypes": ["text/csv"],
+                                "SupportedResponseMIMETypes": ["text/csv"]})
+    assert len(fam.packages()) == 2
+    assert [v.version for v in registry.list(fam.name)] == ["1.0.0"]
+    assert registry.verify_audit().ok is True
