@@ -55,7 +55,7 @@ def shared_stack(moto_endpoint, tmp_path_factory):
 
 @pytest.fixture
 def backends(shared_stack, aws_env, tmp_path, monkeypatch):
-    for key in ("SM_HPS", "MODELWAY_HOME", "MODELWAY_IMAGE_URI", "MODELWAY_INSTANCE_TYPE"):
+    for key in ("SM_HPS", "MODELWAY_HOME", "MODELWAY_IMAGE_URI", "MODELWAY_INSTANCE_TYPE", "MODELWAY_STACK"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("MODELWAY_SM_ROOT", str(tmp_path / "opt-ml"))
     return use(resolve_stack(None, shared_stack.outputs_file))
@@ -115,6 +115,13 @@ def test_a_step_that_succeeds(backends, shared_stack, graph, tmp_path, monkeypat
     monkeypatch.setenv("MODELWAY_IMAGE_URI", "img@sha256:1")
     monkeypatch.setenv("MODELWAY_INSTANCE_TYPE", "ml.m5.large")
     assert remote.run(staged.hyperparameters) == 0
+    from modelway import active_backends
+    from modelway.backends.stack import outputs_digest
+
+    installed = active_backends.current().resolved  # the container installs the stack's backends itself
+    assert installed.name == "dev"  # no $MODELWAY_STACK: the outputs' environment
+    assert installed.source == f"job hyperparameters ({staged.hyperparameters['modelway_outputs']})"
+    assert installed.digest == outputs_digest(installed.outputs) == outputs_digest(backends.outputs)
     result, obj = _result(shared_stack, staged.result_key)
     assert obj["ServerSideEncryption"] == "aws:kms" and obj["SSEKMSKeyId"] == shared_stack.outputs["kms_key_arn"]
     assert obj["ContentType"] == "application/json"
@@ -133,7 +140,11 @@ def test_a_step_that_succeeds(backends, shared_stack, graph, tmp_path, monkeypat
 def test_a_step_that_fails_writes_the_failure_file(backends, shared_stack, graph, tmp_path, monkeypatch, capsys):
     staged = _staged(backends, graph, "broken", tmp_path, "r-remote-fail")
     monkeypatch.setenv("MODELWAY_HOME", str(tmp_path / "own-home"))
+    monkeypatch.setenv("MODELWAY_STACK", "acme/dev")
     assert remote.run(staged.hyperparameters) == 1
+    from modelway import active_backends
+
+    assert active_backends.current().resolved.name == "acme/dev"  # the stack name the runner passed
     result, _ = _result(shared_stack, staged.result_key)
     assert result["ok"] is False and result["error"].startswith("ValueError: bad input xxx")
     assert result["image"] is None and result["instance_type"] is None
