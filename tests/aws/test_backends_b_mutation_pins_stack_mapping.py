@@ -189,8 +189,14 @@ def test_local_backends_are_the_embedded_default(tmp_path):
     assert concerns == CONCERNS and concerns is not CONCERNS  # a copy: callers may change theirs
 
 
+def _no_tracking_uri(monkeypatch):
+    """Unset, and restored after the test even when use() sets it (delenv alone records nothing to undo)."""
+    monkeypatch.setenv("MODELWAY_TRACKING_URI", "placeholder")
+    monkeypatch.delenv("MODELWAY_TRACKING_URI")
+
+
 def test_use_of_nothing_installs_nothing(monkeypatch):
-    monkeypatch.delenv("MODELWAY_TRACKING_URI", raising=False)
+    _no_tracking_uri(monkeypatch)
     active_backends.install(object())
     backends = use(None)
     assert backends.kind == "local" and active_backends.current() is None
@@ -214,7 +220,7 @@ def _with_tracking(stack, folder, uri):
 
 
 def test_use_of_a_stack_installs_its_backends_and_its_tracking_server(shared_stack, aws_env, tmp_path, monkeypatch):
-    monkeypatch.delenv("MODELWAY_TRACKING_URI", raising=False)
+    _no_tracking_uri(monkeypatch)
     resolved = _with_tracking(shared_stack, tmp_path, "https://mlflow.example")
     assert backends_for(resolved).kind == "aws"
     backends = use(resolved)
@@ -229,7 +235,7 @@ def test_an_explicit_tracking_uri_wins(shared_stack, aws_env, tmp_path, monkeypa
 
 
 def test_a_stack_without_a_tracking_server_leaves_the_uri_alone(shared_stack, aws_env, tmp_path, monkeypatch):
-    monkeypatch.delenv("MODELWAY_TRACKING_URI", raising=False)
+    _no_tracking_uri(monkeypatch)
     use(_with_tracking(shared_stack, tmp_path, None))
     assert "MODELWAY_TRACKING_URI" not in os.environ
 
