@@ -388,3 +388,23 @@ def test_the_kubeconfig_is_read_when_the_client_is_made(shared_stack, aws_env, t
     batch = executor.batch()
     assert batch.api_client.configuration.host == api.url
     assert executor.batch().api_client is batch.api_client  # made once
+
+
+def test_inside_a_cluster_the_pods_service_account_is_used_once(shared_stack, aws_env, tmp_path, monkeypatch, api):
+    """No kubeconfig, but the pod's service account (token and CA files, the API server's env vars)."""
+    from kubernetes.config import incluster_config
+
+    (tmp_path / "token").write_text("pod-token")
+    (tmp_path / "ca.crt").write_text("not checked until a TLS connection is made")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(tmp_path / "ca.crt"))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    # loading the in-cluster config replaces the client's process-wide default: put it back after the test
+    monkeypatch.setattr(client.Configuration, "_default", getattr(client.Configuration, "_default", None))
+    executor = KubernetesExecutor(_backends(shared_stack, tmp_path))
+    batch = executor.batch()
+    assert batch.api_client.configuration.host == "https://10.0.0.1:443"
+    assert batch.api_client.configuration.api_key["BearerToken"] == "bearer pod-token"
+    assert executor.batch().api_client is batch.api_client  # configured once, then reused
