@@ -119,6 +119,12 @@ class _Outputs:
         self.environment = environment
 
 
+def test_a_target_is_a_frozen_value():
+    target = JobTarget("ns", "pc")
+    with pytest.raises(AttributeError):
+        target.namespace = "other"
+
+
 def test_target_messages_and_defaults():
     target = target_for(_Outputs(["risk", "fraud"]))
     assert target == JobTarget("risk", "modelway-prod-spot-preemptible", "default", {})
@@ -141,6 +147,11 @@ def test_validation_messages_name_the_kind_the_job_and_the_field():
     with pytest.raises(ConfigError) as err:
         validate_manifest(broken)
     assert str(err.value) == "Job mw-v: spec: 'template' is a required property"
+    deep = json.loads(json.dumps(manifest))
+    deep["spec"]["backoffLimit"] = "three"
+    with pytest.raises(ConfigError) as err:
+        validate_manifest(deep)
+    assert str(err.value) == "Job mw-v: spec.backoffLimit: 'three' is not of type 'integer', 'null'"
     rootless = json.loads(json.dumps(manifest))
     rootless["bogus"] = 1
     with pytest.raises(ConfigError) as err:
