@@ -142,8 +142,27 @@ def test_datasets_merge_newest_first_and_group_by_name(buckets, tmp_path):
     put("beta", "b-old", 1)
     put("beta", "a-new", 2)
     assert [r["version"] for r in store.datasets("beta")] == ["a-new", "b-old"]
+    # no creation time sorts as the oldest (as 0), after a time between 0 and 1
+    put("gamma", "v-none", None)
+    put("gamma", "v-half", 0.5)
+    assert [r["version"] for r in store.datasets("gamma")] == ["v-half", "v-none"]
     # a version known here wins over the bucket's record of it
     home = tmp_path / "a"
     buckets.store(home, raw=False).add_dataset("alpha", "v1", _dataset(home, [9]), "local", 1)  # not published
     [v1] = [r for r in store.datasets("alpha") if r["version"] == "v1"]
     assert v1["source"] == "local"
+
+
+def test_a_missing_bucket_is_one_line_naming_the_action_and_the_place(buckets, tmp_path):
+    from modelway.errors import UserError
+
+    gone = SharedCacheRunStore(tmp_path / "a", buckets.clients, bucket="no-such-cache-pins", kms_key_arn=buckets.kms,
+                               raw_data_bucket="no-such-raw-pins")
+    with pytest.raises(UserError) as err:
+        gone.cache_lookup("k")
+    assert str(err.value).startswith("stack dev: s3://no-such-cache-pins/step-cache/ does not exist "
+                                     "(s3:GetObject: NoSuchBucket)")
+    with pytest.raises(UserError) as err:
+        gone.datasets()
+    assert str(err.value).startswith("stack dev: s3://no-such-raw-pins/datasets/ does not exist "
+                                     "(s3:ListBucket: NoSuchBucket)")
