@@ -164,6 +164,18 @@ def test_outputs_read_through_the_automation_api(fake_pulumi, tmp_path, monkeypa
                               "'dev', not 'prod'; pass the outputs of 'prod' (pulumi stack output --json -s prod)")
 
 
+def test_a_pulumi_failure_without_an_error_line_still_says_what_pulumi_said(fake_pulumi, tmp_path):
+    # before: the reason was the first line of str(CommandError), which is always empty
+    fake_pulumi.write_text(FAKE_PULUMI.replace("error: no stack named 'dev' found", "fatal: backend unreachable"))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: pins\nruntime: python\n")
+    with pytest.raises(ConfigError) as err:
+        resolve_stack("dev", None, cwd=project)
+    assert str(err.value) == (f"--stack dev: pulumi could not read the stack's outputs in {project}: "
+                              "fatal: backend unreachable")
+
+
 # -- mapping -------------------------------------------------------------------------------------
 def test_local_backends_are_the_embedded_default(tmp_path):
     local = backends_for(None)
