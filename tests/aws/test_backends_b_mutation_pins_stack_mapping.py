@@ -176,6 +176,16 @@ def test_a_pulumi_failure_without_an_error_line_still_says_what_pulumi_said(fake
                               "fatal: backend unreachable")
 
 
+def test_invalid_outputs_from_the_automation_api_name_the_stack(fake_pulumi, tmp_path, monkeypatch):
+    fake_pulumi.write_text(WORKING_PULUMI)
+    (tmp_path / "outputs.json").write_text(json.dumps({k: v for k, v in OUTPUTS.items() if k != "region"}))
+    monkeypatch.setenv("PINS_OUTPUTS", str(tmp_path / "outputs.json"))
+    (tmp_path / "Pulumi.yaml").write_text("name: pins\nruntime: python\n")
+    with pytest.raises(ConfigError) as err:
+        resolve_stack("dev", None, cwd=tmp_path)
+    assert str(err.value) == "stack 'dev' outputs: region: Field required"
+
+
 # -- mapping -------------------------------------------------------------------------------------
 def test_local_backends_are_the_embedded_default(tmp_path):
     local = backends_for(None)
