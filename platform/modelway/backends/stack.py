@@ -89,7 +89,10 @@ def _automation_outputs(stack: str, cwd: Path) -> tuple[dict[str, Any], Path]:
         selected = auto.select_stack(stack_name=stack, work_dir=str(project))
         values = selected.outputs()
     except auto.errors.CommandError as exc:
-        first = next((line for line in str(exc).splitlines() if "error" in line.lower()), str(exc).splitlines()[0])
+        # str(CommandError) starts with an empty line (then code, stdout, stderr): without an "error" line,
+        # its last non-empty line (what pulumi wrote to stderr) says what went wrong
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else str(exc))
         raise ConfigError(f"--stack {stack}: pulumi could not read the stack's outputs in {project}: "
-                          f"{first.strip()}") from None
+                          f"{first}") from None
     return {key: value.value for key, value in values.items()}, project
