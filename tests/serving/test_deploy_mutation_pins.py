@@ -302,3 +302,27 @@ def test_results_and_refusals():
                                 "steps": [{"weights": {"1": 0.5}, "revision": 3, "seconds": 1.5, "verdict": {}}],
                                 "details": {}}
     assert DeployResult("e", "m", "1", "s", "o", "r", None, 1).steps == []
+
+
+def test_one_incumbent_request_is_enough_to_compare_latency():
+    one = VariantStats("1", 1, 0, 10.0, 10.0)
+    assert check(_vs(p95=50.0), one, Guardrails()).judged == ["error_rate", "p95_latency"]
+
+
+def test_the_error_limit_is_printed_in_points():
+    inc = _vs("1", requests=100, errors=0)
+    assert check(_vs(requests=100, errors=20), inc, Guardrails(max_error_rate_increase=0.1)).breaches == [
+        "error rate 20.0% vs 0.0% for the incumbent (limit +10.0 points)"]
+
+
+def test_a_p_value_equal_to_alpha_is_not_significant():
+    inc_lat = [float(x) for x in range(20)]
+    cand_lat = [x + 4.0 for x in inc_lat]
+    p_lat = _slower_p(cand_lat, inc_lat)
+    slow, base = _vs(p95=100.0, latencies=cand_lat), _vs("1", p95=10.0, latencies=inc_lat)
+    assert check(slow, base, Guardrails(latency_alpha=p_lat)).ok
+    assert not check(slow, base, Guardrails(latency_alpha=min(p_lat * 1.001, 0.999))).ok
+    p_acc = _one_sided_drop_p(80, 100, 66, 100)
+    inc, cand = _vs("1", labelled=100, correct=80), _vs(labelled=100, correct=66)
+    assert check(cand, inc, Guardrails(accuracy_alpha=p_acc)).ok
+    assert not check(cand, inc, Guardrails(accuracy_alpha=p_acc * 1.001)).ok
