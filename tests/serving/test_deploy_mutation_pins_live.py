@@ -90,8 +90,13 @@ def test_a_rollout_needs_a_live_server(home, tiny):
 
 def test_a_good_canary_is_promoted_step_by_step(home, tiny):
     deployer, lines, _, v1, v2, _ = tiny
-    with SimServer(home, EP, {}):
+    # a load error the server reported for an older revision does not stop this rollout
+    with SimServer(home, EP, {}, load_error="revision 1: stale") as sim:
         result = deployer.deploy(_req(v2, steps=(0.25, 0.5, 1.0), trigger="ci"))
+    for revision, step in ((2, 0), (3, 1)):
+        mid = sim.states[revision]
+        assert (mid.candidate, mid.strategy, mid.phase, mid.step, mid.steps, mid.incumbent, mid.standby) == \
+            (v2, "canary", "canary", step, [0.25, 0.5, 1.0], v1, None)
     assert (result.outcome, result.strategy, result.version, result.incumbent, result.revision) == \
         ("promoted", "canary", v2, v1, 4)
     assert result.reason == "all 2 canary steps passed"
@@ -123,35 +128,40 @@ def test_a_good_canary_is_promoted_step_by_step(home, tiny):
 
 
 def test_a_failing_canary_is_rolled_back_by_the_guardrails(home, tiny):
-    deployer, lines, _, v1, v2, _ = tiny
+    deployer, lines, _, v1, v2, v3 = tiny
+    deployer.store.put(EP, EndpointState(model=EP, environment="dev", variants={v1: 1.0}, incumbent=v1, standby=v3))
     with SimServer(home, EP, {v2: Behaviour(status=500)}):
         result = deployer.deploy(_req(v2, trigger="ci"))
     breach = "error rate 100.0% vs 0.0% for the incumbent (limit +2.0 points)"
     assert (result.outcome, result.strategy, result.version, result.incumbent, result.revision) == \
-        ("rolled_back", "canary", v2, v1, 3)
+        ("rolled_back", "canary", v2, v1, 4)
     assert result.reason == f"guardrail breached: {breach}"
     assert [s.weights for s in result.steps] == [{v2: 0.1, v1: 0.9}] and result.steps[0].verdict["breaches"] == [breach]
     _, state = DeploymentStore(home).require(EP)
-    assert state == EndpointState(model=EP, environment="dev", variants={v1: 1.0}, incumbent=v1, phase="stable")
+    # the older standby survives the rollback of a candidate: `modelway rollback` still has somewhere to go
+    assert state == EndpointState(model=EP, environment="dev", variants={v1: 1.0}, incumbent=v1, phase="stable", standby=v3)
     last = deployer.store.history(EP)[-1]
     assert (last["actor"], last["action"], last["strategy"], last["version"], last["previous"]) == \
         ("modelway-guardrails", "rolled-back", "canary", v1, v2)
     assert last["details"]["reason"] == f"guardrail breached: {breach}"
-    assert last["details"]["trigger"] == "guardrail (ci by pytest)" and last["details"]["step"]["revision"] == 2
+    assert last["details"]["trigger"] == "guardrail (ci by pytest)" and last["details"]["step"]["revision"] == 3
     [audit] = _deployments(home, v2)
     assert {k: audit[k] for k in ("decision", "trigger", "reason", "restored", "revision", "breaches")} == \
         {"decision": "rolled-back", "trigger": "guardrail (ci by pytest)", "reason": f"guardrail breached: {breach}",
-         "restored": v1, "revision": 3, "breaches": [breach]}
+         "restored": v1, "revision": 4, "breaches": [breach]}
     assert any(line.endswith(f"-> BREACH: {breach}") for line in lines)
-    assert lines[-1] == f"  revision 3: rolled back to {v1} (guardrail breached: {breach})"
+    assert lines[-1] == f"  revision 4: rolled back to {v1} (guardrail breached: {breach})"
 
 
 def test_blue_green_switches_at_once_keeps_a_standby_and_rolls_back_to_it(home, tiny):
     deployer, lines, _, v1, v2, v3 = tiny
-    with SimServer(home, EP, {}):
+    with SimServer(home, EP, {}) as sim:
         result = deployer.deploy(_req(v2, "blue-green"))
         assert (result.outcome, result.strategy, result.reason, result.incumbent) == \
             ("promoted", "blue-green", "blue-green window passed", v1)
+        switched = sim.states[2]
+        assert (switched.variants, switched.candidate, switched.strategy, switched.phase, switched.standby) == \
+            ({v2: 1.0}, v2, "blue-green", "blue-green", v1)
         assert [s.weights for s in result.steps] == [{v2: 1.0}]
         history = deployer.store.history(EP)
         assert [h["action"] for h in history] == ["deployed", "switched", "promoted"]
@@ -199,8 +209,11 @@ def test_a_window_that_times_out_with_enough_requests_is_judged(home, tiny):
 
 def test_ab_picks_the_more_accurate_version(home, tiny):
     deployer, _, _, v1, v2, _ = tiny
-    with SimServer(home, EP, {v1: Behaviour(accuracy=0.5), v2: Behaviour(accuracy=0.95)}):
+    with SimServer(home, EP, {v1: Behaviour(accuracy=0.5), v2: Behaviour(accuracy=0.95)}) as sim:
         result = deployer.deploy(_req(v2, "ab", ab_min_labelled=40, ab_split=0.4, sticky_key="id"))
+    running = sim.states[2]
+    assert (running.candidate, running.strategy, running.phase, running.sticky_key) == (v2, "ab", "ab", "id")
+    assert result.steps[0].verdict["candidate"]["labelled"] >= 40  # the window waits for the labels it needs
     assert (result.outcome, result.strategy, result.incumbent) == ("promoted", "ab", v1)
     assert result.reason.startswith(f"{v2} wins: accuracy 0.9") and result.details["ab"]["winner"] == v2
     assert [s.weights for s in result.steps] == [{v2: 0.4, v1: 0.6}]
@@ -250,8 +263,11 @@ def test_an_undecided_ab_test_keeps_running_until_promoted(home, tiny):
 
 def test_shadow_reports_and_stays_attached_until_rolled_back(home, tiny):
     deployer, lines, _, v1, v2, _ = tiny
-    with SimServer(home, EP, {v2: Behaviour(latency_ms=3.0)}):
+    with SimServer(home, EP, {v2: Behaviour(latency_ms=3.0)}) as sim:
         result = deployer.deploy(_req(v2, "shadow"))
+        shadowed = sim.states[2]
+        assert (shadowed.variants, shadowed.shadow, shadowed.candidate, shadowed.strategy, shadowed.phase) == \
+            ({v1: 1.0}, v2, v2, "shadow", "shadow")
         assert (result.outcome, result.strategy, result.incumbent, result.revision) == ("running", "shadow", v1, 2)
         n = result.details["shadow"]["requests"]
         assert n >= 20 and result.reason == (f"shadow {v2} answered {n} copies: agreement 100.0%, p95 3.0 ms vs 2.0 ms "
@@ -299,7 +315,15 @@ def test_a_lagging_server_times_out_naming_it(home, tiny, monkeypatch):
 
 
 def test_feedback_counts_and_unknown_endpoints(home, tiny):
-    deployer, *_ = tiny
+    deployer, _, _, v1, *_ = tiny
+    for i in range(25):
+        deployer.store.add_history(EP, actor="x", action=f"note-{i}")
+    shown = deployer.describe(EP)
+    assert [h["action"] for h in shown["history"]] == [f"note-{i}" for i in range(5, 25)]  # the last 20
+    assert shown["stats"] == {v1: {"version": v1, "requests": 0, "errors": 0, "error_rate": 0.0, "p50_ms": None,
+                                   "p95_ms": None, "labelled": 0, "accuracy": None, "agreement": None}}
+    assert (shown["endpoint"], shown["revision"], shown["servers"], shown["state"]["incumbent"]) == (EP, 1, [], v1)
+    assert "ab" not in shown
     assert deployer.feedback(EP, [("nope", 1.0)]) == {"stored": 1, "matched": 0, "ambiguous": 0}
     with pytest.raises(UserError, match="endpoint 'ghost' has no deployment"):
         deployer.feedback("ghost", [])

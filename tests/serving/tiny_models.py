@@ -69,6 +69,7 @@ class SimServer:
         self.stop = threading.Event()
         self.ids = itertools.count()
         self.answered: dict[str, int] = {}
+        self.states: dict[int, Any] = {}  # every revision seen, as written (the routing mid-rollout)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def tick(self) -> None:
@@ -76,6 +77,7 @@ class SimServer:
         if found is None:
             return
         revision, state = found
+        self.states.setdefault(revision, state)
         applied = revision if self.apply else revision - 1
         self.store.heartbeat(self.endpoint, self.url, applied,
                              self.load_error.format(revision=revision) if self.load_error else None)
