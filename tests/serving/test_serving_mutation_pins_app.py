@@ -208,3 +208,42 @@ def _wait(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_known_categories_are_checked_and_each_load_is_measured(home):
+    import pandas as pd
+
+    from modelway.profiling.profile import build_profile, save_baseline
+
+    v1 = register_tiny(home, "one")
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "color": ["red", "blue", "red", "blue"]})
+    save_baseline(home, EP, v1, build_profile(frame, {"x": "numeric", "color": "categorical"}))
+    store = DeploymentStore(home)
+    store.put(EP, EndpointState(model=EP, environment="dev", variants={v1: 1.0}, incumbent=v1, capture_rate=0.0))
+    with serve_in_thread(ModelServer(EP, home=home, poll_s=0.02)) as url:
+        client = Client(url, timeout=10)
+        assert client.get("/health").json()["categories_checked"] == {v1: True}
+        unknown = client.invoke({"x": 1, "color": "green"})
+        assert (unknown.status, unknown.json()) == (400, {"error": "row 0, field 'color': unknown category 'green'; "
+                                                                   "known: ['blue', 'red']"})
+        assert client.invoke({"x": 1, "color": "red"}).status == 200
+        assert [s["url"] for s in store.live_servers(EP)] == [url]
+        client.close()
+    cost = TrafficLog(traffic_path(home, EP)).resources(v1)
+    assert cost is not None and cost["rows"] == 200 and cost["rows_per_s"] > 0 and cost["model_mb"] >= 0
+
+
+def test_a_server_given_its_state_serves_it_without_following_or_logging(home):
+    v1, v2 = register_tiny(home, "one"), register_tiny(home, "two")
+    fixed = EndpointState(model=EP, environment="contract", variants={v1: 1.0}, incumbent=v1, capture_rate=1.0)
+    DeploymentStore(home).put(EP, EndpointState(model=EP, environment="dev", variants={v2: 1.0}, incumbent=v2))
+    server = ModelServer(EP, home=home, state=fixed, poll_s=0.02)
+    assert (server.follow, server.traffic, server.capture.rate, server.routing.revision) == (False, None, 0.0, 0)
+    with serve_in_thread(server) as url:
+        client = Client(url, timeout=10)
+        assert client.invoke({"x": 1, "color": "c"}).variant == v1  # not the persisted v2
+        assert client.invoke({"x": "bad", "color": "c"}).status == 400
+        assert client.get("/health").json()["revision"] == 0
+        assert DeploymentStore(home).live_servers(EP) == []  # invisible to rollouts
+        client.close()
+    assert read_capture(home, EP) == []
