@@ -110,3 +110,28 @@ def test_first_prediction_for_the_traffic_log():
     assert first_prediction([{"prediction": float("nan"), "probability": float("inf")}]) == (None, None)
     assert first_prediction([{"probability": 0.3}]) == (None, 0.3)
     assert first_prediction([{"prediction": None}]) == (None, None)
+
+
+def test_a_request_whose_client_went_away_does_not_stall_the_others():
+    import threading
+
+    gate = threading.Event()
+
+    class Gated(_Proba):
+        def predict_proba(self, frame):
+            gate.wait(5)
+            return super().predict_proba(frame)
+
+    v = Variant("1", Gated(), [("x", "numeric")], task="classification")
+
+    async def run():
+        gone = asyncio.ensure_future(v.submit({"x": [1.0]}))
+        waiting = asyncio.ensure_future(v.submit({"x": [2.0]}))
+        await asyncio.sleep(0.05)  # both are in the model's batch now
+        gone.cancel()
+        await asyncio.sleep(0)
+        gate.set()
+        return await asyncio.wait_for(waiting, 5)
+
+    assert asyncio.run(run()) == [{"prediction": "no", "probability": pytest.approx(0.2)}]
+    v.close()
