@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 
 from modelway.deploy import embedded as embedded_mod
-from modelway.deploy.approval import check_deployable
 from modelway.deploy.base import DeployRefused, DeployRequest
 from modelway.deploy.embedded import EmbeddedDeployer, _copy, _ms, _numbers
 from modelway.deploy.guardrails import Guardrails
@@ -370,24 +369,6 @@ def test_an_unapproved_or_unknown_version_is_refused_before_anything_runs(home, 
     with pytest.raises(UserError):
         deployer.deploy(DeployRequest(endpoint=EP, model=EP, version="9.9.9"))  # unknown: refused, nothing to audit
     assert deployer.store.history(EP)[-1]["version"] == "9.9.9"
-
-
-def test_approval_rules_of_a_human_approved_environment(home):
-    reg = get_registry(home)
-    dev = register_tiny(home, "dev-approved")
-    with pytest.raises(DeployRefused) as info:
-        check_deployable(reg, EP, dev, "prod")
-    assert str(info.value) == (f"{EP} {dev} was approved for dev, but prod requires a human approval for prod; "
-                               "register it for prod and approve it there")
-    assert check_deployable(reg, EP, dev, "dev").version == dev
-    prod = register_tiny(home, "prod-two", environment="prod")
-    reg.reject(EP, prod, actor="erin", reason="no")
-    with pytest.raises(DeployRefused) as info:
-        check_deployable(reg, EP, prod, "prod")
-    assert str(info.value) == f"{EP} {prod} is Rejected; only Approved versions can be deployed"
-    ok = register_tiny(home, "prod-three", environment="prod")
-    reg.approve(EP, ok, actor="erin", reason="reviewed")
-    assert check_deployable(reg, EP, ok, "prod").decided_by == "erin"
 
 
 def test_helpers_of_the_deployer():
