@@ -162,6 +162,8 @@ def test_blue_green_switches_at_once_keeps_a_standby_and_rolls_back_to_it(home, 
         assert (switched.variants, switched.candidate, switched.strategy, switched.phase, switched.standby) == \
             ({v2: 1.0}, v2, "blue-green", "blue-green", v1)
         assert [s.weights for s in result.steps] == [{v2: 1.0}]
+        # judged against the incumbent's traffic from before the switch
+        assert result.steps[0].verdict["incumbent"]["version"] == v1 and result.steps[0].verdict["incumbent"]["requests"] > 0
         history = deployer.store.history(EP)
         assert [h["action"] for h in history] == ["deployed", "switched", "promoted"]
         assert history[1]["details"]["weights"] == {v2: 1.0}
@@ -281,10 +283,40 @@ def test_shadow_reports_and_stays_attached_until_rolled_back(home, tiny):
         assert history[-2]["details"]["shadow"] == v2 and history[-1]["details"]["agreement"] == 1.0
         shown = deployer.describe(EP)
         assert f"{v2} (shadow)" in shown["stats"] and "ab" not in shown
+        # a candidate revoked while it runs can no longer be promoted
+        get_registry(home).revoke(EP, v2, actor="sec", reason="leaked training data")
+        with pytest.raises(DeployRefused) as info:
+            deployer.promote(EP, actor="dan", reason="ship it")
+        assert str(info.value) == f"{EP} {v2} is Revoked; only Approved versions can be deployed"
         back = deployer.rollback(EP, actor="dan", reason="enough")
     assert (back.version, back.incumbent, back.strategy) == (v2, v1, "shadow")
     _, state = DeploymentStore(home).require(EP)
     assert (state.shadow, state.candidate, state.variants, state.standby) == (None, None, {v1: 1.0}, None)
+
+
+def test_a_failing_ab_candidate_is_stopped_by_the_guardrails_before_any_test(home, tiny):
+    deployer, _, _, v1, v2, _ = tiny
+    with SimServer(home, EP, {v2: Behaviour(status=500)}):
+        result = deployer.deploy(_req(v2, "ab", ab_min_labelled=40))
+    assert (result.outcome, result.strategy, result.incumbent) == ("rolled_back", "ab", v1)
+    assert result.reason.startswith("guardrail breached: error rate 100.0%") and "ab" not in result.details
+    assert len(result.steps) == 1 and result.steps[0].weights == {v2: 0.5, v1: 0.5}
+
+
+def test_rollback_and_promote_name_themselves_when_no_strategy_was_recorded(home, tiny):
+    deployer, _, _, v1, v2, v3 = tiny
+    deployer.store.put(EP, EndpointState(model=EP, environment="dev", variants={v1: 1.0}, incumbent=v1, standby=v3))
+    back = deployer.rollback(EP, actor="ops", reason="bad night", trigger="pager")
+    assert (back.strategy, back.version, back.incumbent, back.revision) == ("rollback", v1, v3, 3)
+    assert deployer.store.history(EP)[-1]["details"] == {"reason": "bad night", "trigger": "pager"}
+    _, state = deployer.store.require(EP)
+    assert (state.variants, state.incumbent, state.standby) == ({v3: 1.0}, v3, None)
+    deployer.store.put(EP, EndpointState(model=EP, environment="dev", variants={v3: 1.0}, incumbent=v3, candidate=v2,
+                                         shadow=v2, phase="shadow", standby=v1))
+    up = deployer.promote(EP, actor="ops", reason="looks right")
+    assert (up.strategy, up.version, up.incumbent, up.outcome) == ("promote", v2, v3, "promoted")
+    _, state = deployer.store.require(EP)
+    assert state == EndpointState(model=EP, environment="dev", variants={v2: 1.0}, incumbent=v2, standby=v3)
 
 
 def test_a_failing_shadow_is_rolled_back(home, tiny):
