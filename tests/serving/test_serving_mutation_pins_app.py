@@ -153,20 +153,41 @@ def test_health_ping_and_following_new_revisions(home, served):
     assert health["load_error"] is None and health["loaded"] == [v1]
 
 
-def test_a_failing_model_is_a_500_naming_the_version(home):
-    bad = register_tiny(home, "bad", fail=True)
-    DeploymentStore(home).put(EP, EndpointState(model=EP, environment="dev", variants={bad: 1.0}, incumbent=bad))
+def test_failures_and_disagreements_are_logged_and_a_failing_live_model_is_a_500(home):
+    v1, flip, bad = register_tiny(home, "one"), register_tiny(home, "flip", invert=True), register_tiny(home, "bad", fail=True)
+    store = DeploymentStore(home)
+    store.put(EP, EndpointState(model=EP, environment="dev", variants={v1: 1.0}, incumbent=v1, shadow=flip, capture_rate=1.0))
+    log = TrafficLog(traffic_path(home, EP))
     server = ModelServer(EP, home=home, poll_s=0.02)
     with serve_in_thread(server) as url:
         client = Client(url, timeout=10)
-        reply = client.invoke({"x": 1, "color": "c"})
+        assert client.invoke({"x": 8, "color": "c"}).json() == {"predictions": [{"prediction": 1, "probability": 0.8}]}
+        _wait(lambda: log.stats(flip, shadow=True).requests == 1)
+        assert log.stats(flip, shadow=True).agreement == 0.0
+        text = client.get("/metrics").body.decode()
+        assert f'modelway_shadow_predictions_total{{agree="false",endpoint="{EP}",variant="{flip}"}} 1.0' in text
+        # a failing shadow is logged as its error, never seen by the client
+        store.put(EP, EndpointState(model=EP, environment="dev", variants={v1: 1.0}, incumbent=v1, shadow=bad,
+                                    capture_rate=1.0))
+        _wait(lambda: client.get("/health").json()["revision"] == 2)
+        assert client.invoke({"x": 8, "color": "c"}).status == 200
+        _wait(lambda: log.stats(bad, shadow=True).requests == 1)
+        failed = log.stats(bad, shadow=True)
+        assert (failed.errors, failed.agreement, failed.p95_ms) == (1, None, None)
+        # a failing live model: the request's 500, counted against that version
+        store.put(EP, EndpointState(model=EP, environment="dev", variants={bad: 1.0}, incumbent=bad, capture_rate=1.0))
+        _wait(lambda: client.get("/health").json()["revision"] == 3)
+        reply = client.invoke({"x": 1, "color": "c"}, headers={"X-Request-Id": "boom"})
         client.close()
-    assert reply.status == 500 and reply.variant == bad
+    assert reply.status == 500 and reply.variant == bad and reply.headers["x-request-id"] == "boom"
     assert reply.json() == {"error": f"model {bad} failed: RuntimeError: tiny model failed"}
-    server._flush()
-    stats = TrafficLog(traffic_path(home, EP)).stats(bad)
+    stats = log.stats(bad)
     assert (stats.requests, stats.errors) == (1, 1)
-    assert DeploymentStore(home).live_servers(EP) == []  # a stopped server says goodbye
+    [record] = [r for r in read_capture(home, EP) if r["request_id"] == "boom"]
+    assert (record["status"], record["error"], record["outputs"], record["version"]) == \
+        (500, "RuntimeError: tiny model failed", None, bad)
+    assert record["inputs"] is None
+    assert store.live_servers(EP) == []  # a stopped server says goodbye
 
 
 def test_sticky_keys_pin_a_client_to_a_variant(home):

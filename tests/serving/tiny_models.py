@@ -21,24 +21,27 @@ SCHEMA = {"features": [["x", "numeric"], ["color", "categorical"]], "task": "cla
 
 
 class Tiny:
-    """p(class 1) = x / 10 (clipped); ``tag`` only makes a distinct artifact; ``fail``: raises on every call."""
+    """p(class 1) = x / 10 (clipped); ``tag`` only makes a distinct artifact; ``fail``: raises on every call;
+    ``invert``: the opposite answers (a shadow that disagrees)."""
 
-    def __init__(self, tag: str = "a", fail: bool = False):
-        self.tag, self.fail = tag, fail
+    def __init__(self, tag: str = "a", fail: bool = False, invert: bool = False):
+        self.tag, self.fail, self.invert = tag, fail, invert
         self.classes_ = np.array([0, 1])
 
     def predict_proba(self, frame: Any) -> Any:
         if self.fail:
             raise RuntimeError("tiny model failed")
         p = np.clip(frame["x"].to_numpy(dtype=float) / 10, 0, 1)
+        if getattr(self, "invert", False):
+            p = 1 - p
         return np.column_stack([1 - p, p])
 
 
 def register_tiny(home: Path, tag: str, *, fail: bool = False, schema: dict | None = None, environment: str = "dev",
-                  name: str = "tiny") -> str:
+                  name: str = "tiny", invert: bool = False) -> str:
     from modelway.registry import ModelCandidate, get_registry
 
-    mv = get_registry(home).register(ModelCandidate(name=name, model=Tiny(tag, fail), schema=schema or SCHEMA,
+    mv = get_registry(home).register(ModelCandidate(name=name, model=Tiny(tag, fail, invert), schema=schema or SCHEMA,
                                                     metrics={"tag": tag}, family="Tiny"),
                                      environment=environment, actor="pytest")
     return mv.version
