@@ -11,7 +11,7 @@ from modelway.serving.payload import _ABSENT, PayloadError, PayloadValidator, pa
 
 
 @pytest.mark.parametrize("ctype", [None, "application/json", "application/json; charset=utf-8", "APPLICATION/JSON",
-                                   "*/*", ""])
+                                   "*/*", "", "; charset=utf-8", "  "])
 def test_json_content_types(ctype):
     assert parse_body(b'{"a": 1}', ctype) == {"a": [1]}
 
