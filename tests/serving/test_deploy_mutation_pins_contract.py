@@ -114,3 +114,12 @@ def test_a_failing_version_and_a_slow_limit_fail_their_checks(home):
     slow = run_contract_tests(get_registry(home), home, EP, v1, None, max_p95_ms=0.001, latency_requests=2)
     ok, detail = {n: (ok, d) for n, ok, d in slow.checks}["response time"]
     assert ok is False and re.fullmatch(r"p95 \d+\.\d ms \(limit 0 ms, best of 3 measurements\)", detail)
+
+
+def test_a_regression_version_answers_predictions_only(home):
+    v = register_tiny(home, "reg", schema={**SCHEMA, "task": "regression"})
+    report = run_contract_tests(get_registry(home), home, EP, v, None, latency_requests=2)
+    checks = {n: (ok, d) for n, ok, d in report.checks}
+    assert report.passed, report.failures
+    assert checks["JSON record"] == (True, "1 predictions for 1 rows, keys ['prediction']")
+    assert checks["same task"] == (True, "regression -> regression")

@@ -36,6 +36,10 @@ class Tiny:
             p = 1 - p
         return np.column_stack([1 - p, p])
 
+    def predict(self, frame: Any) -> Any:
+        """Served as a regression (schema task ``regression``): twice x."""
+        return frame["x"].to_numpy(dtype=float) * 2
+
 
 def register_tiny(home: Path, tag: str, *, fail: bool = False, schema: dict | None = None, environment: str = "dev",
                   name: str = "tiny", invert: bool = False) -> str:
