@@ -137,3 +137,28 @@ def test_probe_predict_measures_peak_and_speed():
     calls.clear()
     probe_predict("1", predict, "c", 1, 0.0, repeats=1)
     assert len(calls) == 3
+
+
+def test_sampling_draws_only_between_the_extremes(tmp_path):
+    # rate 0 and rate 1 decide without a draw, so a server whose rate changes later samples the seed's sequence
+    for extreme in (0.0, 1.0):
+        w = CaptureWriter(tmp_path, "ep", extreme, seed=11)
+        for _ in range(5):
+            w.maybe({})
+        w.rate = 0.5
+        rng = random.Random(11)
+        assert [w.maybe({}) for _ in range(50)] == [rng.random() < 0.5 for _ in range(50)]
+
+
+def test_a_nan_input_is_captured_as_json_nan(tmp_path):
+    w = CaptureWriter(tmp_path, "ep", 1.0)
+    w.maybe({"ts": 1.0, "inputs": {"x": [float("nan")]}})
+    assert w.flush() == 1
+    [line] = next(capture_root(tmp_path, "ep").rglob("*.jsonl")).read_text().splitlines()
+    assert line == '{"ts": 1.0, "inputs": {"x": [NaN]}}'
+
+
+def test_a_load_that_frees_memory_holds_none():
+    ballast = [bytearray(2**20) for _ in range(4)]
+    obj, mb = measure_load(lambda: ballast.clear())
+    assert obj is None and mb == 0.0
