@@ -123,3 +123,49 @@ def test_resources_latest_profile_per_version(tmp_path):
         {"version": "1", "ts": 7.0, "model_mb": 12.0, "predict_peak_mb": 3.0, "rows_per_s": 400.0, "rows": 200}
     import os
     assert got["pid"] == os.getpid()
+
+
+def test_a_labelled_answer_without_a_numeric_prediction_counts_as_wrong_in_both_readers(tmp_path):
+    # a classifier with string classes ("yes"/"no") answers, but its prediction is no number the log can store;
+    # a label sent for it must not break the A/B test's reader (it crashed with int(None)) and counts as wrong,
+    # as the guardrails' reader already counts it
+    log = _log(tmp_path)
+    log.record(TrafficRecord("s", 1.0, "1", 1, 200, 3.0, prediction=None, score=0.7))
+    log.record(TrafficRecord("n", 1.0, "1", 1, 200, 4.0, prediction=1.0, score=0.9))
+    log.flush()
+    assert log.add_feedback([("s", 1.0), ("n", 1.0)], 2.0) == (2, 2, 0)
+    assert log.outcomes("1") == ([0, 1], [3.0, 4.0])
+    s = log.stats("1")
+    assert (s.labelled, s.correct) == (2, 1)
+
+
+def test_defaults_of_records_and_stats(tmp_path):
+    rec = TrafficRecord("r", 1.0, "1", 1, 200, 2.0)
+    assert (rec.prediction, rec.score, rec.shadow, rec.agree, rec.error) == (None, None, 0, None, None)
+    assert VariantStats("1", 10, 0, None, None, labelled=4).accuracy == 0.0
+    assert (VariantStats("1", 1, 0, None, None).labelled, VariantStats("1", 1, 0, None, None).agreement) == (0, None)
+    # a second reader of the same log (the deployer next to the server) opens it as it is
+    log = _log(tmp_path)
+    log.record(rec)
+    log.flush()
+    assert TrafficLog(log.path).stats("1").requests == 1
+
+
+def test_ambiguous_labels_are_counted_over_every_chunk(tmp_path):
+    log = _log(tmp_path)
+    for i in range(700):
+        log.record(TrafficRecord(f"r{i}", 1.0, "1", 1, 200, 1.0, prediction=1.0))
+    for dup in ("r0", "r600"):  # one in each chunk of 500 ids
+        log.record(TrafficRecord(dup, 2.0, "2", 1, 200, 1.0, prediction=1.0))
+    log.flush()
+    assert log.add_feedback([(f"r{i}", 1) for i in range(700)], 1.0) == (700, 700, 2)
+
+
+def test_outcomes_over_several_revisions(tmp_path):
+    log = _log(tmp_path)
+    for rev in (1, 2, 3):
+        log.record(TrafficRecord(f"r{rev}", 1.0, "1", rev, 200, float(rev), prediction=1.0))
+    log.flush()
+    log.add_feedback([("r1", 1), ("r2", 0), ("r3", 1)], 1.0)
+    assert log.outcomes("1", revisions=[1, 2]) == ([1, 0], [1.0, 2.0])
+    assert log.outcomes("1", revisions=[3]) == ([1], [3.0])
