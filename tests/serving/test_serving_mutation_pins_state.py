@@ -41,7 +41,7 @@ def test_store_revisions_weights_and_require(tmp_path):
     assert store.require("b") == (2, _state(variants={"1": 0.5, "2": 0.5 + 5e-7}))
     with pytest.raises(UserError, match=r"known endpoints: \['a', 'b'\]"):
         store.require("c")
-    for bad in ({}, {"1": 0.5, "2": 0.49}, {"1": 1.00001}):
+    for bad in ({}, {"1": 0.5, "2": 0.49}, {"1": 1.00001}, {"1": 0.5, "2": 0.5000015}):
         with pytest.raises(ValueError) as err:
             store.put("b", _state(variants=bad))
         assert str(err.value) == f"variant weights of b must sum to 1, got {bad}"
@@ -59,6 +59,7 @@ def test_history_is_written_with_the_revision_oldest_first_and_limited(tmp_path)
     assert [(r["actor"], r["action"], r["revision"]) for r in rows] == [("x", "refused", None), ("alice", "deployed", 1),
                                                                        ("bob", "note", 1)]
     assert rows[1]["details"] == {"a": "p", "b": 2} and rows[0]["details"] == {} and rows[1]["strategy"] == "canary"
+    assert list(rows[1]["details"]) == ["a", "b"]  # stored with sorted keys: the same decision reads the same
     assert rows[1]["version"] == "1" and rows[1]["endpoint"] == "ep" and rows[2]["strategy"] is None
     assert [r["action"] for r in store.history("ep", 2)] == ["deployed", "note"]
     # a history entry that cannot be written undoes the revision of the same transaction
@@ -86,7 +87,7 @@ def test_heartbeats_live_servers_and_gone(tmp_path, monkeypatch):
     now = time.time()
     monkeypatch.setattr(time, "time", lambda: now + 4.5)
     assert len(store.live_servers("ep")) == 1
-    monkeypatch.setattr(time, "time", lambda: now + 6.0)
+    monkeypatch.setattr(time, "time", lambda: now + 5.5)
     assert store.live_servers("ep") == [] and len(store.live_servers("ep", max_age_s=10.0)) == 1
     monkeypatch.undo()
     store.server_gone("ep", "http://a")
@@ -122,3 +123,17 @@ def test_the_deploy_lock_is_exclusive_and_says_who_to_wait_for(tmp_path):
         waited.append(True)
     t.join(5)
     assert waited == [True]
+
+
+def test_a_store_under_a_new_home_and_a_second_store_on_it(tmp_path):
+    home = tmp_path / "a" / "b"
+    first = DeploymentStore(home)
+    first.put("ep", _state())
+    assert DeploymentStore(home).revision("ep") == 1  # the server and the deployer each open one
+
+
+def test_history_keeps_the_last_50_by_default(tmp_path):
+    store = DeploymentStore(tmp_path)
+    for i in range(55):
+        store.add_history("ep", actor="x", action=str(i))
+    assert [h["action"] for h in store.history("ep")] == [str(i) for i in range(5, 55)]
