@@ -121,8 +121,9 @@ def test_a_good_canary_is_promoted_step_by_step(home, tiny):
     assert promoted["breaches"] == [] and promoted["candidate"]["version"] == v2 and promoted["incumbent"]["version"] == v1
     assert "ab" not in promoted
     assert lines[1] == f"  revision 2: step [{v1} 75%, {v2} 25%]" and lines[3] == f"  revision 3: step [{v1} 50%, {v2} 50%]"
-    assert lines[2].startswith("    window: candidate ") and lines[2].endswith(" -> ok")
-    assert ", errors 0.0, p95 2.0 ms, accuracy None | incumbent " in lines[2]
+    c, i = result.steps[0].verdict["candidate"], result.steps[0].verdict["incumbent"]
+    assert lines[2] == (f"    window: candidate {c['requests']} req, errors 0.0, p95 2.0 ms, accuracy None | incumbent "
+                        f"{i['requests']} req, errors 0.0, p95 2.0 ms, accuracy None -> ok")
     assert lines[5] == f"  revision 4: promoted {v2} to all traffic ({v1} on standby)"
 
 
