@@ -162,3 +162,23 @@ def test_a_load_that_frees_memory_holds_none():
     ballast = [bytearray(2**20) for _ in range(4)]
     obj, mb = measure_load(lambda: ballast.clear())
     assert obj is None and mb == 0.0
+
+
+def test_costs_are_measured_from_the_current_size_under_someone_elses_trace():
+    # an outer trace with memory held and an earlier, higher peak: only what the load or the call adds counts
+    tracemalloc.start()
+    try:
+        held = bytearray(8 * 2**20)
+        spike = bytearray(16 * 2**20)
+        del spike
+        _, mb = measure_load(lambda: bytearray(2 * 2**20))
+        assert 1.9 < mb < 2.3
+        profile = probe_predict("1", lambda cols: bytes(4 * 2**20), None, 10, 0.0)
+        assert 3.9 < profile.predict_peak_mb < 4.5
+        assert len(held) == 8 * 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_call_that_allocates_nothing_has_no_peak():
+    assert probe_predict("1", lambda cols: None, None, 1, 0.0).predict_peak_mb == 0.0
