@@ -182,3 +182,25 @@ def test_costs_are_measured_from_the_current_size_under_someone_elses_trace():
 
 def test_a_call_that_allocates_nothing_has_no_peak():
     assert probe_predict("1", lambda cols: None, None, 1, 0.0).predict_peak_mb == 0.0
+
+
+def test_every_flush_appends_and_numpy_values_stay_numbers(tmp_path):
+    w = CaptureWriter(tmp_path, "ep", 1.0)
+    w.maybe({"ts": 1.0, "request_id": "a", "n": np.int64(3), "flag": np.bool_(True)})
+    assert w.flush() == 1
+    w.maybe({"ts": 2.0, "request_id": "b"})
+    assert w.flush() == 1  # the hour's file exists already: appended to
+    got = read_capture(tmp_path, "ep")
+    assert [r["request_id"] for r in got] == ["a", "b"] and got[0]["n"] == 3 and got[0]["flag"] is True
+
+
+def test_blank_lines_and_records_without_time(tmp_path):
+    import time
+    from datetime import datetime, timezone
+
+    day = capture_root(tmp_path, "ep") / datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y-%m-%d")
+    day.mkdir(parents=True)
+    (day / "00-1.jsonl").write_text('{"ts": 0.5, "request_id": "half"}\n\n{"request_id": "timeless"}\n'
+                                    '{"ts": 3.0, "request_id": "three"}\n')
+    assert [r["request_id"] for r in read_capture(tmp_path, "ep")] == ["timeless", "half", "three"]
+    assert [r["request_id"] for r in read_capture(tmp_path, "ep", since=0.25)] == ["half", "three"]
