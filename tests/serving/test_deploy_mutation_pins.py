@@ -326,3 +326,19 @@ def test_a_p_value_equal_to_alpha_is_not_significant():
     inc, cand = _vs("1", labelled=100, correct=80), _vs(labelled=100, correct=66)
     assert check(cand, inc, Guardrails(accuracy_alpha=p_acc)).ok
     assert not check(cand, inc, Guardrails(accuracy_alpha=p_acc * 1.001)).ok
+
+
+def test_ab_latency_is_welchs_test_for_unequal_variances():
+    from scipy import stats
+
+    a_lat, b_lat = [1.0, 2.0] * 60, [5.0, 6.0, 12.0] * 10
+    p = ab_test("a", "b", {"a": ([1] * 120, a_lat), "b": ([1] * 30, b_lat)}).p_value_latency
+    assert p == pytest.approx(stats.ttest_ind(a_lat, b_lat, equal_var=False).pvalue)
+    assert p != pytest.approx(stats.ttest_ind(a_lat, b_lat, equal_var=True).pvalue)
+
+
+def test_ab_any_significant_gain_makes_the_candidate_win():
+    # z about 0.6: significant only at a lax alpha, and then the candidate wins, however small z is
+    outcomes = {"a": ([1] * 50 + [0] * 50, [1.0] * 100), "b": ([1] * 54 + [0] * 46, [1.0] * 100)}
+    r = ab_test("a", "b", outcomes, alpha=0.9)
+    assert r.winner == "b" and r.decision.startswith("b wins: accuracy 0.540 vs 0.500")
