@@ -193,7 +193,7 @@ def test_failures_and_disagreements_are_logged_and_a_failing_live_model_is_a_500
 def test_sticky_keys_pin_a_client_to_a_variant(home):
     v1, v2 = register_tiny(home, "one"), register_tiny(home, "two")
     DeploymentStore(home).put(EP, EndpointState(model=EP, environment="dev", variants={v1: 0.5, v2: 0.5}, incumbent=v1,
-                                                sticky_key="id", capture_rate=0.0))
+                                                sticky_key="id", shadow=v2, capture_rate=0.0))
     low, high = _bucket_key(0.0, 0.5), _bucket_key(0.5, 1.0)
     with serve_in_thread(ModelServer(EP, home=home, poll_s=0.02)) as url:
         client = Client(url, timeout=10)
@@ -201,8 +201,13 @@ def test_sticky_keys_pin_a_client_to_a_variant(home):
         by_other = {client.invoke({"x": 1, "color": "c", "id": high}).variant for _ in range(6)}
         by_header = {client.invoke({"x": 1, "color": "c", "id": low}, headers={"X-Modelway-Key": high}).variant
                      for _ in range(6)}
+        keyless = client.invoke({"x": 1, "color": "c"})  # no key in the request: a weighted draw
         client.close()
-    assert (by_field, by_other, by_header) == ({v1}, {v2}, {v2})
+    assert (by_field, by_other, by_header) == ({v1}, {v2}, {v2}) and keyless.status == 200
+    # v2 is also the shadow: a request it answers itself is not copied to it again (the log is complete once
+    # the server has stopped)
+    shadowed = TrafficLog(traffic_path(home, EP)).stats(v2, shadow=True).requests
+    assert shadowed == 6 + (keyless.variant == v1)
 
 
 def test_a_version_without_feature_schema_cannot_be_served(home):
