@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from modelway.features import feature_function
+
 SCHEMA = {"features": [["x", "numeric"], ["color", "categorical"]], "task": "classification"}
 
 
@@ -129,3 +131,9 @@ class SimServer:
     def __exit__(self, *exc: Any) -> None:
         self.stop.set()
         self.thread.join(5)
+
+
+@feature_function("x2")
+def doubled_x(frame: Any) -> Any:
+    """A feature function: the derived column ``x2`` is twice ``x`` (clients send ``x`` only)."""
+    return frame.assign(x2=frame["x"] * 2)
