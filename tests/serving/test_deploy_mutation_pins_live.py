@@ -415,3 +415,14 @@ def test_helpers_of_the_deployer():
         {"breaches": ["b"], "candidate": {"v": 1}, "incumbent": {"v": 2}, "ab": {"w": 1}}
     assert _numbers({}) == {} and _numbers({"step": "not a dict"}) == {} and _numbers({"steps": []}) == {}
     assert _numbers({"step": {"verdict": {"breaches": []}}}) == {"breaches": []}
+
+
+def test_a_moderately_worse_candidate_is_caught_when_its_window_completes(home, tiny):
+    # 0.6 vs 0.9 on a few dozen labels: p about 0.01, too weak for an interim look (0.001), enough for the
+    # complete window's nominal alpha (0.05)
+    deployer, _, _, v1, v2, _ = tiny
+    with SimServer(home, EP, {v1: Behaviour(accuracy=0.9), v2: Behaviour(accuracy=0.6)}):
+        result = deployer.deploy(_req(v2, steps=(0.5, 1.0)))
+    assert result.outcome == "rolled_back" and result.reason.startswith("guardrail breached: accuracy 0.")
+    verdict = result.steps[0].verdict
+    assert verdict["judged"] == ["error_rate", "p95_latency", "accuracy"] and verdict["candidate"]["requests"] >= 20
