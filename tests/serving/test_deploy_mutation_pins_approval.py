@@ -1,6 +1,8 @@
 """Mutation pins of the approval gate of a rollout: the exact refusal for each reason a version may not go out."""
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pytest
 
 from modelway.deploy.approval import check_deployable
@@ -34,8 +36,6 @@ def test_approval_rules_of_a_human_approved_environment(home):
 
 
 def test_an_automatic_approval_or_a_tampered_artifact_is_refused(home):
-    from urllib.parse import urlparse
-
     from modelway.registry.base import ArtifactIntegrityError
     from modelway.registry.promotion import EnvironmentRule, PromotionRules
 

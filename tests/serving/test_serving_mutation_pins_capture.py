@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import time
 import tracemalloc
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +32,6 @@ def test_capture_samples_at_its_rate(tmp_path):
 
 
 def test_capture_flush_and_read_back(tmp_path):
-    import os
-    from datetime import datetime, timezone
-
     w = CaptureWriter(tmp_path, "ep", 1.0)
     assert w.flush() == 0 and not capture_root(tmp_path, "ep").exists()
     assert read_capture(tmp_path, "ep") == []
@@ -55,9 +55,6 @@ def test_capture_flush_and_read_back(tmp_path):
 
 
 def test_capture_reads_only_days_and_times_since(tmp_path):
-    import time
-    from datetime import datetime, timezone
-
     root = capture_root(tmp_path, "ep")
     t = time.time()
     today = datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d")
@@ -195,9 +192,6 @@ def test_every_flush_appends_and_numpy_values_stay_numbers(tmp_path):
 
 
 def test_blank_lines_and_records_without_time(tmp_path):
-    import time
-    from datetime import datetime, timezone
-
     day = capture_root(tmp_path, "ep") / datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y-%m-%d")
     day.mkdir(parents=True)
     (day / "00-1.jsonl").write_text('{"ts": 0.5, "request_id": "half"}\n\n{"request_id": "timeless"}\n'

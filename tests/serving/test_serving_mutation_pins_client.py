@@ -6,6 +6,7 @@ answer, or never answer), so each behaviour is provoked deterministically.
 """
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 
@@ -91,8 +92,6 @@ def test_a_second_failure_in_a_row_is_raised():
 
 
 def test_a_server_that_hangs_up_twice_in_a_row_is_an_error():
-    import http.client
-
     server = OneShotServer(answers=1, drop=2)
     client = Client(f"http://127.0.0.1:{server.port}", timeout=5)
     with pytest.raises(http.client.RemoteDisconnected):

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,15 +76,12 @@ def test_now_is_utc_iso_with_milliseconds():
 
 
 def test_heartbeats_live_servers_and_gone(tmp_path, monkeypatch):
-    import time
-
     store = DeploymentStore(tmp_path)
     store.heartbeat("ep", "http://a", None)
     store.heartbeat("ep", "http://a", 3, "revision 3: boom")  # the same server: updated, not added
     store.heartbeat("other", "http://b", 1)
     live = store.live_servers("ep")
     assert [(s["url"], s["applied_revision"], s["load_error"]) for s in live] == [("http://a", 3, "revision 3: boom")]
-    import os
     assert live[0]["pid"] == os.getpid() and live[0]["endpoint"] == "ep"
     now = time.time()
     monkeypatch.setattr(time, "time", lambda: now + 4.5)

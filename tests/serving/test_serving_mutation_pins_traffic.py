@@ -1,6 +1,7 @@
 """Mutation pins of the traffic log: the numbers the guardrails, A/B tests and monitor read back."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,6 @@ def test_resources_latest_profile_per_version(tmp_path):
     got = log.resources("1")
     assert {k: got[k] for k in ("version", "ts", "model_mb", "predict_peak_mb", "rows_per_s", "rows")} == \
         {"version": "1", "ts": 7.0, "model_mb": 12.0, "predict_peak_mb": 3.0, "rows_per_s": 400.0, "rows": 200}
-    import os
     assert got["pid"] == os.getpid()
 
 

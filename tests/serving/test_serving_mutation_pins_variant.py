@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 import pytest
@@ -113,8 +114,6 @@ def test_first_prediction_for_the_traffic_log():
 
 
 def test_a_request_whose_client_went_away_does_not_stall_the_others():
-    import threading
-
     gate = threading.Event()
 
     class Gated(_Proba):
@@ -153,8 +152,6 @@ def test_a_failed_batch_does_not_strand_the_requests_behind_it():
 
 
 def test_requests_arriving_while_the_model_is_busy_wait_and_are_merged():
-    import threading
-
     gate = threading.Event()
 
     class Gated(_Proba):
