@@ -426,3 +426,14 @@ def test_a_moderately_worse_candidate_is_caught_when_its_window_completes(home, 
     assert result.outcome == "rolled_back" and result.reason.startswith("guardrail breached: accuracy 0.")
     verdict = result.steps[0].verdict
     assert verdict["judged"] == ["error_rate", "p95_latency", "accuracy"] and verdict["candidate"]["requests"] >= 20
+
+
+def test_a_shadow_without_comparable_answers_reports_agreement_as_not_available(home, tiny):
+    deployer, _, _, v1, v2, _ = tiny
+    with SimServer(home, EP, {v2: Behaviour(agree=None)}):
+        result = deployer.deploy(_req(v2, "shadow"))
+        deployer.rollback(EP, actor="dan", reason="done")
+    n = result.details["shadow"]["requests"]
+    assert result.outcome == "running" and result.reason == (
+        f"shadow {v2} answered {n} copies: agreement n/a, p95 2.0 ms vs 2.0 ms live; promote with modelway promote {EP}")
+    assert result.steps[0].verdict["agreement"] is None

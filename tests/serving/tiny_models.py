@@ -60,7 +60,7 @@ class Behaviour:
     status: int = 200
     latency_ms: float = 2.0
     accuracy: float | None = None  # None: no labels come back
-    agree: int = 1  # as a shadow: does it agree with the live answer
+    agree: int | None = 1  # as a shadow: does it agree with the live answer (None: not compared)
 
 
 class SimServer:
