@@ -175,7 +175,8 @@ class TrafficLog:
             where += f" AND t.revision IN ({','.join('?' * len(revisions))})"
             args.extend(revisions)
         with self._connect() as db:
-            rows = db.execute(f"SELECT t.prediction = f.label, t.latency_ms FROM traffic t JOIN feedback f "
+            # no numeric prediction (a classifier with string classes): NULL, counted as wrong, as stats() counts it
+            rows = db.execute(f"SELECT COALESCE(t.prediction = f.label, 0), t.latency_ms FROM traffic t JOIN feedback f "
                               f"ON f.request_id = t.request_id WHERE {where} AND {_ONE_SERVED_ROW}", args).fetchall()
         return [int(r[0]) for r in rows], [float(r[1]) for r in rows]
 
