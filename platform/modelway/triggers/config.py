@@ -84,9 +84,13 @@ class PipelineTriggers(BaseModel):
     @field_validator("cooldown")
     @classmethod
     def _duration(cls, value: str) -> str:
+        from modelway.errors import UserError
         from modelway.monitoring.monitor import parse_window
 
-        parse_window(value)
+        try:
+            parse_window(value)
+        except UserError:  # its message names the monitor's --window flag; here the file's key is at fault
+            raise ValueError(f"{value!r} is not a duration such as 30m, 1h or 2d") from None
         return value
 
     @property
