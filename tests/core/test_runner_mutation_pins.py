@@ -472,3 +472,120 @@ def test_runner_alive_by_pid_host_and_start_time() -> None:
     assert runner_alive({"pid": parent, "runner_started": None, "started_at": created}) is True
     assert runner_alive({"pid": parent, "runner_started": created - 5, "started_at": created}) is False
     assert runner_alive({"pid": parent}) is False  # no start recorded: any live process is newer than 0 + 1 s
+
+
+# -- defaults, the display, and resume's other guards -----------------------------------------
+
+def test_result_defaults_and_repr_hide_the_internals() -> None:
+    step_result = StepResult("a", "succeeded", False, 1, 0.5)
+    assert (step_result.output_hash, step_result.error) == (None, None)
+    result = RunResult("r", "succeeded", [step_result], {"x": 1})
+    assert (result.error, result.failed_step, result.home, result.resumable) == (None, None, None, False)
+    assert "_graph_outputs" not in repr(result) and "_hashes" not in repr(result)
+    assert repr(result).startswith("RunResult(run_id='r', status='succeeded', steps=[StepResult(name='a'")
+
+
+def test_the_default_display_prints_plain_lines_when_not_on_a_terminal(home: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_pipeline(two, {"n": 1}, executor="inprocess", home=home)
+    out = capsys.readouterr()
+    assert f"run {result.run_id}: pipeline two (2 steps)" in out.out + out.err
+
+
+def test_step_settings_are_recorded_without_their_defaults(home: Path) -> None:
+    result = run(retried, {"n": 1}, home=home)
+    plain = run(two, {"n": 1}, home=home)
+    run_store, _ = stores(home)
+    assert [s["settings"] for s in run_store.steps(plain.run_id)] == [{}, {}]
+    assert run_store.steps(result.run_id)[0]["settings"] == {"retries": 1, "retry_delay": "0"}
+
+
+@pipeline(preload=["modelway_no_such_module_h6"])
+def preloading(n: int = 1) -> int:
+    return seed(n)
+
+
+def test_a_process_run_preloads_what_the_pipeline_declares(home: Path) -> None:
+    result = run_pipeline(preloading, {"n": 2}, executor="process", display="none", home=home)
+    assert result.outputs == {"result": 4}
+    run_store, _ = stores(home)
+    notes = [e["message"] for e in run_store.events(result.run_id) if e["kind"] == "note"]
+    assert len(notes) == 1 and "modelway_no_such_module_h6" in notes[0]
+
+
+def _started_from_file(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str = RESUMABLE) -> tuple[Path, RunResult]:
+    from modelway.dsl.loader import load_pipeline
+
+    path = write_pipeline(tmp_path, source)
+    monkeypatch.setenv("PIN_FAIL", "1")
+    failed = run_pipeline(load_pipeline(path, "p"), {"n": 1}, executor="inprocess", display="none", home=home,
+                          pipeline_file=path)
+    monkeypatch.delenv("PIN_FAIL")
+    return path, failed
+
+
+def test_resume_refuses_a_run_whose_runner_is_alive(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    _, failed = _started_from_file(home, tmp_path, monkeypatch)
+    parent = os.getppid()
+    db = sqlite3.connect(stores(home)[0].path)
+    db.execute("UPDATE runs SET status='running', pid=?, host=?, runner_started=? WHERE run_id=?",
+               (parent, socket.gethostname(), psutil.Process(parent).create_time(), failed.run_id))
+    db.commit()
+    db.close()
+    with pytest.raises(UserError, match=rf"^run {failed.run_id} is still running \(pid {parent}\); "
+                                        r"wait for it or stop it first$"):
+        resume_run(failed.run_id, display="none", home=home)
+
+
+def test_resume_without_an_executor_uses_the_runs_and_says_it_resumes(home: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # the second step only succeeds in this process: it proves the run's recorded executor (inprocess) is reused
+    source = RESUMABLE.replace('if os.environ.get("PIN_FAIL"):',
+                               'if os.environ.get("PIN_FAIL") or os.getpid() != int(os.environ["PIN_PID"]):')
+    monkeypatch.setenv("PIN_PID", str(os.getpid()))
+    path, failed = _started_from_file(home, tmp_path, monkeypatch, source)
+    stores(home)[0].set_lineage(failed.run_id, {})  # no recorded file hash: nothing to compare
+    capsys.readouterr()
+    resumed = resume_run(failed.run_id, display="plain", home=home)
+    assert resumed.status == "succeeded", resumed.error
+    out = capsys.readouterr()
+    assert f"resuming {failed.run_id}: pipeline p (2 steps)" in out.out + out.err
+    assert "note:" not in out.err
+
+
+def test_a_quiet_resume_logs_a_changed_file_without_printing(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path, failed = _started_from_file(home, tmp_path, monkeypatch)
+    path.write_text(RESUMABLE + "\n# edited\n")
+    capsys.readouterr()
+    resume_run(failed.run_id, display="none", home=home)
+    assert capsys.readouterr().err == ""
+    notes = [e["message"] for e in stores(home)[0].events(failed.run_id) if e["kind"] == "note"]
+    assert notes == ["pipeline file changed since the run started"]
+
+
+def test_resume_reuses_a_cached_step(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelway.dsl.loader import load_pipeline
+
+    path = write_pipeline(tmp_path, RESUMABLE)
+    run_pipeline(load_pipeline(path, "p"), {"n": 1}, executor="inprocess", display="none", home=home, pipeline_file=path)
+    monkeypatch.setenv("PIN_FAIL", "1")
+    failed = run_pipeline(load_pipeline(path, "p"), {"n": 2}, executor="inprocess", display="none", home=home,
+                          pipeline_file=path)
+    assert [s.status for s in failed.steps] == ["succeeded", "failed"]
+    monkeypatch.setenv("PIN_FAIL", "1")
+    cached = run_pipeline(load_pipeline(path, "p"), {"n": 2}, executor="inprocess", display="none", home=home,
+                          pipeline_file=path)
+    assert [s.status for s in cached.steps] == ["cached", "failed"]
+    monkeypatch.delenv("PIN_FAIL")
+    resumed = resume_run(cached.run_id, display="none", home=home)
+    assert [s.status for s in resumed.steps] == ["reused", "succeeded"]
+
+
+def test_runner_alive_for_this_process_is_false_even_when_recent() -> None:
+    import time
+
+    assert runner_alive({"pid": os.getpid(), "host": socket.gethostname(), "runner_started": time.time()}) is False
