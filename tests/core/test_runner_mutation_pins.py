@@ -589,3 +589,37 @@ def test_runner_alive_for_this_process_is_false_even_when_recent() -> None:
     import time
 
     assert runner_alive({"pid": os.getpid(), "host": socket.gethostname(), "runner_started": time.time()}) is False
+
+
+@step
+def interrupt(x: int) -> int:
+    import signal
+
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while this in-process step runs
+    return x
+
+
+@pipeline
+def interrupted(n: int = 1) -> tuple:
+    first = interrupt(n)
+    return as_dict(inc(first)), seed(n)
+
+
+def test_ctrl_c_cancels_the_run_and_says_what_did_not_run(home: Path) -> None:
+    result = run(interrupted, {"n": 1}, home=home, workers=1)
+    assert (result.status, result.error, result.failed_step, result.resumable) == (
+        "cancelled", "cancelled by user", None, True)
+    assert [(s.name, s.status, s.error) for s in result.steps] == [
+        ("interrupt", "cancelled", None),
+        ("inc", "skipped", "not run: upstream step 'interrupt' was cancelled"),
+        ("as_dict", "skipped", "not run: upstream step 'inc' did not run"),
+        ("seed", "cancelled", "not started: the run was cancelled")]
+    assert result.outputs == {}
+    with pytest.raises(RunCancelled):
+        result.raise_for_status()
+    run_store, _ = stores(home)
+    record = run_store.get_run(result.run_id)
+    assert (record["status"], record["error"]) == ("cancelled", "cancelled by user")
+    steps = run_store.steps(result.run_id)
+    assert (steps[0]["status"], steps[0]["error"]) == ("cancelled", "cancelled")
+    assert steps[0]["duration_s"] is not None and steps[0]["duration_s"] >= 0
