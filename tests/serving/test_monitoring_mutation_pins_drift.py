@@ -28,7 +28,7 @@ def test_threshold_defaults_and_bounds() -> None:
     t = DriftThresholds()
     assert (t.psi_threshold, t.psi_min_effect, t.p_value, t.max_missing_rate_increase, t.max_novel_share,
             t.ks_max_rows) == (0.2, 0.1, 0.01, 0.05, 0.0, 50_000)
-    DriftThresholds(psi_min_effect=0, max_missing_rate_increase=0, max_novel_share=0, ks_max_rows=101)
+    DriftThresholds(psi_threshold=0.01, psi_min_effect=0, max_missing_rate_increase=0, max_novel_share=0, ks_max_rows=101)
     for bad in ({"psi_threshold": 0}, {"psi_min_effect": -0.01}, {"p_value": 0}, {"p_value": 1},
                 {"max_missing_rate_increase": -0.01}, {"max_novel_share": -0.01}, {"ks_max_rows": 100},
                 {"unknown": 1}):
@@ -102,6 +102,9 @@ def test_ks_uses_every_row_up_to_the_cap_then_a_seeded_sample() -> None:
     assert sampled.p_value != pytest.approx(float(full_over.pvalue))  # fewer rows: a larger p-value
     assert sampled.p_value > float(full_over.pvalue)
     again = compare_numeric("x", base, over, DriftThresholds(ks_max_rows=101), seed=0)
+    # the documented sample: seeded, without replacement (each live row at most once)
+    drawn = np.random.default_rng(0).choice(over, 101, replace=False)
+    assert sampled.statistic == float(stats.ks_2samp(drawn, np.asarray(base.sample), method="asymp").statistic)
     assert (again.statistic, again.p_value) == (sampled.statistic, sampled.p_value)
     # PSI always uses every row
     assert sampled.psi == pytest.approx(psi(np.array([0.5, 0.5]), np.array([120, 82]) / 202))
