@@ -623,3 +623,143 @@ def test_ctrl_c_cancels_the_run_and_says_what_did_not_run(home: Path) -> None:
     steps = run_store.steps(result.run_id)
     assert (steps[0]["status"], steps[0]["error"]) == ("cancelled", "cancelled")
     assert steps[0]["duration_s"] is not None and steps[0]["duration_s"] >= 0
+
+
+# -- workers, executors, echo, waiting retries, a corrupted finished output ----------------------
+
+@step
+def pid_of_step(x: int) -> int:
+    return os.getpid()
+
+
+@step
+def chatty(x: int) -> int:
+    from modelway import step_context
+
+    step_context().log(f"working on {x}")
+    return x
+
+
+@step(retries=1, retry_delay="0.05s")
+def flaky_later(x: int) -> int:
+    CALLS["later"] = CALLS.get("later", 0) + 1
+    if CALLS["later"] == 1:
+        raise RuntimeError("not yet")
+    return x
+
+
+@pipeline
+def boom_then_seed(n: int = 1) -> tuple:
+    return boom(n), seed(n)
+
+
+@pipeline(workers=1)
+def boom_then_seed_one_worker(n: int = 1) -> tuple:
+    return boom(n), seed(n)
+
+
+@pipeline
+def where_steps_run(n: int = 1) -> int:
+    return pid_of_step(n)
+
+
+@pipeline
+def talks(n: int = 1) -> int:
+    return chatty(n)
+
+
+@pipeline
+def retried_later(n: int = 1) -> int:
+    return flaky_later(n)
+
+
+def test_one_worker_runs_one_step_at_a_time(home: Path) -> None:
+    one = run(boom_then_seed, {"n": 1}, home=home, workers=1)
+    assert [(s.name, s.status) for s in one.steps] == [("boom", "failed"), ("seed", "cancelled")]
+    two = run(boom_then_seed, {"n": 1}, home=home, workers=2)
+    assert [(s.name, s.status) for s in two.steps] == [("boom", "failed"), ("seed", "succeeded")]
+    declared = run(boom_then_seed_one_worker, {"n": 1}, home=home)  # the pipeline's own workers=1
+    assert [(s.name, s.status) for s in declared.steps] == [("boom", "failed"), ("seed", "cancelled")]
+
+
+def test_the_process_executor_runs_steps_in_another_process(home: Path) -> None:
+    forked = run_pipeline(where_steps_run, {"n": 1}, executor="process", display="none", home=home)
+    assert forked.status == "succeeded" and forked.outputs["result"] != os.getpid()
+    here = run(where_steps_run, {"n": 2}, home=home)
+    assert here.outputs == {"result": os.getpid()}
+
+
+def test_a_run_uses_the_home_it_is_given_not_the_environments(home: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    result = run(two, {"n": 1}, home=other)
+    assert result.home == other.absolute()
+    assert stores(other)[0].get_run(result.run_id) is not None
+    assert not (home / "modelway.db").exists()
+
+
+def test_step_logs_are_echoed_by_a_visible_display_only(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_pipeline(talks, {"n": 7}, executor="inprocess", display="plain", home=home)
+    assert "  [chatty] working on 7\n" in capsys.readouterr().err
+    run_pipeline(talks, {"n": 8}, executor="inprocess", display="none", home=home)
+    assert "working on 8" not in capsys.readouterr().err
+
+
+def test_a_retry_with_a_delay_waits_then_runs(home: Path) -> None:
+    result = run(retried_later, {"n": 5}, home=home)
+    assert (result.status, result.outputs) == ("succeeded", {"result": 5})
+    assert [(s.status, s.attempts) for s in result.steps] == [("succeeded", 2)]
+    assert CALLS["later"] == 2
+
+
+def test_steps_that_never_ran_have_no_duration(home: Path) -> None:
+    result = run(fails_mid, {"n": 1}, home=home)
+    assert result.steps[2].duration_s is None
+    assert result.to_json()["steps"][2]["duration_s"] is None
+
+
+def test_an_in_process_run_preloads_nothing(home: Path) -> None:
+    result = run(preloading, {"n": 2}, home=home)
+    run_store, _ = stores(home)
+    assert [e for e in run_store.events(result.run_id) if e["kind"] == "note"] == []
+
+
+def test_resume_recomputes_a_finished_output_that_fails_verification(home: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    _, failed = _started_from_file(home, tmp_path, monkeypatch)
+    _, artifacts = stores(home)
+    path = artifacts.data_path(failed.steps[0].output_hash)
+    path.chmod(0o644)
+    path.write_bytes(b"garbage")
+    capsys.readouterr()
+    resumed = resume_run(failed.run_id, home=home)  # default display: plain lines when not on a terminal
+    assert [(s.name, s.status) for s in resumed.steps] == [("first", "succeeded"), ("second", "succeeded")]
+    out = capsys.readouterr()
+    assert f"resuming {failed.run_id}: pipeline p (2 steps)" in out.out + out.err
+    assert "the finished output of step 'first' failed verification (" in out.out + out.err
+
+
+def test_a_failed_run_resumes_even_if_its_old_pid_is_alive(home: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    _, failed = _started_from_file(home, tmp_path, monkeypatch)
+    parent = os.getppid()
+    db = sqlite3.connect(stores(home)[0].path)
+    db.execute("UPDATE runs SET pid=?, host=?, runner_started=? WHERE run_id=?",
+               (parent, socket.gethostname(), psutil.Process(parent).create_time(), failed.run_id))
+    db.commit()
+    db.close()
+    assert resume_run(failed.run_id, display="none", home=home).status == "succeeded"
+
+
+PRELOADING = RESUMABLE.replace("@pipeline\n", '@pipeline(preload=["modelway_no_such_module_h6"])\n')
+
+
+def test_a_resumed_process_run_preloads_what_the_pipeline_declares(home: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _, failed = _started_from_file(home, tmp_path, monkeypatch, PRELOADING)
+    resumed = resume_run(failed.run_id, display="none", home=home, executor="process")
+    assert resumed.status == "succeeded"
+    notes = [e["message"] for e in stores(home)[0].events(failed.run_id) if e["kind"] == "note"]
+    assert len(notes) == 1 and "modelway_no_such_module_h6" in notes[0]
