@@ -430,6 +430,8 @@ def test_alert_and_metric_shapes() -> None:
     assert alert.to_text() == "[critical] credit: quality - 3 NaN/inf predictions"
     assert alert.to_dict() == {"severity": "critical", "kind": "quality", "subject": "credit",
                                "message": "3 NaN/inf predictions", "details": {}}
+    with pytest.raises(AttributeError):
+        alert.message = "edited"  # type: ignore[misc]  # frozen: an alert is sent as it was raised
     metric = Metric("x", 1.0)
     assert (metric.labels, metric.ts) == ({}, 0.0)
     with pytest.raises(AttributeError):
