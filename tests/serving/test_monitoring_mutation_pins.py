@@ -513,3 +513,42 @@ def test_a_failing_webhook_is_logged_not_raised(tmp_path: Path, capsys: pytest.C
     row = LogAlerter(tmp_path).history("m")[0]
     assert row["delivered"].startswith("webhook failed: ")
     assert row["delivered"] == "webhook failed: " + err[1].split(" failed: ", 1)[1][:-1]
+
+
+def test_drift_at_the_allowed_count_and_rounded_figures(home: Path) -> None:
+    now = created(home) + 30 * DAY + 3600
+    deploy(home, standby=None)
+    capture(home, now, rows=120, shift=4.0, rejected=1)
+    report = monitor(home, now, max_drifted_features=1, max_rejected_share=0.5, max_model_age_days=31)
+    assert report.drift.drifted_features == ["a"]
+    assert report.alerts == []  # one drifted feature, one allowed
+    assert report.quality["rejected_share"] == 0.0083  # 1 of 121, to four places
+    assert report.staleness["age_days"] == 30.04
+
+
+def test_an_endpoint_without_traffic_reports_zeros(home: Path) -> None:
+    now = created(home) + DAY
+    deploy(home, standby=None)
+    report = monitor(home, now)
+    assert (report.rows, report.drift) == (0, None)
+    assert report.quality == {"captured": 0, "scored": 0, "rejected": 0, "rejected_by_field": {}, "rejected_share": 0.0}
+    assert report.performance == {"labelled": 0, "accuracy": None, "registered_accuracy": 0.9}
+    assert report.latency == {"requests": 0, "p95_ms": None, "throughput_rps": 0.0}
+    sink = SqliteMetricsSink(home)
+    assert sink.query("performance.accuracy") == [] and sink.query("serving.p95_ms") == []
+    assert [m.value for m in sink.query("serving.throughput_rps")] == [0.0]
+
+
+def test_a_data_file_is_judged_against_the_champion_not_the_newest_version(home: Path, template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from modelway.registry import ModelCandidate, get_registry
+
+    registry = get_registry(home)
+    model = registry.load_model("tiny", NEW)
+    rejected = registry.register(ModelCandidate(name="tiny", model=model, schema=registry.get("tiny", NEW).schema,
+                                                metrics={"accuracy": 0.1}, gates_passed=False), environment="dev",
+                                 actor="pytest")
+    assert registry.get("tiny").version == rejected.version != NEW
+    data = tmp_path / "rows.csv"
+    template[1].to_csv(data, index=False)
+    report = run_monitor(home, "tiny", data=data, now=created(home) + DAY, alerter=LogAlerter(home, stream=StringIO()))
+    assert report.version == NEW
