@@ -119,9 +119,14 @@ def test_log_and_dataset_usage_are_recorded(ctx: StepContext) -> None:
 
 # -- run_details ----------------------------------------------------------------------------------
 
-def test_run_details_of_a_finished_run(ctx: StepContext) -> None:
+def test_run_details_of_a_finished_run(ctx: StepContext, tmp_path: Path) -> None:
     ctx.attach_text("summary.md", "# ok")
     ctx.attach("metrics", {"auc": 1})
+    (tmp_path / "table.csv").write_text("a\n1\n")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "p.txt").write_text("x")
+    ctx.attach("table", tmp_path / "table.csv")
+    ctx.attach("plots", tmp_path / "plots")
     ctx.record_dataset("credit", "v1")
     run_store, artifacts = stores(ctx.home)
     details = run_details(run_store, ctx.run_id[:8])
@@ -130,12 +135,26 @@ def test_run_details_of_a_finished_run(ctx: StepContext) -> None:
     atts = {a["name"]: a for a in details["attachments"]}
     assert atts["summary.md"]["path"] == str(artifacts.data_path(atts["summary.md"]["hash"]))
     assert "path" not in atts["metrics"]
+    assert (atts["table"]["kind"], atts["plots"]["kind"]) == ("file", "dir")
+    for name in ("table", "plots"):
+        assert atts[name]["path"] == str(artifacts.data_path(atts[name]["hash"]))
     assert [(d["name"], d["version"]) for d in details["datasets"]] == [("credit", "v1")]
     assert details["models"] == []
     assert [e["message"] for e in details["logs"]] == ["hello from one"]
     assert all(e["kind"] != "log" for e in details["events"])
     assert [e["kind"] for e in details["events"]][0] == "run_started"
     assert run_details(run_store, "latest")["run_id"] == ctx.run_id
+
+
+def test_run_details_show_a_run_whose_runner_died_as_interrupted(ctx: StepContext) -> None:
+    import sqlite3
+
+    run_store, _ = stores(ctx.home)
+    db = sqlite3.connect(run_store.path)
+    db.execute("UPDATE runs SET status='running', pid=NULL WHERE run_id=?", (ctx.run_id,))
+    db.commit()
+    db.close()
+    assert run_details(run_store, ctx.run_id)["status"] == "interrupted"
 
 
 def test_run_details_errors(tmp_path: Path) -> None:

@@ -65,6 +65,16 @@ def test_pipeline_and_file_defaults() -> None:
     with pytest.raises(ValidationError, match=r"Value error, 'soon' is not a duration such as 30m, 1h or 2d \["):
         PipelineTriggers(file="p.py", cooldown="soon", triggers=[])
     assert TriggersConfig(pipelines={}).max_concurrent == 1
+    # unknown keys are errors (a typo must not silently disable a guard), and a loaded config is frozen
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        PipelineTriggers(file="p.py", triggers=[], cooldwon="2h")
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        TriggersConfig(pipelines={}, max_concurent=2)
+    cfg = TriggersConfig(pipelines={"p": pipe})
+    for obj, attr, value in ((cfg, "max_concurrent", 5), (pipe, "cooldown", "2h"),
+                             (TriggerSpec(name="d", kind="drift", model="m"), "max_drifted_features", 9)):
+        with pytest.raises(ValidationError, match="Instance is frozen"):
+            setattr(obj, attr, value)
     with pytest.raises(ValidationError):
         TriggersConfig(pipelines={}, max_concurrent=0)
 
