@@ -276,8 +276,8 @@ def test_the_concurrency_cap_counts_every_pipeline(tmp_path: Path) -> None:
 # -- launches and their bookkeeping ---------------------------------------------------------------
 
 def test_trigger_state_rows_and_launch_records(tmp_path: Path) -> None:
-    store = TriggerState(tmp_path)
-    assert store.path == tmp_path / "triggers" / "triggers.db"
+    store = TriggerState(tmp_path / "new" / "home")  # a home that does not exist yet
+    assert store.path == tmp_path / "new" / "home" / "triggers" / "triggers.db"
     row = store.get("p", "t", 5.0)
     assert (row["pipeline"], row["trigger"], row["armed_at"], row["last_fired"], row["marker"]) == ("p", "t", 5.0, None, None)
     assert store.get("p", "t", 9.0)["armed_at"] == 5.0  # armed once
@@ -387,3 +387,20 @@ def test_a_firing_trigger_launches_the_pipeline_once_and_records_it(tmp_path: Pa
     # the condition still holds, but its evidence predates the launch: nothing fires
     again = evaluate(cfg, home, base_dir=tmp_path, now=now + 1)[0]
     assert (again.fire, again.reason) == (False, "no trigger condition holds")
+
+
+def test_without_wait_a_launch_is_left_running_and_reaped_later(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (tmp_path / "pipe.py").write_text(PIPE)
+    cfg = TriggersConfig.model_validate({"pipelines": {"p": {"file": "pipe.py", "triggers": [
+        {"name": "drift", "kind": "drift", "model": "m", "max_drifted_features": 1}]}}})
+    now = datetime.now(timezone.utc).timestamp()
+    drift_seen(home, now - 5)
+    d = evaluate(cfg, home, base_dir=tmp_path, now=now)[0]
+    assert (d.fire, d.status, d.run_id) == (True, "running", None)
+    store = TriggerState(home)
+    engine._wait(store, d.launch_id)
+    reap(store, home)
+    launch = store.launches()[0]
+    assert launch["status"] == "succeeded" and launch["run_id"] is not None
+    assert stores(home)[0].get_run(launch["run_id"])["outputs"] == {"result": "x-2"}
