@@ -763,3 +763,124 @@ def test_a_resumed_process_run_preloads_what_the_pipeline_declares(home: Path, t
     assert resumed.status == "succeeded"
     notes = [e["message"] for e in stores(home)[0].events(failed.run_id) if e["kind"] == "note"]
     assert len(notes) == 1 and "modelway_no_such_module_h6" in notes[0]
+
+
+# -- what goes into a cache key, and what makes a hit unusable -------------------------------------
+
+@step
+def ident(x: object) -> object:
+    return x
+
+
+@step
+def reads_params(x: int) -> int:
+    from modelway import step_context
+
+    return x + int(step_context().params["extra"])
+
+
+@step
+def reads_latest(x: int) -> int:
+    from modelway import step_context
+
+    step_context().record_dataset("credit", "v1", latest=True)
+    return x
+
+
+@step
+def takes_anything(x: int, thing: object) -> int:
+    CALLS["anything"] = CALLS.get("anything", 0) + 1
+    return x
+
+
+@pipeline
+def two_paths(n: int = 1) -> tuple:
+    d = as_dict(n)
+    return ident(d["k"]), ident(d["items"])
+
+
+@pipeline
+def with_extra(n: int = 1, extra: int = 0) -> int:
+    return reads_params(n)
+
+
+@pipeline
+def latest_reader(n: int = 1) -> int:
+    return reads_latest(n)
+
+
+@pipeline
+def with_object(n: int = 1, thing: object = None) -> int:
+    return takes_anything(n, thing)
+
+
+@pipeline
+def two_failures(n: int = 1) -> tuple:
+    return boom(n), gate(n)
+
+
+def test_steps_reading_different_items_of_one_output_have_their_own_results(home: Path) -> None:
+    first = run(two_paths, {"n": 3}, home=home)
+    assert first.outputs == {"result": [3, [3, 4]]}
+    again = run(two_paths, {"n": 3}, home=home)
+    assert again.outputs == {"result": [3, [3, 4]]}
+    assert [s.status for s in again.steps] == ["cached", "cached", "cached"]
+
+
+def test_a_step_reading_the_pipeline_params_is_keyed_on_them(home: Path) -> None:
+    assert run(with_extra, {"n": 1, "extra": 10}, home=home).outputs == {"result": 11}
+    other = run(with_extra, {"n": 1, "extra": 20}, home=home)
+    assert (other.outputs, other.steps[0].status) == ({"result": 21}, "succeeded")
+    same = run(with_extra, {"n": 1, "extra": 20}, home=home)
+    assert same.steps[0].status == "cached"
+
+
+def test_a_cached_result_that_read_an_outdated_latest_dataset_is_recomputed(home: Path) -> None:
+    from types import SimpleNamespace
+
+    run(latest_reader, {"n": 1}, home=home)
+    assert run(latest_reader, {"n": 1}, home=home).steps[0].status == "cached"
+    run_store, _ = stores(home)
+    for version, digest in (("v1", "a"), ("v2", "b")):
+        run_store.add_dataset("credit", version, SimpleNamespace(hash=digest * 64, kind="json", type="dict", size=1), "s", 1)
+    assert run(latest_reader, {"n": 1}, home=home).steps[0].status == "succeeded"
+
+
+def test_an_input_that_cannot_be_fingerprinted_is_never_cached(home: Path) -> None:
+    import threading
+
+    lock = threading.Lock()  # cannot be pickled: no cache key
+    run(with_object, {"n": 1, "thing": lock}, home=home)
+    again = run(with_object, {"n": 1, "thing": lock}, home=home)
+    assert [s.status for s in again.steps] == ["succeeded"]
+    assert CALLS["anything"] == 2
+    assert stores(home)[0].steps(again.run_id)[0]["cache_key"] is None
+
+
+def test_a_cache_hit_whose_artifact_is_gone_runs_again(home: Path) -> None:
+    import shutil
+
+    first = run(two, {"n": 1}, home=home)
+    _, artifacts = stores(home)
+    shutil.rmtree(artifacts.path_of(first.steps[0].output_hash))
+    again = run(two, {"n": 1}, home=home)
+    assert [s.status for s in again.steps] == ["succeeded", "cached"]
+    assert again.outputs == {"result": 3}
+
+
+def test_the_first_failure_is_the_one_reported(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_pipeline(two_failures, {"n": 1}, executor="inprocess", display="plain", home=home, workers=2)
+    assert (result.failed_step, result.error) == ("boom", "step 'boom' failed: ValueError: bad value 1")
+    assert [s.status for s in result.steps] == ["failed", "failed"]
+    lines = capsys.readouterr()
+    finish = [line for line in (lines.out + lines.err).splitlines() if line.startswith("failed in ")]
+    assert len(finish) == 1 and finish[0].endswith("s: step 'boom' failed")  # the step's own line has the message
+
+
+def test_signal_handlers_are_restored_after_a_run(home: Path) -> None:
+    import signal
+
+    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    run(two, {"n": 1}, home=home)
+    run(interrupted, {"n": 1}, home=home)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
