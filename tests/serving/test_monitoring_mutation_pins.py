@@ -365,7 +365,9 @@ def test_config_defaults_bounds_and_file_errors(tmp_path: Path) -> None:
             c.max_model_age_days, c.max_latency_ratio, c.max_memory_ratio, c.memory_slack_mb, c.min_throughput_ratio,
             c.min_rows, c.webhook_url) == (DriftThresholds(), 0, 0.05, 0.05, 50, 30.0, 1.5, 1.5, 5.0, 0.67, 100, None)
     MonitorConfig(max_rejected_share=1, min_throughput_ratio=1, max_latency_ratio=1, max_memory_ratio=1, min_labelled=1,
-                  min_rows=1, memory_slack_mb=0, max_accuracy_drop=0, max_drifted_features=0)
+                  min_rows=1, memory_slack_mb=0, max_accuracy_drop=0, max_drifted_features=0, max_model_age_days=0.5)
+    with pytest.raises(ValidationError, match="Instance is frozen"):
+        c.min_rows = 5  # one config object serves the whole pass
     for bad in ({"max_drifted_features": -1}, {"max_rejected_share": 1.01}, {"max_rejected_share": -0.01},
                 {"max_accuracy_drop": -0.01}, {"min_labelled": 0}, {"max_model_age_days": 0},
                 {"max_latency_ratio": 0.99}, {"max_memory_ratio": 0.99}, {"memory_slack_mb": -1},
