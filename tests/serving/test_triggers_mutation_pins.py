@@ -24,7 +24,7 @@ from modelway.monitoring.sinks import SqliteMetricsSink
 from modelway.runtime.context import stores
 from modelway.triggers import engine
 from modelway.triggers.config import PipelineTriggers, TriggersConfig, TriggerSpec, load_triggers
-from modelway.triggers.engine import Decision, TriggerState, condition, evaluate, reap, record_trigger_lineage
+from modelway.triggers.engine import TriggerState, condition, evaluate, reap, record_trigger_lineage
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()  # midnight UTC
 

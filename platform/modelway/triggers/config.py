@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from modelway.config_files import load_yaml_text
-from modelway.errors import ConfigError
+from modelway.errors import ConfigError, UserError
 
 
 class TriggerSpec(BaseModel):
@@ -84,7 +84,6 @@ class PipelineTriggers(BaseModel):
     @field_validator("cooldown")
     @classmethod
     def _duration(cls, value: str) -> str:
-        from modelway.errors import UserError
         from modelway.monitoring.monitor import parse_window
 
         try:
