@@ -884,3 +884,37 @@ def test_signal_handlers_are_restored_after_a_run(home: Path) -> None:
     run(two, {"n": 1}, home=home)
     run(interrupted, {"n": 1}, home=home)
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+@step
+def keyed_dict(d: dict) -> int:
+    return d["a"]
+
+
+@pipeline
+def same_input_two_steps(n: int = 1) -> tuple:
+    return seed(n), inc(n)  # the same input: only the code tells the cache keys apart
+
+
+@pipeline
+def dict_param(n: int = 1) -> int:
+    return keyed_dict({"a": n, "b": "x"})
+
+
+def test_cache_keys_depend_on_each_steps_code_and_on_dict_inputs(home: Path) -> None:
+    first = run(same_input_two_steps, {"n": 5}, home=home)
+    assert first.outputs == {"result": [10, 6]}
+    assert run(same_input_two_steps, {"n": 5}, home=home).outputs == {"result": [10, 6]}
+    assert run(dict_param, {"n": 1}, home=home).outputs == {"result": 1}
+    other = run(dict_param, {"n": 2}, home=home)
+    assert (other.outputs, other.steps[0].status) == ({"result": 2}, "succeeded")
+
+
+def test_a_resume_shows_the_reused_steps(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    _, failed = _started_from_file(home, tmp_path, monkeypatch)
+    capsys.readouterr()
+    resume_run(failed.run_id, display="plain", home=home)
+    out = capsys.readouterr()
+    lines = (out.out + out.err).splitlines()
+    assert [line for line in lines if line.endswith("  first")] == ["     reused  first"]
