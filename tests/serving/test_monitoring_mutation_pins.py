@@ -460,6 +460,14 @@ def test_metrics_sink_filters_by_name_labels_and_time(tmp_path: Path) -> None:
     assert [m.value for m in sink.query("psi", since=20.0)] == [0.3, 7.0]
     assert [m.value for m in sink.query("psi", since=20.5)] == [7.0]
     assert sink.query("missing") == []
+    # labels are stored as sorted JSON (one text per label set); a time in the first second of 1970 still counts
+    sink.put([Metric("early", 1, {"z": "1", "a": "2"}, 0.5)])
+    got = sink.query("early")
+    assert [(m.ts, list(m.labels)) for m in got] == [(0.5, ["a", "z"])]
+    nested = SqliteMetricsSink(tmp_path / "not" / "yet")  # a home that does not exist yet
+    assert nested.path == tmp_path / "not" / "yet" / "monitoring" / "metrics.db"
+    nested.put([Metric("x", 1.0, {}, 1.0)])
+    assert [m.value for m in nested.query("x")] == [1.0]
 
 
 @pytest.fixture
@@ -500,6 +508,9 @@ def test_log_alerter_posts_to_the_webhook_and_records_delivery(tmp_path: Path, w
         ("warning", "drift", "m1", "PSI 0.3", "webhook 202"), ("info", "latency", "m2", "slow", "webhook 202")]
     assert json.loads(rows[0]["details"]) == {"when": "2026-01-01 00:00:00"}
     assert [r["subject"] for r in alerter.history("m2")] == ["m2"]
+    quiet = LogAlerter(tmp_path / "quiet", stream=StringIO())  # no webhook: nothing delivered
+    quiet.send(Alert("info", "drift", "m3", "x"))
+    assert quiet.history()[0]["delivered"] is None
     assert rows[0]["ts"] <= rows[1]["ts"]
 
 
