@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from modelway.config_files import load_yaml_text
-from modelway.errors import ConfigError
+from modelway.errors import ConfigError, UserError
 
 
 class TriggerSpec(BaseModel):
@@ -86,7 +86,10 @@ class PipelineTriggers(BaseModel):
     def _duration(cls, value: str) -> str:
         from modelway.monitoring.monitor import parse_window
 
-        parse_window(value)
+        try:
+            parse_window(value)
+        except UserError:  # its message names the monitor's --window flag; here the file's key is at fault
+            raise ValueError(f"{value!r} is not a duration such as 30m, 1h or 2d") from None
         return value
 
     @property

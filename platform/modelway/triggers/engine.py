@@ -271,11 +271,13 @@ def _alive(launch: dict[str, Any]) -> bool:
     proc = _CHILDREN.get(launch["id"])
     if proc is not None:
         return proc.poll() is None
+    if launch["pid"] is None:  # no process of its own (an incremental update); psutil.Process(None) is this one
+        return False
     import psutil
 
     try:
         return psutil.Process(launch["pid"]).status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, TypeError):
+    except psutil.NoSuchProcess:
         return False
 
 
