@@ -335,3 +335,18 @@ def test_get_policy_document_result_json_forms():
     assert result["json"].startswith('{\n  "Version": "2012-10-17",\n  "Statement": [\n    {\n      "Effect"')
     assert len(result["id"]) == 10
     assert pd.get_policy_document_result({})["statements"] == []
+
+
+def test_a_stack_file_that_is_no_mapping_is_refused_by_name(tmp_path):
+    root = write_project(tmp_path / "p", "name: s\nruntime: python\n", {"dev": "- a\n- b\n"})
+    with pytest.raises(UserError) as err:
+        load_program_spec(root, "dev")
+    assert str(err.value) == f"{root.resolve() / 'Pulumi.dev.yaml'}: expected a mapping with a `config:` section"
+
+
+def test_a_program_spec_cannot_be_changed_once_read(tmp_path):
+    import dataclasses
+
+    spec = load_program_spec(write_project(tmp_path / "p", "name: s\nruntime: python\n"), None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.stack = "prod"  # type: ignore[misc]
