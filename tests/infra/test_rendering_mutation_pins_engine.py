@@ -78,6 +78,8 @@ if mode == "exit":
     raise SystemExit(3)
 if mode == "invoke":
     pulumi.runtime.invoke("aws:route53/getZone:getZone", {"name": "example.com"})
+if mode == "syntax":
+    import broken
 if mode == "apply":
     key.arn.apply(lambda arn: int(arn))
 if mode == "preview":
@@ -97,7 +99,9 @@ def project(tmp_path_factory) -> Path:
     (root / "src" / "__main__.py").write_text(MAIN)
     (root / "src" / "helper.py").write_text(HELPER)
     (root / "Pulumi.yaml").write_text("name: sample\nruntime: python\nmain: src/\n")
-    (root / "Pulumi.test.yaml").write_text("config:\n  sample:size: 3\n  sample:token:\n    secure: abc\n")
+    (root / "Pulumi.test.yaml").write_text("config:\n  aws:region: eu-west-3\n  sample:size: 3\n"
+                                         "  sample:token:\n    secure: abc\n")
+    (root / "src" / "broken.py").write_text("x = 1\ndef f(:\n    pass\n")
     return root
 
 
@@ -117,7 +121,7 @@ def test_every_resource_is_recorded_with_its_options_parents_first(rendered):
                          {}, custom=False, id="grp-5587868e", file="src/__main__.py", line=10),
         RenderedResource("aws:sns/topic:Topic", "a-topic", TOPIC + "a-topic",
                          "urn:pulumi:test::sample::sample:index:Group::grp", {"name": "a-topic"}, protect=True,
-                         retain_on_delete=True, id="arn:aws:sns:us-east-1:123456789012:a-topic", file="src/helper.py",
+                         retain_on_delete=True, id="arn:aws:sns:eu-west-3:123456789012:a-topic", file="src/helper.py",
                          line=4, delete_before_replace=True, dependencies=(TOPIC + "b-topic",)),
         RenderedResource("aws:sns/topic:Topic", "b-topic", TOPIC + "b-topic",
                          "urn:pulumi:test::sample::sample:index:Group::grp", {"name": "b-topic"}, provider=WEST,
@@ -131,13 +135,21 @@ def test_every_resource_is_recorded_with_its_options_parents_first(rendered):
 def test_outputs_config_and_warnings(rendered, project):
     assert rendered.outputs == {
         "key_arn": "arn:aws:kms:us-west-2:123456789012:key/9ce0d05c-446a-06c0-a26e-e2025d7fe1e7",
-        "endpoint": "https://5D58D41913D9FEA4E42CECD7A5D1B692.gr7.us-east-1.eks.amazonaws.com",
+        "endpoint": "https://5D58D41913D9FEA4E42CECD7A5D1B692.gr7.eu-west-3.eks.amazonaws.com",
         "size": 3, "token": "mock-secret-value", "topic": "arn:aws:sns:us-west-2:123456789012:b-topic",
         "cwd": str(project),  # programs run from the project directory, as under the Pulumi CLI
     }
     assert rendered.warnings == ["Pulumi.test.yaml: secret sample:token cannot be decrypted offline; using a placeholder",
                                  "careful", "error: bad thing"]
-    assert rendered.config == {"sample:size": "3", "sample:token": "mock-secret-value"}
+    # the stack's aws:region is the mocks' default region (resources without an explicit provider)
+    assert rendered.config == {"aws:region": "eu-west-3", "sample:size": "3", "sample:token": "mock-secret-value"}
+
+
+def test_program_log_goes_to_the_result_only(project):
+    # not also up to the root logger: a CLI user would read each warning twice (logging's last resort)
+    result = render_in_process(load_program_spec(project, "test"), strict_invokes=True)
+    assert result.warnings[1:] == ["careful", "error: bad thing"]
+    assert logging.getLogger("modelway.rendering.program").propagate is False
 
 
 def test_a_render_leaves_the_process_as_it_found_it(project, rendered):
@@ -188,6 +200,7 @@ def test_preview_leaves_what_the_provider_computes_unknown(project, monkeypatch)
     ("config", "Pulumi.test.yaml: sample:size: too big"),
     ("empty", f"src/__main__.py:{MODE_LINE['empty']}: KeyError: KeyError"),
     ("exit", "src/__main__.py: the program called exit(3)"),
+    ("syntax", "src/broken.py:2: SyntaxError: invalid syntax (broken.py, line 2)"),
     ("invoke", "src/__main__.py: unknown invoke aws:route53/getZone:getZone (the mocks do not know how to answer it)"),
 ])
 def test_a_failing_program_is_one_line_naming_where(project, monkeypatch, mode, message):
@@ -210,8 +223,11 @@ def test_an_error_inside_apply_names_the_program_line(project, monkeypatch):
 def test_the_unknown_invoke_is_a_warning_in_checker_mode(project, monkeypatch):
     monkeypatch.setenv("H7_RENDER_MODE", "invoke")
     result = render_in_process(load_program_spec(project, "test"), strict_invokes=False)
-    assert result.warnings[1] == ("unknown invoke aws:route53/getZone:getZone (the mocks do not know how to "
-                                  "answer it); answered with an empty result")
+    # the stack file's warnings, then the mocks', then the program's own
+    assert result.warnings == [
+        "Pulumi.test.yaml: secret sample:token cannot be decrypted offline; using a placeholder",
+        "unknown invoke aws:route53/getZone:getZone (the mocks do not know how to answer it); answered with an "
+        "empty result", "careful", "error: bad thing"]
 
 
 def test_a_config_error_without_a_stack_file_names_the_stack(tmp_path):
@@ -284,4 +300,5 @@ def test_inside_and_rel(tmp_path):
     assert engine._inside(tmp_path, tmp_path) is True
     assert engine._inside(tmp_path.parent / "other", tmp_path) is False
     assert engine._json_safe({"n": 2.0, "p": tmp_path}) == {"n": 2, "p": str(tmp_path)}
+
 
