@@ -24,7 +24,7 @@ from modelway.rendering.project import (
     find_project_dir,
     load_program_spec,
 )
-from modelway.rendering.result import PROVIDER_PREFIX, RenderedResource, RenderResult, count_label
+from modelway.rendering.result import RenderedResource, RenderResult, count_label
 from modelway.rendering.values import UNKNOWN, plain, struct_to_plain
 
 
@@ -216,7 +216,7 @@ def test_count_label(resources, providers, label):
 
 
 def test_render_result_queries_and_json_round_trip():
-    provider = RenderedResource(PROVIDER_PREFIX + "aws", "p", "urn:p", "", {})
+    provider = RenderedResource("pulumi:providers:aws", "p", "urn:p", "", {})
     key = RenderedResource("aws:kms/key:Key", "k", "urn:k", "", {})
     key2 = RenderedResource("aws:kms/key:Key", "k2", "urn:k2", "urn:k", {})
     bucket = RenderedResource("aws:s3/bucket:Bucket", "b", "urn:b", "", {})
@@ -350,3 +350,13 @@ def test_a_program_spec_cannot_be_changed_once_read(tmp_path):
     spec = load_program_spec(write_project(tmp_path / "p", "name: s\nruntime: python\n"), None)
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.stack = "prod"  # type: ignore[misc]
+
+
+def test_rendered_results_cannot_be_changed():
+    import dataclasses
+
+    resource = RenderedResource("t", "n", "u", "", {})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resource.name = "other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RenderResult("s").stack = "other"  # type: ignore[misc]
