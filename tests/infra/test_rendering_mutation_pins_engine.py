@@ -7,6 +7,7 @@ the listing order, the warnings and each one-line failure message can be asserte
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -17,10 +18,20 @@ import pytest
 
 from modelway.errors import UserError
 from modelway.rendering import engine
-from modelway.rendering.engine import render_in_process
 from modelway.rendering.project import load_program_spec
 from modelway.rendering.result import RenderedResource
 from modelway.rendering.values import UNKNOWN
+
+def render_in_process(spec, **options):
+    """The engine's render, then a garbage collection: the render's leftovers (closed event loop,
+    finished tasks) are finalized here, not in the middle of pytest parsing a source file to
+    report a failure (on CPython 3.11.7 that turned a failed assertion into an INTERNALERROR,
+    which mutation testing cannot tell from a pass)."""
+    try:
+        return engine.render_in_process(spec, **options)
+    finally:
+        gc.collect()
+
 
 HELPER = '''\
 import pulumi
@@ -302,3 +313,105 @@ def test_inside_and_rel(tmp_path):
     assert engine._json_safe({"n": 2.0, "p": tmp_path}) == {"n": 2, "p": str(tmp_path)}
 
 
+
+
+EXT = '''\
+import pulumi
+
+def later(output):
+    # a resource and an error from a callback defined outside the program (no program frame)
+    output.apply(lambda v: pulumi.CustomResource("aws:sns/topic:Topic", "late", {"name": v}))
+
+def fail_later(output):
+    output.apply(lambda v: int(v))
+'''
+
+OUTSIDE_MAIN = '''\
+import os, sys
+import pulumi
+sys.path.insert(0, os.environ["H7_EXT_DIR"])
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".venv"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib", "site-packages"))
+import h7_ext, h7_venv_mod, h7_site_mod
+key = pulumi.CustomResource("aws:kms/key:Key", "key", {"arn": None})
+mode = os.environ.get("H7_RENDER_MODE", "")
+if mode == "":
+    h7_ext.later(key.arn)
+    h7_venv_mod.make("from-venv")
+    h7_site_mod.make("from-site")
+if mode == "ext":
+    h7_ext.fail_later(key.arn)
+if mode == "venv":
+    h7_venv_mod.fail()
+if mode == "site":
+    h7_site_mod.fail()
+if mode == "generated":
+    exec(compile("raise ValueError('generated')", "<generated>", "exec"))
+'''
+LIB = '''\
+import pulumi
+
+def make(name):
+    return pulumi.CustomResource("aws:sns/topic:Topic", name, {"name": name})
+
+def fail():
+    raise ValueError("installed package failed")
+'''
+
+
+@pytest.fixture
+def outside(tmp_path, monkeypatch):
+    """A program whose main is outside its project directory, with an installed-package directory
+    (.venv, site-packages) inside the program and a helper module outside it."""
+    project, program, ext = tmp_path / "project", tmp_path / "program", tmp_path / "ext"
+    for folder in (project, program / ".venv", program / "lib" / "site-packages", ext):
+        folder.mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: out\nruntime: python\nmain: ../program\n")
+    (program / "__main__.py").write_text(OUTSIDE_MAIN)
+    (program / ".venv" / "h7_venv_mod.py").write_text(LIB)
+    (program / "lib" / "site-packages" / "h7_site_mod.py").write_text(LIB)
+    (ext / "h7_ext.py").write_text(EXT)
+    monkeypatch.setenv("H7_EXT_DIR", str(ext))
+    yield project
+    for name in ("h7_ext", "h7_venv_mod", "h7_site_mod"):
+        sys.modules.pop(name, None)
+
+
+def line_of(text: str, source: str = OUTSIDE_MAIN) -> int:
+    return source.splitlines().index(text) + 1
+
+
+def test_where_resources_are_declared_outside_the_project_or_the_program(outside):
+    result = render_in_process(load_program_spec(outside, None), strict_invokes=True)
+    program = (outside.parent / "program" / "__main__.py").resolve().as_posix()
+    assert [(r.name, r.file, r.line) for r in result.resources] == [
+        # declared by the program, outside the project directory: the absolute path
+        ("from-site", program, line_of('    h7_site_mod.make("from-site")')),
+        ("from-venv", program, line_of('    h7_venv_mod.make("from-venv")')),
+        ("key", program, line_of('key = pulumi.CustomResource("aws:kms/key:Key", "key", {"arn": None})')),
+        # declared from a callback outside the program: no location
+        ("late", "", 0),
+    ]
+
+
+@pytest.mark.parametrize(("mode", "where", "error"), [
+    ("ext", None, "ValueError: invalid literal for int() with base 10: "),
+    ("venv", '    h7_venv_mod.fail()', "ValueError: installed package failed"),
+    ("site", '    h7_site_mod.fail()', "ValueError: installed package failed"),
+    ("generated", '    exec(compile("raise ValueError(\'generated\')", "<generated>", "exec"))', "ValueError: generated"),
+])
+def test_a_failure_outside_the_program_is_placed_at_the_program(outside, monkeypatch, mode, where, error):
+    monkeypatch.setenv("H7_RENDER_MODE", mode)
+    with pytest.raises(UserError) as err:
+        render_in_process(load_program_spec(outside, None), strict_invokes=True)
+    program = str((outside.parent / "program" / "__main__.py").resolve())
+    location = program if where is None else f"{program}:{line_of(where)}"
+    assert str(err.value).startswith(f"{location}: {error}")
+
+
+def test_a_generated_frame_is_not_the_program_even_in_the_project_directory(tmp_path, monkeypatch):
+    (tmp_path / "Pulumi.yaml").write_text("name: gen\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text("x = 1\nexec(compile(\"raise ValueError('g')\", \"<generated>\", \"exec\"))\n")
+    with pytest.raises(UserError) as err:
+        render_in_process(load_program_spec(tmp_path, None), strict_invokes=True)
+    assert str(err.value) == "__main__.py:2: ValueError: g"
