@@ -19,7 +19,15 @@ from modelway.rendering import fast_imports
 PKG = "h7fakeprov"
 FILES = {
     "__init__.py": "",
+    "_runs.py": "INITS = []\n",
     "ec2/__init__.py": """\
+        import sys
+        from .._runs import INITS
+        INITS.append(__name__)
+        # names looked up on the package while its real __init__ runs are simply missing (no recursion)
+        _self = sys.modules[__name__]
+        HAD_ALL_EARLY = hasattr(_self, "__all__")
+        HAD_LATE_NAME = hasattr(_self, "LOADED_BY_INIT")
         from .launch_template import *
         from .get_vpc import *
         from ._inputs import *
@@ -28,7 +36,8 @@ FILES = {
         from . import extra
         LOADED_BY_INIT = True
         __all__ = ["LaunchTemplate", "LaunchTemplateArgs", "get_vpc", "get_vpc_output", "GetVpcResult",
-                   "AwaitableGetVpcResult", "NestedBlockArgs", "NestedBlock", "InstanceType", "LOADED_BY_INIT"]
+                   "AwaitableGetVpcResult", "NestedBlockArgs", "NestedBlock", "InstanceType", "LOADED_BY_INIT",
+                   "HAD_ALL_EARLY", "HAD_LATE_NAME"]
         """,
     "ec2/launch_template.py": "class LaunchTemplate: pass\nclass LaunchTemplateArgs: pass\n",
     "ec2/get_vpc.py": ("class GetVpcResult: pass\nclass AwaitableGetVpcResult(GetVpcResult): pass\n"
@@ -54,7 +63,8 @@ def fake_sdk(tmp_path, monkeypatch):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(fast_imports, "PACKAGES", ("h7_not_installed", PKG))
+    # one already imported and one not installed at all come first: both are skipped, not the end
+    monkeypatch.setattr(fast_imports, "PACKAGES", ("json", "h7_not_installed", PKG))
     monkeypatch.delenv("MODELWAY_RENDER_EAGER_IMPORTS", raising=False)
     yield tmp_path / PKG
     for name in [m for m in sys.modules if m == PKG or m.startswith(PKG + ".")]:
@@ -79,6 +89,7 @@ def test_constants():
     ("Args", ["Args", "args"]),
     ("Result", ["Result", "result"]),
     ("EKS2Cluster", ["EKS2Cluster", "eks2_cluster"]),
+    ("PolicyResultArgs", ["PolicyResultArgs", "PolicyResult", "policy_result"]),  # one suffix only
     ("outputs", ["outputs", "_inputs", "_enums"]),
 ])
 def test_candidate_modules_for_a_name(attr, expected):
@@ -137,15 +148,26 @@ def test_a_name_no_module_defines_runs_the_real_init(fake_sdk):
     with pytest.raises(AttributeError) as err:
         ec2.NoSuchThing
     assert str(err.value) == f"module '{PKG}.ec2' has no attribute 'NoSuchThing'"
+
+
+
+def test_a_dunder_name_never_loads_the_package(fake_sdk):
+    fast_imports.install()
+    ec2 = importlib.import_module(PKG + ".ec2")
     with pytest.raises(AttributeError):
         ec2.__wrapped__
+    assert "LOADED_BY_INIT" not in ec2.__dict__ and loaded(PKG + ".ec2.") == set()
 
 
 def test_star_import_and_dir_see_every_export(fake_sdk):
     fast_imports.install()
     namespace: dict = {}
     exec(f"from {PKG}.ec2 import *", namespace)
-    assert {"LaunchTemplate", "get_vpc_output", "NestedBlock", "InstanceType", "LOADED_BY_INIT"} <= set(namespace)
+    ec2 = sys.modules[PKG + ".ec2"]
+    assert set(namespace) - {"__builtins__"} == set(ec2.__all__)  # exactly the package's own export list
+    assert (namespace["HAD_ALL_EARLY"], namespace["HAD_LATE_NAME"]) == (False, False)
+    assert dir(ec2) and dir(ec2)  # the real __init__ ran once, however often everything is asked for
+    assert sys.modules[PKG + "._runs"].INITS == [PKG + ".ec2"]
     assert namespace["LaunchTemplate"] is sys.modules[PKG + ".ec2.launch_template"].LaunchTemplate
     core = sys.modules[PKG + ".core"]
     assert "v1" in dir(core)
