@@ -138,6 +138,17 @@ def test_render_table_of_a_hand_made_result(capsys, recorded):
     assert out[-3:-1] == ["│ z   │ [bold]zz[/bold] :smile: │", "│ n   │ 3                       │"]
 
 
+def test_render_table_is_at_least_140_columns_wide(capsys, recorded, monkeypatch):
+    # a long output value folds at 140 columns (wider than Rich's 80-column default off a terminal)
+    from modelway.rendering.result import RenderResult as Result
+
+    long = Result("prod", [], {"k": "v" * 400}, [])
+    monkeypatch.setattr(render_cli, "render_program", lambda *a, **k: long)
+    out = invoke(capsys, "render", "-s", "prod").out.splitlines()
+    assert max(len(line) for line in out) == 140
+    assert "".join(line.strip("│ ").split("│")[-1].strip() for line in out if "v" * 10 in line) == "v" * 400
+
+
 def test_render_timeout_must_be_at_least_a_second(capsys, recorded):
     done = invoke(capsys, "render", "-s", "dev", "--timeout", "0.5")
     assert done.code == 2 and recorded == []
