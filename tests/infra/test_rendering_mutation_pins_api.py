@@ -37,6 +37,7 @@ def spec(tmp_path, monkeypatch) -> ProgramSpec:
         "def work(args):\n    raise UserError('prog/__main__.py:3: refused')\n"
         "sys.exit(serve(sys.argv[1:], work))\n")
     (tmp_path / "h7_crashing_worker.py").write_text("import sys\nprint('first', file=sys.stderr)\n"
+                                                    "print('second', file=sys.stderr)\n"
                                                     "print('  \\nlast words\\n\\n', file=sys.stderr)\nsys.exit(3)\n")
     (tmp_path / "h7_silent_worker.py").write_text("import sys\nsys.exit(5)\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))
