@@ -279,3 +279,11 @@ def test_user_error_from_render_is_one_line(capsys, tmp_path):
     done = invoke(capsys, "render", "-s", "dev", "-C", str(tmp_path))
     assert done.code == 2
     assert done.err == f"error: {tmp_path / 'Pulumi.yaml'}: runtime is 'nodejs'; only Python programs can be rendered\n"
+
+
+def test_a_parent_type_without_colons_is_named_whole(capsys, monkeypatch):
+    parent = RenderedResource("grouping", "g", "urn:g", "", {})
+    child = RenderedResource("aws:s3/bucket:Bucket", "b", "urn:b", "urn:g", {})
+    monkeypatch.setattr(render_cli, "render_program", lambda *a, **k: RenderResult("dev", [parent, child], {}, []))
+    out = _stripped(invoke(capsys, "render", "-s", "dev").out).splitlines()
+    assert "│ aws:s3/bucket:Bucket │ b    │ grouping g │         │" in out
