@@ -125,12 +125,16 @@ def test_the_worker_renders_a_program_end_to_end(tmp_path):
     (tmp_path / "Pulumi.yaml").write_text("name: w\nruntime: python\n")
     (tmp_path / "__main__.py").write_text(
         "import pulumi\npulumi.CustomResource('aws:sns/topic:Topic', 't', {'name': 't'})\n"
-        "pulumi.runtime.invoke('aws:x/y:z', {})\n")
+        "pulumi.runtime.invoke('aws:x/y:z', {})\n"
+        "eks = pulumi.CustomResource('aws:eks/cluster:Cluster', 'c', {'name': 'ml', 'endpoint': None})\n"
+        "pulumi.export('endpoint', eks.endpoint)\n")
     (tmp_path / "Pulumi.qa.yaml").write_text("config: {}\n")
     result = api.render_program(tmp_path, None, strict_invokes=False, timeout=120)
     assert result.stack == "dev"
     assert [(r.type, r.name, r.id) for r in result.resources] == [
-        ("aws:sns/topic:Topic", "t", "arn:aws:sns:us-east-1:123456789012:t")]
+        ("aws:eks/cluster:Cluster", "c", "ml"), ("aws:sns/topic:Topic", "t", "arn:aws:sns:us-east-1:123456789012:t")]
+    # a finished update, not a preview: what EKS computes on create is known
+    assert result.outputs["endpoint"].endswith(".gr7.us-east-1.eks.amazonaws.com")
     assert result.warnings == ["unknown invoke aws:x/y:z (the mocks do not know how to answer it); "
                                "answered with an empty result"]
     with pytest.raises(UserError) as err:
