@@ -415,3 +415,12 @@ def test_a_generated_frame_is_not_the_program_even_in_the_project_directory(tmp_
     with pytest.raises(UserError) as err:
         render_in_process(load_program_spec(tmp_path, None), strict_invokes=True)
     assert str(err.value) == "__main__.py:2: ValueError: g"
+
+
+def test_the_program_runs_as_main(tmp_path):
+    # as under the Pulumi CLI: a program guarded by `if __name__ == "__main__":` declares its resources
+    (tmp_path / "Pulumi.yaml").write_text("name: guarded\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi\nif __name__ == '__main__':\n    pulumi.CustomResource('aws:sns/topic:Topic', 't', {})\n")
+    result = render_in_process(load_program_spec(tmp_path, None), strict_invokes=True)
+    assert [r.name for r in result.resources] == ["t"]
