@@ -55,9 +55,12 @@ def render(
 def _print_table(result) -> None:  # noqa: ANN001 - RenderResult, imported lazily
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    # Every cell is plain Text: a name like "logs[old]" or a type like "x:cat:Y" is data, not
+    # Rich markup or an emoji code (as a str, Rich printed "logs" and "x🐱Y").
     by_urn = result.by_urn()
-    table = Table(title=f"stack {result.stack}: {result.count_label()}", title_justify="left")
+    table = Table(title=Text(f"stack {result.stack}: {result.count_label()}"), title_justify="left")
     table.add_column("type")
     table.add_column("name")
     table.add_column("parent")
@@ -67,12 +70,12 @@ def _print_table(result) -> None:  # noqa: ANN001 - RenderResult, imported lazil
         options = ", ".join(flag for flag, on in (("protect", resource.protect),
                                                    ("retain", resource.retain_on_delete)) if on)
         parent_label = f"{parent.type.rsplit(':', 1)[-1]} {parent.name}" if parent else ""
-        table.add_row(resource.type, resource.name, parent_label, options)
+        table.add_row(Text(resource.type), Text(resource.name), Text(parent_label), Text(options))
     outputs = Table(title="stack outputs", title_justify="left")
     outputs.add_column("key")
     outputs.add_column("value", overflow="fold")
     for key, value in result.outputs.items():
-        outputs.add_row(key, value if isinstance(value, str) else json.dumps(value))
+        outputs.add_row(Text(key), Text(value if isinstance(value, str) else json.dumps(value)))
     console = Console(width=max(Console().width, 140))
     console.print(table)
     console.print(outputs)
