@@ -3,6 +3,7 @@ exact contributions of small closed-form models, the reference rows drawn from a
 the docstring examples (they are part of the module's documented behaviour)."""
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import json
 import math
@@ -475,3 +476,10 @@ def test_explanation_dict_holds_every_field():
                            "contributions": [{"feature": "a", "value": 1.0, "contribution": 1.5}], "stages": [],
                            "prediction": 3.0, "probabilities": None, "replay_matches": True, "note": "n", "warnings": [],
                            "additivity_error": 0.5}
+
+
+def test_the_explanation_records_are_immutable():
+    e = Explanation("linear", "prediction", 3.0, 1.0, (), (), 3.0, None, True, "n")
+    for record, attribute in [(e, "note"), (Contribution("a", 1.0, 1.5), "contribution"), (explain.Stage("s", "t", {}), "name")]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, attribute, None)
