@@ -129,7 +129,8 @@ class ModelSchema:
             col = X[spec.name]
             if spec.kind == "numeric":
                 if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-                    example = col.dropna().iloc[0] if col.notna().any() else None
+                    # a plain value, so the message shows True, not numpy's repr np.True_
+                    example = _plain(col.dropna().iloc[0]) if col.notna().any() else None
                     raise SchemaMismatch(
                         f"model input column {spec.name!r} must be numeric, got dtype {col.dtype} (e.g. {example!r}); convert it before predicting"
                     )
