@@ -483,3 +483,43 @@ def test_the_explanation_records_are_immutable():
     for record, attribute in [(e, "note"), (Contribution("a", 1.0, 1.5), "contribution"), (explain.Stage("s", "t", {}), "name")]:
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(record, attribute, None)
+
+
+class _Drift:
+    """A stage that adds ``step`` x (how often it has run) to every value: the replay of a fitted
+    pipeline then differs from the model's own output by a known, tiny amount."""
+
+    def __init__(self, step):
+        self.step, self.calls = step, 0
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        self.calls += 1
+        return np.asarray(X, dtype="float64") + self.step * self.calls
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+
+@pytest.mark.parametrize(("step", "matches"), [(1e-6, False), (0.0, True)])
+def test_a_replay_off_by_a_millionth_does_not_match(xy, step, matches):
+    X, y = xy
+    reg = Pipeline([("drift", _Drift(step)), ("lr", LinearRegression())]).fit(X, y)
+    e = explain_row(GuardedModel(reg, ModelSchema.infer(X, task="regression")), X.iloc[[0]])
+    assert e.replay_matches is matches and e.stages[1].values.keys() == {"x0", "x1"}
+    clf = Pipeline([("drift", _Drift(step)), ("lr", LogisticRegression())]).fit(X, (y > 0.5).astype(int))
+    e = explain_row(GuardedModel(clf, ModelSchema.infer(X, task="classification", classes=[0, 1])), X.iloc[[0]])
+    assert e.replay_matches is matches
+
+
+def test_a_model_with_a_link_function_is_not_linear(xy):
+    from sklearn.linear_model import PoissonRegressor
+
+    X, y = xy
+    glm = _guard(PoissonRegressor(), X, np.exp(y / 4), "regression")
+    e = explain_row(glm, X.iloc[[0]], reference=X.iloc[:3])
+    assert e.method == "shapley" and e.additivity_error < 1e-9
+    with pytest.raises(UserError, match=r"^the model's last stage \(PoissonRegressor\) is not linear in its inputs"):
+        explain_row(glm, X.iloc[[0]], method="linear")
