@@ -69,6 +69,10 @@ def test_check_accepts_a_dict_a_dict_of_lists_and_a_list_of_dicts_and_orders_col
     assert SCHEMA.check({"c": "b", "x": 2, "extra": 1}).to_dict("list") == {"x": [2], "c": ["b"]}
     assert SCHEMA.check({"c": ["b", "d"], "x": [2.0, 3.0]}).to_dict("list") == {"x": [2.0, 3.0], "c": ["b", "d"]}
     assert SCHEMA.check([{"c": "b", "x": 1.0}, {"x": 2.0, "c": "e"}]).to_dict("list") == {"x": [1.0, 2.0], "c": ["b", "e"]}
+    # a real bug, fixed: a one-row dict holding None crashed with pandas' "If using all scalar values, you must pass an index"
+    assert SCHEMA.check({"x": float("nan"), "c": None}).to_dict("list") == {"x": [pytest.approx(np.nan, nan_ok=True)], "c": [None]}
+    with pytest.raises(SchemaMismatch, match=r"^model input column 'x' must be numeric, got dtype object \(e.g. None\)"):
+        SCHEMA.check({"x": None, "c": "a"})
     frame = pd.DataFrame({"c": [None, None], "x": [np.nan, 1.0]})
     assert list(SCHEMA.check(frame).columns) == ["x", "c"]
     assert list(SCHEMA.check(pd.DataFrame({"c": [np.nan], "x": [1.0]})).columns) == ["x", "c"]   # an all-missing category
