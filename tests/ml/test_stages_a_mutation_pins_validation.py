@@ -277,3 +277,23 @@ def test_examples_are_json_safe_unique_and_capped():
                                                         {"_row": 7, "t": "2024-01-04T00:00:00.000", "v": 3}]
     assert validation._examples(df, [7, 5], 1) == [{"_row": 7, "t": "2024-01-04T00:00:00.000", "v": 3}]
     assert validation._examples(df, [99], 5) == [] and validation._examples(df, [], 5) == []
+
+
+def test_a_failed_value_check_names_at_most_five_values_and_counts_rows_once():
+    schema = pa.DataFrameSchema({"c": pa.Column(str, [pa.Check.isin(["a"]), pa.Check.str_length(max_value=1)])})
+    df = pd.DataFrame({"c": ["g", "f", "e", "d", "c", "b", "a", "hh"]})
+    checks = {c.name: c for c in validate_dataset(df, DatasetContract("t", schema, "y")).failed}
+    isin = checks["schema.c.isin"]
+    assert isin.message == "7 rows of 'c' fail isin(['a']); e.g. values ['b', 'c', 'd', 'e', 'f']"
+    assert (isin.count, isin.observed, isin.limit, len(isin.examples)) == (7, 7, 0, 5)
+    assert [e["_row"] for e in isin.examples] == [0, 1, 2, 3, 4]
+    length = checks["schema.c.str_length"]
+    assert length.count == 1 and length.message.startswith("1 rows of 'c' fail str_length(") and length.examples == [{"_row": 7, "c": "hh"}]
+
+
+def test_a_column_the_contract_does_not_name_uses_the_general_missing_rate():
+    schema = pa.DataFrameSchema({"y": pa.Column(int)})
+    df = pd.DataFrame({"y": [0, 1, 0, 1, 0], "free": [None, 1.0, 2.0, 3.0, 4.0]})
+    at = _check(df, DatasetContract("t", schema, "y", QualityThresholds(max_missing_rate=0.2)), "quality.missing_rate.free")
+    assert at.passed and at.message == "1 missing values in 'free' (20.00%), allowed 20.00%"
+    assert not _check(df, DatasetContract("t", schema, "y"), "quality.missing_rate.free").passed
