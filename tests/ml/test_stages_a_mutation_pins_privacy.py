@@ -155,3 +155,13 @@ def test_the_gate_uses_min_share():
     frame = pd.DataFrame({"c": ["a@b.example", "x", "y"]})
     assert not pii_check(frame, {}).passed
     assert pii_check(frame, {}, min_share=0.34).passed
+
+
+def test_the_first_name_hint_decides_and_values_are_then_not_read():
+    assert find_pii(pd.DataFrame({"email_address": ["x"]}))["email_address"]["kind"] == "email"
+    assert find_pii(pd.DataFrame({"email": ["Jane Doe", "John Smith"]})) == {
+        "email": {"kind": "email", "by": "column name", "share": None, "example": None}}
+
+
+def test_the_share_is_rounded_to_four_places():
+    assert find_pii(pd.DataFrame({"c": ["a@b.example", "x", "y"]}))["c"]["share"] == 0.3333
