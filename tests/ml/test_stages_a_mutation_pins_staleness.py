@@ -116,3 +116,14 @@ def test_too_few_usable_windows():
     assert check.message == "too few usable windows (0) to measure staleness"
     one = staleness_check(LinearRegression(), two, features=["x"], label="y", task="regression", metric="r2", config=StalenessCheck(windows=2))
     assert one[0].message == "too few usable windows (1) to measure staleness" and len(one[1]["by_age"]) == 1
+
+
+def test_two_class_windows_are_used_for_a_classifier():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=300)
+    frame = pd.DataFrame({"x": x, "y": (x > 0).astype(int)})
+    check, table = staleness_check(LogisticRegression(), frame, features=["x"], label="y", task="classification", metric="roc_auc",
+                                   config=StalenessCheck(max_drop=0.0))
+    assert [(r["age"], r["train_rows"]) for r in table["by_age"]] == [(1, 100), (2, 100)]
+    assert table["by_age"][0]["roc_auc"] == table["by_age"][1]["roc_auc"] == 1.0
+    assert check.passed and check.observed == 0.0 and check.message.endswith("the oldest window loses +0.0000")
