@@ -167,3 +167,50 @@ def test_each_feature_is_held_at_its_most_common_value():
     assert held_k["k"].tolist() == ["v"] * 4 and held_k["k"].dtype == X["k"].dtype and held_k["a"].tolist() == [1.0, 2.0, 2.0, 3.0]
     assert held_z["z"].isna().all() and held_z["a"].tolist() == [1.0, 2.0, 2.0, 3.0]
     assert seen[4].equals(held_a) and seen[6].equals(held_k)
+
+
+class _Clock:
+    """A stand-in for the ``time`` module: it advances only when the model below says so."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_latency_shares_on_a_deterministic_clock(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(feature_checks, "time", clock)
+
+    class DistinctCost:  # costs 1 ms plus 1 ms per distinct value of "a"; "b" costs nothing
+        calls = 0
+
+        def predict(self, X):
+            self.calls += 1
+            clock.now += 0.001 * (1 + X["a"].nunique())
+            return np.zeros(len(X))
+
+    X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0)})
+    model = DistinctCost()
+    check, table = cost_check(model, X, FeatureChecks(cost_runs=0, max_latency_share=0.95))
+    assert model.calls == 1 + 1 + 2                                        # warm-up, then one run each (at least one)
+    assert table["batch_ms"] == pytest.approx(41.0)
+    assert table["features"]["a"]["latency_ms"] == pytest.approx(39.0) and table["features"]["a"]["latency_share"] == 0.9512
+    assert table["features"]["b"]["latency_ms"] == 0.0 and table["features"]["b"]["latency_share"] == 0.0
+    assert not check.passed and check.observed == ["a"]
+    assert check.message == ("1 feature(s) over the cost limits {'latency_share': 0.95}: a; costliest at prediction time: a (95% of "
+                             "41.0 ms per 40-row batch), in memory: a (8 B/row)")
+    at, _ = cost_check(model, X, FeatureChecks(cost_runs=3, max_latency_share=0.9512))
+    assert at.passed and at.observed == "a"
+
+
+def test_a_zero_baseline_has_zero_shares(monkeypatch):
+    monkeypatch.setattr(feature_checks, "time", _Clock())
+
+    class Free:
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    _, table = cost_check(Free(), pd.DataFrame({"a": [1.0, 2.0]}), FeatureChecks())
+    assert table["batch_ms"] == 0.0 and table["features"]["a"] == {"bytes_per_row": 8.0, "latency_ms": 0.0, "latency_share": 0.0}
