@@ -139,3 +139,16 @@ def test_float32_columns_keep_their_dtype_when_moved():
 
 def test_plain_values():
     assert adversarial._plain(np.int64(4)) == 4 and type(adversarial._plain(np.int64(4))) is int and adversarial._plain("r") == "r"
+
+
+def test_a_tie_names_the_first_feature():
+    a = np.linspace(-1, 1, 41)
+    X = pd.DataFrame({"a": a, "twin": a})
+
+    class Both:
+        def predict(self, X):
+            return (X["a"].to_numpy() + X["twin"].to_numpy() > 0).astype(int)
+
+    check, table = targeted_check(Both(), X, TargetedPerturbation(epsilon=0.5, max_flip_rate=0.0), classifier=True)
+    assert table["by_feature"]["a"] == table["by_feature"]["twin"] > 0
+    assert check.examples and {e["feature"] for e in check.examples} == {"a"}
