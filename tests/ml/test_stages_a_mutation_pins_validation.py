@@ -297,3 +297,41 @@ def test_a_column_the_contract_does_not_name_uses_the_general_missing_rate():
     at = _check(df, DatasetContract("t", schema, "y", QualityThresholds(max_missing_rate=0.2)), "quality.missing_rate.free")
     assert at.passed and at.message == "1 missing values in 'free' (20.00%), allowed 20.00%"
     assert not _check(df, DatasetContract("t", schema, "y"), "quality.missing_rate.free").passed
+
+
+def test_a_column_name_with_a_dot():
+    # a real bug, fixed: "schema.a.b.dtype" was read as column 'a', kind 'b.dtype', so a missing column 'a'
+    # also dropped the checks of a present column 'a.b', and the messages named the wrong column
+    schema = pa.DataFrameSchema({"a": pa.Column(float), "a.b": pa.Column(float)})
+    contract = DatasetContract("t", schema, "y")
+    names = lambda df: [(c.name, c.passed, c.message) for c in validate_dataset(df, contract).checks if c.name.startswith("schema")]  # noqa: E731
+    assert names(pd.DataFrame({"a.b": [1.0]})) == [
+        ("schema.a.column_in_dataframe", False, "required column 'a' is missing"),
+        ("schema.a.b.column_in_dataframe", True, "column 'a.b': column_in_dataframe as the contract requires"),
+        ("schema.a.b.dtype", True, "column 'a.b': dtype as the contract requires")]
+    assert [n for n, *_ in names(pd.DataFrame({"a": [1.0]}))] == ["schema.a.b.column_in_dataframe", "schema.a.column_in_dataframe",
+                                                                 "schema.a.dtype"]
+
+
+def test_a_wrong_dtype_without_failing_rows_shows_the_first_rows():
+    schema = pa.DataFrameSchema({"x": pa.Column(float)})
+    check = next(c for c in validate_dataset(pd.DataFrame({"x": [1, 2, 3]}), DatasetContract("t", schema, "y"), max_examples=2).failed)
+    assert check.name == "schema.x.dtype" and check.message == "column 'x' has dtype int64, contract requires dtype('float64')"
+    assert check.examples == [{"_row": 0, "x": 1}, {"_row": 1, "x": 2}] and check.count == 3
+
+
+def test_a_failed_column_level_check_counts_its_failure_once():
+    schema = pa.DataFrameSchema({"x": pa.Column(float, pa.Check(lambda s: s.mean() > 100, name="big_mean"))})
+    check = next(c for c in validate_dataset(pd.DataFrame({"x": [1.0, 2.0]}), DatasetContract("t", schema, "y")).failed)
+    assert (check.name, check.count, check.examples) == ("schema.x.big_mean", 1, [])
+    assert check.message == "1 rows of 'x' fail big_mean; e.g. values ['False']"
+
+
+def test_leakage_defaults():
+    contract = DatasetContract("t", pa.DataFrameSchema({}), "y")
+    train = pd.DataFrame({"x": np.arange(200.0), "y": [0] * 100 + [1] * 100})
+    report = check_leakage(train, train.iloc[:7], contract, ["x"])
+    overlap, target = report.checks
+    assert (overlap.passed, overlap.limit, overlap.count, len(overlap.examples)) == (False, 0.0, 7, 5)
+    assert (target.passed, target.limit) == (False, 0.95) and target.observed > 0.95
+    assert [c.to_dict() for c in check_leakage(train, train.iloc[:7], contract, ["x"], seed=0).checks] == [c.to_dict() for c in report.checks]
