@@ -523,3 +523,14 @@ def test_a_model_with_a_link_function_is_not_linear(xy):
     assert e.method == "shapley" and e.additivity_error < 1e-9
     with pytest.raises(UserError, match=r"^the model's last stage \(PoissonRegressor\) is not linear in its inputs"):
         explain_row(glm, X.iloc[[0]], method="linear")
+
+
+def test_exact_up_to_and_including_max_exact():
+    f = lambda d: (d["a"] * d["b"]).to_numpy()  # noqa: E731
+    x, ref = pd.DataFrame({"a": [2.0], "b": [3.0]}), pd.DataFrame({"a": [0.0], "b": [1.0]})
+    phi, base, full, note = shapley_values(f, x, ref, max_exact=2)
+    assert note == "exact Shapley values (4 coalitions)" and (base, full) == (0.0, 6.0)
+    # v(∅) = 0·1, v(a) = 2·1, v(b) = 0·3, v(ab) = 2·3: each player gets the mean of its two marginal gains
+    assert phi.tolist() == [((2.0 - 0.0) + (6.0 - 0.0)) / 2, ((0.0 - 0.0) + (6.0 - 2.0)) / 2]
+    assert shapley_values(f, x, ref, max_exact=1)[3].startswith("Shapley values estimated from 128 seeded antithetic permutations "
+                                                                "(2 features > 1)")
