@@ -152,3 +152,8 @@ def test_a_tie_names_the_first_feature():
     check, table = targeted_check(Both(), X, TargetedPerturbation(epsilon=0.5, max_flip_rate=0.0), classifier=True)
     assert table["by_feature"]["a"] == table["by_feature"]["twin"] > 0
     assert check.examples and {e["feature"] for e in check.examples} == {"a"}
+
+
+def test_the_settings_are_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TargetedPerturbation().seed = 1

@@ -114,3 +114,8 @@ def test_classification_baselines_score_roc_auc():
     missing = baseline_checks("classification", "no_such_metric", 0.9, X[:200], y[:200], X[200:], y[200:], BaselineGate())[0]
     assert [c.message for c in missing] == ["no_such_metric could not be computed for the candidate or the baseline.dummy model",
                                             "no_such_metric could not be computed for the candidate or the baseline.linear model"]
+
+
+def test_the_settings_are_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        BaselineGate().seed = 1

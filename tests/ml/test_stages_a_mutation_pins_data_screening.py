@@ -136,3 +136,8 @@ def test_missing_values_in_the_features_are_screened_not_a_crash():
     _, summary = screening_checks(f.assign(y=f["x"].fillna(0) * 2), features=["x", "k"], label="y", task="regression",
                                   config=DataScreening(outlier_score=1.0))
     assert summary["rows"] == 30 and summary["label_noise_share"] < 0.2
+
+
+def test_the_settings_are_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DataScreening().seed = 1

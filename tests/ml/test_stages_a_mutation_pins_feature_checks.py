@@ -214,3 +214,8 @@ def test_a_zero_baseline_has_zero_shares(monkeypatch):
 
     _, table = cost_check(Free(), pd.DataFrame({"a": [1.0, 2.0]}), FeatureChecks())
     assert table["batch_ms"] == 0.0 and table["features"]["a"] == {"bytes_per_row": 8.0, "latency_ms": 0.0, "latency_share": 0.0}
+
+
+def test_the_settings_are_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        FeatureChecks().seed = 1

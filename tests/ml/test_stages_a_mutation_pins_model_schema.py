@@ -193,3 +193,12 @@ def test_probabilities_outside_the_unit_interval_or_of_the_wrong_shape_fail(prob
 
 def test_no_rows_no_probabilities_to_check():
     assert _guard(Fake(proba=np.zeros((0, 2)))).predict_proba(ROWS.iloc[:0]).shape == (0, 2)
+
+
+def test_schemas_are_immutable():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SCHEMA.task = "classification"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SCHEMA.features[0].kind = "categorical"

@@ -127,3 +127,17 @@ def test_two_class_windows_are_used_for_a_classifier():
     assert [(r["age"], r["train_rows"]) for r in table["by_age"]] == [(1, 100), (2, 100)]
     assert table["by_age"][0]["roc_auc"] == table["by_age"][1]["roc_auc"] == 1.0
     assert check.passed and check.observed == 0.0 and check.message.endswith("the oldest window loses +0.0000")
+
+
+def test_the_settings_are_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        StalenessCheck().windows = 4
+
+
+def test_a_one_class_window_is_skipped_and_older_windows_are_still_used():
+    x = np.random.default_rng(4).normal(size=200)
+    frame = pd.DataFrame({"x": x, "y": (x > 0).astype(int)})
+    frame.loc[frame.index[100:150], "y"] = 1          # the window just before the newest holds one class only
+    _, table = staleness_check(LogisticRegression(), frame, features=["x"], label="y", task="classification", metric="roc_auc",
+                               config=StalenessCheck(windows=4))
+    assert [r["age"] for r in table["by_age"]] == [2, 3] and all(r["roc_auc"] is not None for r in table["by_age"])

@@ -335,3 +335,10 @@ def test_leakage_defaults():
     assert (overlap.passed, overlap.limit, overlap.count, len(overlap.examples)) == (False, 0.0, 7, 5)
     assert (target.passed, target.limit) == (False, 0.95) and target.observed > 0.95
     assert [c.to_dict() for c in check_leakage(train, train.iloc[:7], contract, ["x"], seed=0).checks] == [c.to_dict() for c in report.checks]
+
+
+def test_thresholds_and_contracts_are_immutable():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        QualityThresholds().min_rows = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CONTRACT.label = "x"
