@@ -86,6 +86,8 @@ def test_windows_the_per_window_cap_and_the_time_column(drifting):
     newest = list(range(225, 300))
     assert table["by_age"][0]["r2"] == _r2_when_trained_on(drifting, range(215, 225), newest)     # the newest rows of a window
     assert table["by_age"][2]["r2"] == _r2_when_trained_on(drifting, range(65, 75), newest)
+    assert table["drop"] == round(table["by_age"][0]["r2"] - table["by_age"][2]["r2"], 6) != round(
+        table["by_age"][0]["r2"] - table["by_age"][1]["r2"], 6)                                  # freshest minus the oldest
     shuffled = drifting.sample(frac=1.0, random_state=0)                                           # arrival order = the index
     by_index = staleness_check(LinearRegression(), shuffled, features=["x"], label="y", task="regression", metric="r2",
                                config=StalenessCheck())[1]
