@@ -534,3 +534,30 @@ def test_exact_up_to_and_including_max_exact():
     assert phi.tolist() == [((2.0 - 0.0) + (6.0 - 0.0)) / 2, ((0.0 - 0.0) + (6.0 - 2.0)) / 2]
     assert shapley_values(f, x, ref, max_exact=1)[3].startswith("Shapley values estimated from 128 seeded antithetic permutations "
                                                                 "(2 features > 1)")
+
+
+def test_stage_names_that_collide_are_replaced_by_positions(xy):
+    X, y = xy
+    same = FunctionTransformer(lambda d: np.asarray(d, dtype="float64"), feature_names_out=lambda self, names: np.array(["f", "f"]))
+    est = Pipeline([("same", same), ("lr", LinearRegression())]).fit(X, y)
+    e = explain_row(GuardedModel(est, ModelSchema.infer(X, task="regression")), pd.DataFrame({"a": [1.0], "b": [0.0]}))
+    assert e.stages[1].values == {"f": 0.0} and e.method == "linear"
+    assert {c.feature: round(c.contribution, 9) for c in e.contributions} == {"x0": 2.0, "x1": 0.0}
+
+
+def test_a_last_stage_whose_coefficients_do_not_fit_the_row_is_not_linear(xy):
+    X, y = xy
+
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class Odd(RegressorMixin, BaseEstimator):  # coefficients for three columns, fed two: not a plain linear output of this row
+        def fit(self, X, y):
+            self.coef_, self.intercept_ = np.array([[1.0, 1.0, 1.0]]), np.array([0.0])
+            return self
+
+        def predict(self, X):
+            return np.asarray(X, dtype="float64").sum(axis=1)
+
+    model = GuardedModel(Pipeline([("keep", FunctionTransformer()), ("odd", Odd())]).fit(X, y), ModelSchema.infer(X, task="regression"))
+    e = explain_row(model, pd.DataFrame({"a": [1.0], "b": [2.0]}), reference=pd.DataFrame({"a": [0.0], "b": [0.0]}))
+    assert e.method == "shapley" and [(c.feature, c.contribution) for c in e.contributions] == [("b", 2.0), ("a", 1.0)]
