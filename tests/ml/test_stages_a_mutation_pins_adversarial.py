@@ -157,3 +157,14 @@ def test_a_tie_names_the_first_feature():
 def test_the_settings_are_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TargetedPerturbation().seed = 1
+
+
+def test_rows_no_change_moves_name_no_feature():
+    class Constant:
+        def predict(self, X):
+            return np.ones(len(X))
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0]})
+    check, table = targeted_check(Constant(), X, TargetedPerturbation(max_relative_change=-0.01), classifier=False)
+    assert table["by_feature"] == {"a": 0.0} and not check.passed
+    assert check.examples == [{"_row": i, "feature": ""} for i in X.sample(n=3, random_state=0).index]
