@@ -110,19 +110,25 @@ def test_the_sample_size_and_seed(X):
 
 
 def test_constant_columns_step_by_epsilon_and_a_constant_prediction_has_unit_spread():
-    X = pd.DataFrame({"a": [0.0] * 10, "i": list(range(10))})
+    X = pd.DataFrame({"i": list(range(10)), "a": [0.0] * 10})          # an integer column first: skipped, the float one still searched
 
-    class Step:
+    class Scaled:
         def predict(self, X):
-            return (X["a"].to_numpy() >= 0.02).astype(float) * 3.0
+            return 10 * X["a"].to_numpy()
 
-    check, table = targeted_check(Step(), X, TargetedPerturbation(), classifier=False)
-    assert table["by_feature"] == {"a": 3.0} and table["value"] == 3.0                 # step 0.02 x 1; spread 1
-    assert not check.passed and check.message.startswith("the worst single-feature change of 0.02 std moves a prediction by 300.00%")
+    check, table = targeted_check(Scaled(), X, TargetedPerturbation(), classifier=False)
+    assert table["by_feature"] == {"a": 0.2} and table["value"] == 0.2                 # step 0.02 x 1 (no spread); x 10; spread 1
+    assert not check.passed and check.message.startswith("the worst single-feature change of 0.02 std moves a prediction by 20.00%")
     assert len(check.examples) == 3 and {e["feature"] for e in check.examples} == {"a"}
     check, table = targeted_check(Linear(), pd.DataFrame({"a": range(10), "b": 0}), TargetedPerturbation(), classifier=False)
     assert table["by_feature"] == {} and table["value"] == 0.0 and check.passed
     assert check.message.endswith("limit 10.00%; most sensitive: ")
+
+
+def test_flip_rates_are_rounded_to_six_places():
+    X = pd.DataFrame({"a": [-0.001, 1.0, 2.0]})
+    _, table = targeted_check(Threshold(), X, TargetedPerturbation(epsilon=0.01), classifier=True)
+    assert table["by_feature"] == {"a": 0.333333} and table["value"] == 0.333333
 
 
 def test_float32_columns_keep_their_dtype_when_moved():
