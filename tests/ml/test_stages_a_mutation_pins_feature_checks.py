@@ -183,24 +183,26 @@ def test_latency_shares_on_a_deterministic_clock(monkeypatch):
     clock = _Clock()
     monkeypatch.setattr(feature_checks, "time", clock)
 
-    class DistinctCost:  # costs 1 ms plus 1 ms per distinct value of "a"; "b" costs nothing
+    class DistinctCost:  # 1 ms plus 1 ms per distinct value of "a"; 5 ms more when "b" is constant (a saving below 0 counts as 0)
         calls = 0
 
         def predict(self, X):
             self.calls += 1
-            clock.now += 0.001 * (1 + X["a"].nunique())
+            clock.now += 0.001 * (1 + X["a"].nunique() + 5 * (X["b"].nunique() == 1))
             return np.zeros(len(X))
 
-    X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0)})
+    X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0), "s": ["x" * 30] * 20 + ["y"] * 20})
     model = DistinctCost()
     check, table = cost_check(model, X, FeatureChecks(cost_runs=0, max_latency_share=0.95))
-    assert model.calls == 1 + 1 + 2                                        # warm-up, then one run each (at least one)
+    assert model.calls == 1 + 1 + 3                                        # warm-up, then one run each (at least one)
     assert table["batch_ms"] == pytest.approx(41.0)
     assert table["features"]["a"]["latency_ms"] == pytest.approx(39.0) and table["features"]["a"]["latency_share"] == 0.9512
     assert table["features"]["b"]["latency_ms"] == 0.0 and table["features"]["b"]["latency_share"] == 0.0
+    s_bytes = X["s"].memory_usage(deep=True, index=False) / 40
+    assert table["features"]["s"] == {"bytes_per_row": round(s_bytes, 2), "latency_ms": 0.0, "latency_share": 0.0}
     assert not check.passed and check.observed == ["a"]
     assert check.message == ("1 feature(s) over the cost limits {'latency_share': 0.95}: a; costliest at prediction time: a (95% of "
-                             "41.0 ms per 40-row batch), in memory: a (8 B/row)")
+                             f"41.0 ms per 40-row batch), in memory: s ({round(s_bytes, 2):.0f} B/row)")
     at, _ = cost_check(model, X, FeatureChecks(cost_runs=3, max_latency_share=0.9512))
     assert at.passed and at.observed == "a"
 
