@@ -119,3 +119,21 @@ def test_classification_baselines_score_roc_auc():
 def test_the_settings_are_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         BaselineGate().seed = 1
+
+
+def test_regression_baseline_step_names():
+    reg = baseline_models("regression", pd.DataFrame({"n": [1.0]}))
+    assert list(reg["linear"].named_steps) == ["prep", "model"]
+
+
+def test_a_classifier_trained_on_more_classes_than_the_test_split_holds_scores_roc_auc_as_a_constant():
+    # three classes in training, two in the test split: no positive-class column to score, so each baseline
+    # is scored as a constant (roc_auc 0.5) rather than not at all
+    X = pd.DataFrame({"x": np.arange(60.0)})
+    y_train = np.repeat([0, 1, 2], 20)
+    X_test, y_test = pd.DataFrame({"x": [5.0, 25.0, 6.0, 26.0]}), np.array([0, 1, 0, 1])
+    checks, table = baseline_checks("classification", "roc_auc", 0.9, X, y_train, X_test, y_test, BaselineGate())
+    assert table["baselines"] == {"dummy": 0.5, "linear": 0.5}
+    assert [c.passed for c in checks] == [True, True] and checks[1].limit == 0.5
+    regression = baseline_checks("regression", "roc_auc", 0.9, X, y_train.astype(float), X_test, y_test.astype(float), BaselineGate())
+    assert regression[1]["baselines"] == {"dummy": None, "linear": None}
