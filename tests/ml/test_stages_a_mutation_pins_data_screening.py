@@ -141,3 +141,21 @@ def test_missing_values_in_the_features_are_screened_not_a_crash():
 def test_the_settings_are_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         DataScreening().seed = 1
+
+
+def test_exact_shares_where_the_screens_are_sensitive(frame):
+    # thresholds inside the bulk of the scores: the share moves with the forest's size, the folds and the MAD,
+    # and a share of k/300 shows its rounding to six places
+    _, summary = screening_checks(frame, features=["x"], label="y", task="classification",
+                                  config=DataScreening(outlier_score=0.5, noise_probability=0.2))
+    assert summary == {"rows": 300, "outlier_share": 0.106667, "label_noise_share": 0.073333}
+    rng = np.random.default_rng(1)
+    r = frame.assign(y=frame["x"] * 2 + rng.normal(scale=0.1, size=300))
+    r.loc[r.index[:6], "y"] += 30
+    _, summary = screening_checks(r, features=["x"], label="y", task="regression", config=DataScreening(noise_mads=2.0))
+    assert summary["label_noise_share"] == 0.156667
+
+
+def test_exactly_max_rows_are_not_resampled(frame):
+    checks, _ = screening_checks(frame, features=["x"], label="y", task="classification", config=DataScreening(max_rows=300))
+    assert [e["_row"] for e in checks[0].examples] == [5, 219, 238]        # the frame's own order, not a shuffle
