@@ -361,3 +361,10 @@ def test_class_shares_are_rounded_to_four_places():
     check = _check(pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 1]}), _contract(), "quality.class_balance")
     assert check.message == "class shares {'1': 0.6667, '0': 0.3333}; minority 33.33%, required >= 2.00%"
     assert check.observed == 0.333333
+
+
+def test_rows_of_a_float_index_are_counted_and_shown():
+    schema = pa.DataFrameSchema({"c": pa.Column(str, pa.Check.isin(["a"]))})
+    df = pd.DataFrame({"c": ["a", "z", "q"]}, index=[0.5, 1.5, 2.5])
+    check = next(c for c in validate_dataset(df, DatasetContract("t", schema, "y")).failed)
+    assert check.count == 2 and [e["_row"] for e in check.examples] == [1.5, 2.5]
