@@ -45,6 +45,7 @@ def test_a_useless_feature_is_advisory_by_default(graded):
     features = table["features"]
     assert table["scoring"] == "r2" and list(features) == ["a", "b", "c", "d", "n"]
     assert features["n"] == {"mean": 0.0, "std": 0.0}
+    assert features["a"] == {"mean": 0.990253, "std": 0.067329}           # rounded to six places
     assert [features[c]["mean"] for c in "abcd"] == sorted((features[c]["mean"] for c in "abcd"), reverse=True)
     assert all(features[c]["mean"] > 2 * features[c]["std"] > 0 for c in "abcd")
     assert (check.name, check.passed, check.observed, check.limit, check.category, check.advisory) == (
@@ -221,3 +222,14 @@ def test_a_zero_baseline_has_zero_shares(monkeypatch):
 def test_the_settings_are_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         FeatureChecks().seed = 1
+
+
+def test_memory_is_counted_deep_per_row():
+    class Any_:
+        def predict(self, X):
+            return np.zeros(len(X))
+
+    one = pd.DataFrame({"x": [1.0], "t": pd.Series(["a long piece of text"], dtype=object)})
+    table = cost_check(Any_(), one, FeatureChecks(cost_runs=1))[1]["features"]
+    assert table["x"]["bytes_per_row"] == 8.0
+    assert table["t"]["bytes_per_row"] == float(one["t"].memory_usage(deep=True, index=False)) > 8.0   # the text, not the pointer
