@@ -202,3 +202,11 @@ def test_schemas_are_immutable():
         SCHEMA.task = "classification"
     with pytest.raises(dataclasses.FrozenInstanceError):
         SCHEMA.features[0].kind = "categorical"
+
+
+def test_the_inner_model_classes_win_and_score_positive_is_the_last_column():
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]})
+    inner = LogisticRegression().fit(X, ["p", "p", "q", "q", "r", "r"])
+    model = GuardedModel(inner, ModelSchema.infer(X, task="classification"))
+    assert model.classes_.tolist() == ["p", "q", "r"]
+    assert model.score_positive(X).tolist() == pytest.approx(inner.predict_proba(X)[:, 2].tolist())
