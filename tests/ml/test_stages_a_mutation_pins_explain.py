@@ -208,7 +208,7 @@ def test_apportion_by_largest_remainder():
     assert explain._apportion({"a": 2.0, "b": 1.0}, 3) == ["a", "a", "b"]                # weights need not add to 1
     assert explain._apportion({"a": 0.0, "b": 0.0}, 2) == ["a", "b"]                     # all zero: spread by order
     assert explain._apportion({}, 2) == [None, None]
-    assert explain._apportion({"a": 1.0}, 0) == []
+    assert explain._apportion({"a": 1.0}, 0) == [] and explain._apportion({"a": 1.0}, 1) == ["a"]
     assert explain._apportion({"a": 1.0}, -1) == []
 
 
@@ -431,6 +431,8 @@ def test_a_wide_model_is_estimated_in_explain_row():
     e = explain_row(model, X.iloc[[0]], reference=X.iloc[:2], seed=1)
     assert e.note.startswith("Shapley values estimated from 128 seeded antithetic permutations (15 features > 14)")
     assert e.additivity_error < 1e-9 and len(e.contributions) == 15
+    by_default = explain_row(model, X.iloc[[0]], reference=X.iloc[:2])          # the default seed is 0
+    assert by_default.contributions == explain_row(model, X.iloc[[0]], reference=X.iloc[:2], seed=0).contributions
 
 
 def test_coalitions_are_scored_in_chunks_with_the_same_result(monkeypatch):
