@@ -41,13 +41,17 @@ def baseline_models(task: str, X: pd.DataFrame, seed: int = 0) -> dict[str, Any]
     """Unfitted ``{"dummy": ..., "linear": ...}`` estimators for ``task`` and the columns of ``X``."""
     from sklearn.compose import ColumnTransformer
     from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     categorical = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
     numeric = [c for c in X.columns if c not in categorical]
-    prep = ColumnTransformer([("num", StandardScaler(), numeric),
+    # missing numbers are imputed (the median): training data may hold them (a nullable column, a tolerated
+    # missing rate, a candidate that takes NaN natively), and a linear model refuses NaN; a missing category
+    # is a category of its own to the encoder
+    prep = ColumnTransformer([("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
                               ("cat", OneHotEncoder(handle_unknown="ignore"), categorical)])
     if task == "classification":
         return {"dummy": DummyClassifier(strategy="prior"),

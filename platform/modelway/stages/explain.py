@@ -312,12 +312,17 @@ def explain_row(model: Any, row: pd.DataFrame, *, reference: pd.DataFrame | Call
         raise RowError(f"the model cannot score this row: {str(exc).splitlines()[0]}") from exc
     stages, final, transformed = replay_stages(estimator, X)
     probabilities = None
-    if classifier:
+    has_proba = hasattr(final, "predict_proba")  # a margin classifier (LinearSVC, RidgeClassifier) has none
+    if classifier and has_proba:
         proba = np.asarray(estimator.predict_proba(X))[0]
         classes = [_plain(c) for c in getattr(estimator, "classes_", range(len(proba)))]
         probabilities = {str(c): float(p) for c, p in zip(classes, proba)}
         position = len(classes) - 1 if len(classes) == 2 else classes.index(prediction)
         replay_matches = bool(np.allclose(np.asarray(final.predict_proba(transformed))[0], proba, rtol=1e-9, atol=1e-12))
+    elif classifier:  # no probabilities to compare: the replay must give the same class
+        classes = [_plain(c) for c in estimator.classes_]
+        position = len(classes) - 1 if len(classes) == 2 else classes.index(prediction)
+        replay_matches = _plain(np.asarray(final.predict(transformed))[0]) == prediction
     else:
         position, classes = 0, []
         replay_matches = bool(np.allclose(np.asarray(final.predict(transformed))[0], prediction, rtol=1e-9, atol=1e-12))
@@ -333,6 +338,9 @@ def explain_row(model: Any, row: pd.DataFrame, *, reference: pd.DataFrame | Call
         return Explanation("linear", output, output_value, base, contributions, tuple(stages), prediction, probabilities,
                            replay_matches, "exact: coefficient × the value the model sees (after the preprocessing stages); "
                            "base = the intercept", warnings)
+    if classifier and not has_proba:
+        raise UserError(f"the model's last stage ({type(final).__name__}) gives no class probabilities, which Shapley values "
+                        "of a classifier explain; use method 'linear'")
     ref = reference() if callable(reference) else reference
     if ref is None:
         raise UserError("Shapley contributions need reference rows (the version's training profile); none were given")

@@ -112,7 +112,9 @@ class ModelSchema:
             model input is missing column(s) ['x']; expected columns ['x'] (got ['y'])
         """
         if isinstance(X, dict):
-            X = pd.DataFrame([X]) if all(np.isscalar(v) for v in X.values()) else pd.DataFrame(X)
+            # one row unless the values are columns; None (a missing value) is not a scalar to numpy,
+            # and a dict of scalars and None made pandas raise "If using all scalar values, you must pass an index"
+            X = pd.DataFrame([X]) if all(v is None or np.isscalar(v) for v in X.values()) else pd.DataFrame(X)
         elif isinstance(X, list) and X and isinstance(X[0], dict):
             X = pd.DataFrame(X)
         if not isinstance(X, pd.DataFrame):
@@ -129,7 +131,8 @@ class ModelSchema:
             col = X[spec.name]
             if spec.kind == "numeric":
                 if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-                    example = col.dropna().iloc[0] if col.notna().any() else None
+                    # a plain value, so the message shows True, not numpy's repr np.True_
+                    example = _plain(col.dropna().iloc[0]) if col.notna().any() else None
                     raise SchemaMismatch(
                         f"model input column {spec.name!r} must be numeric, got dtype {col.dtype} (e.g. {example!r}); convert it before predicting"
                     )

@@ -72,7 +72,8 @@ def find_pii(frame: pd.DataFrame, *, min_share: float = 0.2, sample: int = 500) 
 def pii_check(frame: pd.DataFrame, waivers: Mapping[str, str], *, min_share: float = 0.2) -> CheckResult:
     """The D5 gate: fails on any flagged column the contract does not waive (with a reason)."""
     found = find_pii(frame, min_share=min_share)
-    unwaived = {c: f for c, f in found.items() if not str(waivers.get(c, "")).strip()}
+    # a waiver needs a reason: None (a key without a value) is none, not the reason "None"
+    unwaived = {c: f for c, f in found.items() if not str(waivers.get(c) or "").strip()}
     waived = {c: waivers[c] for c in found if c not in unwaived}
     stale = sorted(set(waivers) - set(found))
     notes = "".join([
@@ -102,7 +103,10 @@ def mask(value: Any) -> str:
 
 
 def _value_matchers() -> list[tuple[str, Any]]:
-    return [*((kind, pattern.match) for kind, pattern in VALUE_PATTERNS.items()), ("payment card", _is_card)]
+    """The value tests, most specific first: an SSN or a card number also looks like a phone number,
+    so the phone pattern goes last (else every SSN and card column was reported as "phone")."""
+    specific = [(kind, pattern.match) for kind, pattern in VALUE_PATTERNS.items() if kind != "phone"]
+    return [*specific, ("payment card", _is_card), ("phone", VALUE_PATTERNS["phone"].match)]
 
 
 def _is_card(value: str) -> bool:

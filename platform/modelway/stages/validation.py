@@ -213,9 +213,10 @@ def _schema_checks(df: pd.DataFrame, failures: pd.DataFrame, max_examples: int, 
     if schema is None:  # no contract to enumerate (direct callers): one summary check when nothing failed
         return results or [CheckResult("schema", True, "every column matches the contract", category="schema")]
     failed = {r.name for r in results}
-    missing = {name.split(".")[1] for name in failed if name.endswith(".column_in_dataframe")}
+    # "schema.<column>.<kind>": a column name may hold dots, a check kind never does, so split from the right
+    missing = {name.removeprefix("schema.").rsplit(".", 1)[0] for name in failed if name.endswith(".column_in_dataframe")}
     for name in _expected_schema_checks(schema):
-        column, kind = name.split(".", 2)[1:]
+        column, kind = name.removeprefix("schema.").rsplit(".", 1)
         if name in failed or (column in missing and kind != "column_in_dataframe"):
             continue  # a missing column's other checks could not run: not counted as passed
         results.append(CheckResult(name, True, f"column {column!r}: {kind} as the contract requires", category="schema"))
