@@ -29,23 +29,6 @@ def credit():
 
 
 @pytest.fixture
-def moto_update_endpoint(monkeypatch):
-    """UpdateEndpoint for moto's in-process server: the endpoint takes the new config's variants."""
-    from moto.core.responses import ActionResult
-    from moto.sagemaker.responses import SageMakerResponse
-
-    def update_endpoint(self):
-        backend = self.sagemaker_backend
-        endpoint = backend.endpoints[self._get_param("EndpointName")]
-        config = backend.describe_endpoint_config(self._get_param("EndpointConfigName"))
-        endpoint.endpoint_config_name = config["EndpointConfigName"]
-        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
-        return ActionResult({"EndpointArn": endpoint.arn})
-
-    monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint, raising=False)
-
-
-@pytest.fixture
 def setup(moto_stack, tmp_path, monkeypatch, moto_update_endpoint, credit):
     """(moto stack, deployer logging into a list, the log, endpoint, registry, [version per registration]).
 

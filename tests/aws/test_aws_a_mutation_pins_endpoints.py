@@ -24,23 +24,6 @@ def env(stack):  # noqa: F811
     return moto, backends, EndpointVariants(backends.clients, backends.outputs), f"ep-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-def moto_update_endpoint(monkeypatch):
-    """UpdateEndpoint for moto's in-process server: the endpoint takes the new config's variants."""
-    from moto.core.responses import ActionResult
-    from moto.sagemaker.responses import SageMakerResponse
-
-    def update_endpoint(self):
-        backend = self.sagemaker_backend
-        endpoint = backend.endpoints[self._get_param("EndpointName")]
-        config = backend.describe_endpoint_config(self._get_param("EndpointConfigName"))
-        endpoint.endpoint_config_name = config["EndpointConfigName"]
-        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
-        return ActionResult({"EndpointArn": endpoint.arn})
-
-    monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint, raising=False)
-
-
 def _sent(client, operation):
     """The parameters of every ``operation`` request ``client`` sends from now on."""
     seen: list[dict] = []

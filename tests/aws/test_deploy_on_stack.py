@@ -26,23 +26,6 @@ from modelway.errors import UserError
 from modelway.registry import get_registry
 
 
-@pytest.fixture
-def moto_update_endpoint(monkeypatch):
-    """UpdateEndpoint for moto's in-process server: the endpoint takes the new config's variants."""
-    from moto.core.responses import ActionResult
-    from moto.sagemaker.responses import SageMakerResponse
-
-    def update_endpoint(self):
-        backend = self.sagemaker_backend
-        endpoint = backend.endpoints[self._get_param("EndpointName")]
-        config = backend.describe_endpoint_config(self._get_param("EndpointConfigName"))
-        endpoint.endpoint_config_name = config["EndpointConfigName"]
-        endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
-        return ActionResult({"EndpointArn": endpoint.arn})
-
-    monkeypatch.setattr(SageMakerResponse, "update_endpoint", update_endpoint, raising=False)
-
-
 class SageMakerTraffic:
     """Publishes what SageMaker would measure: per tick, 100 invocations split by the variants' current weights."""
 
