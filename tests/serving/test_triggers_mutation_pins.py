@@ -404,3 +404,19 @@ def test_without_wait_a_launch_is_left_running_and_reaped_later(tmp_path: Path) 
     launch = store.launches()[0]
     assert launch["status"] == "succeeded" and launch["run_id"] is not None
     assert stores(home)[0].get_run(launch["run_id"])["outputs"] == {"result": "x-2"}
+
+
+def test_a_launch_of_another_home_in_this_process_does_not_decide_whether_this_one_runs(tmp_path: Path) -> None:
+    # Launch ids restart at 1 in every home: the finished child of home A's launch 1 must not make
+    # home B's live launch 1 count as ended (it was reaped, and its missing log crashed evaluate).
+    other = tmp_path / "a"
+    other_store = TriggerState(other)
+    pipe = PipelineTriggers(file="missing.py", triggers=[])
+    first = engine.launch(other_store, other, "p", pipe, ["drift"], "r", base_dir=tmp_path, now=T0)
+    engine._wait(other_store, first, timeout_s=60)  # `modelway run missing.py` exits at once
+    home = tmp_path / "b"
+    launch_id = TriggerState(home).add_launch("p", ["drift"], "earlier", os.getpid(), None, T0 - 7200)
+    assert launch_id == first == 1
+    drift_seen(home, T0 + 1)
+    d = evaluate(config(home, max_concurrent=5), home, base_dir=home, dry_run=True, now=T0 + 2)[0]
+    assert d.reason.startswith(f"already retraining (launch {launch_id}); ")

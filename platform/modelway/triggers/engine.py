@@ -260,15 +260,21 @@ def launch(store: TriggerState, home: Path, name: str, pipe: PipelineTriggers, t
         proc = subprocess.Popen([sys.executable, "-m", "modelway.cli.main", "run", str(file), "--json", "--plain", *params],
                                 stdout=stdout, stderr=stderr, env=env, cwd=base_dir, start_new_session=True)
     launch_id = store.add_launch(name, triggers, reason, proc.pid, str(out), now)
-    _CHILDREN[launch_id] = proc
+    _CHILDREN[_child_key(store, launch_id)] = proc
     return launch_id
 
 
-_CHILDREN: dict[int, subprocess.Popen] = {}  # launches of this process: reaped with wait(), not just pid checks
+# Launches of this process, reaped with wait(), not just pid checks. Keyed by the state database
+# too: launch ids restart at 1 in every home, and one process may evaluate several homes.
+_CHILDREN: dict[tuple[str, int], subprocess.Popen] = {}
 
 
-def _alive(launch: dict[str, Any]) -> bool:
-    proc = _CHILDREN.get(launch["id"])
+def _child_key(store: TriggerState, launch_id: int) -> tuple[str, int]:
+    return str(store.path.resolve()), launch_id
+
+
+def _alive(store: TriggerState, launch: dict[str, Any]) -> bool:
+    proc = _CHILDREN.get(_child_key(store, launch["id"]))
     if proc is not None:
         return proc.poll() is None
     if launch["pid"] is None:  # no process of its own (an incremental update); psutil.Process(None) is this one
@@ -282,7 +288,7 @@ def _alive(launch: dict[str, Any]) -> bool:
 
 
 def _wait(store: TriggerState, launch_id: int, timeout_s: float = 3600) -> None:
-    proc = _CHILDREN.get(launch_id)
+    proc = _CHILDREN.get(_child_key(store, launch_id))
     if proc is not None:
         proc.wait(timeout=timeout_s)
 
@@ -290,7 +296,7 @@ def _wait(store: TriggerState, launch_id: int, timeout_s: float = 3600) -> None:
 def reap(store: TriggerState, home: Path) -> None:
     """Finish launches whose process ended: record status, run id, and the trigger in the run's lineage."""
     for row in store.running():
-        if _alive(row):
+        if _alive(store, row):
             continue
         run_id, status = None, "unknown"
         try:
@@ -303,7 +309,7 @@ def reap(store: TriggerState, home: Path) -> None:
                                                   "reason": row["reason"], "launched_at": _iso(row["started"]),
                                                   "launch_id": row["id"]})
         store.finish(row["id"], status, run_id)
-        _CHILDREN.pop(row["id"], None)
+        _CHILDREN.pop(_child_key(store, row["id"]), None)
 
 
 def record_trigger_lineage(home: Path, run_id: str, trigger: dict[str, Any]) -> None:
